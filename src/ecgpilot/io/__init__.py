@@ -1,0 +1,110 @@
+"""Reading ECG files: one :func:`read_ecg` that detects the format from the content.
+
+Each format lives in its own module ``ecgpilot.io.<name>`` exposing
+
+* ``FORMAT: str`` – the format's short name,
+* ``DESCRIPTION: str`` – one line for humans,
+* ``sniff(head: bytes, path: Path) -> bool`` – True when the first bytes (up to
+  64 KiB) look like this format (decided on content; the file name only breaks ties),
+* ``read(path: Path) -> ECGRecord`` – read the file, raising
+  :class:`~ecgpilot.errors.ReadError` subclasses with clear messages.
+
+The order of :data:`READERS` is the order in which formats are tried.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from types import ModuleType
+
+from ecgpilot.errors import CorruptFileError, ReadError, RecordError, UnsupportedFormatError
+from ecgpilot.record import ECGRecord
+
+__all__ = ["read_ecg", "detect_format", "READERS", "reader_module", "SNIFF_BYTES"]
+
+SNIFF_BYTES = 65536
+
+#: Reader modules, tried in this order by :func:`detect_format`.
+READERS: tuple[str, ...] = (
+    "dicom",
+    "scp",
+    "edf",
+    "hl7aecg",
+    "muse",
+    "sierra",
+    "wfdb",
+    "csv",
+)
+
+
+def reader_module(name: str) -> ModuleType:
+    """Import and return the reader module for a format name."""
+    if name not in READERS:
+        raise UnsupportedFormatError(
+            f"Unknown format {name!r}. Supported formats: {', '.join(READERS)}."
+        )
+    return importlib.import_module(f"ecgpilot.io.{name}")
+
+
+def _check_path(path: str | Path) -> Path:
+    p = Path(path)
+    if not p.exists():
+        raise ReadError(f"File not found: {str(p)!r}. Check the path.")
+    if p.is_dir():
+        raise ReadError(f"{str(p)!r} is a folder; give the path of one ECG file.")
+    if p.stat().st_size == 0 and p.suffix.lower() not in (".hea",):
+        raise CorruptFileError(f"{str(p)!r} is empty (0 bytes); nothing to read.")
+    return p
+
+
+def detect_format(path: str | Path) -> str:
+    """Name of the format of ``path``, decided from its content.
+
+    Raises :class:`UnsupportedFormatError` naming the supported formats when no
+    reader recognises it.
+    """
+    p = _check_path(path)
+    with p.open("rb") as f:
+        head = f.read(SNIFF_BYTES)
+    for name in READERS:
+        try:
+            mod = reader_module(name)
+        except ImportError:  # a reader whose optional dependency is missing
+            continue
+        if mod.sniff(head, p):
+            return name
+    raise UnsupportedFormatError(
+        f"{p.name!r} is not a recognised ECG file. Supported: WFDB (.hea + .dat/.mat), "
+        "DICOM 12-lead waveform, HL7 aECG XML, SCP-ECG, GE MUSE XML, Philips Sierra XML, "
+        "EDF/EDF+, and CSV (see docs/csv-format.md)."
+    )
+
+
+def read_ecg(path: str | Path, *, format: str | None = None) -> ECGRecord:
+    """Read any supported ECG file into an :class:`ECGRecord` (signal in µV).
+
+    Parameters
+    ----------
+    path
+        The file. For WFDB give the ``.hea`` (or the ``.dat``/``.mat`` beside it).
+    format
+        Force a reader (one of :data:`READERS`) instead of detecting it.
+    """
+    p = _check_path(path)
+    name = format if format is not None else detect_format(p)
+    mod = reader_module(name)
+    try:
+        record = mod.read(p)
+    except ReadError:
+        raise
+    except RecordError as exc:
+        raise CorruptFileError(f"{p.name!r} ({name}): the decoded signal is invalid: {exc}") from exc
+    except (ValueError, KeyError, IndexError, OSError, EOFError, UnicodeError, TypeError) as exc:
+        raise CorruptFileError(
+            f"{p.name!r} could not be read as {name}: {type(exc).__name__}: {exc}. "
+            "The file may be truncated or malformed."
+        ) from exc
+    if not isinstance(record, ECGRecord):  # pragma: no cover - programming error
+        raise TypeError(f"reader {name} returned {type(record).__name__}, not ECGRecord")
+    return record
