@@ -1,0 +1,130 @@
+"""Philips XLI waveform decompression (Sierra ECG XML 1.03 / 1.04 ``parsedwaveforms``).
+
+XLI stores each lead as one chunk::
+
+    int32 LE  n_bytes     size of the compressed payload that follows the header
+    int16 LE  (unused)    observed as 1
+    int16 LE  first       seed of the predictor (see :func:`undo_prediction`)
+    n_bytes   payload     LZW stream, 10-bit codes, most significant bit first
+
+The LZW output holds the 16-bit residuals split into planes: all high bytes
+first, then all low bytes. The residuals are those of a second-order (linear
+extrapolation) predictor, offset by 64. Written from the public description of
+the format (sierra-ecg-tools wiki); no code was copied.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ecgpilot.errors import CorruptFileError
+
+__all__ = ["lzw_decode", "unpack_planes", "undo_prediction", "decode_xli"]
+
+CODE_BITS = 10
+HEADER = struct.Struct("<ihh")
+
+
+def lzw_decode(data: bytes, code_bits: int = CODE_BITS) -> bytes:
+    """Decode an LZW stream of fixed-width codes (MSB first, 256 literal codes).
+
+    New dictionary entries take codes 256 .. ``2**code_bits - 2``; the table then
+    stops growing. A code above that (all ones) ends the stream, as does running
+    out of whole codes. Raises :class:`CorruptFileError` on a code that refers to
+    an entry not yet defined.
+    """
+    max_code = (1 << code_bits) - 2
+    table: list[bytes] = [bytes([i]) for i in range(256)]
+    out = bytearray()
+    prev: bytes | None = None
+    acc = 0  # bit accumulator
+    n_acc = 0  # number of valid bits in acc
+    mask = (1 << code_bits) - 1
+    for byte in data:
+        acc = (acc << 8) | byte
+        n_acc += 8
+        if n_acc < code_bits:
+            continue
+        n_acc -= code_bits
+        code = (acc >> n_acc) & mask
+        acc &= (1 << n_acc) - 1
+        if code > max_code:
+            break
+        if code < len(table):
+            entry = table[code]
+        elif code == len(table) and prev is not None:
+            entry = prev + prev[:1]  # the "cScSc" case: code defined by this very step
+        else:
+            raise CorruptFileError(
+                f"XLI/LZW stream refers to undefined code {code} (dictionary has "
+                f"{len(table)} entries); the compressed waveform is corrupt."
+            )
+        out += entry
+        if prev is not None and len(table) <= max_code:
+            table.append(prev + entry[:1])
+        prev = entry
+    return bytes(out)
+
+
+def unpack_planes(raw: bytes, n: int) -> NDArray[np.int16]:
+    """Join ``n`` int16 values stored as ``n`` high bytes followed by ``n`` low bytes."""
+    if len(raw) < 2 * n:
+        raise CorruptFileError(
+            f"XLI chunk decompressed to {len(raw)} bytes; {2 * n} are needed for "
+            f"{n} samples. The compressed waveform is truncated."
+        )
+    planes = np.frombuffer(raw, dtype=np.uint8, count=2 * n)
+    high = planes[:n].astype(np.uint16)
+    low = planes[n:].astype(np.uint16)
+    return ((high << 8) | low).view(np.int16)
+
+
+def undo_prediction(residuals: NDArray[np.int16], first: int) -> NDArray[np.int64]:
+    """Invert the XLI predictor.
+
+    ``x[0]`` and ``x[1]`` are stored as is; for ``i >= 2``
+    ``x[i] = 2 x[i-1] - x[i-2] - e[i]`` where ``e[2] = first`` and
+    ``e[i] = residuals[i-1] - 64`` for ``i >= 3``: the second difference of the
+    signal is ``-e``, so two cumulative sums rebuild it.
+    """
+    r = np.asarray(residuals, dtype=np.int64)
+    n = r.size
+    if n <= 2:
+        return r.copy()
+    e = np.empty(n - 2, dtype=np.int64)
+    e[0] = first
+    e[1:] = r[2:-1] - 64
+    slope = (r[1] - r[0]) - np.cumsum(e)  # first differences x[i] - x[i-1], i >= 2
+    out = np.empty(n, dtype=np.int64)
+    out[:2] = r[:2]
+    out[2:] = r[1] + np.cumsum(slope)
+    return out
+
+
+def decode_xli(payload: bytes, n_samples: int) -> list[NDArray[np.int64]]:
+    """Split an XLI payload into chunks and decode each into ``n_samples`` integers.
+
+    Returns one array (raw ADC counts) per chunk, i.e. per stored lead, in file order.
+    """
+    leads: list[NDArray[np.int64]] = []
+    offset = 0
+    while offset < len(payload):
+        if offset + HEADER.size > len(payload):
+            raise CorruptFileError(
+                f"XLI data ends inside a chunk header at byte {offset} of {len(payload)}; "
+                "the waveform is truncated."
+            )
+        size, _, first = HEADER.unpack_from(payload, offset)
+        offset += HEADER.size
+        if size < 0 or offset + size > len(payload):
+            raise CorruptFileError(
+                f"XLI chunk {len(leads) + 1} announces {size} bytes but only "
+                f"{len(payload) - offset} remain; the waveform is truncated."
+            )
+        raw = lzw_decode(payload[offset : offset + size])
+        offset += size
+        leads.append(undo_prediction(unpack_planes(raw, n_samples), first))
+    return leads
