@@ -1,0 +1,84 @@
+"""QRS detection on MIT-BIH, beat by beat (AAMI EC57 style): sensitivity and positive predictivity.
+
+Usage::
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_beats_mitdb.py [--records 100 101 ...]
+
+The archive ``../shared/data/mitdb/mitdb.tar.xz`` is extracted once to ``cache_dir()/mitdb``.
+Reference: beat annotations only (``wfdb.rdann``, symbols below); a detection matches a
+reference beat within ±150 ms (each used once). Both leads are combined by the detector.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tarfile
+import time
+from pathlib import Path
+
+import numpy as np
+import wfdb
+
+from ecgpilot.paths import cache_dir, shared_data_dir
+from ecgpilot.signal.beats import detect_beats
+
+BEAT_SYMBOLS = set("NLRBAaJSVrFejnE/fQ?")
+TOLERANCE_S = 0.150
+
+
+def extract() -> Path:
+    dest = cache_dir() / "mitdb"
+    if not any(dest.rglob("*.hea")):
+        data = shared_data_dir()
+        if data is None:
+            raise SystemExit("shared data not found")
+        dest.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(data / "mitdb" / "mitdb.tar.xz") as tar:
+            tar.extractall(dest, filter="data")
+    return dest
+
+
+def match(ref: np.ndarray, det: np.ndarray, tol: int) -> tuple[int, int, int]:
+    """(TP, FN, FP) with one-to-one greedy matching in time order."""
+    i = j = tp = 0
+    while i < len(ref) and j < len(det):
+        if abs(int(det[j]) - int(ref[i])) <= tol:
+            tp += 1
+            i += 1
+            j += 1
+        elif det[j] < ref[i]:
+            j += 1
+        else:
+            i += 1
+    return tp, len(ref) - tp, len(det) - tp
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--records", nargs="*")
+    args = ap.parse_args()
+    root = extract()
+    heads = sorted(root.rglob("*.hea"))
+    names = {h.stem: h for h in heads}
+    recs = args.records or sorted(n for n in names if n.isdigit())
+    tot = np.zeros(3, dtype=int)
+    t_total = 0.0
+    print(f"{'rec':>4} {'beats':>6} {'TP':>6} {'FN':>5} {'FP':>5} {'Se%':>7} {'+P%':>7}")
+    for r in recs:
+        base = str(names[r].with_suffix(""))
+        rec = wfdb.rdrecord(base)
+        ann = wfdb.rdann(base, "atr")
+        ref = np.array([s for s, sym in zip(ann.sample, ann.symbol) if sym in BEAT_SYMBOLS])
+        t0 = time.perf_counter()
+        det = detect_beats(rec.p_signal.T * 1000.0, rec.fs)
+        t_total += time.perf_counter() - t0
+        tp, fn, fp = match(ref, det, int(round(TOLERANCE_S * rec.fs)))
+        tot += (tp, fn, fp)
+        print(f"{r:>4} {len(ref):>6} {tp:>6} {fn:>5} {fp:>5} {100*tp/max(tp+fn,1):7.2f} {100*tp/max(tp+fp,1):7.2f}")
+    tp, fn, fp = tot
+    print(f"TOTAL {tp+fn} beats: TP {tp} FN {fn} FP {fp}  Se {100*tp/(tp+fn):.2f} %  +P {100*tp/(tp+fp):.2f} %"
+          f"  (detection time {t_total:.1f} s for {len(recs)} records)")
+
+
+if __name__ == "__main__":
+    main()
