@@ -74,18 +74,25 @@ def restore_limb_leads(leads: dict[str, NDArray[np.int64]]) -> dict[str, NDArray
     """Rebuild III, aVR, aVL, aVF (integer counts) from XLI residuals.
 
     XLI stores ``r = (value computed from I and II) - value`` for these leads:
-    ``III = II - I - r``, then ``aVR = -floor((I + II) / 2) - r``,
-    ``aVL = floor((I - III) / 2) - r`` and ``aVF = floor((II + III) / 2) - r``.
+    ``III = II - I - r``, then ``aVR = -half(I + II) - r``,
+    ``aVL = half(I - III) - r`` and ``aVF = half(II + III) - r``, where ``half``
+    is integer division by 2 rounding toward zero (C semantics: it matches the
+    Philips-converted reference better than rounding down).
     Returns a new dict; the other leads are passed through.
     """
     out = dict(leads)
     i, ii = leads["I"], leads["II"]
     iii = ii - i - leads["III"]
     out["III"] = iii
-    out["aVR"] = -np.floor_divide(i + ii, 2) - leads["aVR"]
-    out["aVL"] = np.floor_divide(i - iii, 2) - leads["aVL"]
-    out["aVF"] = np.floor_divide(ii + iii, 2) - leads["aVF"]
+    out["aVR"] = -_half(i + ii) - leads["aVR"]
+    out["aVL"] = _half(i - iii) - leads["aVL"]
+    out["aVF"] = _half(ii + iii) - leads["aVF"]
     return out
+
+
+def _half(x: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Integer ``x / 2`` rounded toward zero."""
+    return np.sign(x) * (np.abs(x) // 2)
 
 
 def trailing_calibration(counts: NDArray[np.int64], min_samples: int = 50) -> int:
