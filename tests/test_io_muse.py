@@ -201,7 +201,9 @@ def test_utf16_copy_is_detected_and_identical(tmp_path: Path) -> None:
 # -- synthetic file (no shared data needed) ---------------------------------------------
 
 
-def _synthetic_muse(path: Path, leads: dict[str, np.ndarray], per_bit: float, *, crc: bool = True) -> None:
+def _synthetic_muse(
+    path: Path, leads: dict[str, np.ndarray], per_bit: float, *, crc: bool = True, units: str = "MICROVOLTS"
+) -> None:
     blocks = []
     for name, counts in leads.items():
         raw = counts.astype("<i2").tobytes()
@@ -210,9 +212,9 @@ def _synthetic_muse(path: Path, leads: dict[str, np.ndarray], per_bit: float, *,
             "<LeadData><LeadByteCountTotal>{n}</LeadByteCountTotal>"
             "<LeadSampleCountTotal>{s}</LeadSampleCountTotal>"
             "<LeadAmplitudeUnitsPerBit>{pb}</LeadAmplitudeUnitsPerBit>"
-            "<LeadAmplitudeUnits>MICROVOLTS</LeadAmplitudeUnits><LeadID>{name}</LeadID>"
+            "<LeadAmplitudeUnits>{units}</LeadAmplitudeUnits><LeadID>{name}</LeadID>"
             "<LeadSampleSize>2</LeadSampleSize>{crc}<WaveFormData>{b64}</WaveFormData></LeadData>".format(
-                n=len(raw), s=counts.size, pb=per_bit, name=name, crc=crc_tag,
+                n=len(raw), s=counts.size, pb=per_bit, name=name, crc=crc_tag, units=units,
                 b64=base64.encodebytes(raw).decode("ascii"),
             )
         )  # fmt: skip
@@ -247,6 +249,16 @@ def test_synthetic_round_trip(tmp_path: Path) -> None:
     assert rec.start_time == datetime(2024, 1, 31, 13, 45)
     assert rec.source.device == "SYNTH"
     assert rec.source.device_measurements == {"heart_rate_bpm": 60.0}
+
+
+def test_synthetic_without_crc_in_millivolts(tmp_path: Path) -> None:
+    counts = {name: np.arange(-50, 50, dtype=np.int16) * (k + 1) for k, name in enumerate(("I", "II", "V1"))}
+    path = tmp_path / "mv.xml"
+    _synthetic_muse(path, counts, per_bit=0.005, crc=False, units="MILLIVOLTS")
+    rec = read_ecg(path)
+    assert rec.leads == ("I", "II", "III", "aVR", "aVL", "aVF", "V1")
+    np.testing.assert_allclose(rec.lead("V1"), counts["V1"] * 5.0, atol=1e-3)  # 0.005 mV = 5 µV
+    assert rec.source.extra["crc_checked"] == 0
 
 
 def test_sniff_rejects_other_xml() -> None:
