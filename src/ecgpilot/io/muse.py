@@ -163,6 +163,8 @@ def _lead_samples(lead: etree._Element, index: int, name: str) -> tuple[str, np.
     what = f"{name!r}: WaveFormData of lead {lead_id}"
     raw = decode_base64(lead.findtext("WaveFormData"), what)
     crc = _text(lead, "LeadDataCRC32")
+    if crc is not None and not crc.isdigit():
+        raise CorruptFileError(f"{what}: LeadDataCRC32 {crc!r} is not a number.")
     if crc is not None and int(crc) != zlib.crc32(raw):
         raise CorruptFileError(
             f"{what} fails its CRC check (LeadDataCRC32 {crc}, computed {zlib.crc32(raw)}); "
