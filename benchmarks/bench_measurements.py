@@ -1,0 +1,266 @@
+"""Global interval and axis measurements on LUDB vs the cardiologists' annotations.
+
+Usage::
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_measurements.py [--neurokit] [--records 1-100]
+
+Reference intervals (per record), built from LUDB's per-lead annotations:
+for every beat annotated in the record, QRS complexes of all leads are grouped by time
+(onsets within 80 ms); the global QRS onset is the **second earliest** onset across leads
+and the offset the **second latest** offset (the strict earliest/latest, ``--rank 0``, lets
+one outlying lead annotation decide; LUDB's per-lead marks scatter by ±20 ms); the P wave
+of that beat is the annotated P ending before the QRS onset (same rule), the T wave the
+annotated T between this QRS and the next one (second latest offset). A record's reference is the median over its beats (beats with
+fewer than 6 annotated leads are ignored). No reference P/PR when no P is annotated
+(AF, flutter). Measured minus reference, mean and SD over records, vs IEC 60601-2-25.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import wfdb
+
+from ecgpilot.leads import STANDARD_12
+from ecgpilot.paths import shared_data_dir
+from ecgpilot.record import ECGRecord, SourceInfo
+
+LUDB_LEADS = ("i", "ii", "iii", "avr", "avl", "avf", "v1", "v2", "v3", "v4", "v5", "v6")
+IEC_LIMITS = {"p_duration_ms": (10, 15), "pr_ms": (10, 10), "qrs_ms": (10, 10), "qt_ms": (25, 30)}
+MIN_LEADS = 6
+REF_RANK = 1
+
+
+def ludb_dir() -> Path | None:
+    data = shared_data_dir()
+    if data is None or not (data / "ludb" / "data" / "1.hea").exists():
+        return None
+    return data / "ludb" / "data"
+
+
+def load_record(n: int, root: Path | None = None) -> ECGRecord:
+    """LUDB record ``n`` as an ECGRecord (WFDB physical mV × 1000 → µV)."""
+    root = root or ludb_dir()
+    rec = wfdb.rdrecord(str(root / str(n)))
+    return ECGRecord(
+        signal=(rec.p_signal.T * 1000.0).astype(np.float32),
+        fs=float(rec.fs),
+        leads=tuple(rec.sig_name),
+        source=SourceInfo(format="wfdb", path=str(root / f"{n}.hea")),
+    )
+
+
+def _waves(path: str, lead: str) -> list[tuple[str, int, int, int]]:
+    ann = wfdb.rdann(path, lead)
+    out = []
+    sym, smp = ann.symbol, ann.sample
+    for k, s in enumerate(sym):
+        if s in ("p", "N", "t") and 0 < k < len(sym) - 1 and sym[k - 1] == "(" and sym[k + 1] == ")":
+            out.append((s, int(smp[k - 1]), int(smp[k]), int(smp[k + 1])))
+    return out
+
+
+def _early(values: list[int], rank: int) -> int:
+    v = sorted(values)
+    return v[min(rank, len(v) - 1)]
+
+
+def _late(values: list[int], rank: int) -> int:
+    v = sorted(values, reverse=True)
+    return v[min(rank, len(v) - 1)]
+
+
+def reference(n: int, root: Path | None = None, rank: int = REF_RANK) -> dict[str, float | None]:
+    """Reference global intervals (ms) of LUDB record ``n`` (see module docstring).
+
+    ``rank`` 0 takes the strict earliest onset / latest offset across leads, 1 the
+    second earliest / second latest (one outlying lead annotation ignored).
+    """
+    root = root or ludb_dir()
+    path = str(root / str(n))
+    fs = 500.0
+    per_lead = [_waves(path, lead) for lead in LUDB_LEADS]
+    qrs = sorted((on, off, li) for li, w in enumerate(per_lead) for s, on, pk, off in w if s == "N")
+    groups: list[list[tuple[int, int, int]]] = []
+    for item in qrs:
+        if groups and item[0] - groups[-1][0][0] <= 0.08 * fs:
+            groups[-1].append(item)
+        else:
+            groups.append([item])
+    vals: dict[str, list[float]] = {"p_duration_ms": [], "pr_ms": [], "qrs_ms": [], "qt_ms": []}
+    starts = [min(x[0] for x in g) for g in groups] + [10**9]
+    for gi, g in enumerate(groups):
+        if len({li for _, _, li in g}) < MIN_LEADS:
+            continue
+        on = _early([x[0] for x in g], rank)
+        off = _late([x[1] for x in g], rank)
+        nxt = starts[gi + 1]
+        vals["qrs_ms"].append((off - on) / fs * 1000)
+        ps = [(a, b) for w in per_lead for s, a, _, b in w if s == "p" and on - 0.45 * fs < b <= on + 0.01 * fs]
+        if len(ps) >= MIN_LEADS:
+            p_on, p_off = _early([a for a, _ in ps], rank), _late([b for _, b in ps], rank)
+            vals["p_duration_ms"].append((p_off - p_on) / fs * 1000)
+            vals["pr_ms"].append((on - p_on) / fs * 1000)
+        ts = [b for w in per_lead for s, a, _, b in w if s == "t" and off - 0.04 * fs <= a and b < nxt]
+        if len(ts) >= MIN_LEADS:
+            vals["qt_ms"].append((_late(ts, rank) - on) / fs * 1000)
+    return {k: (float(np.median(v)) if v else None) for k, v in vals.items()}
+
+
+def ludb_table() -> list[dict[str, str]]:
+    root = ludb_dir()
+    assert root is not None
+    with open(root.parent / "ludb.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def axis_category(deg: float | None) -> str | None:
+    """Categories of LUDB's axis labels (Russian convention): left < −30 ≤ horizontal < 30
+    ≤ normal < 70 ≤ vertical ≤ 90 < right."""
+    if deg is None:
+        return None
+    if deg < -30:
+        return "left axis deviation"
+    if deg < 30:
+        return "horizontal"
+    if deg < 70:
+        return "normal"
+    if deg <= 90:
+        return "vertical"
+    if deg <= 180:
+        return "right axis deviation"
+    return None
+
+
+def ours(rec: ECGRecord) -> dict[str, Any]:
+    from ecgpilot.signal.measure import measure
+
+    return measure(rec)
+
+
+def neurokit(rec: ECGRecord) -> dict[str, Any]:
+    """NeuroKit2 DWT delineation per lead, global = earliest onset / latest offset across
+    leads per beat, then median over beats (same construction as the reference)."""
+    import neurokit2 as nk
+
+    fs = int(rec.fs)
+    lead2 = rec.lead("II").astype(float)
+    clean = nk.ecg_clean(lead2, sampling_rate=fs)
+    _, info = nk.ecg_peaks(clean, sampling_rate=fs)
+    rpeaks = np.asarray(info["ECG_R_Peaks"])
+    keys = ("ECG_P_Onsets", "ECG_P_Offsets", "ECG_R_Onsets", "ECG_R_Offsets", "ECG_T_Offsets")
+    table = {k: [] for k in keys}
+    for name in STANDARD_12:
+        x = nk.ecg_clean(rec.lead(name).astype(float), sampling_rate=fs)
+        try:
+            _, waves = nk.ecg_delineate(x, rpeaks, sampling_rate=fs, method="dwt")
+        except Exception:  # neurokit raises on some leads; the lead is then skipped
+            continue
+        for k in keys:
+            v = np.asarray(waves.get(k, [np.nan] * len(rpeaks)), dtype=float)
+            if v.size == len(rpeaks):
+                table[k].append(v)
+    arr = {k: np.vstack(v) if v else np.full((1, len(rpeaks)), np.nan) for k, v in table.items()}
+    with np.errstate(all="ignore"):
+        import warnings
+
+        warnings.simplefilter("ignore")
+        p_on = np.nanmin(arr["ECG_P_Onsets"], 0)
+        p_off = np.nanmax(arr["ECG_P_Offsets"], 0)
+        q_on = np.nanmin(arr["ECG_R_Onsets"], 0)
+        q_off = np.nanmax(arr["ECG_R_Offsets"], 0)
+        t_off = np.nanmax(arr["ECG_T_Offsets"], 0)
+        to = 1000 / fs
+        med = lambda v: float(np.nanmedian(v)) if np.isfinite(v).any() else None  # noqa: E731
+        return {
+            "p_duration_ms": med((p_off - p_on) * to),
+            "pr_ms": med((q_on - p_on) * to),
+            "qrs_ms": med((q_off - q_on) * to),
+            "qt_ms": med((t_off - q_on) * to),
+        }
+
+
+def evaluate(records: list[int], method: Callable[[ECGRecord], dict[str, Any]], rank: int = REF_RANK) -> dict[str, Any]:
+    rows = {int(r["ID"]): r for r in ludb_table()}
+    diffs: dict[str, list[float]] = {k: [] for k in IEC_LIMITS}
+    missing = {k: 0 for k in IEC_LIMITS}
+    extra = {k: 0 for k in IEC_LIMITS}
+    axis_ok = axis_n = 0
+    per_record = []
+    t0 = time.perf_counter()
+    for n in records:
+        rec = load_record(n)
+        ref = reference(n, rank=rank)
+        got = method(rec)
+        per_record.append((n, ref, got))
+        for k in IEC_LIMITS:
+            if ref[k] is not None and got.get(k) is not None:
+                diffs[k].append(got[k] - ref[k])
+            elif ref[k] is not None:
+                missing[k] += 1
+            elif got.get(k) is not None:
+                extra[k] += 1
+        label = rows[n]["Electric axis of the heart"].replace("Electric axis of the heart:", "").strip()
+        if label and "qrs_axis_deg" in got:
+            axis_n += 1
+            axis_ok += axis_category(got["qrs_axis_deg"]) == label
+    elapsed = time.perf_counter() - t0
+    stats = {
+        k: {
+            "n": len(v),
+            "mean": float(np.mean(v)) if v else None,
+            "sd": float(np.std(v, ddof=1)) if len(v) > 1 else None,
+            "mean_abs": float(np.mean(np.abs(v))) if v else None,
+            "missing": missing[k],
+            "extra": extra[k],
+        }
+        for k, v in diffs.items()
+    }
+    return {"stats": stats, "axis_agreement": (axis_ok, axis_n), "seconds": elapsed, "per_record": per_record}
+
+
+def _parse_range(text: str) -> list[int]:
+    a, _, b = text.partition("-")
+    return list(range(int(a), int(b or a) + 1))
+
+
+def print_stats(title: str, res: dict[str, Any]) -> None:
+    print(f"\n{title}  ({res['seconds']:.1f} s)")
+    print(f"{'measure':<14}{'n':>4}{'mean':>8}{'SD':>8}{'|d|':>7}{'IEC':>9}  pass  missing  extra")
+    for k, s in res["stats"].items():
+        lim = IEC_LIMITS[k]
+        ok = s["mean"] is not None and abs(s["mean"]) <= lim[0] and s["sd"] is not None and s["sd"] <= lim[1]
+        mean = f"{s['mean']:8.1f}" if s["mean"] is not None else "       -"
+        sd = f"{s['sd']:8.1f}" if s["sd"] is not None else "       -"
+        ma = f"{s['mean_abs']:7.1f}" if s["mean_abs"] is not None else "      -"
+        print(f"{k:<14}{s['n']:>4}{mean}{sd}{ma}{lim[0]:>5}/{lim[1]:<3}  {'yes' if ok else 'NO ':<4}  {s['missing']:>7}  {s['extra']:>5}")
+    ok, n = res["axis_agreement"]
+    if n:
+        print(f"QRS axis category agreement with LUDB labels: {ok}/{n} = {100 * ok / n:.1f} %")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--records", default="1-200", help="range, e.g. 1-100")
+    ap.add_argument("--neurokit", action="store_true", help="also run NeuroKit2 DWT")
+    ap.add_argument("--rank", type=int, default=REF_RANK, help="0: strict earliest/latest reference")
+    ap.add_argument("--worst", type=int, default=0, help="print the N worst records per measure")
+    args = ap.parse_args()
+    records = _parse_range(args.records)
+    res = evaluate(records, ours, args.rank)
+    print_stats(f"ecgpilot on LUDB records {args.records}", res)
+    if args.worst:
+        for k in IEC_LIMITS:
+            errs = [(abs(g[k] - r[k]), n, r[k], g[k]) for n, r, g in res["per_record"] if r[k] is not None and g.get(k) is not None]
+            print(k, [(n, round(rv), round(gv)) for _, n, rv, gv in sorted(errs, reverse=True)[: args.worst]])
+    if args.neurokit:
+        print_stats(f"NeuroKit2 DWT on LUDB records {args.records}", evaluate(records, neurokit, args.rank))
+
+
+if __name__ == "__main__":
+    main()

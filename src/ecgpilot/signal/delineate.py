@@ -1,0 +1,212 @@
+"""Representative (median) beats and global wave boundaries (P, QRS, T) across leads.
+
+Like commercial programs, boundaries are *global*: found once on the median beats of
+all leads together, which amounts to the earliest onset / latest offset over leads:
+
+* the median beat of each lead is the sample-wise median of the dominant beats
+  (correlation with the template ≥ :data:`DOMINANT_CORR`), aligned by cross-correlation;
+* QRS onset/offset: where the **spatial velocity** (root sum of squares over the
+  independent leads of the first difference) leaves / returns to its floor plus
+  :data:`QRS_ON_FRAC` / :data:`QRS_OFF_FRAC` of its QRS peak, for at least :data:`HOLD_MS`;
+* T end: where the spatial magnitude of the ST-T (root mean square over leads of the
+  median beat minus its level at QRS onset) falls to :data:`T_END_FRAC` of the T peak;
+* P: largest spatial magnitude before QRS onset; it is "absent" (None) when smaller than
+  :data:`P_MIN_UV` µV or not repeated beat to beat (median correlation < :data:`P_MIN_CORR`),
+  e.g. atrial fibrillation; onset/offset at :data:`P_ON_FRAC` / :data:`P_OFF_FRAC` of its peak.
+
+Thresholds were tuned on LUDB records 1–100 only (see ``benchmarks/results/measurements.md``).
+All functions are pure; times are sample indices into the median beat.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ecgpilot.leads import LIMB_INDEPENDENT
+from ecgpilot.signal.filters import bandpass, lowpass, moving_average
+
+__all__ = ["MedianBeat", "Boundaries", "median_beats", "delineate"]
+
+HIGHPASS_HZ = 0.5
+LOWPASS_HZ = 40.0
+ALIGN_MS = 20.0
+DOMINANT_CORR = 0.80
+HOLD_MS = 8.0
+QRS_ON_FRAC = 0.02
+QRS_OFF_FRAC = 0.03
+QRS_MAX_MS = 220.0
+T_LOWPASS_HZ = 15.0
+T_END_FRAC = 0.12
+P_LOWPASS_HZ = 15.0
+P_ON_FRAC = 0.10
+P_OFF_FRAC = 0.10
+P_MIN_UV = 20.0
+P_MIN_CORR = 0.30
+P_SEARCH_MS = 330.0
+
+
+@dataclass(frozen=True)
+class MedianBeat:
+    """Median beat of every lead. ``signal`` (leads × samples, µV, 0.5–40 Hz filtered)
+    has the QRS fiducial at index ``fiducial``; ``beats`` are the aligned beat
+    positions (record samples) that were averaged; ``segments`` the aligned beats."""
+
+    signal: NDArray[np.float64]
+    fs: float
+    leads: tuple[str, ...]
+    fiducial: int
+    beats: NDArray[np.int64]
+    segments: NDArray[np.float64]
+    rr_s: float  # median RR interval (s)
+
+
+@dataclass(frozen=True)
+class Boundaries:
+    """Global boundaries as sample indices in the median beat (None = absent)."""
+
+    p_on: int | None
+    p_off: int | None
+    qrs_on: int
+    qrs_off: int
+    t_peak: int | None
+    t_off: int | None
+
+
+def _window(rr_s: float) -> tuple[float, float]:
+    pre = float(np.clip(0.5 * rr_s, 0.25, 0.45))
+    post = float(np.clip(rr_s - 0.12, 0.35, 0.75))
+    return pre, post
+
+
+def median_beats(signal: NDArray, fs: float, leads: tuple[str, ...], beats: NDArray[np.int64]) -> MedianBeat | None:
+    """Median beat per lead from the dominant beats; None when fewer than 2 beats fit."""
+    x = bandpass(np.atleast_2d(signal), fs, HIGHPASS_HZ, LOWPASS_HZ)
+    beats = np.asarray(beats, dtype=np.int64)
+    if beats.size < 2:
+        return None
+    rr_s = float(np.median(np.diff(beats))) / fs
+    pre_s, post_s = _window(rr_s)
+    pad = int(round(ALIGN_MS * fs / 1000))
+    pre, post = int(round(pre_s * fs)), int(round(post_s * fs))
+    n = x.shape[1]
+    ok = (beats - pre - pad >= 0) & (beats + post + pad < n)
+    b = beats[ok]
+    if b.size < 2:
+        return None
+    # alignment on the QRS (±80 ms), all leads together, by cross-correlation with the median
+    q = int(round(0.08 * fs))
+    qidx = b[:, None] + np.arange(-q, q + 1)[None, :]
+    core = x[:, qidx].transpose(1, 0, 2)  # beats × leads × samples
+    template = np.median(core, axis=0)
+    lags = np.arange(-pad, pad + 1)
+    scores = np.empty((b.size, lags.size))
+    for k, lag in enumerate(lags):
+        seg = x[:, qidx + lag].transpose(1, 0, 2)
+        scores[:, k] = np.einsum("bls,ls->b", seg, template)
+    b = b + lags[np.argmax(scores, axis=1)]
+    # dominant beats: correlation of the QRS with the template
+    core = x[:, b[:, None] + np.arange(-q, q + 1)[None, :]].transpose(1, 0, 2).reshape(b.size, -1)
+    tmpl = np.median(core, axis=0)
+    cc = (core - core.mean(1, keepdims=True)) @ (tmpl - tmpl.mean())
+    cc /= np.linalg.norm(core - core.mean(1, keepdims=True), axis=1) * np.linalg.norm(tmpl - tmpl.mean()) + 1e-12
+    dom = cc >= DOMINANT_CORR
+    if dom.sum() < 2:
+        dom = cc >= np.median(cc)
+    b = b[dom]
+    idx = b[:, None] + np.arange(-pre, post + 1)[None, :]
+    segs = x[:, idx].transpose(1, 0, 2)
+    med = np.median(segs, axis=0)
+    return MedianBeat(signal=med, fs=float(fs), leads=tuple(leads), fiducial=pre, beats=b, segments=segs, rr_s=rr_s)
+
+
+def _independent(leads: tuple[str, ...]) -> list[int]:
+    rows = [i for i, name in enumerate(leads) if name in LIMB_INDEPENDENT]
+    return rows if len(rows) >= 2 else list(range(len(leads)))
+
+
+def _first_quiet(curve: NDArray, start: int, stop: int, thr: float, hold: int) -> int:
+    """First index from ``start`` towards ``stop`` (either direction) where ``curve``
+    stays below ``thr`` for ``hold`` samples; ``stop`` if none."""
+    step = 1 if stop >= start else -1
+    run = 0
+    for i in range(start, stop, step):
+        run = run + 1 if curve[i] < thr else 0
+        if run >= hold:
+            return i - step * (hold - 1)
+    return stop
+
+
+def delineate(mb: MedianBeat) -> Boundaries:
+    """Global P/QRS/T boundaries of a median beat."""
+    fs = mb.fs
+    ms = fs / 1000.0
+    m = mb.signal
+    rows = _independent(mb.leads)
+    n = m.shape[1]
+    f = mb.fiducial
+    # spatial velocity
+    d = np.gradient(m[rows], axis=1)
+    sv = moving_average(np.sqrt((d * d).sum(axis=0)), max(int(round(4 * ms)), 1))
+    w = int(round(60 * ms))
+    lo, hi = max(f - w, 0), min(f + w, n - 1)
+    peak = lo + int(np.argmax(sv[lo:hi + 1]))
+    floor = float(np.percentile(sv, 10))
+    span = float(sv[peak]) - floor
+    hold = max(int(round(HOLD_MS * ms)), 1)
+    on_lim = max(peak - int(round(QRS_MAX_MS * 0.7 * ms)), 1)
+    off_lim = min(peak + int(round(QRS_MAX_MS * 0.8 * ms)), n - 2)
+    qrs_on = _first_quiet(sv, peak, on_lim, floor + QRS_ON_FRAC * span, hold)
+    qrs_off = _first_quiet(sv, peak, off_lim, floor + QRS_OFF_FRAC * span, hold)
+
+    # levels at QRS onset (PR segment) per lead
+    a = max(qrs_on - int(round(10 * ms)), 0)
+    base = m[:, a:qrs_on + 1].mean(axis=1, keepdims=True)
+    centred = m - base
+
+    # T wave on the spatial magnitude (all leads), before the next P wave
+    tm = np.sqrt((lowpass(centred, fs, T_LOWPASS_HZ) ** 2).mean(axis=0))
+    rr = mb.rr_s
+    t0 = min(qrs_off + int(round(60 * ms)), n - 2)
+    peak_hi = min(f + int(round(min(0.45, 0.55 * rr) * fs)), n - 1)
+    end_hi = min(f + int(round(max(min(rr - 0.20, 0.70), 0.62 * rr) * fs)), n - 1)
+    t_peak = t_off = None
+    if peak_hi - t0 > int(round(20 * ms)):
+        t_peak = t0 + int(np.argmax(tm[t0:peak_hi + 1]))
+        end_hi = max(end_hi, t_peak + hold + 1)
+        floor_t = float(tm[t_peak:end_hi + 1].min())
+        thr = floor_t + T_END_FRAC * (float(tm[t_peak]) - floor_t)
+        t_off = _first_quiet(tm, t_peak, end_hi, thr, hold)
+
+    # P wave on the spatial magnitude before QRS onset
+    p_on = p_off = None
+    pm_all = np.sqrt((lowpass(centred, fs, P_LOWPASS_HZ) ** 2).mean(axis=0))
+    s0 = max(qrs_on - int(round(P_SEARCH_MS * ms)), 0)
+    s1 = qrs_on - int(round(20 * ms))
+    if s1 - s0 > int(round(40 * ms)):
+        pk = s0 + int(np.argmax(pm_all[s0:s1]))
+        amp = float(pm_all[pk])
+        lo_on = max(s0 - int(round(60 * ms)), 0)
+        floor_on = float(pm_all[lo_on:pk + 1].min())
+        floor_off = float(pm_all[pk:qrs_on + 1].min())
+        if amp - floor_on >= P_MIN_UV and pk > s0:
+            on = _first_quiet(pm_all, pk, lo_on, floor_on + P_ON_FRAC * (amp - floor_on), hold)
+            off = _first_quiet(pm_all, pk, qrs_on, floor_off + P_OFF_FRAC * (amp - floor_off), hold)
+            if on > 0 and off > on and _p_repeats(mb, on, off):
+                p_on, p_off = on, off
+    return Boundaries(p_on=p_on, p_off=p_off, qrs_on=qrs_on, qrs_off=qrs_off, t_peak=t_peak, t_off=t_off)
+
+
+def _p_repeats(mb: MedianBeat, on: int, off: int) -> bool:
+    """True when the beats' P segments correlate with the median P (a real, repeated P wave)."""
+    if mb.segments.shape[0] < 3:
+        return True
+    seg = mb.segments[:, :, on:off + 1]
+    seg = seg - seg.mean(axis=2, keepdims=True)
+    ref = mb.signal[:, on:off + 1]
+    ref = ref - ref.mean(axis=1, keepdims=True)
+    num = (seg * ref[None]).sum(axis=(1, 2))
+    den = np.sqrt((seg * seg).sum(axis=(1, 2)) * (ref * ref).sum()) + 1e-12
+    return float(np.median(num / den)) >= P_MIN_CORR

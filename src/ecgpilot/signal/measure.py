@@ -1,0 +1,152 @@
+"""Global ECG measurements from the median beats: rate, intervals, QTc, frontal axes.
+
+Conventions (see ``docs/analysis-schema.md``): durations in ms, rate in bpm, axes in
+degrees in (−180, 180]; a value that cannot be measured is ``None``.
+
+* PR = QRS onset − P onset; P duration = P offset − P onset; QT = T end − QRS onset.
+* QTc with the mean RR in seconds: Bazett QT/√RR, Fridericia QT/∛RR. ``qtc_ms`` reports
+  **Fridericia** (more accurate than Bazett away from 60 bpm), both are given.
+* Frontal axes from the net area of each wave (baseline = level at QRS onset) in the
+  limb leads, least-squares fit of a 2-D vector projected on the hexaxial leads
+  (I 0°, II 60°, III 120°, aVR −150°, aVL −30°, aVF 90°, Einthoven/Goldberger scaling).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ecgpilot.record import ECGRecord
+from ecgpilot.signal.beats import record_beats
+from ecgpilot.signal.delineate import Boundaries, MedianBeat, delineate, median_beats
+
+__all__ = ["measure", "measure_beats", "frontal_axis", "qtc_bazett", "qtc_fridericia", "EMPTY_MEASUREMENTS"]
+
+_S3 = np.sqrt(3.0)
+#: Projection of the frontal vector (x: towards 0°, y: towards +90°) on each limb lead.
+LIMB_PROJECTION: dict[str, tuple[float, float]] = {
+    "I": (1.0, 0.0),
+    "II": (0.5, _S3 / 2),
+    "III": (-0.5, _S3 / 2),
+    "aVR": (-0.75, -_S3 / 4),
+    "aVL": (0.75, -_S3 / 4),
+    "aVF": (0.0, _S3 / 2),
+}
+
+EMPTY_MEASUREMENTS: dict[str, Any] = {
+    "heart_rate_bpm": None, "rr_ms": None, "rr_sd_ms": None, "n_beats": 0, "beats_s": [],
+    "p_duration_ms": None, "pr_ms": None, "qrs_ms": None, "qt_ms": None,
+    "qtc_bazett_ms": None, "qtc_fridericia_ms": None, "qtc_ms": None, "qtc_formula": "fridericia",
+    "p_axis_deg": None, "qrs_axis_deg": None, "t_axis_deg": None, "median_beat": None,
+}
+
+
+def qtc_bazett(qt_ms: float, rr_ms: float) -> float:
+    """Bazett's corrected QT: QT / √(RR in s)."""
+    return qt_ms / np.sqrt(rr_ms / 1000.0)
+
+
+def qtc_fridericia(qt_ms: float, rr_ms: float) -> float:
+    """Fridericia's corrected QT: QT / ∛(RR in s)."""
+    return qt_ms / np.cbrt(rr_ms / 1000.0)
+
+
+def frontal_axis(values: dict[str, float]) -> float | None:
+    """Frontal-plane axis (degrees, −180..180) from a per-limb-lead value (area or amplitude).
+
+    Needs I and at least one other limb lead; None when the vector is negligible.
+    """
+    names = [k for k in LIMB_PROJECTION if k in values]
+    if "I" not in names or len(names) < 2:
+        return None
+    a = np.array([LIMB_PROJECTION[k] for k in names])
+    y = np.array([values[k] for k in names], dtype=np.float64)
+    vec, *_ = np.linalg.lstsq(a, y, rcond=None)
+    if np.hypot(*vec) <= 1e-9 * (np.abs(y).max() + 1e-12):
+        return None
+    ang = float(np.degrees(np.arctan2(vec[1], vec[0])))
+    return 180.0 if ang == -180.0 else ang
+
+
+def _net_areas(mb: MedianBeat, base: NDArray[np.float64], a: int, b: int) -> dict[str, float]:
+    seg = mb.signal[:, a:b + 1] - base
+    area = seg.sum(axis=1) / mb.fs
+    return {name: float(area[i]) for i, name in enumerate(mb.leads)}
+
+
+def _r(x: float | None, nd: int = 0) -> float | None:
+    if x is None or not np.isfinite(x):
+        return None
+    return round(float(x), nd) if nd else float(round(float(x)))
+
+
+def measure_beats(signal: NDArray, fs: float, leads: tuple[str, ...], beats: NDArray[np.int64]) -> dict[str, Any]:
+    """Measurements from a signal (leads × samples, µV) and its detected beats."""
+    out = dict(EMPTY_MEASUREMENTS)
+    beats = np.asarray(beats, dtype=np.int64)
+    out["n_beats"] = int(beats.size)
+    out["beats_s"] = [round(float(b) / fs, 3) for b in beats]
+    if beats.size < 2:
+        return out
+    rr = np.diff(beats) * 1000.0 / fs
+    rr_mean = float(rr.mean())
+    out["rr_ms"] = _r(rr_mean)
+    out["rr_sd_ms"] = _r(float(rr.std(ddof=1)) if rr.size > 1 else 0.0)
+    out["heart_rate_bpm"] = _r(60000.0 / rr_mean, 1)
+    mb = median_beats(signal, fs, leads, beats)
+    if mb is None:
+        return out
+    bd = delineate(mb)
+    out.update(intervals(bd, fs, rr_mean))
+    out.update(axes(mb, bd))
+    to_ms = 1000.0 / fs
+    out["median_beat"] = {
+        "fs": fs,
+        "n_beats_averaged": int(mb.beats.size),
+        "onset_ms": {
+            k: (None if v is None else round((v - mb.fiducial) * to_ms, 1))
+            for k, v in (("p_on", bd.p_on), ("p_off", bd.p_off), ("qrs_on", bd.qrs_on),
+                         ("qrs_off", bd.qrs_off), ("t_off", bd.t_off))
+        },
+    }
+    return out
+
+
+def intervals(bd: Boundaries, fs: float, rr_mean_ms: float) -> dict[str, Any]:
+    """P duration, PR, QRS, QT and QTc (ms) from global boundaries."""
+    to_ms = 1000.0 / fs
+    qrs = (bd.qrs_off - bd.qrs_on) * to_ms
+    pr = (bd.qrs_on - bd.p_on) * to_ms if bd.p_on is not None else None
+    pd = (bd.p_off - bd.p_on) * to_ms if bd.p_on is not None and bd.p_off is not None else None
+    qt = (bd.t_off - bd.qrs_on) * to_ms if bd.t_off is not None else None
+    qtb = qtc_bazett(qt, rr_mean_ms) if qt is not None else None
+    qtf = qtc_fridericia(qt, rr_mean_ms) if qt is not None else None
+    return {
+        "p_duration_ms": _r(pd), "pr_ms": _r(pr), "qrs_ms": _r(qrs), "qt_ms": _r(qt),
+        "qtc_bazett_ms": _r(qtb), "qtc_fridericia_ms": _r(qtf), "qtc_ms": _r(qtf),
+        "qtc_formula": "fridericia",
+    }
+
+
+def axes(mb: MedianBeat, bd: Boundaries) -> dict[str, Any]:
+    """Frontal P, QRS and T axes (degrees) from net areas in the limb leads."""
+    fs = mb.fs
+    a = max(bd.qrs_on - int(round(0.01 * fs)), 0)
+    base = mb.signal[:, a:bd.qrs_on + 1].mean(axis=1, keepdims=True)
+    qrs = frontal_axis(_net_areas(mb, base, bd.qrs_on, bd.qrs_off))
+    p = frontal_axis(_net_areas(mb, base, bd.p_on, bd.p_off)) if bd.p_on is not None and bd.p_off is not None else None
+    t = frontal_axis(_net_areas(mb, base, bd.qrs_off, bd.t_off)) if bd.t_off is not None else None
+    return {"p_axis_deg": _r(p), "qrs_axis_deg": _r(qrs), "t_axis_deg": _r(t)}
+
+
+def measure(record: ECGRecord, beats: NDArray[np.int64] | None = None) -> dict[str, Any]:
+    """All global measurements of a record (keys of ``measurements`` in the analysis schema).
+
+    Limb leads missing from a record with I and II are derived first (for the axes).
+    """
+    rec = record.with_derived_leads()
+    if beats is None:
+        beats = record_beats(rec)
+    return measure_beats(rec.signal, rec.fs, rec.leads, beats)
