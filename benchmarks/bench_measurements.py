@@ -120,11 +120,13 @@ def ludb_table() -> list[dict[str, str]]:
 
 
 def axis_category(deg: float | None) -> str | None:
-    """Categories of LUDB's axis labels (Russian convention): left < −30 ≤ horizontal < 30
-    ≤ normal < 70 ≤ vertical ≤ 90 < right."""
+    """Categories of LUDB's axis labels (Russian convention): left deviation < 0 ≤ horizontal
+    < 30 ≤ normal < 70 ≤ vertical ≤ 90 < right deviation (≤ 180; −180..−90 counted right)."""
     if deg is None:
         return None
-    if deg < -30:
+    if deg <= -90:
+        return "right axis deviation"
+    if deg < 0:
         return "left axis deviation"
     if deg < 30:
         return "horizontal"

@@ -22,7 +22,7 @@ from ecgpilot.record import ECGRecord
 from ecgpilot.signal.beats import record_beats
 from ecgpilot.signal.delineate import Boundaries, MedianBeat, delineate, median_beats
 
-__all__ = ["measure", "measure_beats", "frontal_axis", "qtc_bazett", "qtc_fridericia", "EMPTY_MEASUREMENTS"]
+__all__ = ["measure", "measure_beats", "measure_detail", "net_areas", "frontal_axis", "qtc_bazett", "qtc_fridericia", "EMPTY_MEASUREMENTS"]
 
 _S3 = np.sqrt(3.0)
 #: Projection of the frontal vector (x: towards 0°, y: towards +90°) on each limb lead.
@@ -70,6 +70,16 @@ def frontal_axis(values: dict[str, float]) -> float | None:
     return 180.0 if ang == -180.0 else ang
 
 
+def net_areas(mb: MedianBeat, bd: Boundaries, wave: str) -> dict[str, float] | None:
+    """Net area (µV·s) per lead of ``wave`` ('p', 'qrs' or 't'), baseline at QRS onset."""
+    a = max(bd.qrs_on - int(round(0.01 * mb.fs)), 0)
+    base = mb.signal[:, a:bd.qrs_on + 1].mean(axis=1, keepdims=True)
+    span = {"p": (bd.p_on, bd.p_off), "qrs": (bd.qrs_on, bd.qrs_off), "t": (bd.qrs_off, bd.t_off)}[wave]
+    if span[0] is None or span[1] is None:
+        return None
+    return _net_areas(mb, base, span[0], span[1])
+
+
 def _net_areas(mb: MedianBeat, base: NDArray[np.float64], a: int, b: int) -> dict[str, float]:
     seg = mb.signal[:, a:b + 1] - base
     area = seg.sum(axis=1) / mb.fs
@@ -84,12 +94,19 @@ def _r(x: float | None, nd: int = 0) -> float | None:
 
 def measure_beats(signal: NDArray, fs: float, leads: tuple[str, ...], beats: NDArray[np.int64]) -> dict[str, Any]:
     """Measurements from a signal (leads × samples, µV) and its detected beats."""
+    return measure_detail(signal, fs, leads, beats)[0]
+
+
+def measure_detail(
+    signal: NDArray, fs: float, leads: tuple[str, ...], beats: NDArray[np.int64]
+) -> tuple[dict[str, Any], MedianBeat | None, Boundaries | None]:
+    """Like :func:`measure_beats`, also returning the median beat and its boundaries."""
     out = dict(EMPTY_MEASUREMENTS)
     beats = np.asarray(beats, dtype=np.int64)
     out["n_beats"] = int(beats.size)
     out["beats_s"] = [round(float(b) / fs, 3) for b in beats]
     if beats.size < 2:
-        return out
+        return out, None, None
     rr = np.diff(beats) * 1000.0 / fs
     rr_mean = float(rr.mean())
     out["rr_ms"] = _r(rr_mean)
@@ -97,7 +114,7 @@ def measure_beats(signal: NDArray, fs: float, leads: tuple[str, ...], beats: NDA
     out["heart_rate_bpm"] = _r(60000.0 / rr_mean, 1)
     mb = median_beats(signal, fs, leads, beats)
     if mb is None:
-        return out
+        return out, None, None
     bd = delineate(mb)
     out.update(intervals(bd, fs, rr_mean))
     out.update(axes(mb, bd))
@@ -111,7 +128,7 @@ def measure_beats(signal: NDArray, fs: float, leads: tuple[str, ...], beats: NDA
                          ("qrs_off", bd.qrs_off), ("t_off", bd.t_off))
         },
     }
-    return out
+    return out, mb, bd
 
 
 def intervals(bd: Boundaries, fs: float, rr_mean_ms: float) -> dict[str, Any]:

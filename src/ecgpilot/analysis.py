@@ -1,0 +1,161 @@
+"""The analysis pipeline: file → quality verdict → measurements → (optional) AI reading.
+
+Produces the document described in ``docs/analysis-schema.md``. When the quality verdict
+is ``not_interpretable`` the measurements are ``null`` (the pipeline refuses to measure
+noise); callers wanting an exception use :func:`ecgpilot.signal.quality.require_interpretable`.
+
+``ai`` is ``null`` when ``use_ai`` is false or the classifier package is not installed, and
+``{"error": "<message>"}`` when the classifier refused the record (``ModelError``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from ecgpilot.errors import ModelError
+from ecgpilot.record import ECGRecord
+
+__all__ = ["SCHEMA", "analyze_record", "analyze_file", "format_text"]
+
+SCHEMA = "ecgpilot.analysis/1"
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("ecgpilot")
+    except Exception:  # not installed (source checkout)
+        return "0.0.0"
+
+
+def _ai(record: ECGRecord) -> dict[str, Any] | None:
+    try:
+        from ecgpilot.model import classify
+    except ImportError:
+        return None
+    try:
+        return classify(record)
+    except ModelError as exc:
+        return {"error": str(exc)}
+
+
+def analyze_record(record: ECGRecord, *, use_ai: bool = True) -> dict[str, Any]:
+    """Quality, measurements and AI reading of one record, as the analysis document."""
+    from ecgpilot.signal.beats import record_beats
+    from ecgpilot.signal.measure import measure_detail, net_areas
+    from ecgpilot.signal.quality import USABLE, GOOD, assess_quality, reversal_reasons
+
+    rec = record.with_derived_leads()
+    beats = record_beats(rec)
+    quality = assess_quality(rec, beats)
+    measurements = None
+    if quality["interpretable"]:
+        measurements, mb, bd = measure_detail(rec.signal, rec.fs, rec.leads, beats)
+        if mb is not None and bd is not None:
+            extra = reversal_reasons(rec.leads, net_areas(mb, bd, "p"), net_areas(mb, bd, "qrs") or {})
+            if extra:
+                quality["reasons"] += [r.to_dict() for r in extra]
+                if quality["verdict"] == GOOD:
+                    quality["verdict"] = USABLE
+    return {
+        "schema": SCHEMA,
+        "ecgpilot_version": _version(),
+        "file": None,
+        "record": record.summary(),
+        "quality": quality,
+        "measurements": measurements,
+        "ai": _ai(record) if use_ai and quality["interpretable"] else None,
+    }
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def analyze_file(path: str | Path, *, use_ai: bool = True) -> dict[str, Any]:
+    """Read any supported ECG file and analyse it (see :func:`analyze_record`)."""
+    from ecgpilot.io import read_ecg
+
+    p = Path(path)
+    record = read_ecg(p)
+    doc = analyze_record(record, use_ai=use_ai)
+    doc["file"] = {"name": p.name, "sha256": _sha256(p), "format": record.source.format}
+    return doc
+
+
+_LABELS = {
+    "fr": {
+        "title": "Analyse ECG", "quality": "Qualité", "good": "bonne", "usable": "exploitable (avec réserves)",
+        "not_interpretable": "NON INTERPRÉTABLE", "refused": "Mesures non faites : le tracé n'est pas interprétable.",
+        "hr": "Fréquence cardiaque", "rr": "RR moyen", "p": "Durée de P", "pr": "PR", "qrs": "QRS", "qt": "QT",
+        "qtc": "QTc", "axes": "Axes (P / QRS / T)", "absent": "absente", "na": "non mesurable",
+        "ai": "Lecture IA", "ai_error": "Lecture IA indisponible", "beats": "complexes",
+        "formula": {"fridericia": "Fridericia", "bazett": "Bazett"}, "also": "Bazett",
+        "note": "Mesures automatiques à vérifier sur le tracé par le médecin.",
+    },
+    "en": {
+        "title": "ECG analysis", "quality": "Quality", "good": "good", "usable": "usable (with warnings)",
+        "not_interpretable": "NOT INTERPRETABLE", "refused": "No measurements: the tracing is not interpretable.",
+        "hr": "Heart rate", "rr": "Mean RR", "p": "P duration", "pr": "PR", "qrs": "QRS", "qt": "QT",
+        "qtc": "QTc", "axes": "Axes (P / QRS / T)", "absent": "absent", "na": "not measurable",
+        "ai": "AI reading", "ai_error": "AI reading unavailable", "beats": "beats",
+        "formula": {"fridericia": "Fridericia", "bazett": "Bazett"}, "also": "Bazett",
+        "note": "Automatic measurements: the doctor must check them on the tracing.",
+    },
+}
+
+
+def _v(x: Any, unit: str, na: str) -> str:
+    return na if x is None else f"{x:g} {unit}"
+
+
+def format_text(doc: dict[str, Any], lang: str = "fr") -> str:
+    """A readable summary of an analysis document, in French (``'fr'``) or English (``'en'``)."""
+    if lang not in _LABELS:
+        from ecgpilot.errors import ConfigError
+
+        raise ConfigError(f"Unknown language {lang!r}; accepted: {', '.join(_LABELS)}.")
+    t = _LABELS[lang]
+    rec = doc["record"]
+    name = (doc.get("file") or {}).get("name") or rec.get("source", {}).get("path") or "-"
+    lines = [f"{t['title']} : {name}" if lang == "fr" else f"{t['title']}: {name}",
+             f"  {rec['format']} · {len(rec['leads'])} leads · {rec['fs']:g} Hz · {rec['duration_s']:g} s"]
+    q = doc["quality"]
+    lines.append(f"{t['quality']} : {t[q['verdict']]}" if lang == "fr" else f"{t['quality']}: {t[q['verdict']]}")
+    msg = "message_fr" if lang == "fr" else "message_en"
+    for r in q["reasons"]:
+        mark = "!!" if r["severity"] == "critical" else " !"
+        lines.append(f"  {mark} {r[msg]}")
+    m = doc.get("measurements")
+    if m is None:
+        lines.append(t["refused"])
+    else:
+        na = t["na"]
+        sep = " :" if lang == "fr" else ":"
+        lines.append(f"{t['hr']}{sep} {_v(m['heart_rate_bpm'], 'bpm', na)} ({m['n_beats']} {t['beats']}, "
+                     f"{t['rr']} {_v(m['rr_ms'], 'ms', na)} ± {_v(m['rr_sd_ms'], 'ms', na)})")
+        p_na = t["absent"] if m["pr_ms"] is None else na
+        lines.append(f"{t['p']}{sep} {_v(m['p_duration_ms'], 'ms', p_na)}   {t['pr']}{sep} {_v(m['pr_ms'], 'ms', p_na)}")
+        lines.append(f"{t['qrs']}{sep} {_v(m['qrs_ms'], 'ms', na)}   {t['qt']}{sep} {_v(m['qt_ms'], 'ms', na)}")
+        formula = t["formula"].get(m.get("qtc_formula") or "fridericia", m.get("qtc_formula"))
+        lines.append(f"{t['qtc']} ({formula}){sep} {_v(m['qtc_ms'], 'ms', na)}   "
+                     f"[{t['also']} {_v(m['qtc_bazett_ms'], 'ms', na)}]")
+        ax = " / ".join(na if m[k] is None else f"{m[k]:g}°" for k in ("p_axis_deg", "qrs_axis_deg", "t_axis_deg"))
+        lines.append(f"{t['axes']}{sep} {ax}")
+    ai = doc.get("ai")
+    if isinstance(ai, dict):
+        if "error" in ai:
+            lines.append(f"{t['ai_error']}: {ai['error']}")
+        else:
+            present = [s for s in ai.get("statements", []) if s.get("present")]
+            items = ", ".join(f"{s.get('description') or s.get('code')} ({100 * s.get('probability', 0):.0f} %)" for s in present)
+            lines.append(f"{t['ai']}: {items or '-'}")
+    lines.append(t["note"])
+    return "\n".join(lines)

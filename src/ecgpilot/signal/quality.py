@@ -1,0 +1,261 @@
+"""Signal quality: per-lead problems and an overall verdict a doctor can act on.
+
+Per lead (signal in µV, numbers are the documented thresholds below):
+
+* ``flat`` – lead off / no signal: more than half of the 1-s windows move less than
+  :data:`FLAT_UV` µV peak to peak;
+* ``saturated`` – clipping at the amplifier's limit: share of samples sitting on the
+  lead's extreme value in runs ≥ :data:`SAT_RUN_MS` ms (warning > :data:`SAT_WARN`,
+  lead unusable > :data:`SAT_CRIT`);
+* ``powerline`` – 50/60 Hz interference: RMS of the ±1 Hz band around the mains
+  frequency divided by the lead's amplitude (0.5–99.5 percentile range of the
+  0.5–40 Hz signal); warning > :data:`LINE_WARN`, unusable > :data:`LINE_CRIT`;
+* ``muscle_noise`` – EMG: RMS of the 25–45 Hz band outside the QRS complexes
+  (±80 ms around each beat), divided by the amplitude; warning > :data:`EMG_WARN`,
+  unusable > :data:`EMG_CRIT`;
+* ``baseline_wander`` – peak-to-peak of the < 0.5 Hz component divided by the amplitude;
+  warning > :data:`WANDER_WARN`;
+* ``beat_consistency`` – median correlation of each beat with the lead's median beat;
+  below :data:`CONSISTENCY_MIN` the lead does not show a repeated ECG (noise).
+
+Verdict: ``not_interpretable`` when fewer than 3 beats are found, when fewer than half the
+leads are usable, or when the usable leads do not show consistent beats; ``usable`` when any
+warning remains; ``good`` otherwise. A limb-lead reversal check (LA/RA: P and QRS negative in
+I with a positive QRS in aVR) runs on the median beats after delineation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ecgpilot.errors import NotInterpretableError
+from ecgpilot.record import ECGRecord
+from ecgpilot.signal.filters import bandpass, lowpass
+
+__all__ = [
+    "Reason", "lead_metrics", "assess_quality", "reversal_reasons", "require_interpretable",
+    "GOOD", "USABLE", "NOT_INTERPRETABLE",
+]
+
+GOOD, USABLE, NOT_INTERPRETABLE = "good", "usable", "not_interpretable"
+
+FLAT_UV = 20.0
+SAT_RUN_MS = 20.0
+SAT_WARN = 0.01
+SAT_CRIT = 0.20
+LINE_WARN = 0.05
+LINE_CRIT = 0.50
+EMG_WARN = 0.08
+EMG_CRIT = 0.40
+WANDER_WARN = 1.5
+CONSISTENCY_MIN = 0.50
+MIN_BEATS = 3
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One quality finding (French message first, then English)."""
+
+    code: str
+    lead: str | None
+    severity: str  # "warning" | "critical"
+    message_fr: str
+    message_en: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _runs_at_extremes(x: NDArray[np.float64], min_run: int) -> float:
+    """Share of samples on the lead's max or min value in runs of ≥ ``min_run`` samples."""
+    rng = float(x.max() - x.min())
+    if rng <= 0:
+        return 1.0
+    tol = max(1e-4 * rng, 1e-3)  # clipped samples repeat the same value
+    total = 0
+    for mask in (x >= x.max() - tol, x <= x.min() + tol):
+        edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+        lengths = ends - starts
+        total += int(lengths[lengths >= min_run].sum())
+    return total / len(x)
+
+
+def _line_rms(x: NDArray[np.float64], fs: float) -> float | None:
+    """RMS (µV) of the strongest mains component (50 or 60 Hz ±1 Hz); None below 125 Hz sampling."""
+    if fs / 2 < 62:
+        return None
+    n = x.shape[-1]
+    spec = np.fft.rfft(x - x.mean())
+    freqs = np.fft.rfftfreq(n, 1.0 / fs)
+    power = np.abs(spec) ** 2
+    best = 0.0
+    for f0 in (50.0, 60.0):
+        band = (freqs >= f0 - 1) & (freqs <= f0 + 1)
+        best = max(best, float(np.sqrt(2.0 * power[band].sum()) / n))
+    return best
+
+
+def lead_metrics(x: NDArray, fs: float, beats: NDArray[np.int64] | None = None) -> dict[str, Any]:
+    """Quality numbers for one lead (µV); see the module docstring for their meaning."""
+    x = np.asarray(x, dtype=np.float64)
+    n = x.size
+    ecg = bandpass(x, fs, 0.5, 40.0)
+    lo, hi = np.percentile(ecg, [0.5, 99.5])
+    amplitude = float(hi - lo)
+    win = max(int(fs), 1)
+    nw = max(n // win, 1)
+    w = x[: nw * win].reshape(nw, -1) if n >= win else x[None, :]
+    flat_share = float(np.mean(np.ptp(w, axis=1) < FLAT_UV))
+    sat = _runs_at_extremes(x, max(int(round(SAT_RUN_MS * fs / 1000)), 2))
+    line = _line_rms(x, fs)
+    scale = max(amplitude, 1.0)
+    hf = bandpass(x, fs, 25.0, 45.0) if fs / 2 > 30 else None
+    emg = None
+    consistency = None
+    if hf is not None:
+        mask = np.ones(n, dtype=bool)
+        if beats is not None and len(beats):
+            half = int(0.08 * fs)
+            idx = (np.asarray(beats)[:, None] + np.arange(-half, half + 1)[None, :]).ravel()
+            mask[np.clip(idx, 0, n - 1)] = False
+        emg = float(np.sqrt(np.mean(hf[mask] ** 2))) / scale if mask.any() else None
+    if beats is not None and len(beats) >= MIN_BEATS:
+        h = int(0.25 * fs)
+        b = np.asarray(beats)
+        b = b[(b - h >= 0) & (b + h < n)]
+        if b.size >= 2:
+            seg = ecg[b[:, None] + np.arange(-h, h + 1)[None, :]]
+            med = np.median(seg, axis=0)
+            sc = seg - seg.mean(1, keepdims=True)
+            mc = med - med.mean()
+            den = np.linalg.norm(sc, axis=1) * np.linalg.norm(mc)
+            corr = np.where(den > 0, sc @ mc / np.where(den > 0, den, 1.0), 0.0)
+            consistency = float(np.median(corr))
+    wander = float(np.ptp(lowpass(x, fs, 0.5))) / scale
+    return {
+        "amplitude_uv": round(amplitude, 1),
+        "flat": flat_share >= 0.5,
+        "flat_share": round(flat_share, 3),
+        "saturated": sat > SAT_WARN,
+        "saturation_share": round(sat, 4),
+        "powerline": None if line is None else round(line / scale, 4),
+        "powerline_uv": None if line is None else round(line, 1),
+        "muscle_noise": None if emg is None else round(emg, 4),
+        "baseline_wander": round(wander, 3),
+        "beat_consistency": None if consistency is None else round(consistency, 3),
+    }
+
+
+_TEXT = {
+    "flat": ("Dérivation {lead} plate (électrode débranchée ou mauvais contact ?).",
+             "Lead {lead} is flat (electrode off or poor contact?)."),
+    "saturated": ("Dérivation {lead} saturée (signal écrêté) sur {pct:.0f} % du tracé.",
+                  "Lead {lead} is clipped (saturated) on {pct:.0f} % of the tracing."),
+    "powerline": ("Parasite secteur 50/60 Hz sur {lead} ({uv:.0f} µV efficaces) : vérifier la mise à la terre, éloigner les câbles secteur.",
+                  "50/60 Hz mains interference on {lead} ({uv:.0f} µV RMS): check grounding, move mains cables away."),
+    "muscle_noise": ("Bruit musculaire sur {lead} : patient tendu ou qui bouge ; le faire se détendre.",
+                     "Muscle (EMG) noise on {lead}: patient tense or moving; ask them to relax."),
+    "baseline_wander": ("Ligne de base instable sur {lead} (respiration, mouvement, contact d'électrode).",
+                        "Baseline wander on {lead} (breathing, movement, electrode contact)."),
+    "inconsistent": ("Dérivation {lead} : pas de complexes réguliers reconnaissables (bruit).",
+                     "Lead {lead}: no repeated recognisable complexes (noise)."),
+    "too_few_beats": ("Moins de {n} complexes QRS détectés : tracé trop court ou trop bruité pour être interprété.",
+                      "Fewer than {n} QRS complexes detected: tracing too short or too noisy to interpret."),
+    "too_few_leads": ("Seules {k} dérivation(s) sur {n} sont exploitables : refaire l'enregistrement.",
+                      "Only {k} of {n} leads are usable: record the ECG again."),
+    "limb_lead_reversal": ("Inversion probable des électrodes bras droit / bras gauche (P et QRS négatifs en DI, QRS positif en aVR) ; vérifier la pose, ou dextrocardie.",
+                           "Probable right/left arm electrode reversal (negative P and QRS in I, positive QRS in aVR); check placement, or dextrocardia."),
+}
+
+
+def _reason(code: str, lead: str | None, severity: str, key: str | None = None, **kw: Any) -> Reason:
+    fr, en = _TEXT[key or code]
+    return Reason(code, lead, severity, fr.format(lead=lead, **kw), en.format(lead=lead, **kw))
+
+
+def _lead_reasons(name: str, m: dict[str, Any]) -> tuple[list[Reason], bool]:
+    """Reasons for one lead and whether the lead stays usable."""
+    out: list[Reason] = []
+    usable = True
+    if m["flat"]:
+        return [_reason("flat", name, "critical")], False
+    if m["saturated"]:
+        crit = m["saturation_share"] > SAT_CRIT
+        usable &= not crit
+        out.append(_reason("saturated", name, "critical" if crit else "warning", pct=100 * m["saturation_share"]))
+    if m["powerline"] is not None and m["powerline"] > LINE_WARN:
+        crit = m["powerline"] > LINE_CRIT
+        usable &= not crit
+        out.append(_reason("powerline", name, "critical" if crit else "warning", uv=m["powerline_uv"]))
+    if m["muscle_noise"] is not None and m["muscle_noise"] > EMG_WARN:
+        crit = m["muscle_noise"] > EMG_CRIT
+        usable &= not crit
+        out.append(_reason("muscle_noise", name, "critical" if crit else "warning"))
+    if m["baseline_wander"] > WANDER_WARN:
+        out.append(_reason("baseline_wander", name, "warning"))
+    if m["beat_consistency"] is not None and m["beat_consistency"] < CONSISTENCY_MIN:
+        usable = False
+        out.append(_reason("inconsistent_beats", name, "critical", key="inconsistent"))
+    return out, usable
+
+
+def assess_quality(record: ECGRecord, beats: NDArray[np.int64] | None = None) -> dict[str, Any]:
+    """The ``quality`` object of the analysis schema: verdict, reasons and per-lead numbers."""
+    if beats is None:
+        from ecgpilot.signal.beats import record_beats
+
+        beats = record_beats(record)
+    leads: dict[str, Any] = {}
+    reasons: list[Reason] = []
+    n_usable = 0
+    for i, name in enumerate(record.leads):
+        m = lead_metrics(record.signal[i], record.fs, beats)
+        r, ok = _lead_reasons(name, m)
+        m["usable"] = ok
+        leads[name] = m
+        reasons += r
+        n_usable += ok
+    critical: list[Reason] = []
+    min_leads = max(1, int(np.ceil(record.n_leads / 2)))
+    if n_usable < min_leads:
+        critical.append(_reason("too_few_leads", None, "critical", k=n_usable, n=record.n_leads))
+    expected = record.duration / 2.0  # fewer than 1 beat per 2 s (30 bpm) is not a usable ECG
+    if len(beats) < min(MIN_BEATS, max(expected, 2)):
+        critical.append(_reason("too_few_beats", None, "critical", n=MIN_BEATS))
+    reasons = critical + reasons
+    verdict = NOT_INTERPRETABLE if critical else (USABLE if reasons else GOOD)
+    return {
+        "verdict": verdict,
+        "interpretable": verdict != NOT_INTERPRETABLE,
+        "reasons": [r.to_dict() for r in reasons],
+        "leads": leads,
+    }
+
+
+def reversal_reasons(leads: tuple[str, ...], p_area: dict[str, float] | None, qrs_area: dict[str, float]) -> list[Reason]:
+    """LA/RA reversal check on net areas of the median beat (P may be None when absent).
+
+    Flags when QRS in I is negative and QRS in aVR positive, and the P wave (when present)
+    is negative in I. Without a P wave the pattern is not flagged (too many true causes).
+    """
+    if "I" not in qrs_area or "aVR" not in qrs_area or p_area is None or "I" not in p_area:
+        return []
+    if qrs_area["I"] < 0 and qrs_area["aVR"] > 0 and p_area["I"] < 0 and p_area.get("aVR", 1.0) > 0:
+        return [_reason("limb_lead_reversal", "I", "warning")]
+    return []
+
+
+def require_interpretable(quality: dict[str, Any]) -> None:
+    """Raise :class:`NotInterpretableError` (with the French reasons) when the verdict says so."""
+    if quality.get("verdict") == NOT_INTERPRETABLE:
+        msgs = [r["message_fr"] for r in quality["reasons"] if r["severity"] == "critical"]
+        raise NotInterpretableError(
+            "ECG non interprétable / ECG not interpretable: " + " ".join(msgs)
+            + " Record the ECG again with good electrode contact.",
+            reasons=msgs,
+        )
