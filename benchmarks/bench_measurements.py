@@ -192,7 +192,9 @@ def evaluate(records: list[int], method: Callable[[ECGRecord], dict[str, Any]], 
     diffs: dict[str, list[float]] = {k: [] for k in IEC_LIMITS}
     missing = {k: 0 for k in IEC_LIMITS}
     extra = {k: 0 for k in IEC_LIMITS}
-    axis_ok = axis_n = 0
+    axis_ok = axis_n = axis_near = 0
+    axis_by_label: dict[str, list[float]] = {}
+    order = ["left axis deviation", "horizontal", "normal", "vertical", "right axis deviation"]
     per_record = []
     t0 = time.perf_counter()
     for n in records:
@@ -208,9 +210,12 @@ def evaluate(records: list[int], method: Callable[[ECGRecord], dict[str, Any]], 
             elif got.get(k) is not None:
                 extra[k] += 1
         label = rows[n]["Electric axis of the heart"].replace("Electric axis of the heart:", "").strip()
-        if label and "qrs_axis_deg" in got:
+        if label and got.get("qrs_axis_deg") is not None:
+            cat = axis_category(got["qrs_axis_deg"])
             axis_n += 1
-            axis_ok += axis_category(got["qrs_axis_deg"]) == label
+            axis_ok += cat == label
+            axis_near += cat in order and abs(order.index(cat) - order.index(label)) <= 1
+            axis_by_label.setdefault(label, []).append(got["qrs_axis_deg"])
     elapsed = time.perf_counter() - t0
     stats = {
         k: {
@@ -223,7 +228,13 @@ def evaluate(records: list[int], method: Callable[[ECGRecord], dict[str, Any]], 
         }
         for k, v in diffs.items()
     }
-    return {"stats": stats, "axis_agreement": (axis_ok, axis_n), "seconds": elapsed, "per_record": per_record}
+    return {"stats": stats, "axis_agreement": (axis_ok, axis_n), "axis_near": axis_near,
+            "axis_by_label": axis_by_label, "seconds": elapsed, "per_record": per_record}
+
+
+def paced_records() -> set[int]:
+    """LUDB records with a pacemaker (column 'Cardiac pacing' names pacing)."""
+    return {int(r["ID"]) for r in ludb_table() if "pacing" in r["Cardiac pacing"].lower()}
 
 
 def _parse_range(text: str) -> list[int]:
@@ -243,7 +254,11 @@ def print_stats(title: str, res: dict[str, Any]) -> None:
         print(f"{k:<14}{s['n']:>4}{mean}{sd}{ma}{lim[0]:>5}/{lim[1]:<3}  {'yes' if ok else 'NO ':<4}  {s['missing']:>7}  {s['extra']:>5}")
     ok, n = res["axis_agreement"]
     if n:
-        print(f"QRS axis category agreement with LUDB labels: {ok}/{n} = {100 * ok / n:.1f} %")
+        print(f"QRS axis category agreement with LUDB labels: {ok}/{n} = {100 * ok / n:.1f} % "
+              f"(same or neighbouring category: {100 * res['axis_near'] / n:.1f} %)")
+        for label, v in sorted(res["axis_by_label"].items(), key=lambda kv: np.median(kv[1])):
+            print(f"    LUDB '{label}': n={len(v)}, our QRS axis median {np.median(v):.0f}° "
+                  f"(IQR {np.percentile(v, 25):.0f}..{np.percentile(v, 75):.0f}°)")
 
 
 def main() -> None:
@@ -251,17 +266,21 @@ def main() -> None:
     ap.add_argument("--records", default="1-200", help="range, e.g. 1-100")
     ap.add_argument("--neurokit", action="store_true", help="also run NeuroKit2 DWT")
     ap.add_argument("--rank", type=int, default=REF_RANK, help="0: strict earliest/latest reference")
+    ap.add_argument("--no-paced", action="store_true", help="leave out the paced ECGs (as the CSE set does)")
     ap.add_argument("--worst", type=int, default=0, help="print the N worst records per measure")
     args = ap.parse_args()
     records = _parse_range(args.records)
+    if args.no_paced:
+        records = [r for r in records if r not in paced_records()]
+    label = f"LUDB records {args.records}" + (" without paced ECGs" if args.no_paced else "")
     res = evaluate(records, ours, args.rank)
-    print_stats(f"ecgpilot on LUDB records {args.records}", res)
+    print_stats(f"ecgpilot on {label}", res)
     if args.worst:
         for k in IEC_LIMITS:
             errs = [(abs(g[k] - r[k]), n, r[k], g[k]) for n, r, g in res["per_record"] if r[k] is not None and g.get(k) is not None]
             print(k, [(n, round(rv), round(gv)) for _, n, rv, gv in sorted(errs, reverse=True)[: args.worst]])
     if args.neurokit:
-        print_stats(f"NeuroKit2 DWT on LUDB records {args.records}", evaluate(records, neurokit, args.rank))
+        print_stats(f"NeuroKit2 DWT on {label}", evaluate(records, neurokit, args.rank))
 
 
 if __name__ == "__main__":

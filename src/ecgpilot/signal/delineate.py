@@ -7,9 +7,12 @@ all leads together, which amounts to the earliest onset / latest offset over lea
   (correlation with the template ≥ :data:`DOMINANT_CORR`), aligned by cross-correlation;
 * QRS onset/offset: where the **spatial velocity** (root sum of squares over the
   independent leads of the first difference) leaves / returns to its floor plus
-  :data:`QRS_ON_FRAC` / :data:`QRS_OFF_FRAC` of its QRS peak, for at least :data:`HOLD_MS`;
-* T end: where the spatial magnitude of the ST-T (root mean square over leads of the
-  median beat minus its level at QRS onset) falls to :data:`T_END_FRAC` of the T peak;
+  :data:`QRS_ON_FRAC` / :data:`QRS_OFF_FRAC` of its QRS peak, for at least :data:`HOLD_MS`,
+  then walked to the foot of the slope (≤ :data:`FOOT_MS`); a wave rising again above
+  :data:`RETRIGGER_FRAC` within :data:`RETRIGGER_MS` after the offset (RBBB R') is included;
+* T end: on the spatial magnitude of the ST-T (root mean square over leads of the median
+  beat minus its level at QRS onset, 15 Hz low-pass), the knee after the T peak found by the
+  trapezium-area method (Vázquez-Seisdedos et al. 2011) within :data:`T_TAIL_MS` of the peak;
 * P: largest spatial magnitude before QRS onset; it is "absent" (None) when smaller than
   :data:`P_MIN_UV` µV or not repeated beat to beat (median correlation < :data:`P_MIN_CORR`),
   e.g. atrial fibrillation; onset/offset at :data:`P_ON_FRAC` / :data:`P_OFF_FRAC` of its peak.
@@ -35,14 +38,20 @@ LOWPASS_HZ = 40.0
 ALIGN_MS = 20.0
 DOMINANT_CORR = 0.80
 HOLD_MS = 8.0
-QRS_ON_FRAC = 0.02
-QRS_OFF_FRAC = 0.03
+QRS_ON_FRAC = 0.05
+QRS_OFF_FRAC = 0.05
 QRS_MAX_MS = 220.0
 T_LOWPASS_HZ = 15.0
 T_END_FRAC = 0.12
+T_METHOD = "trapezium"
+T_TAIL_MS = 220.0
+FOOT_MS = 10.0
+P_FOOT_MS = 10.0
+RETRIGGER_MS = 50.0
+RETRIGGER_FRAC = 0.15
 P_LOWPASS_HZ = 15.0
-P_ON_FRAC = 0.10
-P_OFF_FRAC = 0.10
+P_ON_FRAC = 0.15
+P_OFF_FRAC = 0.20
 P_MIN_UV = 20.0
 P_MIN_CORR = 0.30
 P_SEARCH_MS = 330.0
@@ -160,6 +169,15 @@ def delineate(mb: MedianBeat) -> Boundaries:
     off_lim = min(peak + int(round(QRS_MAX_MS * 0.8 * ms)), n - 2)
     qrs_on = _first_quiet(sv, peak, on_lim, floor + QRS_ON_FRAC * span, hold)
     qrs_off = _first_quiet(sv, peak, off_lim, floor + QRS_OFF_FRAC * span, hold)
+    look = int(round(RETRIGGER_MS * ms))
+    for _ in range(3):  # a terminal wave after a short pause (RBBB R', notch) belongs to the QRS
+        seg = sv[qrs_off:min(qrs_off + look, off_lim) + 1]
+        if seg.size == 0 or seg.max() < RETRIGGER_FRAC * span:
+            break
+        qrs_off = _first_quiet(sv, qrs_off + int(np.argmax(seg)), off_lim, floor + QRS_OFF_FRAC * span, hold)
+    if FOOT_MS > 0:
+        qrs_on = _foot(sv, qrs_on, -1, int(round(FOOT_MS * ms)))
+        qrs_off = _foot(sv, qrs_off, 1, int(round(FOOT_MS * ms)))
 
     # levels at QRS onset (PR segment) per lead
     a = max(qrs_on - int(round(10 * ms)), 0)
@@ -176,9 +194,12 @@ def delineate(mb: MedianBeat) -> Boundaries:
     if peak_hi - t0 > int(round(20 * ms)):
         t_peak = t0 + int(np.argmax(tm[t0:peak_hi + 1]))
         end_hi = max(end_hi, t_peak + hold + 1)
-        floor_t = float(tm[t_peak:end_hi + 1].min())
-        thr = floor_t + T_END_FRAC * (float(tm[t_peak]) - floor_t)
-        t_off = _first_quiet(tm, t_peak, end_hi, thr, hold)
+        if T_METHOD == "threshold":
+            floor_t = float(tm[t_peak:end_hi + 1].min())
+            thr = floor_t + T_END_FRAC * (float(tm[t_peak]) - floor_t)
+            t_off = _first_quiet(tm, t_peak, end_hi, thr, hold)
+        else:
+            t_off = _trapezium_end(tm, t_peak, min(end_hi, t_peak + int(round(T_TAIL_MS * ms))))
 
     # P wave on the spatial magnitude before QRS onset
     p_on = p_off = None
@@ -194,9 +215,35 @@ def delineate(mb: MedianBeat) -> Boundaries:
         if amp - floor_on >= P_MIN_UV and pk > s0:
             on = _first_quiet(pm_all, pk, lo_on, floor_on + P_ON_FRAC * (amp - floor_on), hold)
             off = _first_quiet(pm_all, pk, qrs_on, floor_off + P_OFF_FRAC * (amp - floor_off), hold)
+            if P_FOOT_MS > 0:
+                on = _foot(pm_all, on, -1, int(round(P_FOOT_MS * ms)))
+                off = min(_foot(pm_all, off, 1, int(round(P_FOOT_MS * ms))), qrs_on)
             if on > 0 and off > on and _p_repeats(mb, on, off):
                 p_on, p_off = on, off
     return Boundaries(p_on=p_on, p_off=p_off, qrs_on=qrs_on, qrs_off=qrs_off, t_peak=t_peak, t_off=t_off)
+
+
+def _foot(curve: NDArray[np.float64], i: int, step: int, limit: int) -> int:
+    """Walk from ``i`` in direction ``step`` while ``curve`` keeps decreasing (≤ ``limit`` samples)."""
+    n = len(curve)
+    for _ in range(limit):
+        j = i + step
+        if j < 0 or j >= n or curve[j] > curve[i]:
+            break
+        i = j
+    return i
+
+
+def _trapezium_end(curve: NDArray[np.float64], peak: int, stop: int) -> int:
+    """Wave end by the trapezium-area method: from the steepest descent after ``peak``,
+    the point maximising the area of the trapezium up to ``stop`` (the curve's knee)."""
+    if stop - peak < 3:
+        return stop
+    slope = np.diff(curve[peak:stop + 1])
+    m = peak + int(np.argmin(slope))
+    t = np.arange(m, stop + 1)
+    area = 0.5 * (curve[m] - curve[t]) * (2 * stop - t - m)
+    return int(t[np.argmax(area)])
 
 
 def _p_repeats(mb: MedianBeat, on: int, off: int) -> bool:
