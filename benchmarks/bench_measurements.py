@@ -261,6 +261,40 @@ def print_stats(title: str, res: dict[str, Any]) -> None:
                   f"(IQR {np.percentile(v, 25):.0f}..{np.percentile(v, 75):.0f}°)")
 
 
+MUSE_KEYS = ("heart_rate_bpm", "pr_ms", "qrs_ms", "qt_ms", "qtc_ms", "p_axis_deg", "qrs_axis_deg", "t_axis_deg")
+
+
+def compare_muse() -> None:
+    """Our measurements vs GE 12SL's (``device_measurements``) on the MUSE XML samples.
+
+    GE's ``qtc_ms`` is Bazett, so it is compared with our ``qtc_bazett_ms``.
+    """
+    from ecgpilot.io import read_ecg
+    from ecgpilot.signal.measure import measure
+
+    data = shared_data_dir()
+    files = sorted((data / "format-samples" / "ge-muse-xml").rglob("*.xml")) if data else []
+    diffs: dict[str, list[float]] = {k: [] for k in MUSE_KEYS}
+    print("\nGE 12SL (MUSE XML samples) vs ecgpilot: GE / ours")
+    print("file".ljust(40) + "".join(k.replace("_ms", "").replace("_deg", "").replace("_bpm", "")[:9].rjust(12) for k in MUSE_KEYS))
+    for f in files:
+        rec = read_ecg(f)
+        dev = rec.source.device_measurements
+        got = measure(rec)
+        cells = []
+        for k in MUSE_KEYS:
+            ours = got["qtc_bazett_ms"] if k == "qtc_ms" else got[k]
+            ge = dev.get(k)
+            cells.append(f"{'-' if ge is None else f'{ge:g}'}/{'-' if ours is None else f'{ours:g}'}".rjust(12))
+            if ge is not None and ours is not None:
+                d = ours - ge
+                if k.endswith("_deg"):
+                    d = (d + 180) % 360 - 180
+                diffs[k].append(d)
+        print(f.name[:39].ljust(40) + "".join(cells))
+    print("mean diff".ljust(40) + "".join(f"{np.mean(v):12.1f}" if v else "           -" for v in diffs.values()))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--records", default="1-200", help="range, e.g. 1-100")
@@ -268,7 +302,10 @@ def main() -> None:
     ap.add_argument("--rank", type=int, default=REF_RANK, help="0: strict earliest/latest reference")
     ap.add_argument("--no-paced", action="store_true", help="leave out the paced ECGs (as the CSE set does)")
     ap.add_argument("--worst", type=int, default=0, help="print the N worst records per measure")
+    ap.add_argument("--muse", action="store_true", help="also compare with GE 12SL on the MUSE samples")
     args = ap.parse_args()
+    if args.muse:
+        compare_muse()
     records = _parse_range(args.records)
     if args.no_paced:
         records = [r for r in records if r not in paced_records()]

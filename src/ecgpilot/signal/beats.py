@@ -11,7 +11,8 @@ Method (energy detector in the Pan–Tompkins family, combined over leads):
 5. drop a detection closer than :data:`T_WAVE_S` to the previous one when it is much
    smaller (a T wave), and search back with half the threshold in gaps longer than
    :data:`SEARCHBACK_RR` × the median RR;
-6. place each beat at the maximum of the combined (un-integrated) energy within ±75 ms.
+6. place each beat at the maximum of the combined (un-integrated) energy, smoothed over
+   :data:`REFINE_SMOOTH_S`, within ±75 ms.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ T_WAVE_S = 0.36
 T_WAVE_RATIO = 0.5
 SEARCHBACK_RR = 1.6
 BLOCK_S = 2.0
+REFINE_SMOOTH_S = 0.04
 
 
 def _block_reference(y: NDArray[np.float64], fs: float) -> NDArray[np.float64]:
@@ -109,8 +111,8 @@ def detect_beats(signal: NDArray, fs: float) -> NDArray[np.int64]:
                     added.append(int(inside[np.argmax(integ[inside])]))
         if added:
             beats = np.sort(np.concatenate([beats, np.asarray(added, dtype=np.int64)]))
-    # refine on the combined energy (smoothed over ~20 ms) within ±75 ms
-    smooth = moving_average(energy, max(int(round(0.02 * fs)), 1))
+    # refine on the combined energy (smoothed over REFINE_SMOOTH_S) within ±75 ms
+    smooth = moving_average(energy, max(int(round(REFINE_SMOOTH_S * fs)), 1))
     half = int(round(0.075 * fs))
     idx = beats[:, None] + np.arange(-half, half + 1)[None, :]
     idx = np.clip(idx, 0, len(smooth) - 1)

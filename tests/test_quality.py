@@ -1,0 +1,120 @@
+"""Quality verdicts on real LUDB ECGs, with synthetic artefacts of known size added."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import wfdb
+
+from ecgpilot.analysis import analyze_record
+from ecgpilot.errors import NotInterpretableError
+from ecgpilot.record import ECGRecord
+from ecgpilot.signal.quality import assess_quality, require_interpretable
+
+from conftest import data_file
+
+
+def ludb(n: int) -> ECGRecord:
+    hea = data_file("ludb", "data", f"{n}.hea")
+    w = wfdb.rdrecord(str(hea.with_suffix("")))
+    return ECGRecord(signal=w.p_signal.T * 1000.0, fs=w.fs, leads=tuple(w.sig_name))
+
+
+def with_lead(rec: ECGRecord, name: str, values: np.ndarray) -> ECGRecord:
+    sig = rec.signal.copy()
+    sig[rec.leads.index(name)] = values
+    return rec.replace(signal=sig)
+
+
+def codes(q: dict, lead: str | None = None) -> set[str]:
+    return {r["code"] for r in q["reasons"] if lead is None or r["lead"] == lead}
+
+
+def test_all_ludb_records_are_interpretable(shared_data):
+    verdicts = {}
+    for n in range(1, 201):
+        verdicts[n] = assess_quality(ludb(n))["verdict"]
+    bad = [n for n, v in verdicts.items() if v == "not_interpretable"]
+    assert bad == []
+    # cardiologist-annotated clinical ECGs: the large majority has no warning at all
+    assert sum(v == "good" for v in verdicts.values()) >= 180
+
+
+def test_clean_record_is_good():
+    q = assess_quality(ludb(2))
+    assert q["verdict"] == "good" and q["interpretable"] and q["reasons"] == []
+    assert set(q["leads"]) == set(ludb(2).leads)
+    assert all(m["usable"] for m in q["leads"].values())
+
+
+def test_flat_lead_is_reported():
+    rec = ludb(2)
+    noise = np.random.default_rng(0).normal(0, 1.0, rec.n_samples)
+    q = assess_quality(with_lead(rec, "V3", noise))
+    assert "flat" in codes(q, "V3")
+    assert q["leads"]["V3"]["flat"] and not q["leads"]["V3"]["usable"]
+    assert q["verdict"] == "usable"  # one lead off: still readable, with a warning
+
+
+def test_clipped_lead_is_reported():
+    rec = ludb(2)
+    ii = rec.lead("II").astype(np.float64)
+    clipped = np.clip(ii, ii.min(), ii.min() + 0.5 * np.ptp(ii))
+    q = assess_quality(with_lead(rec, "II", clipped))
+    assert "saturated" in codes(q, "II")
+    share = np.mean(clipped == clipped.max())
+    assert q["leads"]["II"]["saturation_share"] == pytest.approx(share, rel=0.3)
+
+
+@pytest.mark.parametrize("freq", [50.0, 60.0])
+def test_powerline_amplitude_is_measured(freq):
+    rec = ludb(2)
+    amp = 100.0  # µV peak → RMS amp/√2
+    t = np.arange(rec.n_samples) / rec.fs
+    hum = rec.lead("I") + amp * np.sin(2 * np.pi * freq * t + 0.3)
+    q = assess_quality(with_lead(rec, "I", hum))
+    assert q["leads"]["I"]["powerline_uv"] == pytest.approx(amp / np.sqrt(2), rel=0.1)
+    assert "powerline" in codes(q, "I")
+    assert "powerline" not in codes(q, "II")
+
+
+def test_muscle_noise_is_reported():
+    rec = ludb(2)
+    rng = np.random.default_rng(1)
+    emg = rec.lead("V5") + rng.normal(0, 0.25 * np.ptp(rec.lead("V5")), rec.n_samples)
+    q = assess_quality(with_lead(rec, "V5", emg))
+    assert "muscle_noise" in codes(q, "V5")
+
+
+def test_la_ra_reversal_is_detected():
+    rec = ludb(2)
+    s = {k: rec.lead(k) for k in rec.leads}
+    swapped = dict(s, I=-s["I"], II=s["III"], III=s["II"], aVR=s["aVL"], aVL=s["aVR"])
+    bad = rec.replace(signal=np.stack([swapped[k] for k in rec.leads]))
+    doc_ok = analyze_record(rec, use_ai=False)
+    doc_bad = analyze_record(bad, use_ai=False)
+    assert "limb_lead_reversal" not in codes(doc_ok["quality"])
+    assert "limb_lead_reversal" in codes(doc_bad["quality"])
+    assert doc_bad["quality"]["verdict"] == "usable"
+
+
+def test_pure_noise_is_not_interpretable():
+    rng = np.random.default_rng(2)
+    rec = ECGRecord(signal=rng.normal(0, 200, (12, 5000)), fs=500.0,
+                    leads=("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"))
+    q = assess_quality(rec)
+    assert q["verdict"] == "not_interpretable" and not q["interpretable"]
+    assert any(r["severity"] == "critical" and r["message_fr"] for r in q["reasons"])
+    with pytest.raises(NotInterpretableError) as exc:
+        require_interpretable(q)
+    assert exc.value.reasons
+    doc = analyze_record(rec, use_ai=False)
+    assert doc["measurements"] is None and doc["ai"] is None
+
+
+def test_all_flat_is_not_interpretable():
+    rec = ECGRecord(signal=np.zeros((12, 5000)), fs=500.0,
+                    leads=("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"))
+    q = assess_quality(rec)
+    assert q["verdict"] == "not_interpretable"
+    assert {"too_few_leads", "too_few_beats"} <= codes(q)

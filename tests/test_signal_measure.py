@@ -1,0 +1,78 @@
+"""Measurements on synthetic ECGs whose intervals and axes are known exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ecgpilot.signal.beats import record_beats
+from ecgpilot.signal.measure import frontal_axis, measure, qtc_bazett, qtc_fridericia
+
+from _synth import LIMB, synthetic_ecg
+
+
+@pytest.mark.parametrize("fs", [250.0, 500.0, 1000.0])
+def test_intervals_of_synthetic_ecg(fs):
+    rec, onsets = synthetic_ecg(fs=fs, pr=0.170, p_dur=0.100, qrs=0.096, qt=0.400, noise_uv=3.0)
+    m = measure(rec)
+    assert m["n_beats"] == len(onsets)
+    assert m["heart_rate_bpm"] == pytest.approx(75.0, abs=0.5)
+    assert m["pr_ms"] == pytest.approx(170, abs=15)
+    assert m["p_duration_ms"] == pytest.approx(100, abs=20)
+    assert m["qrs_ms"] == pytest.approx(96, abs=15)
+    assert m["qt_ms"] == pytest.approx(400, abs=25)
+
+
+def test_wide_qrs_and_long_qt():
+    rec, _ = synthetic_ecg(qrs=0.160, qt=0.520, rr=1.0, pr=0.200)
+    m = measure(rec)
+    assert m["qrs_ms"] == pytest.approx(160, abs=16)
+    assert m["qt_ms"] == pytest.approx(520, abs=30)
+    assert m["pr_ms"] == pytest.approx(200, abs=15)
+
+
+def test_absent_p_wave_gives_null_p_and_pr():
+    rr = np.random.default_rng(1).uniform(0.55, 1.1, 30)  # irregular, no P: AF-like
+    rec, _ = synthetic_ecg(rr=rr, with_p=False, noise_uv=5.0)
+    m = measure(rec)
+    assert m["pr_ms"] is None and m["p_duration_ms"] is None and m["p_axis_deg"] is None
+    assert m["qrs_ms"] is not None and m["rr_sd_ms"] > 80
+
+
+@pytest.mark.parametrize("axis", [-60.0, -10.0, 30.0, 75.0, 120.0])
+def test_qrs_axis_follows_the_vector(axis):
+    rec, _ = synthetic_ecg(qrs_axis=axis, p_axis=60.0, t_axis=axis / 2)
+    m = measure(rec)
+    assert m["qrs_axis_deg"] == pytest.approx(axis, abs=8)
+    assert m["p_axis_deg"] == pytest.approx(60.0, abs=10)
+    assert m["t_axis_deg"] == pytest.approx(axis / 2, abs=10)
+
+
+def test_frontal_axis_from_projections():
+    for deg in (-170.0, -90.0, 0.0, 45.0, 179.0):
+        a = np.radians(deg)
+        values = {k: px * np.cos(a) + py * np.sin(a) for k, (px, py) in LIMB.items()}
+        assert frontal_axis(values) == pytest.approx(deg, abs=1e-6)
+        assert frontal_axis({"I": values["I"], "aVF": values["aVF"]}) == pytest.approx(deg, abs=1e-6)
+    assert frontal_axis({"V1": 1.0}) is None
+
+
+def test_qtc_formulas_against_hand_values():
+    # RR 0.64 s: sqrt = 0.8, cube root = 0.8618
+    assert qtc_bazett(400.0, 640.0) == pytest.approx(500.0)
+    assert qtc_fridericia(400.0, 640.0) == pytest.approx(400.0 / 0.64 ** (1 / 3))
+    rec, _ = synthetic_ecg(rr=0.64)
+    m = measure(rec)
+    assert m["qtc_formula"] == "fridericia" and m["qtc_ms"] == m["qtc_fridericia_ms"]
+    assert m["qtc_bazett_ms"] == pytest.approx(m["qt_ms"] / np.sqrt(m["rr_ms"] / 1000), abs=1.5)
+
+
+def test_single_lead_record_measures_rate_and_qrs():
+    rec, onsets = synthetic_ecg(noise_uv=2.0)
+    one = rec.pick(["II"])
+    beats = record_beats(one)
+    assert len(beats) == len(onsets)
+    m = measure(one)
+    assert m["heart_rate_bpm"] == pytest.approx(75.0, abs=0.5)
+    assert m["qrs_ms"] == pytest.approx(90, abs=20)
+    assert m["qrs_axis_deg"] is None  # no frontal axis from one lead
