@@ -1,0 +1,126 @@
+"""The analysis document and the ``ecgpilot analyze`` command, end to end."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import wfdb
+
+from ecgpilot.analysis import SCHEMA, analyze_file, analyze_record, format_text
+from ecgpilot.cli import main
+from ecgpilot.errors import ConfigError
+from ecgpilot.record import ECGRecord
+
+from _synth import synthetic_ecg
+from conftest import data_file
+
+MEASUREMENT_KEYS = {
+    "heart_rate_bpm", "rr_ms", "rr_sd_ms", "n_beats", "beats_s", "p_duration_ms", "pr_ms", "qrs_ms",
+    "qt_ms", "qtc_bazett_ms", "qtc_fridericia_ms", "qtc_ms", "qtc_formula", "p_axis_deg",
+    "qrs_axis_deg", "t_axis_deg", "median_beat",
+}
+
+
+def test_document_follows_the_schema():
+    rec, onsets = synthetic_ecg()
+    doc = analyze_record(rec, use_ai=False)
+    assert doc["schema"] == SCHEMA
+    assert set(doc) >= {"schema", "ecgpilot_version", "file", "record", "quality", "measurements", "ai"}
+    assert doc["record"]["leads"] == list(rec.leads)
+    assert set(doc["quality"]) >= {"verdict", "interpretable", "reasons", "leads"}
+    assert set(doc["measurements"]) >= MEASUREMENT_KEYS
+    assert doc["measurements"]["n_beats"] == len(onsets)
+    assert doc["ai"] is None
+    json.dumps(doc)  # JSON-serialisable as is
+    mb = doc["measurements"]["median_beat"]["onset_ms"]
+    assert mb["qrs_on"] < 0 < mb["qrs_off"] < mb["t_off"] and mb["p_on"] < mb["p_off"] <= mb["qrs_on"]
+
+
+def test_text_in_french_and_english():
+    rec, _ = synthetic_ecg()
+    doc = analyze_record(rec, use_ai=False)
+    fr, en = format_text(doc, "fr"), format_text(doc, "en")
+    m = doc["measurements"]
+    assert "Qualité : bonne" in fr and "Quality: good" in en
+    assert f"QTc (Fridericia) : {m['qtc_ms']:g} ms" in fr and f"QTc (Fridericia): {m['qtc_ms']:g} ms" in en
+    assert f"PR : {m['pr_ms']:g} ms" in fr and "Bazett" in fr
+    with pytest.raises(ConfigError, match="de"):
+        format_text(doc, "de")
+
+
+def test_text_says_not_interpretable():
+    rng = np.random.default_rng(0)
+    rec = ECGRecord(signal=rng.normal(0, 300, (2, 5000)), fs=500.0, leads=("I", "II"))
+    text = format_text(analyze_record(rec, use_ai=False), "fr")
+    assert "NON INTERPRÉTABLE" in text and "Mesures non faites" in text
+
+
+def test_ai_errors_are_reported_not_raised(monkeypatch):
+    import sys
+    import types
+
+    from ecgpilot.errors import ModelError
+
+    fake = types.ModuleType("ecgpilot.model")
+
+    def classify(record):
+        raise ModelError("model file missing: run ecgpilot train")
+
+    fake.classify = classify
+    monkeypatch.setitem(sys.modules, "ecgpilot.model", fake)
+    rec, _ = synthetic_ecg()
+    doc = analyze_record(rec, use_ai=True)
+    assert doc["ai"] == {"error": "model file missing: run ecgpilot train"}
+    assert "model file missing" in format_text(doc, "en")
+
+
+def test_analyze_muse_file_agrees_with_ge(tmp_path):
+    """GE 12SL values printed in the file itself are the reference (heart rate, QT, axes)."""
+    path = data_file("format-samples", "ge-muse-xml", "braveheart", "example1.xml")
+    doc = analyze_file(path, use_ai=False)
+    assert doc["file"]["format"] == "muse" and len(doc["file"]["sha256"]) == 64
+    ge = doc["record"]["source"]["device_measurements"]
+    m = doc["measurements"]
+    assert m["heart_rate_bpm"] == pytest.approx(ge["heart_rate_bpm"], abs=2)
+    assert m["qt_ms"] == pytest.approx(ge["qt_ms"], abs=25)
+    assert m["pr_ms"] == pytest.approx(ge["pr_ms"], abs=20)
+    assert m["qrs_axis_deg"] == pytest.approx(ge["qrs_axis_deg"], abs=15)
+
+
+def test_cli_analyze_ludb(capsys):
+    pytest.importorskip("ecgpilot.io.wfdb", reason="WFDB reader not written yet")
+    hea = data_file("ludb", "data", "1.hea")
+    assert main(["analyze", str(hea), "--json", "--no-ai"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["quality"]["interpretable"]
+    # LUDB record 1: sinus bradycardia; lead II has 8 annotated QRS complexes
+    ann = wfdb.rdann(str(hea.with_suffix("")), "ii")
+    n_ref = sum(s == "N" for s in ann.symbol)
+    assert abs(doc["measurements"]["n_beats"] - n_ref) <= 1
+    assert doc["measurements"]["heart_rate_bpm"] < 60
+    assert main(["analyze", str(hea), "--no-ai", "--lang", "en"]) == 0
+    assert "Heart rate:" in capsys.readouterr().out
+
+
+def test_cli_analyze_muse_text(capsys):
+    path = data_file("format-samples", "ge-muse-xml", "braveheart", "example2.xml")
+    assert main(["analyze", str(path), "--no-ai"]) == 0
+    out = capsys.readouterr().out
+    assert "Fréquence cardiaque" in out and "QTc (Fridericia)" in out
+
+
+def test_cli_corrupt_file_exits_2(tmp_path, capsys):
+    src = data_file("format-samples", "ge-muse-xml", "braveheart", "example1.xml")
+    bad = tmp_path / "truncated.xml"
+    data = src.read_bytes()
+    bad.write_bytes(data[: len(data) // 3])
+    assert main(["analyze", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "ecgpilot: error:" in err and "truncated.xml" in err
+
+
+def test_cli_missing_file_exits_2(tmp_path, capsys):
+    assert main(["analyze", str(tmp_path / "nope.xml")]) == 2
+    assert "not found" in capsys.readouterr().err
