@@ -157,10 +157,10 @@ def delineate(mb: MedianBeat) -> Boundaries:
     n = m.shape[1]
     f = mb.fiducial
     # spatial velocity
-    d = np.gradient(m[rows], axis=1)
-    sv = moving_average(np.sqrt((d * d).sum(axis=0)), max(int(round(4 * ms)), 1))
     w = int(round(60 * ms))
     lo, hi = max(f - w, 0), min(f + w, n - 1)
+    d = np.gradient(m[rows], axis=1)
+    sv = moving_average(np.sqrt((d * d).sum(axis=0)), max(int(round(4 * ms)), 1))
     peak = lo + int(np.argmax(sv[lo:hi + 1]))
     floor = float(np.percentile(sv, 10))
     span = float(sv[peak]) - floor
