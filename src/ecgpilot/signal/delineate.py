@@ -31,7 +31,7 @@ from numpy.typing import NDArray
 from ecgpilot.leads import LIMB_INDEPENDENT
 from ecgpilot.signal.filters import bandpass, lowpass, moving_average
 
-__all__ = ["MedianBeat", "Boundaries", "median_beats", "delineate"]
+__all__ = ["MedianBeat", "Boundaries", "median_beats", "delineate", "pacing_spike"]
 
 HIGHPASS_HZ = 0.5
 LOWPASS_HZ = 40.0
@@ -55,6 +55,9 @@ P_OFF_FRAC = 0.20
 P_MIN_UV = 20.0
 P_MIN_CORR = 0.30
 P_SEARCH_MS = 330.0
+SPIKE_RATIO = 10.0
+SPIKE_MIN_FS = 250.0
+SPIKE_SKIP_MS = 8.0
 
 
 @dataclass(frozen=True)
@@ -148,8 +151,37 @@ def _first_quiet(curve: NDArray, start: int, stop: int, thr: float, hold: int) -
     return stop
 
 
-def delineate(mb: MedianBeat) -> Boundaries:
-    """Global P/QRS/T boundaries of a median beat."""
+def pacing_spike(signal: NDArray, fs: float, beats: NDArray[np.int64]) -> int | None:
+    """Offset (samples, relative to the beats) of a pacemaker spike before the QRS, or None.
+
+    A spike is a one-to-two-sample deflection: the summed absolute second difference of the
+    raw leads, at its maximum from 200 to 10 ms before each beat (median over beats), is
+    more than :data:`SPIKE_RATIO` times its 99th percentile over the recording. Not
+    assessed below :data:`SPIKE_MIN_FS` Hz, where spikes are filtered out by the device.
+    """
+    x = np.atleast_2d(np.asarray(signal, dtype=np.float64))
+    beats = np.asarray(beats, dtype=np.int64)
+    if fs < SPIKE_MIN_FS or beats.size < 2 or x.shape[1] < 3:
+        return None
+    s = np.zeros(x.shape[1])
+    s[1:-1] = np.abs(x[:, 2:] - 2 * x[:, 1:-1] + x[:, :-2]).sum(axis=0)
+    pre, post = int(round(0.2 * fs)), -int(round(0.01 * fs))
+    b = beats[(beats - pre >= 0) & (beats + post < x.shape[1])]
+    if b.size < 2:
+        return None
+    win = s[b[:, None] + np.arange(-pre, post + 1)[None, :]]
+    ref = float(np.percentile(s, 99))
+    if ref <= 0 or np.median(win.max(axis=1)) < SPIKE_RATIO * ref:
+        return None
+    return int(np.median(np.argmax(win, axis=1))) - pre
+
+
+def delineate(mb: MedianBeat, spike: int | None = None) -> Boundaries:
+    """Global P/QRS/T boundaries of a median beat.
+
+    ``spike``: position of a pacemaker spike relative to the fiducial (see
+    :func:`pacing_spike`); the QRS then starts just after it, as cardiologists mark it.
+    """
     fs = mb.fs
     ms = fs / 1000.0
     m = mb.signal
@@ -161,11 +193,14 @@ def delineate(mb: MedianBeat) -> Boundaries:
     lo, hi = max(f - w, 0), min(f + w, n - 1)
     d = np.gradient(m[rows], axis=1)
     sv = moving_average(np.sqrt((d * d).sum(axis=0)), max(int(round(4 * ms)), 1))
+    if spike is not None:  # paced: the QRS is what follows the spike
+        lo = min(max(f + spike + int(round(SPIKE_SKIP_MS * ms)), 1), n - 2)
+        hi = min(lo + int(round(150 * ms)), n - 1)
     peak = lo + int(np.argmax(sv[lo:hi + 1]))
     floor = float(np.percentile(sv, 10))
     span = float(sv[peak]) - floor
     hold = max(int(round(HOLD_MS * ms)), 1)
-    on_lim = max(peak - int(round(QRS_MAX_MS * 0.7 * ms)), 1)
+    on_lim = lo if spike is not None else max(peak - int(round(QRS_MAX_MS * 0.7 * ms)), 1)
     off_lim = min(peak + int(round(QRS_MAX_MS * 0.8 * ms)), n - 2)
     qrs_on = _first_quiet(sv, peak, on_lim, floor + QRS_ON_FRAC * span, hold)
     qrs_off = _first_quiet(sv, peak, off_lim, floor + QRS_OFF_FRAC * span, hold)
@@ -178,6 +213,8 @@ def delineate(mb: MedianBeat) -> Boundaries:
     if FOOT_MS > 0:
         qrs_on = _foot(sv, qrs_on, -1, int(round(FOOT_MS * ms)))
         qrs_off = _foot(sv, qrs_off, 1, int(round(FOOT_MS * ms)))
+    if spike is not None:
+        qrs_on = max(qrs_on, lo)
 
     # levels at QRS onset (PR segment) per lead
     a = max(qrs_on - int(round(10 * ms)), 0)

@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from ecgpilot.record import ECGRecord
 from ecgpilot.signal.beats import record_beats
-from ecgpilot.signal.delineate import Boundaries, MedianBeat, delineate, median_beats
+from ecgpilot.signal.delineate import Boundaries, MedianBeat, delineate, median_beats, pacing_spike
 
 __all__ = ["measure", "measure_beats", "measure_detail", "net_areas", "frontal_axis", "qtc_bazett", "qtc_fridericia", "EMPTY_MEASUREMENTS"]
 
@@ -39,7 +39,7 @@ EMPTY_MEASUREMENTS: dict[str, Any] = {
     "heart_rate_bpm": None, "rr_ms": None, "rr_sd_ms": None, "n_beats": 0, "beats_s": [],
     "p_duration_ms": None, "pr_ms": None, "qrs_ms": None, "qt_ms": None,
     "qtc_bazett_ms": None, "qtc_fridericia_ms": None, "qtc_ms": None, "qtc_formula": "fridericia",
-    "p_axis_deg": None, "qrs_axis_deg": None, "t_axis_deg": None, "median_beat": None,
+    "p_axis_deg": None, "qrs_axis_deg": None, "t_axis_deg": None, "pacing_spikes": None, "median_beat": None,
 }
 
 
@@ -115,7 +115,9 @@ def measure_detail(
     mb = median_beats(signal, fs, leads, beats)
     if mb is None:
         return out, None, None
-    bd = delineate(mb)
+    spike = pacing_spike(signal, fs, mb.beats)
+    bd = delineate(mb, spike)
+    out["pacing_spikes"] = spike is not None
     out.update(intervals(bd, fs, rr_mean))
     out.update(axes(mb, bd))
     to_ms = 1000.0 / fs
