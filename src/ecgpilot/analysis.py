@@ -99,6 +99,7 @@ _LABELS = {
         "ai": "Lecture IA", "ai_error": "Lecture IA indisponible", "beats": "complexes",
         "formula": {"fridericia": "Fridericia", "bazett": "Bazett"}, "also": "Bazett",
         "note": "Mesures automatiques à vérifier sur le tracé par le médecin.",
+        "paced": "Spikes de stimulateur cardiaque détectés : rythme électro-entraîné probable.",
     },
     "en": {
         "title": "ECG analysis", "quality": "Quality", "good": "good", "usable": "usable (with warnings)",
@@ -108,6 +109,7 @@ _LABELS = {
         "ai": "AI reading", "ai_error": "AI reading unavailable", "beats": "beats",
         "formula": {"fridericia": "Fridericia", "bazett": "Bazett"}, "also": "Bazett",
         "note": "Automatic measurements: the doctor must check them on the tracing.",
+        "paced": "Pacemaker spikes detected: probably a paced rhythm.",
     },
 }
 
@@ -149,6 +151,8 @@ def format_text(doc: dict[str, Any], lang: str = "fr") -> str:
                      f"[{t['also']} {_v(m['qtc_bazett_ms'], 'ms', na)}]")
         ax = " / ".join(na if m[k] is None else f"{m[k]:g}°" for k in ("p_axis_deg", "qrs_axis_deg", "t_axis_deg"))
         lines.append(f"{t['axes']}{sep} {ax}")
+        if m.get("pacing_spikes"):
+            lines.append(t["paced"])
     ai = doc.get("ai")
     if isinstance(ai, dict):
         if "error" in ai:
