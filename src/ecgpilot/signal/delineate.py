@@ -55,7 +55,7 @@ P_OFF_FRAC = 0.20
 P_MIN_UV = 20.0
 P_MIN_CORR = 0.30
 P_SEARCH_MS = 330.0
-SPIKE_RATIO = 10.0
+SPIKE_RATIO = 5.0
 SPIKE_MIN_FS = 250.0
 SPIKE_SKIP_MS = 8.0
 
@@ -243,6 +243,8 @@ def delineate(mb: MedianBeat, spike: int | None = None) -> Boundaries:
     pm_all = np.sqrt((lowpass(centred, fs, P_LOWPASS_HZ) ** 2).mean(axis=0))
     s0 = max(qrs_on - int(round(P_SEARCH_MS * ms)), 0)
     s1 = qrs_on - int(round(20 * ms))
+    if spike is not None:  # the filtered pacing spike is not a P wave
+        s1 = min(s1, f + spike - int(round(20 * ms)))
     if s1 - s0 > int(round(40 * ms)):
         pk = s0 + int(np.argmax(pm_all[s0:s1]))
         amp = float(pm_all[pk])
