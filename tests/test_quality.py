@@ -118,3 +118,23 @@ def test_all_flat_is_not_interpretable():
     q = assess_quality(rec)
     assert q["verdict"] == "not_interpretable"
     assert {"too_few_leads", "too_few_beats"} <= codes(q)
+
+
+def test_cinc2017_noisy_recordings_are_refused(shared_data):
+    """Single-lead handheld ECGs: the experts' 'noisy' class (~) is mostly refused, normal
+    (N) recordings never are (labels from REFERENCE.csv, not used for tuning)."""
+    import csv
+
+    import scipy.io
+
+    root = data_file("cinc2017-subset", "REFERENCE.csv").parent
+    with open(root / "REFERENCE.csv", newline="") as f:
+        labels = dict(csv.reader(f))
+    refused: dict[str, list[bool]] = {}
+    for name, lab in labels.items():
+        x = scipy.io.loadmat(root / f"{name}.mat")["val"].astype(np.float64).ravel()  # 1000/mV
+        rec = ECGRecord(signal=x[None] * 1000.0 / 1000.0, fs=300.0, leads=("ECG",))
+        refused.setdefault(lab, []).append(assess_quality(rec)["verdict"] == "not_interpretable")
+    assert not any(refused["N"])
+    assert np.mean(refused["~"]) >= 0.5
+    assert np.mean(refused["A"]) <= 0.05

@@ -76,3 +76,16 @@ def test_single_lead_record_measures_rate_and_qrs():
     assert m["heart_rate_bpm"] == pytest.approx(75.0, abs=0.5)
     assert m["qrs_ms"] == pytest.approx(90, abs=20)
     assert m["qrs_axis_deg"] is None  # no frontal axis from one lead
+
+
+def test_100_hz_record_measures_like_500_hz():
+    """PTB-XL-style 100 Hz input is upsampled before delineation: same intervals within
+    the resolution of 100 Hz sampling (10 ms)."""
+    from scipy.signal import resample_poly
+
+    rec, _ = synthetic_ecg(fs=500.0, pr=0.180, qrs=0.100, qt=0.420, noise_uv=3.0)
+    lo = rec.replace(signal=resample_poly(rec.signal, 1, 5, axis=1), fs=100.0)
+    a, b = measure(rec), measure(lo)
+    for key in ("pr_ms", "qrs_ms", "qt_ms"):
+        assert b[key] == pytest.approx(a[key], abs=12), key
+    assert b["qrs_axis_deg"] == pytest.approx(a["qrs_axis_deg"], abs=5)

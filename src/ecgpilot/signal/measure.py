@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.signal import resample_poly
 
 from ecgpilot.record import ECGRecord
 from ecgpilot.signal.beats import record_beats
@@ -25,6 +26,8 @@ from ecgpilot.signal.delineate import Boundaries, MedianBeat, delineate, median_
 __all__ = ["measure", "measure_beats", "measure_detail", "net_areas", "frontal_axis", "qtc_bazett", "qtc_fridericia", "EMPTY_MEASUREMENTS"]
 
 _S3 = np.sqrt(3.0)
+#: Records sampled below this rate are resampled to ≥ 500 Hz (polyphase) before delineation.
+UPSAMPLE_BELOW_HZ = 250.0
 #: Projection of the frontal vector (x: towards 0°, y: towards +90°) on each limb lead.
 LIMB_PROJECTION: dict[str, tuple[float, float]] = {
     "I": (1.0, 0.0),
@@ -112,6 +115,10 @@ def measure_detail(
     out["rr_ms"] = _r(rr_mean)
     out["rr_sd_ms"] = _r(float(rr.std(ddof=1)) if rr.size > 1 else 0.0)
     out["heart_rate_bpm"] = _r(60000.0 / rr_mean, 1)
+    if fs < UPSAMPLE_BELOW_HZ:  # delineation thresholds are set at 500 Hz resolution
+        up = int(np.ceil(500.0 / fs))
+        signal = resample_poly(np.atleast_2d(signal).astype(np.float64), up, 1, axis=1)
+        beats, fs = beats * up, fs * up
     mb = median_beats(signal, fs, leads, beats)
     if mb is None:
         return out, None, None
