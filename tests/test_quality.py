@@ -132,8 +132,8 @@ def test_cinc2017_noisy_recordings_are_refused(shared_data):
         labels = dict(csv.reader(f))
     refused: dict[str, list[bool]] = {}
     for name, lab in labels.items():
-        x = scipy.io.loadmat(root / f"{name}.mat")["val"].astype(np.float64).ravel()  # 1000/mV
-        rec = ECGRecord(signal=x[None] * 1000.0 / 1000.0, fs=300.0, leads=("ECG",))
+        x = scipy.io.loadmat(root / f"{name}.mat")["val"].astype(np.float64).ravel()
+        rec = ECGRecord(signal=x[None], fs=300.0, leads=("ECG",))  # 1000 units/mV = µV
         refused.setdefault(lab, []).append(assess_quality(rec)["verdict"] == "not_interpretable")
     assert not any(refused["N"])
     assert np.mean(refused["~"]) >= 0.5
