@@ -15,7 +15,10 @@ all leads together, which amounts to the earliest onset / latest offset over lea
   trapezium-area method (Vázquez-Seisdedos et al. 2011) within :data:`T_TAIL_MS` of the peak;
 * P: largest spatial magnitude before QRS onset; it is "absent" (None) when smaller than
   :data:`P_MIN_UV` µV or not repeated beat to beat (median correlation < :data:`P_MIN_CORR`),
-  e.g. atrial fibrillation; onset/offset at :data:`P_ON_FRAC` / :data:`P_OFF_FRAC` of its peak.
+  e.g. atrial fibrillation; onset/offset at :data:`P_ON_FRAC` / :data:`P_OFF_FRAC` of its
+  peak above the local floor, walked to the foot (≤ :data:`P_FOOT_MS`);
+* paced beats: a pacemaker spike (:func:`pacing_spike`) is not part of the P wave, and the
+  QRS starts :data:`SPIKE_SKIP_MS` after it.
 
 Thresholds were tuned on LUDB records 1–100 only (see ``benchmarks/results/measurements.md``).
 All functions are pure; times are sample indices into the median beat.
@@ -42,8 +45,6 @@ QRS_ON_FRAC = 0.05
 QRS_OFF_FRAC = 0.05
 QRS_MAX_MS = 220.0
 T_LOWPASS_HZ = 15.0
-T_END_FRAC = 0.12
-T_METHOD = "trapezium"
 T_TAIL_MS = 220.0
 FOOT_MS = 10.0
 P_FOOT_MS = 10.0
@@ -230,13 +231,8 @@ def delineate(mb: MedianBeat, spike: int | None = None) -> Boundaries:
     t_peak = t_off = None
     if peak_hi - t0 > int(round(20 * ms)):
         t_peak = t0 + int(np.argmax(tm[t0:peak_hi + 1]))
-        end_hi = max(end_hi, t_peak + hold + 1)
-        if T_METHOD == "threshold":
-            floor_t = float(tm[t_peak:end_hi + 1].min())
-            thr = floor_t + T_END_FRAC * (float(tm[t_peak]) - floor_t)
-            t_off = _first_quiet(tm, t_peak, end_hi, thr, hold)
-        else:
-            t_off = _trapezium_end(tm, t_peak, min(end_hi, t_peak + int(round(T_TAIL_MS * ms))))
+        end_hi = min(max(end_hi, t_peak + hold + 1), n - 1)
+        t_off = _trapezium_end(tm, t_peak, min(end_hi, t_peak + int(round(T_TAIL_MS * ms))))
 
     # P wave on the spatial magnitude before QRS onset
     p_on = p_off = None
