@@ -124,3 +124,30 @@ def test_cli_corrupt_file_exits_2(tmp_path, capsys):
 def test_cli_missing_file_exits_2(tmp_path, capsys):
     assert main(["analyze", str(tmp_path / "nope.xml")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    fs=st.sampled_from([100.0, 128.0, 250.0, 360.0, 500.0, 1000.0]),
+    duration=st.floats(1.0, 12.0),
+    rr=st.floats(0.33, 1.6),
+    n_leads=st.integers(1, 12),
+    noise=st.floats(0.0, 300.0),
+    seed=st.integers(0, 10_000),
+)
+def test_pipeline_never_crashes(fs, duration, rr, n_leads, noise, seed):
+    """Any rate, length, rhythm, lead count and noise level gives a valid document."""
+    rec, _ = synthetic_ecg(fs=fs, duration=max(duration, rr + 0.9), rr=rr, qt=min(0.4, rr - 0.03),
+                           pr=min(0.16, rr / 3), noise_uv=noise, seed=seed)
+    rec = rec.pick(list(rec.leads[:n_leads]))
+    doc = analyze_record(rec, use_ai=False)
+    assert doc["quality"]["verdict"] in {"good", "usable", "not_interpretable"}
+    m = doc["measurements"]
+    assert (m is None) == (doc["quality"]["verdict"] == "not_interpretable")
+    if doc["quality"]["verdict"] == "good" and noise <= 60 and m["qrs_ms"] is not None:
+        assert 40 <= m["qrs_ms"] <= 250  # synthetic QRS is 90 ms: a plausible value
+    json.dumps(doc)

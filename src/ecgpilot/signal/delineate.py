@@ -59,6 +59,7 @@ P_SEARCH_MS = 330.0
 SPIKE_RATIO = 5.0
 SPIKE_MIN_FS = 250.0
 SPIKE_SKIP_MS = 8.0
+NOISE_MAX_FRAC = 0.22  # LUDB maximum 0.16
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,11 @@ class MedianBeat:
 
 @dataclass(frozen=True)
 class Boundaries:
-    """Global boundaries as sample indices in the median beat (None = absent)."""
+    """Global boundaries as sample indices in the median beat (None = absent).
+
+    ``qrs_found`` is False when the QRS never returned to its baseline within the search
+    limits (noise): the QRS-based intervals are then not reported.
+    """
 
     p_on: int | None
     p_off: int | None
@@ -86,6 +91,7 @@ class Boundaries:
     qrs_off: int
     t_peak: int | None
     t_off: int | None
+    qrs_found: bool = True
 
 
 def _window(rr_s: float) -> tuple[float, float]:
@@ -95,7 +101,8 @@ def _window(rr_s: float) -> tuple[float, float]:
 
 
 def median_beats(signal: NDArray, fs: float, leads: tuple[str, ...], beats: NDArray[np.int64]) -> MedianBeat | None:
-    """Median beat per lead from the dominant beats; None when fewer than 2 beats fit."""
+    """Median beat per lead from the dominant beats; None when fewer than 2 beats fit
+    in the recording with their whole window, or fewer than 2 are alike."""
     x = bandpass(np.atleast_2d(signal), fs, HIGHPASS_HZ, LOWPASS_HZ)
     beats = np.asarray(beats, dtype=np.int64)
     if beats.size < 2:
@@ -129,6 +136,8 @@ def median_beats(signal: NDArray, fs: float, leads: tuple[str, ...], beats: NDAr
     if dom.sum() < 2:
         dom = cc >= np.median(cc)
     b = b[dom]
+    if b.size < 2:  # one beat is not a representative beat
+        return None
     idx = b[:, None] + np.arange(-pre, post + 1)[None, :]
     segs = x[:, idx].transpose(1, 0, 2)
     med = np.median(segs, axis=0)
@@ -205,6 +214,8 @@ def delineate(mb: MedianBeat, spike: int | None = None) -> Boundaries:
     off_lim = min(peak + int(round(QRS_MAX_MS * 0.8 * ms)), n - 2)
     qrs_on = _first_quiet(sv, peak, on_lim, floor + QRS_ON_FRAC * span, hold)
     qrs_off = _first_quiet(sv, peak, off_lim, floor + QRS_OFF_FRAC * span, hold)
+    # not found: no return to baseline within the limits, or a baseline as busy as the QRS
+    qrs_found = qrs_on != on_lim and qrs_off != off_lim and float(np.percentile(sv, 75)) - floor < NOISE_MAX_FRAC * span
     look = int(round(RETRIGGER_MS * ms))
     for _ in range(3):  # a terminal wave after a short pause (RBBB R', notch) belongs to the QRS
         seg = sv[qrs_off:min(qrs_off + look, off_lim) + 1]
@@ -255,7 +266,8 @@ def delineate(mb: MedianBeat, spike: int | None = None) -> Boundaries:
                 off = min(_foot(pm_all, off, 1, int(round(P_FOOT_MS * ms))), qrs_on)
             if on > 0 and off > on and _p_repeats(mb, on, off):
                 p_on, p_off = on, off
-    return Boundaries(p_on=p_on, p_off=p_off, qrs_on=qrs_on, qrs_off=qrs_off, t_peak=t_peak, t_off=t_off)
+    return Boundaries(p_on=p_on, p_off=p_off, qrs_on=qrs_on, qrs_off=qrs_off, t_peak=t_peak, t_off=t_off,
+                      qrs_found=qrs_found)
 
 
 def _foot(curve: NDArray[np.float64], i: int, step: int, limit: int) -> int:

@@ -143,6 +143,9 @@ def measure_detail(
 def intervals(bd: Boundaries, fs: float, rr_mean_ms: float) -> dict[str, Any]:
     """P duration, PR, QRS, QT and QTc (ms) from global boundaries."""
     to_ms = 1000.0 / fs
+    if not bd.qrs_found:
+        return {"p_duration_ms": None, "pr_ms": None, "qrs_ms": None, "qt_ms": None,
+                "qtc_bazett_ms": None, "qtc_fridericia_ms": None, "qtc_ms": None, "qtc_formula": "fridericia"}
     qrs = (bd.qrs_off - bd.qrs_on) * to_ms
     pr = (bd.qrs_on - bd.p_on) * to_ms if bd.p_on is not None else None
     pd = (bd.p_off - bd.p_on) * to_ms if bd.p_on is not None and bd.p_off is not None else None
@@ -158,6 +161,8 @@ def intervals(bd: Boundaries, fs: float, rr_mean_ms: float) -> dict[str, Any]:
 
 def axes(mb: MedianBeat, bd: Boundaries) -> dict[str, Any]:
     """Frontal P, QRS and T axes (degrees) from net areas in the limb leads."""
+    if not bd.qrs_found:
+        return {"p_axis_deg": None, "qrs_axis_deg": None, "t_axis_deg": None}
     fs = mb.fs
     a = max(bd.qrs_on - int(round(0.01 * fs)), 0)
     base = mb.signal[:, a:bd.qrs_on + 1].mean(axis=1, keepdims=True)

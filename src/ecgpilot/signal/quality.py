@@ -49,7 +49,7 @@ SAT_WARN = 0.01
 SAT_CRIT = 0.20
 LINE_WARN = 0.05
 LINE_CRIT = 0.50
-EMG_WARN = 0.05
+EMG_WARN = 0.035
 EMG_CRIT = 0.30
 WANDER_WARN = 1.5
 CONSISTENCY_MIN = 0.50
@@ -113,17 +113,7 @@ def lead_metrics(x: NDArray, fs: float, beats: NDArray[np.int64] | None = None) 
     flat_share = float(np.mean(np.ptp(w, axis=1) < FLAT_UV))
     sat = _runs_at_extremes(x, max(int(round(SAT_RUN_MS * fs / 1000)), 2))
     line = _line_rms(x, fs)
-    scale = max(amplitude, 1.0)
-    hf = bandpass(x, fs, 25.0, 45.0) if fs / 2 > 30 else None
-    emg = None
     consistency = None
-    if hf is not None:
-        mask = np.ones(n, dtype=bool)
-        if beats is not None and len(beats):
-            half = int(0.08 * fs)
-            idx = (np.asarray(beats)[:, None] + np.arange(-half, half + 1)[None, :]).ravel()
-            mask[np.clip(idx, 0, n - 1)] = False
-        emg = float(np.sqrt(np.mean(hf[mask] ** 2))) / scale if mask.any() else None
     if beats is not None and len(beats) >= MIN_BEATS:
         h = int(0.25 * fs)
         b = np.asarray(beats)
@@ -136,6 +126,16 @@ def lead_metrics(x: NDArray, fs: float, beats: NDArray[np.int64] | None = None) 
             den = np.linalg.norm(sc, axis=1) * np.linalg.norm(mc)
             corr = np.where(den > 0, sc @ mc / np.where(den > 0, den, 1.0), 0.0)
             consistency = float(np.median(corr))
+    scale = max(amplitude, 1.0)
+    hf = bandpass(x, fs, 25.0, 45.0) if fs / 2 > 30 else None
+    emg = None
+    if hf is not None:
+        mask = np.ones(n, dtype=bool)
+        if beats is not None and len(beats):
+            half = int(0.08 * fs)
+            idx = (np.asarray(beats)[:, None] + np.arange(-half, half + 1)[None, :]).ravel()
+            mask[np.clip(idx, 0, n - 1)] = False
+        emg = float(np.sqrt(np.mean(hf[mask] ** 2))) / scale if mask.any() else None
     wander = float(np.ptp(lowpass(x, fs, 0.5))) / scale
     return {
         "amplitude_uv": round(amplitude, 1),
