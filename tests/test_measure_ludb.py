@@ -55,7 +55,7 @@ def test_inside_iec_limits_all_records(results, key):
 
 def test_nearly_every_record_is_measured(results):
     st = results["all"]["stats"]
-    assert st["qrs_ms"]["n"] == 200 and st["qt_ms"]["missing"] <= 2
+    assert st["qrs_ms"]["n"] >= 198 and st["qt_ms"]["missing"] <= 2
     # P absent where the cardiologists saw none (AF, flutter) and present where they did
     assert st["pr_ms"]["missing"] <= 5 and st["pr_ms"]["extra"] <= 6
 

@@ -215,7 +215,11 @@ def delineate(mb: MedianBeat, spike: int | None = None) -> Boundaries:
     qrs_on = _first_quiet(sv, peak, on_lim, floor + QRS_ON_FRAC * span, hold)
     qrs_off = _first_quiet(sv, peak, off_lim, floor + QRS_OFF_FRAC * span, hold)
     # not found: no return to baseline within the limits, or a baseline as busy as the QRS
-    qrs_found = qrs_on != on_lim and qrs_off != off_lim and float(np.percentile(sv, 75)) - floor < NOISE_MAX_FRAC * span
+    qrs_found = (
+        (qrs_on != on_lim or spike is not None)
+        and qrs_off != off_lim
+        and float(np.percentile(sv, 75)) - floor < NOISE_MAX_FRAC * span
+    )
     look = int(round(RETRIGGER_MS * ms))
     for _ in range(3):  # a terminal wave after a short pause (RBBB R', notch) belongs to the QRS
         seg = sv[qrs_off:min(qrs_off + look, off_lim) + 1]
