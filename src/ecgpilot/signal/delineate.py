@@ -56,6 +56,7 @@ P_OFF_FRAC = 0.20
 P_MIN_UV = 20.0
 P_MIN_CORR = 0.30
 P_SEARCH_MS = 330.0
+P_HALF_MS = 120.0
 SPIKE_RATIO = 5.0
 SPIKE_MIN_FS = 250.0
 SPIKE_SKIP_MS = 8.0
@@ -259,12 +260,14 @@ def delineate(mb: MedianBeat, spike: int | None = None) -> Boundaries:
     if s1 - s0 > int(round(40 * ms)):
         pk = s0 + int(np.argmax(pm_all[s0:s1]))
         amp = float(pm_all[pk])
-        lo_on = max(s0 - int(round(60 * ms)), 0)
+        half = int(round(P_HALF_MS * ms))  # a P wave lasts at most ~2 × P_HALF_MS
+        lo_on = max(s0 - int(round(60 * ms)), pk - half, 0)
+        hi_off = min(qrs_on, pk + half)
         floor_on = float(pm_all[lo_on:pk + 1].min())
-        floor_off = float(pm_all[pk:qrs_on + 1].min())
+        floor_off = float(pm_all[pk:hi_off + 1].min())
         if amp - floor_on >= P_MIN_UV and pk > s0:
             on = _first_quiet(pm_all, pk, lo_on, floor_on + P_ON_FRAC * (amp - floor_on), hold)
-            off = _first_quiet(pm_all, pk, qrs_on, floor_off + P_OFF_FRAC * (amp - floor_off), hold)
+            off = _first_quiet(pm_all, pk, hi_off, floor_off + P_OFF_FRAC * (amp - floor_off), hold)
             if P_FOOT_MS > 0:
                 on = _foot(pm_all, on, -1, int(round(P_FOOT_MS * ms)))
                 off = min(_foot(pm_all, off, 1, int(round(P_FOOT_MS * ms))), qrs_on)
