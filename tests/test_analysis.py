@@ -151,3 +151,15 @@ def test_pipeline_never_crashes(fs, duration, rr, n_leads, noise, seed):
     if doc["quality"]["verdict"] == "good" and noise <= 60 and m["qrs_ms"] is not None:
         assert 40 <= m["qrs_ms"] <= 250  # synthetic QRS is 90 ms: a plausible value
     json.dumps(doc)
+
+
+def test_sha256_covers_wfdb_signal_file(tmp_path):
+    import hashlib
+
+    from ecgpilot.analysis import _sha256
+
+    (tmp_path / "r.hea").write_bytes(b"r 1 500 10\n")
+    (tmp_path / "r.dat").write_bytes(b"\x01\x02")
+    assert _sha256(tmp_path / "r.hea") == hashlib.sha256(b"r 1 500 10\n\x01\x02").hexdigest()
+    (tmp_path / "x.xml").write_bytes(b"<a/>")
+    assert _sha256(tmp_path / "x.xml") == hashlib.sha256(b"<a/>").hexdigest()

@@ -72,10 +72,16 @@ def analyze_record(record: ECGRecord, *, use_ai: bool = True) -> dict[str, Any]:
 
 
 def _sha256(path: Path) -> str:
+    """SHA-256 of the file; for a WFDB header, of the header then its ``.dat``/``.mat``
+    signal files (same stem), so that the hash identifies the signal too."""
+    parts = [path]
+    if path.suffix.lower() == ".hea":
+        parts += [q for q in (path.with_suffix(".dat"), path.with_suffix(".mat")) if q.exists()]
     h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
+    for part in parts:
+        with part.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
     return h.hexdigest()
 
 
