@@ -1,0 +1,1 @@
+"""Loaders for the open datasets used to train and evaluate ecgpilot."""

@@ -1,0 +1,1 @@
+"""Training the PTB-XL classifier (PyTorch; only in the ``[train]`` extra)."""

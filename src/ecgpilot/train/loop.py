@@ -1,0 +1,166 @@
+"""Seeded, resumable training loop on PTB-XL folds 1-8, model selection on fold 9."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ecgpilot.datasets.ptbxl import PTBXL, TASKS, load_ptbxl
+from ecgpilot.model.metrics import macro_auc
+from ecgpilot.train.net import ECGResNet
+
+__all__ = ["TrainConfig", "train", "output_list", "windows", "predict_records"]
+
+TRAIN_FOLDS = (1, 2, 3, 4, 5, 6, 7, 8)
+VAL_FOLD = 9
+TEST_FOLD = 10
+
+
+@dataclass
+class TrainConfig:
+    out_dir: str = "runs/ptbxl"
+    epochs: int = 30
+    batch_size: int = 128
+    lr: float = 3e-3
+    weight_decay: float = 1e-2
+    width: int = 40
+    kernel: int = 5
+    window: int = 250
+    stride: int = 125
+    seed: int = 20261122
+    threads: int = 1
+    limit: int = 0  # >0: use only this many training records (smoke tests)
+
+
+def output_list(data: PTBXL) -> list[tuple[str, str]]:
+    """All (task, code) outputs: every statement of every task, in task order."""
+    return [(t, c) for t in TASKS for c in data.statements(t)]
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def windows(x: np.ndarray, window: int, stride: int) -> np.ndarray:
+    """Cut (n, leads, T) into overlapping windows → (n, n_win, leads, window)."""
+    T = x.shape[-1]
+    starts = list(range(0, T - window + 1, stride))
+    if starts[-1] != T - window:
+        starts.append(T - window)
+    return np.stack([x[..., s: s + window] for s in starts], axis=1)
+
+
+@torch.no_grad()
+def predict_records(model: nn.Module, x: np.ndarray, window: int, stride: int, batch: int = 512) -> np.ndarray:
+    """Sigmoid probabilities per record: max over sliding windows."""
+    model.eval()
+    w = windows(x, window, stride)  # (n, k, L, W)
+    n, k = w.shape[:2]
+    flat = torch.from_numpy(np.ascontiguousarray(w.reshape(n * k, *w.shape[2:])))
+    out = [torch.sigmoid(model(flat[i: i + batch])) for i in range(0, n * k, batch)]
+    return torch.cat(out).numpy().reshape(n, k, -1).max(axis=1)
+
+
+def prepare(data: PTBXL, idx: np.ndarray, mean: float, scale: float) -> np.ndarray:
+    """int16 µV (n, 1000, 12) → normalised float32 (n, 12, 1000)."""
+    x = np.asarray(data.signals[idx], dtype=np.float32).transpose(0, 2, 1)
+    return np.ascontiguousarray((x - mean) / scale)
+
+
+def task_aucs(y: np.ndarray, p: np.ndarray, outputs: list[tuple[str, str]]) -> dict[str, float]:
+    res = {}
+    for t in TASKS:
+        cols = [j for j, (tt, _) in enumerate(outputs) if tt == t]
+        res[t] = macro_auc(y[:, cols], p[:, cols])
+    return res
+
+
+def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> Path:
+    """Train, checkpointing every epoch in ``cfg.out_dir``; returns the best checkpoint path."""
+    os.environ.setdefault("OMP_NUM_THREADS", str(cfg.threads))
+    torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    seed_everything(cfg.seed)
+    data = load_ptbxl()
+    outputs = output_list(data)
+    tr = data.folds(*TRAIN_FOLDS)
+    va = data.folds(VAL_FOLD)
+    if cfg.limit:
+        tr = np.random.default_rng(cfg.seed).choice(tr, size=min(cfg.limit, len(tr)), replace=False)
+        tr.sort()
+    sample = np.asarray(data.signals[tr[:: max(1, len(tr) // 2000)]], dtype=np.float32)
+    mean, scale = float(sample.mean()), float(sample.std())
+    xtr, xva = prepare(data, tr, mean, scale), prepare(data, va, mean, scale)
+    y_all = data.targets(outputs)
+    ytr, yva = y_all[tr], y_all[va]
+
+    model = ECGResNet(len(outputs), width=cfg.width, kernel=cfg.kernel)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps_per_epoch = math.ceil(len(tr) / cfg.batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch, pct_start=0.3
+    )
+    lossf = nn.BCEWithLogitsLoss()
+    start_epoch, best, history = 0, -1.0, []
+    last = out / "last.pt"
+    if resume and last.exists():
+        ck = torch.load(last, weights_only=False)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        sched.load_state_dict(ck["sched"])
+        start_epoch, best, history = ck["epoch"] + 1, ck["best"], ck["history"]
+        torch.set_rng_state(ck["torch_rng"])
+    meta = {"config": asdict(cfg), "outputs": outputs, "norm": {"mean": mean, "scale": scale},
+            "data_sha256": data.data_sha256, "n_train": int(len(tr)), "n_val": int(len(va))}
+    (out / "meta.json").write_text(json.dumps(meta, indent=1))
+
+    try:
+        from tqdm import tqdm
+    except ImportError:  # pragma: no cover
+        tqdm = None
+    for epoch in range(start_epoch, cfg.epochs):
+        rng = np.random.default_rng(cfg.seed + epoch)
+        order = rng.permutation(len(tr))
+        offs = rng.integers(0, xtr.shape[-1] - cfg.window + 1, size=len(tr))
+        gains = rng.uniform(0.8, 1.2, size=len(tr)).astype(np.float32)
+        model.train()
+        t0 = time.time()
+        total = 0.0
+        it = range(0, len(tr), cfg.batch_size)
+        bar = tqdm(it, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress or tqdm is None) if tqdm else it
+        for b in bar:
+            sel = order[b: b + cfg.batch_size]
+            xb = np.stack([xtr[i, :, o: o + cfg.window] for i, o in zip(sel, offs[sel])]) * gains[sel, None, None]
+            xb_t, yb_t = torch.from_numpy(xb), torch.from_numpy(ytr[sel])
+            opt.zero_grad(set_to_none=True)
+            loss = lossf(model(xb_t), yb_t)
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += float(loss) * len(sel)
+        pva = predict_records(model, xva, cfg.window, cfg.stride)
+        aucs = task_aucs(yva, pva, outputs)
+        score = float(np.mean(list(aucs.values())))
+        history.append({"epoch": epoch + 1, "loss": total / len(tr), "val_auc": aucs, "val_mean": score,
+                        "seconds": time.time() - t0})
+        print(json.dumps(history[-1]), flush=True)
+        if score > best:
+            best = score
+            torch.save({"model": model.state_dict(), "epoch": epoch, "val": aucs}, out / "best.pt")
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                    "epoch": epoch, "best": best, "history": history,
+                    "torch_rng": torch.get_rng_state()}, last)
+        (out / "history.json").write_text(json.dumps(history, indent=1))
+    return out / "best.pt"
