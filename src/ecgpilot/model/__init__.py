@@ -1,0 +1,111 @@
+"""The AI reader: PTB-XL multi-label classifier served with ONNX Runtime only (no PyTorch).
+
+``classify(record)`` returns the ``ai`` object of the analysis document
+(docs/analysis-schema.md). The model file and its JSON sidecar (version, training data
+hash, preprocessing, fold-9 thresholds and Platt calibration, recorded fold-10 AUCs)
+ship inside this package.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ecgpilot.errors import ModelError
+from ecgpilot.model.calibration import apply_platt
+from ecgpilot.model.preprocess import model_input
+from ecgpilot.record import ECGRecord
+
+__all__ = ["Classifier", "load_model", "classify", "default_model_path"]
+
+_LOCK = threading.Lock()
+_CACHE: dict[Path, "Classifier"] = {}
+
+
+def default_model_path() -> Path:
+    """The ONNX model shipped in the package."""
+    return Path(__file__).resolve().parent / "ptbxl_classifier.onnx"
+
+
+@dataclass
+class Classifier:
+    """An ONNX Runtime session plus its metadata."""
+
+    path: Path
+    meta: dict[str, Any]
+    session: Any
+
+    @property
+    def version(self) -> str:
+        return str(self.meta["version"])
+
+    def predict_windows(self, x: NDArray[np.float32]) -> NDArray[np.float64]:
+        """Sigmoid probabilities for a batch of normalised windows ``(n, 12, window)``."""
+        if x.ndim != 3 or x.shape[1:] != (12, int(self.meta["preprocessing"]["window"])):
+            raise ModelError(
+                f"model input must have shape (n, 12, {self.meta['preprocessing']['window']}); got {x.shape}."
+            )
+        logits = self.session.run(None, {"ecg": np.ascontiguousarray(x, dtype=np.float32)})[0]
+        return 1 / (1 + np.exp(-logits.astype(np.float64)))
+
+    def predict_proba(self, record: ECGRecord) -> tuple[NDArray[np.float64], dict[str, Any]]:
+        """Raw probability per output (max over windows) and the input description."""
+        w, info = model_input(record, self.meta["preprocessing"])
+        return self.predict_windows(w).max(axis=0), info
+
+    def classify(self, record: ECGRecord) -> dict[str, Any]:
+        """The ``ai`` object of the analysis document for one record."""
+        p, info = self.predict_proba(record)
+        outs = self.meta["outputs"]
+        a = np.array([o["platt_a"] for o in outs])
+        b = np.array([o["platt_b"] for o in outs])
+        cal = apply_platt(p, a, b)
+        statements = [
+            {"code": o["code"], "task": o["task"], "description": o["description"],
+             "probability": round(float(p[j]), 4), "calibrated_probability": round(float(cal[j]), 4),
+             "present": bool(cal[j] >= o["threshold"]), "threshold": round(float(o["threshold"]), 4)}
+            for j, o in enumerate(outs)
+        ]
+        return {"model_version": self.version, "model_sha256": self.meta.get("onnx_sha256"),
+                "statements": statements, "input": info}
+
+
+def load_model(path: str | Path | None = None) -> Classifier:
+    """Load (once per path, thread-safe) the ONNX model and its ``.json`` sidecar."""
+    p = Path(path) if path is not None else default_model_path()
+    with _LOCK:
+        if p in _CACHE:
+            return _CACHE[p]
+        meta_path = p.with_suffix(".json")
+        if not p.exists() or not meta_path.exists():
+            raise ModelError(
+                f"Model file {p} (and its {meta_path.name}) not found. Train and export one with "
+                "'ecgpilot train', or reinstall ecgpilot."
+            )
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:  # pragma: no cover - core dependency
+            raise ModelError(f"onnxruntime is not installed ({exc}); pip install onnxruntime") from None
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        digest = hashlib.sha256(p.read_bytes()).hexdigest()
+        if meta.get("onnx_sha256") and meta["onnx_sha256"] != digest:
+            raise ModelError(f"Model file {p.name} does not match the sha256 recorded in {meta_path.name}.")
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 1
+        opts.inter_op_num_threads = 1
+        sess = ort.InferenceSession(str(p), sess_options=opts, providers=["CPUExecutionProvider"])
+        clf = Classifier(path=p, meta=meta, session=sess)
+        _CACHE[p] = clf
+        return clf
+
+
+def classify(record: ECGRecord, model_path: str | Path | None = None) -> dict[str, Any]:
+    """Run the shipped classifier on one record (see :meth:`Classifier.classify`)."""
+    return load_model(model_path).classify(record)

@@ -1,0 +1,72 @@
+"""Turn any ECGRecord into the classifier's input (pure numpy/scipy)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.signal import resample_poly
+
+from ecgpilot.errors import ModelError
+from ecgpilot.record import ECGRecord
+
+__all__ = ["model_input", "windows"]
+
+
+def resample(x: NDArray, fs_in: float, fs_out: float) -> NDArray:
+    """Polyphase resampling along the last axis (anti-aliasing FIR included)."""
+    if abs(fs_in - fs_out) < 1e-9:
+        return x
+    frac = Fraction(fs_out / fs_in).limit_denominator(1000)
+    return resample_poly(x, frac.numerator, frac.denominator, axis=-1)
+
+
+def windows(x: NDArray, window: int, stride: int) -> NDArray:
+    """(leads, T) → (n_windows, leads, window), last window flush with the end."""
+    T = x.shape[-1]
+    starts = list(range(0, T - window + 1, stride))
+    if starts[-1] != T - window:
+        starts.append(T - window)
+    return np.stack([x[:, s: s + window] for s in starts])
+
+
+def model_input(record: ECGRecord, spec: dict[str, Any]) -> tuple[NDArray[np.float32], dict[str, Any]]:
+    """Normalised windows ``(n_windows, 12, window)`` and a description of what was done.
+
+    Resamples to ``spec['fs']``, derives III/aVR/aVL/aVF from I and II when missing, keeps
+    the first ``spec['duration_s']`` seconds, and zero-fills at most one other missing lead.
+    Raises :class:`ModelError` when the record cannot be classified faithfully.
+    """
+    leads: list[str] = list(spec["leads"])
+    fs = float(spec["fs"])
+    window = int(spec["window"])
+    rec = record.with_derived_leads()
+    present = [name for name in leads if name in rec.leads]
+    missing = [name for name in leads if name not in rec.leads]
+    if len(missing) > 1:
+        raise ModelError(
+            f"The classifier needs the 12 standard leads (at most one missing); this recording has "
+            f"{', '.join(rec.leads)} and lacks {', '.join(missing)}. The AI reading is not available "
+            "for it; the measurements and the doctor's reading still are."
+        )
+    min_s = window / fs
+    if rec.duration < min_s:
+        raise ModelError(
+            f"The recording lasts {rec.duration:.2f} s; the classifier needs at least {min_s:.1f} s."
+        )
+    x = np.zeros((len(leads), rec.n_samples), dtype=np.float64)
+    for k, name in enumerate(leads):
+        if name in rec.leads:
+            x[k] = rec.lead(name)
+    x = resample(x, rec.fs, fs)
+    n_keep = int(round(float(spec.get("duration_s", 10.0)) * fs))
+    x = x[:, :n_keep]
+    x = (x - float(spec["mean"])) / float(spec["scale"])
+    for name in missing:
+        x[leads.index(name)] = 0.0
+    info = {"fs": fs, "leads_used": present, "leads_missing": missing,
+            "duration_used_s": round(x.shape[1] / fs, 3), "resampled_from_hz": rec.fs,
+            "derived_leads": list(rec.source.extra.get("derived_leads", []))}
+    return windows(x.astype(np.float32), window, int(spec["stride"])), info
