@@ -31,3 +31,12 @@ def data_file(*parts: str) -> Path:
     if not p.exists():
         pytest.skip(f"shared data file {p} is not available")
     return p
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Let test modules import the shared helpers (``conformance``, ``conftest``)."""
+    import sys
+
+    here = str(Path(__file__).resolve().parent)
+    if here not in sys.path:
+        sys.path.insert(0, here)
