@@ -2,7 +2,7 @@
 
 Usage::
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_beats_mitdb.py [--records 100 101 ...]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_beats_mitdb.py [--records 100 101 ...] [--lead 0]
 
 The archive ``../shared/data/mitdb/mitdb.tar.xz`` is extracted once to ``cache_dir()/mitdb``.
 Reference: beat annotations only (``wfdb.rdann``, symbols below); a detection matches a
@@ -71,6 +71,7 @@ def vf_mask(ann: wfdb.Annotation, det: np.ndarray) -> np.ndarray:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--records", nargs="*")
+    ap.add_argument("--lead", type=int, default=None, help="use only this signal (0 = first lead, MLII mostly)")
     args = ap.parse_args()
     root = extract()
     heads = sorted(root.rglob("*.hea"))
@@ -86,7 +87,8 @@ def main() -> None:
         ann = wfdb.rdann(base, "atr")
         ref = np.array([s for s, sym in zip(ann.sample, ann.symbol) if sym in BEAT_SYMBOLS])
         t0 = time.perf_counter()
-        det = detect_beats(rec.p_signal.T * 1000.0, rec.fs)
+        sig = rec.p_signal.T * 1000.0
+        det = detect_beats(sig if args.lead is None else sig[args.lead], rec.fs)
         t_total += time.perf_counter() - t0
         in_vf = vf_mask(ann, det)
         _, _, fp_all = match(ref, det, int(round(TOLERANCE_S * rec.fs)))

@@ -63,3 +63,19 @@ def test_ludb_annotated_qrs(n):
     assert _matched(ref, beats, tol) == len(ref)
     inside = beats[(beats >= ref.min() - tol) & (beats <= ref.max() + tol)]
     assert len(inside) == len(ref)
+
+
+def test_two_leads_one_noisy_holter_like():
+    """With two leads, the noisier one is down-weighted: no false beats from its noise."""
+    rec, onsets = synthetic_ecg(fs=360.0, duration=30.0, rr=0.8, noise_uv=5.0)
+    two = rec.pick(["II", "V1"])
+    sig = two.signal.copy()
+    rng = np.random.default_rng(4)
+    bursts = np.zeros(sig.shape[1])
+    for start in rng.integers(0, sig.shape[1] - 400, 12):  # 12 bursts of 1.1 s muscle-like noise
+        bursts[start:start + 400] = 1.0
+    sig[1] += (bursts * rng.normal(0, 400, sig.shape[1])).astype(np.float32)
+    beats = detect_beats(sig, two.fs)
+    ref = np.round((onsets + 0.03) * two.fs).astype(int)
+    assert _matched(ref, beats, int(0.075 * two.fs)) >= len(ref) - 1
+    assert len(beats) <= len(ref) + 1

@@ -4,7 +4,9 @@ Method (energy detector in the Pan–Tompkins family, combined over leads):
 
 1. band-pass 5–25 Hz each lead (zero phase), square the first difference;
 2. scale each lead's energy by a robust level (median of its 2-s block maxima),
-   clip at :data:`CLIP` so one artefacted lead cannot dominate, and average the leads;
+   clip at :data:`CLIP` so one artefacted lead cannot dominate, and average the leads
+   (with ≤ 3 leads, weighted by the contrast of each lead's QRS energy over its typical
+   energy);
 3. integrate over :data:`INTEGRATION_S` (moving average);
 4. keep local maxima at least :data:`REFRACTORY_S` apart that exceed
    :data:`THRESHOLD` × an adaptive reference (median of neighbouring 2-s block maxima);
@@ -37,6 +39,7 @@ T_WAVE_RATIO = 0.5
 SEARCHBACK_RR = 1.6
 BLOCK_S = 2.0
 REFINE_SMOOTH_S = 0.04
+WEIGHT_MAX_LEADS = 3
 
 
 def _block_reference(y: NDArray[np.float64], fs: float) -> NDArray[np.float64]:
@@ -52,8 +55,15 @@ def _block_reference(y: NDArray[np.float64], fs: float) -> NDArray[np.float64]:
     return np.interp(np.arange(len(y)), centres, bmax)
 
 
-def _lead_energy(x: NDArray[np.float64], fs: float) -> NDArray[np.float64]:
-    """Clipped, robustly scaled energy per lead, averaged over the usable leads."""
+def _lead_energy(x: NDArray[np.float64], fs: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Clipped, robustly scaled energy of the usable leads: (weighted mean, plain mean).
+
+    The weighted mean, used for detection, favours leads whose QRS energy stands far
+    above their typical energy (weight ∝ 1 / median scaled energy, capped at 1 for the
+    typical lead): a noisy lead then adds few false detections. It is used for records of
+    at most :data:`WEIGHT_MAX_LEADS` leads (Holter-like); with more leads the plain mean
+    is used for both. The plain mean places the beats (fiducial points).
+    """
     f = bandpass(x, fs, BAND_HZ[0], BAND_HZ[1], axis=-1)
     d = np.diff(f, axis=-1, prepend=f[:, :1])
     e = d * d
@@ -63,9 +73,15 @@ def _lead_energy(x: NDArray[np.float64], fs: float) -> NDArray[np.float64]:
     scale = np.median(blocks, axis=1)
     ok = scale > 1e-12 * max(float(scale.max()), 1e-30)
     if not ok.any():
-        return np.zeros(e.shape[1])
+        zero = np.zeros(e.shape[1])
+        return zero, zero
     en = np.clip(e[ok] / scale[ok, None], 0.0, CLIP)
-    return en.mean(axis=0)
+    plain = en.mean(axis=0)
+    if en.shape[0] > WEIGHT_MAX_LEADS:  # with many leads one noisy lead has a small share
+        return plain, plain
+    contrast = 1.0 / (np.median(en, axis=1) + 1e-6)
+    w = np.minimum(contrast / np.median(contrast), 1.0)  # only below-typical leads are down-weighted
+    return (w[:, None] * en).sum(axis=0) / w.sum(), plain
 
 
 def detect_beats(signal: NDArray, fs: float) -> NDArray[np.int64]:
@@ -74,8 +90,8 @@ def detect_beats(signal: NDArray, fs: float) -> NDArray[np.int64]:
     fs = float(fs)
     if x.shape[1] < int(0.5 * fs):
         return np.zeros(0, dtype=np.int64)
-    energy = _lead_energy(x, fs)
-    integ = moving_average(energy, int(round(INTEGRATION_S * fs)))
+    weighted, energy = _lead_energy(x, fs)
+    integ = moving_average(weighted, int(round(INTEGRATION_S * fs)))
     if not np.any(integ > 0):
         return np.zeros(0, dtype=np.int64)
     ref = _block_reference(integ, fs)
