@@ -4,8 +4,10 @@ Produces the document described in ``docs/analysis-schema.md``. When the quality
 is ``not_interpretable`` the measurements are ``null`` (the pipeline refuses to measure
 noise); callers wanting an exception use :func:`ecgpilot.signal.quality.require_interpretable`.
 
-``ai`` is ``null`` when ``use_ai`` is false or the classifier package is not installed, and
-``{"error": "<message>"}`` when the classifier refused the record (``ModelError``).
+``ai`` is ``null`` when ``use_ai`` is false, when the classifier package is not installed or
+when the ECG is not interpretable, and ``{"error": "<message>"}`` when the classifier refused
+the record (``ModelError``). A limb-lead reversal found on the median beats is added to the
+quality reasons (and turns a ``good`` verdict into ``usable``).
 """
 
 from __future__ import annotations
