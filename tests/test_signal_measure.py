@@ -89,3 +89,12 @@ def test_100_hz_record_measures_like_500_hz():
     for key in ("pr_ms", "qrs_ms", "qt_ms"):
         assert b[key] == pytest.approx(a[key], abs=12), key
     assert b["qrs_axis_deg"] == pytest.approx(a["qrs_axis_deg"], abs=5)
+
+
+@pytest.mark.parametrize("rr,qt,pr", [(0.42, 0.28, 0.12), (0.5, 0.32, 0.14)])
+def test_p_wave_found_at_fast_rates(rr, qt, pr):
+    """At 120–143 bpm the P wave starts right after the previous T wave (no flat baseline)."""
+    rec, _ = synthetic_ecg(rr=rr, qt=qt, pr=pr, noise_uv=3.0)
+    m = measure(rec)
+    assert m["pr_ms"] == pytest.approx(pr * 1000, abs=15)
+    assert m["qt_ms"] == pytest.approx(qt * 1000, abs=20)

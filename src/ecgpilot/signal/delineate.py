@@ -257,6 +257,10 @@ def delineate(mb: MedianBeat, spike: int | None = None) -> Boundaries:
     s1 = qrs_on - int(round(20 * ms))
     if spike is not None:  # the filtered pacing spike is not a P wave
         s1 = min(s1, f + spike - int(round(20 * ms)))
+    if s1 > s0 and pm_all[s0] >= 0.5 * pm_all[s0:s1].max():  # window starts in the previous T
+        top = s0 + int(np.argmax(pm_all[s0:s1]))
+        top = s0 if top == s0 else _foot(-pm_all, s0, 1, top - s0)  # climb to its peak if rising
+        s0 = _foot(pm_all, top, 1, max(s1 - top, 0))  # then down to the T–P trough
     if s1 - s0 > int(round(40 * ms)):
         pk = s0 + int(np.argmax(pm_all[s0:s1]))
         amp = float(pm_all[pk])
@@ -267,6 +271,10 @@ def delineate(mb: MedianBeat, spike: int | None = None) -> Boundaries:
         floor_off = float(pm_all[pk:hi_off + 1].min())
         if amp - floor_on >= P_MIN_UV and pk > s0:
             on = _first_quiet(pm_all, pk, lo_on, floor_on + P_ON_FRAC * (amp - floor_on), hold)
+            if on <= lo_on:  # no flat baseline before P (fused with the T wave at fast rates)
+                trough = lo_on + int(np.argmin(pm_all[lo_on:pk + 1]))
+                if trough > lo_on and pm_all[trough] < 0.5 * amp:
+                    on = trough
             off = _first_quiet(pm_all, pk, hi_off, floor_off + P_OFF_FRAC * (amp - floor_off), hold)
             if P_FOOT_MS > 0:
                 on = _foot(pm_all, on, -1, int(round(P_FOOT_MS * ms)))
