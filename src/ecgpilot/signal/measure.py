@@ -6,8 +6,8 @@ degrees in (−180, 180]; a value that cannot be measured is ``None``.
 * PR = QRS onset − P onset; P duration = P offset − P onset; QT = T end − QRS onset.
 * QTc with the mean RR in seconds: Bazett QT/√RR, Fridericia QT/∛RR. ``qtc_ms`` reports
   **Fridericia** (more accurate than Bazett away from 60 bpm), both are given.
-* Frontal axes from the net area of each wave (baseline = level at QRS onset) in the
-  limb leads, least-squares fit of a 2-D vector projected on the hexaxial leads
+* Frontal axes from the net area of each wave (baseline = level at QRS onset; the T wave
+  taken symmetric around its peak up to T end, without the ST segment) in the limb leads, least-squares fit of a 2-D vector projected on the hexaxial leads
   (I 0°, II 60°, III 120°, aVR −150°, aVL −30°, aVF 90°, Einthoven/Goldberger scaling).
 """
 
@@ -73,11 +73,18 @@ def frontal_axis(values: dict[str, float]) -> float | None:
     return 180.0 if ang == -180.0 else ang
 
 
+def _t_span(bd: Boundaries) -> tuple[int | None, int | None]:
+    """The T wave for its axis: symmetric around the T peak up to T end (ST segment left out)."""
+    if bd.t_off is None or bd.t_peak is None:
+        return None, None
+    return max(bd.qrs_off, 2 * bd.t_peak - bd.t_off), bd.t_off
+
+
 def net_areas(mb: MedianBeat, bd: Boundaries, wave: str) -> dict[str, float] | None:
     """Net area (µV·s) per lead of ``wave`` ('p', 'qrs' or 't'), baseline at QRS onset."""
     a = max(bd.qrs_on - int(round(0.01 * mb.fs)), 0)
     base = mb.signal[:, a:bd.qrs_on + 1].mean(axis=1, keepdims=True)
-    span = {"p": (bd.p_on, bd.p_off), "qrs": (bd.qrs_on, bd.qrs_off), "t": (bd.qrs_off, bd.t_off)}[wave]
+    span = {"p": (bd.p_on, bd.p_off), "qrs": (bd.qrs_on, bd.qrs_off), "t": _t_span(bd)}[wave]
     if span[0] is None or span[1] is None:
         return None
     return _net_areas(mb, base, span[0], span[1])
@@ -168,7 +175,8 @@ def axes(mb: MedianBeat, bd: Boundaries) -> dict[str, Any]:
     base = mb.signal[:, a:bd.qrs_on + 1].mean(axis=1, keepdims=True)
     qrs = frontal_axis(_net_areas(mb, base, bd.qrs_on, bd.qrs_off))
     p = frontal_axis(_net_areas(mb, base, bd.p_on, bd.p_off)) if bd.p_on is not None and bd.p_off is not None else None
-    t = frontal_axis(_net_areas(mb, base, bd.qrs_off, bd.t_off)) if bd.t_off is not None else None
+    t_on, t_off = _t_span(bd)
+    t = frontal_axis(_net_areas(mb, base, t_on, t_off)) if t_on is not None and t_off is not None else None
     return {"p_axis_deg": _r(p), "qrs_axis_deg": _r(qrs), "t_axis_deg": _r(t)}
 
 
