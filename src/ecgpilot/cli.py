@@ -70,6 +70,32 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return run_train(args)
 
 
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from ecgpilot import audit
+
+    engine = audit.open_audit(args.db)
+    if args.audit_command == "purge":
+        key = args.key.encode() if args.key else None
+        n = audit.purge(engine, older_than_days=args.days, actor_id=args.actor, key=key)
+        print(f"purged {n} entries older than {args.days} days (checkpoint chained)")
+        return 0
+    result = audit.verify(engine, key=args.key.encode() if args.key else None)
+    print(result)
+    return 0 if result.ok else 1
+
+
+def _cmd_backup(args: argparse.Namespace) -> int:
+    from ecgpilot import backup
+
+    if args.backup_command == "create":
+        manifest = backup.create_backup(args.db, args.files, args.out)
+        print(f"backup written to {args.out}: database + {len(manifest['files'])} files")
+    else:
+        backup.restore_backup(args.archive, args.db, args.files, overwrite=args.overwrite)
+        print(f"restored {args.archive} into {args.db} and {args.files}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ecgpilot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -100,6 +126,30 @@ def build_parser() -> argparse.ArgumentParser:
     else:
         add_arguments(p)
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("audit", help="verify or purge the tamper-evident audit trail")
+    asub = p.add_subparsers(dest="audit_command", required=True)
+    for name, hlp in (("verify", "walk the hash chain, report the first broken entry"), ("purge", "apply retention")):
+        a = asub.add_parser(name, help=hlp)
+        a.add_argument("--db", required=True, help="database URL or SQLite file holding audit_log")
+        a.add_argument("--key", default=None, help="checkpoint signing key (text)")
+        if name == "purge":
+            a.add_argument("--days", type=int, required=True, help="delete entries older than this many days")
+            a.add_argument("--actor", default="cli-admin", help="who runs the purge (logged)")
+    p.set_defaults(func=_cmd_audit)
+
+    p = sub.add_parser("backup", help="create or restore a backup (SQLite database + stored files)")
+    bsub = p.add_subparsers(dest="backup_command", required=True)
+    b = bsub.add_parser("create", help="consistent online backup to a .tar archive with a sha256 manifest")
+    b.add_argument("--db", required=True, help="SQLite database URL or file")
+    b.add_argument("--files", required=True, help="folder of stored files")
+    b.add_argument("--out", required=True, help="archive to write (.tar)")
+    b = bsub.add_parser("restore", help="check an archive's manifest and restore it")
+    b.add_argument("archive")
+    b.add_argument("--db", required=True, help="SQLite file to restore into")
+    b.add_argument("--files", required=True, help="folder to restore the files into")
+    b.add_argument("--overwrite", action="store_true", help="replace an existing database / files")
+    p.set_defaults(func=_cmd_backup)
     return parser
 
 
