@@ -1,0 +1,59 @@
+"""A small explicit, versioned schema migration runner.
+
+The database holds one row in ``schema_version``. :data:`MIGRATIONS` lists numbered
+steps; :func:`migrate` runs, in one transaction each, the steps above the stored version.
+A new schema change = a new numbered function appended here (never edit an old one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import Connection, Engine, inspect, text
+
+from ecgpilot.errors import ConfigError
+from ecgpilot.store import models
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate", "current_version"]
+
+
+def _v1_initial(conn: Connection) -> None:
+    """Tables of schema version 1."""
+    tables = [models.Practice, models.User, models.ApiToken, models.Study, models.StudyEvent, models.Report]
+    models.Base.metadata.create_all(conn, tables=[t.__table__ for t in tables])  # type: ignore[attr-defined]
+
+
+MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = ((1, _v1_initial),)
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+def current_version(engine: Engine) -> int:
+    """Schema version stored in the database (0 for an empty database)."""
+    if not inspect(engine).has_table("schema_version"):
+        return 0
+    with engine.connect() as conn:
+        v = conn.execute(text("SELECT version FROM schema_version")).scalar()
+    return int(v or 0)
+
+
+def migrate(engine: Engine) -> list[int]:
+    """Bring the schema up to :data:`SCHEMA_VERSION`; returns the versions applied."""
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"))
+        if conn.execute(text("SELECT COUNT(*) FROM schema_version")).scalar() == 0:
+            conn.execute(text("INSERT INTO schema_version (version) VALUES (0)"))
+    have = current_version(engine)
+    if have > SCHEMA_VERSION:
+        raise ConfigError(
+            f"database schema version {have} is newer than this ecgpilot ({SCHEMA_VERSION}); "
+            "upgrade ecgpilot or use a different database URL."
+        )
+    applied = []
+    for version, step in MIGRATIONS:
+        if version <= have:
+            continue
+        with engine.begin() as conn:
+            step(conn)
+            conn.execute(text("UPDATE schema_version SET version = :v"), {"v": version})
+        applied.append(version)
+    return applied

@@ -1,0 +1,117 @@
+"""Database tables.
+
+* ``Practice`` – a GP practice; every user and study belongs to one.
+* ``User`` – a doctor (role ``gp``/``cardiologist``), an ``evaluator`` (read only) or an ``admin``.
+* ``ApiToken`` – bearer tokens for practice software (only their SHA-256 is stored).
+* ``Study`` – one uploaded ECG: original file(s) by sha256, the AI proposal (analysis and
+  interpretation documents, model and rules versions), the doctor's working draft.
+* ``StudyEvent`` – every change made by a person: who, when, before/after.
+* ``Report`` – a signed report version; never updated (an amendment adds a version).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = ["Base", "Practice", "User", "ApiToken", "Study", "StudyEvent", "Report", "utcnow"]
+
+ROLES = ("gp", "cardiologist", "evaluator", "admin")
+STATUSES = ("to_read", "signed", "unreadable")
+
+
+def utcnow() -> datetime:
+    """Timezone-aware current UTC time."""
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Practice(Base):
+    __tablename__ = "practice"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+
+
+class User(Base):
+    __tablename__ = "user_account"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True, index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practice.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    @property
+    def can_sign(self) -> bool:
+        return self.role in ("gp", "cardiologist")
+
+
+class ApiToken(Base):
+    __tablename__ = "api_token"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Study(Base):
+    __tablename__ = "study"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practice.id"), index=True)
+    uploaded_by: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    status: Mapped[str] = mapped_column(String(20), default="to_read", index=True)
+    # original file(s): content-addressed folder, main file name inside it
+    file_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    file_name: Mapped[str] = mapped_column(String(255))
+    file_names: Mapped[list[Any]] = mapped_column(default=list)
+    file_format: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    recorded_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # patient identity (entered by the doctor or prefilled from the file)
+    family_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    given_names: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    birth_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    sex: Mapped[str | None] = mapped_column(String(1), nullable=True)
+    ins: Mapped[str | None] = mapped_column(String(15), nullable=True)
+    ins_status: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    # the AI proposal, kept as produced
+    analysis: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
+    interpretation: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
+    model_version: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    rules_version: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    ai_urgency: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    # the doctor's working draft: {"statements": [...], "urgency": {...}}
+    draft: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
+
+
+class StudyEvent(Base):
+    __tablename__ = "study_event"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("study.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    action: Mapped[str] = mapped_column(String(40))
+    target: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    before: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
+    after: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
+
+
+class Report(Base):
+    __tablename__ = "report"
+    __table_args__ = (UniqueConstraint("study_id", "version"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("study.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    signed_by: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    signed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    content: Mapped[dict[str, Any]] = mapped_column()
+    content_sha256: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,146 @@
+"""REST API ``/api/v1`` for practice software (bearer tokens; errors as RFC 9457 problems)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, File, HTTPException, Request, UploadFile
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ecgpilot.store import user_for_token
+from ecgpilot.store.models import Study, StudyEvent, User
+from ecgpilot.web import services
+from ecgpilot.web.app import data_dir, db_session
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1", tags=["api"])
+
+
+def api_user(request: Request, db: Session = Depends(db_session)) -> User:
+    """The owner of the ``Authorization: Bearer <token>`` header."""
+    auth = request.headers.get("authorization", "")
+    scheme, _, token = auth.partition(" ")
+    user = user_for_token(db, token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+    if user is None:
+        raise HTTPException(401, "missing or invalid API token; send 'Authorization: Bearer <token>' "
+                                 "(create one on the web app's worklist page).", headers={"WWW-Authenticate": "Bearer"})
+    return user
+
+
+def _study_or_404(db: Session, user: User, study_id: int) -> Study:
+    study = services.get_study(db, user, study_id)
+    if study is None:
+        raise HTTPException(404, f"study {study_id} not found in your practice.")
+    return study
+
+
+def summary(study: Study) -> dict[str, Any]:
+    """The worklist fields of a study."""
+    draft_u = ((study.draft or {}).get("urgency") or {}).get("level")
+    return {
+        "id": study.id, "status": study.status, "created_at": study.created_at.isoformat(),
+        "recorded_at": study.recorded_at.isoformat() if study.recorded_at else None,
+        "file": {"name": study.file_name, "names": study.file_names, "sha256": study.file_sha256, "format": study.file_format},
+        "patient": services._identity(study), "urgency": draft_u or study.ai_urgency, "ai_urgency": study.ai_urgency,
+        "error": study.error,
+    }
+
+
+class StatementChange(BaseModel):
+    id: str
+    decision: Literal["pending", "confirmed", "edited", "rejected"]
+    text: str | None = None
+
+
+class DraftPatch(BaseModel):
+    changes: list[StatementChange] = Field(default_factory=list)
+    add: list[str] = Field(default_factory=list, description="free-text statements to add")
+    urgency: Literal["emergency", "soon", "routine", "normal"] | None = None
+
+
+class PatientPatch(BaseModel):
+    family_name: str | None = None
+    given_names: str | None = None
+    birth_date: str | None = Field(None, description="YYYY-MM-DD")
+    sex: str | None = Field(None, description="M or F")
+    ins: str | None = Field(None, description="13-character matricule + 2-digit key")
+    ins_status: Literal["provisoire", "recuperee", "validee", "qualifiee"] | None = None
+
+
+@router.post("/studies", status_code=201, summary="Upload one or more ECG files")
+async def upload(request: Request, files: list[UploadFile] = File(...), db: Session = Depends(db_session),
+                 user: User = Depends(api_user)) -> list[dict[str, Any]]:
+    """Each file is a study, except a WFDB ``.hea`` sent with its ``.dat`` (one study)."""
+    settings = request.app.state.settings
+    content = []
+    for f in files:
+        content.append((f.filename or "", await f.read(settings.max_upload_bytes + 1)))
+    groups = services.group_upload(content, max_bytes=settings.max_upload_bytes)
+    return [summary(services.ingest(db, data_dir(request), user, g, use_ai=settings.use_ai)) for g in groups]
+
+
+@router.get("/studies", summary="The practice's worklist")
+def list_studies(status: Literal["to_read", "signed", "unreadable"] | None = None, db: Session = Depends(db_session),
+                 user: User = Depends(api_user)) -> list[dict[str, Any]]:
+    return [summary(s) for s in services.list_studies(db, user, status)]
+
+
+@router.get("/studies/{study_id}", summary="One study: AI analysis, interpretation, draft, signed versions")
+def get_study(study_id: int, db: Session = Depends(db_session), user: User = Depends(api_user)) -> dict[str, Any]:
+    study = _study_or_404(db, user, study_id)
+    return {**summary(study), "analysis": study.analysis, "interpretation": study.interpretation,
+            "model_version": study.model_version, "rules_version": study.rules_version, "draft": study.draft,
+            "reports": [{"version": r.version, "signed_at": r.signed_at.isoformat(), "content": r.content,
+                         "sha256": r.content_sha256} for r in services.reports(db, study)]}
+
+
+@router.patch("/studies/{study_id}/statements", summary="Confirm, edit or reject statements; add some; set urgency")
+def patch_statements(study_id: int, body: DraftPatch, db: Session = Depends(db_session),
+                     user: User = Depends(api_user)) -> dict[str, Any]:
+    study = _study_or_404(db, user, study_id)
+    services.update_draft(db, user, study, [c.model_dump() for c in body.changes], body.add, body.urgency)
+    return study.draft or {}
+
+
+@router.patch("/studies/{study_id}/patient", summary="Set the patient identity (INS checked)")
+def patch_patient(study_id: int, body: PatientPatch, db: Session = Depends(db_session),
+                  user: User = Depends(api_user)) -> dict[str, Any]:
+    study = _study_or_404(db, user, study_id)
+    services.update_identity(db, user, study, body.model_dump(exclude_unset=True))
+    return services._identity(study)
+
+
+@router.post("/studies/{study_id}/sign", status_code=201, summary="Sign the report (new immutable version)")
+def sign(study_id: int, db: Session = Depends(db_session), user: User = Depends(api_user)) -> dict[str, Any]:
+    study = _study_or_404(db, user, study_id)
+    rep = services.sign(db, user, study)
+    return {"version": rep.version, "signed_at": rep.signed_at.isoformat(), "content": rep.content, "sha256": rep.content_sha256}
+
+
+@router.post("/studies/{study_id}/amend", summary="Reopen a signed study for a new version")
+def amend(study_id: int, db: Session = Depends(db_session), user: User = Depends(api_user)) -> dict[str, Any]:
+    study = _study_or_404(db, user, study_id)
+    services.amend(db, user, study)
+    return summary(study)
+
+
+@router.get("/studies/{study_id}/events", summary="Who changed what, when")
+def events(study_id: int, db: Session = Depends(db_session), user: User = Depends(api_user)) -> list[dict[str, Any]]:
+    study = _study_or_404(db, user, study_id)
+    rows = db.scalars(select(StudyEvent).where(StudyEvent.study_id == study.id).order_by(StudyEvent.id))
+    return [{"at": e.at.isoformat(), "user_id": e.user_id, "action": e.action, "target": e.target,
+             "before": e.before, "after": e.after} for e in rows]
+
+
+@router.get("/studies/{study_id}/report.pdf", summary="PDF report (signed, or draft with a watermark)",
+            response_class=Response, responses={200: {"content": {"application/pdf": {}}}})
+def report_pdf(study_id: int, request: Request, version: int | None = None, lang: Literal["fr", "en"] = "fr",
+               db: Session = Depends(db_session), user: User = Depends(api_user)) -> Response:
+    study = _study_or_404(db, user, study_id)
+    pdf = services.pdf_bytes(db, data_dir(request), study, lang=lang, version=version)
+    return Response(pdf, media_type="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="ecg-{study.id}.pdf"'})

@@ -1,0 +1,201 @@
+"""FastAPI application factory: settings, security middleware, error pages/problems.
+
+Pages live in :mod:`ecgpilot.web.pages`, the REST API in :mod:`ecgpilot.web.api`.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+
+from ecgpilot.errors import ConfigError, ECGPilotError, ReadError, RecordError
+from ecgpilot.store import migrate, open_database
+from ecgpilot.store.models import User
+from ecgpilot.web import i18n
+from ecgpilot.web.services import Conflict, UploadRejected
+
+__all__ = ["Settings", "create_app", "LoginRequired", "LoginLimiter"]
+
+HERE = Path(__file__).resolve().parent
+
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
+       "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
+@dataclass
+class Settings:
+    """Where the app keeps its data and how strict it is.
+
+    ``database_url`` defaults to ``sqlite:///<data_dir>/ecgpilot.db``; ``secret_key`` signs
+    the session cookie (random per process when ``None``: sessions end at restart).
+    """
+
+    data_dir: Path = field(default_factory=lambda: Path("ecgpilot-data"))
+    database_url: str | None = None
+    secret_key: str | None = None
+    max_upload_bytes: int = 20 * 1024 * 1024
+    secure_cookies: bool = False
+    session_max_age_s: int = 8 * 3600
+    login_attempts: int = 5
+    login_window_s: float = 300.0
+    use_ai: bool = True
+
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{(Path(self.data_dir) / 'ecgpilot.db').resolve()}"
+
+
+class LoginRequired(Exception):
+    """Raised by page dependencies when nobody is logged in (handled as a redirect)."""
+
+
+class LoginLimiter:
+    """At most ``attempts`` failed logins per key (e-mail and client) within ``window_s``."""
+
+    def __init__(self, attempts: int, window_s: float) -> None:
+        self.attempts, self.window_s = attempts, window_s
+        self._failures: dict[str, list[float]] = {}
+
+    def blocked(self, key: str, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        recent = [t for t in self._failures.get(key, []) if now - t < self.window_s]
+        self._failures[key] = recent
+        return len(recent) >= self.attempts
+
+    def failed(self, key: str, now: float | None = None) -> None:
+        self._failures.setdefault(key, []).append(time.monotonic() if now is None else now)
+
+    def reset(self, key: str) -> None:
+        self._failures.pop(key, None)
+
+
+_STATUS_OF: tuple[tuple[type[BaseException], int], ...] = (
+    (UploadRejected, 413), (Conflict, 409), (PermissionError, 403), (ReadError, 422),
+    (RecordError, 422), (ConfigError, 400), (ECGPilotError, 422),
+)
+
+_TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+           409: "Conflict", 413: "Content Too Large", 422: "Unprocessable Content", 429: "Too Many Requests",
+           500: "Internal Server Error"}
+
+
+def problem(status: int, detail: str, instance: str, **extra: Any) -> JSONResponse:
+    """An RFC 9457 ``application/problem+json`` response."""
+    body = {"type": "about:blank", "title": _TITLES.get(status, "Error"), "status": status, "detail": detail,
+            "instance": instance, **extra}
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The web app on ``settings`` (the database is migrated to the current schema)."""
+    from ecgpilot.web import api, pages
+
+    settings = settings or Settings()
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    engine, factory = open_database(settings.db_url())
+    migrate(engine)
+
+    app = FastAPI(title="ecgpilot", version="1", openapi_url="/api/v1/openapi.json", docs_url=None, redoc_url=None)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = factory
+    app.state.limiter = LoginLimiter(settings.login_attempts, settings.login_window_s)
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.globals["t"] = i18n.t
+    app.state.templates = templates
+
+    app.add_middleware(SessionMiddleware, secret_key=settings.secret_key or secrets.token_urlsafe(32),
+                       session_cookie="ecgpilot_session", max_age=settings.session_max_age_s,
+                       same_site="strict", https_only=settings.secure_cookies)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        response: Response = await call_next(request)
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    app.include_router(api.router)
+    app.include_router(pages.router)
+
+    def _is_api(request: Request) -> bool:
+        return request.url.path.startswith("/api/")
+
+    def _error_page(request: Request, status: int, message: str) -> Response:
+        lang = pages.lang_of(request)
+        return templates.TemplateResponse(request, "error.html", {"lang": lang, "status": status, "message": message,
+                                                                  "user": None, "csrf": ""}, status_code=status)
+
+    @app.exception_handler(LoginRequired)
+    async def _login_required(request: Request, exc: LoginRequired) -> Response:
+        return RedirectResponse("/login", status_code=303)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if _is_api(request):
+            resp = problem(exc.status_code, str(exc.detail), request.url.path)
+            for k, v in (exc.headers or {}).items():
+                resp.headers[k] = v
+            return resp
+        return _error_page(request, exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
+        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
+        if _is_api(request):
+            return problem(422, detail, request.url.path, errors=errors)
+        return _error_page(request, 422, detail)
+
+    for exc_type, status in _STATUS_OF:
+        def _make(status: int):  # noqa: ANN202
+            async def handler(request: Request, exc: Exception) -> Response:
+                if _is_api(request):
+                    return problem(status, str(exc), request.url.path)
+                return _error_page(request, status, str(exc))
+            return handler
+        app.add_exception_handler(exc_type, _make(status))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        import logging
+
+        logging.getLogger("ecgpilot.web").exception("unexpected error on %s %s", request.method, request.url.path)
+        msg = "unexpected server error; the details are in the server log."
+        return problem(500, msg, request.url.path) if _is_api(request) else _error_page(request, 500, msg)
+
+    return app
+
+
+def db_session(request: Request) -> Iterator[Session]:
+    """One database session per request."""
+    with request.app.state.sessions() as db:
+        yield db
+
+
+def session_user(request: Request, db: Session) -> User | None:
+    """The logged-in user of the session cookie, if any."""
+    uid = request.session.get("user_id")
+    return db.get(User, uid) if isinstance(uid, int) else None
+
+
+def data_dir(request: Request) -> Path:
+    return Path(request.app.state.settings.data_dir)
+
+

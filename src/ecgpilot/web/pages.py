@@ -1,0 +1,196 @@
+"""Server-rendered pages: login, worklist + upload, study (tracing, AI proposal, decisions, signing)."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ecgpilot.store import authenticate, create_api_token
+from ecgpilot.store.models import StudyEvent, User
+from ecgpilot.web import i18n, services
+from ecgpilot.web.app import LoginRequired, data_dir, db_session, session_user
+from ecgpilot.web.ins import INS_STATUSES
+
+__all__ = ["router", "lang_of"]
+
+router = APIRouter(include_in_schema=False)
+
+
+def lang_of(request: Request) -> str:
+    """Interface language for this request."""
+    return i18n.pick_lang(request.query_params.get("lang"), request.cookies.get("lang"),
+                          request.headers.get("accept-language"))
+
+
+def csrf_token(request: Request) -> str:
+    """The session's CSRF token (created on first use)."""
+    tok = request.session.get("csrf")
+    if not tok:
+        tok = request.session["csrf"] = secrets.token_urlsafe(32)
+    return tok
+
+
+async def checked_form(request: Request) -> dict[str, Any]:
+    """The POSTed form, after checking its CSRF token against the session's."""
+    form = await request.form()
+    sent = form.get("csrf")
+    if not isinstance(sent, str) or not secrets.compare_digest(sent, request.session.get("csrf", "")):
+        raise HTTPException(403, "invalid or missing CSRF token; reload the page and try again.")
+    return form  # type: ignore[return-value]
+
+
+def page_user(request: Request, db: Session = Depends(db_session)) -> User:
+    user = session_user(request, db)
+    if user is None:
+        raise LoginRequired()
+    return user
+
+
+def render(request: Request, name: str, ctx: dict[str, Any], status_code: int = 200) -> Response:
+    lang = lang_of(request)
+    resp = request.app.state.templates.TemplateResponse(
+        request, name, {"lang": lang, "csrf": csrf_token(request), **ctx}, status_code=status_code)
+    if request.query_params.get("lang") in i18n.LANGS:
+        resp.set_cookie("lang", lang, max_age=365 * 86400, samesite="strict", httponly=True)
+    return resp
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request) -> Response:
+    return render(request, "login.html", {"user": None, "error": None})
+
+
+@router.post("/login")
+async def login(request: Request, db: Session = Depends(db_session)) -> Response:
+    form = await checked_form(request)
+    email = str(form.get("email", "")).strip().lower()
+    key = f"{email}|{request.client.host if request.client else ''}"
+    limiter = request.app.state.limiter
+    lang = lang_of(request)
+    if limiter.blocked(key):
+        return render(request, "login.html", {"user": None, "error": i18n.t("too_many", lang)}, 429)
+    user = authenticate(db, email, str(form.get("password", "")))
+    if user is None:
+        limiter.failed(key)
+        return render(request, "login.html", {"user": None, "error": i18n.t("bad_login", lang)}, 401)
+    limiter.reset(key)
+    request.session.clear()
+    request.session["user_id"] = user.id
+    request.session["csrf"] = secrets.token_urlsafe(32)
+    return RedirectResponse("/", status_code=303)
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    await checked_form(request)
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303)
+
+
+@router.get("/", response_class=HTMLResponse)
+def worklist(request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
+    return render(request, "worklist.html", {"user": user, "studies": services.list_studies(db, user), "token": None})
+
+
+@router.post("/upload")
+async def upload(request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
+    settings = request.app.state.settings
+    async with request.form(max_part_size=settings.max_upload_bytes + 1) as form:
+        sent = form.get("csrf")
+        if not isinstance(sent, str) or not secrets.compare_digest(sent, request.session.get("csrf", "")):
+            raise HTTPException(403, "invalid or missing CSRF token; reload the page and try again.")
+        files = [(f.filename or "", await f.read()) for f in form.getlist("files") if hasattr(f, "read")]
+    files = [(n, c) for n, c in files if n or c]
+    groups = services.group_upload(files, max_bytes=settings.max_upload_bytes)
+    studies = [services.ingest(db, data_dir(request), user, g, lang=lang_of(request), use_ai=settings.use_ai) for g in groups]
+    target = f"/studies/{studies[0].id}" if len(studies) == 1 else "/"
+    return RedirectResponse(target, status_code=303)
+
+
+@router.post("/account/token", response_class=HTMLResponse)
+async def new_token(request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
+    await checked_form(request)
+    token = create_api_token(db, user, label="web")
+    db.commit()
+    return render(request, "worklist.html", {"user": user, "studies": services.list_studies(db, user), "token": token})
+
+
+def _study(db: Session, user: User, study_id: int):  # noqa: ANN202
+    study = services.get_study(db, user, study_id)
+    if study is None:
+        raise HTTPException(404, f"study {study_id} not found in your practice.")
+    return study
+
+
+@router.get("/studies/{study_id}", response_class=HTMLResponse)
+def study_page(study_id: int, request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
+    study = _study(db, user, study_id)
+    record = services.study_record(data_dir(request), study)
+    svg = services.tracing_svg(record, study.analysis) if record is not None else None
+    reps = services.reports(db, study)
+    signers = {u.id: u.name for u in db.scalars(select(User).where(User.id.in_([r.signed_by for r in reps] or [0])))}
+    events = list(db.scalars(select(StudyEvent).where(StudyEvent.study_id == study.id).order_by(StudyEvent.id)))
+    return render(request, "study.html", {
+        "user": user, "study": study, "svg": svg, "reports": reps, "signers": signers, "events": events,
+        "ins_statuses": INS_STATUSES, "analysis": study.analysis or {}, "draft": study.draft or {"statements": [], "urgency": {}},
+    })
+
+
+@router.post("/studies/{study_id}/draft")
+async def save_draft(study_id: int, request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
+    form = await checked_form(request)
+    study = _study(db, user, study_id)
+    changes = []
+    for s in (study.draft or {}).get("statements", []):
+        decision = form.get(f"decision_{s['id']}")
+        if decision:
+            changes.append({"id": s["id"], "decision": decision, "text": form.get(f"text_{s['id']}")})
+    services.update_draft(db, user, study, changes, [str(form.get("new_statement", ""))], str(form.get("urgency") or "") or None)
+    if form.get("then_sign"):
+        services.sign(db, user, study)
+    return RedirectResponse(f"/studies/{study_id}", status_code=303)
+
+
+@router.post("/studies/{study_id}/identity")
+async def save_identity(study_id: int, request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
+    form = await checked_form(request)
+    study = _study(db, user, study_id)
+    keys = ("family_name", "given_names", "birth_date", "sex", "ins", "ins_status")
+    services.update_identity(db, user, study, {k: str(form.get(k, "")) for k in keys})
+    return RedirectResponse(f"/studies/{study_id}", status_code=303)
+
+
+@router.post("/studies/{study_id}/sign")
+async def sign(study_id: int, request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
+    await checked_form(request)
+    services.sign(db, user, _study(db, user, study_id))
+    return RedirectResponse(f"/studies/{study_id}", status_code=303)
+
+
+@router.post("/studies/{study_id}/amend")
+async def amend(study_id: int, request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
+    await checked_form(request)
+    services.amend(db, user, _study(db, user, study_id))
+    return RedirectResponse(f"/studies/{study_id}", status_code=303)
+
+
+@router.get("/studies/{study_id}/report.pdf")
+def pdf(study_id: int, request: Request, version: int | None = None, db: Session = Depends(db_session),
+        user: User = Depends(page_user)) -> Response:
+    study = _study(db, user, study_id)
+    data = services.pdf_bytes(db, data_dir(request), study, lang=lang_of(request), version=version)
+    return Response(data, media_type="application/pdf", headers={"Content-Disposition": f'attachment; filename="ecg-{study.id}.pdf"'})
+
+
+@router.get("/api/v1/docs", response_class=HTMLResponse)
+def api_docs(request: Request) -> Response:
+    """A plain, offline list of the API's endpoints (from the OpenAPI document)."""
+    spec = request.app.openapi()
+    return render(request, "api_docs.html", {"user": None, "spec": spec})
+
+

@@ -1,0 +1,377 @@
+"""What the pages and the API do: ingest uploads, keep the doctor's draft, sign, render.
+
+Pure bookkeeping on SQLAlchemy sessions; the routes only translate HTTP to these calls.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ecgpilot.errors import ECGPilotError, NotInterpretableError, RecordError
+from ecgpilot.record import ECGRecord
+from ecgpilot.store import files as filestore
+from ecgpilot.store.models import Report, Study, StudyEvent, User, utcnow
+from ecgpilot.web import fallback
+from ecgpilot.web.ins import INS_STATUSES, normalize_ins
+
+__all__ = [
+    "UploadRejected", "Conflict", "group_upload", "ingest", "get_study", "list_studies", "update_draft",
+    "update_identity", "sign", "amend", "study_record", "tracing_svg", "pdf_bytes", "report_content",
+]
+
+log = logging.getLogger("ecgpilot.web")
+
+URGENCY_LEVELS = ("emergency", "soon", "routine", "normal")
+DECISIONS = ("pending", "confirmed", "edited", "rejected")
+
+
+class UploadRejected(ECGPilotError):
+    """An upload refused before storage (size, count, names)."""
+
+
+class Conflict(ECGPilotError):
+    """The action does not fit the study's state (e.g. signing with undecided statements)."""
+
+
+# ------------------------------------------------------------------ upload ----------
+
+def group_upload(files: list[tuple[str, bytes]], *, max_bytes: int, max_files: int = 20) -> list[list[tuple[str, bytes]]]:
+    """Check an upload and group it into studies: a WFDB ``.hea`` with its same-stem
+    ``.dat``/``.mat`` files make one study, any other file is a study by itself."""
+    if not files:
+        raise UploadRejected("no file received; choose at least one ECG file.")
+    if len(files) > max_files:
+        raise UploadRejected(f"{len(files)} files sent; at most {max_files} per upload.")
+    total = sum(len(c) for _, c in files)
+    if total > max_bytes:
+        raise UploadRejected(f"upload of {total} bytes is over the limit of {max_bytes} bytes.")
+    clean = [(filestore.safe_name(n), c) for n, c in files]
+    for name, content in clean:
+        if not content:
+            raise UploadRejected(f"file {name!r} is empty.")
+    stems = {Path(n).stem for n, _ in clean if n.lower().endswith(".hea")}
+    groups: dict[str, list[tuple[str, bytes]]] = {}
+    for name, content in clean:
+        stem, ext = Path(name).stem, Path(name).suffix.lower()
+        key = f"wfdb:{stem}" if stem in stems and ext in (".hea", ".dat", ".mat") else f"file:{name}"
+        groups.setdefault(key, []).append((name, content))
+    return list(groups.values())
+
+
+def _main_name(group: list[tuple[str, bytes]]) -> str:
+    heads = [n for n, _ in group if n.lower().endswith(".hea")]
+    return heads[0] if heads else group[0][0]
+
+
+def _interpret(analysis: dict[str, Any], lang: str) -> dict[str, Any]:
+    try:
+        from ecgpilot.interpret import interpret
+    except ImportError:
+        return fallback.interpretation(analysis, lang)
+    return interpret(analysis, lang=lang)
+
+
+def _initial_draft(interp: dict[str, Any] | None) -> dict[str, Any]:
+    statements = [
+        {"id": s["id"], "origin": "ai", "category": s.get("category"), "ai_text": s.get("text", ""),
+         "text": s.get("text", ""), "confidence": s.get("confidence"), "decision": "pending"}
+        for s in (interp or {}).get("statements", [])
+    ]
+    level = ((interp or {}).get("urgency") or {}).get("level")
+    return {"statements": statements, "urgency": {"ai_level": level, "level": level, "decision": "pending" if level else "edited"}}
+
+
+def _prefill(study: Study, record: ECGRecord) -> None:
+    p = record.patient
+    study.family_name = p.family_name
+    study.given_names = p.given_name
+    study.birth_date = p.birth_date
+    study.sex = p.sex if p.sex in ("M", "F") else None
+    study.recorded_at = record.start_time
+
+
+def ingest(db: Session, data_dir: Path, user: User, group: list[tuple[str, bytes]], *, lang: str = "fr",
+           use_ai: bool = True) -> Study:
+    """Store one file set and its AI proposal as a new study (committed).
+
+    The files are staged, read and analysed, moved into place, then the row is committed;
+    if the database write fails the just-created folder is removed.
+    """
+    from ecgpilot.analysis import analyze_record
+    from ecgpilot.io import read_ecg
+
+    main = _main_name(group)
+    sha = filestore.fileset_sha256(group, main)
+    staged = filestore.stage_files(data_dir, group)
+    study = Study(practice_id=user.practice_id, uploaded_by=user.id, file_sha256=sha, file_name=main,
+                  file_names=[n for n, _ in group], status="to_read")
+    try:
+        record = read_ecg(staged / main)
+    except ECGPilotError as exc:
+        study.status, study.error = "unreadable", str(exc).replace(str(staged), "")
+        record = None
+    if record is not None:
+        study.file_format = record.source.format
+        _prefill(study, record)
+        try:
+            analysis = analyze_record(record, use_ai=use_ai)
+        except NotInterpretableError as exc:
+            analysis = {"quality": {"verdict": "not_interpretable", "interpretable": False,
+                                    "reasons": [{"code": "refused", "message_fr": str(exc), "message_en": str(exc)}]},
+                        "measurements": None, "ai": None}
+        analysis["file"] = {"name": main, "sha256": sha, "format": record.source.format}
+        interp = _interpret(analysis, lang) if analysis["quality"].get("interpretable") else None
+        study.analysis = _jsonable(analysis)
+        study.interpretation = _jsonable(interp) if interp else None
+        ai = analysis.get("ai") or {}
+        study.model_version = ai.get("model_version")
+        study.rules_version = (interp or {}).get("rules_version")
+        study.ai_urgency = ((interp or {}).get("urgency") or {}).get("level")
+        study.draft = _initial_draft(interp)
+    folder, created = filestore.commit_files(data_dir, staged, sha)
+    try:
+        db.add(study)
+        db.flush()
+        db.add(StudyEvent(study_id=study.id, user_id=user.id, action="upload", after={"files": study.file_names, "sha256": sha}))
+        db.commit()
+    except Exception:
+        db.rollback()
+        if created:
+            filestore.discard(folder)
+        raise
+    log.info("study %s stored (status %s)", study.id, study.status)
+    return study
+
+
+def _jsonable(doc: Any) -> Any:
+    return json.loads(json.dumps(doc, default=str))
+
+
+# ------------------------------------------------------------------ access ----------
+
+def get_study(db: Session, user: User, study_id: int) -> Study | None:
+    """The study when it belongs to the user's practice, else ``None`` (no existence leak)."""
+    return db.scalar(select(Study).where(Study.id == study_id, Study.practice_id == user.practice_id))
+
+
+def list_studies(db: Session, user: User, status: str | None = None, limit: int = 200) -> list[Study]:
+    """The practice's studies, to-read first then newest first."""
+    q = select(Study).where(Study.practice_id == user.practice_id)
+    if status:
+        q = q.where(Study.status == status)
+    order = {"to_read": 0, "unreadable": 1, "signed": 2}
+    rows = list(db.scalars(q.order_by(Study.created_at.desc(), Study.id.desc()).limit(limit)))
+    return sorted(rows, key=lambda s: order.get(s.status, 3))
+
+
+def reports(db: Session, study: Study) -> list[Report]:
+    """Signed versions of a study, oldest first."""
+    return list(db.scalars(select(Report).where(Report.study_id == study.id).order_by(Report.version)))
+
+
+# ------------------------------------------------------------------ doctor ----------
+
+def _require_editable(study: Study, user: User) -> None:
+    if not user.can_sign:
+        raise PermissionError(f"role {user.role!r} cannot change a report; only gp and cardiologist can.")
+    if study.status != "to_read" or study.draft is None:
+        raise Conflict(f"study {study.id} is {study.status}; amend it to change a signed report.")
+
+
+def update_draft(db: Session, user: User, study: Study, changes: list[dict[str, Any]],
+                 new_statements: list[str] = (), urgency: str | None = None) -> None:
+    """Apply the doctor's decisions: ``changes`` items ``{id, decision, text?}``; free-text
+    statements; the final urgency. Each change is logged with before/after (committed)."""
+    _require_editable(study, user)
+    draft = copy.deepcopy(study.draft)
+    by_id = {s["id"]: s for s in draft["statements"]}
+    events = []
+    for ch in changes:
+        sid, decision = ch.get("id"), ch.get("decision")
+        if sid not in by_id:
+            raise RecordError(f"statement id {sid!r} is not in study {study.id}; ids: {', '.join(by_id) or 'none'}.")
+        if decision not in DECISIONS:
+            raise RecordError(f"decision {decision!r} unknown; use one of {', '.join(DECISIONS)}.")
+        s = by_id[sid]
+        before = {"decision": s["decision"], "text": s["text"]}
+        text = (ch.get("text") or "").strip() or s["text"]
+        if decision == "confirmed":
+            text = s["ai_text"] if s["origin"] == "ai" else s["text"]
+        if decision == "edited" and s["origin"] == "ai" and text == s["ai_text"]:
+            decision = "confirmed"
+        after = {"decision": decision, "text": text}
+        if after != before:
+            s.update(after)
+            events.append(StudyEvent(study_id=study.id, user_id=user.id, action="statement", target=sid, before=before, after=after))
+    for text in new_statements:
+        text = text.strip()
+        if text:
+            sid = f"dr-{len(draft['statements']) + 1}"
+            draft["statements"].append({"id": sid, "origin": "doctor", "category": "free_text", "ai_text": None,
+                                        "text": text, "confidence": None, "decision": "confirmed"})
+            events.append(StudyEvent(study_id=study.id, user_id=user.id, action="add_statement", target=sid,
+                                     before=None, after={"text": text}))
+    if urgency:
+        if urgency not in URGENCY_LEVELS:
+            raise RecordError(f"urgency {urgency!r} unknown; use one of {', '.join(URGENCY_LEVELS)}.")
+        u = draft["urgency"]
+        before = {"level": u["level"], "decision": u["decision"]}
+        u["level"] = urgency
+        u["decision"] = "confirmed" if urgency == u.get("ai_level") else "edited"
+        after = {"level": u["level"], "decision": u["decision"]}
+        if after != before:
+            events.append(StudyEvent(study_id=study.id, user_id=user.id, action="urgency", target="urgency", before=before, after=after))
+    study.draft = draft
+    db.add_all(events)
+    db.commit()
+
+
+def update_identity(db: Session, user: User, study: Study, fields: dict[str, str | None]) -> None:
+    """Set the patient identity (INS checked, status one of :data:`INS_STATUSES`); committed."""
+    if not user.can_sign:
+        raise PermissionError(f"role {user.role!r} cannot change a patient identity.")
+    if study.status == "signed":
+        raise Conflict(f"study {study.id} is signed; amend it to change the identity.")
+    before = _identity(study)
+    new: dict[str, Any] = {}
+    for key in ("family_name", "given_names"):
+        if key in fields:
+            new[key] = (fields[key] or "").strip() or None
+    if "sex" in fields:
+        sex = (fields["sex"] or "").strip().upper() or None
+        if sex not in (None, "M", "F"):
+            raise RecordError(f"sex {fields['sex']!r} unknown; use M, F or leave empty.")
+        new["sex"] = sex
+    if "birth_date" in fields:
+        raw = (fields["birth_date"] or "").strip()
+        try:
+            new["birth_date"] = date.fromisoformat(raw) if raw else None
+        except ValueError:
+            raise RecordError(f"birth date {raw!r} is not a date; use YYYY-MM-DD.") from None
+    if "ins" in fields:
+        raw = (fields["ins"] or "").strip()
+        new["ins"] = normalize_ins(raw) if raw else None
+    if "ins_status" in fields:
+        st = (fields["ins_status"] or "").strip() or None
+        if st not in (None, *INS_STATUSES):
+            raise RecordError(f"INS status {st!r} unknown; use one of {', '.join(INS_STATUSES)}.")
+        new["ins_status"] = st
+    for k, v in new.items():
+        setattr(study, k, v)
+    after = _identity(study)
+    if after != before:
+        db.add(StudyEvent(study_id=study.id, user_id=user.id, action="identity", before=before, after=after))
+    db.commit()
+
+
+def _identity(study: Study) -> dict[str, Any]:
+    return {"family_name": study.family_name, "given_names": study.given_names,
+            "birth_date": study.birth_date.isoformat() if study.birth_date else None, "sex": study.sex,
+            "ins": study.ins, "ins_status": study.ins_status}
+
+
+def report_content(study: Study, user: User | None = None, signed_at: datetime | None = None, version: int | None = None) -> dict[str, Any]:
+    """The report document: kept statements, urgency, patient, provenance (draft when unsigned)."""
+    draft = study.draft or {"statements": [], "urgency": {}}
+    return {
+        "study_id": study.id, "version": version,
+        "statements": [s["text"] for s in draft["statements"] if s["decision"] in ("confirmed", "edited")],
+        "decisions": draft["statements"],
+        "urgency": (draft.get("urgency") or {}).get("level"),
+        "doctor": user.name if user else None, "doctor_email": user.email if user else None,
+        "signed_at": signed_at.isoformat() if signed_at else None,
+        "patient": _identity(study),
+        "file_sha256": study.file_sha256, "model_version": study.model_version, "rules_version": study.rules_version,
+    }
+
+
+def sign(db: Session, user: User, study: Study) -> Report:
+    """Freeze the draft as a new signed report version (committed).
+
+    Refused while a statement or the urgency is undecided."""
+    _require_editable(study, user)
+    draft = study.draft
+    pending = [s["id"] for s in draft["statements"] if s["decision"] == "pending"]
+    if pending or draft["urgency"].get("decision") == "pending" or not draft["urgency"].get("level"):
+        todo = pending + ([] if draft["urgency"].get("level") and draft["urgency"]["decision"] != "pending" else ["urgency"])
+        raise Conflict(f"cannot sign study {study.id}: still to decide: {', '.join(todo)}; confirm, edit or reject each.")
+    version = (db.scalar(select(func.max(Report.version)).where(Report.study_id == study.id)) or 0) + 1
+    now = utcnow()
+    content = report_content(study, user, now, version)
+    digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+    rep = Report(study_id=study.id, version=version, signed_by=user.id, signed_at=now, content=content, content_sha256=digest)
+    db.add(rep)
+    study.status = "signed"
+    db.add(StudyEvent(study_id=study.id, user_id=user.id, action="sign", target=f"v{version}", after={"sha256": digest}))
+    db.commit()
+    return rep
+
+
+def amend(db: Session, user: User, study: Study) -> None:
+    """Reopen a signed study for a new version (the signed versions stay unchanged)."""
+    if not user.can_sign:
+        raise PermissionError(f"role {user.role!r} cannot amend a report.")
+    if study.status != "signed":
+        raise Conflict(f"study {study.id} is {study.status}; only a signed study can be amended.")
+    study.status = "to_read"
+    db.add(StudyEvent(study_id=study.id, user_id=user.id, action="amend"))
+    db.commit()
+
+
+# ------------------------------------------------------------------ rendering -------
+
+@functools.lru_cache(maxsize=16)
+def _read_cached(path: str, sha: str) -> ECGRecord:
+    from ecgpilot.io import read_ecg
+
+    return read_ecg(path)
+
+
+def study_record(data_dir: Path, study: Study) -> ECGRecord | None:
+    """The stored recording read again (``None`` when unreadable)."""
+    if study.status == "unreadable":
+        return None
+    try:
+        return _read_cached(str(filestore.stored_path(data_dir, study.file_sha256, study.file_name)), study.file_sha256)
+    except ECGPilotError:
+        return None
+
+
+def tracing_svg(record: ECGRecord, analysis: dict[str, Any] | None) -> str:
+    """The ECG paper SVG (``ecgpilot.render.svg`` when available)."""
+    try:
+        from ecgpilot.render.svg import ecg_svg
+    except ImportError:
+        ecg_svg = fallback.ecg_svg
+    return ecg_svg(record, analysis)
+
+
+def pdf_bytes(db: Session, data_dir: Path, study: Study, lang: str = "fr", version: int | None = None) -> bytes:
+    """PDF of the last signed version (or ``version``), else of the current draft (watermarked)."""
+    reps = reports(db, study)
+    chosen = None
+    if version is not None:
+        chosen = next((r for r in reps if r.version == version), None)
+        if chosen is None:
+            raise RecordError(f"study {study.id} has no signed version {version}; versions: {[r.version for r in reps]}.")
+    elif study.status == "signed" and reps:
+        chosen = reps[-1]
+    report = chosen.content if chosen else report_content(study)
+    report = dict(report, patient=dict(report["patient"], given_name=report["patient"].get("given_names")))
+    record = study_record(data_dir, study)
+    try:
+        from ecgpilot.render.pdf import report_pdf
+    except ImportError:
+        report_pdf = fallback.report_pdf
+    return report_pdf(record, study.analysis, study.interpretation, report=report, lang=lang)

@@ -1,0 +1,50 @@
+// Tracing zoom and a two-click caliper (ms and mV) on the ECG paper SVG.
+// Paper scale from the SVG's data-mm-per-s / data-mm-per-mv attributes (25 mm/s, 10 mm/mV by default).
+(function () {
+  "use strict";
+  function init() {
+    var box = document.getElementById("tracing");
+    if (!box) return;
+    var svg = box.querySelector("svg");
+    if (!svg) return;
+    var zoom = 1;
+    var vb = svg.viewBox.baseVal;
+    var baseW = vb && vb.width ? vb.width : svg.getBoundingClientRect().width;
+    var baseH = vb && vb.height ? vb.height : svg.getBoundingClientRect().height;
+    function apply() {
+      svg.setAttribute("width", (baseW * zoom) + "mm");
+      svg.setAttribute("height", (baseH * zoom) + "mm");
+    }
+    document.getElementById("zoom-in").addEventListener("click", function () { zoom = Math.min(zoom * 1.25, 8); apply(); });
+    document.getElementById("zoom-out").addEventListener("click", function () { zoom = Math.max(zoom / 1.25, 0.25); apply(); });
+    var mmPerS = parseFloat(svg.getAttribute("data-mm-per-s") || "25");
+    var mmPerMv = parseFloat(svg.getAttribute("data-mm-per-mv") || "10");
+    var out = document.getElementById("caliper-out");
+    var first = null, marks = [];
+    function toUser(evt) {
+      var pt = svg.createSVGPoint();
+      pt.x = evt.clientX; pt.y = evt.clientY;
+      return pt.matrixTransform(svg.getScreenCTM().inverse());
+    }
+    function mark(p) {
+      var c = document.createElementNS("http://www.w3.org/2000/svg", "circle");
+      c.setAttribute("cx", p.x); c.setAttribute("cy", p.y); c.setAttribute("r", 0.8);
+      c.setAttribute("class", "caliper-mark");
+      svg.appendChild(c); marks.push(c);
+    }
+    svg.addEventListener("click", function (evt) {
+      var p = toUser(evt);
+      if (first === null) {
+        marks.forEach(function (m) { m.remove(); }); marks = [];
+        first = p; mark(p); out.textContent = "…";
+      } else {
+        mark(p);
+        var ms = Math.abs(p.x - first.x) / mmPerS * 1000;
+        var mv = (first.y - p.y) / mmPerMv;
+        out.textContent = Math.round(ms) + " ms, " + mv.toFixed(2) + " mV";
+        first = null;
+      }
+    });
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init); else init();
+})();
