@@ -33,7 +33,7 @@ def interpretation(analysis: dict[str, Any], lang: str = "fr") -> dict[str, Any]
     return {"statements": statements, "urgency": {"level": "routine", "reasons": []}, "rules_version": "web-fallback-0"}
 
 
-def ecg_svg(record: ECGRecord, analysis: dict[str, Any] | None = None) -> str:
+def ecg_svg(record: ECGRecord, *, analysis: dict[str, Any] | None = None) -> str:
     """Each lead on its own strip over 1 mm / 5 mm ECG paper (25 mm/s, 10 mm/mV)."""
     row_mm, left = 25.0, 12.0
     width = left + record.n_samples / record.fs * 25.0

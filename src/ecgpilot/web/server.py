@@ -54,6 +54,8 @@ def serve(host: str = "127.0.0.1", port: int = 8000, db: str | None = None) -> i
     import uvicorn
 
     data_dir = Path(os.environ.get("ECGPILOT_WEB_DATA", "ecgpilot-data")).resolve()
+    if db and "://" not in db:
+        db = f"sqlite:///{Path(db).resolve()}"
     settings = Settings(data_dir=data_dir, database_url=db, secret_key=load_secret_key(data_dir))
     app = create_app(settings)
     created = ensure_first_admin(app.state.sessions, os.environ.get("ECGPILOT_ADMIN_EMAIL"),

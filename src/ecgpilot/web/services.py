@@ -354,7 +354,8 @@ def tracing_svg(record: ECGRecord, analysis: dict[str, Any] | None) -> str:
         from ecgpilot.render.svg import ecg_svg
     except ImportError:
         ecg_svg = fallback.ecg_svg
-    return ecg_svg(record, analysis)
+    svg = ecg_svg(record, analysis=analysis)
+    return svg[svg.index("<svg"):] if "<svg" in svg else svg
 
 
 def pdf_bytes(db: Session, data_dir: Path, study: Study, lang: str = "fr", version: int | None = None) -> bytes:
