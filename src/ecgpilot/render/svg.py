@@ -1,0 +1,99 @@
+"""The ECG as an SVG image on standard paper, in millimetre user units (1 unit = 1 mm)."""
+
+from __future__ import annotations
+
+from typing import Any
+from xml.sax.saxutils import escape
+
+import numpy as np
+
+from ecgpilot.record import ECGRecord
+from ecgpilot.render import CAL_WIDTH_MM, calibration_path, paper_layout
+
+__all__ = ["ecg_svg", "GRID_MINOR", "GRID_MAJOR", "TRACE"]
+
+GRID_MINOR = "#f4b6b6"
+GRID_MAJOR = "#e06666"
+TRACE = "#000000"
+_MARGIN = 5.0
+_HEADER = 10.0
+
+
+def _pts(x: np.ndarray, y: np.ndarray) -> str:
+    return " ".join(f"{a:.2f},{b:.2f}" for a, b in zip(x, y))
+
+
+def _measure_line(analysis: dict[str, Any]) -> str:
+    m = analysis.get("measurements") or {}
+
+    def v(key: str, unit: str) -> str:
+        return "—" if m.get(key) is None else f"{m[key]:.0f} {unit}"
+
+    formula = (m.get("qtc_formula") or "fridericia").capitalize()
+    return (f"FC {v('heart_rate_bpm', '/min')}  PR {v('pr_ms', 'ms')}  QRS {v('qrs_ms', 'ms')}  "
+            f"QT {v('qt_ms', 'ms')}  QTc ({formula}) {v('qtc_ms', 'ms')}  Axe QRS {v('qrs_axis_deg', '°')}")
+
+
+def ecg_svg(record: ECGRecord, *, analysis: dict | None = None, speed_mm_s: float = 25,
+            gain_mm_mv: float = 10, layout: str = "3x4+II") -> str:
+    """Standard ECG paper as an SVG document whose user unit is the millimetre.
+
+    1-mm and 5-mm grids (two pattern-filled rects), the 3 × 4 layout plus a lead II
+    rhythm strip (``layout='3x4+II'``; ``'3x4'`` without it; ``'rhythm'`` strips only),
+    a 1 mV calibration pulse at the start of each row and lead labels. Missing leads are
+    labelled "absent"; single-lead records are drawn as rhythm strips. With ``analysis``
+    the measurements are printed above the grid and the detected beats ticked on the
+    rhythm strip. Speed must be 25 or 50 mm/s and gain 5, 10 or 20 mm/mV (``ConfigError``).
+    """
+    paper = paper_layout(record, speed_mm_s=speed_mm_s, gain_mm_mv=gain_mm_mv, layout=layout)
+    gx, gy = _MARGIN, _MARGIN + _HEADER
+    w = paper.width_mm + 2 * _MARGIN
+    h = paper.height_mm + _HEADER + 2 * _MARGIN
+    out = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w:g}mm" height="{h:g}mm" viewBox="0 0 {w:g} {h:g}">',
+        "<defs>",
+        f'<pattern id="grid1mm" x="{gx:g}" y="{gy:g}" width="1" height="1" patternUnits="userSpaceOnUse">'
+        f'<path d="M 1 0 L 0 0 0 1" fill="none" stroke="{GRID_MINOR}" stroke-width="0.06"/></pattern>',
+        f'<pattern id="grid5mm" x="{gx:g}" y="{gy:g}" width="5" height="5" patternUnits="userSpaceOnUse">'
+        f'<path d="M 5 0 L 0 0 0 5" fill="none" stroke="{GRID_MAJOR}" stroke-width="0.15"/></pattern>',
+        "</defs>",
+        f'<rect width="{w:g}" height="{h:g}" fill="#ffffff"/>',
+        f'<rect id="minor-grid" x="{gx:g}" y="{gy:g}" width="{paper.width_mm:g}" height="{paper.height_mm:g}" '
+        'fill="url(#grid1mm)"/>',
+        f'<rect id="major-grid" x="{gx:g}" y="{gy:g}" width="{paper.width_mm:g}" height="{paper.height_mm:g}" '
+        f'fill="url(#grid5mm)" stroke="{GRID_MAJOR}" stroke-width="0.15"/>',
+    ]
+    info = f"{paper.speed_mm_s:g} mm/s   {paper.gain_mm_mv:g} mm/mV   {record.fs:g} Hz"
+    out.append(f'<text x="{gx:g}" y="{_MARGIN + 4:g}" font-family="Helvetica, Arial, sans-serif" '
+               f'font-size="3">{escape(info)}</text>')
+    if analysis is not None:
+        out.append(f'<text x="{gx:g}" y="{_MARGIN + 8.5:g}" font-family="Helvetica, Arial, sans-serif" '
+                   f'font-size="3">{escape(_measure_line(analysis))}</text>')
+    out.append(f'<g id="ecg" transform="translate({gx:g},{gy:g})" font-family="Helvetica, Arial, sans-serif" '
+               'font-size="3.5">')
+    for k, base in enumerate(paper.calibrations):
+        pts = calibration_path(0.0, base, paper.speed_mm_s, paper.gain_mm_mv)
+        out.append(f'<polyline class="calibration" points="{" ".join(f"{a:.2f},{b:.2f}" for a, b in pts)}" '
+                   f'fill="none" stroke="{TRACE}" stroke-width="0.25"/>')
+    for tr in paper.traces:
+        label_y = tr.baseline_mm - 0.6 * paper.gain_mm_mv - 2 if paper.gain_mm_mv <= 10 else tr.baseline_mm - 10
+        label = tr.lead + (" (absent)" if tr.missing else "")
+        out.append(f'<text class="lead-label" x="{tr.x0_mm + 1:.2f}" y="{label_y:.2f}">{escape(label)}</text>')
+        if tr.x0_mm > 10.5:   # column separator
+            out.append(f'<line class="separator" x1="{tr.x0_mm:.2f}" y1="{tr.baseline_mm - 3:.2f}" '
+                       f'x2="{tr.x0_mm:.2f}" y2="{tr.baseline_mm + 3:.2f}" stroke="{TRACE}" stroke-width="0.25"/>')
+        if tr.x.size:
+            out.append(f'<polyline class="trace" data-lead="{escape(tr.lead)}" data-t0="{tr.t0_s:g}" '
+                       f'points="{_pts(tr.x, tr.y)}" fill="none" stroke="{TRACE}" stroke-width="0.3" '
+                       'stroke-linejoin="round"/>')
+    if analysis is not None and paper.rhythm_baseline_mm is not None:
+        beats = (analysis.get("measurements") or {}).get("beats_s") or []
+        y = paper.rhythm_baseline_mm + paper.gain_mm_mv * 0.8
+        for b in beats:
+            x = CAL_WIDTH_MM + float(b) * paper.speed_mm_s
+            if x <= paper.width_mm:
+                out.append(f'<line class="beat" x1="{x:.2f}" y1="{y:.2f}" x2="{x:.2f}" y2="{y + 2:.2f}" '
+                           'stroke="#1f4e9c" stroke-width="0.3"/>')
+    out.append("</g></svg>")
+    return "\n".join(out)
