@@ -43,6 +43,7 @@ THRESHOLDS: dict[str, float] = {
     "pr_short": 120.0,          # < with QRS ≥ qrs_delta: possible pre-excitation
     "qrs_delta": 110.0,
     "qrs_wide": 120.0,          # ≥ : complete bundle branch block / wide QRS
+    "qrs_normal_ref": 100.0,    # QTc judged as QTc − (QRS − this) when the QRS is wide
     "qtc_long_m": 450.0, "qtc_long_f": 460.0, "qtc_long_u": 470.0,   # > : long QTc
     "qtc_very_long": 500.0,     # ≥ : emergency
     "rr_irregular_cv": 0.12,    # RR SD / mean RR above which the rhythm is called irregular
@@ -147,7 +148,7 @@ _S: dict[str, tuple[str, str, str, str]] = {
     "aneurysm": ("ischaemia", "soon", "Aspect d'anévrisme ventriculaire", "Pattern of ventricular aneurysm"),
     # QT
     "long_qtc": ("qt", "soon", "QTc allongé", "Long QTc"),
-    "very_long_qtc": ("qt", "emergency", "QTc très allongé (≥ 500 ms)", "Very long QTc (≥ 500 ms)"),
+    "very_long_qtc": ("qt", "emergency", "QTc très allongé", "Very long QTc"),
     # other
     "drug_or_electrolyte": ("other", "routine", "Aspect compatible avec un effet médicamenteux ou "
                             "un trouble électrolytique", "Pattern compatible with a drug effect or an "
@@ -215,7 +216,7 @@ _T = {
                    "routine": "Anomalies mineures : suivi habituel",
                    "normal": "ECG sans anomalie décelée"},
         "reading": "Lecture", "none": "aucune anomalie retenue",
-        "qtc_wide": "QTc surestimé si QRS larges",
+        "qtc_wide": "QRS larges, QTc corrigé de l'excès de QRS",
         "check": "Proposition automatique à confirmer par le médecin sur le tracé.",
     },
     "en": {
@@ -229,7 +230,7 @@ _T = {
                    "routine": "Minor findings: usual follow-up",
                    "normal": "No abnormality detected"},
         "reading": "Reading", "none": "no abnormality retained",
-        "qtc_wide": "QTc overestimated when QRS is wide",
+        "qtc_wide": "wide QRS, QTc less the QRS excess",
         "check": "Automatic proposal: the doctor must confirm it on the tracing.",
     },
 }
@@ -435,11 +436,14 @@ def interpret(analysis: dict[str, Any], *, lang: str = "fr") -> dict[str, Any]:
         limit = {"M": th["qtc_long_m"], "F": th["qtc_long_f"]}.get(sex, th["qtc_long_u"])
         formula = m.get("qtc_formula") or "fridericia"
         ev_qt = _ev_m("qtc_ms", qtc, f"QTc ({formula.capitalize()}) {qtc:.0f} ms")
-        detail = f"{qtc:.0f} ms, {formula.capitalize()}" + (f"; {t['qtc_wide']}" if wide else "")
-        if qtc >= th["qtc_very_long"]:
+        # wide QRS lengthens QT without longer repolarisation: judge QTc − (QRS − 100 ms)
+        judged = qtc - (qrs - th["qrs_normal_ref"]) if wide and qrs is not None else qtc
+        detail = f"{qtc:.0f} ms, {formula.capitalize()}" + (
+            f"; {t['qtc_wide']}: {judged:.0f} ms" if wide else "")
+        if judged >= th["qtc_very_long"]:
             r.add("very_long_qtc", source="measurement", evidence=[ev_qt], detail=detail)
             r.drop("long_qtc")
-        elif qtc > limit:
+        elif judged > limit:
             r.add("long_qtc", source="measurement", evidence=[ev_qt], detail=detail)
 
     # --- normal ECG ---------------------------------------------------------------------
