@@ -1,0 +1,289 @@
+"""PhysioNet WFDB records (``.hea`` header + ``.dat``/``.mat`` signal files).
+
+The samples are decoded by the ``wfdb`` library; this module checks the header,
+that each signal file is long enough for the length the header declares (a cut
+file is refused, never silently shortened), converts the physical units
+(mV, µV, V) to µV and keeps the signals whose names are ECG leads.
+Header comments are parsed for LUDB (``<age>``, ``<sex>``, ``<diagnoses>``) and
+MIT-BIH (``# 69 M ...``) patient traits.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ecgpilot.errors import CorruptFileError, RecordError, UnsupportedFormatError
+from ecgpilot.leads import canonical_lead
+from ecgpilot.record import ECGRecord, PatientInfo, SourceInfo
+
+__all__ = ["FORMAT", "DESCRIPTION", "sniff", "read", "header_path", "UNIT_TO_UV"]
+
+FORMAT = "wfdb"
+DESCRIPTION = "PhysioNet WFDB record (.hea header with .dat/.mat signal files)"
+
+#: Physical units accepted in a header, and the factor that turns them into µV.
+UNIT_TO_UV: dict[str, float] = {"uv": 1.0, "µv": 1.0, "μv": 1.0, "mv": 1000.0, "v": 1e6}
+
+#: Bytes per sample of each WFDB storage format (see the WFDB ``signal(5)`` page).
+_BYTES_PER_SAMPLE: dict[int, float] = {
+    8: 1, 16: 2, 61: 2, 80: 1, 160: 2, 212: 1.5, 310: 4 / 3, 311: 4 / 3, 24: 3, 32: 4,
+}
+
+_RECORD_LINE = re.compile(r"^(\S+?)(/\d+)?\s+(\d+)(\s+\S+)?(\s+\d+)?")
+_SIGNAL_LINE = re.compile(r"^\S+\s+\d+")
+
+
+def _header_lines(text: str) -> list[str]:
+    """Non-empty, non-comment lines of a header."""
+    return [s.strip() for s in text.splitlines() if s.strip() and not s.lstrip().startswith("#")]
+
+
+def _looks_like_header(text: str) -> bool:
+    lines = _header_lines(text)
+    if not lines:
+        return False
+    m = _RECORD_LINE.match(lines[0])
+    if m is None or m.group(2):  # multi-segment records are not headers we read
+        return m is not None and m.group(2) is not None
+    n_sig = int(m.group(3))
+    if n_sig == 0 or len(lines) < 1 + n_sig:
+        return False
+    return all(_SIGNAL_LINE.match(s) for s in lines[1 : 1 + n_sig])
+
+
+def header_path(path: Path) -> Path:
+    """The ``.hea`` header of a record given its header or one of its signal files."""
+    if path.suffix.lower() == ".hea":
+        return path
+    return path.with_suffix(".hea")
+
+
+def sniff(head: bytes, path: Path) -> bool:
+    """A WFDB header by content, or a signal file whose sibling ``.hea`` names it."""
+    if path.suffix.lower() == ".hea" or head[:1].isalnum():
+        try:
+            text = head.decode("ascii")
+        except UnicodeDecodeError:
+            text = ""
+        if text and _looks_like_header(text):
+            return True
+    hea = path.with_suffix(".hea")
+    if hea != path and hea.is_file():
+        try:
+            text = hea.read_text("ascii", errors="replace")
+        except OSError:
+            return False
+        lines = _header_lines(text)
+        return _looks_like_header(text) and any(
+            s.split()[0] == path.name for s in lines[1:]
+        )
+    return False
+
+
+def _check_signal_files(hdr: Any, folder: Path, hea: Path) -> None:
+    """Refuse missing or too short signal files (a truncated file must not be shortened)."""
+    n = hdr.sig_len
+    if n is None or n <= 0:
+        raise CorruptFileError(
+            f"{hea.name!r}: the record line gives no number of samples; "
+            "ecgpilot needs it to check the signal file is complete."
+        )
+    per_file: dict[str, list[int]] = {}
+    offsets: dict[str, int] = {}
+    for i, name in enumerate(hdr.file_name):
+        per_file.setdefault(name, []).append(int(hdr.fmt[i]))
+        offsets[name] = int((hdr.byte_offset or [0] * hdr.n_sig)[i] or 0)
+    for name, fmts in per_file.items():
+        f = folder / name
+        if not f.is_file():
+            raise CorruptFileError(
+                f"{hea.name!r} refers to the signal file {name!r}, which is not beside it. "
+                "Put the .hea and its signal files in the same folder."
+            )
+        unknown = [x for x in fmts if x not in _BYTES_PER_SAMPLE]
+        if unknown:
+            raise UnsupportedFormatError(
+                f"{hea.name!r}: WFDB storage format {unknown[0]} is not supported; "
+                f"supported: {', '.join(map(str, sorted(_BYTES_PER_SAMPLE)))}."
+            )
+        need = offsets[name] + math.ceil(n * sum(_BYTES_PER_SAMPLE[x] for x in fmts))
+        have = f.stat().st_size
+        if have < need:
+            raise CorruptFileError(
+                f"{name!r} holds {have} bytes but {hea.name!r} declares {n} samples of "
+                f"{len(fmts)} signal(s), which need {need} bytes: the file is truncated."
+            )
+
+
+def _comments_to_patient(comments: list[str]) -> tuple[PatientInfo, tuple[str, ...], dict[str, Any]]:
+    """Patient traits and diagnoses from header comments (LUDB and MIT-BIH styles)."""
+    age: float | None = None
+    sex: str | None = None
+    diagnoses: list[str] = []
+    in_diag = False
+    for raw in comments:
+        c = raw.strip()
+        low = c.lower()
+        m = re.match(r"<age>:\s*([\d.]+)", low)
+        if m:
+            age = float(m.group(1))
+            in_diag = False
+            continue
+        m = re.match(r"<sex>:\s*([mf])", low)
+        if m:
+            sex = m.group(1).upper()
+            in_diag = False
+            continue
+        if low.startswith("<diagnoses>"):
+            in_diag = True
+            rest = c.split(":", 1)[1].strip() if ":" in c else ""
+            if rest:
+                diagnoses.append(rest)
+            continue
+        if in_diag and c:
+            diagnoses.append(c.rstrip())
+            continue
+        m = re.match(r"^(\d{1,3})\s+([MF])\b", c)  # MIT-BIH: "69 M 1085 1629 x1"
+        if m and age is None:
+            age, sex = float(m.group(1)), m.group(2)
+    patient = PatientInfo(age_years=age, sex=sex)  # type: ignore[arg-type]
+    extra = {"comments": [c for c in comments if c.strip()]}
+    return patient, tuple(diagnoses), extra
+
+
+def _to_uv(units: str | None, name: str, hea: Path) -> float:
+    key = (units or "").strip().lower()
+    if key not in UNIT_TO_UV:
+        raise UnsupportedFormatError(
+            f"{hea.name!r}: signal {name!r} has physical units {units!r}; "
+            "accepted: mV, uV, V. Fix the units in the header's gain field (e.g. 200/mV)."
+        )
+    return UNIT_TO_UV[key]
+
+
+def read(path: Path) -> ECGRecord:
+    """Read a WFDB record from its ``.hea`` (or a ``.dat``/``.mat`` beside it)."""
+    import wfdb
+
+    hea = header_path(Path(path))
+    if not hea.is_file():
+        raise UnsupportedFormatError(
+            f"No WFDB header {hea.name!r} beside {Path(path).name!r}; "
+            "WFDB records need their .hea file."
+        )
+    text = hea.read_text("ascii", errors="replace")
+    lines = _header_lines(text)
+    if lines and (m := _RECORD_LINE.match(lines[0])) and m.group(2):
+        raise UnsupportedFormatError(
+            f"{hea.name!r} is a multi-segment WFDB record; only single-segment records are "
+            "supported. Convert it with wfdb (e.g. wfdb.rdrecord + wrsamp) first."
+        )
+    if not _looks_like_header(text):
+        raise CorruptFileError(
+            f"{hea.name!r} is not a valid WFDB header: expected a record line "
+            "'<name> <n_signals> <fs> <n_samples>' followed by one line per signal."
+        )
+    with tempfile.TemporaryDirectory(prefix="ecgpilot-wfdb-") as tmp:
+        record_name, start = _readable_header(hea, lines[0], Path(tmp))
+        return _read_record(wfdb, hea, record_name, start)
+
+
+def _parse_base_datetime(tokens: list[str]) -> datetime | None:
+    """Base time/date after the record line's 4th field, WFDB or ISO order."""
+    text = " ".join(tokens)
+    for fmt in ("%H:%M:%S %d/%m/%Y", "%H:%M:%S.%f %d/%m/%Y", "%Y-%m-%d %H:%M:%S"):
+        try:
+            return datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    return None
+
+
+def _readable_header(hea: Path, record_line: str, tmp: Path) -> tuple[str, datetime | None]:
+    """Record name to give ``wfdb`` and the start time.
+
+    Some exports (PhysioNet/CinC 2017) write the base date as ``2014-05-08 05:05:15``,
+    which ``wfdb`` rejects; such a header is rewritten without it in ``tmp`` with
+    links to the signal files, and the date is parsed here.
+    """
+    tokens = record_line.split()
+    start = _parse_base_datetime(tokens[4:]) if len(tokens) > 4 else None
+    if len(tokens) <= 4 or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", tokens[4]):
+        return str(hea.with_suffix("")), start
+    text = hea.read_text("ascii", errors="replace")
+    fixed = text.replace(record_line, " ".join(tokens[:4]), 1)
+    (tmp / hea.name).write_text(fixed, "ascii")
+    for other in hea.parent.iterdir():
+        if other.stem == hea.stem and other.suffix.lower() != ".hea":
+            (tmp / other.name).symlink_to(other.resolve())
+    return str(tmp / hea.stem), start
+
+
+def _read_record(wfdb: Any, hea: Path, record_name: str, start: datetime | None) -> ECGRecord:
+    try:
+        hdr = wfdb.rdheader(record_name)
+    except Exception as exc:  # wfdb raises bare Exceptions on malformed headers
+        raise CorruptFileError(f"{hea.name!r}: malformed WFDB header: {exc}") from exc
+    if not hdr.fs or hdr.fs <= 0:
+        raise CorruptFileError(f"{hea.name!r}: sampling rate {hdr.fs!r} is not a positive number.")
+    _check_signal_files(hdr, Path(record_name).parent, hea)
+
+    keep: list[int] = []
+    names: list[str] = []
+    skipped: list[str] = []
+    for i, name in enumerate(hdr.sig_name):
+        try:
+            names.append(canonical_lead(name))
+            keep.append(i)
+        except RecordError:
+            skipped.append(name)
+    if not keep:
+        raise UnsupportedFormatError(
+            f"{hea.name!r} has no ECG lead among its signals {hdr.sig_name}; "
+            "lead names such as I, II, V1, MLII or ECG are expected."
+        )
+    try:
+        rec = wfdb.rdrecord(record_name, channels=keep, physical=True)
+    except Exception as exc:  # noqa: BLE001 - wfdb raises ValueError/IndexError/Exception
+        raise CorruptFileError(f"{hea.name!r}: the WFDB signal could not be decoded: {exc}") from exc
+    sig = np.asarray(rec.p_signal, dtype=np.float64).T
+    if sig.shape != (len(keep), hdr.sig_len):
+        raise CorruptFileError(
+            f"{hea.name!r}: decoded {sig.shape[1]} samples, the header declares {hdr.sig_len}."
+        )
+    for row, i in enumerate(keep):
+        sig[row] *= _to_uv(hdr.units[i], hdr.sig_name[i], hea)
+    bad = ~np.isfinite(sig)
+    if bad.any():
+        raise CorruptFileError(
+            f"{hea.name!r}: {int(bad.sum())} samples are marked invalid (WFDB missing-value "
+            f"code) in lead(s) {', '.join(names[r] for r in np.flatnonzero(bad.any(axis=1)))}; "
+            "ecgpilot does not guess missing samples."
+        )
+    if start is None and hdr.base_date is not None and hdr.base_time is not None:
+        start = datetime.combine(hdr.base_date, hdr.base_time)
+    patient, diagnoses, extra = _comments_to_patient(list(hdr.comments or []))
+    if skipped:
+        extra["skipped_signals"] = skipped
+    source = SourceInfo(
+        format=FORMAT,
+        path=str(hea),
+        description=f"WFDB record {hdr.record_name}",
+        device_statements=diagnoses,
+        extra=extra,
+    )
+    return ECGRecord(
+        signal=sig.astype(np.float32),
+        fs=float(hdr.fs),
+        leads=tuple(names),
+        start_time=start,
+        source=source,
+        patient=patient,
+    )
