@@ -1,0 +1,182 @@
+"""ECG paper geometry: SVG parsed with lxml, PDF checked by its page box and by rasterising
+it with pdftoppm at a known resolution and measuring the grid pitch in pixels."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+import wfdb
+from lxml import etree
+
+from ecgpilot.errors import ConfigError
+from ecgpilot.leads import STANDARD_12
+from ecgpilot.record import ECGRecord
+from ecgpilot.render.pdf import GRID_ORIGIN_MM, PAGE_MM, report_pdf
+from ecgpilot.render.svg import ecg_svg
+
+from conftest import data_file
+
+NS = {"s": "http://www.w3.org/2000/svg"}
+FS = 500.0
+
+
+def spike_record(leads=STANDARD_12, amplitude_uv: float = 1500.0, seconds: float = 10.0) -> ECGRecord:
+    """Zero signal with one 1-sample spike of known amplitude at t = 1.0 s on every lead."""
+    sig = np.zeros((len(leads), int(seconds * FS)), dtype=np.float32)
+    sig[:, int(1.0 * FS)] = amplitude_uv
+    return ECGRecord(signal=sig, fs=FS, leads=tuple(leads))
+
+
+def points(el) -> np.ndarray:
+    return np.array([[float(v) for v in p.split(",")] for p in el.get("points").split()])
+
+
+def parse(svg: str):
+    return etree.fromstring(svg.encode())
+
+
+def traces(root, lead: str | None = None):
+    q = "//s:polyline[@class='trace']" + (f"[@data-lead='{lead}']" if lead else "")
+    return root.xpath(q, namespaces=NS)
+
+
+def test_svg_user_unit_is_the_millimetre_and_grids_are_1_and_5_mm():
+    root = parse(ecg_svg(spike_record()))
+    w, h = root.get("width"), root.get("height")
+    vb = [float(v) for v in root.get("viewBox").split()]
+    assert w == f"{vb[2]:g}mm" and h == f"{vb[3]:g}mm"
+    pats = {p.get("id"): p for p in root.xpath("//s:pattern", namespaces=NS)}
+    assert (float(pats["grid1mm"].get("width")), float(pats["grid1mm"].get("height"))) == (1.0, 1.0)
+    assert (float(pats["grid5mm"].get("width")), float(pats["grid5mm"].get("height"))) == (5.0, 5.0)
+    assert not root.xpath("//s:pattern//s:pattern", namespaces=NS)       # not nested
+    rects = root.xpath("//s:rect[@fill='url(#grid1mm)' or @fill='url(#grid5mm)']", namespaces=NS)
+    assert len(rects) == 2
+
+
+@pytest.mark.parametrize("speed, seconds", [(25, 10.0), (50, 5.0)])
+def test_rhythm_strip_length_matches_speed(speed, seconds):
+    root = parse(ecg_svg(spike_record(), speed_mm_s=speed))
+    strip = [t for t in traces(root, "II") if float(np.ptp(points(t)[:, 0])) > 100]
+    assert len(strip) == 1
+    x = points(strip[0])[:, 0]
+    # from the first to the last sample: duration shown minus one sample period
+    assert np.ptp(x) == pytest.approx((seconds - 1 / FS) * speed, abs=0.02)
+    col = [t for t in traces(root, "I")]
+    assert np.ptp(points(col[0])[:, 0]) == pytest.approx((62.5 / speed - 1 / FS) * speed, abs=0.02)
+
+
+@pytest.mark.parametrize("gain", [5, 10, 20])
+def test_calibration_pulse_is_1_mv_tall_and_spike_maps_to_gain(gain):
+    root = parse(ecg_svg(spike_record(amplitude_uv=1500.0), gain_mm_mv=gain))
+    cals = root.xpath("//s:polyline[@class='calibration']", namespaces=NS)
+    assert len(cals) == 4                                   # 3 rows + rhythm strip
+    for c in cals:
+        p = points(c)
+        assert np.ptp(p[:, 1]) == pytest.approx(gain, abs=0.01)
+        assert np.diff(np.unique(p[:, 0])).max() == pytest.approx(5.0, abs=0.01)   # 200 ms at 25 mm/s
+    ii = points(traces(root, "II")[0])
+    assert (ii[:, 1].max() - ii[:, 1].min()) == pytest.approx(1.5 * gain, abs=0.01)
+    # the spike is at 1.0 s: 25 mm right of the column start
+    k = int(np.argmin(ii[:, 1]))
+    assert ii[k, 0] - ii[0, 0] == pytest.approx(25.0, abs=0.01)
+
+
+def test_real_r_peak_height_in_mm(shared_data):
+    hea = data_file("ludb", "data", "1.hea")
+    w = wfdb.rdrecord(str(hea.with_suffix("")))
+    ii_mv = w.p_signal[:, w.sig_name.index("ii")]                 # mV, straight from the file
+    rec = ECGRecord(signal=w.p_signal.T * 1000.0, fs=w.fs, leads=tuple(w.sig_name))
+    root = parse(ecg_svg(rec))
+    strip = [t for t in traces(root, "II") if np.ptp(points(t)[:, 0]) > 100][0]
+    y = points(strip)[:, 1]
+    r = int(np.argmax(ii_mv))
+    # height above the trace's baseline (the lead median) at 10 mm/mV
+    assert y[0] - y[r] == pytest.approx((ii_mv[r] - ii_mv[0]) * 10.0, abs=0.02)
+    assert float(np.median(y)) - y[r] == pytest.approx((ii_mv[r] - np.median(ii_mv)) * 10.0, abs=0.05)
+
+
+def test_missing_leads_are_labelled_and_single_lead_is_a_rhythm_strip():
+    leads = [n for n in STANDARD_12 if n not in ("V4",)]
+    root = parse(ecg_svg(spike_record(leads)))
+    labels = [t.text for t in root.xpath("//s:text[@class='lead-label']", namespaces=NS)]
+    assert "V4 (absent)" in labels and not traces(root, "V4")
+    one = parse(ecg_svg(spike_record(("II",), seconds=25.0)))
+    strips = traces(one, "II")
+    assert len(strips) == 3                                      # 25 s in 10-s strips
+    assert [float(s.get("data-t0")) for s in strips] == [0.0, 10.0, 20.0]
+
+
+@pytest.mark.parametrize("kw, msg", [({"speed_mm_s": 30}, "25 or 50"), ({"gain_mm_mv": 7}, "5, 10 or 20"),
+                                     ({"layout": "6x2"}, "3x4\\+II")])
+def test_bad_settings_are_refused(kw, msg):
+    with pytest.raises(ConfigError, match=msg):
+        ecg_svg(spike_record(), **kw)
+
+
+def _interp():
+    return {"rules_version": "t", "urgency": {"level": "soon", "text": "Avis cardiologique rapide recommandé",
+                                              "reasons": []},
+            "statements": [{"id": "lvh", "category": "hypertrophy", "text": "Hypertrophie ventriculaire gauche",
+                            "confidence": 0.8, "urgency": "soon"}]}
+
+
+def _analysis():
+    return {"ecgpilot_version": "0.1.0", "measurements": {"heart_rate_bpm": 72.0, "pr_ms": 160.0, "qrs_ms": 90.0,
+                                                         "qt_ms": 380.0, "qtc_ms": 405.0, "qtc_formula": "fridericia"},
+            "ai": {"model_version": "ptbxl-test"}}
+
+
+def test_pdf_is_a4_landscape_and_true_scale(tmp_path):
+    pdf = report_pdf(spike_record(), _analysis(), _interp())
+    box = re.search(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", pdf)
+    assert box and float(box.group(1)) == pytest.approx(841.89, abs=0.01) and float(box.group(2)) == pytest.approx(595.28, abs=0.01)
+    if shutil.which("pdftoppm") is None:
+        pytest.skip("pdftoppm (poppler-utils) is not installed")
+    (tmp_path / "r.pdf").write_bytes(pdf)
+    dpi = 254                                                   # 10 px per mm
+    subprocess.run(["pdftoppm", "-r", str(dpi), "-gray", "-singlefile", str(tmp_path / "r.pdf"),
+                    str(tmp_path / "r")], check=True)
+    data = (tmp_path / "r.pgm").read_bytes()
+    m = re.match(rb"P5\s+(\d+)\s+(\d+)\s+(\d+)\s", data)
+    width, height = int(m.group(1)), int(m.group(2))
+    img = np.frombuffer(data[m.end():], dtype=np.uint8).reshape(height, width)
+    assert abs(width - PAGE_MM[0] * 10) <= 1 and abs(height - PAGE_MM[1] * 10) <= 1   # pdftoppm rounds up
+    # a pixel row 1.5 mm above the grid bottom crosses every vertical grid line
+    row = img[height - round((GRID_ORIGIN_MM[1] + 1.5) * 10)]
+    x0 = round(GRID_ORIGIN_MM[0] * 10)
+    seg = row[x0 - 5: x0 + 2600].astype(int)
+    dark = np.flatnonzero(seg < 240)
+    groups = np.split(dark, np.flatnonzero(np.diff(dark) > 1) + 1)
+    centres = np.array([g.mean() for g in groups if g.size])
+    pitch = np.diff(centres)
+    assert np.median(pitch) == pytest.approx(10.0, abs=0.3)     # 1-mm grid = 10 px at 254 dpi
+    majors = np.array([g.mean() for g in groups if g.size and seg[g].min() < 170])
+    assert np.median(np.diff(majors)) == pytest.approx(50.0, abs=0.5)   # 5-mm grid = 50 px
+
+
+def _text(pdf: bytes, tmp_path) -> str:
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) is not installed")
+    (tmp_path / "t.pdf").write_bytes(pdf)
+    return subprocess.run(["pdftotext", "-layout", str(tmp_path / "t.pdf"), "-"], check=True,
+                          capture_output=True, text=True).stdout
+
+
+def test_pdf_header_unsigned_banner_and_signed_report(tmp_path):
+    rec = spike_record()
+    txt = _text(report_pdf(rec, _analysis(), _interp(), report={"patient": {"family_name": "DUPONT",
+                "given_name": "Marie", "birth_date": "1960-03-04", "sex": "F", "ins": "260037512345678"}}), tmp_path)
+    for s in ("DUPONT Marie", "04/03/1960", "INS 260037512345678", "QTc (Fridericia) 405 ms", "PR 160 ms",
+              "NON VALIDÉ", "Hypertrophie ventriculaire gauche", "ptbxl-test", "règles t"):
+        assert s in txt, s
+    signed = _text(report_pdf(rec, _analysis(), _interp(), lang="en",
+                              report={"doctor": "Dr Martin", "signed_at": "2026-11-22T10:30:00",
+                                      "final_statements": ["Sinus rhythm, LVH"]}), tmp_path)
+    assert "NOT VALIDATED" not in signed and "NON VALIDÉ" not in signed
+    assert "validated by Dr Martin on 22/11/2026 10:30" in signed and "Sinus rhythm, LVH" in signed
+    with pytest.raises(ConfigError, match="fr, en"):
+        report_pdf(rec, _analysis(), _interp(), lang="it")
