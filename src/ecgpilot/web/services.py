@@ -369,10 +369,13 @@ def pdf_bytes(db: Session, data_dir: Path, study: Study, lang: str = "fr", versi
     elif study.status == "signed" and reps:
         chosen = reps[-1]
     report = chosen.content if chosen else report_content(study)
-    report = dict(report, patient=dict(report["patient"], given_name=report["patient"].get("given_names")))
+    report = dict(report, patient=dict(report["patient"], given_name=report["patient"].get("given_names")),
+                  final_statements=report["statements"])
     record = study_record(data_dir, study)
     try:
         from ecgpilot.render.pdf import report_pdf
     except ImportError:
         report_pdf = fallback.report_pdf
-    return report_pdf(record, study.analysis, study.interpretation, report=report, lang=lang)
+    if record is None:
+        report_pdf = fallback.report_pdf
+    return report_pdf(record, study.analysis or {}, study.interpretation or {}, report=report, lang=lang)
