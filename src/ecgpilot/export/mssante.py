@@ -1,0 +1,231 @@
+"""MSSanté-style sending: mail with the IHE XDM attachment, SMTP + STARTTLS, durable outbox with retries.
+
+* :func:`build_message` makes the mail (stdlib :mod:`email`): text body, ``IHE_XDM.ZIP`` attachment,
+  optional PDF, and the MSSanté headers of Référentiel #2 (ECO.2.4.x): ``X-MSS-CODECDA`` (the CDA
+  document type code) and ``X-MSS-INS`` (only for a qualified identity, i.e. when the CDA carries
+  an INS). Urgent reports get ``Importance: high`` / ``X-Priority: 1``.
+* :func:`send_message` sends over SMTP, upgrading with STARTTLS (refuses to send in clear unless
+  ``SmtpConfig.starttls=False`` for a local relay), and logs in when credentials are set.
+* The outbox (SQL table ``outbox``) keeps every message until sent: :func:`enqueue` stores it
+  ``pending``; :func:`process_outbox` tries due messages, marks them ``sent`` or ``failed`` with the
+  attempt count, the last error and the next retry time (exponential backoff, 1 min doubling up to
+  6 h, ``max_attempts`` then no more automatic retries; :func:`retry_now` re-arms one). One worker
+  at a time should run :func:`process_outbox`.
+
+Production MSSanté needs an operator account and IGC-Santé certificates (mutual TLS): pass the
+client certificate in ``SmtpConfig.ssl_context``.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import email.utils
+import smtplib
+import ssl
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import Any
+
+from sqlalchemy import Column, Engine, Integer, LargeBinary, MetaData, String, Table, Text, insert, select, update
+
+from ecgpilot.errors import ConfigError, RecordError
+from ecgpilot.export.xdm import cda_metadata
+
+__all__ = [
+    "SmtpConfig",
+    "build_message",
+    "send_message",
+    "open_outbox",
+    "enqueue",
+    "process_outbox",
+    "retry_now",
+    "outbox_entries",
+    "XDM_FILENAME",
+]
+
+XDM_FILENAME = "IHE_XDM.ZIP"
+metadata = MetaData()
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", String(32), nullable=False),
+    Column("status", String(16), nullable=False, index=True),  # pending | sent | failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text, nullable=True),
+    Column("next_attempt_at", String(32), nullable=True, index=True),
+    Column("sent_at", String(32), nullable=True),
+    Column("message_id", String(255), nullable=False),
+    Column("recipients", Text, nullable=False),
+    Column("target", String(128), nullable=True),
+    Column("message", LargeBinary, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    """Where and how to send: host, port (587 submission), STARTTLS, credentials, TLS context, timeout."""
+
+    host: str
+    port: int = 587
+    starttls: bool = True
+    username: str | None = None
+    password: str | None = None
+    ssl_context: ssl.SSLContext | None = None
+    timeout: float = 30.0
+
+
+def _ts(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def build_message(
+    *,
+    sender: str,
+    recipients: list[str],
+    subject: str,
+    body: str,
+    cda: bytes,
+    xdm_zip: bytes,
+    pdf: bytes | None = None,
+    urgent: bool = False,
+    read_receipt: bool = False,
+) -> EmailMessage:
+    """The mail carrying ``xdm_zip`` (built from ``cda``), with the MSSanté headers taken from the CDA."""
+    if not recipients or any("@" not in r for r in recipients):
+        raise ConfigError(f"recipients {recipients!r} must be a non-empty list of mail addresses.")
+    if "@" not in sender:
+        raise ConfigError(f"sender {sender!r} is not a mail address.")
+    meta = cda_metadata(cda)
+    msg = EmailMessage(policy=email.policy.SMTP)
+    msg["From"] = sender
+    msg["To"] = ", ".join(recipients)
+    msg["Subject"] = subject
+    msg["Date"] = email.utils.format_datetime(datetime.now(UTC))
+    msg["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[1])
+    msg["X-MSS-CODECDA"] = str(meta["type_code"])
+    if meta["patient_has_ins"]:  # the CDA carries an INS only for a qualified identity
+        msg["X-MSS-INS"] = meta["patient_id"].split("^", 1)[0]
+    if urgent:
+        msg["Importance"] = "high"
+        msg["X-Priority"] = "1"
+    if read_receipt:
+        msg["Disposition-Notification-To"] = sender
+    msg.set_content(body)
+    msg.add_attachment(xdm_zip, maintype="application", subtype="zip", filename=XDM_FILENAME)
+    if pdf is not None:
+        msg.add_attachment(pdf, maintype="application", subtype="pdf", filename="compte-rendu-ecg.pdf")
+    return msg
+
+
+def send_message(msg: EmailMessage, config: SmtpConfig) -> None:
+    """Send ``msg`` through ``config`` (STARTTLS unless disabled); raises :class:`ConfigError` with the cause."""
+    try:
+        with smtplib.SMTP(config.host, config.port, timeout=config.timeout) as smtp:
+            smtp.ehlo()
+            if config.starttls:
+                if not smtp.has_extn("starttls"):
+                    raise ConfigError(f"SMTP server {config.host}:{config.port} does not offer STARTTLS; refusing to send health data in clear.")
+                smtp.starttls(context=config.ssl_context or ssl.create_default_context())
+                smtp.ehlo()
+            if config.username:
+                smtp.login(config.username, config.password or "")
+            smtp.send_message(msg)
+    except ConfigError:
+        raise
+    except (OSError, smtplib.SMTPException) as exc:
+        raise ConfigError(f"sending to {config.host}:{config.port} failed: {type(exc).__name__}: {exc}") from exc
+
+
+def open_outbox(engine: Engine) -> Engine:
+    """Create the ``outbox`` table if needed and return ``engine``."""
+    metadata.create_all(engine, tables=[outbox])
+    return engine
+
+
+def enqueue(engine: Engine, msg: EmailMessage, *, target: str | None = None, now: datetime | None = None) -> int:
+    """Store ``msg`` as ``pending`` (durably, before any sending attempt) and return its outbox id."""
+    if not msg["Message-ID"] or not msg["To"]:
+        raise RecordError("outbox messages need To and Message-ID headers (use build_message()).")
+    now = now or datetime.now(UTC)
+    with engine.begin() as conn:
+        res = conn.execute(insert(outbox).values(
+            created_at=_ts(now), status="pending", attempts=0, next_attempt_at=_ts(now),
+            message_id=str(msg["Message-ID"]), recipients=str(msg["To"]), target=target, message=msg.as_bytes(),
+        ))
+        return int(res.inserted_primary_key[0])
+
+
+def _backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(60 * 2 ** (attempts - 1), 6 * 3600))
+
+
+def process_outbox(
+    engine: Engine,
+    config: SmtpConfig,
+    *,
+    now: datetime | None = None,
+    max_attempts: int = 8,
+    audit_actor: tuple[str, str] | None = None,
+) -> dict[str, int]:
+    """Try every due ``pending``/``failed`` message; return ``{"sent": n, "failed": m}``.
+
+    With ``audit_actor=(user_id, role)`` each success is written to the audit trail (action ``send``,
+    target = the outbox ``target``), in the same database.
+    """
+    now = now or datetime.now(UTC)
+    with engine.connect() as conn:
+        due = conn.execute(
+            select(outbox.c.id, outbox.c.attempts, outbox.c.message, outbox.c.target, outbox.c.message_id)
+            .where(outbox.c.status.in_(("pending", "failed")))
+            .where(outbox.c.next_attempt_at.is_not(None))
+            .where(outbox.c.next_attempt_at <= _ts(now))
+            .order_by(outbox.c.id)
+        ).all()
+    counts = {"sent": 0, "failed": 0}
+    for row in due:
+        msg = email.message_from_bytes(row.message, _class=EmailMessage, policy=email.policy.SMTP)
+        attempts = row.attempts + 1
+        try:
+            send_message(msg, config)
+        except ConfigError as exc:
+            nxt = None if attempts >= max_attempts else _ts(now + _backoff(attempts))
+            with engine.begin() as conn:
+                conn.execute(update(outbox).where(outbox.c.id == row.id).values(
+                    status="failed", attempts=attempts, last_error=str(exc), next_attempt_at=nxt))
+            counts["failed"] += 1
+            continue
+        with engine.begin() as conn:
+            conn.execute(update(outbox).where(outbox.c.id == row.id).values(
+                status="sent", attempts=attempts, last_error=None, next_attempt_at=None, sent_at=_ts(now)))
+        counts["sent"] += 1
+        if audit_actor is not None:
+            from ecgpilot import audit
+
+            audit.open_audit(engine)
+            audit.append(engine, actor_id=audit_actor[0], actor_role=audit_actor[1], action="send", target=row.target,
+                         details={"channel": "mssante", "outbox_id": row.id, "message_id": row.message_id, "attempts": attempts})
+    return counts
+
+
+def retry_now(engine: Engine, outbox_id: int, *, now: datetime | None = None) -> None:
+    """Make a ``failed`` message due again immediately (e.g. after fixing the server settings)."""
+    now = now or datetime.now(UTC)
+    with engine.begin() as conn:
+        res = conn.execute(update(outbox).where(outbox.c.id == outbox_id).where(outbox.c.status == "failed")
+                           .values(next_attempt_at=_ts(now)))
+    if res.rowcount != 1:
+        raise RecordError(f"outbox entry {outbox_id} does not exist or is not in the 'failed' state.")
+
+
+def outbox_entries(engine: Engine, *, status: str | None = None) -> list[dict[str, Any]]:
+    """Outbox rows without the message bytes (for the admin page)."""
+    cols = [c for c in outbox.c if c.name != "message"]
+    q = select(*cols).order_by(outbox.c.id)
+    if status is not None:
+        q = q.where(outbox.c.status == status)
+    with engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(q)]
