@@ -100,3 +100,31 @@ def test_bad_decision_and_unknown_statement(api) -> None:  # noqa: ANN001
     (study,) = r.json()
     assert study["status"] == "unreadable" and study["error"]
     _assert_problem(api.patch(f"/api/v1/studies/{study['id']}/statements", json={"changes": [{"id": "x", "decision": "maybe"}]}), 422)
+
+
+def test_wfdb_pair_is_one_study(api) -> None:  # noqa: ANN001
+    hea, dat = data_file("ludb", "data", "1.hea"), data_file("ludb", "data", "1.dat")
+    r = api.post("/api/v1/studies", files=[("files", (p.name, p.read_bytes())) for p in (hea, dat)])
+    assert r.status_code == 201
+    (study,) = r.json()
+    assert study["file"]["names"] == ["1.hea", "1.dat"] and study["file"]["format"] == "wfdb"
+    full = api.get(f"/api/v1/studies/{study['id']}").json()
+    # same signal hash as `ecgpilot analyze` computes from the files in place
+    from ecgpilot.analysis import _sha256
+
+    assert full["file"]["sha256"] == _sha256(hea)
+    assert len(full["analysis"]["record"]["leads"]) == 12
+
+
+def test_not_interpretable_keeps_the_tracing(api) -> None:  # noqa: ANN001
+    # CinC 2017 A00205 is labelled noisy ('~') in the challenge's REFERENCE.csv
+    hea, mat = data_file("cinc2017-subset", "A00205.hea"), data_file("cinc2017-subset", "A00205.mat")
+    (study,) = api.post("/api/v1/studies", files=[("files", (p.name, p.read_bytes())) for p in (hea, mat)]).json()
+    full = api.get(f"/api/v1/studies/{study['id']}").json()
+    assert full["analysis"]["quality"]["verdict"] == "not_interpretable"
+    assert full["analysis"]["measurements"] is None
+    from _web import login
+
+    login(api, "a@x.fr")
+    page = api.get(f"/studies/{study['id']}").text
+    assert 'id="not-interpretable"' in page and "<svg" in page

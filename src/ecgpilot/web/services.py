@@ -131,7 +131,7 @@ def ingest(db: Session, data_dir: Path, user: User, group: list[tuple[str, bytes
                                     "reasons": [{"code": "refused", "message_fr": str(exc), "message_en": str(exc)}]},
                         "measurements": None, "ai": None}
         analysis["file"] = {"name": main, "sha256": sha, "format": record.source.format}
-        interp = _interpret(analysis, lang) if analysis["quality"].get("interpretable") else None
+        interp = _interpret(analysis, lang)
         study.analysis = _jsonable(analysis)
         study.interpretation = _jsonable(interp) if interp else None
         ai = analysis.get("ai") or {}

@@ -1,0 +1,51 @@
+"""``ecgpilot serve`` pieces: first-run admin, persistent session key; no patient data in logs."""
+
+from __future__ import annotations
+
+import logging
+import stat
+
+from _web import login, make_app
+from conftest import data_file
+from fastapi.testclient import TestClient
+
+from ecgpilot.store import authenticate
+from ecgpilot.web import Settings, create_app
+from ecgpilot.web.server import ensure_first_admin, load_secret_key
+
+
+def test_first_admin_created_once(tmp_path) -> None:  # noqa: ANN001
+    app = create_app(Settings(data_dir=tmp_path))
+    email, password = ensure_first_admin(app.state.sessions)
+    assert email == "admin@ecgpilot.local" and len(password) >= 12
+    with app.state.sessions() as db:
+        assert authenticate(db, email, password).role == "admin"
+    assert ensure_first_admin(app.state.sessions) is None
+    assert (tmp_path / "ecgpilot.db").exists()
+
+
+def test_first_admin_from_env_values(tmp_path) -> None:  # noqa: ANN001
+    app = create_app(Settings(data_dir=tmp_path))
+    assert ensure_first_admin(app.state.sessions, "chef@cabinet.fr", "un mot de passe long") == ("chef@cabinet.fr", "un mot de passe long")
+    assert login(TestClient(app), "chef@cabinet.fr", "un mot de passe long").status_code == 303
+
+
+def test_secret_key_kept_private(tmp_path) -> None:  # noqa: ANN001
+    key = load_secret_key(tmp_path)
+    assert load_secret_key(tmp_path) == key and len(key) > 40
+    assert stat.S_IMODE((tmp_path / "secret_key").stat().st_mode) == 0o600
+
+
+def test_no_patient_data_in_logs(tmp_path, caplog) -> None:  # noqa: ANN001
+    path = data_file("format-samples", "ge-muse-xml", "perottelab-introecg", "MUSE_20200923_093504_79000_example.xml")
+    client = TestClient(make_app(tmp_path))
+    login(client, "a@x.fr")
+    from _web import csrf_of
+
+    with caplog.at_level(logging.DEBUG):
+        csrf = csrf_of(client.get("/").text)
+        r = client.post("/upload", data={"csrf": csrf}, files=[("files", (path.name, path.read_bytes()))])
+        assert r.status_code == 200 and "TESTONE" in r.text
+    logged = "\n".join(rec.getMessage() for rec in caplog.records)
+    for secret in ("TESTONE", "201700237", "1980-06-10", path.name):
+        assert secret not in logged
