@@ -143,7 +143,7 @@ def test_wrong_password_is_a_clear_error(tls):
     server_ctx, client_ctx = tls
     ctl, _ = _start(server_ctx)
     try:
-        with pytest.raises(ConfigError, match="failed"):
+        with pytest.raises(ConfigError, match="SMTPAuthenticationError"):
             send_message(_message(), SmtpConfig("127.0.0.1", ctl.port, username="gp", password="no", ssl_context=client_ctx, timeout=10))
     finally:
         ctl.stop()

@@ -132,7 +132,11 @@ def send_message(msg: EmailMessage, config: SmtpConfig) -> None:
                 smtp.starttls(context=config.ssl_context or ssl.create_default_context())
                 smtp.ehlo()
             if config.username:
-                smtp.login(config.username, config.password or "")
+                smtp.user, smtp.password = config.username, config.password or ""
+                if "PLAIN" in smtp.esmtp_features.get("auth", "").upper().split():
+                    smtp.auth("PLAIN", smtp.auth_plain)  # one clear answer instead of trying every mechanism
+                else:
+                    smtp.login(config.username, config.password or "")
             smtp.send_message(msg)
     except ConfigError:
         raise
