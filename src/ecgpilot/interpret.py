@@ -19,6 +19,7 @@ too, and never hide a critical finding: the finding is kept, with a caveat.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from ecgpilot.errors import ConfigError
@@ -282,12 +283,11 @@ def _lead_order(name: str) -> tuple[int, str]:
     return (_ORDER.index(name) if name in _ORDER else len(_ORDER), name)
 
 
-def _ai_present(ai: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
-    """AI statements kept: ``present`` ones, plus emergency codes above the critical probability."""
+def _ai_present(ai: dict[str, Any] | None, crit: float) -> dict[str, dict[str, Any]]:
+    """AI statements kept: ``present`` ones, plus emergency codes from probability ``crit``."""
     if not ai or "statements" not in ai:
         return {}
     out: dict[str, dict[str, Any]] = {}
-    crit = THRESHOLDS["ai_critical_probability"]
     for s in ai["statements"]:
         code = s.get("code")
         sid = _AI_MAP.get(code)
@@ -309,21 +309,27 @@ def _ev_ai(s: dict[str, Any], t: dict[str, Any]) -> dict[str, Any]:
             "text": f"{desc} ({t['ai_prob']} {p:.2f})" if p is not None else str(desc)}
 
 
-def interpret(analysis: dict[str, Any], *, lang: str = "fr") -> dict[str, Any]:
+def interpret(analysis: dict[str, Any], *, lang: str = "fr",
+              thresholds: Mapping[str, float] | None = None) -> dict[str, Any]:
     """The reading of one analysis document: statements with evidence, urgency and a summary.
 
-    ``lang`` is ``'fr'`` (default) or ``'en'``. See the module docstring and ``docs/rules.md``.
+    ``lang`` is ``'fr'`` (default) or ``'en'``. ``thresholds`` overrides some of
+    :data:`THRESHOLDS` (for tuning and benchmarks only; the defaults are the versioned rules).
+    See the module docstring and ``docs/rules.md``.
     """
     if lang not in LANGS:
         raise ConfigError(f"Unknown language {lang!r}; accepted: {', '.join(LANGS)}.")
+    unknown = sorted(set(thresholds or {}) - set(THRESHOLDS))
+    if unknown:
+        raise ConfigError(f"Unknown rule threshold(s) {', '.join(unknown)}; accepted: {', '.join(THRESHOLDS)}.")
     t = _T[lang]
-    th = THRESHOLDS
+    th = {**THRESHOLDS, **(thresholds or {})}
     r = _Reading(lang)
     quality = analysis.get("quality") or {}
     m = analysis.get("measurements") or {}
     ai = analysis.get("ai")
     ai_ok = bool(ai) and "statements" in ai
-    present = _ai_present(ai)
+    present = _ai_present(ai, th["ai_critical_probability"])
     sex = (((analysis.get("record") or {}).get("patient") or {}).get("sex")) or "U"
 
     # --- AI statements -----------------------------------------------------------------

@@ -1,0 +1,226 @@
+"""Urgency triage on PTB-XL: emergency-rule thresholds tuned on fold 9, reported on fold 10.
+
+Reference urgency of each record from its PTB-XL labels (``labels.csv``: super/sub-class,
+form and rhythm statements; the 71 individual diagnostic codes such as INJAS or 3AVB are
+not in the shared copy, see ``REFERENCE`` below), predicted urgency from
+``ecgpilot.interpret.interpret`` on the analysis document of the 100 Hz record
+(``ecgpilot.analysis.analyze_record``: quality, measurements, and the classifier when
+``ecgpilot.model.classify`` can run).
+
+Usage::
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_urgency.py [--limit N] [--no-ai]
+
+Analysis documents (without the AI part) are cached in ``cache_dir()/bench_urgency/`` so a
+re-run only re-applies the rules. Writes ``benchmarks/results/urgency.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ecgpilot.datasets.ptbxl import FS, LEADS, load_ptbxl
+from ecgpilot.interpret import LEVELS, RULES_VERSION, THRESHOLDS, interpret, level_rank
+from ecgpilot.paths import cache_dir
+from ecgpilot.record import ECGRecord
+
+#: Reference urgency from the PTB-XL labels available (documented in the results).
+REFERENCE = {
+    "emergency": {"form": {"STE"}, "rhythm": {"SVTAC", "PSVT"}},
+    "soon": {"rhythm": {"AFIB", "AFLT"}, "form": {"LNGQT"},
+             "sub_class": {"CLBBB", "LVH", "RVH", "SEHYP", "WPW", "IMI", "AMI", "LMI", "PMI", "ISCA", "ISCI", "ISC"}},
+}
+#: Emergency-rule thresholds searched on fold 9 (least aggressive setting reaching the goal wins).
+GRID = {"ai_critical_probability": [0.5, 0.4, 0.3, 0.2, 0.1, 0.05],
+        "hr_very_fast": [150.0, 140.0, 130.0, 120.0]}
+GOAL = 0.95
+
+
+def reference_level(labels: dict[str, list[str]]) -> str:
+    """Urgency implied by one record's PTB-XL statements (see :data:`REFERENCE`)."""
+    for level in ("emergency", "soon"):
+        for task, codes in REFERENCE[level].items():
+            if codes & set(labels.get(task, [])):
+                return level
+    if "CRBBB" in labels["sub_class"] and "LAFB/LPFB" in labels["sub_class"]:
+        return "soon"                                   # bifascicular block
+    if labels["sub_class"] == ["NORM"] and set(labels["rhythm"]) <= {"SR"} and not labels["form"]:
+        return "normal"
+    return "routine"
+
+
+def _slim(doc: dict[str, Any]) -> dict[str, Any]:
+    m = doc.get("measurements")
+    if m:
+        m = {k: v for k, v in m.items() if k not in ("beats_s", "median_beat")}
+    return {"record": {"patient": {}}, "quality": doc["quality"], "measurements": m}
+
+
+def analyses(ds, idx: np.ndarray, cache: Path) -> dict[int, dict[str, Any]]:
+    """Quality + measurements per ecg_id (cached jsonl), computed at 100 Hz."""
+    from ecgpilot.analysis import analyze_record
+
+    docs: dict[int, dict[str, Any]] = {}
+    if cache.exists():
+        for line in cache.read_text().splitlines():
+            d = json.loads(line)
+            docs[d["ecg_id"]] = d["doc"]
+    todo = [i for i in idx if int(ds.ecg_id[i]) not in docs]
+    t0 = time.perf_counter()
+    with cache.open("a") as f:
+        for k, i in enumerate(todo):
+            rec = ECGRecord(signal=np.asarray(ds.signals[i], dtype=np.float32).T, fs=FS, leads=LEADS)
+            doc = _slim(analyze_record(rec, use_ai=False))
+            docs[int(ds.ecg_id[i])] = doc
+            f.write(json.dumps({"ecg_id": int(ds.ecg_id[i]), "doc": doc}) + "\n")
+            if k % 200 == 199:
+                print(f"  {k + 1}/{len(todo)} analysed ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
+    return docs
+
+
+def ai_parts(ds, idx: np.ndarray) -> tuple[dict[int, dict[str, Any]], str | None]:
+    """``ai`` object per ecg_id from the shipped classifier, or ({}, reason) when it cannot run."""
+    try:
+        from ecgpilot.model import classify, load_model
+
+        version = load_model().version
+    except Exception as exc:   # classifier not installed / model file missing
+        return {}, f"classifier unavailable: {exc}"
+    out = {}
+    for i in idx:
+        rec = ECGRecord(signal=np.asarray(ds.signals[i], dtype=np.float32).T, fs=FS, leads=LEADS)
+        out[int(ds.ecg_id[i])] = classify(rec)
+    return out, version
+
+
+def predict(docs, ais, ids, thresholds) -> list[str]:
+    out = []
+    for e in ids:
+        d = dict(docs[e])
+        d["ai"] = ais.get(e) if d["quality"].get("interpretable", True) else None
+        out.append(interpret(d, thresholds=thresholds)["urgency"]["level"])
+    return out
+
+
+def scores(ref: list[str], pred: list[str]) -> dict[str, Any]:
+    r = np.array([level_rank(x) for x in ref])
+    p = np.array([level_rank(x) for x in pred])
+    res: dict[str, Any] = {}
+    for lv in ("emergency", "soon", "routine"):
+        k = level_rank(lv)
+        pos, neg = r >= k, r < k
+        res[lv] = {"n_pos": int(pos.sum()), "sens": float((p[pos] >= k).mean()) if pos.any() else float("nan"),
+                   "spec": float((p[neg] < k).mean()) if neg.any() else float("nan")}
+    nm = r == 0
+    res["normal"] = {"n_pos": int(nm.sum()), "sens": float((p[nm] == 0).mean()) if nm.any() else float("nan"),
+                     "spec": float((p[~nm] > 0).mean()) if (~nm).any() else float("nan")}
+    res["confusion"] = [[int(((r == i) & (p == j)).sum()) for j in range(4)] for i in range(4)]
+    return res
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    if n == 0:
+        return float("nan"), float("nan")
+    ph = k / n
+    den = 1 + z * z / n
+    c = (ph + z * z / (2 * n)) / den
+    h = z * np.sqrt(ph * (1 - ph) / n + z * z / (4 * n * n)) / den
+    return c - h, c + h
+
+
+def tune(docs, ais, ids, ref) -> tuple[dict[str, float], dict[str, Any]]:
+    """Least aggressive grid point (highest emergency specificity) with emergency sensitivity ≥ GOAL."""
+    best = None
+    for values in itertools.product(*GRID.values()):
+        th = dict(zip(GRID, values))
+        s = scores(ref, predict(docs, ais, ids, th))
+        key = (s["emergency"]["sens"] >= GOAL, s["emergency"]["spec"] if s["emergency"]["sens"] >= GOAL
+               else s["emergency"]["sens"])
+        if best is None or key > best[0]:
+            best = (key, th, s)
+    return best[1], best[2]
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--limit", type=int, default=None, help="records per fold (smoke test)")
+    ap.add_argument("--no-ai", action="store_true", help="measurements only")
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "urgency.md")
+    args = ap.parse_args(argv)
+    ds = load_ptbxl()
+    cdir = cache_dir() / "bench_urgency"
+    cdir.mkdir(parents=True, exist_ok=True)
+    folds = {}
+    for fold in (9, 10):
+        idx = ds.folds(fold)[: args.limit]
+        docs = analyses(ds, idx, cdir / "analysis_100hz.jsonl")
+        ais, version = ({}, "not used (--no-ai)") if args.no_ai else ai_parts(ds, idx)
+        ids = [int(ds.ecg_id[i]) for i in idx]
+        ref = [reference_level({t: ds.labels[t][i] for t in ds.labels}) for i in idx]
+        folds[fold] = (docs, ais, ids, ref, version)
+    docs9, ais9, ids9, ref9, version = folds[9]
+    tuned, s9 = tune(docs9, ais9, ids9, ref9)
+    docs10, ais10, ids10, ref10, _ = folds[10]
+    s10 = scores(ref10, predict(docs10, ais10, ids10, tuned))
+    default10 = scores(ref10, predict(docs10, ais10, ids10, None))
+    text = report(args, version, tuned, s9, s10, default10, len(ids9), len(ids10))
+    args.out.write_text(text)
+    print(text)
+
+
+def _row(name: str, s: dict[str, Any]) -> str:
+    cells = []
+    for lv in ("emergency", "soon", "routine", "normal"):
+        x = s[lv]
+        k = round(x["sens"] * x["n_pos"]) if x["n_pos"] else 0
+        lo, hi = wilson(k, x["n_pos"])
+        cells.append(f"{x['sens']:.3f} ({lo:.2f}–{hi:.2f}) / {x['spec']:.3f} [n={x['n_pos']}]")
+    return f"| {name} | " + " | ".join(cells) + " |"
+
+
+def report(args, version, tuned, s9, s10, default10, n9, n10) -> str:
+    cmd = "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_urgency.py" + (" --no-ai" if args.no_ai else "") + (
+        f" --limit {args.limit}" if args.limit else "")
+    lines = [
+        "# Urgency triage on PTB-XL (fold 10; emergency thresholds tuned on fold 9)", "",
+        f"Command: `{cmd}`", "",
+        f"Rules `{RULES_VERSION}`; AI: {version}; {n9} fold-9 and {n10} fold-10 records at 100 Hz "
+        "(sex unknown in the shared PTB-XL copy: generic QTc limit).", "",
+        "Sensitivity (95 % Wilson CI) / specificity of **predicted level ≥ L** against **reference level ≥ L** "
+        "(for `normal`: predicted normal among reference-normal / predicted non-normal among the others).", "",
+        "| setting | emergency | soon or more | routine or more | normal |", "|---|---|---|---|---|",
+        _row("fold 9, tuned", s9), _row("**fold 10, tuned**", s10), _row("fold 10, default rules", default10), "",
+        f"Tuned on fold 9 (grid {json.dumps(GRID)}; goal emergency sensitivity ≥ {GOAL}): "
+        f"`{json.dumps(tuned)}`; rule defaults: "
+        f"`{json.dumps({k: THRESHOLDS[k] for k in GRID})}`.", "",
+        "Fold-10 confusion (rows reference, columns predicted; " + ", ".join(LEVELS) + "):", "",
+        "| reference \\ predicted | " + " | ".join(LEVELS) + " |", "|---|" + "---:|" * 4,
+    ]
+    for lv, row in zip(LEVELS, s10["confusion"]):
+        lines.append(f"| {lv} | " + " | ".join(str(v) for v in row) + " |")
+    lines += [
+        "", "## Reference mapping (from `labels.csv`)", "",
+        "* **emergency**: form `STE` (ST elevation), rhythm `SVTAC` / `PSVT` (supraventricular tachycardia).",
+        "* **soon**: rhythm `AFIB`, `AFLT`; form `LNGQT`; sub-class `CLBBB`, `LVH`, `RVH`, `SEHYP`, `WPW`, "
+        "`IMI`, `AMI`, `LMI`, `PMI` (infarction, age not given), `ISCA`, `ISCI`, `ISC` (ischaemic ST-T); "
+        "`CRBBB` with `LAFB/LPFB` (bifascicular).",
+        "* **normal**: sub-class exactly `NORM`, rhythm `SR` only, no form statement.",
+        "* **routine**: everything else.", "",
+        "Limits: the shared copy has only the sub-class level, so the injury codes (INJAS, INJAL, INJIN, "
+        "INJLA, INJIL) are merged into `AMI`/`IMI` with old infarctions, and 2AVB/3AVB into `AVB` with "
+        "first-degree blocks (about 97 % of `AVB`); they cannot be scored as emergencies here and the "
+        "emergency reference is small (wide CI). Extreme rates and QTc ≥ 500 ms have no PTB-XL label.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
