@@ -139,14 +139,17 @@ def test_send_over_starttls_received_with_readable_xdm(tls):
     assert files[DOC_PATH] == CDA
 
 
-def test_wrong_password_is_a_clear_error(tls):
-    server_ctx, client_ctx = tls
-    ctl, _ = _start(server_ctx)
+def test_server_without_starttls_refused(tls):
+    _, client_ctx = tls
+    sink = _Sink()
+    ctl = aiosmtpd_controller.Controller(sink, hostname="127.0.0.1", port=_free_port())
+    ctl.start()
     try:
-        with pytest.raises(ConfigError, match="SMTPAuthenticationError"):
-            send_message(_message(), SmtpConfig("127.0.0.1", ctl.port, username="gp", password="no", ssl_context=client_ctx, timeout=10))
+        with pytest.raises(ConfigError, match="does not offer STARTTLS"):
+            send_message(_message(), SmtpConfig("127.0.0.1", ctl.port, ssl_context=client_ctx, timeout=10))
     finally:
         ctl.stop()
+    assert sink.messages == []
 
 
 def test_outbox_server_down_then_retried(tls, tmp_path):
