@@ -8,7 +8,8 @@ In short::
     0.000,-20,-25,-5,23,-7,-15,...
 
 * optional ``# key=value`` comment lines before the header: ``fs`` (Hz), ``units``
-  (``uV``, ``mV`` or ``V``), ``start`` (ISO date-time);
+  (``uV``, ``mV`` or ``V``), ``scale`` (units per stored count, default 1),
+  ``start`` (ISO date-time);
 * one header row of lead names, each optionally suffixed with its unit
   (``I (mV)``, ``V1 [uV]``), and an optional time column (``time``/``time_s`` in
   seconds, ``time_ms`` in milliseconds);
@@ -170,6 +171,18 @@ def read(path: Path) -> ECGRecord:
                 f"{path.name!r}: unit {u!r} of lead {name} is not accepted; use uV, mV or V."
             )
         factors.append(UNIT_TO_UV[u.strip().lower()])
+
+    scale = 1.0
+    if "scale" in directives:
+        try:
+            scale = float(directives["scale"])
+        except ValueError:
+            raise UnsupportedFormatError(
+                f"{path.name!r}: '# scale={directives['scale']}' is not a number (units per count)."
+            ) from None
+        if not np.isfinite(scale) or scale == 0:
+            raise UnsupportedFormatError(f"{path.name!r}: '# scale={directives['scale']}' must be non-zero.")
+    factors = [f * scale for f in factors]
 
     decimal_comma = sep != ","
     n_cols = len(header)
