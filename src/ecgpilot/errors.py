@@ -9,7 +9,8 @@ Hierarchy::
     ├── RecordError (ValueError)  an ECGRecord would be inconsistent (bad rate, NaN, lead names...)
     ├── NotInterpretableError     quality too poor to interpret: analysis refuses
     ├── ModelError                the classifier cannot run on this input (or is unavailable)
-    └── ConfigError               bad settings / options given by the user
+    ├── ConfigError               bad settings / options given by the user
+    └── AuthenticationError       a login could not be established (bad OIDC response / token)
 
 Every message says what was wrong and, where possible, what to do.
 """
@@ -25,6 +26,7 @@ __all__ = [
     "NotInterpretableError",
     "ModelError",
     "ConfigError",
+    "AuthenticationError",
 ]
 
 
@@ -62,3 +64,7 @@ class ModelError(ECGPilotError):
 
 class ConfigError(ECGPilotError, ValueError):
     """An option or setting has a value that is not accepted."""
+
+
+class AuthenticationError(ECGPilotError):
+    """A login attempt failed: invalid state, token signature, issuer, audience, expiry or nonce."""

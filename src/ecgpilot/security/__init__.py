@@ -1,0 +1,1 @@
+"""Security building blocks: OpenID Connect login (:mod:`.oidc`) and login rate limiting (:mod:`.ratelimit`)."""
