@@ -97,3 +97,25 @@ def test_user_table_has_no_plain_password(tmp_path) -> None:  # noqa: ANN001
         add_user(db, "a@x.fr", "a secret password")
         db.commit()
         assert "a secret password" not in db.scalar(select(User.password_hash))
+
+
+def test_signed_report_row_cannot_be_changed(tmp_path) -> None:  # noqa: ANN001
+    from ecgpilot.store.models import Report, Study, utcnow
+
+    engine, sessions = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    migrate(engine)
+    with sessions() as db:
+        user = add_user(db, "a@x.fr", "long enough pw")
+        study = Study(practice_id=user.practice_id, uploaded_by=user.id, file_sha256="0" * 64, file_name="x", file_names=["x"])
+        db.add(study)
+        db.flush()
+        rep = Report(study_id=study.id, version=1, signed_by=user.id, signed_at=utcnow(), content={"a": 1}, content_sha256="h")
+        db.add(rep)
+        db.commit()
+        rep.content = {"a": 2}
+        with pytest.raises(RecordError, match="immutable"):
+            db.commit()
+        db.rollback()
+        db.delete(rep)
+        with pytest.raises(RecordError, match="immutable"):
+            db.commit()

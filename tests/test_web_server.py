@@ -49,3 +49,21 @@ def test_no_patient_data_in_logs(tmp_path, caplog) -> None:  # noqa: ANN001
     logged = "\n".join(rec.getMessage() for rec in caplog.records)
     for secret in ("TESTONE", "201700237", "1980-06-10", path.name):
         assert secret not in logged
+
+
+def test_create_user_for_the_cli(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    from ecgpilot.web.server import create_user
+
+    monkeypatch.setenv("ECGPILOT_WEB_DATA", str(tmp_path))
+    create_user("dr@cabinet.fr", "un mot de passe long", role="cardiologist", practice="Cabinet B")
+    app = create_app(Settings(data_dir=tmp_path))
+    with app.state.sessions() as db:
+        assert authenticate(db, "dr@cabinet.fr", "un mot de passe long").role == "cardiologist"
+
+
+def test_tampered_session_cookie_is_refused(tmp_path) -> None:  # noqa: ANN001
+    client = TestClient(make_app(tmp_path))
+    login(client, "a@x.fr")
+    value = client.cookies.get("ecgpilot_session")
+    client.cookies.set("ecgpilot_session", value[:-3] + ("AAA" if not value.endswith("AAA") else "BBB"))
+    assert client.get("/", follow_redirects=False).headers.get("location") == "/login"

@@ -14,8 +14,10 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from ecgpilot.errors import RecordError
 
 __all__ = ["Base", "Practice", "User", "ApiToken", "Study", "StudyEvent", "Report", "utcnow"]
 
@@ -115,3 +117,11 @@ class Report(Base):
     signed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     content: Mapped[dict[str, Any]] = mapped_column()
     content_sha256: Mapped[str] = mapped_column(String(64))
+
+
+@event.listens_for(Report, "before_update")
+@event.listens_for(Report, "before_delete")
+def _reports_are_immutable(_mapper, _conn, target: Report) -> None:  # type: ignore[no-untyped-def]
+    """A signed report is never changed or removed: an amendment adds a version."""
+    raise RecordError(f"signed report {target.id} (study {target.study_id}, version {target.version}) is immutable; "
+                      "amend the study to sign a new version.")

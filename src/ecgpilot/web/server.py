@@ -18,7 +18,7 @@ from ecgpilot.store import add_user
 from ecgpilot.store.models import User
 from ecgpilot.web.app import Settings, create_app
 
-__all__ = ["serve", "ensure_first_admin", "load_secret_key"]
+__all__ = ["serve", "ensure_first_admin", "load_secret_key", "create_user"]
 
 
 def load_secret_key(data_dir: Path) -> str:
@@ -49,14 +49,32 @@ def ensure_first_admin(sessions, email: str | None = None, password: str | None 
     return email, password
 
 
+def _database_url(db: str | None, data_dir: Path) -> str:
+    if db and "://" not in db:
+        return f"sqlite:///{Path(db).resolve()}"
+    return db or f"sqlite:///{data_dir / 'ecgpilot.db'}"
+
+
+def create_user(email: str, password: str, *, name: str = "", role: str = "gp", practice: str = "Cabinet",
+                db: str | None = None) -> None:
+    """Add an account to the app's database (migrated first); for ``ecgpilot user add``."""
+    from ecgpilot.store import migrate, open_database
+
+    data_dir = Path(os.environ.get("ECGPILOT_WEB_DATA", "ecgpilot-data")).resolve()
+    engine, sessions = open_database(_database_url(db, data_dir))
+    migrate(engine)
+    with sessions() as s:
+        add_user(s, email, password, name=name, role=role, practice=practice)
+        s.commit()
+    engine.dispose()
+
+
 def serve(host: str = "127.0.0.1", port: int = 8000, db: str | None = None) -> int:
     """Start the web app (blocking); ``db`` is a SQLAlchemy URL (default SQLite under ./ecgpilot-data)."""
     import uvicorn
 
     data_dir = Path(os.environ.get("ECGPILOT_WEB_DATA", "ecgpilot-data")).resolve()
-    if db and "://" not in db:
-        db = f"sqlite:///{Path(db).resolve()}"
-    settings = Settings(data_dir=data_dir, database_url=db, secret_key=load_secret_key(data_dir))
+    settings = Settings(data_dir=data_dir, database_url=_database_url(db, data_dir), secret_key=load_secret_key(data_dir))
     app = create_app(settings)
     created = ensure_first_admin(app.state.sessions, os.environ.get("ECGPILOT_ADMIN_EMAIL"),
                                  os.environ.get("ECGPILOT_ADMIN_PASSWORD"))
