@@ -67,3 +67,29 @@ def test_tampered_session_cookie_is_refused(tmp_path) -> None:  # noqa: ANN001
     value = client.cookies.get("ecgpilot_session")
     client.cookies.set("ecgpilot_session", value[:-3] + ("AAA" if not value.endswith("AAA") else "BBB"))
     assert client.get("/", follow_redirects=False).headers.get("location") == "/login"
+
+
+def test_admin_adds_a_gp_of_the_same_practice(tmp_path) -> None:  # noqa: ANN001
+    from _web import csrf_of
+
+    app = create_app(Settings(data_dir=tmp_path))
+    email, password = ensure_first_admin(app.state.sessions)
+    admin = TestClient(app)
+    login(admin, email, password)
+    page = admin.get("/admin/users")
+    assert page.status_code == 200 and email in page.text
+    r = admin.post("/admin/users", data={"csrf": csrf_of(page.text), "email": "gp@cabinet.fr", "name": "Dr G",
+                                         "role": "gp", "password": "mot de passe du médecin"})
+    assert r.status_code == 200 and "gp@cabinet.fr" in r.text
+    gp = TestClient(app)
+    assert login(gp, "gp@cabinet.fr", "mot de passe du médecin").status_code == 303
+    assert gp.get("/admin/users").status_code == 403
+    with app.state.sessions() as db:
+        from sqlalchemy import select
+
+        from ecgpilot.store.models import User
+
+        rows = {u.email: u.practice_id for u in db.scalars(select(User))}
+    assert rows["gp@cabinet.fr"] == rows[email]
+    r = admin.post("/admin/users", data={"csrf": csrf_of(page.text), "email": "x@cabinet.fr", "role": "gp", "password": "short"})
+    assert r.status_code == 400 and "too short" in r.text

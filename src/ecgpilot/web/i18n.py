@@ -77,6 +77,11 @@ TEXT: dict[str, dict[str, str]] = {
     "api_tokens": {"fr": "Jeton d'API (logiciel du cabinet)", "en": "API token (practice software)"},
     "new_token": {"fr": "Créer un jeton", "en": "Create a token"},
     "token_once": {"fr": "Copiez ce jeton maintenant, il ne sera plus affiché :", "en": "Copy this token now, it will not be shown again:"},
+    "accounts": {"fr": "Comptes du cabinet", "en": "Practice accounts"},
+    "name": {"fr": "Nom affiché", "en": "Display name"},
+    "role": {"fr": "Rôle", "en": "Role"},
+    "add_account": {"fr": "Créer le compte", "en": "Create the account"},
+    "created": {"fr": "Compte créé :", "en": "Account created:"},
     "read_only": {"fr": "Lecture seule : votre rôle ne permet pas de signer.", "en": "Read only: your role cannot sign."},
 }
 

@@ -10,8 +10,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ecgpilot.store import authenticate, create_api_token
-from ecgpilot.store.models import StudyEvent, User
+from ecgpilot.store import add_user, authenticate, create_api_token
+from ecgpilot.store.models import ROLES, Practice, StudyEvent, User
 from ecgpilot.web import i18n, services
 from ecgpilot.web.app import LoginRequired, data_dir, db_session, session_user
 from ecgpilot.web.ins import INS_STATUSES
@@ -185,6 +185,31 @@ def pdf(study_id: int, request: Request, version: int | None = None, db: Session
     study = _study(db, user, study_id)
     data = services.pdf_bytes(db, data_dir(request), study, lang=lang_of(request), version=version)
     return Response(data, media_type="application/pdf", headers={"Content-Disposition": f'attachment; filename="ecg-{study.id}.pdf"'})
+
+
+def _admin(user: User) -> User:
+    if user.role != "admin":
+        raise HTTPException(403, f"role {user.role!r} cannot manage accounts; ask your practice's admin.")
+    return user
+
+
+@router.get("/admin/users", response_class=HTMLResponse)
+def users_page(request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
+    _admin(user)
+    users = list(db.scalars(select(User).where(User.practice_id == user.practice_id).order_by(User.email)))
+    return render(request, "users.html", {"user": user, "users": users, "roles": ROLES, "created": None})
+
+
+@router.post("/admin/users", response_class=HTMLResponse)
+async def add_user_page(request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
+    form = await checked_form(request)
+    _admin(user)
+    practice = db.get(Practice, user.practice_id)
+    new = add_user(db, str(form.get("email", "")), str(form.get("password", "")), name=str(form.get("name", "")),
+                   role=str(form.get("role", "gp")), practice=practice.name)
+    db.commit()
+    users = list(db.scalars(select(User).where(User.practice_id == user.practice_id).order_by(User.email)))
+    return render(request, "users.html", {"user": user, "users": users, "roles": ROLES, "created": new.email})
 
 
 @router.get("/api/v1/docs", response_class=HTMLResponse)

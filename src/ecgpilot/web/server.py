@@ -81,6 +81,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, db: str | None = None) -> i
     if created:
         shown = created[1] if not os.environ.get("ECGPILOT_ADMIN_PASSWORD") else "(from ECGPILOT_ADMIN_PASSWORD)"
         print(f"First run: admin account {created[0]} created, password: {shown}", flush=True)
+        print("Log in with it, then add the doctors (role gp or cardiologist) under /admin/users.", flush=True)
     shown_host = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
     print(f"ecgpilot is running: open http://{shown_host}:{port}/ in your browser (Ctrl+C to stop)", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
