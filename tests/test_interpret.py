@@ -1,5 +1,5 @@
 """Interpretation rules and urgency triage on synthetic analysis documents (thresholds from
-the rules' clinical definitions: PR > 200 ms, QRS ≥ 120 ms, rate > 150 or < 40, QTc ≥ 500 ms...)."""
+the rules' clinical definitions: PR > 200 ms, QRS ≥ 120 ms, rate > 130 or < 40, QTc ≥ 500 ms...)."""
 
 from __future__ import annotations
 
@@ -69,7 +69,8 @@ def test_structure_of_statements():
     assert r["urgency"]["level"] == "routine"
 
 
-@pytest.mark.parametrize("hr, level, sid", [(160.0, "emergency", "very_fast_rate"), (150.0, "routine", "sinus_tachycardia"),
+@pytest.mark.parametrize("hr, level, sid", [(160.0, "emergency", "very_fast_rate"), (131.0, "emergency", "very_fast_rate"),
+                                            (130.0, "routine", "sinus_tachycardia"),
                                             (35.0, "emergency", "very_slow_rate"), (45.0, "routine", "sinus_bradycardia"),
                                             (40.0, "routine", "sinus_bradycardia")])
 def test_rate_thresholds(hr, level, sid):
