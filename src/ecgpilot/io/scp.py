@@ -19,18 +19,26 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ecgpilot.errors import CorruptFileError, UnsupportedFormatError
+from ecgpilot.errors import CorruptFileError, RecordError, UnsupportedFormatError
+from ecgpilot.leads import canonical_lead
 from ecgpilot.record import ECGRecord, PatientInfo, SourceInfo
 
 FORMAT = "scp"
 DESCRIPTION = "SCP-ECG (EN 1064) file"
 
-#: SCP lead codes (section 3) → canonical names; the standard's table, common part.
-LEAD_CODES: dict[int, str] = {
-    1: "I", 2: "II", 3: "V1", 4: "V2", 5: "V3", 6: "V4", 7: "V5", 8: "V6",
-    9: "V7", 11: "V3R", 12: "V4R", 13: "V5R", 14: "V6R", 61: "III", 62: "aVR",
-    63: "aVL", 64: "aVF", 16: "X", 17: "Y", 18: "Z", 86: "V8", 87: "V9",
-}
+#: The standard's lead code table (section 3), codes 0..184, in order. A leading "d" marks a
+#: derived lead; "-aVR" is the inverted aVR of the Cabrera display.
+_LEAD_TABLE = (
+    "unspecified I II V1 V2 V3 V4 V5 V6 V7 V2R V3R V4R V5R V6R V7R X Y Z CC5 CM5 LA RA LL "
+    "fI fE fC fA fM fF fH dI dII dV1 dV2 dV3 dV4 dV5 dV6 dV7 dV2R dV3R dV4R dV5R dV6R dV7R "
+    "dX dY dZ dCC5 dCM5 dLA dRA dLL dfI dfE dfC dfA dfM dfF dfH III aVR aVL aVF -aVR V8 V9 "
+    "V8R V9R D A J Defib Extern A1 A2 A3 A4 dV8 dV9 dV8R dV9R dD dA dJ Chest V VR VL VF MCL "
+    "MCL1 MCL2 MCL3 MCL4 MCL5 MCL6 CC CC1 CC2 CC3 CC4 CC6 CC7 CM CM1 CM2 CM3 CM4 CM6 dIII "
+    "daVR daVL daVF d-aVR dChest dV dVR dVL dVF CM7 CH5 CS5 CB5 CR5 ML AB1 AB2 AB3 AB4 ES AS "
+    "AI S dDefib dExtern dA1 dA2 dA3 dA4 dMCL1 dMCL2 dMCL3 dMCL4 dMCL5 dMCL6 RL CV5RL CV6LL "
+    "CV6LU V10 dMCL dCC dCC1 dCC2 dCC3 dCC4 dCC6 dCC7 dCM dCM1 dCM2 dCM3 dCM4 dCM6 dCM7 dCH5 "
+    "dCS5 dCB5 dCR5 dML dAB1 dAB2 dAB3 dAB4 dES dAS dAI dS dRL dCV5RL dCV6LL dCV6LU dV10"
+).split()
 
 _SEX = {1: "M", 2: "F", 0: "U", 9: "U"}
 
@@ -153,9 +161,8 @@ def _huffman_tables(data: bytes) -> list[list[HuffmanCode]]:
         for _ in range(count):
             pb, tb, mode, value, code = struct.unpack_from("<BBBhI", data, off)
             off += 9
-            # The base code is stored with its bits in reverse order.
-            rev = int(f"{code:032b}"[::-1][:pb][::-1], 2) if pb else 0
-            rev = int(format(rev, f"0{pb}b")[::-1], 2) if pb else 0
+            # The base code is stored bit-reversed: its least significant bit comes first.
+            rev = int(format(code & ((1 << pb) - 1), f"0{pb}b")[::-1], 2) if pb else 0
             table.append(HuffmanCode(pb, tb, mode, value, rev))
         tables.append(table)
     return tables
@@ -279,74 +286,285 @@ def _patient_and_device(tags: dict[int, bytes]) -> tuple[PatientInfo, datetime |
     return patient, start, device
 
 
-def read(path: Path) -> ECGRecord:
-    """Read an SCP-ECG file (signal in µV)."""
-    buf = Path(path).read_bytes()
-    sec = _sections(buf, path)
-    s3 = _body(buf, sec[3])
-    n_leads, flags = s3[0], s3[1]
-    if n_leads == 0:
-        raise _fail(path, "section 3 declares 0 leads.")
-    if flags & 0x01:
-        raise UnsupportedFormatError(
-            f"{path.name!r} uses SCP-ECG reference-beat subtraction, which ecgpilot does not decode yet; "
-            "export the ECG without compression or in another format (DICOM, HL7 aECG)."
-        )
-    leads, spans = [], []
-    for k in range(n_leads):
-        start, end, code = struct.unpack_from("<IIB", s3, 2 + 9 * k)
-        if code not in LEAD_CODES:
-            raise _fail(path, f"lead code {code} in section 3 is not a supported lead.")
-        leads.append(LEAD_CODES[code])
-        spans.append((start, end))
-    n_samples = {e - s + 1 for s, e in spans}
-    if len(n_samples) != 1:
-        raise UnsupportedFormatError(f"{path.name!r}: leads of different lengths ({sorted(n_samples)}) are not supported.")
-    n = n_samples.pop()
-    s6 = _body(buf, sec[6])
-    avm_nv, interval_us, diff, bimodal = struct.unpack_from("<HHBB", s6, 0)
-    lengths = struct.unpack_from(f"<{n_leads}H", s6, 6)
-    zero_based = False
-    if 2 not in sec and spans[0][0] == 0 and all(ln == 2 * (n - 1) for ln in lengths):
-        # EN 1064 numbers samples from 1; some writers use 0 with an exclusive end.
-        n -= 1
-        zero_based = True
-    if 2 not in sec and any(ln != 2 * n for ln in lengths):
-        raise _fail(
-            path,
-            f"section 3 declares {n} samples per lead but section 6 stores {sorted(set(lengths))} bytes "
-            f"per lead, not {2 * n} (its 16-bit length fields cannot hold more than 65535 bytes: the "
-            "file was written by a non-compliant converter and the recording is cut).",
-        )
-    if bimodal:
-        raise UnsupportedFormatError(f"{path.name!r} uses SCP-ECG bimodal compression, which is not supported.")
+
+def _values(xs: list[int] | tuple[int, ...]) -> str:
+    u = sorted(set(xs))
+    return str(u[0]) if len(u) == 1 else str(u)
+
+
+def lead_name(code: int) -> str:
+    """The standard's name for an SCP lead code (section 3), e.g. 61 -> ``'III'``."""
+    if not 0 <= code < len(_LEAD_TABLE):
+        raise CorruptFileError(f"SCP lead code {code} is outside the standard's table (0..{len(_LEAD_TABLE) - 1}).")
+    return _LEAD_TABLE[code]
+
+
+def _canonical(code: int) -> tuple[str | None, float]:
+    """(canonical lead name or None when ecgpilot has no such lead, sign)."""
+    name = lead_name(code)
+    sign = 1.0
+    if name.startswith("d"):
+        name = name[1:]  # a derived lead is still that lead
+    if name.startswith("-"):
+        name, sign = name[1:], -1.0
+    try:
+        return canonical_lead(name), sign
+    except RecordError:
+        return None, sign
+
+
+@dataclass(frozen=True)
+class QRSLocations:
+    """Section 4: reference-beat subtraction zones and protected zones (1-based sample numbers)."""
+
+    reference_length_ms: int
+    reference_fiducial: int  # sample number of the fiducial point inside the reference beat
+    zones: tuple[tuple[int, int, int, int], ...]  # (beat type, start, fiducial, end)
+    protected: tuple[tuple[int, int], ...]  # (start, end)
+
+
+def _qrs_locations(data: bytes, path: Path) -> QRSLocations:
+    if len(data) < 6:
+        raise _fail(path, "section 4 is shorter than its 6-byte header.")
+    length_ms, fid, n = struct.unpack_from("<HHH", data, 0)
+    if 6 + 14 * n > len(data):
+        raise _fail(path, f"section 4 declares {n} QRS complexes but holds {len(data) - 6} bytes.")
+    zones = tuple(struct.unpack_from("<HIII", data, 6 + 14 * k) for k in range(n))
+    off = 6 + 14 * n
+    protected = tuple(struct.unpack_from("<II", data, off + 8 * k) for k in range(n)) if off + 8 * n <= len(data) else ()
+    return QRSLocations(length_ms, fid, zones, protected)
+
+
+def _bimodal_positions(start: int, end: int, protected: tuple[tuple[int, int], ...], rate: int) -> NDArray[np.float64]:
+    """Full-rate positions of the samples stored with bimodal compression.
+
+    Inside a protected zone every sample is stored; elsewhere one sample stands for a block of
+    ``rate`` samples (cut short at a protected zone or the lead end) and is placed at the block centre.
+    """
+    zones = sorted((a, b) for a, b in protected if b >= a)
+    pos: list[float] = []
+    p, zi = start, 0
+    while p <= end:
+        while zi < len(zones) and zones[zi][1] < p:
+            zi += 1
+        if zi < len(zones) and zones[zi][0] <= p:
+            pos.append(float(p))
+            p += 1
+        else:
+            nxt = zones[zi][0] if zi < len(zones) else end + 1
+            width = min(rate, nxt - p)
+            pos.append(p + (width - 1) / 2.0)
+            p += width
+    return np.asarray(pos)
+
+
+@dataclass(frozen=True)
+class _Stream:
+    """Header of section 5 or 6: amplitude unit, sample interval, encoding, byte counts."""
+
+    avm_nv: int
+    interval_us: int
+    diff: int
+    bimodal: int
+    lengths: tuple[int, ...]
+    offset: int
+
+
+def _stream(data: bytes, n_leads: int, sid: int, path: Path) -> _Stream:
+    if len(data) < 6 + 2 * n_leads:
+        raise _fail(path, f"section {sid} is too short for its header ({n_leads} leads).")
+    avm, interval, diff, bimodal = struct.unpack_from("<HHBB", data, 0)
+    lengths = struct.unpack_from(f"<{n_leads}H", data, 6)
+    if avm == 0 or interval == 0:
+        raise _fail(path, f"section {sid} amplitude unit {avm} nV / sample interval {interval} µs must be > 0.")
     if diff not in (0, 1, 2):
-        raise _fail(path, f"section 6 difference encoding {diff} (accepted: 0, 1, 2).")
-    if avm_nv == 0 or interval_us == 0:
-        raise _fail(path, f"section 6 amplitude unit {avm_nv} nV / sample interval {interval_us} µs must be > 0.")
+        raise _fail(path, f"section {sid} difference encoding {diff} (accepted: 0, 1, 2).")
     off = 6 + 2 * n_leads
-    if off + sum(lengths) > len(s6):
-        raise _fail(path, "section 6 lead data run past the end of the section (truncated).")
-    tables = _huffman_tables(_body(buf, sec[2])) if 2 in sec else None
-    sig = np.empty((n_leads, n), dtype=np.float64)
-    for k, ln in enumerate(lengths):
-        chunk = s6[off: off + ln]
+    if off + sum(lengths) > len(data):
+        raise _fail(path, f"section {sid} lead data run past the end of the section (truncated).")
+    return _Stream(avm, interval, diff, bimodal if sid == 6 else 0, lengths, off)
+
+
+def _decode_leads(data: bytes, st: _Stream, counts: list[int], tables: list[list[HuffmanCode]] | None,
+                  names: list[str], path: Path) -> list[NDArray[np.float64]]:
+    """Decode each lead's integers (Huffman or raw 16-bit), undo differences, scale to µV."""
+    out, off = [], st.offset
+    for k, (ln, n) in enumerate(zip(st.lengths, counts)):
+        chunk = data[off: off + ln]
         off += ln
         if tables is not None:
             d = huffman_decode(chunk, n, tables)
         else:
             if ln < 2 * n:
-                raise _fail(path, f"lead {leads[k]} has {ln} bytes for {n} 16-bit samples (truncated).")
+                raise _fail(path, f"lead {names[k]} has {ln} bytes for {n} 16-bit samples (truncated).")
             d = np.frombuffer(chunk[: 2 * n], dtype="<i2").astype(np.int64)
-        sig[k] = _undo_differences(d, diff) * (avm_nv / 1000.0)
+        out.append(_undo_differences(d, st.diff) * (st.avm_nv / 1000.0))
+    return out
+
+
+@dataclass(frozen=True)
+class _Leads:
+    codes: list[int]
+    spans: list[tuple[int, int]]
+    subtraction: bool
+
+
+def _lead_definitions(data: bytes, path: Path) -> _Leads:
+    n_leads, flags = data[0], data[1]
+    if n_leads == 0:
+        raise _fail(path, "section 3 declares 0 leads.")
+    if len(data) < 2 + 9 * n_leads:
+        raise _fail(path, f"section 3 declares {n_leads} leads but holds {len(data) - 2} bytes.")
+    codes, spans = [], []
+    for k in range(n_leads):
+        start, end, code = struct.unpack_from("<IIB", data, 2 + 9 * k)
+        lead_name(code)
+        if end < start:
+            raise _fail(path, f"lead {k + 1} ends (sample {end}) before it starts (sample {start}).")
+        codes.append(code)
+        spans.append((start, end))
+    return _Leads(codes, spans, bool(flags & 0x01))
+
+
+def reference_beats(path: Path) -> tuple[tuple[str, ...], float, NDArray[np.float32]]:
+    """Section 5 (reference beat, one per lead): lead names as the standard spells them, fs, µV."""
+    buf = Path(path).read_bytes()
+    sec = _sections(buf, Path(path))
+    if 5 not in sec:
+        raise UnsupportedFormatError(f"{Path(path).name!r} has no section 5 (reference beat).")
+    leads = _lead_definitions(_body(buf, sec[3]), Path(path))
+    beats, st = _reference_beats(buf, sec, leads, Path(path))
+    return tuple(lead_name(c) for c in leads.codes), 1e6 / st.interval_us, np.asarray(beats, dtype=np.float32)
+
+
+def _reference_beats(buf: bytes, sec: dict[int, _Section], leads: _Leads,
+                     path: Path) -> tuple[list[NDArray[np.float64]], _Stream]:
+    s5 = _body(buf, sec[5])
+    st = _stream(s5, len(leads.codes), 5, path)
+    length_ms = _qrs_locations(_body(buf, sec[4]), path).reference_length_ms if 4 in sec else 0
+    tables = _huffman_tables(_body(buf, sec[2])) if 2 in sec else None
+    if length_ms:
+        n = int(round(length_ms * 1000 / st.interval_us))
+    elif tables is None:
+        n = min(st.lengths) // 2
+    else:
+        raise _fail(path, "section 5 is Huffman coded but section 4 gives no reference beat length.")
+    names = [lead_name(c) for c in leads.codes]
+    return _decode_leads(s5, st, [n] * len(leads.codes), tables, names, path), st
+
+
+def read(path: Path) -> ECGRecord:
+    """Read an SCP-ECG file (signal in µV).
+
+    Reverses, in order: Huffman coding (section 2), first/second differences, bimodal
+    compression (linear interpolation outside the protected zones of section 4) and
+    reference-beat subtraction (section 5 beat added back in the section 4 zones).
+    """
+    path = Path(path)
+    buf = path.read_bytes()
+    sec = _sections(buf, path)
+    leads = _lead_definitions(_body(buf, sec[3]), path)
+    n_leads = len(leads.codes)
+    names = [lead_name(c) for c in leads.codes]
+    s6 = _body(buf, sec[6])
+    st = _stream(s6, n_leads, 6, path)
+    tables = _huffman_tables(_body(buf, sec[2])) if 2 in sec else None
+    spans = list(leads.spans)
+
+    zero_based = False
+    if tables is None and not st.bimodal and spans[0][0] == 0 and all(
+        ln == 2 * (e - s) for ln, (s, e) in zip(st.lengths, spans)
+    ):
+        # EN 1064 numbers samples from 1; some writers use 0 with an exclusive end.
+        spans = [(s + 1, e) for s, e in spans]
+        zero_based = True
+    n_full = [e - s + 1 for s, e in spans]
+    if tables is None and not st.bimodal and any(ln != 2 * n for ln, n in zip(st.lengths, n_full)):
+        raise _fail(
+            path,
+            f"section 3 declares {_values(n_full)} samples per lead but section 6 stores "
+            f"{_values(st.lengths)} bytes per lead, not 2 bytes a sample (its 16-bit length fields "
+            "cannot hold more than 65535 bytes: the file was written by a non-compliant converter and "
+            "the recording is cut).",
+        )
+
+    qrs = _qrs_locations(_body(buf, sec[4]), path) if 4 in sec else None
+    fs_interval = st.interval_us
+    positions: list[NDArray[np.float64]] | None = None
+    if st.bimodal:
+        if qrs is None or 5 not in sec:
+            raise _fail(path, "bimodal compression is flagged but section 4 or 5 is missing.")
+        interval5 = struct.unpack_from("<H", _body(buf, sec[5]), 2)[0]
+        if interval5 == 0 or st.interval_us % interval5 or not 1 <= st.interval_us // interval5 <= 4:
+            raise _fail(path, f"bimodal compression needs a section 6 interval ({st.interval_us} µs) that is "
+                              f"1 to 4 times the section 5 interval ({interval5} µs).")
+        rate = st.interval_us // interval5
+        fs_interval = interval5
+        positions = [_bimodal_positions(s, e, qrs.protected, rate) for s, e in spans]
+        counts = [len(p) for p in positions]
+    else:
+        counts = n_full
+    decoded = _decode_leads(s6, st, counts, tables, names, path)
+    if positions is not None:
+        decoded = [np.interp(np.arange(s, e + 1), pos, d) for (s, e), pos, d in zip(spans, positions, decoded)]
+
+    if leads.subtraction:
+        if qrs is None or 5 not in sec:
+            raise _fail(path, "reference-beat subtraction is flagged but section 4 or 5 is missing.")
+        beats, st5 = _reference_beats(buf, sec, leads, path)
+        if st5.interval_us != fs_interval:
+            raise UnsupportedFormatError(
+                f"{path.name!r}: reference beat sampled every {st5.interval_us} µs but rhythm every "
+                f"{fs_interval} µs without bimodal compression; ecgpilot cannot add them back.")
+        for k, ((s, _e), beat) in enumerate(zip(spans, beats)):
+            decoded[k] = _add_reference_beat(decoded[k], s, beat, qrs)
+
+    length = {len(d) for d in decoded}
+    first = {s for s, _ in spans}
+    if len(length) != 1 or len(first) != 1:
+        raise UnsupportedFormatError(
+            f"{path.name!r}: leads of different lengths or start samples ({sorted(length)} samples from "
+            f"{sorted(first)}) are not supported.")
+
+    keep, canon, dropped = [], [], []
+    for k, code in enumerate(leads.codes):
+        name, sign = _canonical(code)
+        if name is None or name in canon:
+            dropped.append(names[k])
+            continue
+        keep.append(decoded[k] * sign)
+        canon.append(name)
+    if not keep:
+        raise UnsupportedFormatError(
+            f"{path.name!r}: none of its leads ({', '.join(names)}) is a lead ecgpilot knows "
+            "(12-lead, V7-V9, V3R-V6R, X/Y/Z).")
+
     tags = _header(_body(buf, sec[1])) if 1 in sec else {}
     patient, start, device = _patient_and_device(tags)
     source = SourceInfo(
         format=FORMAT, path=str(path), manufacturer=device.get("manufacturer"), device=device.get("model"),
         description=DESCRIPTION,
-        extra={"scp_version": buf[sec[3].start + 8], "amplitude_unit_nV": avm_nv, "difference_encoding": diff,
-               "huffman": tables is not None, "sections": sorted(sec),
-               "zero_based_sample_numbers": zero_based},
+        extra={"scp_version": buf[sec[3].start + 8], "amplitude_unit_nV": st.avm_nv,
+               "difference_encoding": st.diff, "huffman": tables is not None, "sections": sorted(sec),
+               "bimodal": bool(st.bimodal), "reference_beat_subtraction": leads.subtraction,
+               "zero_based_sample_numbers": zero_based, "dropped_leads": dropped,
+               "scp_lead_codes": leads.codes, "crc": "verified"},
     )
-    return ECGRecord(signal=sig, fs=1e6 / interval_us, leads=tuple(leads), start_time=start,
+    return ECGRecord(signal=np.stack(keep), fs=1e6 / fs_interval, leads=tuple(canon), start_time=start,
                      source=source, patient=patient)
+
+
+def _add_reference_beat(residual: NDArray[np.float64], lead_start: int, beat: NDArray[np.float64],
+                        qrs: QRSLocations) -> NDArray[np.float64]:
+    """Add the reference beat back over every type-0 subtraction zone (sample numbers are 1-based)."""
+    out = residual.copy()
+    for beat_type, zs, fid, ze in qrs.zones:
+        if beat_type != 0:
+            continue
+        i0 = zs - lead_start  # 0-based index in the lead
+        m0 = qrs.reference_fiducial - fid + zs - 1  # 0-based index in the reference beat
+        n = min(ze - zs + 1, len(beat) - m0, len(out) - i0)
+        if i0 < 0 or m0 < 0 or n <= 0:
+            continue
+        out[i0: i0 + n] += beat[m0: m0 + n]
+    return out
