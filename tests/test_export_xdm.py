@@ -42,6 +42,7 @@ def test_document_entry_matches_cda():
     assert _slot(de, "size") == [str(len(CDA))]
     assert _slot(de, "URI") == ["DOC0001.XML"]
     assert _slot(de, "languageCode") == ["fr-FR"]
+    assert _slot(de, "legalAuthenticator") == ["810001234567^MARTIN^PAUL^^^^^^&1.2.250.1.71.4.2.1&ISO^D^^^IDNPS"]
     # 2026-03-02T09:14+01:00 in UTC
     assert _slot(de, "serviceStartTime") == ["20260302081400"]
     assert _slot(de, "sourcePatientId") == ["279035121518989^^^&1.2.250.1.213.1.4.8&ISO"]

@@ -92,6 +92,10 @@ def cda_metadata(cda: bytes) -> dict[str, Any]:
         "author_family": _x(doc, "h:author/h:assignedAuthor/h:assignedPerson/h:name/h:family/text()", ""),
         "author_given": _x(doc, "h:author/h:assignedAuthor/h:assignedPerson/h:name/h:given/text()", ""),
         "author_speciality": _x(doc, "h:author/h:assignedAuthor/h:code/@code"),
+        "legal_id": _x(doc, "h:legalAuthenticator/h:assignedEntity/h:id/@extension"),
+        "legal_root": _x(doc, "h:legalAuthenticator/h:assignedEntity/h:id/@root"),
+        "legal_family": _x(doc, "h:legalAuthenticator/h:assignedEntity/h:assignedPerson/h:name/h:family/text()", ""),
+        "legal_given": _x(doc, "h:legalAuthenticator/h:assignedEntity/h:assignedPerson/h:name/h:given/text()", ""),
         "author_org": _x(doc, "h:author/h:assignedAuthor/h:representedOrganization/h:name/text()", ""),
         "event_code": _x(doc, "h:documentationOf/h:serviceEvent/h:code/@code"),
         "event_system": _x(doc, "h:documentationOf/h:serviceEvent/h:code/@codeSystem"),
@@ -162,6 +166,8 @@ def _metadata_xml(m: dict[str, Any], doc: bytes, *, source_oid: str, recipient: 
     _slot(de, "creationTime", _utc14(m["creation_time"]))
     _slot(de, "hash", hashlib.sha1(doc).hexdigest())
     _slot(de, "languageCode", m["language"] or "fr-FR")
+    if m["legal_id"]:
+        _slot(de, "legalAuthenticator", f"{m['legal_id']}^{m['legal_family']}^{m['legal_given']}^^^^^^&{m['legal_root']}&ISO^D^^^IDNPS")
     _slot(de, "serviceStartTime", _utc14(m["service_start"]))
     _slot(de, "size", str(len(doc)))
     _slot(de, "sourcePatientId", m["patient_id"])
