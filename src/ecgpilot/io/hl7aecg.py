@@ -164,7 +164,12 @@ def read(path: Path) -> ECGRecord:
             continue
         code = code_el.get("code") or ""
         if code.startswith("TIME_"):
-            increment = _quantity(_child(value, "increment"), "time increment", path, _TIME_TO_S)
+            inc_el = _child(value, "increment")
+            if inc_el is None:
+                raise CorruptFileError(
+                    f"{path.name!r}: the {code} sequence has no increment, so the sampling rate is unknown."
+                )
+            increment = _quantity(inc_el, "time increment", path, _TIME_TO_S)
             head = _child(value, "head")
             if code == "TIME_ABSOLUTE" and head is not None:
                 start = parse_ts(head.get("value"))
