@@ -176,3 +176,42 @@ def test_cli_audit_verify(engine, tmp_path, capsys):
         c.execute(text("UPDATE audit_log SET target='x' WHERE seq=2"))
     assert main(["audit", "verify", "--db", str(tmp_path / "audit.db")]) == 1
     assert "entry 2" in capsys.readouterr().out
+
+
+def test_append_joins_caller_transaction(engine):
+    with pytest.raises(RuntimeError):
+        with engine.begin() as conn:
+            audit.append(conn, actor_id="u", actor_role="gp", action="signature", target="study-1")
+            raise RuntimeError("the signed report could not be stored")
+    assert audit.count(engine) == 0  # rolled back together
+    with engine.begin() as conn:
+        audit.append(conn, actor_id="u", actor_role="gp", action="signature", target="study-1")
+    assert audit.count(engine) == 1 and audit.verify(engine).ok
+
+
+def test_concurrent_writers_keep_one_chain(tmp_path):
+    import threading
+
+    from sqlalchemy import create_engine
+
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    audit.open_audit(url)
+    errors = []
+
+    def worker(k):
+        eng = create_engine(url, connect_args={"timeout": 30})
+        try:
+            for i in range(10):
+                audit.append(eng, actor_id=f"w{k}", actor_role="gp", action="view", target=f"s{i}")
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    eng = audit.open_audit(url)
+    assert audit.count(eng) == 40
+    assert audit.verify(eng).ok

@@ -42,6 +42,7 @@ from typing import Any
 
 from sqlalchemy import (
     Column,
+    Connection,
     Engine,
     Integer,
     MetaData,
@@ -197,7 +198,7 @@ def _now() -> datetime:
 
 
 def append(
-    engine: Engine,
+    engine: Engine | Connection,
     *,
     actor_id: str,
     actor_role: str,
@@ -210,7 +211,11 @@ def append(
     details: dict[str, Any] | None = None,
     when: datetime | None = None,
 ) -> dict[str, Any]:
-    """Append one entry in its own transaction and return it (with ``seq`` and ``hash``).
+    """Append one entry and return it (with ``seq`` and ``hash``).
+
+    With an :class:`~sqlalchemy.Engine` the entry gets its own transaction; with a
+    :class:`~sqlalchemy.Connection` it joins the caller's open transaction, so the audited change and
+    its log entry are committed together (or not at all).
 
     ``outputs`` (e.g. the analysis document) is stored as its sha256 digest only; put a short,
     non-identifying summary in ``details``. ``when`` (timezone-aware) defaults to now, UTC.
@@ -227,32 +232,35 @@ def append(
     if when.tzinfo is None:
         raise ConfigError(f"audit time {when!r} has no timezone; pass an aware datetime (UTC).")
     ts = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    fields = {
+        "actor_id": str(actor_id),
+        "actor_role": str(actor_role),
+        "action": action,
+        "target": None if target is None else str(target),
+        "input_sha256": input_sha256,
+        "model_version": model_version,
+        "rules_version": rules_version,
+        "outputs_digest": None if outputs is None else digest(outputs),
+        "details": canonical_json(details),
+    }
+    if isinstance(engine, Connection):  # the caller's transaction: committed (or rolled back) with its own changes
+        return _append_row(engine, fields, ts)
     for _attempt in range(20):
         try:
             with engine.begin() as conn:
-                last = conn.execute(
-                    select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
-                ).first()
-                row = {
-                    "seq": 1 if last is None else last.seq + 1,
-                    "ts": ts,
-                    "actor_id": str(actor_id),
-                    "actor_role": str(actor_role),
-                    "action": action,
-                    "target": None if target is None else str(target),
-                    "input_sha256": input_sha256,
-                    "model_version": model_version,
-                    "rules_version": rules_version,
-                    "outputs_digest": None if outputs is None else digest(outputs),
-                    "details": canonical_json(details),
-                    "prev_hash": GENESIS_HASH if last is None else last.hash,
-                }
-                row["hash"] = _entry_hash(row)
-                conn.execute(insert(audit_log).values(**row))
-            return row
+                return _append_row(conn, fields, ts)
         except IntegrityError:  # another writer took this seq: read the new head and retry
             continue
     raise ConfigError("could not append to the audit log after 20 attempts (too many concurrent writers).")
+
+
+def _append_row(conn: Connection, fields: dict[str, Any], ts: str) -> dict[str, Any]:
+    last = conn.execute(select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)).first()
+    row = {"seq": 1 if last is None else last.seq + 1, "ts": ts, **fields,
+           "prev_hash": GENESIS_HASH if last is None else last.hash}
+    row["hash"] = _entry_hash(row)
+    conn.execute(insert(audit_log).values(**row))
+    return row
 
 
 def entries(engine: Engine, *, target: str | None = None, action: str | None = None) -> list[dict[str, Any]]:
@@ -389,7 +397,7 @@ def count(engine: Engine) -> int:
 
 
 def set_ai_enabled(engine: Engine, enabled: bool, *, actor_id: str, actor_role: str, reason: str = "") -> None:
-    """The AI stop switch: persist ``ai_enabled`` and audit the change (action ``settings``)."""
+    """The AI stop switch: persist ``ai_enabled`` and audit the change (action ``settings``), in one transaction."""
     ts = _now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     value = "true" if enabled else "false"
     with engine.begin() as conn:
@@ -398,8 +406,8 @@ def set_ai_enabled(engine: Engine, enabled: bool, *, actor_id: str, actor_role: 
             conn.execute(settings.update().where(settings.c.key == "ai_enabled").values(value=value, updated_at=ts, updated_by=actor_id))
         else:
             conn.execute(insert(settings).values(key="ai_enabled", value=value, updated_at=ts, updated_by=actor_id))
-    append(engine, actor_id=actor_id, actor_role=actor_role, action="settings",
-           details={"setting": "ai_enabled", "value": enabled, "reason": reason})
+        append(conn, actor_id=actor_id, actor_role=actor_role, action="settings",
+               details={"setting": "ai_enabled", "value": enabled, "reason": reason})
 
 
 def ai_enabled(engine: Engine) -> bool:
