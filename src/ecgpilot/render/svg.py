@@ -12,7 +12,7 @@ from ecgpilot.render import CAL_WIDTH_MM, calibration_path, paper_layout
 
 __all__ = ["ecg_svg", "GRID_MINOR", "GRID_MAJOR", "TRACE"]
 
-GRID_MINOR = "#f4b6b6"
+GRID_MINOR = "#f2a7a7"
 GRID_MAJOR = "#e06666"
 TRACE = "#000000"
 _MARGIN = 5.0
@@ -54,9 +54,9 @@ def ecg_svg(record: ECGRecord, *, analysis: dict | None = None, speed_mm_s: floa
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{w:g}mm" height="{h:g}mm" viewBox="0 0 {w:g} {h:g}">',
         "<defs>",
         f'<pattern id="grid1mm" x="{gx:g}" y="{gy:g}" width="1" height="1" patternUnits="userSpaceOnUse">'
-        f'<path d="M 1 0 L 0 0 0 1" fill="none" stroke="{GRID_MINOR}" stroke-width="0.06"/></pattern>',
+        f'<path d="M 1 0 L 0 0 0 1" fill="none" stroke="{GRID_MINOR}" stroke-width="0.1"/></pattern>',
         f'<pattern id="grid5mm" x="{gx:g}" y="{gy:g}" width="5" height="5" patternUnits="userSpaceOnUse">'
-        f'<path d="M 5 0 L 0 0 0 5" fill="none" stroke="{GRID_MAJOR}" stroke-width="0.15"/></pattern>',
+        f'<path d="M 5 0 L 0 0 0 5" fill="none" stroke="{GRID_MAJOR}" stroke-width="0.25"/></pattern>',
         "</defs>",
         f'<rect width="{w:g}" height="{h:g}" fill="#ffffff"/>',
         f'<rect id="minor-grid" x="{gx:g}" y="{gy:g}" width="{paper.width_mm:g}" height="{paper.height_mm:g}" '
