@@ -77,7 +77,7 @@ def test_wfdb_unknown_units(tmp_path: Path) -> None:
 def test_wfdb_broken_header_numbers(tmp_path: Path) -> None:
     hea = _copy_ludb(tmp_path)
     hea.write_text(hea.read_text().replace("1 12 500 5000", "1 12 fast 5000", 1))
-    with pytest.raises(ReadError):
+    with pytest.raises(CorruptFileError, match="numeric sampling rate"):
         read_ecg(hea, format="wfdb")
 
 

@@ -190,6 +190,12 @@ def read(path: Path) -> ECGRecord:
             f"{hea.name!r} is not a valid WFDB header: expected a record line "
             "'<name> <n_signals> <fs> <n_samples>' followed by one line per signal."
         )
+    tokens = lines[0].split()
+    if len(tokens) < 4 or not re.fullmatch(r"[\d.]+(/[\d.]+)?(\([\d.]+\))?", tokens[2]) or not tokens[3].isdigit():
+        raise CorruptFileError(
+            f"{hea.name!r}: record line {lines[0]!r} must read '<name> <n_signals> <fs> <n_samples>' "
+            "with a numeric sampling rate and number of samples."
+        )
     with tempfile.TemporaryDirectory(prefix="ecgpilot-wfdb-") as tmp:
         record_name, start = _readable_header(hea, lines[0], Path(tmp))
         return _read_record(wfdb, hea, record_name, start)
