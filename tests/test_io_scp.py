@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -131,3 +132,243 @@ def test_random_bytes_are_not_taken_for_scp(tmp_path: Path) -> None:
     p.write_bytes(np.random.default_rng(1).integers(0, 256, 4000, dtype=np.uint8).tobytes())
     with pytest.raises(UnsupportedFormatError):
         detect_format(p)
+
+
+# --- real-data cross-checks of sections 3 and 5 -------------------------------------------------
+
+
+def test_lead_codes_match_the_dicom_twins_scpecg_codes() -> None:
+    """Example.dcm codes its channels with the legacy SCPECG scheme "5.6.3-9-<SCP lead code>",
+    an independent source for the standard's lead code table."""
+    from ecgpilot.io.scp import lead_name
+
+    rec = read_ecg(data_file(FS, "ecgtoolkit-examples", "Example.scp"))
+    ds = pydicom.dcmread(data_file(FS, "ecgtoolkit-examples", "Example.dcm"))
+    dicom = {}
+    for ch in ds.WaveformSequence[0].ChannelDefinitionSequence:
+        item = ch.ChannelSourceSequence[0]
+        assert item.CodingSchemeDesignator == "SCPECG"
+        dicom[int(item.CodeValue.rsplit("-", 1)[1])] = item.CodeMeaning.replace("Lead ", "")
+    codes = rec.source.extra["scp_lead_codes"]
+    assert sorted(codes) == sorted(dicom)
+    for code, name in zip(codes, rec.leads):
+        assert lead_name(code) == dicom[code] == name
+
+
+def test_reference_beat_section_5_matches_the_dicom_median_beat() -> None:
+    """Section 5 (Huffman, second differences) against the DICOM MEDIAN BEAT group (raw int16 ×
+    sensitivity); the DICOM beat has one trailing padding sample (-32768) after the 599 real ones."""
+    from ecgpilot.io.scp import reference_beats
+
+    names, fs, beats = reference_beats(data_file(FS, "ecgtoolkit-examples", "Example.scp"))
+    assert fs == 500.0 and beats.shape == (12, 599)  # section 4: 1198 ms at 2 ms
+    ds = pydicom.dcmread(data_file(FS, "ecgtoolkit-examples", "Example.dcm"))
+    wf = ds.WaveformSequence[1]
+    assert wf.MultiplexGroupLabel == "MEDIAN BEAT"
+    raw = np.frombuffer(wf.WaveformData, dtype="<i2").reshape(-1, wf.NumberOfWaveformChannels)
+    assert (raw[599:] == -32768).all()
+    for k, ch in enumerate(wf.ChannelDefinitionSequence):
+        name = ch.ChannelSourceSequence[0].CodeMeaning.replace("Lead ", "")
+        ref = raw[:599, k] * float(ch.ChannelSensitivity)
+        np.testing.assert_array_equal(beats[names.index(name)], ref.astype(np.float32), err_msg=name)
+
+
+def test_refused_converter_file_really_is_cut_its_csv_twin_shows() -> None:
+    """0000050.ECG.csv (same recording, raw integers, one row a sample) has the 37,855 samples that
+    section 3 declares; section 6 holds only the first 32,767 of each lead, byte for byte."""
+    csv = np.loadtxt(data_file(FS, "contec-ecg90a", "0000050.ECG.csv"), delimiter=",", usecols=range(6))
+    assert csv.shape == (37855, 6)
+    buf = data_file(FS, "contec-ecg90a", "0000050.ECG.scp").read_bytes()
+    from ecgpilot.io.scp import _body, _sections
+
+    path = data_file(FS, "contec-ecg90a", "0000050.ECG.scp")
+    s6 = _body(buf, _sections(buf, path)[6])
+    lengths = np.frombuffer(s6[6:30], dtype="<u2")
+    assert (lengths == 65534).all()
+    off = 30
+    for k in range(6):  # I, II, III, aVR, aVL, aVF in both files
+        stored = np.frombuffer(s6[off: off + 65534], dtype="<i2")
+        off += 65534
+        np.testing.assert_array_equal(stored, csv[:32767, k])
+
+
+# --- synthetic files: reference-beat subtraction, bimodal compression, lead table ---------------
+
+
+def _enc(v: int) -> str:
+    """One value with the standard's default Huffman table."""
+    if v == 0:
+        return "0"
+    if -8 <= v <= 8:
+        return "1" * abs(v) + "0" + ("0" if v > 0 else "1")
+    if -128 <= v <= 127:
+        return "1111111110" + format(v & 0xFF, "08b")
+    return "1111111111" + format(v & 0xFFFF, "016b")
+
+
+def _huffman(values: np.ndarray, order: int) -> bytes:
+    x = values.astype(np.int64)
+    if order == 1:
+        d = np.concatenate((x[:1], np.diff(x)))
+    elif order == 2:
+        d = np.concatenate((x[:2], x[2:] - 2 * x[1:-1] + x[:-2]))
+    else:
+        d = x
+    bits = "".join(_enc(int(v)) for v in d)
+    bits += "0" * (-len(bits) % 16)  # even byte count
+    return int(bits, 2).to_bytes(len(bits) // 8, "big")
+
+
+def _section(sid: int, body: bytes) -> bytes:
+    if len(body) % 2:
+        body += b"\x00"
+    rest = struct.pack("<HIBB6s", sid, 16 + len(body), 20, 20, b"SCPECG" if sid == 0 else b"") + body
+    return struct.pack("<H", crc_ccitt(rest)) + rest
+
+
+def _record(bodies: dict[int, bytes]) -> bytes:
+    """A complete SCP-ECG record: CRC, length, section 0 pointers (sections 0..11), sections."""
+    sections, pos = {}, 6 + 16 + 12 * 10
+    for sid in sorted(bodies):
+        sections[sid] = _section(sid, bodies[sid])
+    pointers, at = b"", pos
+    for sid in range(12):
+        if sid == 0:
+            pointers += struct.pack("<HII", 0, 16 + 120, 7)
+        elif sid in sections:
+            pointers += struct.pack("<HII", sid, len(sections[sid]), at + 1)
+            at += len(sections[sid])
+        else:
+            pointers += struct.pack("<HII", sid, 0, 0)
+    data = _section(0, pointers) + b"".join(sections[s] for s in sorted(sections))
+    size = 6 + len(data)
+    rest = struct.pack("<I", size) + data
+    return struct.pack("<H", crc_ccitt(rest)) + rest
+
+
+def _synthetic(n: int = 2500, fid: tuple[int, ...] = (301, 1101, 1901)) -> tuple[np.ndarray, np.ndarray]:
+    """Integer rhythm (3 leads) built from a reference beat at the given fiducials + slow wander."""
+    t = np.arange(300)
+    beat = np.stack([np.round(800 * np.exp(-((t - 100) / 8.0) ** 2) - 150 * np.exp(-((t - 112) / 5.0) ** 2)
+                              + 120 * np.exp(-((t - 220) / 25.0) ** 2)) * s for s in (1, 0.6, -0.4)])
+    i = np.arange(n)
+    rhythm = np.stack([np.round(40 * np.sin(2 * np.pi * i / 900 + k)) for k in range(3)])
+    for f in fid:  # fiducial f (1-based) sits on beat sample 101 (1-based)
+        rhythm[:, f - 101: f - 101 + 300] += beat
+    return rhythm.astype(np.int64), beat.astype(np.int64)
+
+
+def _s3(codes: tuple[int, ...], n: int, subtraction: bool) -> bytes:
+    body = struct.pack("<BB", len(codes), (1 if subtraction else 0) | 0x04 | (len(codes) << 3))
+    return body + b"".join(struct.pack("<IIB", 1, n, c) for c in codes)
+
+
+def _s4(zones: list[tuple[int, int, int, int]], protected: list[tuple[int, int]]) -> bytes:
+    body = struct.pack("<HHH", 600, 101, len(zones))
+    body += b"".join(struct.pack("<HIII", *z) for z in zones)
+    return body + b"".join(struct.pack("<II", *p) for p in protected)
+
+
+def _s56(leads: list[np.ndarray], interval: int, order: int, bimodal: int = 0) -> bytes:
+    data = [_huffman(x, order) for x in leads]
+    head = struct.pack("<HHBB", 2500, interval, order, bimodal) + b"".join(struct.pack("<H", len(d)) for d in data)
+    return head + b"".join(data)
+
+
+def test_reference_beat_subtraction_is_undone_exactly(tmp_path: Path) -> None:
+    rhythm, beat = _synthetic()
+    fids = (301, 1101, 1901)
+    zones = [(0, f - 60, f, f + 90) for f in fids[:2]] + [(1, fids[2] - 60, fids[2], fids[2] + 90)]
+    residual = rhythm.copy()
+    for btype, zs, f, ze in zones:
+        if btype == 0:  # rhythm sample s (1-based) pairs with beat sample s - f + 101
+            residual[:, zs - 1: ze] -= beat[:, zs - f + 100: ze - f + 101]
+    assert np.abs(residual[:, fids[0] - 61: fids[0] + 90]).max() <= 45  # the QRS is gone: wander only
+    codes = (1, 2, 65)  # I, II, -aVR
+    raw = _record({
+        1: b"\x02\x04\x00ABC\x00\xff\x00\x00", 2: struct.pack("<H", 19999),
+        3: _s3(codes, 2500, True), 4: _s4(zones, [(f - 60, f + 90) for f in fids]),
+        5: _s56(list(beat), 2000, 1), 6: _s56(list(residual), 2000, 2),
+    })
+    p = tmp_path / "refbeat.bin"
+    p.write_bytes(raw)
+    assert detect_format(p) == "scp"
+    rec = read_ecg(p)
+    assert rec.leads == ("I", "II", "aVR") and rec.fs == 500.0 and rec.patient.patient_id == "ABC"
+    assert rec.source.extra["reference_beat_subtraction"] is True
+    np.testing.assert_array_equal(rec.signal[:2], (rhythm[:2] * 2.5).astype(np.float32))
+    np.testing.assert_array_equal(rec.signal[2], (-rhythm[2] * 2.5).astype(np.float32))  # -aVR inverted
+
+
+def test_bimodal_compression_is_exact_in_protected_zones_and_close_elsewhere(tmp_path: Path) -> None:
+    """Residual decimated by 2 (block means) outside the protected zones, full rate inside them."""
+    rhythm, beat = _synthetic()
+    fids = (301, 1101, 1901)
+    zones = [(0, f - 60, f, f + 90) for f in fids]
+    protected = [(f - 60, f + 91) for f in fids]  # the QRS subtraction zones are protected
+    residual = rhythm.copy()
+    for _, zs, f, ze in zones:
+        residual[:, zs - 1: ze] -= beat[:, zs - f + 100: ze - f + 101]
+    stored, p = [[] for _ in range(3)], 1
+    inside = np.zeros(2500, dtype=bool)
+    for a, b in protected:
+        inside[a - 1: b] = True
+    while p <= 2500:
+        if inside[p - 1]:
+            width = 1
+        else:
+            width = 1 if p == 2500 or inside[p] else 2
+        for k in range(3):
+            stored[k].append(int(np.round(residual[k, p - 1: p - 1 + width].mean())))
+        p += width
+    raw = _record({
+        2: struct.pack("<H", 19999), 3: _s3((1, 2, 21), 2500, True), 4: _s4(zones, protected),
+        5: _s56(list(beat), 2000, 2), 6: _s56([np.array(s) for s in stored], 4000, 2, bimodal=1),
+    })
+    path = tmp_path / "bimodal.scp"
+    path.write_bytes(raw)
+    rec = read_ecg(path)
+    assert rec.fs == 500.0 and rec.n_samples == 2500  # the full (section 5) rate is restored
+    assert rec.leads == ("I", "II") and rec.source.extra["dropped_leads"] == ["LA"]
+    truth = rhythm[:2] * 2.5
+    np.testing.assert_array_equal(rec.signal[:, inside], truth[:, inside].astype(np.float32))
+    err = np.abs(rec.signal - truth)
+    assert err.max() <= 2.5 * 3, err.max()  # the slow residual outside the QRS is interpolated
+
+
+def test_custom_huffman_table_with_bit_reversed_codes() -> None:
+    """Section 2 stores base codes bit-reversed; the standard's default table written that way
+    (0→0, +1→1, -1→5, +2→3, -2→11, +3→7, -3→23, …, 8-bit escape 511, 16-bit escape 1023)
+    must decode like table 19999."""
+    from ecgpilot.io.scp import _huffman_tables
+
+    entries = [(1, 1, 1, 0, 0)]
+    for k in range(1, 9):
+        entries += [(k + 2, k + 2, 1, k, (1 << k) - 1), (k + 2, k + 2, 1, -k, (1 << k) - 1 + (1 << (k + 1)))]
+    entries += [(10, 18, 1, 0, 511), (10, 26, 1, 0, 1023)]
+    assert entries[2][4] == 5 and entries[4][4] == 11 and entries[6][4] == 23
+    body = struct.pack("<HH", 1, len(entries)) + b"".join(struct.pack("<BBBhI", *e) for e in entries)
+    values = np.array([0, 3, -3, 8, -8, 100, -2000, 1, -1], dtype=np.int64)
+    data = _huffman(values, 0)
+    custom = huffman_decode(data, len(values), _huffman_tables(body))
+    assert custom.tolist() == values.tolist()
+
+
+def test_section_crc_mismatch_is_caught_even_when_the_record_crc_is_fixed(tmp_path: Path) -> None:
+    buf = bytearray(data_file(FS, "ecgtoolkit-examples", "Example.scp").read_bytes())
+    buf[20000] ^= 0x10  # inside section 6
+    buf[0:2] = struct.pack("<H", crc_ccitt(bytes(buf[2:])))
+    bad = tmp_path / "bad6.scp"
+    bad.write_bytes(bytes(buf))
+    with pytest.raises(CorruptFileError, match="section 6 CRC mismatch"):
+        read_ecg(bad)
+
+
+def test_lead_code_outside_the_table_is_refused(tmp_path: Path) -> None:
+    rhythm, _ = _synthetic()
+    raw = _record({2: struct.pack("<H", 19999), 3: _s3((1, 200), 2500, False),
+                   6: _s56([rhythm[0], rhythm[1]], 2000, 2)})
+    p = tmp_path / "code.scp"
+    p.write_bytes(raw)
+    with pytest.raises(CorruptFileError, match="lead code 200"):
+        read_ecg(p)
