@@ -180,3 +180,18 @@ def test_pdf_header_unsigned_banner_and_signed_report(tmp_path):
     assert "validated by Dr Martin on 22/11/2026 10:30" in signed and "Sinus rhythm, LVH" in signed
     with pytest.raises(ConfigError, match="fr, en"):
         report_pdf(rec, _analysis(), _interp(), lang="it")
+
+
+@pytest.mark.parametrize("leads, seconds, n_strips", [(("II",), 60.0, 6), (("V1", "V5"), 10.0, 2)])
+def test_pdf_few_leads_are_rhythm_strips_on_the_page(leads, seconds, n_strips, tmp_path):
+    rec = spike_record(leads, seconds=seconds)
+    txt = _text(report_pdf(rec, _analysis(), _interp()), tmp_path)
+    # one lead: 60 s in six 10-s strips (rows shortened to fit); two chest leads: two strips
+    found = re.findall(r"^\s*(II|V1|V5)\s*$", txt, flags=re.M)
+    assert len(found) == n_strips
+
+
+def test_pdf_limb_leads_only_keep_the_3x4_layout(tmp_path):
+    txt = _text(report_pdf(spike_record(("I", "II")), _analysis(), _interp()), tmp_path)
+    for name in ("aVF", "V1 (absent)", "V6 (absent)"):      # III, aVR, aVL, aVF derived from I and II
+        assert name in txt

@@ -22,6 +22,7 @@ PAGE_MM = (297.0, 210.0)
 ROW_HEIGHT_MM = 35.0
 #: Bottom-left corner of the grid on the page (mm from the page's bottom-left corner).
 GRID_ORIGIN_MM = (18.5, 8.0)
+_GRID_MAX_MM = 4 * ROW_HEIGHT_MM
 
 _TXT = {
     "fr": {"title": "ECG 12 dérivations", "patient": "Patient", "born": "né(e) le", "sex": "sexe",
@@ -102,6 +103,10 @@ def report_pdf(record: ECGRecord, analysis: dict, interpretation: dict, *, repor
     c.setCreator("ecgpilot")
 
     paper = paper_layout(record, speed_mm_s=25, gain_mm_mv=10, layout="3x4+II", row_height_mm=ROW_HEIGHT_MM)
+    if paper.height_mm > _GRID_MAX_MM:   # rhythm strips of a few-lead record: shorter rows
+        n_rows = round(paper.height_mm / ROW_HEIGHT_MM)
+        row = max(15.0, 5.0 * (_GRID_MAX_MM / n_rows // 5))
+        paper = paper_layout(record, speed_mm_s=25, gain_mm_mv=10, layout="3x4+II", row_height_mm=row)
     ox, oy = GRID_ORIGIN_MM
     top = oy + paper.height_mm                       # grid top, mm from page bottom
 
