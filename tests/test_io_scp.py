@@ -333,7 +333,9 @@ def test_bimodal_compression_is_exact_in_protected_zones_and_close_elsewhere(tmp
     truth = rhythm[:2] * 2.5
     np.testing.assert_array_equal(rec.signal[:, inside], truth[:, inside].astype(np.float32))
     err = np.abs(rec.signal - truth)
-    assert err.max() <= 2.5 * 3, err.max()  # the slow residual outside the QRS is interpolated
+    # Outside them the slow residual is interpolated between block centres: off by at most the
+    # rounding of the stored block means (one 2.5 µV unit); placing samples at block starts gives 7.5.
+    assert err.max() <= 2.5, err.max()
 
 
 def test_custom_huffman_table_with_bit_reversed_codes() -> None:
