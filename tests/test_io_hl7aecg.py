@@ -63,3 +63,17 @@ def test_minimum_aecg_is_read_as_what_it_holds() -> None:
     digits, scale, origin = _rhythm_lead(path, "MDC_ECG_LEAD_II")
     assert rec.leads == ("II",) and rec.fs == 500.0 and rec.n_samples == 13
     np.testing.assert_allclose(rec.lead("II"), origin + scale * digits)
+
+
+def test_philips_converted_aecg_matches_its_sierra_original() -> None:
+    """Philips' own aECG export of a Sierra XML: same leads and rate, same samples
+    (the aECG keeps the 1 s calibration tail the Sierra reader cuts)."""
+    folder = ("format-samples", "philips-sierra-xml", "1_04")
+    xml = check_reader_file(data_file(*folder, "ad4d3d80-d165_1-04_converted.xml"), fmt="hl7aecg", fs=500.0,
+                            n_samples=5500, leads=STANDARD_12)
+    orig = read_ecg(data_file(*folder, "ad4d3d80-d165_1-04_orig.xml"))
+    diff = xml.signal[:, : orig.n_samples] - orig.signal
+    assert float(np.median(np.abs(diff))) == 0.0
+    assert float(np.mean(np.abs(diff) <= 5.0)) > 0.95  # within one 5 µV step
+    assert float(np.max(np.abs(diff))) <= 25.0
+    assert xml.source.manufacturer == "Philips Medical Systems" and xml.patient.sex == "F"
