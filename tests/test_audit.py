@@ -215,3 +215,11 @@ def test_concurrent_writers_keep_one_chain(tmp_path):
     eng = audit.open_audit(url)
     assert audit.count(eng) == 40
     assert audit.verify(eng).ok
+
+
+def test_cli_verify_refuses_missing_database(tmp_path, capsys):
+    from ecgpilot.cli import main
+
+    assert main(["audit", "verify", "--db", str(tmp_path / "nope.db")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "nope.db").exists()

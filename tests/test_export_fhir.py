@@ -113,3 +113,8 @@ def test_bad_input_refused():
         build_fhir_bundle(report(), b"<html>")
     with pytest.raises(RecordError, match="urgency"):
         build_fhir_bundle(report(urgency="asap"), PDF)
+
+
+def test_patient_names_in_ins_form():
+    pat = _by_type(build_fhir_bundle(report(patient__birth_name="Lefèvre"), PDF))["Patient"][0]
+    assert pat["name"][0]["family"] == "LEFEVRE" and pat["name"][0]["given"] == ["MARIE", "CLAIRE"]

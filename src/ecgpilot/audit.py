@@ -148,13 +148,18 @@ class VerifyResult:
         return f"audit trail BROKEN at entry {self.first_bad_seq}: {self.reason} ({self.checked} entries checked)"
 
 
-def open_audit(db: Engine | str | Path) -> Engine:
-    """Engine for ``db`` (an Engine, a database URL or a SQLite file path) with the audit tables created."""
+def open_audit(db: Engine | str | Path, *, must_exist: bool = False) -> Engine:
+    """Engine for ``db`` (an Engine, a database URL or a SQLite file path) with the audit tables created.
+
+    ``must_exist=True`` (for verification) refuses a SQLite file that does not exist yet.
+    """
     if isinstance(db, Engine):
         engine = db
     else:
         text = str(db)
         url = text if "://" in text else f"sqlite:///{Path(text)}"
+        if must_exist and url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+            raise ConfigError(f"audit database {db!r} does not exist; give the app's database URL or SQLite file.")
         engine = create_engine(url, future=True)
     metadata.create_all(engine, tables=[audit_log, settings])
     return engine

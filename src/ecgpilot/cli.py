@@ -73,7 +73,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_audit(args: argparse.Namespace) -> int:
     from ecgpilot import audit
 
-    engine = audit.open_audit(args.db)
+    engine = audit.open_audit(args.db, must_exist=True)
     if args.audit_command == "purge":
         key = args.key.encode() if args.key else None
         n = audit.purge(engine, older_than_days=args.days, actor_id=args.actor, key=key)

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ecgpilot.errors import RecordError
+from ecgpilot.ins import normalize_trait, status_code
 from ecgpilot.export import LOINC, LOINC_ECG_REPORT, LOINC_EKG_IMPRESSION, MEASUREMENT_CODES, check_report
 
 __all__ = ["build_fhir_bundle"]
@@ -58,10 +59,11 @@ def build_fhir_bundle(report: dict[str, Any], pdf: bytes, *, created_at: datetim
         "resourceType": "Patient",
         "extension": [{
             "url": FR_RELIABILITY,
-            "extension": [{"url": "identityStatus", "valueCoding": {"system": FR_IDENTITY_STATUS, "code": _status_code(p["identity_status"])}}],
+            "extension": [{"url": "identityStatus", "valueCoding": {"system": FR_IDENTITY_STATUS, "code": status_code(p["identity_status"])}}],
         }],
         "identifier": identifiers,
-        "name": [{"use": "official", "family": p["birth_name"].upper(), "given": [g.upper() for g in p["given_names"]]}],
+        "name": [{"use": "official", "family": normalize_trait(p["birth_name"]),
+                  "given": [normalize_trait(g) for g in p["given_names"]]}],
         "gender": {"F": "female", "M": "male", "U": "unknown"}[p["sex"]],
         "birthDate": p["birth_date"].isoformat(),
     }
@@ -153,8 +155,3 @@ def build_fhir_bundle(report: dict[str, Any], pdf: bytes, *, created_at: datetim
         "entry": [{"fullUrl": url, "resource": res} for url, res in entries],
     }
 
-
-def _status_code(status: str) -> str:
-    from ecgpilot.ins import status_code
-
-    return status_code(status)
