@@ -61,3 +61,26 @@ def test_dicom_and_hl7_twins_agree() -> None:
     assert dcm.fs == xml.fs and dcm.n_samples == xml.n_samples
     for lead in STANDARD_12:
         np.testing.assert_allclose(dcm.lead(lead), xml.lead(lead), atol=1e-3, err_msg=lead)
+
+
+@pytest.mark.parametrize(
+    ("meaning", "value", "expected"),
+    [
+        ("Lead I (Einthoven)", "5.6.3-9-1", "I"),
+        ("Lead aVR", "2:62", "aVR"),
+        ("", "2:61", "III"),
+        ("unknown text", "5.6.3-9-8", "V6"),
+        ("", "131135", "aVL"),
+    ],
+)
+def test_channel_lead_codes(meaning: str, value: str, expected: str) -> None:
+    from pydicom.dataset import Dataset
+
+    from ecgpilot.io.dicom import channel_lead
+
+    src = Dataset()
+    src.CodeMeaning = meaning
+    src.CodeValue = value
+    ch = Dataset()
+    ch.ChannelSourceSequence = [src]
+    assert channel_lead(ch) == expected

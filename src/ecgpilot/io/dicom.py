@@ -28,7 +28,8 @@ DESCRIPTION = "DICOM waveform ECG (12-lead / general ECG storage), rhythm multip
 #: UCUM sensitivity units accepted, with their factor to µV.
 UNIT_TO_UV: dict[str, float] = {"uv": 1.0, "mv": 1000.0, "v": 1e6}
 
-#: SCP-ECG lead codes (``5.6.3-9-<n>``, code value ``MDC`` style too) of the 12 leads.
+#: Lead term codes shared by SCP-ECG (``5.6.3-9-<n>``) and MDC (``2:<n>``, decimal
+#: ``131072 + n``) for the 12 leads (DICOM CID 3001).
 _SCP_CODES: dict[str, str] = {
     "1": "I", "2": "II", "3": "V1", "4": "V2", "5": "V3", "6": "V4", "7": "V5", "8": "V6",
     "61": "III", "62": "aVR", "63": "aVL", "64": "aVF",
@@ -48,10 +49,11 @@ def channel_lead(channel: Any) -> str:
     try:
         return canonical_lead(text)
     except RecordError:
-        value = str(getattr(src, "CodeValue", "") or "")
-        m = re.fullmatch(r"5\.6\.3-9-(\d+)", value)
-        if m and m.group(1) in _SCP_CODES:
-            return _SCP_CODES[m.group(1)]
+        value = str(getattr(src, "CodeValue", "") or "").strip()
+        m = re.fullmatch(r"(?:5\.6\.3-9-|2:)(\d+)", value)  # SCPECG legacy or MDC 2:N
+        term = m.group(1) if m else (str(int(value) - 131072) if value.isdigit() else "")
+        if term in _SCP_CODES:
+            return _SCP_CODES[term]
         raise
 
 
