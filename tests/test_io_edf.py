@@ -102,3 +102,38 @@ def test_mixed_rates_are_refused(tmp_path: Path) -> None:
     write_edf(path, [_signal("ECG I", np.zeros(500), 500), _signal("ECG II", np.zeros(250), 250)], 1)
     with pytest.raises(UnsupportedFormatError, match="different sampling rates"):
         read_ecg(path)
+
+
+def test_scaling_property(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """µV = ((d - dmin) * (pmax - pmin) / (dmax - dmin) + pmin) * unit, for random headers."""
+    hypothesis = pytest.importorskip("hypothesis")
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    folder = tmp_path_factory.mktemp("edf_prop")
+
+    @settings(max_examples=25, deadline=None)
+    @given(
+        dmin=st.integers(-32768, -1000),
+        dspan=st.integers(1000, 30000),
+        pmin=st.floats(-5000, -100, allow_nan=False),
+        pspan=st.floats(200, 10000, allow_nan=False),
+        unit=st.sampled_from(["uV", "mV"]),
+        seed=st.integers(0, 2**16),
+    )
+    def check(dmin: int, dspan: int, pmin: float, pspan: float, unit: str, seed: int) -> None:
+        dmax = min(dmin + dspan, 32767)
+        pmax = pmin + pspan
+        d = np.random.default_rng(seed).integers(dmin, dmax + 1, 100)
+        path = folder / "a_prop.edf"
+        # header fields are 8 characters: write the physical range as the header will store it
+        pmin_s, pmax_s = f"{pmin:.1f}"[:8], f"{pmax:.1f}"[:8]
+        write_edf(path, [_signal("II", d, 100, dim=unit, pmin=pmin_s, pmax=pmax_s, dmin=dmin, dmax=dmax)], 1)
+        factor = 1000.0 if unit == "mV" else 1.0
+        lo, hi = float(pmin_s), float(pmax_s)
+        expected = ((d - dmin) * (hi - lo) / (dmax - dmin) + lo) * factor
+        got = read_ecg(path).lead("II")
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-3 * factor)
+
+    assert hypothesis is not None
+    check()
