@@ -223,3 +223,15 @@ def test_cli_verify_refuses_missing_database(tmp_path, capsys):
     assert main(["audit", "verify", "--db", str(tmp_path / "nope.db")]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert not (tmp_path / "nope.db").exists()
+
+
+def test_cli_ai_switch(engine, tmp_path, capsys):
+    from ecgpilot.cli import main
+
+    db = str(tmp_path / "audit.db")
+    assert main(["ai", "off", "--db", db, "--actor", "admin7", "--reason", "incident 12"]) == 0
+    assert "DISABLED" in capsys.readouterr().out
+    assert audit.ai_enabled(engine) is False
+    e = audit.entries(engine, action="settings")[-1]
+    assert e["actor_id"] == "admin7" and e["details"]["reason"] == "incident 12"
+    assert main(["ai", "on", "--db", db]) == 0 and audit.ai_enabled(engine) is True

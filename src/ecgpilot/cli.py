@@ -84,6 +84,16 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _cmd_ai(args: argparse.Namespace) -> int:
+    from ecgpilot import audit
+
+    engine = audit.open_audit(args.db, must_exist=True)
+    if args.state != "status":
+        audit.set_ai_enabled(engine, args.state == "on", actor_id=args.actor, actor_role="admin", reason=args.reason)
+    print(f"AI reading is {'enabled' if audit.ai_enabled(engine) else 'DISABLED (stop switch)'}")
+    return 0
+
+
 def _cmd_backup(args: argparse.Namespace) -> int:
     from ecgpilot import backup
 
@@ -137,6 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
             a.add_argument("--days", type=int, required=True, help="delete entries older than this many days")
             a.add_argument("--actor", default="cli-admin", help="who runs the purge (logged)")
     p.set_defaults(func=_cmd_audit)
+
+    p = sub.add_parser("ai", help="AI stop switch: turn the AI reading on/off (audited) or show its state")
+    p.add_argument("state", choices=("on", "off", "status"))
+    p.add_argument("--db", required=True, help="the app's database URL or SQLite file")
+    p.add_argument("--actor", default="cli-admin", help="who changes it (logged)")
+    p.add_argument("--reason", default="", help="why (logged)")
+    p.set_defaults(func=_cmd_ai)
 
     p = sub.add_parser("backup", help="create or restore a backup (SQLite database + stored files)")
     bsub = p.add_subparsers(dest="backup_command", required=True)
