@@ -124,3 +124,22 @@ def test_gp_reads_corrects_and_signs(server, browser) -> None:  # noqa: ANN001
     browser.get(server + "/")
     assert "signé" in browser.text("#worklist")
     browser.screenshot(SHOTS / "worklist.png")
+
+
+def test_wfdb_pair_upload_in_english(server, browser) -> None:  # noqa: ANN001
+    hea, dat = data_file("ludb", "data", "2.hea"), data_file("ludb", "data", "2.dat")
+    browser.get(f"{server}/?lang=en")
+    if "/login" in browser.url():
+        browser.type("#email", "a@x.fr")
+        browser.type("#password", "correct horse battery")
+        browser.click("#login-button")
+        browser.wait_url(r":\d+/$")
+    assert "Worklist" in browser.text("body")
+    browser.cmd("POST", f"/element/{browser.find('#files')}/value", {"text": f"{hea}\n{dat}"})
+    browser.click("#upload-button")
+    browser.wait_url(r"/studies/\d+$")
+    assert "to read" in browser.text("#study-status")
+    assert browser.js("return document.querySelectorAll('#tracing svg').length") == 1
+    assert "AI proposal" in browser.text("body")
+    img = _pixels(browser.screenshot(SHOTS / "wfdb_en.png"))
+    assert _reddish_share(img) > 0.01

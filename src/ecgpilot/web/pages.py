@@ -100,7 +100,7 @@ def worklist(request: Request, db: Session = Depends(db_session), user: User = D
 @router.post("/upload")
 async def upload(request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
     settings = request.app.state.settings
-    async with request.form(max_part_size=settings.max_upload_bytes + 1) as form:
+    async with request.form(max_files=20, max_part_size=settings.max_upload_bytes + 1) as form:
         sent = form.get("csrf")
         if not isinstance(sent, str) or not secrets.compare_digest(sent, request.session.get("csrf", "")):
             raise HTTPException(403, "invalid or missing CSRF token; reload the page and try again.")

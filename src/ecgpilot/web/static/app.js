@@ -46,5 +46,21 @@
       }
     });
   }
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init); else init();
+  // Drop files anywhere on the upload card: they go into the file input and are sent.
+  function initDrop() {
+    var form = document.getElementById("upload-form");
+    if (!form) return;
+    var input = document.getElementById("files");
+    ["dragenter", "dragover"].forEach(function (name) {
+      form.addEventListener(name, function (evt) { evt.preventDefault(); form.classList.add("dragging"); });
+    });
+    form.addEventListener("dragleave", function () { form.classList.remove("dragging"); });
+    form.addEventListener("drop", function (evt) {
+      evt.preventDefault();
+      form.classList.remove("dragging");
+      if (evt.dataTransfer && evt.dataTransfer.files.length) { input.files = evt.dataTransfer.files; form.submit(); }
+    });
+  }
+  function start() { init(); initDrop(); }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start); else start();
 })();
