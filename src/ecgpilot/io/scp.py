@@ -1,11 +1,13 @@
 """SCP-ECG (EN 1064 / ISO 11073-91064) reader, written from the standard's description.
 
-Supported: sections 0 (pointers), 1 (header tags), 2 (Huffman tables, including the
-default table 19999), 3 (lead definitions), 6 (rhythm data: raw, first or second
-differences, any Huffman table); CRC-CCITT of the record and of each section is
-verified. Refused with a clear reason: bimodal compression and reference-beat
-subtraction (section 4/5 residuals), and files that do not follow the standard's
-layout (e.g. some handheld devices' "SCP" files).
+Supported: record and per-section CRC-CCITT (a mismatch is a ``CorruptFileError``), section 0
+(pointers), 1 (patient/acquisition/device tags), 2 (Huffman tables, default table 19999 or
+custom ones), 3 (lead definitions, the standard's lead code table), 4 (QRS locations:
+subtraction and protected zones), 5 (reference beat), 6 (rhythm: raw, first or second
+differences, bimodal compression). Reconstruction reverses, in order: Huffman coding,
+differences, bimodal decimation (linear interpolation outside protected zones) and
+reference-beat subtraction. Files that break the standard's layout (some handheld devices'
+"SCP" files, converters overflowing 16-bit byte counts) are refused with the reason.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -52,17 +55,15 @@ def crc_ccitt(data: bytes) -> int:
     return crc
 
 
-_TABLE: list[int] = []
-
-
-def _crc_table() -> list[int]:
-    if not _TABLE:
-        for i in range(256):
-            c = i << 8
-            for _ in range(8):
-                c = ((c << 1) ^ 0x1021) if c & 0x8000 else (c << 1)
-            _TABLE.append(c & 0xFFFF)
-    return _TABLE
+@lru_cache(maxsize=1)
+def _crc_table() -> tuple[int, ...]:
+    table = []
+    for i in range(256):
+        c = i << 8
+        for _ in range(8):
+            c = ((c << 1) ^ 0x1021) if c & 0x8000 else (c << 1)
+        table.append(c & 0xFFFF)
+    return tuple(table)
 
 
 def sniff(head: bytes, path: Path) -> bool:
