@@ -194,3 +194,10 @@ def test_paced_rhythm_from_spikes():
 def test_unknown_language_is_refused():
     with pytest.raises(ConfigError, match="'de'.*fr, en"):
         interpret(doc(measurements(), None), lang="de")
+
+
+def test_no_measurement_on_an_interpretable_tracing_says_so():
+    r = interpret(doc(measurements(heart_rate_bpm=None, rr_ms=None), None))
+    assert r["urgency"]["level"] == "routine"
+    assert [x["statement_id"] for x in r["urgency"]["reasons"]] == ["not_measured"]
+    assert "aucune anomalie" not in r["summary"] and "Mesures automatiques impossibles" in r["summary"]

@@ -156,6 +156,9 @@ _S: dict[str, tuple[str, str, str, str]] = {
                             "electrolyte disturbance"),
     "normal_ecg": ("other", "normal", "ECG normal", "Normal ECG"),
     # quality
+    "not_measured": ("quality", "routine",
+                     "Mesures automatiques impossibles : lire le tracé ou refaire l'enregistrement",
+                     "Automatic measurements impossible: read the tracing or repeat the recording"),
     "repeat_recording": ("quality", "routine",
                          "Tracé non interprétable : refaire l'enregistrement",
                          "Tracing not interpretable: repeat the recording"),
@@ -478,6 +481,9 @@ def interpret(analysis: dict[str, Any], *, lang: str = "fr",
     if verdict == "not_interpretable" or quality.get("interpretable") is False:
         r.add("repeat_recording", source="measurement",
               evidence=[{"kind": "quality", "name": "verdict", "value": verdict, "text": verdict or ""}])
+    elif not measured:
+        r.add("not_measured", source="measurement",
+              evidence=[_ev_m("heart_rate_bpm", hr, "heart_rate_bpm = null")])
     if verdict in ("usable", "not_interpretable"):
         for s in r.items.values():
             if s["category"] != "quality" and level_rank(s["urgency"]) >= level_rank("soon"):
@@ -488,7 +494,7 @@ def interpret(analysis: dict[str, Any], *, lang: str = "fr",
     if level == "normal" and not r.has("normal_ecg"):
         level = "routine" if not measured or not ai_ok else "normal"
     reasons = [{"statement_id": s["id"], "text": s["text"]} for s in statements
-               if s["urgency"] == level and (s["category"] != "quality" or s["id"] == "repeat_recording")]
+               if s["urgency"] == level and (s["category"] != "quality" or s["id"] in ("repeat_recording", "not_measured"))]
     return {
         "rules_version": RULES_VERSION,
         "lang": lang,
@@ -517,7 +523,8 @@ def _summary(statements: list[dict[str, Any]], level: str, ai_ok: bool, t: dict[
     parts = [f"{t['levels'][level]}."]
     sep = " : " if t is _T["fr"] else ": "
     body = main + normal
-    parts.append(t["reading"] + sep + ("; ".join(body) if body else t["none"]) + ".")
+    if body or not quality:
+        parts.append(t["reading"] + sep + ("; ".join(body) if body else t["none"]) + ".")
     if quality:
         parts.append(" ".join(q if q.endswith(".") else q + "." for q in quality))
     if not ai_ok:
