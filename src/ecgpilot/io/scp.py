@@ -191,6 +191,8 @@ def huffman_decode(data: bytes, n: int, tables: list[list[HuffmanCode]]) -> NDAr
             if length > max_len:
                 raise CorruptFileError(f"invalid Huffman code at bit {pos} (sample {k}).")
         if hit.mode == 0:
+            if not 1 <= hit.value <= len(tables):
+                raise CorruptFileError(f"Huffman code switches to table {hit.value}; section 2 has {len(tables)}.")
             cur = hit.value - 1
             continue
         extra = hit.total_bits - hit.prefix_bits
