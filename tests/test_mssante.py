@@ -6,6 +6,7 @@ import datetime as dt
 import email
 import email.policy
 import ipaddress
+import json
 import socket
 import ssl
 
@@ -14,7 +15,7 @@ from sqlalchemy import create_engine
 from trust_helpers import make_pdf, report
 
 from ecgpilot import audit
-from ecgpilot.errors import ConfigError
+from ecgpilot.errors import ConfigError, RecordError
 from ecgpilot.export.cda import build_cda
 from ecgpilot.export.mssante import (
     XDM_FILENAME,
@@ -198,3 +199,28 @@ def test_gives_up_after_max_attempts(tmp_path):
     row = outbox_entries(engine)[0]
     assert row["status"] == "failed" and row["attempts"] == 3 and row["next_attempt_at"] is None
     assert process_outbox(engine, cfg, now=t + dt.timedelta(days=9), max_attempts=3) == {"sent": 0, "failed": 0}
+
+
+def test_queue_report_builds_everything_and_audits(tmp_path):
+    from ecgpilot.export.mssante import queue_report
+
+    engine = audit.open_audit(open_outbox(create_engine(f"sqlite:///{tmp_path / 'app.db'}")))
+    oid = queue_report(engine, report(urgency="urgent"), PDF, sender="dr.martin@medecin.mssante.fr",
+                       recipients=["dr.cardio@hopital.mssante.fr"], source_oid="1.2.250.1.999.7", actor=("u1", "gp"))
+    row = outbox_entries(engine)[0]
+    assert row["id"] == oid and row["status"] == "pending" and row["target"] == "study-17"
+    logged = audit.entries(engine, action="export")
+    assert len(logged) == 1 and logged[0]["details"]["outbox_id"] == oid
+    assert "279035121518989" not in json.dumps(logged[0])
+    from sqlalchemy import select
+
+    from ecgpilot.export.mssante import outbox as table
+
+    with engine.connect() as c:
+        raw = c.execute(select(table.c.message)).scalar_one()
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert msg["Importance"] == "high" and msg["X-MSS-CODECDA"] == "11488-4"
+    with pytest.raises(RecordError, match="not qualified"):
+        queue_report(engine, report(patient__identity_status="validee"), PDF, sender="a@b.fr", recipients=["c@d.fr"],
+                     source_oid="1.2.3", require_qualified_ins=True)
+    assert len(outbox_entries(engine)) == 1

@@ -19,6 +19,7 @@ client certificate in ``SmtpConfig.ssl_context``.
 from __future__ import annotations
 
 import email
+import hashlib
 import email.policy
 import email.utils
 import smtplib
@@ -43,6 +44,7 @@ __all__ = [
     "process_outbox",
     "retry_now",
     "outbox_entries",
+    "queue_report",
     "XDM_FILENAME",
 ]
 
@@ -233,3 +235,56 @@ def outbox_entries(engine: Engine, *, status: str | None = None) -> list[dict[st
         q = q.where(outbox.c.status == status)
     with engine.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def queue_report(
+    engine: Engine,
+    report: dict[str, Any],
+    pdf: bytes,
+    *,
+    sender: str,
+    recipients: list[str],
+    source_oid: str,
+    subject: str | None = None,
+    body: str | None = None,
+    require_qualified_ins: bool = False,
+    actor: tuple[str, str] | None = None,
+) -> int:
+    """Build the CDA, the XDM and the mail for a signed ``report`` and put it in the outbox; return its id.
+
+    ``require_qualified_ins=True`` refuses identities that are not ``qualifiee`` (needed for sending
+    to the patient's DMP / Mon espace santé). With ``actor=(user_id, role)`` an ``export`` entry is
+    written to the audit trail, in the same transaction as the outbox row.
+    """
+    from ecgpilot import audit
+    from ecgpilot.export import check_report
+    from ecgpilot.export.cda import build_cda
+    from ecgpilot.export.xdm import build_xdm
+
+    checked = check_report(report)
+    if require_qualified_ins and not checked["patient"]["ins_transmitted"]:
+        raise RecordError(
+            f"identity status {checked['patient']['identity_status']!r}: the INS is not qualified, so this report "
+            "cannot go to the patient's record; qualify the identity (INSi + ID document) first."
+        )
+    cda = build_cda(report, pdf)
+    xdm = build_xdm(cda, source_oid=source_oid, sender=sender, recipient=recipients[0] if recipients else None)
+    msg = build_message(
+        sender=sender, recipients=recipients, cda=cda, xdm_zip=xdm, pdf=pdf,
+        subject=subject or "Compte rendu d'électrocardiogramme",
+        body=body or "Veuillez trouver ci-joint le compte rendu d'électrocardiogramme (document CDA dans IHE_XDM.ZIP et PDF).",
+        urgent=checked["urgency"] == "urgent",
+    )
+    study_id = str(checked["study"]["id"])
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        res = conn.execute(insert(outbox).values(
+            created_at=_ts(now), status="pending", attempts=0, next_attempt_at=_ts(now),
+            message_id=str(msg["Message-ID"]), recipients=str(msg["To"]), target=study_id, message=msg.as_bytes(),
+        ))
+        outbox_id = int(res.inserted_primary_key[0])
+        if actor is not None:
+            audit.append(conn, actor_id=actor[0], actor_role=actor[1], action="export", target=study_id,
+                         details={"format": "CDA R2 N1 in IHE XDM", "channel": "mssante", "outbox_id": outbox_id,
+                                  "recipients": len(recipients), "document_sha256": hashlib.sha256(cda).hexdigest()})
+    return outbox_id
