@@ -27,7 +27,7 @@ from ecgpilot.errors import ConfigError
 __all__ = ["RULES_VERSION", "LEVELS", "LANGS", "THRESHOLDS", "interpret", "level_rank"]
 
 #: Version of the rule set (bump on any change of a rule or threshold; see docs/rules.md).
-RULES_VERSION = "2026.11.2"
+RULES_VERSION = "2026.11.3"
 
 #: Urgency levels, least to most urgent.
 LEVELS: tuple[str, ...] = ("normal", "routine", "soon", "emergency")
