@@ -39,8 +39,8 @@ _SIGNAL_FIELDS: tuple[tuple[str, int], ...] = (
 )
 
 
-class EdfSignal(dict):  # type: ignore[type-arg]
-    """One signal's header fields (a dict of stripped strings)."""
+#: One signal's header fields (label, dimension, phys_min...), as stripped strings.
+EdfSignal = dict[str, str]
 
 
 def sniff(head: bytes, path: Path) -> bool:
@@ -101,7 +101,7 @@ def parse_header(buf: bytes, path: Path) -> tuple[dict[str, Any], list[EdfSignal
         text = buf[256 : main["header_bytes"]].decode("latin-1")
     except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes every byte
         raise _fail(path, "the signal headers are not text.") from None
-    signals = [EdfSignal() for _ in range(ns)]
+    signals: list[EdfSignal] = [{} for _ in range(ns)]
     offset = 0
     for name, width in _SIGNAL_FIELDS:
         for i in range(ns):

@@ -50,8 +50,10 @@ def _looks_like_header(text: str) -> bool:
     if not lines:
         return False
     m = _RECORD_LINE.match(lines[0])
-    if m is None or m.group(2):  # multi-segment records are not headers we read
-        return m is not None and m.group(2) is not None
+    if m is None:
+        return False
+    if m.group(2):  # multi-segment record: recognised, then refused clearly by read()
+        return True
     n_sig = int(m.group(3))
     if n_sig == 0 or len(lines) < 1 + n_sig:
         return False
@@ -226,9 +228,10 @@ def _readable_header(hea: Path, record_line: str, tmp: Path) -> tuple[str, datet
     text = hea.read_text("ascii", errors="replace")
     fixed = text.replace(record_line, " ".join(tokens[:4]), 1)
     (tmp / hea.name).write_text(fixed, "ascii")
-    for other in hea.parent.iterdir():
-        if other.stem == hea.stem and other.suffix.lower() != ".hea":
-            (tmp / other.name).symlink_to(other.resolve())
+    for name in {line.split()[0] for line in _header_lines(text)[1:]}:
+        target = hea.parent / name
+        if target.exists() and "/" not in name:
+            (tmp / name).symlink_to(target.resolve())
     return str(tmp / hea.stem), start
 
 
