@@ -1,0 +1,178 @@
+"""Cross-format robustness of the readers on real files and damaged copies of them.
+
+* every real sample file is claimed by at most one reader's ``sniff`` (the right one);
+* a truncated copy is refused, or (when the cut only removes data after the rhythm
+  signal, as a DICOM median-beat group) gives exactly the intact signal: never a
+  shorter or different one;
+* copies with random bytes overwritten, and WFDB headers with damaged fields, give a
+  valid record or one of the project's :class:`ReadError`, never another exception.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import data_file
+
+from ecgpilot import ECGRecord, read_ecg
+from ecgpilot.errors import ReadError
+from ecgpilot.io import READERS, SNIFF_BYTES, reader_module
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # pydicom on damaged UIDs
+
+FS = "format-samples"
+#: (path under the shared data, format expected from its folder's provenance, or None).
+SAMPLES: tuple[tuple[tuple[str, ...], str | None], ...] = (
+    ((FS, "dicom", "waveform_ecg.dcm"), "dicom"),
+    ((FS, "ecgtoolkit-examples", "Example.dcm"), "dicom"),
+    ((FS, "ecgtoolkit-examples", "Example.scp"), "scp"),
+    ((FS, "contec-ecg90a", "0000050.ECG.edf"), "edf"),
+    ((FS, "contec-ecg90a", "0000050.ECG.csv"), "csv"),
+    ((FS, "contec-ecg90a", "0000050.ECG.scp"), "scp"),
+    ((FS, "contec-ecg90a", "demo.scp"), "scp"),
+    ((FS, "contec-ecg90a", "0000050.ECG"), None),  # Contec's own binary: not supported
+    ((FS, "hl7-aecg", "fda-aecg-python", "Example aECG.xml"), "hl7aecg"),
+    ((FS, "hl7-aecg", "fda-aecg-python", "minimum_aecg.xml"), "hl7aecg"),
+    ((FS, "hl7-aecg", "fda-aecg-python", "subject1_0.xml"), "hl7aecg"),
+    ((FS, "hl7-aecg", "liryc-hl7v3-aecg", "hl7aecg_example.xml"), "hl7aecg"),
+    ((FS, "philips-sierra-xml", "1_04", "ad4d3d80-d165_1-04_converted.xml"), "hl7aecg"),
+    ((FS, "philips-sierra-xml", "1_04", "ad4d3d80-d165_1-04_orig.xml"), "sierra"),
+    ((FS, "ge-muse-xml", "braveheart", "example1.xml"), "muse"),
+    ((FS, "ge-muse-xml", "perottelab-introecg", "FICTITIOUS_EKG.pdf"), None),
+    ((FS, "scp-ecg", "healforce-pc80b", "62.SCP"), "scp"),
+    (("ludb", "data", "1.hea"), "wfdb"),
+    (("ludb", "data", "1.dat"), "wfdb"),
+    (("ludb", "data", "1.i"), None),  # annotation file beside the record: not a signal
+    (("cinc2017-subset", "A00001.mat"), "wfdb"),
+    (("cinc2017-subset", "REFERENCE.csv"), None),  # labels table, no lead columns
+)
+
+
+@pytest.mark.parametrize(("parts", "expected"), SAMPLES, ids=lambda v: "/".join(v) if isinstance(v, tuple) else str(v))
+def test_each_real_file_is_claimed_by_at_most_its_own_reader(parts: tuple[str, ...], expected: str | None) -> None:
+    path = data_file(*parts)
+    with path.open("rb") as f:
+        head = f.read(SNIFF_BYTES)
+    claimed = [name for name in READERS if reader_module(name).sniff(head, path)]
+    assert claimed == ([expected] if expected else []), f"{path.name}: sniffed by {claimed}"
+
+
+# -- damaged copies of single-file formats -----------------------------------------------
+
+SINGLE_FILES: dict[str, tuple[str, ...]] = {
+    "dicom-mortara": (FS, "dicom", "waveform_ecg.dcm"),
+    "dicom-toolkit": (FS, "ecgtoolkit-examples", "Example.dcm"),
+    "aecg-fda": (FS, "hl7-aecg", "fda-aecg-python", "Example aECG.xml"),
+    "aecg-liryc": (FS, "hl7-aecg", "liryc-hl7v3-aecg", "hl7aecg_example.xml"),
+    "edf-contec": (FS, "contec-ecg90a", "0000050.ECG.edf"),
+}
+#: Formats whose signal runs to the end of the file: any cut must be refused.
+SIGNAL_AT_END = {"edf-contec"}
+FRACTIONS = (0.01, 0.1, 0.3, 0.5, 0.8, 0.95, 0.999)
+
+
+def _outcome(path: Path) -> ECGRecord | ReadError:
+    """The record, or the project error; any other exception fails the test."""
+    try:
+        return read_ecg(path)
+    except ReadError as exc:
+        assert str(exc), "a ReadError must carry a message"
+        return exc
+
+
+@pytest.mark.parametrize("key", sorted(SINGLE_FILES))
+def test_truncated_copies_are_refused_or_identical(key: str, tmp_path: Path) -> None:
+    src = data_file(*SINGLE_FILES[key])
+    intact = read_ecg(src)
+    data = src.read_bytes()
+    cuts = sorted({int(len(data) * f) for f in FRACTIONS} | {len(data) - 1})
+    for cut in cuts:
+        p = tmp_path / f"cut{cut}{src.suffix}"
+        p.write_bytes(data[:cut])
+        got = _outcome(p)
+        if isinstance(got, ReadError):
+            continue
+        assert key not in SIGNAL_AT_END, f"{key} cut to {cut} of {len(data)} bytes was read"
+        assert got.leads == intact.leads and got.fs == intact.fs, f"cut at {cut}"
+        np.testing.assert_array_equal(got.signal, intact.signal, err_msg=f"cut at {cut}")
+
+
+@pytest.mark.parametrize("key", sorted(SINGLE_FILES))
+def test_random_byte_damage_gives_a_record_or_a_read_error(key: str, tmp_path: Path) -> None:
+    src = data_file(*SINGLE_FILES[key])
+    data = np.frombuffer(src.read_bytes(), dtype=np.uint8)
+    rng = np.random.default_rng(20261122)
+    for k in range(24):
+        damaged = data.copy()
+        # half the copies hit the header region, half anywhere
+        hi = min(len(data), 4096) if k % 2 == 0 else len(data)
+        idx = rng.integers(0, hi, size=4)
+        damaged[idx] = rng.integers(0, 256, size=4, dtype=np.uint8)
+        p = tmp_path / f"damaged{k}{src.suffix}"
+        p.write_bytes(damaged.tobytes())
+        got = _outcome(p)  # fails the test on any exception other than ReadError
+        assert isinstance(got, (ECGRecord, ReadError))
+
+
+# -- WFDB: damaged header fields ---------------------------------------------------------
+
+
+def _ludb_copy(tmp_path: Path, header_text: str) -> Path:
+    hea = data_file("ludb", "data", "1.hea")
+    shutil.copy(hea.with_suffix(".dat"), tmp_path / "1.dat")
+    (tmp_path / "1.hea").write_text(header_text, encoding="latin-1")
+    return tmp_path / "1.hea"
+
+
+RECORD_LINES = (
+    "1 12 0 5000", "1 12 -500 5000", "1 12 500 0", "1 12 500 -5", "1 13 500 5000",
+    "1 11 500 5000", "1 12 abc 5000", "1 12 500 5000.5", "1 0 500 5000", "1 12 500", "1",
+    "1 12 500 99999999999",
+)
+
+
+@pytest.mark.parametrize("record_line", RECORD_LINES)
+def test_wfdb_damaged_record_line_is_refused(record_line: str, tmp_path: Path) -> None:
+    text = data_file("ludb", "data", "1.hea").read_text()
+    lines = text.splitlines()
+    hea = _ludb_copy(tmp_path, "\n".join([record_line, *lines[1:]]) + "\n")
+    with pytest.raises(ReadError):
+        read_ecg(hea, format="wfdb")
+
+
+FIELD_VALUES = ("0", "-1", "abc", "0/mV", "1716(x)/mV", "1716(6)/", "99999", "1e400", "", "16x")
+
+
+@pytest.mark.parametrize("field", range(1, 9))
+def test_wfdb_damaged_signal_fields_never_escape_as_other_errors(field: int, tmp_path: Path) -> None:
+    text = data_file("ludb", "data", "1.hea").read_text()
+    lines = text.splitlines()
+    for value in FIELD_VALUES:
+        tokens = lines[1].split()
+        tokens[field] = value
+        folder = tmp_path / f"v{FIELD_VALUES.index(value)}"
+        folder.mkdir()
+        hea = _ludb_copy(folder, "\n".join([lines[0], " ".join(tokens), *lines[2:]]) + "\n")
+        got = _outcome(hea)
+        if isinstance(got, ECGRecord):
+            assert got.n_samples == 5000 and got.fs == 500.0
+
+
+def test_wfdb_flipped_dat_bytes_keep_the_declared_length(tmp_path: Path) -> None:
+    """Overwritten samples cannot be detected without checksums, but the record keeps
+    its declared shape and every other sample is unchanged."""
+    hea = _ludb_copy(tmp_path, data_file("ludb", "data", "1.hea").read_text())
+    intact = read_ecg(hea)
+    dat = hea.with_suffix(".dat")
+    raw = np.fromfile(dat, dtype="<i2").reshape(5000, 12)
+    raw[2000, 3] = 1234  # lead aVR (row 3), sample 2000
+    raw.tofile(dat)
+    got = read_ecg(hea)
+    assert got.signal.shape == intact.signal.shape
+    changed = np.argwhere(got.signal != intact.signal)
+    assert changed.tolist() == [[3, 2000]]
+    # aVR: gain 1368(-5)/mV in the header -> (1234 + 5) / 1368 mV
+    assert got.lead("aVR")[2000] == pytest.approx((1234 + 5) / 1368 * 1000.0, abs=0.01)
