@@ -176,3 +176,25 @@ def test_wfdb_flipped_dat_bytes_keep_the_declared_length(tmp_path: Path) -> None
     assert changed.tolist() == [[3, 2000]]
     # aVR: gain 1368(-5)/mV in the header -> (1234 + 5) / 1368 mV
     assert got.lead("aVR")[2000] == pytest.approx((1234 + 5) / 1368 * 1000.0, abs=0.01)
+
+
+# -- CSV: a directive given twice is ambiguous -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("directives", "key"),
+    [("# fs=500\n# fs=250\n# units=uV\n", "fs"), ("# fs=500\n# units=uV\n# units=mV\n", "units")],
+)
+def test_csv_conflicting_directives_are_refused(directives: str, key: str, tmp_path: Path) -> None:
+    path = tmp_path / "a_twice.csv"
+    path.write_text(directives + "I,II\n1,2\n3,4\n")
+    with pytest.raises(ReadError, match=f"'# {key}' is given twice"):
+        read_ecg(path)
+
+
+def test_csv_repeated_identical_directive_and_free_comments_are_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "a_twice_same.csv"
+    path.write_text("# fs=500\n# fs=500\n# units=mV\n# note: a\n# note: b\nI,II\n1,2\n3,4\n")
+    rec = read_ecg(path)
+    assert rec.fs == 500.0
+    np.testing.assert_array_equal(rec.lead("II"), [2000.0, 4000.0])

@@ -120,10 +120,30 @@ def _parse_number(cell: str, decimal_comma: bool) -> float:
     return float(s)
 
 
+def _refuse_conflicting_directives(path: Path, text: str) -> None:
+    """A directive given twice with different values (``# fs=500`` then ``# fs=250``) is ambiguous."""
+    seen: dict[str, str] = {}
+    for raw in text.splitlines():
+        m = re.match(r"\s*#\s*([A-Za-z_]+)\s*[=:]\s*(.+?)\s*$", raw)
+        if m is None:
+            continue
+        key, value = m.group(1).lower(), m.group(2)
+        if key not in ("fs", "units", "scale", "start"):  # free comments may repeat
+            continue
+        if key in seen and seen[key] != value:
+            raise UnsupportedFormatError(
+                f"{path.name!r}: '# {key}' is given twice with different values "
+                f"({seen[key]!r} and {value!r}); keep only the right one."
+            )
+        seen[key] = value
+
+
 def read(path: Path) -> ECGRecord:
     """Read a CSV ECG table (see the module docstring) into µV."""
     path = Path(path)
-    directives, lines = _split(_decode(path.read_bytes()))
+    text = _decode(path.read_bytes())
+    _refuse_conflicting_directives(path, text)
+    directives, lines = _split(text)
     if not lines:
         raise CorruptFileError(f"{path.name!r} has no rows of samples. {_HOW_TO_FIX}")
     sep = _separator(lines[0])
