@@ -374,3 +374,43 @@ def test_lead_code_outside_the_table_is_refused(tmp_path: Path) -> None:
     p.write_bytes(raw)
     with pytest.raises(CorruptFileError, match="lead code 200"):
         read_ecg(p)
+
+
+def test_huffman_table_switch_persists_until_switched_back() -> None:
+    """Two custom tables, one bit codes: table 1 '0' → 1, '1' → go to table 2;
+    table 2 '0' → 5, '1' → back to table 1. Bits 0 1 0 0 1 0 decode to 1, 5, 5, 1."""
+    from ecgpilot.io.scp import _huffman_tables
+
+    t1 = [(1, 1, 1, 1, 0), (1, 1, 0, 2, 1)]
+    t2 = [(1, 1, 1, 5, 0), (1, 1, 0, 1, 1)]
+    body = struct.pack("<H", 2)
+    for t in (t1, t2):
+        body += struct.pack("<H", len(t)) + b"".join(struct.pack("<BBBhI", *e) for e in t)
+    data = bytes([0b01001000])
+    assert huffman_decode(data, 4, _huffman_tables(body)).tolist() == [1, 5, 5, 1]
+
+
+def test_corrupted_fields_with_valid_crcs_raise_only_read_errors(tmp_path: Path) -> None:
+    """Random bytes written into the first fields of sections 1-6, CRCs recomputed so the damage
+    gets past the checksums: the reader returns a record or raises an ecgpilot error, nothing else."""
+    from ecgpilot import ECGPilotError
+    from ecgpilot.io.scp import _sections
+
+    path = data_file(FS, "ecgtoolkit-examples", "Example.scp")
+    src = path.read_bytes()
+    sec = _sections(src, path)
+    rng = np.random.default_rng(7)
+    target = tmp_path / "fuzz.scp"
+    for _ in range(20):
+        buf = bytearray(src)
+        s = sec[int(rng.choice([1, 2, 3, 4, 5, 6]))]
+        for _ in range(int(rng.integers(1, 4))):
+            i = int(rng.integers(s.start + 16, min(s.start + s.length, s.start + 80)))
+            buf[i] = int(rng.integers(0, 256))
+        buf[s.start: s.start + 2] = struct.pack("<H", crc_ccitt(bytes(buf[s.start + 2: s.start + s.length])))
+        buf[0:2] = struct.pack("<H", crc_ccitt(bytes(buf[2:])))
+        target.write_bytes(bytes(buf))
+        try:
+            read_ecg(target)
+        except ECGPilotError:
+            pass

@@ -162,6 +162,9 @@ def _huffman_tables(data: bytes) -> list[list[HuffmanCode]]:
         for _ in range(count):
             pb, tb, mode, value, code = struct.unpack_from("<BBBhI", data, off)
             off += 9
+            if not 1 <= pb <= 32 or tb < pb or (mode == 1 and tb - pb > 32):
+                raise CorruptFileError(f"section 2 Huffman code with {pb} prefix bits and {tb} total bits "
+                                       "is invalid (prefix 1..32 bits, total >= prefix).")
             # The base code is stored bit-reversed: its least significant bit comes first.
             rev = int(format(code & ((1 << pb) - 1), f"0{pb}b")[::-1], 2) if pb else 0
             table.append(HuffmanCode(pb, tb, mode, value, rev))
@@ -464,6 +467,13 @@ def read(path: Path) -> ECGRecord:
     reference-beat subtraction (section 5 beat added back in the section 4 zones).
     """
     path = Path(path)
+    try:
+        return _read(path)
+    except struct.error as exc:  # a field runs past the end of its section
+        raise _fail(path, f"a section is shorter than its own fields say ({exc}).") from exc
+
+
+def _read(path: Path) -> ECGRecord:
     buf = path.read_bytes()
     sec = _sections(buf, path)
     leads = _lead_definitions(_body(buf, sec[3]), path)
@@ -491,6 +501,11 @@ def read(path: Path) -> ECGRecord:
             "the recording is cut).",
         )
 
+    rate_max = 4 if st.bimodal else 1
+    for k, n in enumerate(n_full):  # every stored sample takes at least one bit
+        if n > 8 * rate_max * st.lengths[k]:
+            raise _fail(path, f"lead {names[k]} declares {n} samples but its {st.lengths[k]} bytes "
+                              "cannot hold them (corrupted section 3 or 6).")
     qrs = _qrs_locations(_body(buf, sec[4]), path) if 4 in sec else None
     fs_interval = st.interval_us
     positions: list[NDArray[np.float64]] | None = None
