@@ -235,3 +235,32 @@ def test_cli_ai_switch(engine, tmp_path, capsys):
     e = audit.entries(engine, action="settings")[-1]
     assert e["actor_id"] == "admin7" and e["details"]["reason"] == "incident 12"
     assert main(["ai", "on", "--db", db]) == 0 and audit.ai_enabled(engine) is True
+
+
+def test_concurrent_writers_inside_caller_transactions(tmp_path):
+    import threading
+
+    from sqlalchemy import create_engine
+
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    audit.open_audit(url)
+    errors = []
+
+    def worker(k):
+        eng = create_engine(url, connect_args={"timeout": 30})
+        try:
+            for i in range(10):
+                with eng.begin() as conn:
+                    conn.execute(text("SELECT count(*) FROM audit_log")).scalar_one()  # a read before the append
+                    audit.append(conn, actor_id=f"w{k}", actor_role="gp", action="change", target=f"s{i}")
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[:1]
+    eng = audit.open_audit(url)
+    assert audit.count(eng) == 40 and audit.verify(eng).ok

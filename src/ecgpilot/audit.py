@@ -51,9 +51,12 @@ from sqlalchemy import (
     Text,
     create_engine,
     delete,
+    false,
     func,
     insert,
     select,
+    text,
+    update,
 )
 from sqlalchemy.exc import IntegrityError
 
@@ -259,7 +262,17 @@ def append(
     raise ConfigError("could not append to the audit log after 20 attempts (too many concurrent writers).")
 
 
+def _lock_chain(conn: Connection) -> None:
+    """Serialise appenders for the rest of the transaction, so two writers never read the same head."""
+    dialect = conn.dialect.name
+    if dialect == "sqlite":  # a write statement takes SQLite's RESERVED lock even when it changes nothing
+        conn.execute(update(audit_log).where(false()).values(seq=audit_log.c.seq))
+    elif dialect == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(724011)"))
+
+
 def _append_row(conn: Connection, fields: dict[str, Any], ts: str) -> dict[str, Any]:
+    _lock_chain(conn)
     last = conn.execute(select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)).first()
     row = {"seq": 1 if last is None else last.seq + 1, "ts": ts, **fields,
            "prev_hash": GENESIS_HASH if last is None else last.hash}
