@@ -264,3 +264,16 @@ def test_concurrent_writers_inside_caller_transactions(tmp_path):
     assert not errors, errors[:1]
     eng = audit.open_audit(url)
     assert audit.count(eng) == 40 and audit.verify(eng).ok
+
+
+def test_forged_unsigned_checkpoint_caught_by_key(engine):
+    _fill(engine, 6)
+    # an intruder with write access deletes the first 3 entries and appends a well-chained "checkpoint"
+    anchor = audit.entries(engine)[2]["hash"]
+    with engine.begin() as c:
+        c.execute(text("DELETE FROM audit_log WHERE seq<=3"))
+    audit.append(engine, actor_id="intruder", actor_role="admin", action="checkpoint",
+                 details={"purged_from_seq": 1, "purged_through_seq": 3, "anchor_hash": anchor, "count": 3})
+    assert audit.verify(engine).ok  # an unkeyed chain can be extended by anyone with write access
+    res = audit.verify(engine, key=b"the-real-key")
+    assert not res.ok and "signature" in res.reason
