@@ -12,10 +12,10 @@ reference-beat subtraction. Files that break the standard's layout (some handhel
 
 from __future__ import annotations
 
+import binascii
 import struct
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -47,23 +47,9 @@ _SEX = {1: "M", 2: "F", 0: "U", 9: "U"}
 
 
 def crc_ccitt(data: bytes) -> int:
-    """CRC-CCITT (polynomial 0x1021, initial 0xFFFF), as EN 1064 specifies."""
-    crc = 0xFFFF
-    table = _crc_table()
-    for byte in data:
-        crc = ((crc << 8) & 0xFFFF) ^ table[(crc >> 8) ^ byte]
-    return crc
-
-
-@lru_cache(maxsize=1)
-def _crc_table() -> tuple[int, ...]:
-    table = []
-    for i in range(256):
-        c = i << 8
-        for _ in range(8):
-            c = ((c << 1) ^ 0x1021) if c & 0x8000 else (c << 1)
-        table.append(c & 0xFFFF)
-    return tuple(table)
+    """CRC-CCITT as EN 1064 specifies: polynomial 0x1021, initial value 0xFFFF, no reflection
+    (CRC-16/CCITT-FALSE; the standard library's ``binascii.crc_hqx`` computes exactly this)."""
+    return binascii.crc_hqx(data, 0xFFFF)
 
 
 def sniff(head: bytes, path: Path) -> bool:
