@@ -69,10 +69,12 @@ def test_ins_corsica() -> None:
 
 
 def test_failed_db_write_leaves_no_file_and_no_row(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    from ecgpilot import audit
     from ecgpilot.web import services
 
     engine, sessions = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
     migrate(engine)
+    audit.open_audit(engine)
     with sessions() as db:
         user = add_user(db, "a@x.fr", "long enough pw")
         db.commit()
@@ -86,6 +88,7 @@ def test_failed_db_write_leaves_no_file_and_no_row(tmp_path, monkeypatch) -> Non
             services.ingest(db, tmp_path / "data", user, [("x.txt", b"not an ecg")], use_ai=False)
         monkeypatch.setattr(db, "commit", original_commit)
         assert db.scalars(select(Study)).all() == []
+    assert audit.count(engine) == 0  # the audit entry was rolled back with the row
     assert list((tmp_path / "data" / "files").iterdir()) == []
     assert list((tmp_path / "data" / "tmp").iterdir()) == []
 

@@ -128,3 +128,28 @@ def test_not_interpretable_keeps_the_tracing(api) -> None:  # noqa: ANN001
     login(api, "a@x.fr")
     page = api.get(f"/studies/{study['id']}").text
     assert 'id="not-interpretable"' in page and "<svg" in page
+
+
+def test_actions_reach_the_audit_trail_and_stop_switch(api) -> None:  # noqa: ANN001
+    from ecgpilot import audit
+
+    engine = api.app.state.engine
+    path = data_file(*MUSE)
+    (study,) = api.post("/api/v1/studies", files=[("files", (path.name, path.read_bytes()))]).json()
+    sid = study["id"]
+    stmts = api.get(f"/api/v1/studies/{sid}").json()["draft"]["statements"]
+    api.patch(f"/api/v1/studies/{sid}/statements",
+              json={"changes": [{"id": s["id"], "decision": "confirmed"} for s in stmts], "urgency": "routine"})
+    assert api.post(f"/api/v1/studies/{sid}/sign").status_code == 201
+    api.get(f"/api/v1/studies/{sid}/report.pdf")
+    rows = audit.entries(engine, target=f"study:{sid}")
+    assert [r["action"] for r in rows] == ["analysis", "change", "signature", "export"]
+    assert rows[0]["input_sha256"] == study["file"]["sha256"]
+    assert audit.verify(engine).ok
+    assert "TESTONE" not in str(audit.entries(engine))
+    # the administrator's AI stop switch is obeyed by the next upload
+    api.app.state.settings.use_ai = True
+    audit.set_ai_enabled(engine, False, actor_id="1", actor_role="admin", reason="test")
+    (second,) = api.post("/api/v1/studies", files=[("files", (path.name, path.read_bytes()))]).json()
+    assert api.get(f"/api/v1/studies/{second['id']}").json()["analysis"]["ai"] is None
+    assert audit.entries(engine, target=f"study:{second['id']}")[0]["details"]["ai"] is False

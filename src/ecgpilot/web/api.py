@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from ecgpilot.store import user_for_token
 from ecgpilot.store.models import Study, StudyEvent, User
 from ecgpilot.web import services
-from ecgpilot.web.app import data_dir, db_session
+from ecgpilot.web.app import ai_allowed, data_dir, db_session
 
 __all__ = ["router"]
 
@@ -80,7 +80,7 @@ async def upload(request: Request, files: list[UploadFile] = File(...), db: Sess
     for f in files:
         content.append((f.filename or "", await f.read(settings.max_upload_bytes + 1)))
     groups = services.group_upload(content, max_bytes=settings.max_upload_bytes)
-    return [summary(services.ingest(db, data_dir(request), user, g, use_ai=settings.use_ai)) for g in groups]
+    return [summary(services.ingest(db, data_dir(request), user, g, use_ai=ai_allowed(request))) for g in groups]
 
 
 @router.get("/studies", summary="The practice's worklist")
@@ -142,5 +142,7 @@ def report_pdf(study_id: int, request: Request, version: int | None = None, lang
                db: Session = Depends(db_session), user: User = Depends(api_user)) -> Response:
     study = _study_or_404(db, user, study_id)
     pdf = services.pdf_bytes(db, data_dir(request), study, lang=lang, version=version)
+    services.audit_event(db, user, "export", f"study:{study.id}", details={"format": "pdf", "version": version})
+    db.commit()
     return Response(pdf, media_type="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="ecg-{study.id}.pdf"'})

@@ -106,6 +106,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     engine, factory = open_database(settings.db_url())
     migrate(engine)
+    from ecgpilot import audit
+
+    audit.open_audit(engine)  # the audit trail lives in the app's database
 
     app = FastAPI(title="ecgpilot", version="1", openapi_url="/api/v1/openapi.json", docs_url=None, redoc_url=None)
     app.state.settings = settings
@@ -193,6 +196,13 @@ def session_user(request: Request, db: Session) -> User | None:
     """The logged-in user of the session cookie, if any."""
     uid = request.session.get("user_id")
     return db.get(User, uid) if isinstance(uid, int) else None
+
+
+def ai_allowed(request: Request) -> bool:
+    """AI reading on: the setting and the administrator's stop switch (:func:`ecgpilot.audit.ai_enabled`)."""
+    from ecgpilot import audit
+
+    return bool(request.app.state.settings.use_ai) and audit.ai_enabled(request.app.state.engine)
 
 
 def data_dir(request: Request) -> Path:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from ecgpilot.store import add_user, authenticate, create_api_token
 from ecgpilot.store.models import ROLES, Practice, StudyEvent, User
 from ecgpilot.web import i18n, services
-from ecgpilot.web.app import LoginRequired, data_dir, db_session, session_user
+from ecgpilot.web.app import ai_allowed, LoginRequired, data_dir, db_session, session_user
 from ecgpilot.web.ins import INS_STATUSES
 
 __all__ = ["router", "lang_of"]
@@ -77,8 +77,14 @@ async def login(request: Request, db: Session = Depends(db_session)) -> Response
     user = authenticate(db, email, str(form.get("password", "")))
     if user is None:
         limiter.failed(key)
+        from ecgpilot import audit
+
+        audit.append(request.app.state.engine, actor_id="anonymous", actor_role="none", action="login_failed",
+                     details={"client": request.client.host if request.client else None})
         return render(request, "login.html", {"user": None, "error": i18n.t("bad_login", lang)}, 401)
     limiter.reset(key)
+    services.audit_event(db, user, "login", f"user:{user.id}")
+    db.commit()
     request.session.clear()
     request.session["user_id"] = user.id
     request.session["csrf"] = secrets.token_urlsafe(32)
@@ -107,7 +113,7 @@ async def upload(request: Request, db: Session = Depends(db_session), user: User
         files = [(f.filename or "", await f.read()) for f in form.getlist("files") if hasattr(f, "read")]
     files = [(n, c) for n, c in files if n or c]
     groups = services.group_upload(files, max_bytes=settings.max_upload_bytes)
-    studies = [services.ingest(db, data_dir(request), user, g, lang=lang_of(request), use_ai=settings.use_ai) for g in groups]
+    studies = [services.ingest(db, data_dir(request), user, g, lang=lang_of(request), use_ai=ai_allowed(request)) for g in groups]
     target = f"/studies/{studies[0].id}" if len(studies) == 1 else "/"
     return RedirectResponse(target, status_code=303)
 
@@ -133,6 +139,8 @@ def study_page(study_id: int, request: Request, db: Session = Depends(db_session
     record = services.study_record(data_dir(request), study)
     svg = services.tracing_svg(record, study.analysis) if record is not None else None
     reps = services.reports(db, study)
+    services.audit_event(db, user, "view", f"study:{study.id}")
+    db.commit()
     signers = {u.id: u.name for u in db.scalars(select(User).where(User.id.in_([r.signed_by for r in reps] or [0])))}
     events = list(db.scalars(select(StudyEvent).where(StudyEvent.study_id == study.id).order_by(StudyEvent.id)))
     return render(request, "study.html", {
@@ -184,6 +192,8 @@ def pdf(study_id: int, request: Request, version: int | None = None, db: Session
         user: User = Depends(page_user)) -> Response:
     study = _study(db, user, study_id)
     data = services.pdf_bytes(db, data_dir(request), study, lang=lang_of(request), version=version)
+    services.audit_event(db, user, "export", f"study:{study.id}", details={"format": "pdf", "version": version})
+    db.commit()
     return Response(data, media_type="application/pdf", headers={"Content-Disposition": f'attachment; filename="ecg-{study.id}.pdf"'})
 
 

@@ -44,6 +44,14 @@ class Conflict(ECGPilotError):
     """The action does not fit the study's state (e.g. signing with undecided statements)."""
 
 
+def audit_event(db: Session, user: User, action: str, target: str, **fields: Any) -> None:
+    """Append to the tamper-evident audit trail (:mod:`ecgpilot.audit`) inside the session's
+    transaction, so the change and its entry are committed together. No patient identity."""
+    from ecgpilot import audit
+
+    audit.append(db.connection(), actor_id=str(user.id), actor_role=user.role, action=action, target=target, **fields)
+
+
 # ------------------------------------------------------------------ upload ----------
 
 def group_upload(files: list[tuple[str, bytes]], *, max_bytes: int, max_files: int = 20) -> list[list[tuple[str, bytes]]]:
@@ -144,6 +152,9 @@ def ingest(db: Session, data_dir: Path, user: User, group: list[tuple[str, bytes
         db.add(study)
         db.flush()
         db.add(StudyEvent(study_id=study.id, user_id=user.id, action="upload", after={"files": study.file_names, "sha256": sha}))
+        audit_event(db, user, "analysis", f"study:{study.id}", input_sha256=sha, model_version=study.model_version,
+                    rules_version=study.rules_version, outputs={"analysis": study.analysis, "interpretation": study.interpretation},
+                    details={"status": study.status, "ai": use_ai})
         db.commit()
     except Exception:
         db.rollback()
@@ -234,6 +245,9 @@ def update_draft(db: Session, user: User, study: Study, changes: list[dict[str, 
             events.append(StudyEvent(study_id=study.id, user_id=user.id, action="urgency", target="urgency", before=before, after=after))
     study.draft = draft
     db.add_all(events)
+    if events:
+        audit_event(db, user, "change", f"study:{study.id}", input_sha256=study.file_sha256, outputs=draft,
+                    details={"changes": [{"what": e.action, "id": e.target} for e in events]})
     db.commit()
 
 
@@ -272,6 +286,7 @@ def update_identity(db: Session, user: User, study: Study, fields: dict[str, str
     after = _identity(study)
     if after != before:
         db.add(StudyEvent(study_id=study.id, user_id=user.id, action="identity", before=before, after=after))
+        audit_event(db, user, "change", f"study:{study.id}", details={"changes": [{"what": "identity"}]})
     db.commit()
 
 
@@ -314,6 +329,8 @@ def sign(db: Session, user: User, study: Study) -> Report:
     db.add(rep)
     study.status = "signed"
     db.add(StudyEvent(study_id=study.id, user_id=user.id, action="sign", target=f"v{version}", after={"sha256": digest}))
+    audit_event(db, user, "signature", f"study:{study.id}", input_sha256=study.file_sha256, model_version=study.model_version,
+                rules_version=study.rules_version, outputs=content, details={"version": version, "report_sha256": digest})
     db.commit()
     return rep
 
@@ -326,6 +343,7 @@ def amend(db: Session, user: User, study: Study) -> None:
         raise Conflict(f"study {study.id} is {study.status}; only a signed study can be amended.")
     study.status = "to_read"
     db.add(StudyEvent(study_id=study.id, user_id=user.id, action="amend"))
+    audit_event(db, user, "change", f"study:{study.id}", details={"changes": [{"what": "amend"}]})
     db.commit()
 
 
