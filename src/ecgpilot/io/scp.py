@@ -158,43 +158,54 @@ def _huffman_tables(data: bytes) -> list[list[HuffmanCode]]:
     return tables
 
 
+def _bit_windows(data: bytes, width: int) -> tuple[list[int], int]:
+    """For every bit position, the integer formed by the next ``width`` bits (zeros past the end)."""
+    bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8)).astype(np.int64)
+    nbits = bits.size
+    padded = np.concatenate((bits, np.zeros(width, dtype=np.int64)))
+    win = np.zeros(nbits, dtype=np.int64)
+    for j in range(width):
+        win |= padded[j: j + nbits] << (width - 1 - j)
+    return win.tolist(), nbits
+
+
 def huffman_decode(data: bytes, n: int, tables: list[list[HuffmanCode]]) -> NDArray[np.int64]:
-    """Decode ``n`` integers from an SCP Huffman-coded byte string."""
-    bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8))
-    lookup = [{(c.prefix_bits, c.code): c for c in t} for t in tables]
+    """Decode ``n`` integers from an SCP Huffman-coded byte string (most significant bit first)."""
+    prefix = max(c.prefix_bits for t in tables for c in t)
+    width = max([prefix] + [c.total_bits - c.prefix_bits for t in tables for c in t if c.mode == 1])
+    if width > 24:
+        raise UnsupportedFormatError(f"Huffman codes of {width} bits are not supported (at most 24).")
+    # One lookup list per table, indexed by the next `prefix` bits.
+    lookup: list[list[HuffmanCode | None]] = []
+    for t in tables:
+        entries: list[HuffmanCode | None] = [None] * (1 << prefix)
+        for c in t:
+            first = c.code << (prefix - c.prefix_bits)
+            entries[first: first + (1 << (prefix - c.prefix_bits))] = [c] * (1 << (prefix - c.prefix_bits))
+        lookup.append(entries)
+    win, nbits = _bit_windows(data, width)
+    shift = width - prefix
     out = np.empty(n, dtype=np.int64)
     pos, k, cur = 0, 0, 0
-    max_len = max(c.prefix_bits for t in tables for c in t)
-    nbits = bits.size
     while k < n:
-        code, length = 0, 0
-        while True:
-            if pos >= nbits:
-                raise CorruptFileError(f"Huffman stream ended after {k} of {n} samples (truncated lead data).")
-            code = (code << 1) | int(bits[pos])
-            pos += 1
-            length += 1
-            hit = lookup[cur].get((length, code))
-            if hit is not None:
-                break
-            if length > max_len:
-                raise CorruptFileError(f"invalid Huffman code at bit {pos} (sample {k}).")
+        if pos >= nbits:
+            raise CorruptFileError(f"Huffman stream ended after {k} of {n} samples (truncated lead data).")
+        hit = lookup[cur][win[pos] >> shift]
+        if hit is None:
+            raise CorruptFileError(f"invalid Huffman code at bit {pos} (sample {k}).")
+        pos += hit.prefix_bits
         if hit.mode == 0:
             if not 1 <= hit.value <= len(tables):
                 raise CorruptFileError(f"Huffman code switches to table {hit.value}; section 2 has {len(tables)}.")
             cur = hit.value - 1
             continue
         extra = hit.total_bits - hit.prefix_bits
+        if pos + extra > nbits:
+            raise CorruptFileError(f"Huffman stream ended after {k} of {n} samples (truncated lead data).")
         if extra:
-            if pos + extra > nbits:
-                raise CorruptFileError(f"Huffman stream ended inside a literal value at sample {k}.")
-            v = 0
-            for b in bits[pos: pos + extra]:
-                v = (v << 1) | int(b)
+            v = win[pos] >> (width - extra)
             pos += extra
-            if v >= 1 << (extra - 1):
-                v -= 1 << extra
-            out[k] = v
+            out[k] = v - (1 << extra) if v >= 1 << (extra - 1) else v
         else:
             out[k] = hit.value
         k += 1
