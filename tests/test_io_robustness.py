@@ -198,3 +198,60 @@ def test_csv_repeated_identical_directive_and_free_comments_are_accepted(tmp_pat
     rec = read_ecg(path)
     assert rec.fs == 500.0
     np.testing.assert_array_equal(rec.lead("II"), [2000.0, 4000.0])
+
+
+# -- DICOM: attributes removed from a real file --------------------------------------------
+
+#: (where, keyword) whose absence makes the samples undecodable or their scale unknown.
+DICOM_REQUIRED = (
+    ("group", "NumberOfWaveformChannels"), ("group", "NumberOfWaveformSamples"),
+    ("group", "SamplingFrequency"), ("group", "WaveformBitsAllocated"),
+    ("group", "WaveformSampleInterpretation"), ("group", "WaveformData"),
+    ("group", "ChannelDefinitionSequence"), ("channel", "ChannelSensitivity"),
+    ("top", "WaveformSequence"),
+)
+#: Optional attributes: without them the samples must be exactly the intact ones.
+DICOM_OPTIONAL = (
+    ("top", "PatientName"), ("top", "AcquisitionDateTime"), ("top", "Manufacturer"),
+    ("group", "MultiplexGroupLabel"), ("group", "WaveformOriginality"),
+    ("channel", "ChannelBaseline"), ("channel", "ChannelSensitivityCorrectionFactor"),
+)
+
+
+def _dicom_without(where: str, keyword: str, tmp_path: Path) -> Path:
+    pydicom = pytest.importorskip("pydicom")
+    src = data_file(FS, "dicom", "waveform_ecg.dcm")
+    ds = pydicom.dcmread(str(src))
+    group = ds.WaveformSequence[0]
+    target = {"top": ds, "group": group, "channel": group.ChannelDefinitionSequence[0]}[where]
+    assert keyword in target, f"{keyword} is not in the sample file's {where}"
+    delattr(target, keyword)
+    out = tmp_path / f"a_no_{keyword}.dcm"
+    ds.save_as(str(out))
+    return out
+
+
+@pytest.mark.parametrize(("where", "keyword"), DICOM_REQUIRED)
+def test_dicom_without_a_required_attribute_is_refused(where: str, keyword: str, tmp_path: Path) -> None:
+    with pytest.raises(ReadError):
+        read_ecg(_dicom_without(where, keyword, tmp_path))
+
+
+@pytest.mark.parametrize(("where", "keyword"), DICOM_OPTIONAL)
+def test_dicom_without_an_optional_attribute_reads_the_same(where: str, keyword: str, tmp_path: Path) -> None:
+    intact = read_ecg(data_file(FS, "dicom", "waveform_ecg.dcm"))
+    got = read_ecg(_dicom_without(where, keyword, tmp_path))
+    assert got.leads == intact.leads and got.fs == intact.fs
+    np.testing.assert_array_equal(got.signal, intact.signal)
+
+
+def test_dicom_channel_without_source_code_is_skipped_not_a_crash(tmp_path: Path) -> None:
+    pydicom = pytest.importorskip("pydicom")
+    src = data_file(FS, "dicom", "waveform_ecg.dcm")
+    ds = pydicom.dcmread(str(src))
+    del ds.WaveformSequence[0].ChannelDefinitionSequence[0].ChannelSourceSequence
+    out = tmp_path / "a_no_source.dcm"
+    ds.save_as(str(out))
+    rec = read_ecg(out)
+    assert rec.leads == ("II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
+    assert rec.source.extra["skipped_channels"] == ["channel 1"]

@@ -36,6 +36,14 @@ _SCP_CODES: dict[str, str] = {
 }
 
 
+#: Attributes of a waveform multiplex group without which its samples cannot be decoded.
+_REQUIRED_GROUP_ATTRIBUTES: tuple[str, ...] = (
+    "NumberOfWaveformChannels", "NumberOfWaveformSamples", "SamplingFrequency",
+    "WaveformBitsAllocated", "WaveformSampleInterpretation", "WaveformData",
+    "ChannelDefinitionSequence",
+)
+
+
 def sniff(head: bytes, path: Path) -> bool:
     """The ``DICM`` magic at offset 128 (Part 10 file)."""
     return len(head) >= 132 and head[128:132] == b"DICM"
@@ -151,6 +159,12 @@ def read(path: Path) -> ECGRecord:
         )
     index = _rhythm_index(ds, path)
     group = ds.WaveformSequence[index]
+    missing = [kw for kw in _REQUIRED_GROUP_ATTRIBUTES if kw not in group]
+    if missing:
+        raise CorruptFileError(
+            f"{path.name!r}: the rhythm waveform group lacks the required attribute(s) "
+            f"{', '.join(missing)}; the file is incomplete or not a conformant DICOM ECG."
+        )
     n_channels = int(group.NumberOfWaveformChannels)
     n_samples = int(group.NumberOfWaveformSamples)
     bits = int(group.WaveformBitsAllocated)
@@ -183,8 +197,14 @@ def read(path: Path) -> ECGRecord:
         try:
             lead = channel_lead(ch)
         except (RecordError, AttributeError, IndexError):
-            skipped.append(str(ch.ChannelSourceSequence[0].get("CodeMeaning", c)))
+            sources = ch.get("ChannelSourceSequence") or [{}]
+            skipped.append(str(sources[0].get("CodeMeaning", f"channel {c + 1}")))
             continue
+        if "ChannelSensitivity" not in ch:
+            raise CorruptFileError(
+                f"{path.name!r}: channel {lead} has no ChannelSensitivity, so its samples cannot "
+                "be turned into volts; ecgpilot does not guess the scale."
+            )
         unit = "uv"
         if "ChannelSensitivityUnitsSequence" in ch:
             unit = str(ch.ChannelSensitivityUnitsSequence[0].CodeValue).strip().lower()
