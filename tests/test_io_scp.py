@@ -62,6 +62,17 @@ def test_raw_8_lead_demo_matches_its_readme() -> None:
     assert rec.source.extra["zero_based_sample_numbers"] is True
 
 
+def test_raw_8_lead_demo_metadata() -> None:
+    """Values printed in the file's section 1 (visible with `strings`: Patient, Demo, 12-678-QW)."""
+    rec = read_ecg(data_file(FS, "contec-ecg90a", "demo.scp"))
+    p = rec.patient
+    assert (p.patient_id, p.family_name, p.given_name) == ("12-678-QW", "Patient", "Demo")
+    assert str(p.birth_date) == "1957-06-24" and p.sex == "M"
+    assert (p.height_cm, p.weight_kg) == (187.0, 82.0)
+    assert rec.start_time is not None and rec.start_time.isoformat() == "2004-06-24T16:52:16"
+    assert rec.source.manufacturer is None  # tag 14 holds a control byte there, not a name
+
+
 @pytest.mark.parametrize("name", ["62.SCP", "63.SCP"])
 def test_noncompliant_handheld_files_are_refused_with_the_reason(name: str) -> None:
     path = data_file(FS, "scp-ecg", "healforce-pc80b", name)
@@ -414,3 +425,20 @@ def test_corrupted_fields_with_valid_crcs_raise_only_read_errors(tmp_path: Path)
             read_ecg(target)
         except ECGPilotError:
             pass
+
+
+def test_section_1_units_are_converted(tmp_path: Path) -> None:
+    """Age 18 months, height 70 inches, weight 176 pounds (unit codes 2, 2, 3 of the standard)."""
+    rhythm, _ = _synthetic()
+    tags = (struct.pack("<BHHB", 4, 3, 18, 2) + struct.pack("<BHHB", 6, 3, 70, 2)
+            + struct.pack("<BHHB", 7, 3, 176, 3) + struct.pack("<BHB", 8, 1, 2) + b"\xff\x00\x00")
+    raw = _record({1: tags, 2: struct.pack("<H", 19999), 3: _s3((1,), 2500, False),
+                   6: _s56([rhythm[0]], 2000, 2)})
+    p = tmp_path / "units.scp"
+    p.write_bytes(raw)
+    rec = read_ecg(p)
+    assert rec.patient.age_years == pytest.approx(1.5)
+    assert rec.patient.height_cm == pytest.approx(177.8)
+    assert rec.patient.weight_kg == pytest.approx(176 * 0.45359237, abs=1e-3)
+    assert rec.patient.sex == "F"
+    np.testing.assert_array_equal(rec.signal[0], (rhythm[0] * 2.5).astype(np.float32))

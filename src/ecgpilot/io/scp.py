@@ -226,7 +226,8 @@ def _undo_differences(d: NDArray[np.int64], order: int) -> NDArray[np.int64]:
 
 
 def _text(value: bytes) -> str | None:
-    s = value.split(b"\x00", 1)[0].decode("latin-1").strip()
+    s = value.split(b"\x00", 1)[0].decode("latin-1")
+    s = "".join(ch for ch in s if ch.isprintable()).strip()  # some writers leave control bytes
     return s or None
 
 
@@ -243,6 +244,21 @@ def _header(data: bytes) -> dict[int, bytes]:
     return tags
 
 
+# Section 1 unit codes (tags 4, 6, 7) -> factor to years / cm / kg; 0 = unspecified, taken as
+# the usual unit.
+_AGE_YEARS = {0: 1.0, 1: 1.0, 2: 1 / 12, 3: 7 / 365.25, 4: 1 / 365.25, 5: 1 / 8766}
+_HEIGHT_CM = {0: 1.0, 1: 1.0, 2: 2.54, 3: 0.1}
+_WEIGHT_KG = {0: 1.0, 1: 1.0, 2: 0.001, 3: 0.45359237, 4: 0.028349523}
+
+
+def _quantity(raw: bytes | None, units: dict[int, float]) -> float | None:
+    """A 16-bit value followed by a unit code; None when absent, zero or in an unknown unit."""
+    if raw is None or len(raw) < 3:
+        return None
+    value, unit = struct.unpack_from("<HB", raw)
+    return round(value * units[unit], 3) if value and unit in units else None
+
+
 def _patient_and_device(tags: dict[int, bytes]) -> tuple[PatientInfo, datetime | None, dict[str, Any]]:
     birth = None
     if 5 in tags and len(tags[5]) >= 4:
@@ -252,19 +268,16 @@ def _patient_and_device(tags: dict[int, bytes]) -> tuple[PatientInfo, datetime |
                 birth = date(y, m, d)
             except ValueError:
                 birth = None
-    age = None
-    if 4 in tags and len(tags[4]) >= 3:
-        v, unit = struct.unpack_from("<HB", tags[4])
-        age = float(v) if unit in (0, 1) and v else None
+    age = _quantity(tags.get(4), _AGE_YEARS)
     sex = _SEX.get(tags[8][0]) if 8 in tags and tags[8] else None
-    height = struct.unpack_from("<H", tags[6])[0] if 6 in tags and len(tags[6]) >= 2 else None
-    weight = struct.unpack_from("<H", tags[7])[0] if 7 in tags and len(tags[7]) >= 2 else None
+    height = _quantity(tags.get(6), _HEIGHT_CM)
+    weight = _quantity(tags.get(7), _WEIGHT_KG)
     patient = PatientInfo(
         patient_id=_text(tags[2]) if 2 in tags else None,
         family_name=_text(tags[0]) if 0 in tags else None,
         given_name=_text(tags[1]) if 1 in tags else None,
         birth_date=birth, sex=sex, age_years=age,
-        height_cm=float(height) if height else None, weight_kg=float(weight) if weight else None,
+        height_cm=height, weight_kg=weight,
     )
     start = None
     if 25 in tags and 26 in tags and len(tags[25]) >= 4 and len(tags[26]) >= 3:
