@@ -255,3 +255,45 @@ def test_dicom_channel_without_source_code_is_skipped_not_a_crash(tmp_path: Path
     rec = read_ecg(out)
     assert rec.leads == ("II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
     assert rec.source.extra["skipped_channels"] == ["channel 1"]
+
+
+# -- EDF: damaged header fields ------------------------------------------------------------
+
+EDF_MAIN_FIELDS = {"n_records": (236, 8), "record_seconds": (244, 8), "n_signals": (252, 4), "header_bytes": (184, 8)}
+#: Per-signal fields: (offset of the field block after the main header, width), for 12 signals.
+EDF_SIGNAL_FIELDS = {"phys_min": (104, 8), "dig_min": (120, 8), "dig_max": (128, 8), "n_per_record": (216, 8)}
+
+
+def _edf_with(field: tuple[int, int], value: str, tmp_path: Path, per_signal: bool) -> Path:
+    src = data_file(FS, "contec-ecg90a", "0000050.ECG.edf")
+    data = bytearray(src.read_bytes())
+    n_signals = int(data[252:256])
+    start, width = field
+    if per_signal:  # first signal's value in that field's block
+        start = 256 + start * n_signals
+    data[start : start + width] = value.ljust(width)[:width].encode("ascii")
+    out = tmp_path / f"a_damaged_{start}_{abs(hash(value))}.edf"
+    out.write_bytes(bytes(data))
+    return out
+
+
+@pytest.mark.parametrize("value", ["", "x", "0", "-1", "1e400", "nan", "99999999"])
+def test_edf_damaged_header_numbers_never_escape_as_other_errors(value: str, tmp_path: Path) -> None:
+    for name, field in EDF_MAIN_FIELDS.items():
+        _outcome(_edf_with(field, value, tmp_path, per_signal=False))
+    for name, field in EDF_SIGNAL_FIELDS.items():
+        _outcome(_edf_with(field, value, tmp_path, per_signal=True))
+
+
+@pytest.mark.parametrize(("field", "value"), [("dig_max", "0"), ("dig_min", "0"), ("dig_max", "-1")])
+def test_edf_samples_outside_the_declared_digital_range_are_refused(field: str, value: str, tmp_path: Path) -> None:
+    """Lead I of the Contec file has samples on both sides of 0, so these ranges cannot hold it."""
+    path = _edf_with(EDF_SIGNAL_FIELDS[field], value, tmp_path, per_signal=True)
+    with pytest.raises(ReadError, match="outside its declared digital range"):
+        read_ecg(path)
+
+
+def test_edf_infinite_counts_are_refused(tmp_path: Path) -> None:
+    path = _edf_with(EDF_MAIN_FIELDS["n_records"], "1e400", tmp_path, per_signal=False)
+    with pytest.raises(ReadError, match="not a finite number"):
+        read_ecg(path)

@@ -64,9 +64,12 @@ def _fail(path: Path, why: str) -> CorruptFileError:
 
 def _number(text: str, what: str, path: Path) -> float:
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise _fail(path, f"{what} is {text!r}, not a number.") from None
+    if not np.isfinite(value):
+        raise _fail(path, f"{what} is {text!r}, not a finite number.")
+    return value
 
 
 def parse_header(buf: bytes, path: Path) -> tuple[dict[str, Any], list[EdfSignal]]:
@@ -230,6 +233,12 @@ def read(path: Path) -> ECGRecord:
                 f"{pmin:g}..{pmax:g}; both must be non-empty."
             )
         counts = raw[:, starts[i] : starts[i + 1]].reshape(-1).astype(np.float64)
+        outside = int(np.count_nonzero((counts < dmin) | (counts > dmax)))
+        if outside:
+            raise _fail(
+                path, f"{outside} samples of {label!r} lie outside its declared digital range "
+                f"{dmin:g}..{dmax:g}: the header and the data disagree."
+            )
         gain = (pmax - pmin) / (dmax - dmin)
         rows.append(((counts - dmin) * gain + pmin) * UNIT_TO_UV[unit])
         names.append(lead)
