@@ -442,3 +442,19 @@ def test_section_1_units_are_converted(tmp_path: Path) -> None:
     assert rec.patient.weight_kg == pytest.approx(176 * 0.45359237, abs=1e-3)
     assert rec.patient.sex == "F"
     np.testing.assert_array_equal(rec.signal[0], (rhythm[0] * 2.5).astype(np.float32))
+
+
+def test_section_7_measurements_match_the_dicom_twins_annotations() -> None:
+    """Example.dcm carries the same device measurements as Waveform Annotations
+    (PR, QRS, QT in ms; P, QRS, T axes): section 7 must give the same numbers."""
+    rec = read_ecg(data_file(FS, "ecgtoolkit-examples", "Example.scp"))
+    ds = pydicom.dcmread(data_file(FS, "ecgtoolkit-examples", "Example.dcm"))
+    dicom = {a.ConceptNameCodeSequence[0].CodeMeaning: float(a.NumericValue)
+             for a in ds.WaveformAnnotationSequence if "NumericValue" in a}
+    m = rec.source.device_measurements
+    assert m["pr_ms"] == dicom["PR Interval"] == 148
+    assert m["qrs_ms"] == dicom["QRS Duration"]
+    assert m["qt_ms"] == dicom["QT Interval"]
+    assert (m["p_axis_deg"], m["qrs_axis_deg"], m["t_axis_deg"]) == (
+        dicom["P Axis"], dicom["QRS Axis"], dicom["T Axis"])
+    assert "heart_rate_bpm" not in m  # the file leaves the RR interval "not computed" (29999)

@@ -572,6 +572,7 @@ def _read(path: Path) -> ECGRecord:
     source = SourceInfo(
         format=FORMAT, path=str(path), manufacturer=device.get("manufacturer"), device=device.get("model"),
         description=DESCRIPTION,
+        device_measurements=global_measurements(_body(buf, sec[7])) if 7 in sec else {},
         extra={"scp_version": buf[sec[3].start + 8], "amplitude_unit_nV": st.avm_nv,
                "difference_encoding": st.diff, "huffman": tables is not None, "sections": sorted(sec),
                "bimodal": bool(st.bimodal), "reference_beat_subtraction": leads.subtraction,
@@ -580,6 +581,39 @@ def _read(path: Path) -> ECGRecord:
     )
     return ECGRecord(signal=np.stack(keep), fs=1e6 / fs_interval, leads=tuple(canon), start_time=start,
                      source=source, patient=patient)
+
+
+def global_measurements(data: bytes) -> dict[str, float]:
+    """Section 7, first measurement block (the reference beat): intervals in ms, axes in degrees.
+
+    Fiducials are stored in ms from the start of the reference beat; 29999 marks "not computed"
+    and an axis of 999 "undetermined". PR, QRS and QT are differences of those fiducials.
+    """
+    if len(data) < 22:
+        return {}
+    rr, pp = struct.unpack_from("<HH", data, 2)
+    p_on, p_off, q_on, q_off, t_off = struct.unpack_from("<5H", data, 6)
+    axes = struct.unpack_from("<3h", data, 16)
+    out: dict[str, float] = {}
+
+    def ok(*v: int) -> bool:
+        return all(0 <= x < 29999 for x in v)
+
+    if ok(rr) and rr > 0:
+        out["heart_rate_bpm"] = round(60000.0 / rr, 1)
+        out["rr_ms"] = float(rr)
+    if ok(pp) and pp > 0:
+        out["atrial_rate_bpm"] = round(60000.0 / pp, 1)
+    if ok(p_on, q_on) and q_on > p_on:
+        out["pr_ms"] = float(q_on - p_on)
+    if ok(q_on, q_off) and q_off > q_on:
+        out["qrs_ms"] = float(q_off - q_on)
+    if ok(q_on, t_off) and t_off > q_on:
+        out["qt_ms"] = float(t_off - q_on)
+    for key, value in zip(("p_axis_deg", "qrs_axis_deg", "t_axis_deg"), axes):
+        if -180 <= value <= 360:
+            out[key] = float(value)
+    return out
 
 
 def _add_reference_beat(residual: NDArray[np.float64], lead_start: int, beat: NDArray[np.float64],
