@@ -458,3 +458,15 @@ def test_section_7_measurements_match_the_dicom_twins_annotations() -> None:
     assert (m["p_axis_deg"], m["qrs_axis_deg"], m["t_axis_deg"]) == (
         dicom["P Axis"], dicom["QRS Axis"], dicom["T Axis"])
     assert "heart_rate_bpm" not in m  # the file leaves the RR interval "not computed" (29999)
+
+
+def test_section_8_statements(tmp_path: Path) -> None:
+    rhythm, _ = _synthetic()
+    texts = [b"Sinus rhythm\x00", b"Left axis\r\ndeviation\x00"]
+    s8 = struct.pack("<BHBBBBBB", 0, 2024, 5, 17, 10, 30, 0, len(texts))
+    s8 += b"".join(struct.pack("<BH", i + 1, len(t)) + t for i, t in enumerate(texts))
+    raw = _record({2: struct.pack("<H", 19999), 3: _s3((1,), 2500, False),
+                   6: _s56([rhythm[0]], 2000, 2), 8: s8})
+    p = tmp_path / "statements.scp"
+    p.write_bytes(raw)
+    assert read_ecg(p).source.device_statements == ("Sinus rhythm", "Left axis deviation")

@@ -573,6 +573,7 @@ def _read(path: Path) -> ECGRecord:
         format=FORMAT, path=str(path), manufacturer=device.get("manufacturer"), device=device.get("model"),
         description=DESCRIPTION,
         device_measurements=global_measurements(_body(buf, sec[7])) if 7 in sec else {},
+        device_statements=interpretation_statements(_body(buf, sec[8])) if 8 in sec else (),
         extra={"scp_version": buf[sec[3].start + 8], "amplitude_unit_nV": st.avm_nv,
                "difference_encoding": st.diff, "huffman": tables is not None, "sections": sorted(sec),
                "bimodal": bool(st.bimodal), "reference_beat_subtraction": leads.subtraction,
@@ -614,6 +615,26 @@ def global_measurements(data: bytes) -> dict[str, float]:
         if -180 <= value <= 360:
             out[key] = float(value)
     return out
+
+
+def interpretation_statements(data: bytes) -> tuple[str, ...]:
+    """Section 8: the device's interpretation statements, in their stored order.
+
+    Layout: report type (1 byte), date (4), time (3), statement count (1), then per statement a
+    sequence number (1), a byte length (2) and null-terminated text (lines may be split by CR/LF).
+    """
+    if len(data) < 9:
+        return ()
+    count, off, out = data[8], 9, []
+    for _ in range(count):
+        if off + 3 > len(data):
+            break
+        length = struct.unpack_from("<H", data, off + 1)[0]
+        text = _text(data[off + 3: off + 3 + length].replace(b"\r", b" ").replace(b"\n", b" "))
+        if text:
+            out.append(" ".join(text.split()))
+        off += 3 + length
+    return tuple(out)
 
 
 def _add_reference_beat(residual: NDArray[np.float64], lead_start: int, beat: NDArray[np.float64],
