@@ -117,6 +117,8 @@ def test_unreadable_file_gets_a_clear_page(app) -> None:  # noqa: ANN001
     assert "Fichier illisible" in page.text and 'id="reader-error"' in page.text
     assert "Traceback" not in page.text
     assert "illisible" in client.get("/").text
+    pdf = client.get(r.headers["location"] + "/report.pdf")
+    assert pdf.status_code == 409 and "no PDF report" in pdf.text
 
 
 def test_upload_limits(tmp_path) -> None:  # noqa: ANN001

@@ -45,7 +45,7 @@ def summary(study: Study) -> dict[str, Any]:
         "id": study.id, "status": study.status, "created_at": study.created_at.isoformat(),
         "recorded_at": study.recorded_at.isoformat() if study.recorded_at else None,
         "file": {"name": study.file_name, "names": study.file_names, "sha256": study.file_sha256, "format": study.file_format},
-        "patient": services._identity(study), "urgency": draft_u or study.ai_urgency, "ai_urgency": study.ai_urgency,
+        "patient": services.identity(study), "urgency": draft_u or study.ai_urgency, "ai_urgency": study.ai_urgency,
         "error": study.error,
     }
 
@@ -111,7 +111,7 @@ def patch_patient(study_id: int, body: PatientPatch, db: Session = Depends(db_se
                   user: User = Depends(api_user)) -> dict[str, Any]:
     study = _study_or_404(db, user, study_id)
     services.update_identity(db, user, study, body.model_dump(exclude_unset=True))
-    return services._identity(study)
+    return services.identity(study)
 
 
 @router.post("/studies/{study_id}/sign", status_code=201, summary="Sign the report (new immutable version)")

@@ -10,7 +10,6 @@ import functools
 import hashlib
 import json
 import logging
-from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -22,12 +21,12 @@ from ecgpilot.errors import ECGPilotError, NotInterpretableError, RecordError
 from ecgpilot.record import ECGRecord
 from ecgpilot.store import files as filestore
 from ecgpilot.store.models import Report, Study, StudyEvent, User, utcnow
-from ecgpilot.web import fallback
 from ecgpilot.web.ins import INS_STATUSES, normalize_ins
 
 __all__ = [
     "UploadRejected", "Conflict", "group_upload", "ingest", "get_study", "list_studies", "update_draft",
-    "update_identity", "sign", "amend", "study_record", "tracing_svg", "pdf_bytes", "report_content",
+    "update_identity", "identity", "reports", "audit_event", "sign", "amend", "study_record", "tracing_svg",
+    "pdf_bytes", "report_content",
 ]
 
 log = logging.getLogger("ecgpilot.web")
@@ -83,10 +82,8 @@ def _main_name(group: list[tuple[str, bytes]]) -> str:
 
 
 def _interpret(analysis: dict[str, Any], lang: str) -> dict[str, Any]:
-    try:
-        from ecgpilot.interpret import interpret
-    except ImportError:
-        return fallback.interpretation(analysis, lang)
+    from ecgpilot.interpret import interpret
+
     return interpret(analysis, lang=lang)
 
 
@@ -257,7 +254,7 @@ def update_identity(db: Session, user: User, study: Study, fields: dict[str, str
         raise PermissionError(f"role {user.role!r} cannot change a patient identity.")
     if study.status == "signed":
         raise Conflict(f"study {study.id} is signed; amend it to change the identity.")
-    before = _identity(study)
+    before = identity(study)
     new: dict[str, Any] = {}
     for key in ("family_name", "given_names"):
         if key in fields:
@@ -283,14 +280,14 @@ def update_identity(db: Session, user: User, study: Study, fields: dict[str, str
         new["ins_status"] = st
     for k, v in new.items():
         setattr(study, k, v)
-    after = _identity(study)
+    after = identity(study)
     if after != before:
         db.add(StudyEvent(study_id=study.id, user_id=user.id, action="identity", before=before, after=after))
         audit_event(db, user, "change", f"study:{study.id}", details={"changes": [{"what": "identity"}]})
     db.commit()
 
 
-def _identity(study: Study) -> dict[str, Any]:
+def identity(study: Study) -> dict[str, Any]:
     return {"family_name": study.family_name, "given_names": study.given_names,
             "birth_date": study.birth_date.isoformat() if study.birth_date else None, "sex": study.sex,
             "ins": study.ins, "ins_status": study.ins_status}
@@ -306,7 +303,7 @@ def report_content(study: Study, user: User | None = None, signed_at: datetime |
         "urgency": (draft.get("urgency") or {}).get("level"),
         "doctor": user.name if user else None, "doctor_email": user.email if user else None,
         "signed_at": signed_at.isoformat() if signed_at else None,
-        "patient": _identity(study),
+        "patient": identity(study),
         "file_sha256": study.file_sha256, "model_version": study.model_version, "rules_version": study.rules_version,
     }
 
@@ -368,10 +365,8 @@ def study_record(data_dir: Path, study: Study) -> ECGRecord | None:
 
 def tracing_svg(record: ECGRecord, analysis: dict[str, Any] | None) -> str:
     """The ECG paper SVG (``ecgpilot.render.svg`` when available)."""
-    try:
-        from ecgpilot.render.svg import ecg_svg
-    except ImportError:
-        ecg_svg = fallback.ecg_svg
+    from ecgpilot.render.svg import ecg_svg
+
     svg = ecg_svg(record, analysis=analysis)
     return svg[svg.index("<svg"):] if "<svg" in svg else svg
 
@@ -389,11 +384,9 @@ def pdf_bytes(db: Session, data_dir: Path, study: Study, lang: str = "fr", versi
     report = chosen.content if chosen else report_content(study)
     report = dict(report, patient=dict(report["patient"], given_name=report["patient"].get("given_names")),
                   final_statements=report["statements"])
+    from ecgpilot.render.pdf import report_pdf
+
     record = study_record(data_dir, study)
-    try:
-        from ecgpilot.render.pdf import report_pdf
-    except ImportError:
-        report_pdf = fallback.report_pdf
     if record is None:
-        report_pdf = fallback.report_pdf
+        raise Conflict(f"study {study.id} has no readable tracing ({study.error or 'unreadable file'}); no PDF report can be made.")
     return report_pdf(record, study.analysis or {}, study.interpretation or {}, report=report, lang=lang)
