@@ -153,3 +153,16 @@ def test_actions_reach_the_audit_trail_and_stop_switch(api) -> None:  # noqa: AN
     (second,) = api.post("/api/v1/studies", files=[("files", (path.name, path.read_bytes()))]).json()
     assert api.get(f"/api/v1/studies/{second['id']}").json()["analysis"]["ai"] is None
     assert audit.entries(engine, target=f"study:{second['id']}")[0]["details"]["ai"] is False
+
+
+def test_worklist_order_urgent_first(api) -> None:  # noqa: ANN001
+    ids = []
+    for n in ("1", "2", "3"):
+        files = [("files", (f"{n}.{ext}", data_file("ludb", "data", f"{n}.{ext}").read_bytes())) for ext in ("hea", "dat")]
+        ids.append(api.post("/api/v1/studies", files=files).json()[0]["id"])
+    api.patch(f"/api/v1/studies/{ids[0]}/statements", json={"urgency": "emergency"})
+    api.patch(f"/api/v1/studies/{ids[1]}/statements", json={"urgency": "normal"})
+    api.patch(f"/api/v1/studies/{ids[2]}/statements", json={"urgency": "soon"})
+    listed = api.get("/api/v1/studies?status=to_read").json()
+    assert [s["id"] for s in listed] == [ids[0], ids[2], ids[1]]
+    assert [s["urgency"] for s in listed] == ["emergency", "soon", "normal"]

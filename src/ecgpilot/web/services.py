@@ -174,13 +174,19 @@ def get_study(db: Session, user: User, study_id: int) -> Study | None:
 
 
 def list_studies(db: Session, user: User, status: str | None = None, limit: int = 200) -> list[Study]:
-    """The practice's studies, to-read first then newest first."""
+    """The practice's studies: to read first (most urgent first), then unreadable, then signed;
+    newest first within each group."""
     q = select(Study).where(Study.practice_id == user.practice_id)
     if status:
         q = q.where(Study.status == status)
     order = {"to_read": 0, "unreadable": 1, "signed": 2}
     rows = list(db.scalars(q.order_by(Study.created_at.desc(), Study.id.desc()).limit(limit)))
-    return sorted(rows, key=lambda s: order.get(s.status, 3))
+    return sorted(rows, key=lambda s: (order.get(s.status, 3), _urgency_rank(s) if s.status == "to_read" else 0))
+
+
+def _urgency_rank(study: Study) -> int:
+    level = ((study.draft or {}).get("urgency") or {}).get("level") or study.ai_urgency
+    return URGENCY_LEVELS.index(level) if level in URGENCY_LEVELS else len(URGENCY_LEVELS)
 
 
 def reports(db: Session, study: Study) -> list[Report]:
