@@ -72,6 +72,8 @@ class _Section:
 
 @dataclass(frozen=True)
 class HuffmanCode:
+    """One entry of a section 2 Huffman table."""
+
     prefix_bits: int
     total_bits: int
     mode: int  # 1: a value; 0: switch to table `value`
@@ -100,11 +102,16 @@ def _sections(buf: bytes, path: Path) -> dict[int, _Section]:
         raise _fail(path, f"only {len(buf)} bytes, shorter than the record header.")
     crc, size = struct.unpack_from("<HI", buf, 0)
     if size != len(buf):
+        zero_based = struct.unpack_from("<HII", buf, 22)[2] == 6  # section 0 pointed to at byte 6, not 7
         raise _fail(
             path,
             f"the record length field says {size} bytes but the file has {len(buf)} "
-            "(truncated, padded, or not EN 1064 compliant: some handheld devices write "
-            "non-standard 'SCP' files; export a standard SCP-ECG, PDF-free, from the device software).",
+            + ("and its section pointers count bytes from 0 (the standard counts from 1): "
+               if zero_based else "(truncated, padded, or ")
+            + "not EN 1064 compliant"
+            + ("" if zero_based else ")")
+            + ". Some handheld devices write non-standard 'SCP' files; export a standard SCP-ECG "
+            "or another format (PDF is not a signal) from the device software.",
         )
     if crc_ccitt(buf[2:]) != crc:
         raise _fail(path, "record CRC mismatch: the file is corrupted.")
@@ -112,7 +119,7 @@ def _sections(buf: bytes, path: Path) -> dict[int, _Section]:
     if sid0 != 0:
         raise _fail(path, f"section 0 expected at byte 6, found section {sid0}.")
     sections: dict[int, _Section] = {}
-    for off in range(6 + 16, 6 + len0, 10):
+    for off in range(6 + 16, min(6 + len0, len(buf) - 9), 10):
         sid, length, index = struct.unpack_from("<HII", buf, off)
         if length == 0 or index == 0:
             continue
