@@ -513,9 +513,10 @@ def _read(path: Path) -> ECGRecord:
         raise _fail(
             path,
             f"section 3 declares {_values(n_full)} samples per lead but section 6 stores "
-            f"{_values(st.lengths)} bytes per lead, not 2 bytes a sample (its 16-bit length fields "
-            "cannot hold more than 65535 bytes: the file was written by a non-compliant converter and "
-            "the recording is cut).",
+            f"{_values(st.lengths)} bytes per lead, not 2 bytes a sample"
+            + (" (its 16-bit length fields cannot hold more than 65535 bytes: the file was written by a "
+               "non-compliant converter and the recording is cut)." if max(st.lengths) >= 65534
+               else " (inconsistent or truncated lead data)."),
         )
 
     rate_max = 4 if st.bimodal else 1
