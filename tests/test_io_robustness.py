@@ -161,21 +161,45 @@ def test_wfdb_damaged_signal_fields_never_escape_as_other_errors(field: int, tmp
             assert got.n_samples == 5000 and got.fs == 500.0
 
 
-def test_wfdb_flipped_dat_bytes_keep_the_declared_length(tmp_path: Path) -> None:
-    """Overwritten samples cannot be detected without checksums, but the record keeps
-    its declared shape and every other sample is unchanged."""
-    hea = _ludb_copy(tmp_path, data_file("ludb", "data", "1.hea").read_text())
+def test_wfdb_overwritten_sample_is_caught_by_the_header_checksum(tmp_path: Path) -> None:
+    """One overwritten sample breaks its signal's checksum (16-bit sum written in the
+    header): refused. With the header's checksum updated to match, the record reads with
+    exactly that sample changed, so the refusal is the checksum's doing."""
+    text = data_file("ludb", "data", "1.hea").read_text()
+    hea = _ludb_copy(tmp_path, text)
     intact = read_ecg(hea)
     dat = hea.with_suffix(".dat")
     raw = np.fromfile(dat, dtype="<i2").reshape(5000, 12)
+    old_value = int(raw[2000, 3])
     raw[2000, 3] = 1234  # lead aVR (row 3), sample 2000
     raw.tofile(dat)
+    with pytest.raises(ReadError, match="checksum"):
+        read_ecg(hea)
+
+    avr_line = text.splitlines()[4].split()  # '1.dat 16 1368(-5)/mV 0 0 47 -23456 0 avr'
+    assert avr_line[-1] == "avr"
+    new_sum = (int(avr_line[6]) + 1234 - old_value + 32768) % 65536 - 32768
+    fixed = avr_line.copy()
+    fixed[6] = str(new_sum)
+    hea.write_text(text.replace(" ".join(avr_line), " ".join(fixed), 1))
     got = read_ecg(hea)
-    assert got.signal.shape == intact.signal.shape
     changed = np.argwhere(got.signal != intact.signal)
     assert changed.tolist() == [[3, 2000]]
     # aVR: gain 1368(-5)/mV in the header -> (1234 + 5) / 1368 mV
     assert got.lead("aVR")[2000] == pytest.approx((1234 + 5) / 1368 * 1000.0, abs=0.01)
+
+
+def test_wfdb_zero_checksum_means_not_given(tmp_path: Path) -> None:
+    """CinC 2017 headers write 0 as checksum: the records are still read."""
+    text = data_file("ludb", "data", "1.hea").read_text()
+    lines = text.splitlines()
+    zeroed = []
+    for line in lines[1:13]:
+        tokens = line.split()
+        tokens[6] = "0"
+        zeroed.append(" ".join(tokens))
+    hea = _ludb_copy(tmp_path, "\n".join([lines[0], *zeroed, *lines[13:]]) + "\n")
+    np.testing.assert_array_equal(read_ecg(hea).signal, read_ecg(data_file("ludb", "data", "1.hea")).signal)
 
 
 # -- CSV: a directive given twice is ambiguous -------------------------------------------

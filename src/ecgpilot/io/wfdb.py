@@ -235,6 +235,26 @@ def _readable_header(hea: Path, record_line: str, tmp: Path) -> tuple[str, datet
     return str(tmp / hea.stem), start
 
 
+def _check_checksums(rec: Any, hea: Path) -> None:
+    """Compare each signal's 16-bit sample sum with the header's checksum field.
+
+    A checksum of 0 is taken as "not given" (PhysioNet/CinC 2017 headers write 0);
+    any other mismatch means the signal file does not hold what the header describes.
+    """
+    if any(int(n or 1) > 1 for n in (rec.samps_per_frame or [])):
+        return  # multi-rate records are read frame-averaged: their sums cannot be compared
+    for name, digital, expected in zip(rec.sig_name, rec.d_signal.T, rec.checksum or []):
+        if not expected:
+            continue
+        got = int(np.sum(digital, dtype=np.int64)) % 65536
+        if got != int(expected) % 65536:
+            raise CorruptFileError(
+                f"{hea.name!r}: the samples of signal {name!r} do not match the header's checksum "
+                f"({got} instead of {int(expected) % 65536}): the signal file is damaged or does "
+                "not belong to this header."
+            )
+
+
 def _read_record(wfdb: Any, hea: Path, record_name: str, start: datetime | None) -> ECGRecord:
     try:
         hdr = wfdb.rdheader(record_name)
@@ -259,10 +279,13 @@ def _read_record(wfdb: Any, hea: Path, record_name: str, start: datetime | None)
             "lead names such as I, II, V1, MLII or ECG are expected."
         )
     try:
-        rec = wfdb.rdrecord(record_name, channels=keep, physical=True)
+        rec = wfdb.rdrecord(record_name, channels=keep, physical=False)
+        _check_checksums(rec, hea)
+        sig = np.asarray(rec.dac(return_res=64), dtype=np.float64).T
+    except CorruptFileError:
+        raise
     except Exception as exc:  # noqa: BLE001 - wfdb raises ValueError/IndexError/Exception
         raise CorruptFileError(f"{hea.name!r}: the WFDB signal could not be decoded: {exc}") from exc
-    sig = np.asarray(rec.p_signal, dtype=np.float64).T
     if sig.shape != (len(keep), hdr.sig_len):
         raise CorruptFileError(
             f"{hea.name!r}: decoded {sig.shape[1]} samples, the header declares {hdr.sig_len}."
