@@ -9,7 +9,7 @@ not in the shared copy, see ``REFERENCE`` below), predicted urgency from
 
 Usage::
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_urgency.py [--limit N] [--no-ai]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_urgency.py [--limit N] [--no-ai] [--model X.onnx]
 
 Analysis documents (without the AI part) are cached in ``cache_dir()/bench_urgency/`` so a
 re-run only re-applies the rules. Writes ``benchmarks/results/urgency.md``.
@@ -39,7 +39,7 @@ REFERENCE = {
              "sub_class": {"CLBBB", "LVH", "RVH", "SEHYP", "WPW", "IMI", "AMI", "LMI", "PMI", "ISCA", "ISCI", "ISC"}},
 }
 #: Emergency-rule thresholds searched on fold 9 (least aggressive setting reaching the goal wins).
-GRID = {"ai_critical_probability": [0.5, 0.4, 0.3, 0.2, 0.1, 0.05],
+GRID = {"ai_critical_probability": [0.5, 0.4, 0.3, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005],
         "hr_very_fast": [150.0, 140.0, 130.0, 120.0]}
 GOAL = 0.95
 
@@ -86,18 +86,19 @@ def analyses(ds, idx: np.ndarray, cache: Path) -> dict[int, dict[str, Any]]:
     return docs
 
 
-def ai_parts(ds, idx: np.ndarray) -> tuple[dict[int, dict[str, Any]], str | None]:
-    """``ai`` object per ecg_id from the shipped classifier, or ({}, reason) when it cannot run."""
+def ai_parts(ds, idx: np.ndarray, model: Path | None = None) -> tuple[dict[int, dict[str, Any]], str | None]:
+    """``ai`` object per ecg_id from the classifier (shipped one by default), or ({}, reason)."""
     try:
-        from ecgpilot.model import classify, load_model
+        from ecgpilot.model import load_model
 
-        version = load_model().version
+        clf = load_model(model)
+        version = clf.version
     except Exception as exc:   # classifier not installed / model file missing
         return {}, f"classifier unavailable ({type(exc).__name__}: {str(exc).split('(')[0].strip()})"
     out = {}
     for i in idx:
         rec = ECGRecord(signal=np.asarray(ds.signals[i], dtype=np.float32).T, fs=FS, leads=LEADS)
-        out[int(ds.ecg_id[i])] = classify(rec)
+        out[int(ds.ecg_id[i])] = clf.classify(rec)
     return out, version
 
 
@@ -153,6 +154,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--limit", type=int, default=None, help="records per fold (smoke test)")
     ap.add_argument("--no-ai", action="store_true", help="measurements only")
+    ap.add_argument("--model", type=Path, default=None, help="ONNX model (default: the shipped one)")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "urgency.md")
     args = ap.parse_args(argv)
     ds = load_ptbxl()
@@ -162,7 +164,7 @@ def main(argv: list[str] | None = None) -> None:
     for fold in (9, 10):
         idx = ds.folds(fold)[: args.limit]
         docs = analyses(ds, idx, cdir / "analysis_100hz.jsonl")
-        ais, version = ({}, "not used (--no-ai)") if args.no_ai else ai_parts(ds, idx)
+        ais, version = ({}, "not used (--no-ai)") if args.no_ai else ai_parts(ds, idx, args.model)
         ids = [int(ds.ecg_id[i]) for i in idx]
         ref = [reference_level({t: ds.labels[t][i] for t in ds.labels}) for i in idx]
         folds[fold] = (docs, ais, ids, ref, version)
@@ -192,6 +194,7 @@ def ais_used(version: str | None) -> bool:
 
 def report(args, version, tuned, s9, s10, default10, n9, n10) -> str:
     cmd = "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_urgency.py" + (" --no-ai" if args.no_ai else "") + (
+        f" --model {args.model}" if args.model else "") + (
         f" --limit {args.limit}" if args.limit else "")
     lines = [
         "# Urgency triage on PTB-XL (fold 10; emergency thresholds tuned on fold 9)", "",

@@ -138,6 +138,10 @@ def test_injury_code_is_emergency_even_under_the_f1_threshold():
     assert r["urgency"]["reasons"][0]["statement_id"] == "acute_st_elevation"
     low = interpret(doc(measurements(), ai("SR", below={"INJAS": 0.2})))
     assert "acute_st_elevation" not in ids(low)
+    # a degenerate model threshold (rare code) does not make a low probability an emergency
+    degenerate = interpret(doc(measurements(), ai("SR", "NORM") | {"statements": ai("SR", "NORM")["statements"] + [
+        {"code": "STE", "probability": 0.002, "calibrated_probability": 0.002, "present": True, "threshold": 0.001}]}))
+    assert "acute_st_elevation" not in ids(degenerate) and degenerate["urgency"]["level"] == "normal"
 
 
 def test_old_infarction_and_lvh_are_soon():

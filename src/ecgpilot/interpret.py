@@ -27,7 +27,7 @@ from ecgpilot.errors import ConfigError
 __all__ = ["RULES_VERSION", "LEVELS", "LANGS", "THRESHOLDS", "interpret", "level_rank"]
 
 #: Version of the rule set (bump on any change of a rule or threshold; see docs/rules.md).
-RULES_VERSION = "2026.11.3"
+RULES_VERSION = "2026.11.4"
 
 #: Urgency levels, least to most urgent.
 LEVELS: tuple[str, ...] = ("normal", "routine", "soon", "emergency")
@@ -49,8 +49,8 @@ THRESHOLDS: dict[str, float] = {
     "qtc_very_long": 500.0,     # ≥ : emergency
     "rr_irregular_cv": 0.12,    # RR SD / mean RR above which the rhythm is called irregular
     "axis_left": -30.0, "axis_right": 90.0,
-    # AI: an emergency statement is kept from this calibrated probability even when it is
-    # under the model's F1 threshold (sensitivity first); other statements use `present`.
+    # AI: an emergency statement is kept from this calibrated probability, whatever the model's
+    # F1 threshold (tuned on fold 9 for sensitivity); other statements use `present`.
     "ai_critical_probability": 0.5,
 }
 
@@ -287,7 +287,7 @@ def _lead_order(name: str) -> tuple[int, str]:
 
 
 def _ai_present(ai: dict[str, Any] | None, crit: float) -> dict[str, dict[str, Any]]:
-    """AI statements kept: ``present`` ones, plus emergency codes from probability ``crit``."""
+    """AI statements kept: emergency codes from calibrated probability ``crit``, others if ``present``."""
     if not ai or "statements" not in ai:
         return {}
     out: dict[str, dict[str, Any]] = {}
@@ -296,7 +296,9 @@ def _ai_present(ai: dict[str, Any] | None, crit: float) -> dict[str, dict[str, A
         sid = _AI_MAP.get(code)
         p = s.get("calibrated_probability", s.get("probability"))
         critical = sid is not None and _S[sid][1] == "emergency"
-        if s.get("present") or (critical and p is not None and p >= crit):
+        # emergency codes: own probability floor (the model's F1 threshold of a rare code can
+        # be degenerate, e.g. 0.001 for STE); the other codes: the model's `present`
+        if (critical and p is not None and p >= crit) or (not critical and s.get("present")):
             out[code] = s
     return out
 
