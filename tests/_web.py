@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import re
+import zlib
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -45,3 +47,17 @@ def login(client: TestClient, email: str, password: str = PASSWORD):  # noqa: AN
     page = client.get("/login")
     return client.post("/login", data={"csrf": csrf_of(page.text), "email": email, "password": password},
                        follow_redirects=False)
+
+
+def pdf_text(pdf: bytes) -> str:
+    """Every content stream of a PDF, un-wrapped (ASCII85) and inflated, to find drawn strings."""
+    out = [pdf.decode("latin-1")]
+    for m in re.finditer(rb"(?<!end)stream\r?\n(.*?)endstream", pdf, re.S):
+        data = m.group(1).strip()
+        if data.endswith(b"~>"):  # ASCII85 (ReportLab's default wrapping)
+            data = base64.a85decode(data[:-2].replace(b"\n", b"").replace(b"\r", b""))
+        try:
+            out.append(zlib.decompress(data).decode("latin-1"))
+        except zlib.error:
+            out.append(data.decode("latin-1"))
+    return "\n".join(out)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from _web import make_app, token_for
+from _web import make_app, pdf_text, token_for
 from conftest import data_file
 from fastapi.testclient import TestClient
 
@@ -66,6 +66,9 @@ def test_api_cycle_upload_patch_sign_amend(api) -> None:  # noqa: ANN001
     bad = _assert_problem(api.patch(f"/api/v1/studies/{sid}/patient", json={"ins": "255081416802539"}), 422)
     assert "expected 38" in bad["detail"]
     _assert_problem(api.post(f"/api/v1/studies/{sid}/sign"), 409)
+    draft_pdf = api.get(f"/api/v1/studies/{sid}/report.pdf")
+    assert draft_pdf.headers["content-type"] == "application/pdf"
+    assert "NON VALID" in pdf_text(draft_pdf.content)  # the renderer's banner on an unsigned report
     changes = [{"id": first["id"], "decision": "edited", "text": "Corrigé"}]
     changes += [{"id": s["id"], "decision": "rejected"} for s in stmts[1:]]
     draft = api.patch(f"/api/v1/studies/{sid}/statements",
@@ -78,7 +81,8 @@ def test_api_cycle_upload_patch_sign_amend(api) -> None:  # noqa: ANN001
     assert rep["content"]["patient"]["ins"] == "255081416802538" and rep["content"]["doctor"] == "Dr A"
     # a signed report is immutable
     _assert_problem(api.patch(f"/api/v1/studies/{sid}/statements", json={"add": ["late"]}), 409)
-    assert api.get(f"/api/v1/studies/{sid}/report.pdf").content.startswith(b"%PDF")
+    signed_pdf = pdf_text(api.get(f"/api/v1/studies/{sid}/report.pdf").content)
+    assert "Corrig" in signed_pdf and "Dr A" in signed_pdf and "NON VALID" not in signed_pdf
     # amendment: a new version, the first one unchanged
     assert api.post(f"/api/v1/studies/{sid}/amend").json()["status"] == "to_read"
     api.patch(f"/api/v1/studies/{sid}/statements", json={"add": ["Ajout après relecture"]})

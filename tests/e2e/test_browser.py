@@ -7,9 +7,9 @@ import io
 import re
 import threading
 import time
-import zlib
 from pathlib import Path
 
+import _web
 import pytest
 from _webdriver import Browser, browser_missing, free_port
 from conftest import data_file
@@ -23,8 +23,6 @@ pytestmark = pytest.mark.skipif(browser_missing() is not None, reason=browser_mi
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):  # noqa: ANN001, ANN201
     import uvicorn
-
-    import _web
 
     app = _web.make_app(tmp_path_factory.mktemp("app"))
     port = free_port()
@@ -55,20 +53,6 @@ def _pixels(png: bytes):  # noqa: ANN202
 def _reddish_share(img) -> float:  # noqa: ANN001
     px = list(img.getdata())
     return sum(1 for r, g, b in px if r > 200 and r - g > 25 and r - b > 25) / len(px)
-
-
-def _pdf_text(pdf: bytes) -> str:
-    """Every content stream of a PDF, inflated when compressed (enough to find drawn strings)."""
-    out = [pdf.decode("latin-1")]
-    for m in re.finditer(rb"(?<!end)stream\r?\n(.*?)endstream", pdf, re.S):
-        data = m.group(1).strip()
-        if data.endswith(b"~>"):  # ASCII85 (ReportLab's default wrapping)
-            data = base64.a85decode(data[:-2].replace(b"\n", b"").replace(b"\r", b""))
-        try:
-            out.append(zlib.decompress(data).decode("latin-1"))
-        except zlib.error:
-            out.append(data.decode("latin-1"))
-    return "\n".join(out)
 
 
 def test_gp_reads_corrects_and_signs(server, browser) -> None:  # noqa: ANN001
@@ -118,7 +102,7 @@ def test_gp_reads_corrects_and_signs(server, browser) -> None:  # noqa: ANN001
           let s = ''; new Uint8Array(buf).forEach(b => s += String.fromCharCode(b)); done(btoa(s)); });""")
     pdf = base64.b64decode(b64)
     assert pdf.startswith(b"%PDF")
-    text = _pdf_text(pdf)
+    text = _web.pdf_text(pdf)
     assert "MUSE" in text and "TESTONE" in text
     # back on the worklist: signed
     browser.get(server + "/")

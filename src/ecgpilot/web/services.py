@@ -388,8 +388,12 @@ def pdf_bytes(db: Session, data_dir: Path, study: Study, lang: str = "fr", versi
     elif study.status == "signed" and reps:
         chosen = reps[-1]
     report = chosen.content if chosen else report_content(study)
+    from ecgpilot.web.i18n import t
+
+    level = report.get("urgency")
+    conclusion = f"{t('urgency', lang)} : {t('u_' + level, lang)}" if level in URGENCY_LEVELS else None
     report = dict(report, patient=dict(report["patient"], given_name=report["patient"].get("given_names")),
-                  final_statements=report["statements"])
+                  final_statements=report["statements"], conclusion=conclusion)
     from ecgpilot.render.pdf import report_pdf
 
     record = study_record(data_dir, study)
