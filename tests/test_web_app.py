@@ -155,3 +155,25 @@ def test_evaluator_cannot_sign(app) -> None:  # noqa: ANN001
     h = {"Authorization": f"Bearer {token_for(app, 'e@x.fr')}"}
     r = client.post(f"/api/v1/studies/{sid}/sign", headers=h)
     assert r.status_code == 403 and "evaluator" in r.json()["detail"]
+
+
+def test_every_study_route_hides_other_practices(app) -> None:  # noqa: ANN001
+    a = TestClient(app)
+    login(a, "a@x.fr")
+    sid = _upload_page(a, [("n.txt", b"not an ecg")]).headers["location"].rsplit("/", 1)[1]
+    b = TestClient(app)
+    login(b, "b@x.fr")
+    csrf = csrf_of(b.get("/").text)
+    h = {"Authorization": f"Bearer {token_for(app, 'b@x.fr')}"}
+    page_routes = [("GET", ""), ("GET", "/report.pdf"), ("POST", "/draft"), ("POST", "/identity"),
+                   ("POST", "/sign"), ("POST", "/amend")]
+    for method, suffix in page_routes:
+        r = b.request(method, f"/studies/{sid}{suffix}", data={"csrf": csrf} if method == "POST" else None)
+        assert r.status_code == 404, (method, suffix, r.status_code)
+    api_routes = [("GET", ""), ("GET", "/events"), ("GET", "/report.pdf"), ("PATCH", "/statements"),
+                  ("PATCH", "/patient"), ("POST", "/sign"), ("POST", "/amend")]
+    for method, suffix in api_routes:
+        r = b.request(method, f"/api/v1/studies/{sid}{suffix}", headers=h, json={} if method == "PATCH" else None)
+        assert r.status_code == 404, (method, suffix, r.status_code)
+    # and the routes exist: the owner gets through
+    assert a.get(f"/studies/{sid}").status_code == 200
