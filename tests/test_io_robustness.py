@@ -321,3 +321,27 @@ def test_edf_infinite_counts_are_refused(tmp_path: Path) -> None:
     path = _edf_with(EDF_MAIN_FIELDS["n_records"], "1e400", tmp_path, per_signal=False)
     with pytest.raises(ReadError, match="not a finite number"):
         read_ecg(path)
+
+
+def test_csv_random_edits_give_a_record_or_a_read_error(tmp_path: Path) -> None:
+    """Characters inserted at random into a valid table (separators, signs, newlines,
+    directives, NUL...) never make the reader fail with anything but a ReadError."""
+    rows = "".join(f"{k / 500:.3f},{k % 7 - 3},{(k * 3) % 11},{-k % 5}\n" for k in range(200))
+    base = "# fs=500\n# units=uV\ntime_s,I,II,V1\n" + rows
+    assert read_ecg(_write(tmp_path / "a_base.csv", base)).n_samples == 200
+    pieces = list(",;\t\n#.-e=xI0123456789 \"'\r\x00é") + [
+        "nan", "inf", "1e999", "# fs=0\n", "# units=kV\n", "# scale=nan\n", "# start=x\n", "\ufeff",
+    ]
+    rng = np.random.default_rng(7)
+    for k in range(120):
+        chars = list(base)
+        for _ in range(int(rng.integers(1, 4))):
+            chars.insert(int(rng.integers(0, len(chars))), pieces[int(rng.integers(0, len(pieces)))])
+        got = _outcome(_write(tmp_path / f"a_edit{k}.csv", "".join(chars)))
+        if isinstance(got, ECGRecord):
+            assert np.isfinite(got.signal).all() and got.fs > 0
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
