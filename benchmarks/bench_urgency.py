@@ -40,7 +40,8 @@ REFERENCE = {
 }
 #: Emergency-rule thresholds searched on fold 9 (least aggressive setting reaching the goal wins).
 GRID = {"ai_critical_probability": [0.5, 0.4, 0.3, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005],
-        "hr_very_fast": [150.0, 140.0, 130.0, 120.0]}
+        "hr_very_fast": [150.0, 140.0, 130.0, 120.0],
+        "st_elevation_uv": [100.0, 75.0, 50.0]}
 GOAL = 0.95
 
 
@@ -84,6 +85,43 @@ def analyses(ds, idx: np.ndarray, cache: Path) -> dict[int, dict[str, Any]]:
             if k % 200 == 199:
                 print(f"  {k + 1}/{len(todo)} analysed ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
     return docs
+
+
+def st_levels(rec: ECGRecord) -> dict[str, float] | None:
+    """ST level (µV) per lead at J + 20 ms of the median beat, against the PR segment
+    (30 to 10 ms before QRS onset). Proposed ``measurements.st_uv`` field, computed here."""
+    from ecgpilot.signal.beats import record_beats
+    from ecgpilot.signal.measure import measure_detail
+
+    rec = rec.with_derived_leads()
+    _, mb, bd = measure_detail(rec.signal, rec.fs, rec.leads, record_beats(rec))
+    if mb is None or bd is None or not bd.qrs_found:
+        return None
+    fs = mb.fs
+    j = bd.qrs_off + int(round(0.02 * fs))
+    b0, b1 = bd.qrs_on - int(round(0.03 * fs)), bd.qrs_on - int(round(0.01 * fs))
+    if b0 < 0 or j >= mb.signal.shape[1]:
+        return None
+    base = mb.signal[:, b0:b1].mean(axis=1)
+    return {lead: round(float(mb.signal[k, j] - base[k]), 1) for k, lead in enumerate(mb.leads)}
+
+
+def st_part(ds, idx: np.ndarray, cache: Path) -> dict[int, dict[str, float] | None]:
+    """ST levels per ecg_id (cached jsonl)."""
+    out: dict[int, dict[str, float] | None] = {}
+    if cache.exists():
+        for line in cache.read_text().splitlines():
+            d = json.loads(line)
+            out[d["ecg_id"]] = d["st_uv"]
+    with cache.open("a") as f:
+        for i in idx:
+            e = int(ds.ecg_id[i])
+            if e in out:
+                continue
+            rec = ECGRecord(signal=np.asarray(ds.signals[i], dtype=np.float32).T, fs=FS, leads=LEADS)
+            out[e] = st_levels(rec)
+            f.write(json.dumps({"ecg_id": e, "st_uv": out[e]}) + "\n")
+    return out
 
 
 def ai_parts(ds, idx: np.ndarray, model: Path | None = None) -> tuple[dict[int, dict[str, Any]], str | None]:
@@ -155,6 +193,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--limit", type=int, default=None, help="records per fold (smoke test)")
     ap.add_argument("--no-ai", action="store_true", help="measurements only")
     ap.add_argument("--model", type=Path, default=None, help="ONNX model (default: the shipped one)")
+    ap.add_argument("--st", action="store_true",
+                    help="add the proposed measurements.st_uv (ST at J+20 ms) computed here to each document")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "urgency.md")
     args = ap.parse_args(argv)
     ds = load_ptbxl()
@@ -164,6 +204,11 @@ def main(argv: list[str] | None = None) -> None:
     for fold in (9, 10):
         idx = ds.folds(fold)[: args.limit]
         docs = analyses(ds, idx, cdir / "analysis_100hz.jsonl")
+        if args.st:
+            st = st_part(ds, idx, cdir / "st_100hz.jsonl")
+            for e, v in st.items():
+                if e in docs and docs[e].get("measurements") and v:
+                    docs[e] = {**docs[e], "measurements": {**docs[e]["measurements"], "st_uv": v}}
         ais, version = ({}, "not used (--no-ai)") if args.no_ai else ai_parts(ds, idx, args.model)
         ids = [int(ds.ecg_id[i]) for i in idx]
         ref = [reference_level({t: ds.labels[t][i] for t in ds.labels}) for i in idx]
@@ -194,7 +239,7 @@ def ais_used(version: str | None) -> bool:
 
 def report(args, version, tuned, s9, s10, default10, n9, n10) -> str:
     cmd = "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_urgency.py" + (" --no-ai" if args.no_ai else "") + (
-        f" --model {args.model}" if args.model else "") + (
+        f" --model {args.model}" if args.model else "") + (" --st" if args.st else "") + (
         f" --limit {args.limit}" if args.limit else "")
     lines = [
         "# Urgency triage on PTB-XL (fold 10; emergency thresholds tuned on fold 9)", "",

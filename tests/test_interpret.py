@@ -205,3 +205,21 @@ def test_no_measurement_on_an_interpretable_tracing_says_so():
     assert r["urgency"]["level"] == "routine"
     assert [x["statement_id"] for x in r["urgency"]["reasons"]] == ["not_measured"]
     assert "aucune anomalie" not in r["summary"] and "Mesures automatiques impossibles" in r["summary"]
+
+
+@pytest.mark.parametrize("st, leads", [({"V2": 200.0, "V3": 180.0}, ["V2", "V3"]), ({"V2": 120.0, "V3": 120.0}, None),
+                                       ({"II": 110.0, "aVF": 120.0, "III": 90.0}, ["II", "aVF"]),
+                                       ({"II": 110.0, "V1": 150.0}, None), ({"I": 100.0, "aVL": 100.0}, ["I", "aVL"])])
+def test_st_elevation_in_contiguous_leads(st, leads):
+    r = interpret(doc(measurements(st_uv=st), ai("SR", "NORM")))
+    if leads is None:
+        assert "acute_st_elevation" not in ids(r) and r["urgency"]["level"] == "normal"
+    else:
+        s = get(r, "acute_st_elevation")
+        assert s["leads"] == leads and s["source"] == "measurement" and r["urgency"]["level"] == "emergency"
+        assert {e["name"] for e in s["evidence"]} == {f"st_uv.{n}" for n in leads}
+
+
+def test_st_elevation_not_judged_on_wide_qrs():
+    r = interpret(doc(measurements(qrs_ms=150.0, st_uv={"V2": 300.0, "V3": 300.0}), None))
+    assert "acute_st_elevation" not in ids(r)

@@ -24,10 +24,10 @@ from typing import Any
 
 from ecgpilot.errors import ConfigError
 
-__all__ = ["RULES_VERSION", "LEVELS", "LANGS", "THRESHOLDS", "interpret", "level_rank"]
+__all__ = ["RULES_VERSION", "LEVELS", "LANGS", "THRESHOLDS", "interpret", "level_rank", "st_elevation_leads"]
 
 #: Version of the rule set (bump on any change of a rule or threshold; see docs/rules.md).
-RULES_VERSION = "2026.11.4"
+RULES_VERSION = "2026.11.5"
 
 #: Urgency levels, least to most urgent.
 LEVELS: tuple[str, ...] = ("normal", "routine", "soon", "emergency")
@@ -49,6 +49,8 @@ THRESHOLDS: dict[str, float] = {
     "qtc_very_long": 500.0,     # ≥ : emergency
     "rr_irregular_cv": 0.12,    # RR SD / mean RR above which the rhythm is called irregular
     "axis_left": -30.0, "axis_right": 90.0,
+    "st_elevation_uv": 100.0,        # ≥ in 2 contiguous leads (optional measurements.st_uv)
+    "st_elevation_v2v3_uv": 150.0,   # ≥ in V2-V3 (ESC: 1.5 mm women, 2-2.5 mm men; sensitivity first)
     # AI: an emergency statement is kept from this calibrated probability, whatever the model's
     # F1 threshold (tuned on fold 9 for sensitivity); other statements use `present`.
     "ai_critical_probability": 0.5,
@@ -280,6 +282,19 @@ class _Reading:
 
 
 _ORDER = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
+#: Contiguous lead pairs for ST-elevation criteria (Cabrera limb order, then precordial).
+_CONTIGUOUS = (("aVL", "I"), ("II", "aVF"), ("aVF", "III"), ("V1", "V2"), ("V2", "V3"), ("V3", "V4"),
+               ("V4", "V5"), ("V5", "V6"), ("I", "V6"))
+
+
+def st_elevation_leads(st_uv: Mapping[str, float | None], limit_uv: float, limit_v2v3_uv: float) -> list[str]:
+    """Leads of the contiguous pairs whose ST elevation both reach the limit (V2/V3: their own)."""
+    def high(lead: str) -> bool:
+        v = st_uv.get(lead)
+        return v is not None and v >= (limit_v2v3_uv if lead in ("V2", "V3") else limit_uv)
+
+    found = {lead for a, b in _CONTIGUOUS if high(a) and high(b) for lead in (a, b)}
+    return sorted(found, key=lambda n: _ORDER.index(n))
 
 
 def _lead_order(name: str) -> tuple[int, str]:
@@ -426,6 +441,14 @@ def interpret(analysis: dict[str, Any], *, lang: str = "fr",
         r.add("possible_preexcitation", source="measurement", evidence=[ev_pr, ev_qrs])
     if r.has("wpw"):
         r.drop("possible_preexcitation")
+
+    # --- ST elevation from measurements (when the analysis carries measurements.st_uv) ---
+    st_uv = m.get("st_uv") or {}
+    if st_uv and not wide and not m.get("pacing_spikes"):
+        st_leads = st_elevation_leads(st_uv, th["st_elevation_uv"], th["st_elevation_v2v3_uv"])
+        if st_leads:
+            r.add("acute_st_elevation", source="measurement", leads=st_leads,
+                  evidence=[_ev_m(f"st_uv.{n}", st_uv[n], f"ST {n} +{st_uv[n] / 100:.1f} mm") for n in st_leads])
 
     # --- axis ------------------------------------------------------------------------------
     if axis is not None:
