@@ -1,0 +1,170 @@
+"""The shipped ONNX classifier: recorded fold-10 AUCs, input contract, determinism, export fidelity."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.signal import resample_poly
+from scipy.stats import rankdata
+
+from conftest import data_file
+from ecgpilot.errors import ModelError
+from ecgpilot.model import Classifier, default_model_path, load_model
+from ecgpilot.model.preprocess import windows
+from ecgpilot.record import ECGRecord
+
+LEADS12 = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
+
+
+@pytest.fixture(scope="module")
+def clf() -> Classifier:
+    if not default_model_path().exists():
+        pytest.skip("the shipped model file is absent (run 'ecgpilot train')")
+    return load_model()
+
+
+def _auc(y: np.ndarray, s: np.ndarray) -> float:
+    """Mann-Whitney AUC (ties averaged), independent of ecgpilot.model.metrics."""
+    r = rankdata(s)
+    pos = y > 0.5
+    n1, n0 = pos.sum(), (~pos).sum()
+    return float((r[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def check_model(clf: Classifier, rng: np.random.Generator) -> None:
+    """Estimator-style checks any exported classifier must pass."""
+    spec = clf.meta["preprocessing"]
+    n_out = len(clf.meta["outputs"])
+    x = rng.normal(size=(5, 12, spec["window"])).astype(np.float32)
+    p = clf.predict_windows(x)
+    assert p.shape == (5, n_out) and np.all((p >= 0) & (p <= 1))
+    np.testing.assert_array_equal(p, clf.predict_windows(x))  # deterministic
+    one_by_one = np.concatenate([clf.predict_windows(x[i: i + 1]) for i in range(5)])
+    np.testing.assert_allclose(one_by_one, p, atol=1e-6)  # batch-invariant
+    for j, o in enumerate(clf.meta["outputs"]):
+        assert 0.0 < o["threshold"] < 1.0, o
+        assert o["platt_a"] > 0, f"calibration reverses the ranking of {o['code']}"
+    for bad in (x[:, :11], x[:, :, : spec["window"] - 1], x[0]):
+        with pytest.raises(ModelError, match="shape"):
+            clf.predict_windows(bad)
+
+
+def test_check_model(clf: Classifier) -> None:
+    check_model(clf, np.random.default_rng(0))
+
+
+def test_metadata(clf: Classifier) -> None:
+    meta = clf.meta
+    outs = [(o["task"], o["code"]) for o in meta["outputs"]]
+    counts = {t: sum(1 for o in outs if o[0] == t) for t in ("super_class", "sub_class", "form", "rhythm")}
+    assert counts == {"super_class": 5, "sub_class": 23, "form": 19, "rhythm": 12}
+    assert ("super_class", "NORM") in outs and ("sub_class", "NORM") in outs
+    assert len(set(outs)) == len(outs) == 59
+    assert meta["preprocessing"]["fs"] == 100.0 and list(meta["preprocessing"]["leads"]) == list(LEADS12)
+    assert len(meta["training_data_sha256"]) == 64 and isinstance(meta["training"]["seed"], int)
+    for task, auc in meta["metrics"]["fold10_macro_auc"].items():
+        assert 0.5 < auc <= 1.0, (task, auc)
+
+
+def test_sha256_mismatch_refused(clf: Classifier, tmp_path: Path) -> None:
+    onnx = tmp_path / "m.onnx"
+    shutil.copy(clf.path, onnx)
+    meta = dict(clf.meta, onnx_sha256="0" * 64)
+    onnx.with_suffix(".json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="sha256"):
+        load_model(onnx)
+    with pytest.raises(ModelError, match="not found"):
+        load_model(tmp_path / "absent.onnx")
+
+
+@pytest.fixture(scope="module")
+def fold10():
+    data_file("ptbxl", "signals100.npy.xz")
+    from ecgpilot.datasets.ptbxl import load_ptbxl
+
+    data = load_ptbxl()
+    idx = data.folds(10)
+    return data, idx
+
+
+def test_recorded_fold10_auc(clf: Classifier, fold10) -> None:
+    data, idx = fold10
+    spec = clf.meta["preprocessing"]
+    outs = [(o["task"], o["code"]) for o in clf.meta["outputs"]]
+    y = data.targets(outs)[idx]
+    x = (np.asarray(data.signals[idx], dtype=np.float32).transpose(0, 2, 1) - spec["mean"]) / spec["scale"]
+    w = np.stack([windows(r, spec["window"], spec["stride"]) for r in x])
+    n, k = w.shape[:2]
+    batches = [clf.predict_windows(w[i: i + 64].reshape(-1, 12, spec["window"])).reshape(-1, k, len(outs))
+               for i in range(0, n, 64)]
+    p = np.concatenate(batches).max(axis=1)  # max over the sliding windows, as in classify()
+    recorded = clf.meta["metrics"]["fold10_macro_auc"]
+    for task, want in recorded.items():
+        cols = [j for j, o in enumerate(outs) if o[0] == task and 0 < y[:, j].sum() < len(y)]
+        got = float(np.mean([_auc(y[:, j], p[:, j]) for j in cols]))
+        assert abs(got - want) <= 0.005, (task, got, want)
+
+
+def _record(sig_uV: np.ndarray, fs: float, leads=LEADS12) -> ECGRecord:
+    return ECGRecord(signal=np.asarray(sig_uV, dtype=np.float32), fs=fs, leads=tuple(leads))
+
+
+def test_classify_schema_and_resampling(clf: Classifier, fold10) -> None:
+    data, idx = fold10
+    sig = np.asarray(data.signals[idx[0]], dtype=np.float32).T  # (12, 1000) µV at 100 Hz
+    ai100 = clf.classify(_record(sig, 100.0))
+    assert set(ai100) >= {"model_version", "model_sha256", "statements", "input"}
+    assert ai100["model_sha256"] == clf.meta["onnx_sha256"]
+    st = ai100["statements"][0]
+    assert set(st) == {"code", "task", "description", "probability", "calibrated_probability", "present",
+                       "threshold"}
+    assert ai100["input"]["fs"] == 100.0 and ai100["input"]["leads_missing"] == []
+    for s in ai100["statements"]:
+        assert s["present"] == (s["calibrated_probability"] >= s["threshold"])
+    # The same ECG upsampled to 500 Hz (as the readers deliver it) gives nearly the same probabilities.
+    ai500 = clf.classify(_record(resample_poly(sig, 5, 1, axis=1), 500.0))
+    p100 = np.array([s["probability"] for s in ai100["statements"]])
+    p500 = np.array([s["probability"] for s in ai500["statements"]])
+    assert np.abs(p100 - p500).max() < 0.05
+    # Limb leads III/aVR/aVL/aVF derived from I and II when the file lacks them.
+    keep = [0, 1, 6, 7, 8, 9, 10, 11]
+    ai8 = clf.classify(_record(sig[keep], 100.0, [LEADS12[i] for i in keep]))
+    assert ai8["input"]["leads_missing"] == []
+    p8 = np.array([s["probability"] for s in ai8["statements"]])
+    assert np.abs(p100 - p8).max() < 0.02
+
+
+def test_input_contract(clf: Classifier) -> None:
+    rng = np.random.default_rng(1)
+    sig = rng.normal(scale=100, size=(12, 5000))
+    one_missing = clf.classify(_record(sig[[i for i in range(12) if i != 8]], 500.0,
+                                       [n for n in LEADS12 if n != "V3"]))
+    assert one_missing["input"]["leads_missing"] == ["V3"]
+    with pytest.raises(ModelError, match="lacks"):
+        clf.classify(_record(sig[:2], 500.0, ["I", "II"]))
+    with pytest.raises(ModelError, match="lacks"):
+        clf.classify(_record(sig[:1], 500.0, ["II"]))
+    with pytest.raises(ModelError, match="at least 2.5 s"):
+        clf.classify(_record(sig[:, :1000], 500.0))  # 2 s
+
+
+def test_onnx_matches_torch(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    import onnxruntime as ort
+
+    from ecgpilot.train.net import ECGResNet
+
+    torch.manual_seed(0)
+    net = ECGResNet(59, width=16, kernel=5).eval()
+    x = torch.randn(6, 12, 250)
+    path = tmp_path / "n.onnx"
+    torch.onnx.export(net, (x[:1],), str(path), input_names=["ecg"], output_names=["logits"],
+                      dynamic_axes={"ecg": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17, dynamo=False)
+    with torch.no_grad():
+        want = net(x).numpy()
+    got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"ecg": x.numpy()})[0]
+    np.testing.assert_allclose(got, want, atol=1e-4)
