@@ -195,3 +195,12 @@ def test_pdf_limb_leads_only_keep_the_3x4_layout(tmp_path):
     txt = _text(report_pdf(spike_record(("I", "II")), _analysis(), _interp()), tmp_path)
     for name in ("aVF", "V1 (absent)", "V6 (absent)"):      # III, aVR, aVL, aVF derived from I and II
         assert name in txt
+
+
+def test_pdf_long_doctor_statements_are_wrapped_not_cut(tmp_path):
+    long = "Rythme sinusal régulier, bloc de branche droit complet avec hémibloc antérieur gauche (bloc bifasciculaire)"
+    txt = _text(report_pdf(spike_record(), _analysis(), _interp(),
+                           report={"doctor": "Dr Martin", "signed_at": "2026-11-22T10:30:00", "final_statements": [long]}),
+                tmp_path)
+    flat = " ".join(txt.split())
+    assert "(bloc bifasciculaire)" in flat

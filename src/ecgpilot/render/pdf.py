@@ -208,8 +208,15 @@ def report_pdf(record: ECGRecord, analysis: dict, interpretation: dict, *, repor
         c.setFont("Helvetica", 8)
         c.setFillColorRGB(0, 0, 0)
         yy = ry - 4.2
-        for s in list(rep.get("final_statements") or []) + ([rep["conclusion"]] if rep.get("conclusion") else []):
-            c.drawString((rx + 2) * mm, yy * mm, _latin(f"• {s}")[:70])
+        from reportlab.lib.utils import simpleSplit
+
+        items = list(rep.get("final_statements") or []) + ([rep["conclusion"]] if rep.get("conclusion") else [])
+        lines = [ln for s in items for ln in simpleSplit(_latin(f"• {s}"), "Helvetica", 8, 88 * mm)]
+        max_lines = int((ry - 4.2 - (top + 6)) // 3.6)      # stop above the grid
+        if len(lines) > max_lines:
+            lines = lines[: max_lines - 1] + ["…"]
+        for ln in lines:
+            c.drawString((rx + 2) * mm, yy * mm, ln)
             yy -= 3.6
         c.setFont("Helvetica-Oblique", 8)
         c.drawString(rx * mm, (yy - 1) * mm, _latin(t["signed"].format(name=doctor_name or t["unknown"],
