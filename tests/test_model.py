@@ -168,3 +168,18 @@ def test_onnx_matches_torch(tmp_path: Path) -> None:
         want = net(x).numpy()
     got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"ecg": x.numpy()})[0]
     np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+def test_platt_recovers_known_parameters() -> None:
+    from ecgpilot.model.calibration import apply_platt, fit_platt
+
+    rng = np.random.default_rng(3)
+    z = rng.normal(0, 2, 20000)
+    p = 1 / (1 + np.exp(-z))
+    y = (rng.random(z.size) < 1 / (1 + np.exp(-(0.5 * z - 1.0)))).astype(float)
+    a, b = fit_platt(y, p)
+    assert abs(a - 0.5) < 0.05 and abs(b + 1.0) < 0.08
+    # Labels anti-correlated with the score: the slope stays positive (ranking kept).
+    a2, _ = fit_platt(1 - (p > 0.5), p)
+    assert a2 > 0
+    np.testing.assert_allclose(apply_platt(p, 1.0, 0.0), p, atol=1e-6)

@@ -17,7 +17,10 @@ def logit(p: NDArray) -> NDArray:
 
 
 def fit_platt(y: NDArray, p: NDArray) -> tuple[float, float]:
-    """Fit ``sigmoid(a * logit(p) + b)`` to labels ``y`` by regularised log-loss; (1, 0) if degenerate."""
+    """Fit ``sigmoid(a * logit(p) + b)`` to labels ``y`` by regularised log-loss; (1, 0) if degenerate.
+
+    The slope is kept ≥ 0.01 so that calibration never reverses the model's ranking (with a
+    handful of positives an unconstrained fit can come out negative)."""
     y = np.asarray(y, dtype=np.float64)
     if y.min() == y.max():
         return 1.0, 0.0
@@ -30,7 +33,8 @@ def fit_platt(y: NDArray, p: NDArray) -> tuple[float, float]:
         g = q - y
         return float(ll), np.array([np.dot(g, z) + 2e-3 * (ab[0] - 1), g.sum() + 2e-3 * ab[1]])
 
-    res = minimize(loss, np.array([1.0, 0.0]), jac=True, method="L-BFGS-B")
+    res = minimize(loss, np.array([1.0, 0.0]), jac=True, method="L-BFGS-B",
+                   bounds=[(0.01, None), (None, None)])
     return float(res.x[0]), float(res.x[1])
 
 
