@@ -242,7 +242,7 @@ def main() -> None:
 def render(res: dict, meta: dict) -> str:
     names = {"super_class": "superclass (5)", "sub_class": "subclass (23)", "form": "form (19)", "rhythm": "rhythm (12)"}
     L = ["# PTB-XL classifier: fold-10 results", "",
-         "Command: `OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_classifier.py`", "",
+         "Command: `OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_classifier.py --train-threads`", "",
          f"Model `{res['model']}`: {res['model_file_mb']:.2f} MB ONNX, trained on folds 1-8 "
          f"(best epoch {meta['training']['best_epoch']} of {meta['training']['epochs']} chosen on fold 9), "
          f"seed {meta['training']['seed']}; fold 10 ({res['n_test']} records) used only here.", "",
@@ -260,14 +260,14 @@ def render(res: dict, meta: dict) -> str:
           f"Latency on one core (ONNX Runtime, 1 thread): model {res['latency']['model_ms_median']:.2f} ms median "
           f"(p90 {res['latency']['model_ms_p90']:.2f}) per 10-s ECG (7 windows); full `classify()` on a 500 Hz record "
           f"incl. resampling {res['latency']['classify_500hz_ms_median']:.2f} ms.", "",
-          "## Robustness (macro-AUC, fold 10)", "",
-          "| condition | superclass | subclass | form | rhythm |", "|---|---:|---:|---:|---:|",
-          "| clean | " + " | ".join(f"{res['tasks'][t]['macro_auc']:.3f}" for t in TASKS) + " |"]
-    L += ["", "Noise is added to the 100 Hz test signals (µV) before the served normalisation: baseline wander = "
+          "## Robustness (macro-AUC, fold 10)", ""]
+    L += ["Noise is added to the 100 Hz test signals (µV) before the served normalisation: baseline wander = "
           "one 0.1-0.5 Hz sine of 500 µV amplitude per lead; muscle noise = 20-45 Hz band-limited Gaussian, "
           "50 µV RMS; powerline = 200 µV 50 Hz added to a 500 Hz upsampled copy, then the served anti-aliased "
           "resampling to 100 Hz (50 Hz is the Nyquist frequency at 100 Hz: it cannot be simulated there); "
           "missing lead = one random lead per record set to zero after normalisation (what `classify` does).", ""]
+    L += ["| condition | superclass | subclass | form | rhythm |", "|---|---:|---:|---:|---:|",
+          "| clean | " + " | ".join(f"{res['tasks'][t]['macro_auc']:.3f}" for t in TASKS) + " |"]
     for k, v in res["robustness"].items():
         L.append(f"| {k} | " + " | ".join(f"{v[t]:.3f}" for t in TASKS) + " |")
     if "ludb" in res:
