@@ -183,3 +183,35 @@ def test_platt_recovers_known_parameters() -> None:
     a2, _ = fit_platt(1 - (p > 0.5), p)
     assert a2 > 0
     np.testing.assert_allclose(apply_platt(p, 1.0, 0.0), p, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_training_is_seeded_and_resumable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An interrupted run resumed from last.pt ends with the same weights as an uninterrupted one."""
+    torch = pytest.importorskip("torch")
+    data_file("ptbxl", "signals100.npy.xz")
+    from ecgpilot.train import loop
+
+    def cfg(name: str) -> loop.TrainConfig:
+        return loop.TrainConfig(out_dir=str(tmp_path / name), epochs=2, batch_size=32, width=8, limit=96)
+
+    loop.train(cfg("straight"), progress=False)
+    real = loop.predict_records
+    calls = {"n": 0}
+
+    def interrupt_second_epoch(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "predict_records", interrupt_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        loop.train(cfg("resumed"), progress=False)
+    monkeypatch.setattr(loop, "predict_records", real)
+    loop.train(cfg("resumed"), resume=True, progress=False)
+    a = torch.load(tmp_path / "straight" / "last.pt", weights_only=False)
+    b = torch.load(tmp_path / "resumed" / "last.pt", weights_only=False)
+    assert a["epoch"] == b["epoch"] == 1 and len(b["history"]) == 2
+    for k in a["model"]:
+        assert torch.equal(a["model"][k], b["model"][k]), k
