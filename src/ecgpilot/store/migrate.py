@@ -23,7 +23,26 @@ def _v1_initial(conn: Connection) -> None:
     models.Base.metadata.create_all(conn, tables=[t.__table__ for t in tables])  # type: ignore[attr-defined]
 
 
-MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = ((1, _v1_initial),)
+def _add_columns(conn: Connection, table: str, columns: dict[str, str]) -> None:
+    have = {c["name"] for c in inspect(conn).get_columns(table)}
+    for name, ddl in columns.items():
+        if name not in have:
+            conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}"))
+
+
+def _v2_care_pathway(conn: Connection) -> None:
+    """Identities for export and login (RPPS, MSSanté addresses, OIDC subject, organisation ids);
+    tele-expertise requests, notifications and dispatches."""
+    _add_columns(conn, "practice", {"org_id": "VARCHAR(40)", "org_id_prefix": "VARCHAR(2)",
+                                    "patient_id_root": "VARCHAR(128)", "mssante_address": "VARCHAR(254)"})
+    _add_columns(conn, "user_account", {"rpps": "VARCHAR(11)", "mssante_address": "VARCHAR(254)",
+                                        "oidc_subject": "VARCHAR(255)"})
+    conn.execute(text("CREATE UNIQUE INDEX IF NOT EXISTS ix_user_oidc_subject ON user_account (oidc_subject)"))
+    tables = [models.OpinionRequest, models.Notification, models.Dispatch]
+    models.Base.metadata.create_all(conn, tables=[t.__table__ for t in tables])  # type: ignore[attr-defined]
+
+
+MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = ((1, _v1_initial), (2, _v2_care_pathway))
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 

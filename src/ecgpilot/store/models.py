@@ -7,6 +7,10 @@
   interpretation documents, model and rules versions), the doctor's working draft.
 * ``StudyEvent`` – every change made by a person: who, when, before/after.
 * ``Report`` – a signed report version; never updated (an amendment adds a version).
+* ``OpinionRequest`` – tele-expertise: a GP's question on a study to a cardiologist, and the answer
+  (agreement with each AI statement and with the urgency), with the turnaround.
+* ``Notification`` – an in-app notice for one user (no patient data), e.g. "opinion answered".
+* ``Dispatch`` – one sending of a signed report version (MSSanté outbox id, recipients, kind).
 """
 
 from __future__ import annotations
@@ -19,10 +23,13 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from ecgpilot.errors import RecordError
 
-__all__ = ["Base", "Practice", "User", "ApiToken", "Study", "StudyEvent", "Report", "utcnow"]
+__all__ = ["Base", "Practice", "User", "ApiToken", "Study", "StudyEvent", "Report", "OpinionRequest", "Notification",
+           "Dispatch", "utcnow"]
 
 ROLES = ("gp", "cardiologist", "evaluator", "admin")
 STATUSES = ("to_read", "signed", "unreadable")
+OPINION_STATUSES = ("open", "answered", "cancelled")
+DISPATCH_KINDS = ("dmp", "doctor")
 
 
 def utcnow() -> datetime:
@@ -38,6 +45,11 @@ class Practice(Base):
     __tablename__ = "practice"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
+    # for exported documents (CDA author organisation, XDM source): FINESS/SIRET and the OID of local patient ids
+    org_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    org_id_prefix: Mapped[str | None] = mapped_column(String(2), nullable=True)
+    patient_id_root: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    mssante_address: Mapped[str | None] = mapped_column(String(254), nullable=True)
 
 
 class User(Base):
@@ -49,6 +61,9 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     practice_id: Mapped[int] = mapped_column(ForeignKey("practice.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    rpps: Mapped[str | None] = mapped_column(String(11), nullable=True)
+    mssante_address: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    oidc_subject: Mapped[str | None] = mapped_column(String(255), nullable=True, unique=True)
 
     @property
     def can_sign(self) -> bool:
@@ -117,6 +132,59 @@ class Report(Base):
     signed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     content: Mapped[dict[str, Any]] = mapped_column()
     content_sha256: Mapped[str] = mapped_column(String(64))
+
+
+class OpinionRequest(Base):
+    """Tele-expertise request: GP -> cardiologist, on one study."""
+
+    __tablename__ = "opinion_request"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("study.id"), index=True)
+    requested_by: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    cardiologist_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    question: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="open", index=True)
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    answer: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # [{"id", "ai_text", "agree": bool, "comment"}] for every AI statement; urgency the cardiologist would give
+    statement_opinions: Mapped[list[Any] | None] = mapped_column(nullable=True)
+    urgency: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    ai_urgency: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    model_version: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+    @property
+    def turnaround_s(self) -> float | None:
+        if self.answered_at is None:
+            return None
+        a, b = self.answered_at, self.requested_at
+        if (a.tzinfo is None) != (b.tzinfo is None):
+            a, b = a.replace(tzinfo=None), b.replace(tzinfo=None)
+        return (a - b).total_seconds()
+
+
+class Notification(Base):
+    __tablename__ = "notification"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    study_id: Mapped[int | None] = mapped_column(ForeignKey("study.id"), nullable=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Dispatch(Base):
+    """One sending of a signed report version; the delivery state lives in the MSSanté outbox row."""
+
+    __tablename__ = "dispatch"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("study.id"), index=True)
+    report_version: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))
+    recipients: Mapped[list[Any]] = mapped_column(default=list)
+    outbox_id: Mapped[int] = mapped_column(Integer)
+    created_by: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 @event.listens_for(Report, "before_update")
