@@ -4,21 +4,27 @@ Data in ``./ecgpilot-data/`` (SQLite database, original files, session key), sch
 migrated on start. On first run, when no user exists, an admin account is created
 from ``ECGPILOT_ADMIN_EMAIL`` / ``ECGPILOT_ADMIN_PASSWORD`` or with a generated
 password printed once. The URL to open is printed.
+
+OpenID Connect login (e.g. Pro Santé Connect) is turned on by ``ECGPILOT_OIDC_ISSUER``, see
+:func:`oidc_config_from_env`.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 
 from sqlalchemy import func, select
 
+from ecgpilot.errors import ConfigError
+from ecgpilot.security.oidc import OIDCConfig
 from ecgpilot.store import add_user
 from ecgpilot.store.models import User
 from ecgpilot.web.app import Settings, create_app
 
-__all__ = ["serve", "ensure_first_admin", "load_secret_key", "create_user"]
+__all__ = ["serve", "ensure_first_admin", "load_secret_key", "create_user", "oidc_config_from_env"]
 
 
 def load_secret_key(data_dir: Path) -> str:
@@ -69,12 +75,44 @@ def create_user(email: str, password: str, *, name: str = "", role: str = "gp", 
     engine.dispose()
 
 
+def oidc_config_from_env(environ: Mapping[str, str] | None = None) -> OIDCConfig | None:
+    """The OIDC login settings from ``ECGPILOT_OIDC_*`` variables; ``None`` when ``ECGPILOT_OIDC_ISSUER`` is unset.
+
+    Required with the issuer: ``ECGPILOT_OIDC_CLIENT_ID``, ``ECGPILOT_OIDC_CLIENT_SECRET``,
+    ``ECGPILOT_OIDC_REDIRECT_URI`` (``https://<host>/auth/callback``). Optional: ``ECGPILOT_OIDC_SCOPE``
+    (default ``openid email``; Pro Santé Connect: ``openid scope_all``) and ``ECGPILOT_OIDC_ACR``
+    (sent as ``acr_values`` and required in the ID token; Pro Santé Connect: ``eidas1``).
+    """
+    env = os.environ if environ is None else environ
+    issuer = env.get("ECGPILOT_OIDC_ISSUER", "").strip()
+    if not issuer:
+        return None
+    values = {}
+    for name in ("ECGPILOT_OIDC_CLIENT_ID", "ECGPILOT_OIDC_CLIENT_SECRET", "ECGPILOT_OIDC_REDIRECT_URI"):
+        value = env.get(name, "").strip()
+        if not value:
+            raise ConfigError(f"ECGPILOT_OIDC_ISSUER is set but {name} is missing; set {name} "
+                              "(or unset ECGPILOT_OIDC_ISSUER to turn OIDC login off).")
+        values[name] = value
+    redirect_uri = values["ECGPILOT_OIDC_REDIRECT_URI"]
+    if not redirect_uri.startswith(("https://", "http://")) or not redirect_uri.rstrip("/").endswith("/auth/callback"):
+        raise ConfigError(f"ECGPILOT_OIDC_REDIRECT_URI {redirect_uri!r} must be this server's absolute "
+                          "https://<host>/auth/callback URL (as registered with the identity provider).")
+    if not issuer.startswith(("https://", "http://")):
+        raise ConfigError(f"ECGPILOT_OIDC_ISSUER {issuer!r} must be the provider's https:// issuer URL.")
+    acr = env.get("ECGPILOT_OIDC_ACR", "").strip() or None
+    return OIDCConfig(issuer=issuer, client_id=values["ECGPILOT_OIDC_CLIENT_ID"],
+                      client_secret=values["ECGPILOT_OIDC_CLIENT_SECRET"], redirect_uri=redirect_uri,
+                      scope=env.get("ECGPILOT_OIDC_SCOPE", "").strip() or "openid email", acr_values=acr, required_acr=acr)
+
+
 def serve(host: str = "127.0.0.1", port: int = 8000, db: str | None = None) -> int:
     """Start the web app (blocking); ``db`` is a SQLAlchemy URL (default SQLite under ./ecgpilot-data)."""
     import uvicorn
 
     data_dir = Path(os.environ.get("ECGPILOT_WEB_DATA", "ecgpilot-data")).resolve()
-    settings = Settings(data_dir=data_dir, database_url=_database_url(db, data_dir), secret_key=load_secret_key(data_dir))
+    settings = Settings(data_dir=data_dir, database_url=_database_url(db, data_dir), secret_key=load_secret_key(data_dir),
+                        oidc=oidc_config_from_env())
     app = create_app(settings)
     created = ensure_first_admin(app.state.sessions, os.environ.get("ECGPILOT_ADMIN_EMAIL"),
                                  os.environ.get("ECGPILOT_ADMIN_PASSWORD"))
@@ -82,6 +120,8 @@ def serve(host: str = "127.0.0.1", port: int = 8000, db: str | None = None) -> i
         shown = created[1] if not os.environ.get("ECGPILOT_ADMIN_PASSWORD") else "(from ECGPILOT_ADMIN_PASSWORD)"
         print(f"First run: admin account {created[0]} created, password: {shown}", flush=True)
         print("Log in with it, then add the doctors (role gp or cardiologist) under /admin/users.", flush=True)
+    if settings.oidc is not None:
+        print(f"OIDC login on: issuer {settings.oidc.issuer}, callback {settings.oidc.redirect_uri}", flush=True)
     shown_host = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
     print(f"ecgpilot is running: open http://{shown_host}:{port}/ in your browser (Ctrl+C to stop)", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
