@@ -94,6 +94,7 @@ ACTIONS = (
     "backup",
     "restore",
     "checkpoint",
+    "opinion",
 )
 GENESIS_HASH = "0" * 64
 _FORBIDDEN_KEYS = {

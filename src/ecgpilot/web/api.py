@@ -9,6 +9,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from ecgpilot.store import user_for_token
 from ecgpilot.store.models import Study, StudyEvent, User
@@ -38,14 +39,18 @@ def _study_or_404(db: Session, user: User, study_id: int) -> Study:
     return study
 
 
-def summary(study: Study) -> dict[str, Any]:
-    """The worklist fields of a study."""
+def _pseudo(user: User | None) -> bool:
+    return user is not None and services.access_of(user) == "pseudonymised"
+
+
+def summary(study: Study, user: User | None = None) -> dict[str, Any]:
+    """The worklist fields of a study (identity removed for pseudonymised access)."""
     draft_u = ((study.draft or {}).get("urgency") or {}).get("level")
     return {
         "id": study.id, "status": study.status, "created_at": study.created_at.isoformat(),
         "recorded_at": study.recorded_at.isoformat() if study.recorded_at else None,
         "file": {"name": study.file_name, "names": study.file_names, "sha256": study.file_sha256, "format": study.file_format},
-        "patient": services.identity(study), "urgency": draft_u or study.ai_urgency, "ai_urgency": study.ai_urgency,
+        "patient": services.identity(study, pseudonymised=_pseudo(user)), "urgency": draft_u or study.ai_urgency, "ai_urgency": study.ai_urgency,
         "error": study.error,
     }
 
@@ -80,22 +85,28 @@ async def upload(request: Request, files: list[UploadFile] = File(...), db: Sess
     for f in files:
         content.append((f.filename or "", await f.read(settings.max_upload_bytes + 1)))
     groups = services.group_upload(content, max_bytes=settings.max_upload_bytes)
-    return [summary(services.ingest(db, data_dir(request), user, g, use_ai=ai_allowed(request))) for g in groups]
+    # analysis is CPU work: run it off the event loop so other requests (and responses) keep flowing
+    studies = [await run_in_threadpool(services.ingest, db, data_dir(request), user, g, use_ai=ai_allowed(request))
+               for g in groups]
+    return [summary(s, user) for s in studies]
 
 
 @router.get("/studies", summary="The practice's worklist")
 def list_studies(status: Literal["to_read", "signed", "unreadable"] | None = None, db: Session = Depends(db_session),
                  user: User = Depends(api_user)) -> list[dict[str, Any]]:
-    return [summary(s) for s in services.list_studies(db, user, status)]
+    return [summary(s, user) for s in services.list_studies(db, user, status)]
 
 
 @router.get("/studies/{study_id}", summary="One study: AI analysis, interpretation, draft, signed versions")
 def get_study(study_id: int, db: Session = Depends(db_session), user: User = Depends(api_user)) -> dict[str, Any]:
     study = _study_or_404(db, user, study_id)
-    return {**summary(study), "analysis": study.analysis, "interpretation": study.interpretation,
+    reps = [{"version": r.version, "signed_at": r.signed_at.isoformat(), "content": r.content,
+             "sha256": r.content_sha256} for r in services.reports(db, study)]
+    if _pseudo(user):
+        reps = [dict(r, content=services.redacted_report(r["content"])) for r in reps]
+    return {**summary(study, user), "analysis": study.analysis, "interpretation": study.interpretation,
             "model_version": study.model_version, "rules_version": study.rules_version, "draft": study.draft,
-            "reports": [{"version": r.version, "signed_at": r.signed_at.isoformat(), "content": r.content,
-                         "sha256": r.content_sha256} for r in services.reports(db, study)]}
+            "reports": reps}
 
 
 @router.patch("/studies/{study_id}/statements", summary="Confirm, edit or reject statements; add some; set urgency")
@@ -125,15 +136,17 @@ def sign(study_id: int, db: Session = Depends(db_session), user: User = Depends(
 def amend(study_id: int, db: Session = Depends(db_session), user: User = Depends(api_user)) -> dict[str, Any]:
     study = _study_or_404(db, user, study_id)
     services.amend(db, user, study)
-    return summary(study)
+    return summary(study, user)
 
 
 @router.get("/studies/{study_id}/events", summary="Who changed what, when")
 def events(study_id: int, db: Session = Depends(db_session), user: User = Depends(api_user)) -> list[dict[str, Any]]:
     study = _study_or_404(db, user, study_id)
     rows = db.scalars(select(StudyEvent).where(StudyEvent.study_id == study.id).order_by(StudyEvent.id))
+    hide = _pseudo(user)
     return [{"at": e.at.isoformat(), "user_id": e.user_id, "action": e.action, "target": e.target,
-             "before": e.before, "after": e.after} for e in rows]
+             "before": None if hide and e.action == "identity" else e.before,
+             "after": None if hide and e.action == "identity" else e.after} for e in rows]
 
 
 @router.get("/studies/{study_id}/report.pdf", summary="PDF report (signed, or draft with a watermark)",
@@ -141,6 +154,7 @@ def events(study_id: int, db: Session = Depends(db_session), user: User = Depend
 def report_pdf(study_id: int, request: Request, version: int | None = None, lang: Literal["fr", "en"] = "fr",
                db: Session = Depends(db_session), user: User = Depends(api_user)) -> Response:
     study = _study_or_404(db, user, study_id)
+    services.require_identified_access(user)
     pdf = services.pdf_bytes(db, data_dir(request), study, lang=lang, version=version)
     services.audit_event(db, user, "export", f"study:{study.id}", details={"format": "pdf", "version": version})
     db.commit()

@@ -5,7 +5,9 @@ Pages live in :mod:`ecgpilot.web.pages`, the REST API in :mod:`ecgpilot.web.api`
 
 from __future__ import annotations
 
+import contextlib
 import secrets
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,12 +24,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from ecgpilot.errors import ConfigError, ECGPilotError, ReadError, RecordError
+from ecgpilot.export.mssante import SmtpConfig
+from ecgpilot.security.oidc import OIDCConfig
 from ecgpilot.store import migrate, open_database
 from ecgpilot.store.models import User
 from ecgpilot.web import i18n
 from ecgpilot.web.services import Conflict, UploadRejected
 
-__all__ = ["Settings", "create_app", "LoginRequired", "LoginLimiter"]
+__all__ = ["Settings", "create_app", "LoginRequired", "LoginLimiter", "OutboxWorker"]
 
 HERE = Path(__file__).resolve().parent
 
@@ -52,6 +56,13 @@ class Settings:
     login_attempts: int = 5
     login_window_s: float = 300.0
     use_ai: bool = True
+    oidc: OIDCConfig | None = None  # optional OpenID Connect login (e.g. Pro Santé Connect)
+    # MSSanté sending and notice mails: the outbox is always kept; a worker sends it when smtp is set
+    smtp: SmtpConfig | None = None
+    notice_sender: str | None = None  # From: of the notice mails (no patient data in them)
+    base_url: str | None = None  # public URL of the app, for links in notice mails
+    patient_mssante_domain: str = "patient.mssante.fr"  # Mon espace santé: <INS>@<domain>
+    outbox_interval_s: float = 30.0
 
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{(Path(self.data_dir) / 'ecgpilot.db').resolve()}"
@@ -100,7 +111,7 @@ def problem(status: int, detail: str, instance: str, **extra: Any) -> JSONRespon
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The web app on ``settings`` (the database is migrated to the current schema)."""
-    from ecgpilot.web import api, pages
+    from ecgpilot.web import api, care_api, care_pages, oidc_routes, pages
 
     settings = settings or Settings()
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
@@ -109,8 +120,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from ecgpilot import audit
 
     audit.open_audit(engine)  # the audit trail lives in the app's database
+    from ecgpilot.export import mssante
 
-    app = FastAPI(title="ecgpilot", version="1", openapi_url="/api/v1/openapi.json", docs_url=None, redoc_url=None)
+    mssante.open_outbox(engine)  # so does the outbox of mails to send
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI):  # type: ignore[no-untyped-def]
+        worker = OutboxWorker(engine, settings.smtp, settings.outbox_interval_s) if settings.smtp else None
+        if worker:
+            worker.start()
+        try:
+            yield
+        finally:
+            if worker:
+                worker.stop()
+
+    app = FastAPI(title="ecgpilot", version="1", openapi_url="/api/v1/openapi.json", docs_url=None, redoc_url=None,
+                  lifespan=lifespan)
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = factory
@@ -136,6 +162,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(oidc_routes.router)
+    app.include_router(care_api.router)
+    app.include_router(care_pages.router)
 
     def _is_api(request: Request) -> bool:
         return request.url.path.startswith("/api/")
@@ -184,6 +213,38 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return problem(500, msg, request.url.path) if _is_api(request) else _error_page(request, 500, msg)
 
     return app
+
+
+class OutboxWorker:
+    """Background thread sending the outbox every ``interval_s`` (retries with backoff are the
+    outbox's own rules, :func:`ecgpilot.export.mssante.process_outbox`)."""
+
+    def __init__(self, engine: Any, smtp: SmtpConfig, interval_s: float) -> None:
+        self.engine, self.smtp, self.interval_s = engine, smtp, interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ecgpilot-outbox", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        import logging
+
+        from ecgpilot.export.mssante import process_outbox
+
+        log = logging.getLogger("ecgpilot.outbox")
+        while not self._stop.is_set():
+            try:
+                counts = process_outbox(self.engine, self.smtp, audit_actor=("system", "system"))
+                if counts["sent"] or counts["failed"]:
+                    log.info("outbox: %(sent)d sent, %(failed)d failed", counts)
+            except Exception:  # the worker must survive a bad row or a database hiccup
+                log.exception("outbox worker error")
+            self._stop.wait(self.interval_s)
 
 
 def db_session(request: Request) -> Iterator[Session]:

@@ -9,11 +9,18 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from ecgpilot.store import add_user, authenticate, create_api_token
 from ecgpilot.store.models import ROLES, Practice, StudyEvent, User
 from ecgpilot.web import i18n, services
-from ecgpilot.web.app import ai_allowed, LoginRequired, data_dir, db_session, session_user
+from ecgpilot.web.app import (
+    LoginRequired,
+    ai_allowed,
+    data_dir,
+    db_session,
+    session_user,
+)
 from ecgpilot.web.ins import INS_STATUSES
 
 __all__ = ["router", "lang_of"]
@@ -51,8 +58,18 @@ def page_user(request: Request, db: Session = Depends(db_session)) -> User:
     return user
 
 
+def _unread(request: Request, user: User | None) -> list[Any]:
+    if user is None:
+        return []
+    from ecgpilot.web import care
+
+    with request.app.state.sessions() as db:
+        return care.notifications(db, user)
+
+
 def render(request: Request, name: str, ctx: dict[str, Any], status_code: int = 200) -> Response:
     lang = lang_of(request)
+    ctx = {"unread": _unread(request, ctx.get("user")), **ctx}
     resp = request.app.state.templates.TemplateResponse(
         request, name, {"lang": lang, "csrf": csrf_token(request), **ctx}, status_code=status_code)
     if request.query_params.get("lang") in i18n.LANGS:
@@ -62,7 +79,7 @@ def render(request: Request, name: str, ctx: dict[str, Any], status_code: int = 
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request) -> Response:
-    return render(request, "login.html", {"user": None, "error": None})
+    return render(request, "login.html", {"user": None, "error": None, "oidc": request.app.state.settings.oidc is not None})
 
 
 @router.post("/login")
@@ -73,7 +90,8 @@ async def login(request: Request, db: Session = Depends(db_session)) -> Response
     limiter = request.app.state.limiter
     lang = lang_of(request)
     if limiter.blocked(key):
-        return render(request, "login.html", {"user": None, "error": i18n.t("too_many", lang)}, 429)
+        return render(request, "login.html", {"user": None, "error": i18n.t("too_many", lang),
+                                               "oidc": request.app.state.settings.oidc is not None}, 429)
     user = authenticate(db, email, str(form.get("password", "")))
     if user is None:
         limiter.failed(key)
@@ -81,7 +99,8 @@ async def login(request: Request, db: Session = Depends(db_session)) -> Response
 
         audit.append(request.app.state.engine, actor_id="anonymous", actor_role="none", action="login_failed",
                      details={"client": request.client.host if request.client else None})
-        return render(request, "login.html", {"user": None, "error": i18n.t("bad_login", lang)}, 401)
+        return render(request, "login.html", {"user": None, "error": i18n.t("bad_login", lang),
+                                               "oidc": request.app.state.settings.oidc is not None}, 401)
     limiter.reset(key)
     services.audit_event(db, user, "login", f"user:{user.id}")
     db.commit()
@@ -100,7 +119,8 @@ async def logout(request: Request) -> Response:
 
 @router.get("/", response_class=HTMLResponse)
 def worklist(request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
-    return render(request, "worklist.html", {"user": user, "studies": services.list_studies(db, user), "token": None})
+    return render(request, "worklist.html", {"user": user, "studies": services.list_studies(db, user), "token": None,
+                                             "pseudo": services.access_of(user) == "pseudonymised"})
 
 
 @router.post("/upload")
@@ -113,7 +133,9 @@ async def upload(request: Request, db: Session = Depends(db_session), user: User
         files = [(f.filename or "", await f.read()) for f in form.getlist("files") if hasattr(f, "read")]
     files = [(n, c) for n, c in files if n or c]
     groups = services.group_upload(files, max_bytes=settings.max_upload_bytes)
-    studies = [services.ingest(db, data_dir(request), user, g, lang=lang_of(request), use_ai=ai_allowed(request)) for g in groups]
+    # analysis is CPU work: run it off the event loop so other requests (and responses) keep flowing
+    studies = [await run_in_threadpool(services.ingest, db, data_dir(request), user, g, lang=lang_of(request),
+                                       use_ai=ai_allowed(request)) for g in groups]
     target = f"/studies/{studies[0].id}" if len(studies) == 1 else "/"
     return RedirectResponse(target, status_code=303)
 
@@ -123,7 +145,8 @@ async def new_token(request: Request, db: Session = Depends(db_session), user: U
     await checked_form(request)
     token = create_api_token(db, user, label="web")
     db.commit()
-    return render(request, "worklist.html", {"user": user, "studies": services.list_studies(db, user), "token": token})
+    return render(request, "worklist.html", {"user": user, "studies": services.list_studies(db, user), "token": token,
+                                             "pseudo": services.access_of(user) == "pseudonymised"})
 
 
 def _study(db: Session, user: User, study_id: int):  # noqa: ANN202
@@ -141,9 +164,17 @@ def study_page(study_id: int, request: Request, db: Session = Depends(db_session
     reps = services.reports(db, study)
     services.audit_event(db, user, "view", f"study:{study.id}")
     db.commit()
+    from ecgpilot.web import care
+
+    care.mark_read(db, user, study.id)
     signers = {u.id: u.name for u in db.scalars(select(User).where(User.id.in_([r.signed_by for r in reps] or [0])))}
     events = list(db.scalars(select(StudyEvent).where(StudyEvent.study_id == study.id).order_by(StudyEvent.id)))
+    opinions = care.opinions_of_study(db, study)
+    people = {u.id: u for u in db.scalars(select(User).where(User.id.in_([o.cardiologist_id for o in opinions] or [0])))}
     return render(request, "study.html", {
+        "pseudo": services.access_of(user) == "pseudonymised", "opinions": opinions, "people": people,
+        "cardiologists": [c for c in care.cardiologists(db) if c.id != user.id],
+        "dispatches": care.dispatches(db, request.app.state.engine, study),
         "user": user, "study": study, "svg": svg, "reports": reps, "signers": signers, "events": events,
         "ins_statuses": INS_STATUSES, "analysis": study.analysis or {}, "draft": study.draft or {"statements": [], "urgency": {}},
     })
@@ -191,6 +222,7 @@ async def amend(study_id: int, request: Request, db: Session = Depends(db_sessio
 def pdf(study_id: int, request: Request, version: int | None = None, db: Session = Depends(db_session),
         user: User = Depends(page_user)) -> Response:
     study = _study(db, user, study_id)
+    services.require_identified_access(user)
     data = services.pdf_bytes(db, data_dir(request), study, lang=lang_of(request), version=version)
     services.audit_event(db, user, "export", f"study:{study.id}", details={"format": "pdf", "version": version})
     db.commit()

@@ -25,7 +25,7 @@ from ecgpilot.web.ins import INS_STATUSES, normalize_ins
 
 __all__ = [
     "UploadRejected", "Conflict", "group_upload", "ingest", "get_study", "list_studies", "update_draft",
-    "update_identity", "identity", "reports", "audit_event", "sign", "amend", "study_record", "tracing_svg",
+    "update_identity", "identity", "reports", "access_of", "ACCESS", "require_identified_access", "redacted_report", "audit_event", "sign", "amend", "study_record", "tracing_svg",
     "pdf_bytes", "report_content",
 ]
 
@@ -113,12 +113,40 @@ def ingest(db: Session, data_dir: Path, user: User, group: list[tuple[str, bytes
     The files are staged, read and analysed, moved into place, then the row is committed;
     if the database write fails the just-created folder is removed.
     """
-    from ecgpilot.analysis import analyze_record
-    from ecgpilot.io import read_ecg
-
+    if not user.can_sign:
+        raise PermissionError(f"role {user.role!r} cannot upload ECGs; only doctors (gp, cardiologist) can.")
     main = _main_name(group)
     sha = filestore.fileset_sha256(group, main)
     staged = filestore.stage_files(data_dir, group)
+    try:
+        study = _analyse_staged(staged, main, sha, user, group, lang=lang, use_ai=use_ai)
+    except BaseException:
+        filestore.discard(staged)  # an unexpected failure leaves no staging folder behind
+        raise
+    folder, created = filestore.commit_files(data_dir, staged, sha)
+    try:
+        db.add(study)
+        db.flush()
+        db.add(StudyEvent(study_id=study.id, user_id=user.id, action="upload", after={"files": study.file_names, "sha256": sha}))
+        audit_event(db, user, "analysis", f"study:{study.id}", input_sha256=sha, model_version=study.model_version,
+                    rules_version=study.rules_version, outputs={"analysis": study.analysis, "interpretation": study.interpretation},
+                    details={"status": study.status, "ai": use_ai})
+        db.commit()
+    except Exception:
+        db.rollback()
+        if created:
+            filestore.discard(folder)
+        raise
+    log.info("study %s stored (status %s)", study.id, study.status)
+    return study
+
+
+def _analyse_staged(staged: Path, main: str, sha: str, user: User, group: list[tuple[str, bytes]], *, lang: str,
+                    use_ai: bool) -> Study:
+    """The (not yet added) study row for a staged file set: read, analysed, interpreted."""
+    from ecgpilot.analysis import analyze_record
+    from ecgpilot.io import read_ecg
+
     study = Study(practice_id=user.practice_id, uploaded_by=user.id, file_sha256=sha, file_name=main,
                   file_names=[n for n, _ in group], status="to_read")
     try:
@@ -144,21 +172,6 @@ def ingest(db: Session, data_dir: Path, user: User, group: list[tuple[str, bytes
         study.rules_version = (interp or {}).get("rules_version")
         study.ai_urgency = ((interp or {}).get("urgency") or {}).get("level")
         study.draft = _initial_draft(interp)
-    folder, created = filestore.commit_files(data_dir, staged, sha)
-    try:
-        db.add(study)
-        db.flush()
-        db.add(StudyEvent(study_id=study.id, user_id=user.id, action="upload", after={"files": study.file_names, "sha256": sha}))
-        audit_event(db, user, "analysis", f"study:{study.id}", input_sha256=sha, model_version=study.model_version,
-                    rules_version=study.rules_version, outputs={"analysis": study.analysis, "interpretation": study.interpretation},
-                    details={"status": study.status, "ai": use_ai})
-        db.commit()
-    except Exception:
-        db.rollback()
-        if created:
-            filestore.discard(folder)
-        raise
-    log.info("study %s stored (status %s)", study.id, study.status)
     return study
 
 
@@ -168,14 +181,29 @@ def _jsonable(doc: Any) -> Any:
 
 # ------------------------------------------------------------------ access ----------
 
+#: who sees a study of their own practice, and how (anyone else: not at all, except a cardiologist
+#: asked for an opinion, through the request: :mod:`ecgpilot.web.care`)
+ACCESS = {"gp": "full", "cardiologist": "full", "evaluator": "pseudonymised", "admin": None}
+
+
+def access_of(user: User) -> str | None:
+    """``"full"``, ``"pseudonymised"`` (no name, birth date, INS) or ``None`` for the user's practice's studies."""
+    return ACCESS.get(user.role)
+
+
 def get_study(db: Session, user: User, study_id: int) -> Study | None:
-    """The study when it belongs to the user's practice, else ``None`` (no existence leak)."""
+    """The study when it belongs to the user's practice and the role may read studies, else
+    ``None`` (no existence leak). Administrators manage accounts, not patients: ``None``."""
+    if access_of(user) is None:
+        return None
     return db.scalar(select(Study).where(Study.id == study_id, Study.practice_id == user.practice_id))
 
 
 def list_studies(db: Session, user: User, status: str | None = None, limit: int = 200) -> list[Study]:
     """The practice's studies: to read first (most urgent first), then unreadable, then signed;
-    newest first within each group."""
+    newest first within each group. Empty for roles without access to studies."""
+    if access_of(user) is None:
+        return []
     q = select(Study).where(Study.practice_id == user.practice_id)
     if status:
         q = q.where(Study.status == status)
@@ -293,7 +321,30 @@ def update_identity(db: Session, user: User, study: Study, fields: dict[str, str
     db.commit()
 
 
-def identity(study: Study) -> dict[str, Any]:
+PSEUDONYMISED = "—"
+
+
+def require_identified_access(user: User) -> None:
+    """Refuse documents that carry the patient's identity (PDF, CDA, FHIR) to pseudonymised access."""
+    if access_of(user) != "full":
+        raise PermissionError(f"role {user.role!r} has pseudonymised access only; this document carries the patient's "
+                              "identity. Use the evaluation indicators and the pseudonymised CSV instead.")
+
+
+def redacted_report(content: dict[str, Any]) -> dict[str, Any]:
+    """A signed report's content without the patient identity (for pseudonymised access)."""
+    out = dict(content)
+    p = dict(out.get("patient") or {})
+    out["patient"] = {"family_name": None, "given_names": None, "birth_date": None, "sex": p.get("sex"), "ins": None,
+                      "ins_status": p.get("ins_status"), "pseudonymised": True}
+    return out
+
+
+def identity(study: Study, *, pseudonymised: bool = False) -> dict[str, Any]:
+    """The patient identity fields; with ``pseudonymised`` only sex and the INS status remain."""
+    if pseudonymised:
+        return {"family_name": None, "given_names": None, "birth_date": None, "sex": study.sex, "ins": None,
+                "ins_status": study.ins_status, "pseudonymised": True}
     return {"family_name": study.family_name, "given_names": study.given_names,
             "birth_date": study.birth_date.isoformat() if study.birth_date else None, "sex": study.sex,
             "ins": study.ins, "ins_status": study.ins_status}

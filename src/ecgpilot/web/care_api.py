@@ -1,0 +1,190 @@
+"""REST API of the care pathway (``/api/v1``): tele-expertise, notifications, sending, CDA/FHIR
+documents, the evaluator's indicators. Same bearer tokens and rules as :mod:`ecgpilot.web.api`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from ecgpilot.store.models import OpinionRequest, Study, User
+from ecgpilot.web import care, evaluation, services
+from ecgpilot.web.api import _study_or_404, api_user, summary
+from ecgpilot.web.app import db_session
+from ecgpilot.web.care_pages import pseudonym_key, queue_notice, signed_documents
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1", tags=["care pathway"])
+
+
+def _opinion_or_404(db: Session, user: User, opinion_id: int) -> OpinionRequest:
+    req = care.get_opinion(db, user, opinion_id)
+    if req is None:
+        raise HTTPException(404, f"opinion request {opinion_id} not found among yours.")
+    return req
+
+
+def opinion_doc(req: OpinionRequest) -> dict[str, Any]:
+    """An opinion request as JSON."""
+    return {"id": req.id, "study_id": req.study_id, "status": req.status, "question": req.question,
+            "requested_by": req.requested_by, "cardiologist_id": req.cardiologist_id,
+            "requested_at": req.requested_at.isoformat(), "answered_at": req.answered_at.isoformat() if req.answered_at else None,
+            "turnaround_s": req.turnaround_s, "answer": req.answer, "statements": req.statement_opinions,
+            "urgency": req.urgency, "ai_urgency": req.ai_urgency, "model_version": req.model_version}
+
+
+class OpinionAsk(BaseModel):
+    cardiologist_id: int
+    question: str = Field(..., max_length=care.MAX_QUESTION)
+
+
+class StatementOpinion(BaseModel):
+    id: str
+    agree: bool
+    comment: str = ""
+
+
+class OpinionAnswer(BaseModel):
+    answer: str = ""
+    statements: list[StatementOpinion] = Field(default_factory=list, description="one item per AI statement")
+    urgency: Literal["emergency", "soon", "routine", "normal"]
+
+
+class SendRequest(BaseModel):
+    doctors: list[str] = Field(default_factory=list, description="MSSanté addresses of the treating doctor(s)")
+    to_patient: bool = Field(False, description="also to the patient's Mon espace santé (qualified INS only)")
+
+
+@router.get("/cardiologists", summary="Cardiologists who can be asked an opinion")
+def list_cardiologists(db: Session = Depends(db_session), user: User = Depends(api_user)) -> list[dict[str, Any]]:
+    return [{"id": c.id, "name": c.name} for c in care.cardiologists(db) if c.id != user.id]
+
+
+@router.post("/studies/{study_id}/opinion-requests", status_code=201, summary="Ask a cardiologist's opinion (tele-expertise)")
+def ask(study_id: int, body: OpinionAsk, request: Request, db: Session = Depends(db_session),
+        user: User = Depends(api_user)) -> dict[str, Any]:
+    study = _study_or_404(db, user, study_id)
+    req = care.request_opinion(db, user, study, body.cardiologist_id, body.question)
+    queue_notice(request, db.get(User, req.cardiologist_id), "opinion_requested", f"/opinions/{req.id}")
+    return opinion_doc(req)
+
+
+@router.get("/studies/{study_id}/opinion-requests", summary="The opinion requests on a study")
+def study_opinions(study_id: int, db: Session = Depends(db_session), user: User = Depends(api_user)) -> list[dict[str, Any]]:
+    study = _study_or_404(db, user, study_id)
+    services.require_identified_access(user)
+    return [opinion_doc(r) for r in care.opinions_of_study(db, study)]
+
+
+@router.get("/opinions", summary="The cardiologist's tele-expertise queue (open first)")
+def queue(db: Session = Depends(db_session), user: User = Depends(api_user)) -> list[dict[str, Any]]:
+    return [opinion_doc(r) for r in care.opinion_queue(db, user)]
+
+
+@router.get("/opinions/{opinion_id}", summary="One request with its study (for the cardiologist)")
+def opinion(opinion_id: int, db: Session = Depends(db_session), user: User = Depends(api_user)) -> dict[str, Any]:
+    req = _opinion_or_404(db, user, opinion_id)
+    study = db.get(Study, req.study_id)
+    services.audit_event(db, user, "view", f"study:{study.id}", details={"via": f"opinion:{req.id}"})
+    db.commit()
+    return {**opinion_doc(req), "study": {**summary(study), "analysis": study.analysis, "interpretation": study.interpretation,
+                                          "draft": study.draft}}
+
+
+@router.post("/opinions/{opinion_id}/answer", summary="Answer: agreement with each AI statement, urgency, text")
+def answer(opinion_id: int, body: OpinionAnswer, request: Request, db: Session = Depends(db_session),
+           user: User = Depends(api_user)) -> dict[str, Any]:
+    req = _opinion_or_404(db, user, opinion_id)
+    agreement = {s.id: {"agree": s.agree, "comment": s.comment} for s in body.statements}
+    care.answer_opinion(db, user, req, body.answer, agreement, body.urgency)
+    queue_notice(request, db.get(User, req.requested_by), "opinion_answered", f"/studies/{req.study_id}#opinions")
+    return opinion_doc(req)
+
+
+@router.post("/opinions/{opinion_id}/cancel", summary="Withdraw an open request")
+def cancel(opinion_id: int, db: Session = Depends(db_session), user: User = Depends(api_user)) -> dict[str, Any]:
+    req = _opinion_or_404(db, user, opinion_id)
+    care.cancel_opinion(db, user, req)
+    return opinion_doc(req)
+
+
+@router.get("/notifications", summary="Unread notifications (no patient data)")
+def notices(db: Session = Depends(db_session), user: User = Depends(api_user)) -> list[dict[str, Any]]:
+    return [{"id": n.id, "kind": n.kind, "study_id": n.study_id, "created_at": n.created_at.isoformat()}
+            for n in care.notifications(db, user)]
+
+
+@router.post("/studies/{study_id}/send", status_code=202, summary="Queue the signed report for MSSanté sending")
+def send(study_id: int, body: SendRequest, request: Request, db: Session = Depends(db_session),
+         user: User = Depends(api_user)) -> list[dict[str, Any]]:
+    study = _study_or_404(db, user, study_id)
+    _, _, pdf = signed_documents(request, db, user, study)
+    care.send_report(db, request.app.state.engine, user, study, pdf, doctors=body.doctors, to_patient=body.to_patient,
+                     patient_domain=getattr(request.app.state.settings, "patient_mssante_domain", care.PATIENT_MSSANTE_DOMAIN))
+    return _dispatch_docs(db, request, study)
+
+
+def _dispatch_docs(db: Session, request: Request, study: Study) -> list[dict[str, Any]]:
+    return [{**d, "created_at": d["created_at"].isoformat()} for d in care.dispatches(db, request.app.state.engine, study)]
+
+
+@router.get("/studies/{study_id}/dispatches", summary="Sendings of the report and their delivery state")
+def study_dispatches(study_id: int, request: Request, db: Session = Depends(db_session),
+                     user: User = Depends(api_user)) -> list[dict[str, Any]]:
+    study = _study_or_404(db, user, study_id)
+    services.require_identified_access(user)
+    return _dispatch_docs(db, request, study)
+
+
+@router.get("/studies/{study_id}/report.cda.xml", summary="Signed report as CDA R2 (N1, PDF embedded)",
+            response_class=Response, responses={200: {"content": {"application/xml": {}}}})
+def cda(study_id: int, request: Request, version: int | None = None, db: Session = Depends(db_session),
+        user: User = Depends(api_user)) -> Response:
+    from ecgpilot.export.cda import build_cda
+
+    study = _study_or_404(db, user, study_id)
+    rep, report, pdf = signed_documents(request, db, user, study, version)
+    data = build_cda(report, pdf)
+    services.audit_event(db, user, "export", f"study:{study.id}", details={"format": "CDA R2 N1", "version": rep.version})
+    db.commit()
+    return Response(data, media_type="application/xml")
+
+
+@router.get("/studies/{study_id}/report.fhir.json", summary="Signed report as a FHIR R4 Bundle",
+            response_class=Response, responses={200: {"content": {"application/fhir+json": {}}}})
+def fhir(study_id: int, request: Request, version: int | None = None, db: Session = Depends(db_session),
+         user: User = Depends(api_user)) -> Response:
+    from ecgpilot.export.fhir import build_fhir_bundle
+
+    study = _study_or_404(db, user, study_id)
+    rep, report, pdf = signed_documents(request, db, user, study, version)
+    data = json.dumps(build_fhir_bundle(report, pdf), ensure_ascii=False).encode()
+    services.audit_event(db, user, "export", f"study:{study.id}", details={"format": "FHIR R4 Bundle", "version": rep.version})
+    db.commit()
+    return Response(data, media_type="application/fhir+json")
+
+
+def _evaluator(user: User) -> None:
+    if user.role != "evaluator":
+        raise HTTPException(403, f"role {user.role!r} has no access to the evaluation; it is for the pilot's evaluators.")
+
+
+@router.get("/evaluation/indicators", summary="The pilot's indicators (pseudonymised, all practices)")
+def indicators(request: Request, db: Session = Depends(db_session), user: User = Depends(api_user)) -> dict[str, Any]:
+    _evaluator(user)
+    return evaluation.indicators(db, request.app.state.engine, pseudonym_key(request))
+
+
+@router.get("/evaluation/studies.csv", summary="One pseudonymised row per study", response_class=Response,
+            responses={200: {"content": {"text/csv": {}}}})
+def studies_csv(request: Request, db: Session = Depends(db_session), user: User = Depends(api_user)) -> Response:
+    _evaluator(user)
+    text = evaluation.rows_csv(evaluation.study_rows(db, pseudonym_key(request)))
+    services.audit_event(db, user, "export", "evaluation", details={"format": "csv", "pseudonymised": True})
+    db.commit()
+    return Response(text, media_type="text/csv; charset=utf-8")

@@ -1,0 +1,274 @@
+"""Pages of the care pathway: tele-expertise (ask, queue, answer), sending the signed report,
+CDA/FHIR downloads, the doctor's account, the practice settings and outbox (admin), and the
+evaluator's pseudonymised indicators."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from ecgpilot.errors import RecordError
+from ecgpilot.store.models import OpinionRequest, Practice, Study, User
+from ecgpilot.web import care, evaluation, services
+from ecgpilot.web.app import data_dir, db_session
+from ecgpilot.web.pages import checked_form, lang_of, page_user, render
+
+__all__ = ["router", "pseudonym_key", "queue_notice", "signed_documents"]
+
+router = APIRouter(include_in_schema=False)
+
+
+def pseudonym_key(request: Request) -> bytes:
+    """Key of the evaluator's pseudonyms, derived from the app's secret key."""
+    secret = request.app.state.settings.secret_key or request.app.state.__dict__.setdefault("_ephemeral", "ephemeral")
+    return hashlib.sha256(f"ecgpilot-pseudonyms:{secret}".encode()).digest()
+
+
+def queue_notice(request: Request, recipient: User, kind: str, link_path: str) -> None:
+    """Mail a notice (no patient data) to ``recipient`` through the outbox when mail is configured."""
+    settings = request.app.state.settings
+    sender = getattr(settings, "notice_sender", None)
+    if getattr(settings, "smtp", None) is None or not sender:
+        return
+    from ecgpilot.export.mssante import enqueue
+
+    base = (getattr(settings, "base_url", None) or str(request.base_url)).rstrip("/")
+    msg = care.notice_mail(sender, recipient.mssante_address or recipient.email, kind, base + link_path)
+    enqueue(request.app.state.engine, msg, target=f"notice:{kind}")
+
+
+def _study(db: Session, user: User, study_id: int) -> Study:
+    study = services.get_study(db, user, study_id)
+    if study is None:
+        raise HTTPException(404, f"study {study_id} not found in your practice.")
+    return study
+
+
+def _opinion(db: Session, user: User, opinion_id: int) -> OpinionRequest:
+    req = care.get_opinion(db, user, opinion_id)
+    if req is None:
+        raise HTTPException(404, f"opinion request {opinion_id} not found among yours.")
+    return req
+
+
+# ------------------------------------------------------------------ tele-expertise --
+
+@router.post("/studies/{study_id}/opinion")
+async def ask_opinion(study_id: int, request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
+    form = await checked_form(request)
+    study = _study(db, user, study_id)
+    raw = str(form.get("cardiologist_id", "")).strip()
+    if not raw.isdigit():
+        raise RecordError(f"choose a cardiologist (got {raw!r}).")
+    req = care.request_opinion(db, user, study, int(raw), str(form.get("question", "")))
+    queue_notice(request, db.get(User, req.cardiologist_id), "opinion_requested", f"/opinions/{req.id}")
+    return RedirectResponse(f"/studies/{study_id}#opinions", status_code=303)
+
+
+@router.post("/opinions/{opinion_id}/cancel")
+async def cancel_opinion(opinion_id: int, request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
+    await checked_form(request)
+    req = _opinion(db, user, opinion_id)
+    care.cancel_opinion(db, user, req)
+    return RedirectResponse(f"/studies/{req.study_id}#opinions", status_code=303)
+
+
+@router.get("/opinions", response_class=HTMLResponse)
+def opinion_queue(request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
+    queue = care.opinion_queue(db, user)
+    studies = {r.study_id: db.get(Study, r.study_id) for r in queue}
+    askers = {r.requested_by: db.get(User, r.requested_by) for r in queue}
+    return render(request, "opinions.html", {"user": user, "queue": queue, "studies": studies, "askers": askers})
+
+
+@router.get("/opinions/{opinion_id}", response_class=HTMLResponse)
+def opinion_page(opinion_id: int, request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
+    req = _opinion(db, user, opinion_id)
+    study = db.get(Study, req.study_id)
+    record = services.study_record(data_dir(request), study)
+    svg = services.tracing_svg(record, study.analysis) if record is not None else None
+    services.audit_event(db, user, "view", f"study:{study.id}", details={"via": f"opinion:{req.id}"})
+    db.commit()
+    care.mark_read(db, user, study.id)
+    return render(request, "opinion.html", {
+        "user": user, "req": req, "study": study, "svg": svg, "analysis": study.analysis or {},
+        "statements": (study.interpretation or {}).get("statements", []), "asker": db.get(User, req.requested_by),
+        "cardiologist": db.get(User, req.cardiologist_id), "draft": study.draft or {"statements": [], "urgency": {}},
+    })
+
+
+@router.post("/opinions/{opinion_id}/answer")
+async def answer_opinion(opinion_id: int, request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
+    form = await checked_form(request)
+    req = _opinion(db, user, opinion_id)
+    study = db.get(Study, req.study_id)
+    agreement: dict[str, dict[str, Any]] = {}
+    for s in (study.interpretation or {}).get("statements", []):
+        v = form.get(f"agree_{s['id']}")
+        if v in ("yes", "no"):
+            agreement[s["id"]] = {"agree": v == "yes", "comment": str(form.get(f"comment_{s['id']}", ""))}
+    care.answer_opinion(db, user, req, str(form.get("answer", "")), agreement, str(form.get("urgency", "")) or None)
+    queue_notice(request, db.get(User, req.requested_by), "opinion_answered", f"/studies/{study.id}#opinions")
+    return RedirectResponse(f"/opinions/{opinion_id}", status_code=303)
+
+
+# ------------------------------------------------------------------ sending ---------
+
+def signed_documents(request: Request, db: Session, user: User, study: Study, version: int | None = None) -> tuple[Any, dict[str, Any], bytes]:
+    """(report row, export dict, PDF) of a signed version (the last one by default)."""
+    services.require_identified_access(user)
+    reps = services.reports(db, study)
+    if not reps:
+        raise services.Conflict(f"study {study.id} has no signed report yet; sign it first.")
+    rep = reps[-1] if version is None else next((r for r in reps if r.version == version), None)
+    if rep is None:
+        raise RecordError(f"study {study.id} has no signed version {version}; versions: {[r.version for r in reps]}.")
+    pdf = services.pdf_bytes(db, data_dir(request), study, lang="fr", version=rep.version)
+    return rep, care.export_report(db, study, rep), pdf
+
+
+@router.post("/studies/{study_id}/send")
+async def send(study_id: int, request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
+    form = await checked_form(request)
+    study = _study(db, user, study_id)
+    _, _, pdf = signed_documents(request, db, user, study)
+    care.send_report(db, request.app.state.engine, user, study, pdf, doctors=str(form.get("doctors", "")),
+                     to_patient=bool(form.get("to_patient")),
+                     patient_domain=getattr(request.app.state.settings, "patient_mssante_domain", care.PATIENT_MSSANTE_DOMAIN))
+    return RedirectResponse(f"/studies/{study_id}#sending", status_code=303)
+
+
+@router.get("/studies/{study_id}/report.cda.xml")
+def cda(study_id: int, request: Request, version: int | None = None, db: Session = Depends(db_session),
+        user: User = Depends(page_user)) -> Response:
+    from ecgpilot.export.cda import build_cda
+
+    study = _study(db, user, study_id)
+    rep, report, pdf = signed_documents(request, db, user, study, version)
+    data = build_cda(report, pdf)
+    services.audit_event(db, user, "export", f"study:{study.id}", details={"format": "CDA R2 N1", "version": rep.version,
+                                                                           "document_sha256": hashlib.sha256(data).hexdigest()})
+    db.commit()
+    return Response(data, media_type="application/xml",
+                    headers={"Content-Disposition": f'attachment; filename="ecg-{study.id}-v{rep.version}.cda.xml"'})
+
+
+@router.get("/studies/{study_id}/report.fhir.json")
+def fhir(study_id: int, request: Request, version: int | None = None, db: Session = Depends(db_session),
+         user: User = Depends(page_user)) -> Response:
+    from ecgpilot.export.fhir import build_fhir_bundle
+
+    study = _study(db, user, study_id)
+    rep, report, pdf = signed_documents(request, db, user, study, version)
+    data = json.dumps(build_fhir_bundle(report, pdf), ensure_ascii=False).encode()
+    services.audit_event(db, user, "export", f"study:{study.id}", details={"format": "FHIR R4 Bundle", "version": rep.version,
+                                                                           "document_sha256": hashlib.sha256(data).hexdigest()})
+    db.commit()
+    return Response(data, media_type="application/fhir+json",
+                    headers={"Content-Disposition": f'attachment; filename="ecg-{study.id}-v{rep.version}.fhir.json"'})
+
+
+# ------------------------------------------------------------------ account / admin -
+
+@router.get("/account", response_class=HTMLResponse)
+def account(request: Request, user: User = Depends(page_user)) -> Response:
+    return render(request, "account.html", {"user": user, "saved": False})
+
+
+@router.post("/account", response_class=HTMLResponse)
+async def save_account(request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
+    form = await checked_form(request)
+    rpps = str(form.get("rpps", "")).strip() or None
+    if rpps is not None and not (rpps.isdigit() and len(rpps) == 11):
+        raise RecordError(f"RPPS {rpps!r} is not valid: 11 digits expected (see your CPS card or annuaire.sante.fr).")
+    addr = str(form.get("mssante_address", "")).strip() or None
+    if addr is not None:
+        addr = care._addresses(addr)[0]
+    before = {"rpps": user.rpps, "mssante_address": user.mssante_address}
+    user.rpps, user.mssante_address = rpps, addr
+    services.audit_event(db, user, "settings", f"user:{user.id}", details={"changed": sorted(k for k, v in before.items()
+                                                                                             if v != getattr(user, k))})
+    db.commit()
+    return render(request, "account.html", {"user": user, "saved": True})
+
+
+def _admin(user: User) -> User:
+    if user.role != "admin":
+        raise HTTPException(403, f"role {user.role!r} cannot change the practice settings; ask your practice's admin.")
+    return user
+
+
+@router.get("/admin/practice", response_class=HTMLResponse)
+def practice_page(request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
+    _admin(user)
+    from ecgpilot.export.mssante import outbox_entries
+
+    entries = [e for e in outbox_entries(request.app.state.engine)][-100:][::-1]
+    return render(request, "practice.html", {"user": user, "practice": db.get(Practice, user.practice_id), "outbox": entries,
+                                             "root": care.patient_id_root(db.get(Practice, user.practice_id)), "saved": False})
+
+
+@router.post("/admin/practice", response_class=HTMLResponse)
+async def save_practice(request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
+    form = await checked_form(request)
+    _admin(user)
+    p = db.get(Practice, user.practice_id)
+    org = str(form.get("org_id", "")).strip() or None
+    if org is not None and not (org.isdigit() and len(org) in (9, 14)):
+        raise RecordError(f"organisation id {org!r} is not a FINESS (9 digits) or SIRET (14 digits).")
+    root = str(form.get("patient_id_root", "")).strip() or None
+    if root is not None and not all(part.isdigit() for part in root.split(".")):
+        raise RecordError(f"{root!r} is not an OID (digits separated by dots, e.g. 1.2.250.1.999.1).")
+    addr = str(form.get("mssante_address", "")).strip() or None
+    p.org_id, p.patient_id_root = org, root
+    p.org_id_prefix = None if org is None else ("1" if len(org) == 9 else "3")
+    p.mssante_address = care._addresses(addr)[0] if addr else None
+    services.audit_event(db, user, "settings", f"practice:{p.id}", details={"org_id_set": org is not None,
+                                                                             "mssante_set": p.mssante_address is not None})
+    db.commit()
+    return RedirectResponse("/admin/practice", status_code=303)
+
+
+@router.post("/admin/outbox/{outbox_id}/retry")
+async def retry(outbox_id: int, request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
+    await checked_form(request)
+    _admin(user)
+    from ecgpilot.export.mssante import retry_now
+
+    retry_now(request.app.state.engine, outbox_id)
+    services.audit_event(db, user, "admin", f"outbox:{outbox_id}", details={"kind": "retry"})
+    db.commit()
+    return RedirectResponse("/admin/practice#outbox", status_code=303)
+
+
+# ------------------------------------------------------------------ evaluation ------
+
+def _evaluator(user: User) -> User:
+    if user.role != "evaluator":
+        raise HTTPException(403, f"role {user.role!r} has no access to the evaluation; it is for the pilot's evaluators.")
+    return user
+
+
+@router.get("/evaluation", response_class=HTMLResponse)
+def evaluation_page(request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
+    _evaluator(user)
+    ind = evaluation.indicators(db, request.app.state.engine, pseudonym_key(request))
+    return render(request, "evaluation.html", {"user": user, "ind": ind, "levels": services.URGENCY_LEVELS})
+
+
+@router.get("/evaluation.csv")
+def evaluation_csv(request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
+    _evaluator(user)
+    text = evaluation.rows_csv(evaluation.study_rows(db, pseudonym_key(request)))
+    services.audit_event(db, user, "export", "evaluation", details={"format": "csv", "pseudonymised": True})
+    db.commit()
+    return Response(text, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="ecgpilot-evaluation.csv"'})
+
+
+__all__ += ["lang_of"]
