@@ -104,7 +104,7 @@ def get_study(study_id: int, db: Session = Depends(db_session), user: User = Dep
              "sha256": r.content_sha256} for r in services.reports(db, study)]
     if _pseudo(user):
         reps = [dict(r, content=services.redacted_report(r["content"])) for r in reps]
-    return {**summary(study, user), "analysis": study.analysis, "interpretation": study.interpretation,
+    return {**summary(study, user), "analysis": services.redacted_analysis(study.analysis) if _pseudo(user) else study.analysis, "interpretation": study.interpretation,
             "model_version": study.model_version, "rules_version": study.rules_version, "draft": study.draft,
             "reports": reps}
 

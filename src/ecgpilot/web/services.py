@@ -25,7 +25,7 @@ from ecgpilot.web.ins import INS_STATUSES, normalize_ins
 
 __all__ = [
     "UploadRejected", "Conflict", "group_upload", "ingest", "get_study", "list_studies", "update_draft",
-    "update_identity", "identity", "reports", "access_of", "ACCESS", "require_identified_access", "redacted_report", "audit_event", "sign", "amend", "study_record", "tracing_svg",
+    "update_identity", "identity", "reports", "access_of", "ACCESS", "require_identified_access", "redacted_report", "redacted_analysis", "audit_event", "sign", "amend", "study_record", "tracing_svg",
     "pdf_bytes", "report_content",
 ]
 
@@ -329,6 +329,18 @@ def require_identified_access(user: User) -> None:
     if access_of(user) != "full":
         raise PermissionError(f"role {user.role!r} has pseudonymised access only; this document carries the patient's "
                               "identity. Use the evaluation indicators and the pseudonymised CSV instead.")
+
+
+def redacted_analysis(analysis: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The analysis document without the patient traits read from the file (for pseudonymised access):
+    age and sex are kept, as the evaluation needs them; names, birth date and ids are not."""
+    if not analysis:
+        return analysis
+    out = copy.deepcopy(analysis)
+    rec = out.get("record") or {}
+    p = rec.get("patient") or {}
+    rec["patient"] = {k: p.get(k) for k in ("sex", "age_years") if k in p}
+    return out
 
 
 def redacted_report(content: dict[str, Any]) -> dict[str, Any]:
