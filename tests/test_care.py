@@ -8,7 +8,6 @@ import base64
 import html
 import email
 import email.policy
-import json
 import re
 import sqlite3
 import time
@@ -176,8 +175,8 @@ def test_access_matrix(app) -> None:  # noqa: ANN001
         "/api/v1/evaluation/indicators": dict(gp_same=forbidden, gp_other=forbidden, evaluator=allowed, admin=forbidden, cardio_asked=forbidden, cardio_not_asked=forbidden),
     }
     for route, expected in api_routes.items():
-        for actor, email in actors.items():
-            r = _api(app, email).get(route)
+        for actor, addr in actors.items():
+            r = _api(app, addr).get(route)
             want = 200 if expected[actor] == pseudo else expected[actor]
             assert r.status_code == want, (route, actor, r.status_code, r.text[:200])
             if expected[actor] == pseudo:
@@ -193,8 +192,8 @@ def test_access_matrix(app) -> None:  # noqa: ANN001
     }
     # the CDA needs an RPPS and a FINESS: the owner gets a clear 422 until they are set (tested below), so here 422
     page_routes[f"/studies/{sid}/report.cda.xml"]["gp_same"] = 422
-    for actor, email in actors.items():
-        web = _web(app, email)
+    for actor, addr in actors.items():
+        web = _web(app, addr)
         for route, expected in page_routes.items():
             r = web.get(route)
             want = 200 if expected[actor] == pseudo else expected[actor]
@@ -233,7 +232,7 @@ def _configure_identities(app) -> None:  # noqa: ANN001
         db.commit()
 
 
-def test_send_to_doctor_and_patient_record_over_starttls(app, tls) -> None:  # noqa: ANN001
+def test_send_to_doctor_and_patient_record_over_starttls(app, tls) -> None:  # noqa: ANN001, F811
     from test_mssante import _start
 
     from ecgpilot.export.mssante import SmtpConfig, process_outbox
@@ -298,7 +297,7 @@ def test_patient_record_needs_a_qualified_identity(app) -> None:  # noqa: ANN001
     assert api.get(f"/api/v1/studies/{sid}/dispatches").json() == []  # nothing half-queued
 
 
-def test_outbox_worker_sends_in_the_background(tmp_path, tls) -> None:  # noqa: ANN001
+def test_outbox_worker_sends_in_the_background(tmp_path, tls) -> None:  # noqa: ANN001, F811
     from test_mssante import _start
 
     from ecgpilot.export.mssante import SmtpConfig

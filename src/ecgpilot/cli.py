@@ -106,6 +106,46 @@ def _cmd_backup(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_user(args: argparse.Namespace) -> int:
+    import getpass
+    import os
+
+    from ecgpilot.web.server import create_user
+
+    password = os.environ.get("ECGPILOT_NEW_PASSWORD") or getpass.getpass(f"password for {args.email}: ")
+    create_user(args.email, password, name=args.name, role=args.role, practice=args.practice, db=args.db, rpps=args.rpps)
+    print(f"account {args.email.strip().lower()} created (role {args.role}, practice {args.practice!r})")
+    return 0
+
+
+def _cmd_outbox(args: argparse.Namespace) -> int:
+    from ecgpilot import audit
+    from ecgpilot.errors import ConfigError
+    from ecgpilot.export import mssante
+    from ecgpilot.web.server import smtp_config_from_env
+
+    engine = mssante.open_outbox(audit.open_audit(args.db, must_exist=True))
+    if args.outbox_command == "list":
+        rows = mssante.outbox_entries(engine, status=args.status)
+        for r in rows:
+            err = f"  last error: {r['last_error']}" if r["last_error"] else ""
+            print(f"{r['id']:>5}  {r['status']:<8} attempts={r['attempts']} next={r['next_attempt_at'] or '-'} "
+                  f"target={r['target'] or '-'}{err}")
+        print(f"{len(rows)} message(s)")
+        return 0
+    if args.outbox_command == "retry":
+        mssante.retry_now(engine, args.id)
+        print(f"outbox message {args.id} is due again")
+        return 0
+    smtp = smtp_config_from_env()
+    if smtp is None:
+        raise ConfigError("ECGPILOT_SMTP_HOST is not set; set the MSSanté server (ECGPILOT_SMTP_HOST, _PORT, _USER, "
+                          "_PASSWORD, _CAFILE) before sending.")
+    counts = mssante.process_outbox(engine, smtp, audit_actor=(args.actor, "admin"))
+    print(f"sent {counts['sent']}, failed {counts['failed']}")
+    return 0 if counts["failed"] == 0 else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ecgpilot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -167,6 +207,29 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--files", required=True, help="folder to restore the files into")
     b.add_argument("--overwrite", action="store_true", help="replace an existing database / files")
     p.set_defaults(func=_cmd_backup)
+
+    p = sub.add_parser("user", help="manage accounts of the web app")
+    usub = p.add_subparsers(dest="user_command", required=True)
+    u = usub.add_parser("add", help="create an account (password from $ECGPILOT_NEW_PASSWORD or asked)")
+    u.add_argument("email")
+    u.add_argument("--role", choices=("gp", "cardiologist", "evaluator", "admin"), default="gp")
+    u.add_argument("--name", default="", help="display name, 'Given FAMILY' (used as the report's author)")
+    u.add_argument("--practice", default="Cabinet", help="practice (created if new)")
+    u.add_argument("--rpps", default=None, help="11-digit RPPS number (needed to send reports)")
+    u.add_argument("--db", default=None, help="database URL or SQLite file (default: ./ecgpilot-data/ecgpilot.db)")
+    p.set_defaults(func=_cmd_user)
+
+    p = sub.add_parser("outbox", help="MSSanté outbox: list, send due messages (SMTP from ECGPILOT_SMTP_*), retry one")
+    osub = p.add_subparsers(dest="outbox_command", required=True)
+    o = osub.add_parser("list", help="every message with its state")
+    o.add_argument("--status", choices=("pending", "sent", "failed"), default=None)
+    o = osub.add_parser("send", help="try every due message now")
+    o.add_argument("--actor", default="cli-admin", help="who sends (logged)")
+    o = osub.add_parser("retry", help="make a failed message due again")
+    o.add_argument("id", type=int)
+    for o in osub.choices.values():
+        o.add_argument("--db", required=True, help="the app's database URL or SQLite file")
+    p.set_defaults(func=_cmd_outbox)
     return parser
 
 

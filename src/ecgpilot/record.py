@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ecgpilot.errors import RecordError
-from ecgpilot.leads import KNOWN_LEADS, STANDARD_12, canonical_lead
+from ecgpilot.leads import STANDARD_12, canonical_lead
 
 __all__ = ["ECGRecord", "PatientInfo", "SourceInfo", "UNITS"]
 

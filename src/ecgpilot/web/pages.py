@@ -162,7 +162,8 @@ def study_page(study_id: int, request: Request, db: Session = Depends(db_session
     record = services.study_record(data_dir(request), study)
     svg = services.tracing_svg(record, study.analysis) if record is not None else None
     reps = services.reports(db, study)
-    services.audit_event(db, user, "view", f"study:{study.id}")
+    services.audit_event(db, user, "view", f"study:{study.id}", input_sha256=study.file_sha256,
+                         model_version=study.model_version, rules_version=study.rules_version)
     db.commit()
     from ecgpilot.web import care
 

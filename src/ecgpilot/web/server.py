@@ -19,12 +19,13 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from ecgpilot.errors import ConfigError
+from ecgpilot.export.mssante import SmtpConfig
 from ecgpilot.security.oidc import OIDCConfig
 from ecgpilot.store import add_user
 from ecgpilot.store.models import User
 from ecgpilot.web.app import Settings, create_app
 
-__all__ = ["serve", "ensure_first_admin", "load_secret_key", "create_user", "oidc_config_from_env"]
+__all__ = ["serve", "ensure_first_admin", "load_secret_key", "create_user", "oidc_config_from_env", "smtp_config_from_env"]
 
 
 def load_secret_key(data_dir: Path) -> str:
@@ -62,7 +63,7 @@ def _database_url(db: str | None, data_dir: Path) -> str:
 
 
 def create_user(email: str, password: str, *, name: str = "", role: str = "gp", practice: str = "Cabinet",
-                db: str | None = None) -> None:
+                db: str | None = None, rpps: str | None = None) -> None:
     """Add an account to the app's database (migrated first); for ``ecgpilot user add``."""
     from ecgpilot.store import migrate, open_database
 
@@ -70,7 +71,11 @@ def create_user(email: str, password: str, *, name: str = "", role: str = "gp", 
     engine, sessions = open_database(_database_url(db, data_dir))
     migrate(engine)
     with sessions() as s:
-        add_user(s, email, password, name=name, role=role, practice=practice)
+        user = add_user(s, email, password, name=name, role=role, practice=practice)
+        if rpps is not None:
+            if not (rpps.isdigit() and len(rpps) == 11):
+                raise ConfigError(f"RPPS {rpps!r} is not valid: 11 digits expected.")
+            user.rpps = rpps
         s.commit()
     engine.dispose()
 
@@ -106,13 +111,46 @@ def oidc_config_from_env(environ: Mapping[str, str] | None = None) -> OIDCConfig
                       scope=env.get("ECGPILOT_OIDC_SCOPE", "").strip() or "openid email", acr_values=acr, required_acr=acr)
 
 
+def smtp_config_from_env(environ: Mapping[str, str] | None = None) -> SmtpConfig | None:
+    """The MSSanté / notice mail settings from ``ECGPILOT_SMTP_*``; ``None`` when ``ECGPILOT_SMTP_HOST`` is unset.
+
+    ``ECGPILOT_SMTP_PORT`` (default 587), ``ECGPILOT_SMTP_USER`` / ``ECGPILOT_SMTP_PASSWORD``,
+    ``ECGPILOT_SMTP_CAFILE`` (the operator's CA, e.g. IGC-Santé), ``ECGPILOT_SMTP_CERT`` and
+    ``ECGPILOT_SMTP_KEY`` (client certificate for mutual TLS), ``ECGPILOT_SMTP_STARTTLS=0`` only for
+    a local relay. Without it the outbox keeps every message until a server is configured.
+    """
+    import ssl
+
+    env = os.environ if environ is None else environ
+    host = env.get("ECGPILOT_SMTP_HOST", "").strip()
+    if not host:
+        return None
+    raw_port = env.get("ECGPILOT_SMTP_PORT", "587").strip()
+    if not raw_port.isdigit() or not 0 < int(raw_port) < 65536:
+        raise ConfigError(f"ECGPILOT_SMTP_PORT {raw_port!r} is not a port number (1-65535; MSSanté uses 587).")
+    starttls = env.get("ECGPILOT_SMTP_STARTTLS", "1").strip().lower() not in ("0", "false", "no")
+    ctx = None
+    cafile, cert, key = (env.get(f"ECGPILOT_SMTP_{k}", "").strip() or None for k in ("CAFILE", "CERT", "KEY"))
+    if cafile or cert:
+        for name, value in (("ECGPILOT_SMTP_CAFILE", cafile), ("ECGPILOT_SMTP_CERT", cert), ("ECGPILOT_SMTP_KEY", key)):
+            if value and not Path(value).is_file():
+                raise ConfigError(f"{name} {value!r} is not a readable file.")
+        ctx = ssl.create_default_context(cafile=cafile)
+        if cert:
+            ctx.load_cert_chain(cert, key)
+    return SmtpConfig(host=host, port=int(raw_port), starttls=starttls, username=env.get("ECGPILOT_SMTP_USER") or None,
+                      password=env.get("ECGPILOT_SMTP_PASSWORD") or None, ssl_context=ctx)
+
+
 def serve(host: str = "127.0.0.1", port: int = 8000, db: str | None = None) -> int:
     """Start the web app (blocking); ``db`` is a SQLAlchemy URL (default SQLite under ./ecgpilot-data)."""
     import uvicorn
 
     data_dir = Path(os.environ.get("ECGPILOT_WEB_DATA", "ecgpilot-data")).resolve()
     settings = Settings(data_dir=data_dir, database_url=_database_url(db, data_dir), secret_key=load_secret_key(data_dir),
-                        oidc=oidc_config_from_env())
+                        oidc=oidc_config_from_env(), smtp=smtp_config_from_env(),
+                        notice_sender=os.environ.get("ECGPILOT_NOTICE_SENDER") or None,
+                        base_url=os.environ.get("ECGPILOT_BASE_URL") or None)
     app = create_app(settings)
     created = ensure_first_admin(app.state.sessions, os.environ.get("ECGPILOT_ADMIN_EMAIL"),
                                  os.environ.get("ECGPILOT_ADMIN_PASSWORD"))
@@ -120,6 +158,11 @@ def serve(host: str = "127.0.0.1", port: int = 8000, db: str | None = None) -> i
         shown = created[1] if not os.environ.get("ECGPILOT_ADMIN_PASSWORD") else "(from ECGPILOT_ADMIN_PASSWORD)"
         print(f"First run: admin account {created[0]} created, password: {shown}", flush=True)
         print("Log in with it, then add the doctors (role gp or cardiologist) under /admin/users.", flush=True)
+    if settings.smtp is not None:
+        print(f"MSSanté sending on: {settings.smtp.host}:{settings.smtp.port} (outbox every {settings.outbox_interval_s:.0f} s)",
+              flush=True)
+    else:
+        print("MSSanté sending off (set ECGPILOT_SMTP_HOST): reports to send are kept in the outbox.", flush=True)
     if settings.oidc is not None:
         print(f"OIDC login on: issuer {settings.oidc.issuer}, callback {settings.oidc.redirect_uri}", flush=True)
     shown_host = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
