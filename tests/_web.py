@@ -17,7 +17,7 @@ PASSWORD = "correct horse battery"
 
 def make_app(tmp_path: Path, **kw):  # noqa: ANN201
     """App on ``tmp_path`` with users a@x.fr (gp, practice A), b@x.fr (gp, B), e@x.fr (evaluator, A)."""
-    app = create_app(Settings(data_dir=tmp_path / "data", secret_key="test-key", use_ai=False, **kw))
+    app = create_app(Settings(data_dir=tmp_path / "data", secret_key="test-key", **({"use_ai": False} | kw)))
     with app.state.sessions() as db:
         for email, role, practice in (("a@x.fr", "gp", "A"), ("b@x.fr", "gp", "B"), ("e@x.fr", "evaluator", "A")):
             add_user(db, email, PASSWORD, name=f"Dr {email[0].upper()}", role=role, practice=practice)

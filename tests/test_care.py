@@ -450,3 +450,32 @@ def test_schema_v1_database_upgraded_in_place(tmp_path) -> None:  # noqa: ANN001
     names = {r[0] for r in sqlite3.connect(db_path).execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"opinion_request", "notification", "dispatch"} <= names
     assert migrate(engine) == []  # idempotent
+
+
+# ------------------------------------------------------------------ AI stop switch --
+
+def test_admin_stops_the_ai_and_the_app_keeps_working(tmp_path) -> None:  # noqa: ANN001
+    """The administrator's switch (web page, audited with the reason): the next upload is read
+    without the AI (no model version, measurement rules only) and can still be signed."""
+    app = make_app(tmp_path, use_ai=True)
+    with app.state.sessions() as db:
+        add_user(db, "adm@x.fr", PASSWORD, name="Admin A", role="admin", practice="A")
+        db.commit()
+    api = _api(app, "a@x.fr")
+    assert _upload(api)["model_version"]  # the shipped model reads while the switch is on
+    admin = _web(app, "adm@x.fr")
+    page = admin.get("/admin/practice").text
+    assert 'id="ai-state" class="badge u-normal"' in page
+    r = admin.post("/admin/ai", data={"csrf": csrf_of(page), "state": "off", "reason": ""})
+    assert r.status_code == 422 and "why" in r.text  # a reason is required
+    r = admin.post("/admin/ai", data={"csrf": csrf_of(page), "state": "off", "reason": "incident qualité modèle"},
+                   follow_redirects=False)
+    assert r.status_code == 303 and not audit.ai_enabled(app.state.engine)
+    entry = audit.entries(app.state.engine, action="settings")[-1]
+    assert entry["details"] == {"setting": "ai_enabled", "value": False, "reason": "incident qualité modèle"}
+    gp = _web(app, "a@x.fr")
+    assert gp.post("/admin/ai", data={"csrf": csrf_of(gp.get("/").text), "state": "on"}).status_code == 403
+    study = _upload(api)
+    assert study["model_version"] is None and study["analysis"]["ai"] is None
+    assert study["interpretation"]["statements"]  # manual reading aided by the measurement rules
+    assert _sign(api, study["id"])["version"] == 1

@@ -16,7 +16,7 @@ from ecgpilot.errors import RecordError
 from ecgpilot.store.models import OpinionRequest, Practice, Study, User
 from ecgpilot.web import care, evaluation, services
 from ecgpilot.web.app import data_dir, db_session
-from ecgpilot.web.pages import checked_form, lang_of, page_user, render
+from ecgpilot.web.pages import checked_form, page_user, render
 
 __all__ = ["router", "pseudonym_key", "queue_notice", "signed_documents"]
 
@@ -206,11 +206,13 @@ def _admin(user: User) -> User:
 @router.get("/admin/practice", response_class=HTMLResponse)
 def practice_page(request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
     _admin(user)
+    from ecgpilot import audit
     from ecgpilot.export.mssante import outbox_entries
 
     entries = [e for e in outbox_entries(request.app.state.engine)][-100:][::-1]
     return render(request, "practice.html", {"user": user, "practice": db.get(Practice, user.practice_id), "outbox": entries,
-                                             "root": care.patient_id_root(db.get(Practice, user.practice_id)), "saved": False})
+                                             "root": care.patient_id_root(db.get(Practice, user.practice_id)), "saved": False,
+                                             "ai_on": audit.ai_enabled(request.app.state.engine)})
 
 
 @router.post("/admin/practice", response_class=HTMLResponse)
@@ -232,6 +234,23 @@ async def save_practice(request: Request, db: Session = Depends(db_session), use
                                                                              "mssante_set": p.mssante_address is not None})
     db.commit()
     return RedirectResponse("/admin/practice", status_code=303)
+
+
+@router.post("/admin/ai")
+async def ai_switch(request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
+    """The AI stop switch (audited); the app keeps working for manual reading when it is off."""
+    form = await checked_form(request)
+    _admin(user)
+    state = str(form.get("state", ""))
+    if state not in ("on", "off"):
+        raise RecordError(f"AI switch state {state!r} unknown; use 'on' or 'off'.")
+    reason = str(form.get("reason", "")).strip()
+    if state == "off" and not reason:
+        raise RecordError("say why the AI reading is stopped (kept in the audit trail).")
+    from ecgpilot import audit
+
+    audit.set_ai_enabled(request.app.state.engine, state == "on", actor_id=str(user.id), actor_role=user.role, reason=reason)
+    return RedirectResponse("/admin/practice#ai", status_code=303)
 
 
 @router.post("/admin/outbox/{outbox_id}/retry")
@@ -270,5 +289,3 @@ def evaluation_csv(request: Request, db: Session = Depends(db_session), user: Us
     return Response(text, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="ecgpilot-evaluation.csv"'})
 
-
-__all__ += ["lang_of"]
