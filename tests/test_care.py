@@ -89,15 +89,17 @@ def test_tele_expertise_round_trip_on_pages(app) -> None:  # noqa: ANN001
     assert "Dr Claire CARDIO" in page and "Dr Denis DUBOIS" in page  # cardiologists of any practice can be asked
     csrf = csrf_of(page)
     # a bad request says what is wrong
-    r = gp.post(f"/studies/{sid}/opinion", data={"csrf": csrf, "cardiologist_id": str(_uid(app, "b@x.fr")), "question": "?"})
+    r = gp.post(f"/studies/{sid}/opinion", data={"csrf": csrf, "cardiologist_id": str(_uid(app, "b@x.fr")), "question": "?", "consent": "yes"})
     assert r.status_code == 422 and "not a cardiologist" in r.text
-    r = gp.post(f"/studies/{sid}/opinion", data={"csrf": csrf, "cardiologist_id": str(_uid(app, "c@x.fr")), "question": "  "})
+    r = gp.post(f"/studies/{sid}/opinion", data={"csrf": csrf, "cardiologist_id": str(_uid(app, "c@x.fr")), "question": "QT ?"})
+    assert r.status_code == 422 and "consent" in r.text  # the patient's consent is required and recorded
+    r = gp.post(f"/studies/{sid}/opinion", data={"csrf": csrf, "cardiologist_id": str(_uid(app, "c@x.fr")), "question": "  ", "consent": "yes"})
     assert r.status_code == 422 and "question" in r.text
     r = gp.post(f"/studies/{sid}/opinion", data={"csrf": csrf, "cardiologist_id": str(_uid(app, "c@x.fr")),
-                                                 "question": "Repolarisation anormale en V5-V6 ?"}, follow_redirects=False)
+                                                 "question": "Repolarisation anormale en V5-V6 ?", "consent": "yes"}, follow_redirects=False)
     assert r.status_code == 303
     # the same question twice to the same cardiologist is refused while open
-    again = gp.post(f"/studies/{sid}/opinion", data={"csrf": csrf, "cardiologist_id": str(_uid(app, "c@x.fr")), "question": "x"})
+    again = gp.post(f"/studies/{sid}/opinion", data={"csrf": csrf, "cardiologist_id": str(_uid(app, "c@x.fr")), "question": "x", "consent": "yes"})
     assert again.status_code == 409
     # the cardiologist is notified and sees the request in the queue
     home = html.unescape(cardio.get("/").text)
@@ -130,6 +132,7 @@ def test_tele_expertise_round_trip_on_pages(app) -> None:  # noqa: ANN001
     assert [o["agree"] for o in req["statements"]] == [False] + [True] * (len(ai_ids) - 1)
     kinds = [e["details"]["kind"] for e in audit.entries(app.state.engine, action="opinion")]
     assert kinds == ["request", "answer"]
+    assert audit.entries(app.state.engine, action="opinion")[0]["details"]["patient_consent"] is True
     assert audit.verify(app.state.engine).ok
 
 
@@ -138,7 +141,9 @@ def test_tele_expertise_api_and_cancel(app) -> None:  # noqa: ANN001
     sid = _upload(a)["id"]
     cardios = a.get("/api/v1/cardiologists").json()
     assert sorted(x["name"] for x in cardios) == ["Dr Claire CARDIO", "Dr Denis DUBOIS"]
-    r = a.post(f"/api/v1/studies/{sid}/opinion-requests", json={"cardiologist_id": _uid(app, "d@x.fr"), "question": "QT ?"})
+    no_consent = a.post(f"/api/v1/studies/{sid}/opinion-requests", json={"cardiologist_id": _uid(app, "d@x.fr"), "question": "QT ?"})
+    assert no_consent.status_code == 422 and "consent" in no_consent.json()["detail"]
+    r = a.post(f"/api/v1/studies/{sid}/opinion-requests", json={"cardiologist_id": _uid(app, "d@x.fr"), "question": "QT ?", "consent": True})
     assert r.status_code == 201
     rid = r.json()["id"]
     assert [n["kind"] for n in d.get("/api/v1/notifications").json()] == ["opinion_requested"]
@@ -159,7 +164,7 @@ def test_access_matrix(app) -> None:  # noqa: ANN001
     owner = _api(app, "a@x.fr")
     sid = _upload(owner)["id"]
     rid = owner.post(f"/api/v1/studies/{sid}/opinion-requests",
-                     json={"cardiologist_id": _uid(app, "c@x.fr"), "question": "Avis ?"}).json()["id"]
+                     json={"cardiologist_id": _uid(app, "c@x.fr"), "question": "Avis ?", "consent": True}).json()["id"]
     _sign(owner, sid)
     actors = {"gp_same": "a@x.fr", "gp_other": "b@x.fr", "evaluator": "e@x.fr", "admin": "adm@x.fr",
               "cardio_asked": "c@x.fr", "cardio_not_asked": "d@x.fr"}
@@ -211,7 +216,7 @@ def test_access_matrix(app) -> None:  # noqa: ANN001
         api = _api(app, actors[actor])
         assert api.post(f"/api/v1/studies/{sid}/amend").status_code == 404, actor
         assert api.post(f"/api/v1/studies/{sid}/send", json={"doctors": ["x@y.fr"]}).status_code == 404, actor
-        assert api.post(f"/api/v1/studies/{sid}/opinion-requests", json={"cardiologist_id": 1, "question": "q"}).status_code == 404
+        assert api.post(f"/api/v1/studies/{sid}/opinion-requests", json={"cardiologist_id": 1, "question": "q", "consent": True}).status_code == 404
     ev = _api(app, "e@x.fr")
     assert ev.post(f"/api/v1/studies/{sid}/amend").status_code == 403
     assert ev.post(f"/api/v1/studies/{sid}/send", json={"doctors": ["x@y.fr"]}).status_code == 403
@@ -314,7 +319,7 @@ def test_outbox_worker_sends_in_the_background(tmp_path, tls) -> None:  # noqa: 
         with TestClient(app) as client:  # the lifespan starts the worker
             client.headers["Authorization"] = f"Bearer {token_for(app, 'a@x.fr')}"
             sid = _upload(client)["id"]
-            client.post(f"/api/v1/studies/{sid}/opinion-requests", json={"cardiologist_id": _uid(app, "c@x.fr"), "question": "Q"})
+            client.post(f"/api/v1/studies/{sid}/opinion-requests", json={"cardiologist_id": _uid(app, "c@x.fr"), "question": "Q", "consent": True})
             deadline = time.monotonic() + 20
             while not sink.messages and time.monotonic() < deadline:
                 time.sleep(0.1)
@@ -389,7 +394,7 @@ def test_indicators_hand_counted(app) -> None:  # noqa: ANN001
     bad = a.post("/api/v1/studies", files=[("files", ("x.txt", b"not an ecg"))]).json()[0]
     assert bad["status"] == "unreadable"
     rid = b.post(f"/api/v1/studies/{s2['id']}/opinion-requests", json={"cardiologist_id": _uid(app, "c@x.fr"),
-                                                                       "question": "Q"}).json()["id"]
+                                                                       "question": "Q", "consent": True}).json()["id"]
     ai2 = [s["id"] for s in s2["interpretation"]["statements"]]
     body = {"urgency": "emergency", "statements": [{"id": i, "agree": k % 2 == 0} for k, i in enumerate(ai2)]}
     assert c.post(f"/api/v1/opinions/{rid}/answer", json=body).status_code == 200

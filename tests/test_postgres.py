@@ -87,7 +87,7 @@ def test_care_pathway_and_audit_on_postgresql(pg_url, tmp_path) -> None:  # noqa
     sid = gp.post("/api/v1/studies", files=[("files", (path.name, path.read_bytes()))]).json()[0]["id"]
     study = gp.get(f"/api/v1/studies/{sid}").json()
     assert study["analysis"]["measurements"]["heart_rate_bpm"] > 0
-    rid = gp.post(f"/api/v1/studies/{sid}/opinion-requests", json={"cardiologist_id": cardio_id, "question": "Q"}).json()["id"]
+    rid = gp.post(f"/api/v1/studies/{sid}/opinion-requests", json={"cardiologist_id": cardio_id, "question": "Q", "consent": True}).json()["id"]
     ai = [s["id"] for s in study["interpretation"]["statements"]]
     body = {"urgency": "routine", "statements": [{"id": i, "agree": True} for i in ai]}
     assert cardio.post(f"/api/v1/opinions/{rid}/answer", json=body).json()["status"] == "answered"

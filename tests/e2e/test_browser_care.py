@@ -73,6 +73,7 @@ def test_gp_asks_cardiologist_answers_gp_reads(server, browser) -> None:  # noqa
     browser.click("#upload-button")
     study_url = browser.wait_url(r"/studies/\d+$")
     browser.type("#question", "Troubles de la repolarisation latérale : faut-il un avis rapide ?")
+    browser.click("#consent")
     browser.click("#ask-opinion")
     browser.wait_url(r"/studies/\d+#opinions$")
     assert "en attente" in browser.text("#opinions")

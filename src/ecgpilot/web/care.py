@@ -63,12 +63,19 @@ def cardiologists(db: Session) -> list[User]:
     return list(db.scalars(select(User).where(User.role == "cardiologist").order_by(User.name)))
 
 
-def request_opinion(db: Session, user: User, study: Study, cardiologist_id: int, question: str) -> OpinionRequest:
-    """Ask ``cardiologist_id`` a question on ``study`` (committed); the cardiologist is notified."""
+def request_opinion(db: Session, user: User, study: Study, cardiologist_id: int, question: str, *,
+                    consent: bool) -> OpinionRequest:
+    """Ask ``cardiologist_id`` a question on ``study`` (committed); the cardiologist is notified.
+
+    ``consent``: the patient agreed to the tele-expertise (Code de la santé publique, R.6316-2);
+    recorded in the study's history and the audit trail, and required."""
     if not user.can_sign or user.practice_id != study.practice_id:
         raise PermissionError(f"role {user.role!r} cannot ask an opinion; only the practice's doctors (gp, cardiologist) can.")
     if study.status == "unreadable":
         raise Conflict(f"study {study.id} has no readable tracing; upload a readable file before asking an opinion.")
+    if consent is not True:
+        raise RecordError("the patient's consent to the tele-expertise is not recorded; ask the patient, then tick "
+                          "the consent box (consent: true).")
     question = (question or "").strip()
     if not question:
         raise RecordError("the question to the cardiologist is empty; say what you want to know.")
@@ -90,9 +97,9 @@ def request_opinion(db: Session, user: User, study: Study, cardiologist_id: int,
     db.flush()
     db.add(Notification(user_id=cardio.id, study_id=study.id, kind="opinion_requested"))
     db.add(StudyEvent(study_id=study.id, user_id=user.id, action="opinion_request", target=f"opinion:{req.id}",
-                      after={"cardiologist": cardio.name, "question": question}))
+                      after={"cardiologist": cardio.name, "question": question, "patient_consent": True}))
     audit_event(db, user, "opinion", f"study:{study.id}", input_sha256=study.file_sha256,
-                details={"kind": "request", "opinion_id": req.id, "cardiologist_id": cardio.id})
+                details={"kind": "request", "opinion_id": req.id, "cardiologist_id": cardio.id, "patient_consent": True})
     db.commit()
     return req
 

@@ -41,6 +41,7 @@ def opinion_doc(req: OpinionRequest) -> dict[str, Any]:
 class OpinionAsk(BaseModel):
     cardiologist_id: int
     question: str = Field(..., max_length=care.MAX_QUESTION)
+    consent: bool = Field(False, description="the patient agreed to the tele-expertise (required: true)")
 
 
 class StatementOpinion(BaseModel):
@@ -69,7 +70,7 @@ def list_cardiologists(db: Session = Depends(db_session), user: User = Depends(a
 def ask(study_id: int, body: OpinionAsk, request: Request, db: Session = Depends(db_session),
         user: User = Depends(api_user)) -> dict[str, Any]:
     study = _study_or_404(db, user, study_id)
-    req = care.request_opinion(db, user, study, body.cardiologist_id, body.question)
+    req = care.request_opinion(db, user, study, body.cardiologist_id, body.question, consent=body.consent)
     queue_notice(request, db.get(User, req.cardiologist_id), "opinion_requested", f"/opinions/{req.id}")
     return opinion_doc(req)
 

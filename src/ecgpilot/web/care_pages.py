@@ -65,7 +65,7 @@ async def ask_opinion(study_id: int, request: Request, db: Session = Depends(db_
     raw = str(form.get("cardiologist_id", "")).strip()
     if not raw.isdigit():
         raise RecordError(f"choose a cardiologist (got {raw!r}).")
-    req = care.request_opinion(db, user, study, int(raw), str(form.get("question", "")))
+    req = care.request_opinion(db, user, study, int(raw), str(form.get("question", "")), consent=form.get("consent") == "yes")
     queue_notice(request, db.get(User, req.cardiologist_id), "opinion_requested", f"/opinions/{req.id}")
     return RedirectResponse(f"/studies/{study_id}#opinions", status_code=303)
 
