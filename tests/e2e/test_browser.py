@@ -50,8 +50,14 @@ def _pixels(png: bytes):  # noqa: ANN202
     return Image.open(io.BytesIO(png)).convert("RGB")
 
 
+def _flat(img) -> list:  # noqa: ANN001
+    """Every pixel as an (r, g, b) tuple (Pillow 12 renamed getdata)."""
+    get = getattr(img, "get_flattened_data", None) or img.getdata
+    return list(get())
+
+
 def _reddish_share(img) -> float:  # noqa: ANN001
-    px = list(img.getdata())
+    px = _flat(img)
     return sum(1 for r, g, b in px if r > 200 and r - g > 25 and r - b > 25) / len(px)
 
 
@@ -74,7 +80,7 @@ def test_gp_reads_corrects_and_signs(server, browser) -> None:  # noqa: ANN001
     assert ids, "no AI statement to decide"
     shot = browser.screenshot(SHOTS / "study.png")
     img = _pixels(shot)
-    assert len(set(img.getdata())) > 50, "the screenshot is blank"
+    assert len(set(_flat(img))) > 50, "the screenshot is blank"
     assert _reddish_share(img) > 0.01, "the ECG paper grid is not visible"
     # caliper: two clicks 200 px apart give a time in ms
     browser.js("""const s = document.querySelector('#tracing svg'); const r = s.getBoundingClientRect();

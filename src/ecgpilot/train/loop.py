@@ -149,7 +149,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
             loss.backward()
             opt.step()
             sched.step()
-            total += float(loss) * len(sel)
+            total += float(loss.detach()) * len(sel)
         pva = predict_records(model, xva, cfg.window, cfg.stride)
         aucs = task_aucs(yva, pva, outputs)
         score = float(np.mean(list(aucs.values())))
