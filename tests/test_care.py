@@ -152,8 +152,9 @@ def test_tele_expertise_api_and_cancel(app) -> None:  # noqa: ANN001
     assert [q["id"] for q in d.get("/api/v1/opinions").json()] == [rid]
     assert a.get("/api/v1/opinions").status_code == 403  # a GP has no queue
     assert a.post(f"/api/v1/opinions/{rid}/cancel").json()["status"] == "cancelled"
-    ans = d.post(f"/api/v1/opinions/{rid}/answer", json={"urgency": "routine", "statements": []})
-    assert ans.status_code == 409 and "cancelled" in ans.json()["detail"]
+    # a withdrawn request no longer opens the study for the cardiologist, nor takes an answer
+    assert d.get(f"/api/v1/opinions/{rid}").status_code == 404
+    assert d.post(f"/api/v1/opinions/{rid}/answer", json={"urgency": "routine", "statements": []}).status_code == 404
     assert "opinion_cancelled" in [n["kind"] for n in d.get("/api/v1/notifications").json()]
 
 
@@ -484,3 +485,105 @@ def test_admin_stops_the_ai_and_the_app_keeps_working(tmp_path) -> None:  # noqa
     assert study["model_version"] is None and study["analysis"]["ai"] is None
     assert study["interpretation"]["statements"]  # manual reading aided by the measurement rules
     assert _sign(api, study["id"])["version"] == 1
+
+
+# ------------------------------------------------------------------ review findings -
+
+def test_admin_sees_and_retries_only_their_practice_outbox(app) -> None:  # noqa: ANN001
+    from ecgpilot.export.mssante import SmtpConfig, process_outbox
+
+    api = _api(app, "a@x.fr")
+    sid = _upload(api)["id"]
+    _sign(api, sid)
+    _configure_identities(app)
+    assert api.post(f"/api/v1/studies/{sid}/send", json={"to_patient": True}).status_code == 202
+    # nothing listens on this port: the error is stored without the recipient's address (it holds the INS)
+    from test_mssante import _free_port
+
+    assert process_outbox(app.state.engine, SmtpConfig(host="127.0.0.1", port=_free_port(), timeout=2))["failed"] == 1
+    with app.state.sessions() as db:
+        add_user(db, "admb@x.fr", PASSWORD, name="Admin B", role="admin", practice="B")
+        db.commit()
+    own, other = _web(app, "adm@x.fr"), _web(app, "admb@x.fr")
+    page_a, page_b = own.get("/admin/practice").text, other.get("/admin/practice").text
+    assert 'data-outbox="1"' in page_a and 'data-outbox="1"' not in page_b
+    assert INS not in page_a and INS not in page_b
+    assert other.post("/admin/outbox/1/retry", data={"csrf": csrf_of(page_b)}).status_code == 404
+    assert own.post("/admin/outbox/1/retry", data={"csrf": csrf_of(page_a)}, follow_redirects=False).status_code == 303
+
+
+def test_empty_csrf_token_never_matches(app) -> None:  # noqa: ANN001
+    fresh = TestClient(app)  # a session without a token yet: an empty one must not pass (login CSRF)
+    r = fresh.post("/login", data={"csrf": "", "email": "a@x.fr", "password": PASSWORD}, follow_redirects=False)
+    assert r.status_code == 403
+    r = fresh.post("/login", data={"email": "a@x.fr", "password": PASSWORD}, follow_redirects=False)
+    assert r.status_code == 403
+
+
+def test_evaluator_sees_no_file_name_no_free_text(app) -> None:  # noqa: ANN001
+    api = _api(app, "a@x.fr")
+    path = data_file(*MUSE)
+    r = api.post("/api/v1/studies", files=[("files", ("DUPONT_Jean_1950-01-01.xml", path.read_bytes()))])
+    sid = r.json()[0]["id"]
+    api.post(f"/api/v1/studies/{sid}/opinion-requests",
+             json={"cardiologist_id": _uid(app, "c@x.fr"), "question": "M. DUPONT, 74 ans, douleur ?", "consent": True})
+    ev_api, ev_web = _api(app, "e@x.fr"), _web(app, "e@x.fr")
+    for text in (ev_api.get(f"/api/v1/studies/{sid}").text, ev_api.get("/api/v1/studies").text,
+                 ev_api.get(f"/api/v1/studies/{sid}/events").text, ev_web.get(f"/studies/{sid}").text,
+                 ev_web.get("/").text, ev_web.get("/evaluation.csv").text):
+        assert "DUPONT" not in text and "TESTONE" not in text and "1950" not in text
+    assert "DUPONT" in api.get(f"/api/v1/studies/{sid}").text  # the doctors still see everything
+
+
+def test_answer_and_withdrawal_racing(app) -> None:  # noqa: ANN001
+    from ecgpilot.store.models import OpinionRequest, Study
+    from ecgpilot.web import care
+    from ecgpilot.web.services import Conflict
+
+    a = _api(app, "a@x.fr")
+    study = _upload(a)
+    rid = a.post(f"/api/v1/studies/{study['id']}/opinion-requests",
+                 json={"cardiologist_id": _uid(app, "c@x.fr"), "question": "Q", "consent": True}).json()["id"]
+    with app.state.sessions() as s_cardio, app.state.sessions() as s_gp:
+        cardio = s_cardio.get(User, _uid(app, "c@x.fr"))
+        req_c = s_cardio.get(OpinionRequest, rid)  # the cardiologist has the page open...
+        gp = s_gp.get(User, _uid(app, "a@x.fr"))
+        care.cancel_opinion(s_gp, gp, s_gp.get(OpinionRequest, rid))  # ...the GP withdraws meanwhile
+        agreement = {x["id"]: {"agree": True} for x in (s_cardio.get(Study, study["id"]).interpretation["statements"])}
+        with pytest.raises(Conflict, match="changed meanwhile"):
+            care.answer_opinion(s_cardio, cardio, req_c, "late", agreement, "routine")
+    final = a.get(f"/api/v1/studies/{study['id']}/opinion-requests").json()[0]
+    assert final["status"] == "cancelled" and final["answer"] is None
+
+
+def test_double_send_refused_unless_asked(app) -> None:  # noqa: ANN001
+    api = _api(app, "a@x.fr")
+    sid = _upload(api)["id"]
+    _sign(api, sid)
+    _configure_identities(app)
+    body = {"doctors": ["dr.traitant@medecin.mssante.fr"]}
+    assert api.post(f"/api/v1/studies/{sid}/send", json=body).status_code == 202
+    again = api.post(f"/api/v1/studies/{sid}/send", json=body)
+    assert again.status_code == 409 and "already queued" in again.json()["detail"]
+    assert api.post(f"/api/v1/studies/{sid}/send", json=body | {"resend": True}).status_code == 202
+    assert len(api.get(f"/api/v1/studies/{sid}/dispatches").json()) == 2
+
+
+def test_bad_form_values_are_clear_errors_not_500(app) -> None:  # noqa: ANN001
+    gp = _web(app, "a@x.fr")
+    sid = _upload(_api(app, "a@x.fr"))["id"]
+    csrf = csrf_of(gp.get(f"/studies/{sid}").text)
+    r = gp.post(f"/studies/{sid}/opinion", data={"csrf": csrf, "cardiologist_id": "²", "question": "Q", "consent": "yes"})
+    assert r.status_code == 422 and "choose a cardiologist" in r.text
+    r = gp.post("/account", data={"csrf": csrf, "rpps": "¹" * 11})
+    assert r.status_code == 422 and "RPPS" in r.text
+
+
+def test_csv_leaves_agreement_empty_for_unanswered_requests(app) -> None:  # noqa: ANN001
+    a = _api(app, "a@x.fr")
+    sid = _upload(a)["id"]
+    a.post(f"/api/v1/studies/{sid}/opinion-requests", json={"cardiologist_id": _uid(app, "c@x.fr"), "question": "Q", "consent": True})
+    rows = _web(app, "e@x.fr").get("/evaluation.csv").text.strip().splitlines()
+    header, row = rows[0].split(","), rows[1].split(",")
+    cells = dict(zip(header, row))
+    assert cells["opinion_status"] == "open" and cells["cardiologist_agreed"] == "" and cells["cardiologist_disagreed"] == ""

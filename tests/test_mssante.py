@@ -224,3 +224,51 @@ def test_queue_report_builds_everything_and_audits(tmp_path):
         queue_report(engine, report(patient__identity_status="validee"), PDF, sender="a@b.fr", recipients=["c@d.fr"],
                      source_oid="1.2.3", require_qualified_ins=True)
     assert len(outbox_entries(engine)) == 1
+
+
+def test_two_senders_never_send_a_message_twice(tls, tmp_path):
+    """The app's worker and `ecgpilot outbox send` (or two instances) at the same time: each
+    message is claimed by one of them only."""
+    import threading
+
+    server_ctx, client_ctx = tls
+    engine = open_outbox(create_engine(f"sqlite:///{tmp_path / 'app.db'}", connect_args={"timeout": 30}))
+    for i in range(8):
+        enqueue(engine, _message(), target=f"study:{i}")
+    ctl, sink = _start(server_ctx)
+    cfg = SmtpConfig("127.0.0.1", ctl.port, username="gp", password="s3cret", ssl_context=client_ctx, timeout=10)
+    results = []
+    try:
+        threads = [threading.Thread(target=lambda: results.append(process_outbox(engine, cfg))) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    finally:
+        ctl.stop()
+    assert sum(r["sent"] for r in results) == 8 and len(sink.messages) == 8
+    ids = [email.message_from_bytes(c)["Message-ID"] for _, _, c in sink.messages]
+    assert len(set(ids)) == 8
+    assert {r["status"] for r in outbox_entries(engine)} == {"sent"}
+
+
+def test_a_broken_message_does_not_block_the_others_and_no_address_in_errors(tls, tmp_path):
+    from sqlalchemy import update
+
+    from ecgpilot.export.mssante import outbox, redact_addresses
+
+    server_ctx, client_ctx = tls
+    engine = open_outbox(create_engine(f"sqlite:///{tmp_path / 'app.db'}"))
+    bad = enqueue(engine, _message())
+    enqueue(engine, _message())
+    with engine.begin() as conn:  # a row whose stored mail lost its recipients
+        conn.execute(update(outbox).where(outbox.c.id == bad).values(message=b"Subject: x\r\n\r\nno headers"))
+    ctl, sink = _start(server_ctx)
+    try:
+        cfg = SmtpConfig("127.0.0.1", ctl.port, username="gp", password="s3cret", ssl_context=client_ctx, timeout=10)
+        assert process_outbox(engine, cfg) == {"sent": 1, "failed": 1}
+    finally:
+        ctl.stop()
+    rows = {r["id"]: r for r in outbox_entries(engine)}
+    assert rows[bad]["status"] == "failed" and rows[bad]["last_error"]
+    assert redact_addresses("refused {'279035121518989@patient.mssante.fr': (550, b'no')}") == "refused {'<address>': (550, b'no')}"

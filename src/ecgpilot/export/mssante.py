@@ -18,8 +18,10 @@ client certificate in ``SmtpConfig.ssl_context``.
 
 from __future__ import annotations
 
+import contextlib
 import email
 import hashlib
+import re
 import email.policy
 import email.utils
 import smtplib
@@ -28,9 +30,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Column, Engine, Integer, LargeBinary, MetaData, String, Table, Text, insert, select, update
+from sqlalchemy import Column, Connection, Engine, Integer, LargeBinary, MetaData, String, Table, Text, insert, select, update
 
 from ecgpilot.errors import ConfigError, RecordError
 from ecgpilot.export.xdm import cda_metadata
@@ -46,6 +49,8 @@ __all__ = [
     "outbox_entries",
     "queue_report",
     "XDM_FILENAME",
+    "redact_addresses",
+    "CLAIM_S",
 ]
 
 XDM_FILENAME = "IHE_XDM.ZIP"
@@ -169,6 +174,15 @@ def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(60 * 2 ** (attempts - 1), 6 * 3600))
 
 
+CLAIM_S = 600  # a message being sent is claimed for this long; a crashed sender's claim then expires
+_ADDRESS = re.compile(r"[^\s'\"<>(),;:{}\[\]]+@[^\s'\"<>(),;:{}\[\]]+")
+
+
+def redact_addresses(text: str) -> str:
+    """``text`` with every mail address replaced by ``<address>`` (a patient's address holds the INS)."""
+    return _ADDRESS.sub("<address>", text)
+
+
 def process_outbox(
     engine: Engine,
     config: SmtpConfig,
@@ -176,36 +190,56 @@ def process_outbox(
     now: datetime | None = None,
     max_attempts: int = 8,
     audit_actor: tuple[str, str] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> dict[str, int]:
     """Try every due ``pending``/``failed`` message; return ``{"sent": n, "failed": m}``.
 
-    With ``audit_actor=(user_id, role)`` each success is written to the audit trail (action ``send``,
+    Each message is first *claimed* (status ``sending``, conditional update), so two senders (the
+    app's worker and ``ecgpilot outbox send``, or two app instances) never send the same message;
+    a claim left by a crashed sender expires after :data:`CLAIM_S` and the message is due again.
+    Any error on one message marks it failed (addresses removed from the error text) and the
+    others are still tried. ``should_stop`` is checked between messages. With
+    ``audit_actor=(user_id, role)`` each success is written to the audit trail (action ``send``,
     target = the outbox ``target``), in the same database.
     """
     now = now or datetime.now(UTC)
     with engine.connect() as conn:
         due = conn.execute(
-            select(outbox.c.id, outbox.c.attempts, outbox.c.message, outbox.c.target, outbox.c.message_id)
-            .where(outbox.c.status.in_(("pending", "failed")))
+            select(outbox.c.id)
+            .where(outbox.c.status.in_(("pending", "failed", "sending")))
             .where(outbox.c.next_attempt_at.is_not(None))
             .where(outbox.c.next_attempt_at <= _ts(now))
             .order_by(outbox.c.id)
-        ).all()
+        ).scalars().all()
     counts = {"sent": 0, "failed": 0}
-    for row in due:
-        msg = email.message_from_bytes(row.message, _class=EmailMessage, policy=email.policy.SMTP)
+    for outbox_id in due:
+        if should_stop is not None and should_stop():
+            break
+        with engine.begin() as conn:
+            claimed = conn.execute(
+                update(outbox).where(outbox.c.id == outbox_id)
+                .where(outbox.c.status.in_(("pending", "failed", "sending")))
+                .where(outbox.c.next_attempt_at.is_not(None)).where(outbox.c.next_attempt_at <= _ts(now))
+                .values(status="sending", next_attempt_at=_ts(now + timedelta(seconds=CLAIM_S)))
+            ).rowcount
+            row = conn.execute(select(outbox.c.attempts, outbox.c.message, outbox.c.target, outbox.c.message_id)
+                               .where(outbox.c.id == outbox_id)).first() if claimed == 1 else None
+        if row is None:  # another sender took it
+            continue
         attempts = row.attempts + 1
         try:
+            msg = email.message_from_bytes(row.message, _class=EmailMessage, policy=email.policy.SMTP)
             send_message(msg, config)
-        except ConfigError as exc:
+        except Exception as exc:  # noqa: BLE001 - one bad message must not block the others
+            detail = str(exc) if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {exc}"
             nxt = None if attempts >= max_attempts else _ts(now + _backoff(attempts))
             with engine.begin() as conn:
-                conn.execute(update(outbox).where(outbox.c.id == row.id).values(
-                    status="failed", attempts=attempts, last_error=str(exc), next_attempt_at=nxt))
+                conn.execute(update(outbox).where(outbox.c.id == outbox_id).values(
+                    status="failed", attempts=attempts, last_error=redact_addresses(detail), next_attempt_at=nxt))
             counts["failed"] += 1
             continue
         with engine.begin() as conn:
-            conn.execute(update(outbox).where(outbox.c.id == row.id).values(
+            conn.execute(update(outbox).where(outbox.c.id == outbox_id).values(
                 status="sent", attempts=attempts, last_error=None, next_attempt_at=None, sent_at=_ts(now)))
         counts["sent"] += 1
         if audit_actor is not None:
@@ -213,7 +247,7 @@ def process_outbox(
 
             audit.open_audit(engine)
             audit.append(engine, actor_id=audit_actor[0], actor_role=audit_actor[1], action="send", target=row.target,
-                         details={"channel": "mssante", "outbox_id": row.id, "message_id": row.message_id, "attempts": attempts})
+                         details={"channel": "mssante", "outbox_id": outbox_id, "message_id": row.message_id, "attempts": attempts})
     return counts
 
 
@@ -238,7 +272,7 @@ def outbox_entries(engine: Engine, *, status: str | None = None) -> list[dict[st
 
 
 def queue_report(
-    engine: Engine,
+    engine: Engine | Connection,
     report: dict[str, Any],
     pdf: bytes,
     *,
@@ -249,12 +283,15 @@ def queue_report(
     body: str | None = None,
     require_qualified_ins: bool = False,
     actor: tuple[str, str] | None = None,
+    target: str | None = None,
 ) -> int:
     """Build the CDA, the XDM and the mail for a signed ``report`` and put it in the outbox; return its id.
 
     ``require_qualified_ins=True`` refuses identities that are not ``qualifiee`` (needed for sending
     to the patient's DMP / Mon espace santé). With ``actor=(user_id, role)`` an ``export`` entry is
-    written to the audit trail, in the same transaction as the outbox row.
+    written to the audit trail, in the same transaction as the outbox row. ``engine`` may be a
+    :class:`~sqlalchemy.Connection`: the row then joins the caller's open transaction. ``target``
+    (default: the report's study id) labels the outbox row and the audit entries.
     """
     from ecgpilot import audit
     from ecgpilot.export import check_report
@@ -275,9 +312,9 @@ def queue_report(
         body=body or "Veuillez trouver ci-joint le compte rendu d'électrocardiogramme (document CDA dans IHE_XDM.ZIP et PDF).",
         urgent=checked["urgency"] == "urgent",
     )
-    study_id = str(checked["study"]["id"])
+    study_id = target or str(checked["study"]["id"])
     now = datetime.now(UTC)
-    with engine.begin() as conn:
+    with (engine.begin() if isinstance(engine, Engine) else contextlib.nullcontext(engine)) as conn:
         res = conn.execute(insert(outbox).values(
             created_at=_ts(now), status="pending", attempts=0, next_attempt_at=_ts(now),
             message_id=str(msg["Message-ID"]), recipients=str(msg["To"]), target=study_id, message=msg.as_bytes(),

@@ -46,13 +46,17 @@ def _pseudo(user: User | None) -> bool:
 def summary(study: Study, user: User | None = None) -> dict[str, Any]:
     """The worklist fields of a study (identity removed for pseudonymised access)."""
     draft_u = ((study.draft or {}).get("urgency") or {}).get("level")
-    return {
+    doc = {
         "id": study.id, "status": study.status, "created_at": study.created_at.isoformat(),
         "recorded_at": study.recorded_at.isoformat() if study.recorded_at else None,
         "file": {"name": study.file_name, "names": study.file_names, "sha256": study.file_sha256, "format": study.file_format},
         "patient": services.identity(study, pseudonymised=_pseudo(user)), "urgency": draft_u or study.ai_urgency, "ai_urgency": study.ai_urgency,
         "error": study.error,
     }
+    if _pseudo(user):  # file names and reader messages can carry a name: format and hash only
+        doc["file"] = {"sha256": study.file_sha256, "format": study.file_format}
+        doc["error"] = "unreadable file" if study.error else None
+    return doc
 
 
 class StatementChange(BaseModel):
@@ -143,10 +147,9 @@ def amend(study_id: int, db: Session = Depends(db_session), user: User = Depends
 def events(study_id: int, db: Session = Depends(db_session), user: User = Depends(api_user)) -> list[dict[str, Any]]:
     study = _study_or_404(db, user, study_id)
     rows = db.scalars(select(StudyEvent).where(StudyEvent.study_id == study.id).order_by(StudyEvent.id))
-    hide = _pseudo(user)
+    hide = _pseudo(user)  # before/after carry names, file names, free text: what happened and when only
     return [{"at": e.at.isoformat(), "user_id": e.user_id, "action": e.action, "target": e.target,
-             "before": None if hide and e.action == "identity" else e.before,
-             "after": None if hide and e.action == "identity" else e.after} for e in rows]
+             "before": None if hide else e.before, "after": None if hide else e.after} for e in rows]
 
 
 @router.get("/studies/{study_id}/report.pdf", summary="PDF report (signed, or draft with a watermark)",

@@ -228,8 +228,8 @@ class OutboxWorker:
         self._thread.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
+        self._stop.set()  # checked between messages: the one being sent is finished and marked first
+        self._thread.join(timeout=self.smtp.timeout + 10)
 
     def _run(self) -> None:
         import logging
@@ -239,7 +239,8 @@ class OutboxWorker:
         log = logging.getLogger("ecgpilot.outbox")
         while not self._stop.is_set():
             try:
-                counts = process_outbox(self.engine, self.smtp, audit_actor=("system", "system"))
+                counts = process_outbox(self.engine, self.smtp, audit_actor=("system", "system"),
+                                        should_stop=self._stop.is_set)
                 if counts["sent"] or counts["failed"]:
                     log.info("outbox: %(sent)d sent, %(failed)d failed", counts)
             except Exception:  # the worker must survive a bad row or a database hiccup

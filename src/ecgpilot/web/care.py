@@ -47,7 +47,7 @@ from ecgpilot.web.services import URGENCY_LEVELS, Conflict, audit_event, reports
 __all__ = [
     "cardiologists", "request_opinion", "opinion_queue", "get_opinion", "opinions_of_study", "answer_opinion",
     "cancel_opinion", "notifications", "mark_read", "notice_mail", "export_report", "send_report",
-    "dispatches", "patient_id_root", "split_name", "MAX_QUESTION", "PATIENT_MSSANTE_DOMAIN",
+    "dispatches", "patient_id_root", "split_name", "iso", "outbox_practice", "MAX_QUESTION", "PATIENT_MSSANTE_DOMAIN",
 ]
 
 MAX_QUESTION = 2000
@@ -113,10 +113,11 @@ def opinion_queue(db: Session, user: User, limit: int = 200) -> list[OpinionRequ
     the answered and cancelled ones, newest first."""
     if user.role != "cardiologist":
         raise PermissionError(f"role {user.role!r} has no tele-expertise queue; it is for cardiologists.")
-    rows = list(db.scalars(select(OpinionRequest).where(OpinionRequest.cardiologist_id == user.id)
-                           .order_by(OpinionRequest.id.desc()).limit(limit)))
-    open_ = sorted((r for r in rows if r.status == "open"), key=lambda r: (_urgency_rank(r.ai_urgency), r.id))
-    return open_ + [r for r in rows if r.status != "open"]
+    mine = select(OpinionRequest).where(OpinionRequest.cardiologist_id == user.id)
+    open_ = sorted(db.scalars(mine.where(OpinionRequest.status == "open")),  # every open one, however old
+                   key=lambda r: (_urgency_rank(r.ai_urgency), r.id))
+    done = list(db.scalars(mine.where(OpinionRequest.status != "open").order_by(OpinionRequest.id.desc()).limit(limit)))
+    return open_ + done
 
 
 def get_opinion(db: Session, user: User, opinion_id: int) -> OpinionRequest | None:
@@ -126,7 +127,8 @@ def get_opinion(db: Session, user: User, opinion_id: int) -> OpinionRequest | No
     if req is None:
         return None
     if req.cardiologist_id == user.id:
-        return req
+        # a withdrawn request no longer opens the study; nor does a former cardiologist's account
+        return req if req.status != "cancelled" and user.role == "cardiologist" else None
     study = db.get(Study, req.study_id)
     if study is not None and study.practice_id == user.practice_id and user.can_sign:
         return req
@@ -169,7 +171,8 @@ def answer_opinion(db: Session, user: User, req: OpinionRequest, answer: str, ag
          "agree": bool(agreement[s["id"]]["agree"]), "comment": str(agreement[s["id"]].get("comment") or "").strip()}
         for s in statements
     ]
-    req.urgency, req.answer, req.status, req.answered_at = urgency, answer, "answered", utcnow()
+    _claim(db, req, "answered")  # raises Conflict when a concurrent cancel or answer came first
+    req.urgency, req.answer, req.answered_at = urgency, answer, utcnow()
     db.add(Notification(user_id=req.requested_by, study_id=study.id, kind="opinion_answered"))
     db.add(StudyEvent(study_id=study.id, user_id=user.id, action="opinion_answer", target=f"opinion:{req.id}",
                       after={"urgency": urgency, "agree": sum(o["agree"] for o in req.statement_opinions),
@@ -182,6 +185,18 @@ def answer_opinion(db: Session, user: User, req: OpinionRequest, answer: str, ag
     return req
 
 
+def _claim(db: Session, req: OpinionRequest, status: str) -> None:
+    """Move an ``open`` request to ``status`` with a conditional update, so that an answer and a
+    withdrawal (or two answers) racing each other cannot both succeed."""
+    res = db.execute(update(OpinionRequest).where(OpinionRequest.id == req.id, OpinionRequest.status == "open")
+                     .values(status=status).execution_options(synchronize_session=False))
+    if res.rowcount != 1:
+        db.rollback()
+        db.refresh(req)
+        raise Conflict(f"opinion request {req.id} is {req.status} now; it was changed meanwhile (reload the page).")
+    req.status = status
+
+
 def cancel_opinion(db: Session, user: User, req: OpinionRequest) -> None:
     """Withdraw an open request (a doctor of the requesting practice); the cardiologist is notified."""
     study = db.get(Study, req.study_id)
@@ -189,7 +204,7 @@ def cancel_opinion(db: Session, user: User, req: OpinionRequest) -> None:
         raise PermissionError("only a doctor of the requesting practice can withdraw the request.")
     if req.status != "open":
         raise Conflict(f"opinion request {req.id} is {req.status}; only an open request can be withdrawn.")
-    req.status = "cancelled"
+    _claim(db, req, "cancelled")
     db.add(Notification(user_id=req.cardiologist_id, study_id=study.id, kind="opinion_cancelled"))
     db.add(StudyEvent(study_id=study.id, user_id=user.id, action="opinion_cancel", target=f"opinion:{req.id}"))
     audit_event(db, user, "opinion", f"study:{study.id}", details={"kind": "cancel", "opinion_id": req.id})
@@ -246,6 +261,12 @@ def split_name(full: str) -> tuple[str, str | None]:
     if not words:
         raise RecordError(f"account name {full!r} gives no family name; set the doctor's name as 'Given FAMILY'.")
     return words[-1], " ".join(words[:-1]) or None
+
+
+def iso(dt: datetime | None) -> str | None:
+    """ISO 8601 in UTC with its offset (SQLite gives back naive UTC datetimes)."""
+    a = _aware(dt)
+    return None if a is None else a.astimezone(ZoneInfo("UTC")).isoformat()
 
 
 def _aware(dt: datetime | None, naive_tz: str = "UTC") -> datetime | None:
@@ -306,7 +327,7 @@ def _addresses(raw: str | list[str] | None) -> list[str]:
 
 
 def send_report(db: Session, engine: Engine, user: User, study: Study, pdf: bytes, *, doctors: str | list[str] | None = None,
-                to_patient: bool = False, patient_domain: str = PATIENT_MSSANTE_DOMAIN) -> list[Dispatch]:
+                to_patient: bool = False, patient_domain: str = PATIENT_MSSANTE_DOMAIN, resend: bool = False) -> list[Dispatch]:
     """Queue the last signed version for sending (committed): one mail to the treating doctor(s),
     one to the patient's Mon espace santé address ``<INS>@<patient_domain>`` (qualified INS only).
 
@@ -339,18 +360,32 @@ def send_report(db: Session, engine: Engine, user: User, study: Study, pdf: byte
             raise RecordError(f"identity status {study.ins_status or 'not set'!r}: the INS is not qualified, so the report "
                               "cannot go to the patient's record; qualify the identity (INSi + ID document) first.")
         plan.append(("dmp", [f"{ins}@{patient_domain}"]))
+    if not resend:
+        earlier = {(d["kind"], tuple(sorted(d["recipients"]))): d for d in dispatches(db, engine, study)
+                   if d["version"] == rep.version and d["status"] != "failed"}
+        again = [earlier[(k, tuple(sorted(r)))] for k, r in plan if (k, tuple(sorted(r))) in earlier]
+        if again:
+            d = again[0]
+            raise Conflict(f"version {rep.version} was already queued for the {d['kind']} recipient(s) on "
+                           f"{d['created_at']:%Y-%m-%d %H:%M} UTC (state: {d['status']}); send again only on purpose "
+                           "(resend: true).")
     out = []
+    conn = db.connection()  # the outbox rows, their audit entries and the dispatches: one transaction
     for kind, recipients in plan:
-        outbox_id = queue_report(engine, report, pdf, sender=sender, recipients=recipients,
+        outbox_id = queue_report(conn, report, pdf, sender=sender, recipients=recipients,
                                  source_oid=patient_id_root(practice), require_qualified_ins=kind == "dmp",
-                                 actor=(str(user.id), user.role))
+                                 actor=(str(user.id), user.role), target=f"study:{study.id}")
         d = Dispatch(study_id=study.id, report_version=rep.version, kind=kind, recipients=recipients, outbox_id=outbox_id,
                      created_by=user.id, created_at=utcnow())
         db.add(d)
         db.add(StudyEvent(study_id=study.id, user_id=user.id, action="send", target=f"v{rep.version}",
                           after={"kind": kind, "recipients": len(recipients), "outbox_id": outbox_id}))
         out.append(d)
-    db.commit()
+    try:
+        db.commit()
+    except Exception:
+        db.rollback()
+        raise
     return out
 
 
@@ -371,3 +406,16 @@ def dispatches(db: Session, engine: Engine, study: Study) -> list[dict[str, Any]
                     "attempts": e.get("attempts"), "last_error": e.get("last_error"),
                     "next_attempt_at": e.get("next_attempt_at"), "sent_at": e.get("sent_at")})
     return out
+
+
+def outbox_practice(db: Session, target: str | None) -> int | None:
+    """The practice an outbox row belongs to, from its target (``study:<id>`` or
+    ``notice:<kind>:user:<id>``); ``None`` when unknown."""
+    parts = (target or "").split(":")
+    if len(parts) == 2 and parts[0] == "study" and parts[1].isdigit():
+        study = db.get(Study, int(parts[1]))
+        return study.practice_id if study else None
+    if len(parts) == 4 and parts[0] == "notice" and parts[2] == "user" and parts[3].isdigit():
+        user = db.get(User, int(parts[3]))
+        return user.practice_id if user else None
+    return None

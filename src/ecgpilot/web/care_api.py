@@ -33,7 +33,7 @@ def opinion_doc(req: OpinionRequest) -> dict[str, Any]:
     """An opinion request as JSON."""
     return {"id": req.id, "study_id": req.study_id, "status": req.status, "question": req.question,
             "requested_by": req.requested_by, "cardiologist_id": req.cardiologist_id,
-            "requested_at": req.requested_at.isoformat(), "answered_at": req.answered_at.isoformat() if req.answered_at else None,
+            "requested_at": care.iso(req.requested_at), "answered_at": care.iso(req.answered_at),
             "turnaround_s": req.turnaround_s, "answer": req.answer, "statements": req.statement_opinions,
             "urgency": req.urgency, "ai_urgency": req.ai_urgency, "model_version": req.model_version}
 
@@ -59,6 +59,7 @@ class OpinionAnswer(BaseModel):
 class SendRequest(BaseModel):
     doctors: list[str] = Field(default_factory=list, description="MSSanté addresses of the treating doctor(s)")
     to_patient: bool = Field(False, description="also to the patient's Mon espace santé (qualified INS only)")
+    resend: bool = Field(False, description="send again a version already queued or sent to the same recipients")
 
 
 @router.get("/cardiologists", summary="Cardiologists who can be asked an opinion")
@@ -108,15 +109,16 @@ def answer(opinion_id: int, body: OpinionAnswer, request: Request, db: Session =
 
 
 @router.post("/opinions/{opinion_id}/cancel", summary="Withdraw an open request")
-def cancel(opinion_id: int, db: Session = Depends(db_session), user: User = Depends(api_user)) -> dict[str, Any]:
+def cancel(opinion_id: int, request: Request, db: Session = Depends(db_session), user: User = Depends(api_user)) -> dict[str, Any]:
     req = _opinion_or_404(db, user, opinion_id)
     care.cancel_opinion(db, user, req)
+    queue_notice(request, db.get(User, req.cardiologist_id), "opinion_cancelled", "/opinions")
     return opinion_doc(req)
 
 
 @router.get("/notifications", summary="Unread notifications (no patient data)")
 def notices(db: Session = Depends(db_session), user: User = Depends(api_user)) -> list[dict[str, Any]]:
-    return [{"id": n.id, "kind": n.kind, "study_id": n.study_id, "created_at": n.created_at.isoformat()}
+    return [{"id": n.id, "kind": n.kind, "study_id": n.study_id, "created_at": care.iso(n.created_at)}
             for n in care.notifications(db, user)]
 
 
@@ -126,12 +128,12 @@ def send(study_id: int, body: SendRequest, request: Request, db: Session = Depen
     study = _study_or_404(db, user, study_id)
     _, _, pdf = signed_documents(request, db, user, study)
     care.send_report(db, request.app.state.engine, user, study, pdf, doctors=body.doctors, to_patient=body.to_patient,
-                     patient_domain=getattr(request.app.state.settings, "patient_mssante_domain", care.PATIENT_MSSANTE_DOMAIN))
+                     resend=body.resend, patient_domain=getattr(request.app.state.settings, "patient_mssante_domain", care.PATIENT_MSSANTE_DOMAIN))
     return _dispatch_docs(db, request, study)
 
 
 def _dispatch_docs(db: Session, request: Request, study: Study) -> list[dict[str, Any]]:
-    return [{**d, "created_at": d["created_at"].isoformat()} for d in care.dispatches(db, request.app.state.engine, study)]
+    return [{**d, "created_at": care.iso(d["created_at"])} for d in care.dispatches(db, request.app.state.engine, study)]
 
 
 @router.get("/studies/{study_id}/dispatches", summary="Sendings of the report and their delivery state")

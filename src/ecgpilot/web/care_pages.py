@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -25,7 +26,11 @@ router = APIRouter(include_in_schema=False)
 
 def pseudonym_key(request: Request) -> bytes:
     """Key of the evaluator's pseudonyms, derived from the app's secret key."""
-    secret = request.app.state.settings.secret_key or request.app.state.__dict__.setdefault("_ephemeral", "ephemeral")
+    secret = request.app.state.settings.secret_key
+    if not secret:  # no configured key: a random one for this process (pseudonyms change at restart)
+        if getattr(request.app.state, "pseudonym_secret", None) is None:
+            request.app.state.pseudonym_secret = secrets.token_hex(32)
+        secret = request.app.state.pseudonym_secret
     return hashlib.sha256(f"ecgpilot-pseudonyms:{secret}".encode()).digest()
 
 
@@ -39,7 +44,7 @@ def queue_notice(request: Request, recipient: User, kind: str, link_path: str) -
 
     base = (getattr(settings, "base_url", None) or str(request.base_url)).rstrip("/")
     msg = care.notice_mail(sender, recipient.mssante_address or recipient.email, kind, base + link_path)
-    enqueue(request.app.state.engine, msg, target=f"notice:{kind}")
+    enqueue(request.app.state.engine, msg, target=f"notice:{kind}:user:{recipient.id}")
 
 
 def _study(db: Session, user: User, study_id: int) -> Study:
@@ -63,7 +68,7 @@ async def ask_opinion(study_id: int, request: Request, db: Session = Depends(db_
     form = await checked_form(request)
     study = _study(db, user, study_id)
     raw = str(form.get("cardiologist_id", "")).strip()
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):
         raise RecordError(f"choose a cardiologist (got {raw!r}).")
     req = care.request_opinion(db, user, study, int(raw), str(form.get("question", "")), consent=form.get("consent") == "yes")
     queue_notice(request, db.get(User, req.cardiologist_id), "opinion_requested", f"/opinions/{req.id}")
@@ -75,6 +80,7 @@ async def cancel_opinion(opinion_id: int, request: Request, db: Session = Depend
     await checked_form(request)
     req = _opinion(db, user, opinion_id)
     care.cancel_opinion(db, user, req)
+    queue_notice(request, db.get(User, req.cardiologist_id), "opinion_cancelled", "/opinions")
     return RedirectResponse(f"/studies/{req.study_id}#opinions", status_code=303)
 
 
@@ -138,7 +144,7 @@ async def send(study_id: int, request: Request, db: Session = Depends(db_session
     study = _study(db, user, study_id)
     _, _, pdf = signed_documents(request, db, user, study)
     care.send_report(db, request.app.state.engine, user, study, pdf, doctors=str(form.get("doctors", "")),
-                     to_patient=bool(form.get("to_patient")),
+                     to_patient=bool(form.get("to_patient")), resend=bool(form.get("resend")),
                      patient_domain=getattr(request.app.state.settings, "patient_mssante_domain", care.PATIENT_MSSANTE_DOMAIN))
     return RedirectResponse(f"/studies/{study_id}#sending", status_code=303)
 
@@ -184,7 +190,7 @@ def account(request: Request, user: User = Depends(page_user)) -> Response:
 async def save_account(request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
     form = await checked_form(request)
     rpps = str(form.get("rpps", "")).strip() or None
-    if rpps is not None and not (rpps.isdigit() and len(rpps) == 11):
+    if rpps is not None and not (rpps.isascii() and rpps.isdigit() and len(rpps) == 11):
         raise RecordError(f"RPPS {rpps!r} is not valid: 11 digits expected (see your CPS card or annuaire.sante.fr).")
     addr = str(form.get("mssante_address", "")).strip() or None
     if addr is not None:
@@ -209,7 +215,11 @@ def practice_page(request: Request, db: Session = Depends(db_session), user: Use
     from ecgpilot import audit
     from ecgpilot.export.mssante import outbox_entries
 
-    entries = [e for e in outbox_entries(request.app.state.engine)][-100:][::-1]
+    from ecgpilot.export.mssante import redact_addresses
+
+    entries = [dict(e, last_error=redact_addresses(e["last_error"]) if e["last_error"] else None)
+               for e in outbox_entries(request.app.state.engine)
+               if care.outbox_practice(db, e["target"]) == user.practice_id][-100:][::-1]
     return render(request, "practice.html", {"user": user, "practice": db.get(Practice, user.practice_id), "outbox": entries,
                                              "root": care.patient_id_root(db.get(Practice, user.practice_id)), "saved": False,
                                              "ai_on": audit.ai_enabled(request.app.state.engine)})
@@ -221,10 +231,10 @@ async def save_practice(request: Request, db: Session = Depends(db_session), use
     _admin(user)
     p = db.get(Practice, user.practice_id)
     org = str(form.get("org_id", "")).strip() or None
-    if org is not None and not (org.isdigit() and len(org) in (9, 14)):
+    if org is not None and not (org.isascii() and org.isdigit() and len(org) in (9, 14)):
         raise RecordError(f"organisation id {org!r} is not a FINESS (9 digits) or SIRET (14 digits).")
     root = str(form.get("patient_id_root", "")).strip() or None
-    if root is not None and not all(part.isdigit() for part in root.split(".")):
+    if root is not None and not all(part.isascii() and part.isdigit() for part in root.split(".")):
         raise RecordError(f"{root!r} is not an OID (digits separated by dots, e.g. 1.2.250.1.999.1).")
     addr = str(form.get("mssante_address", "")).strip() or None
     p.org_id, p.patient_id_root = org, root
@@ -257,8 +267,11 @@ async def ai_switch(request: Request, db: Session = Depends(db_session), user: U
 async def retry(outbox_id: int, request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
     await checked_form(request)
     _admin(user)
-    from ecgpilot.export.mssante import retry_now
+    from ecgpilot.export.mssante import outbox_entries, retry_now
 
+    row = next((e for e in outbox_entries(request.app.state.engine) if e["id"] == outbox_id), None)
+    if row is None or care.outbox_practice(db, row["target"]) != user.practice_id:
+        raise HTTPException(404, f"outbox message {outbox_id} not found among your practice's.")
     retry_now(request.app.state.engine, outbox_id)
     services.audit_event(db, user, "admin", f"outbox:{outbox_id}", details={"kind": "retry"})
     db.commit()

@@ -108,7 +108,7 @@ def indicators(db: Session, engine: Engine, key: bytes) -> dict[str, Any]:
         for d in content.get("decisions") or []:
             if d.get("origin") == "ai":
                 decisions[d.get("decision", "pending")] += 1
-            else:
+            elif d.get("decision") in ("confirmed", "edited"):  # the doctor's own statements kept in the report
                 added += 1
         if s.ai_urgency and content.get("urgency"):
             urg_pairs.append((s.ai_urgency, content["urgency"]))
@@ -131,7 +131,7 @@ def indicators(db: Session, engine: Engine, key: bytes) -> dict[str, Any]:
     return {
         "activity": {"studies": len(studies), "by_month": dict(sorted(by_month.items())), "by_practice": dict(sorted(by_practice.items())),
                      "unreadable": sum(s.status == "unreadable" for s in studies), "not_interpretable": not_interp,
-                     "signed": proportion(len(signed), len(studies))},
+                     "signed": proportion(len(signed), sum(s.status != "unreadable" for s in studies))},
         "urgency": {"ai": dict(Counter(s.ai_urgency for s in studies if s.ai_urgency)),
                     "final": dict(Counter(last[s.id].content.get("urgency") for s in signed if last[s.id].content.get("urgency")))},
         "doctor_vs_ai": {"ai_statements": dict(decisions), "doctor_added": added,
@@ -167,15 +167,17 @@ def study_rows(db: Session, key: bytes) -> list[dict[str, Any]]:
 
     last = _last_reports(db)
     ops: dict[int, OpinionRequest] = {}
-    for o in db.scalars(select(OpinionRequest).order_by(OpinionRequest.id)):
-        if o.status == "answered" or o.study_id not in ops:
+    for o in db.scalars(select(OpinionRequest).order_by(OpinionRequest.id)):  # the latest answered, else the latest
+        prev = ops.get(o.study_id)
+        if prev is None or o.status == "answered" or prev.status != "answered":
             ops[o.study_id] = o
     rows = []
     for s in db.scalars(select(Study).order_by(Study.id)):
         rep = last.get(s.id)
         dec = Counter(d.get("decision") for d in (rep.content.get("decisions") or []) if d.get("origin") == "ai") if rep else Counter()
         o = ops.get(s.id)
-        agreed = sum(bool(x["agree"]) for x in (o.statement_opinions or [])) if o else None
+        answered = o is not None and o.status == "answered"
+        agreed = sum(bool(x["agree"]) for x in (o.statement_opinions or [])) if answered else None
         rows.append({
             "study": audit.pseudonymise(f"study:{s.id}", key), "practice": audit.pseudonymise(f"practice:{s.practice_id}", key),
             "month": s.created_at.strftime("%Y-%m"), "format": s.file_format or "", "status": s.status,
@@ -183,10 +185,11 @@ def study_rows(db: Session, key: bytes) -> list[dict[str, Any]]:
             "rules_version": s.rules_version or "", "ai_urgency": s.ai_urgency or "",
             "final_urgency": (rep.content.get("urgency") or "") if rep else "",
             "ai_confirmed": dec["confirmed"], "ai_edited": dec["edited"], "ai_rejected": dec["rejected"],
-            "doctor_added": sum(1 for d in (rep.content.get("decisions") or []) if d.get("origin") != "ai") if rep else 0,
+            "doctor_added": sum(1 for d in (rep.content.get("decisions") or [])
+                                if d.get("origin") != "ai" and d.get("decision") in ("confirmed", "edited")) if rep else 0,
             "opinion_status": o.status if o else "", "cardiologist_urgency": (o.urgency or "") if o else "",
             "cardiologist_agreed": "" if agreed is None else agreed,
-            "cardiologist_disagreed": "" if o is None else len(o.statement_opinions or []) - (agreed or 0),
+            "cardiologist_disagreed": "" if agreed is None else len(o.statement_opinions or []) - agreed,
             "turnaround_h": "" if not o or o.turnaround_s is None else round(o.turnaround_s / 3600, 3),
         })
     return rows

@@ -45,10 +45,17 @@ def csrf_token(request: Request) -> str:
 async def checked_form(request: Request) -> dict[str, Any]:
     """The POSTed form, after checking its CSRF token against the session's."""
     form = await request.form()
-    sent = form.get("csrf")
-    if not isinstance(sent, str) or not secrets.compare_digest(sent, request.session.get("csrf", "")):
-        raise HTTPException(403, "invalid or missing CSRF token; reload the page and try again.")
+    check_csrf(request, form.get("csrf"))
     return form  # type: ignore[return-value]
+
+
+def check_csrf(request: Request, sent: object) -> None:
+    """Refuse unless the session has a token and ``sent`` is exactly it (an empty or missing
+    token never matches, even in a session that has none yet)."""
+    expected = request.session.get("csrf")
+    if not (isinstance(expected, str) and expected and isinstance(sent, str) and sent
+            and secrets.compare_digest(sent.encode(), expected.encode())):
+        raise HTTPException(403, "invalid or missing CSRF token; reload the page and try again.")
 
 
 def page_user(request: Request, db: Session = Depends(db_session)) -> User:
@@ -127,9 +134,7 @@ def worklist(request: Request, db: Session = Depends(db_session), user: User = D
 async def upload(request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
     settings = request.app.state.settings
     async with request.form(max_files=20, max_part_size=settings.max_upload_bytes + 1) as form:
-        sent = form.get("csrf")
-        if not isinstance(sent, str) or not secrets.compare_digest(sent, request.session.get("csrf", "")):
-            raise HTTPException(403, "invalid or missing CSRF token; reload the page and try again.")
+        check_csrf(request, form.get("csrf"))
         files = [(f.filename or "", await f.read()) for f in form.getlist("files") if hasattr(f, "read")]
     files = [(n, c) for n, c in files if n or c]
     groups = services.group_upload(files, max_bytes=settings.max_upload_bytes)

@@ -208,7 +208,10 @@ def list_studies(db: Session, user: User, status: str | None = None, limit: int 
     if status:
         q = q.where(Study.status == status)
     order = {"to_read": 0, "unreadable": 1, "signed": 2}
-    rows = list(db.scalars(q.order_by(Study.created_at.desc(), Study.id.desc()).limit(limit)))
+    newest = (Study.created_at.desc(), Study.id.desc())
+    # every study still to read, however old (an urgent one must not fall off), then the newest others
+    rows = list(db.scalars(q.where(Study.status == "to_read").order_by(*newest)))
+    rows += list(db.scalars(q.where(Study.status != "to_read").order_by(*newest).limit(limit)))
     return sorted(rows, key=lambda s: (order.get(s.status, 3), _urgency_rank(s) if s.status == "to_read" else 0))
 
 
@@ -332,15 +335,23 @@ def require_identified_access(user: User) -> None:
 
 
 def redacted_analysis(analysis: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The analysis document without the patient traits read from the file (for pseudonymised access):
-    age and sex are kept, as the evaluation needs them; names, birth date and ids are not."""
+    """The analysis document for pseudonymised access, built from an allow-list: quality,
+    measurements, AI output, the recording's technical traits, the device's own measurements and
+    statements, and of the patient only sex and age. No file name, path, free text or identity."""
     if not analysis:
         return analysis
-    out = copy.deepcopy(analysis)
-    rec = out.get("record") or {}
-    p = rec.get("patient") or {}
-    rec["patient"] = {k: p.get(k) for k in ("sex", "age_years") if k in p}
-    return out
+    rec = analysis.get("record") or {}
+    src = rec.get("source") or {}
+    pat = rec.get("patient") or {}
+    return copy.deepcopy({
+        "schema": analysis.get("schema"), "ecgpilot_version": analysis.get("ecgpilot_version"),
+        "file": {"format": (analysis.get("file") or {}).get("format")},
+        "record": {**{k: rec.get(k) for k in ("format", "fs", "n_samples", "duration_s", "leads", "units")},
+                   "source": {k: src.get(k) for k in ("format", "manufacturer", "device", "device_measurements",
+                                                      "device_statements")},
+                   "patient": {k: pat.get(k) for k in ("sex", "age_years")}},
+        "quality": analysis.get("quality"), "measurements": analysis.get("measurements"), "ai": analysis.get("ai"),
+    })
 
 
 def redacted_report(content: dict[str, Any]) -> dict[str, Any]:
