@@ -587,3 +587,14 @@ def test_csv_leaves_agreement_empty_for_unanswered_requests(app) -> None:  # noq
     header, row = rows[0].split(","), rows[1].split(",")
     cells = dict(zip(header, row))
     assert cells["opinion_status"] == "open" and cells["cardiologist_agreed"] == "" and cells["cardiologist_disagreed"] == ""
+
+
+def test_model_card_served_to_every_user(app) -> None:  # noqa: ANN001
+    from pathlib import Path
+
+    card = (Path(__file__).resolve().parents[1] / "MODEL_CARD.md").read_text(encoding="utf-8")
+    first_heading = next(line for line in card.splitlines() if line.startswith("#"))
+    for who in ("a@x.fr", "e@x.fr", "adm@x.fr", "c@x.fr"):
+        page = html.unescape(_web(app, who).get("/model-card").text)
+        assert first_heading in page and "fold 10" in page, who
+    assert TestClient(app).get("/model-card", follow_redirects=False).status_code == 303  # login first

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -276,6 +277,27 @@ async def retry(outbox_id: int, request: Request, db: Session = Depends(db_sessi
     services.audit_event(db, user, "admin", f"outbox:{outbox_id}", details={"kind": "retry"})
     db.commit()
     return RedirectResponse("/admin/practice#outbox", status_code=303)
+
+
+# ------------------------------------------------------------------ model card ------
+
+def model_card_text() -> str:
+    """``MODEL_CARD.md``: packaged with the wheel, or the repository's copy in a checkout."""
+    from importlib import resources
+
+    packaged = resources.files("ecgpilot").joinpath("MODEL_CARD.md")
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    repo = Path(__file__).resolve().parents[3] / "MODEL_CARD.md"
+    if repo.is_file():
+        return repo.read_text(encoding="utf-8")
+    raise RecordError("MODEL_CARD.md is missing from this installation; reinstall ecgpilot.")
+
+
+@router.get("/model-card", response_class=HTMLResponse)
+def model_card(request: Request, user: User = Depends(page_user)) -> Response:
+    """The AI's model card (intended use, data, performance, limits), for every user."""
+    return render(request, "model_card.html", {"user": user, "text": model_card_text()})
 
 
 # ------------------------------------------------------------------ evaluation ------

@@ -78,6 +78,7 @@ TEXT: dict[str, dict[str, str]] = {
     "new_token": {"fr": "Créer un jeton", "en": "Create a token"},
     "token_once": {"fr": "Copiez ce jeton maintenant, il ne sera plus affiché :", "en": "Copy this token now, it will not be shown again:"},
     "hr": {"fr": "FC", "en": "HR"},
+    "model_card": {"fr": "Fiche du modèle d'IA", "en": "AI model card"},
     "s_sending": {"fr": "envoi en cours", "en": "being sent"},
     "consent": {"fr": "Le patient a donné son consentement à la télé-expertise", "en": "The patient consented to the tele-expertise"},
     "ai_switch": {"fr": "Lecture par l'IA", "en": "AI reading"},
