@@ -598,3 +598,11 @@ def test_model_card_served_to_every_user(app) -> None:  # noqa: ANN001
         page = html.unescape(_web(app, who).get("/model-card").text)
         assert first_heading in page and "fold 10" in page, who
     assert TestClient(app).get("/model-card", follow_redirects=False).status_code == 303  # login first
+
+
+def test_evaluation_page_in_both_languages(app) -> None:  # noqa: ANN001
+    ev = _web(app, "e@x.fr")
+    fr = html.unescape(ev.get("/evaluation?lang=fr").text)
+    en = html.unescape(ev.get("/evaluation?lang=en").text)
+    assert "Décisions des médecins" in fr and "Télé-expertise" in fr
+    assert "The doctors' decisions on the AI proposal" in en and "Tele-expertise" in en and "Décisions" not in en
