@@ -15,6 +15,7 @@ from ecgpilot.store import user_for_token
 from ecgpilot.store.models import Study, StudyEvent, User
 from ecgpilot.web import services
 from ecgpilot.web.app import ai_allowed, data_dir, db_session
+from ecgpilot.web.care import iso
 
 __all__ = ["router"]
 
@@ -47,7 +48,7 @@ def summary(study: Study, user: User | None = None) -> dict[str, Any]:
     """The worklist fields of a study (identity removed for pseudonymised access)."""
     draft_u = ((study.draft or {}).get("urgency") or {}).get("level")
     doc = {
-        "id": study.id, "status": study.status, "created_at": study.created_at.isoformat(),
+        "id": study.id, "status": study.status, "created_at": iso(study.created_at),
         "recorded_at": study.recorded_at.isoformat() if study.recorded_at else None,
         "file": {"name": study.file_name, "names": study.file_names, "sha256": study.file_sha256, "format": study.file_format},
         "patient": services.identity(study, pseudonymised=_pseudo(user)), "urgency": draft_u or study.ai_urgency, "ai_urgency": study.ai_urgency,
@@ -104,7 +105,7 @@ def list_studies(status: Literal["to_read", "signed", "unreadable"] | None = Non
 @router.get("/studies/{study_id}", summary="One study: AI analysis, interpretation, draft, signed versions")
 def get_study(study_id: int, db: Session = Depends(db_session), user: User = Depends(api_user)) -> dict[str, Any]:
     study = _study_or_404(db, user, study_id)
-    reps = [{"version": r.version, "signed_at": r.signed_at.isoformat(), "content": r.content,
+    reps = [{"version": r.version, "signed_at": iso(r.signed_at), "content": r.content,
              "sha256": r.content_sha256} for r in services.reports(db, study)]
     if _pseudo(user):
         reps = [dict(r, content=services.redacted_report(r["content"])) for r in reps]
@@ -133,7 +134,7 @@ def patch_patient(study_id: int, body: PatientPatch, db: Session = Depends(db_se
 def sign(study_id: int, db: Session = Depends(db_session), user: User = Depends(api_user)) -> dict[str, Any]:
     study = _study_or_404(db, user, study_id)
     rep = services.sign(db, user, study)
-    return {"version": rep.version, "signed_at": rep.signed_at.isoformat(), "content": rep.content, "sha256": rep.content_sha256}
+    return {"version": rep.version, "signed_at": iso(rep.signed_at), "content": rep.content, "sha256": rep.content_sha256}
 
 
 @router.post("/studies/{study_id}/amend", summary="Reopen a signed study for a new version")
@@ -148,7 +149,7 @@ def events(study_id: int, db: Session = Depends(db_session), user: User = Depend
     study = _study_or_404(db, user, study_id)
     rows = db.scalars(select(StudyEvent).where(StudyEvent.study_id == study.id).order_by(StudyEvent.id))
     hide = _pseudo(user)  # before/after carry names, file names, free text: what happened and when only
-    return [{"at": e.at.isoformat(), "user_id": e.user_id, "action": e.action, "target": e.target,
+    return [{"at": iso(e.at), "user_id": e.user_id, "action": e.action, "target": e.target,
              "before": None if hide else e.before, "after": None if hide else e.after} for e in rows]
 
 
