@@ -5,13 +5,12 @@ from __future__ import annotations
 import base64
 import io
 import re
-import threading
 import time
 from pathlib import Path
 
 import _web
 import pytest
-from _webdriver import Browser, browser_missing, free_port
+from _webdriver import Browser, browser_missing, serving
 from conftest import data_file
 
 MUSE = ("format-samples", "ge-muse-xml", "perottelab-introecg", "MUSE_20200923_093504_79000_example.xml")
@@ -22,20 +21,8 @@ pytestmark = pytest.mark.skipif(browser_missing() is not None, reason=browser_mi
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):  # noqa: ANN001, ANN201
-    import uvicorn
-
-    app = _web.make_app(tmp_path_factory.mktemp("app"))
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
+    with serving(_web.make_app(tmp_path_factory.mktemp("app"))) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -6,13 +6,11 @@ the evaluator sees the indicators move, without any identity."""
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 
 import _web
 import pytest
-from _webdriver import Browser, browser_missing, free_port
+from _webdriver import Browser, browser_missing, serving
 from conftest import data_file
 
 from ecgpilot.store import add_user
@@ -25,23 +23,12 @@ pytestmark = pytest.mark.skipif(browser_missing() is not None, reason=browser_mi
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):  # noqa: ANN001, ANN201
-    import uvicorn
-
     app = _web.make_app(tmp_path_factory.mktemp("care-app"))
     with app.state.sessions() as db:
         add_user(db, "c@x.fr", _web.PASSWORD, name="Dr Claire CARDIO", role="cardiologist", practice="Cardio")
         db.commit()
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
+    with serving(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -47,7 +47,7 @@ from ecgpilot.web.services import URGENCY_LEVELS, Conflict, audit_event, reports
 __all__ = [
     "cardiologists", "request_opinion", "opinion_queue", "get_opinion", "opinions_of_study", "answer_opinion",
     "cancel_opinion", "notifications", "mark_read", "notice_mail", "export_report", "send_report",
-    "dispatches", "patient_id_root", "split_name", "iso", "outbox_practice", "MAX_QUESTION", "PATIENT_MSSANTE_DOMAIN",
+    "dispatches", "patient_id_root", "split_name", "iso", "outbox_practice", "parse_addresses", "MAX_QUESTION", "PATIENT_MSSANTE_DOMAIN",
 ]
 
 MAX_QUESTION = 2000
@@ -317,7 +317,8 @@ def export_report(db: Session, study: Study, rep: Report) -> dict[str, Any]:
     }
 
 
-def _addresses(raw: str | list[str] | None) -> list[str]:
+def parse_addresses(raw: str | list[str] | None) -> list[str]:
+    """Mail addresses from a list or a comma/semicolon/space separated text; any malformed one is refused."""
     items = raw if isinstance(raw, list) else re.split(r"[\s,;]+", raw or "")
     out = [a.strip() for a in items if a and a.strip()]
     bad = [a for a in out if not _EMAIL.match(a)]
@@ -341,7 +342,7 @@ def send_report(db: Session, engine: Engine, user: User, study: Study, pdf: byte
     if study.status != "signed" or not reps:
         raise Conflict(f"study {study.id} is {study.status}; sign the report before sending it.")
     rep = reps[-1]
-    to_doctors = _addresses(doctors)
+    to_doctors = parse_addresses(doctors)
     if not to_doctors and not to_patient:
         raise RecordError("no recipient: give the treating doctor's MSSanté address and/or tick the patient's record.")
     practice = db.get(Practice, study.practice_id)

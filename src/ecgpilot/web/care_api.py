@@ -3,7 +3,6 @@ documents, the evaluator's indicators. Same bearer tokens and rules as :mod:`ecg
 
 from __future__ import annotations
 
-import json
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -15,7 +14,14 @@ from ecgpilot.store.models import OpinionRequest, Study, User
 from ecgpilot.web import care, evaluation, services
 from ecgpilot.web.api import _study_or_404, api_user, summary
 from ecgpilot.web.app import db_session
-from ecgpilot.web.care_pages import pseudonym_key, queue_notice, signed_documents
+from ecgpilot.web.care_pages import (
+    evaluation_csv_response,
+    evaluator_only,
+    exported_document,
+    pseudonym_key,
+    queue_notice,
+    signed_documents,
+)
 
 __all__ = ["router"]
 
@@ -148,46 +154,23 @@ def study_dispatches(study_id: int, request: Request, db: Session = Depends(db_s
             response_class=Response, responses={200: {"content": {"application/xml": {}}}})
 def cda(study_id: int, request: Request, version: int | None = None, db: Session = Depends(db_session),
         user: User = Depends(api_user)) -> Response:
-    from ecgpilot.export.cda import build_cda
-
-    study = _study_or_404(db, user, study_id)
-    rep, report, pdf = signed_documents(request, db, user, study, version)
-    data = build_cda(report, pdf)
-    services.audit_event(db, user, "export", f"study:{study.id}", details={"format": "CDA R2 N1", "version": rep.version})
-    db.commit()
-    return Response(data, media_type="application/xml")
+    return exported_document(request, db, user, _study_or_404(db, user, study_id), "cda", version)
 
 
 @router.get("/studies/{study_id}/report.fhir.json", summary="Signed report as a FHIR R4 Bundle",
             response_class=Response, responses={200: {"content": {"application/fhir+json": {}}}})
 def fhir(study_id: int, request: Request, version: int | None = None, db: Session = Depends(db_session),
          user: User = Depends(api_user)) -> Response:
-    from ecgpilot.export.fhir import build_fhir_bundle
-
-    study = _study_or_404(db, user, study_id)
-    rep, report, pdf = signed_documents(request, db, user, study, version)
-    data = json.dumps(build_fhir_bundle(report, pdf), ensure_ascii=False).encode()
-    services.audit_event(db, user, "export", f"study:{study.id}", details={"format": "FHIR R4 Bundle", "version": rep.version})
-    db.commit()
-    return Response(data, media_type="application/fhir+json")
-
-
-def _evaluator(user: User) -> None:
-    if user.role != "evaluator":
-        raise HTTPException(403, f"role {user.role!r} has no access to the evaluation; it is for the pilot's evaluators.")
+    return exported_document(request, db, user, _study_or_404(db, user, study_id), "fhir", version)
 
 
 @router.get("/evaluation/indicators", summary="The pilot's indicators (pseudonymised, all practices)")
 def indicators(request: Request, db: Session = Depends(db_session), user: User = Depends(api_user)) -> dict[str, Any]:
-    _evaluator(user)
+    evaluator_only(user)
     return evaluation.indicators(db, request.app.state.engine, pseudonym_key(request))
 
 
 @router.get("/evaluation/studies.csv", summary="One pseudonymised row per study", response_class=Response,
             responses={200: {"content": {"text/csv": {}}}})
 def studies_csv(request: Request, db: Session = Depends(db_session), user: User = Depends(api_user)) -> Response:
-    _evaluator(user)
-    text = evaluation.rows_csv(evaluation.study_rows(db, pseudonym_key(request)))
-    services.audit_event(db, user, "export", "evaluation", details={"format": "csv", "pseudonymised": True})
-    db.commit()
-    return Response(text, media_type="text/csv; charset=utf-8")
+    return evaluation_csv_response(request, db, user)

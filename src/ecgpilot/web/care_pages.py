@@ -18,9 +18,10 @@ from ecgpilot.errors import RecordError
 from ecgpilot.store.models import OpinionRequest, Practice, Study, User
 from ecgpilot.web import care, evaluation, services
 from ecgpilot.web.app import data_dir, db_session
-from ecgpilot.web.pages import checked_form, page_user, render
+from ecgpilot.web.pages import checked_form, page_user, render, require_role
 
-__all__ = ["router", "pseudonym_key", "queue_notice", "signed_documents"]
+__all__ = ["router", "pseudonym_key", "queue_notice", "signed_documents", "exported_document", "evaluator_only",
+           "evaluation_csv_response"]
 
 router = APIRouter(include_in_schema=False)
 
@@ -150,34 +151,36 @@ async def send(study_id: int, request: Request, db: Session = Depends(db_session
     return RedirectResponse(f"/studies/{study_id}#sending", status_code=303)
 
 
+#: format -> (media type, file suffix, audit label)
+DOCUMENTS = {"cda": ("application/xml", "cda.xml", "CDA R2 N1"), "fhir": ("application/fhir+json", "fhir.json", "FHIR R4 Bundle")}
+
+
+def exported_document(request: Request, db: Session, user: User, study: Study, fmt: str,
+                      version: int | None = None) -> Response:
+    """A signed version as CDA R2 N1 or FHIR R4 (``fmt`` ``"cda"``/``"fhir"``), audited as an export."""
+    from ecgpilot.export.cda import build_cda
+    from ecgpilot.export.fhir import build_fhir_bundle
+
+    media, suffix, label = DOCUMENTS[fmt]
+    rep, report, pdf = signed_documents(request, db, user, study, version)
+    data = build_cda(report, pdf) if fmt == "cda" else json.dumps(build_fhir_bundle(report, pdf), ensure_ascii=False).encode()
+    services.audit_event(db, user, "export", f"study:{study.id}", details={"format": label, "version": rep.version,
+                                                                           "document_sha256": hashlib.sha256(data).hexdigest()})
+    db.commit()
+    return Response(data, media_type=media,
+                    headers={"Content-Disposition": f'attachment; filename="ecg-{study.id}-v{rep.version}.{suffix}"'})
+
+
 @router.get("/studies/{study_id}/report.cda.xml")
 def cda(study_id: int, request: Request, version: int | None = None, db: Session = Depends(db_session),
         user: User = Depends(page_user)) -> Response:
-    from ecgpilot.export.cda import build_cda
-
-    study = _study(db, user, study_id)
-    rep, report, pdf = signed_documents(request, db, user, study, version)
-    data = build_cda(report, pdf)
-    services.audit_event(db, user, "export", f"study:{study.id}", details={"format": "CDA R2 N1", "version": rep.version,
-                                                                           "document_sha256": hashlib.sha256(data).hexdigest()})
-    db.commit()
-    return Response(data, media_type="application/xml",
-                    headers={"Content-Disposition": f'attachment; filename="ecg-{study.id}-v{rep.version}.cda.xml"'})
+    return exported_document(request, db, user, _study(db, user, study_id), "cda", version)
 
 
 @router.get("/studies/{study_id}/report.fhir.json")
 def fhir(study_id: int, request: Request, version: int | None = None, db: Session = Depends(db_session),
          user: User = Depends(page_user)) -> Response:
-    from ecgpilot.export.fhir import build_fhir_bundle
-
-    study = _study(db, user, study_id)
-    rep, report, pdf = signed_documents(request, db, user, study, version)
-    data = json.dumps(build_fhir_bundle(report, pdf), ensure_ascii=False).encode()
-    services.audit_event(db, user, "export", f"study:{study.id}", details={"format": "FHIR R4 Bundle", "version": rep.version,
-                                                                           "document_sha256": hashlib.sha256(data).hexdigest()})
-    db.commit()
-    return Response(data, media_type="application/fhir+json",
-                    headers={"Content-Disposition": f'attachment; filename="ecg-{study.id}-v{rep.version}.fhir.json"'})
+    return exported_document(request, db, user, _study(db, user, study_id), "fhir", version)
 
 
 # ------------------------------------------------------------------ account / admin -
@@ -195,7 +198,7 @@ async def save_account(request: Request, db: Session = Depends(db_session), user
         raise RecordError(f"RPPS {rpps!r} is not valid: 11 digits expected (see your CPS card or annuaire.sante.fr).")
     addr = str(form.get("mssante_address", "")).strip() or None
     if addr is not None:
-        addr = care._addresses(addr)[0]
+        addr = care.parse_addresses(addr)[0]
     before = {"rpps": user.rpps, "mssante_address": user.mssante_address}
     user.rpps, user.mssante_address = rpps, addr
     services.audit_event(db, user, "settings", f"user:{user.id}", details={"changed": sorted(k for k, v in before.items()
@@ -205,18 +208,14 @@ async def save_account(request: Request, db: Session = Depends(db_session), user
 
 
 def _admin(user: User) -> User:
-    if user.role != "admin":
-        raise HTTPException(403, f"role {user.role!r} cannot change the practice settings; ask your practice's admin.")
-    return user
+    return require_role(user, "admin", "cannot change the practice settings; ask your practice's admin.")
 
 
 @router.get("/admin/practice", response_class=HTMLResponse)
 def practice_page(request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
     _admin(user)
     from ecgpilot import audit
-    from ecgpilot.export.mssante import outbox_entries
-
-    from ecgpilot.export.mssante import redact_addresses
+    from ecgpilot.export.mssante import outbox_entries, redact_addresses
 
     entries = [dict(e, last_error=redact_addresses(e["last_error"]) if e["last_error"] else None)
                for e in outbox_entries(request.app.state.engine)
@@ -240,7 +239,7 @@ async def save_practice(request: Request, db: Session = Depends(db_session), use
     addr = str(form.get("mssante_address", "")).strip() or None
     p.org_id, p.patient_id_root = org, root
     p.org_id_prefix = None if org is None else ("1" if len(org) == 9 else "3")
-    p.mssante_address = care._addresses(addr)[0] if addr else None
+    p.mssante_address = care.parse_addresses(addr)[0] if addr else None
     services.audit_event(db, user, "settings", f"practice:{p.id}", details={"org_id_set": org is not None,
                                                                              "mssante_set": p.mssante_address is not None})
     db.commit()
@@ -302,25 +301,29 @@ def model_card(request: Request, user: User = Depends(page_user)) -> Response:
 
 # ------------------------------------------------------------------ evaluation ------
 
-def _evaluator(user: User) -> User:
-    if user.role != "evaluator":
-        raise HTTPException(403, f"role {user.role!r} has no access to the evaluation; it is for the pilot's evaluators.")
-    return user
+def evaluator_only(user: User) -> User:
+    """403 unless the user is an evaluator (the pilot's indicators)."""
+    return require_role(user, "evaluator", "has no access to the evaluation; it is for the pilot's evaluators.")
 
 
 @router.get("/evaluation", response_class=HTMLResponse)
 def evaluation_page(request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
-    _evaluator(user)
+    evaluator_only(user)
     ind = evaluation.indicators(db, request.app.state.engine, pseudonym_key(request))
     return render(request, "evaluation.html", {"user": user, "ind": ind, "levels": services.URGENCY_LEVELS})
 
 
-@router.get("/evaluation.csv")
-def evaluation_csv(request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
-    _evaluator(user)
+def evaluation_csv_response(request: Request, db: Session, user: User) -> Response:
+    """The pseudonymised per-study CSV for an evaluator, audited as an export."""
+    evaluator_only(user)
     text = evaluation.rows_csv(evaluation.study_rows(db, pseudonym_key(request)))
     services.audit_event(db, user, "export", "evaluation", details={"format": "csv", "pseudonymised": True})
     db.commit()
     return Response(text, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="ecgpilot-evaluation.csv"'})
+
+
+@router.get("/evaluation.csv")
+def evaluation_csv(request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
+    return evaluation_csv_response(request, db, user)
 

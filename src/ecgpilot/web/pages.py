@@ -23,7 +23,7 @@ from ecgpilot.web.app import (
 )
 from ecgpilot.web.ins import INS_STATUSES
 
-__all__ = ["router", "lang_of"]
+__all__ = ["router", "lang_of", "require_role"]
 
 router = APIRouter(include_in_schema=False)
 
@@ -235,10 +235,15 @@ def pdf(study_id: int, request: Request, version: int | None = None, db: Session
     return Response(data, media_type="application/pdf", headers={"Content-Disposition": f'attachment; filename="ecg-{study.id}.pdf"'})
 
 
-def _admin(user: User) -> User:
-    if user.role != "admin":
-        raise HTTPException(403, f"role {user.role!r} cannot manage accounts; ask your practice's admin.")
+def require_role(user: User, role: str, refusal: str) -> User:
+    """``user`` when it has ``role``; else 403 "role '<role>' <refusal>"."""
+    if user.role != role:
+        raise HTTPException(403, f"role {user.role!r} {refusal}")
     return user
+
+
+def _admin(user: User) -> User:
+    return require_role(user, "admin", "cannot manage accounts; ask your practice's admin.")
 
 
 @router.get("/admin/users", response_class=HTMLResponse)
