@@ -577,6 +577,8 @@ def test_bad_form_values_are_clear_errors_not_500(app) -> None:  # noqa: ANN001
     assert r.status_code == 422 and "choose a cardiologist" in r.text
     r = gp.post("/account", data={"csrf": csrf, "rpps": "¹" * 11})
     assert r.status_code == 422 and "RPPS" in r.text
+    r = gp.post("/account", data={"csrf": csrf, "mssante_address": "a@x.mssante.fr, b@x.mssante.fr"})
+    assert r.status_code == 422 and "one MSSanté address" in html.unescape(r.text)
 
 
 def test_csv_leaves_agreement_empty_for_unanswered_requests(app) -> None:  # noqa: ANN001

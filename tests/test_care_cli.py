@@ -39,6 +39,8 @@ def test_smtp_env_config_errors(tmp_path) -> None:  # noqa: ANN001
     assert cfg.port == 587 and cfg.starttls and cfg.username == "u"
     with pytest.raises(ConfigError, match="ECGPILOT_SMTP_PORT 'abc'"):
         smtp_config_from_env({"ECGPILOT_SMTP_HOST": "h", "ECGPILOT_SMTP_PORT": "abc"})
+    with pytest.raises(ConfigError, match="ECGPILOT_SMTP_KEY is set without ECGPILOT_SMTP_CERT"):
+        smtp_config_from_env({"ECGPILOT_SMTP_HOST": "h", "ECGPILOT_SMTP_KEY": str(tmp_path / "k.pem")})
     with pytest.raises(ConfigError, match="ECGPILOT_SMTP_CAFILE .* is not a readable file"):
         smtp_config_from_env({"ECGPILOT_SMTP_HOST": "h", "ECGPILOT_SMTP_CAFILE": str(tmp_path / "none.pem")})
 

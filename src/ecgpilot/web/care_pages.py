@@ -185,6 +185,13 @@ def fhir(study_id: int, request: Request, version: int | None = None, db: Sessio
 
 # ------------------------------------------------------------------ account / admin -
 
+def _one_address(raw: str) -> str:
+    found = care.parse_addresses(raw)
+    if len(found) != 1:
+        raise RecordError(f"give one MSSanté address, not {len(found)} ({raw!r}).")
+    return found[0]
+
+
 @router.get("/account", response_class=HTMLResponse)
 def account(request: Request, user: User = Depends(page_user)) -> Response:
     return render(request, "account.html", {"user": user, "saved": False})
@@ -198,7 +205,7 @@ async def save_account(request: Request, db: Session = Depends(db_session), user
         raise RecordError(f"RPPS {rpps!r} is not valid: 11 digits expected (see your CPS card or annuaire.sante.fr).")
     addr = str(form.get("mssante_address", "")).strip() or None
     if addr is not None:
-        addr = care.parse_addresses(addr)[0]
+        addr = _one_address(addr)
     before = {"rpps": user.rpps, "mssante_address": user.mssante_address}
     user.rpps, user.mssante_address = rpps, addr
     services.audit_event(db, user, "settings", f"user:{user.id}", details={"changed": sorted(k for k, v in before.items()
@@ -239,7 +246,7 @@ async def save_practice(request: Request, db: Session = Depends(db_session), use
     addr = str(form.get("mssante_address", "")).strip() or None
     p.org_id, p.patient_id_root = org, root
     p.org_id_prefix = None if org is None else ("1" if len(org) == 9 else "3")
-    p.mssante_address = care.parse_addresses(addr)[0] if addr else None
+    p.mssante_address = _one_address(addr) if addr else None
     services.audit_event(db, user, "settings", f"practice:{p.id}", details={"org_id_set": org is not None,
                                                                              "mssante_set": p.mssante_address is not None})
     db.commit()

@@ -131,6 +131,9 @@ def smtp_config_from_env(environ: Mapping[str, str] | None = None) -> SmtpConfig
     starttls = env.get("ECGPILOT_SMTP_STARTTLS", "1").strip().lower() not in ("0", "false", "no")
     ctx = None
     cafile, cert, key = (env.get(f"ECGPILOT_SMTP_{k}", "").strip() or None for k in ("CAFILE", "CERT", "KEY"))
+    if key and not cert:
+        raise ConfigError("ECGPILOT_SMTP_KEY is set without ECGPILOT_SMTP_CERT; give the client certificate too "
+                          "(or unset the key).")
     if cafile or cert:
         for name, value in (("ECGPILOT_SMTP_CAFILE", cafile), ("ECGPILOT_SMTP_CERT", cert), ("ECGPILOT_SMTP_KEY", key)):
             if value and not Path(value).is_file():
