@@ -21,6 +21,7 @@ from ecgpilot.datasets.ptbxl import TASKS, load_ptbxl
 from ecgpilot.model import default_model_path, load_model
 from ecgpilot.model.calibration import apply_platt
 from ecgpilot.model.metrics import expected_calibration_error, macro_auc, roc_auc
+from ecgpilot.model.features import rhythm_features_batch
 from ecgpilot.model.preprocess import model_input, windows
 from ecgpilot.paths import shared_data_dir
 from ecgpilot.record import ECGRecord
@@ -49,16 +50,25 @@ LUDB_MAP = {  # (task, code) → predicate on the ludb.csv row
 
 
 def probs_from_signals(clf, sig_uV: np.ndarray, missing: np.ndarray | None = None) -> np.ndarray:
-    """Raw probabilities for (n, 1000, 12) µV signals at 100 Hz (PTB-XL order), batch ONNX."""
+    """Raw probabilities for (n, 1000, 12) µV signals at 100 Hz (PTB-XL order), batch ONNX.
+
+    As in ``classify``: the record features are computed on the µV signal (a missing lead
+    at zero), the windows on the normalised one (a missing lead zeroed after normalisation)."""
     spec = clf.meta["preprocessing"]
-    x = (sig_uV.transpose(0, 2, 1).astype(np.float32) - spec["mean"]) / spec["scale"]
+    raw = sig_uV.transpose(0, 2, 1).astype(np.float32)
+    if missing is not None:
+        raw = raw.copy()
+        raw[np.arange(len(raw)), missing] = 0.0
+    f = rhythm_features_batch(raw, 100.0) if clf.feature_spec else None
+    x = (raw - spec["mean"]) / spec["scale"]
     if missing is not None:
         x[np.arange(len(x)), missing] = 0.0
     out = []
     for i in range(0, len(x), 64):
         w = np.stack([windows(r, spec["window"], spec["stride"]) for r in x[i: i + 64]])
         n, k = w.shape[:2]
-        out.append(clf.predict_windows(w.reshape(n * k, *w.shape[2:])).reshape(n, k, -1).max(axis=1))
+        fw = None if f is None else np.repeat(f[i: i + 64], k, axis=0)
+        out.append(clf.predict_windows(w.reshape(n * k, *w.shape[2:]), fw).reshape(n, k, -1).max(axis=1))
     return np.concatenate(out)
 
 
@@ -106,8 +116,8 @@ def powerline_through_pipeline(clf, sig: np.ndarray, rng: np.random.Generator) -
         up = resample_poly(s.astype(np.float64), 5, 1, axis=0)
         up += 200.0 * np.sin(2 * np.pi * 50 * t + rng.uniform(0, 2 * np.pi))[:, None]
         rec = ECGRecord(signal=up.T, fs=500.0, leads=tuple(clf.meta["preprocessing"]["leads"]))
-        w, _ = model_input(rec, clf.meta["preprocessing"])
-        out.append(clf.predict_windows(w).max(axis=0))
+        w, f, _ = model_input(rec, clf.meta["preprocessing"])
+        out.append(clf.predict_windows(w, f).max(axis=0))
     return np.stack(out)
 
 
@@ -136,21 +146,30 @@ def ludb_check(clf) -> list[dict]:
 def latency(clf, sig: np.ndarray) -> dict[str, float]:
     spec = clf.meta["preprocessing"]
     rec = ECGRecord(signal=sig.T.astype(np.float32), fs=100.0, leads=tuple(spec["leads"]))
-    w, _ = model_input(rec, spec)
+    w, f, _ = model_input(rec, spec)
     for _ in range(5):
-        clf.predict_windows(w)
-    t_model, t_full = [], []
+        clf.predict_windows(w, f)
+    t_model, t_full, t_feat = [], [], []
     for _ in range(200):
         t0 = time.perf_counter()
-        clf.predict_windows(w)
+        clf.predict_windows(w, f)
         t_model.append(time.perf_counter() - t0)
+    if clf.feature_spec:
+        from ecgpilot.model.features import rhythm_features
+
+        x = sig.T.astype(np.float64)
+        for _ in range(100):
+            t0 = time.perf_counter()
+            rhythm_features(x, 100.0)
+            t_feat.append(time.perf_counter() - t0)
     rec500 = ECGRecord(signal=np.repeat(sig.T, 5, axis=1).astype(np.float32), fs=500.0, leads=tuple(spec["leads"]))
     for _ in range(50):
         t0 = time.perf_counter()
         clf.classify(rec500)
         t_full.append(time.perf_counter() - t0)
     return {"model_ms_median": 1000 * float(np.median(t_model)), "model_ms_p90": 1000 * float(np.percentile(t_model, 90)),
-            "classify_500hz_ms_median": 1000 * float(np.median(t_full))}
+            "classify_500hz_ms_median": 1000 * float(np.median(t_full)),
+            "features_ms_median": 1000 * float(np.median(t_feat)) if t_feat else None}
 
 
 def train_throughput(threads: int, n_batches: int = 15, width: int = 40) -> float:
@@ -259,13 +278,17 @@ def render(res: dict, meta: dict) -> str:
           "numbers were not available to us (see shared/docs/anchors_ecg.md §1.3).", "",
           f"Latency on one core (ONNX Runtime, 1 thread): model {res['latency']['model_ms_median']:.2f} ms median "
           f"(p90 {res['latency']['model_ms_p90']:.2f}) per 10-s ECG (7 windows); full `classify()` on a 500 Hz record "
-          f"incl. resampling {res['latency']['classify_500hz_ms_median']:.2f} ms.", "",
+          f"incl. resampling {res['latency']['classify_500hz_ms_median']:.2f} ms"
+          + (f"; the whole-record rhythm features alone {res['latency']['features_ms_median']:.2f} ms."
+             if res['latency'].get('features_ms_median') else "."), "",
           "## Robustness (macro-AUC, fold 10)", ""]
     L += ["Noise is added to the 100 Hz test signals (µV) before the served normalisation: baseline wander = "
           "one 0.1-0.5 Hz sine of 500 µV amplitude per lead; muscle noise = 20-45 Hz band-limited Gaussian, "
           "50 µV RMS; powerline = 200 µV 50 Hz added to a 500 Hz upsampled copy, then the served anti-aliased "
           "resampling to 100 Hz (50 Hz is the Nyquist frequency at 100 Hz: it cannot be simulated there); "
-          "missing lead = one random lead per record set to zero after normalisation (what `classify` does).", ""]
+          "missing lead = one random lead per record set to zero after normalisation (what `classify` does). "
+          "The whole-record rhythm features, when the model uses them, are computed on the same noisy or "
+          "lead-missing signal.", ""]
     L += ["| condition | superclass | subclass | form | rhythm |", "|---|---:|---:|---:|---:|",
           "| clean | " + " | ".join(f"{res['tasks'][t]['macro_auc']:.3f}" for t in TASKS) + " |"]
     for k, v in res["robustness"].items():

@@ -14,6 +14,7 @@ from scipy.stats import rankdata
 from conftest import data_file
 from ecgpilot.errors import ModelError
 from ecgpilot.model import Classifier, default_model_path, load_model
+from ecgpilot.model.features import rhythm_features_batch
 from ecgpilot.model.preprocess import windows
 from ecgpilot.record import ECGRecord
 
@@ -40,17 +41,28 @@ def check_model(clf: Classifier, rng: np.random.Generator) -> None:
     spec = clf.meta["preprocessing"]
     n_out = len(clf.meta["outputs"])
     x = rng.normal(size=(5, 12, spec["window"])).astype(np.float32)
-    p = clf.predict_windows(x)
+    fs = clf.feature_spec
+    f = None
+    if fs is not None:
+        f = np.asarray(fs["mean"]) + rng.normal(size=(5, len(fs["names"]))) * np.asarray(fs["std"])
+        with pytest.raises(ModelError, match="features"):
+            clf.predict_windows(x)
+        with pytest.raises(ModelError, match="shape"):
+            clf.predict_windows(x, f[:, :-1])
+        # one feature vector for all windows = the same vector repeated per window
+        np.testing.assert_allclose(clf.predict_windows(x, f[0]), clf.predict_windows(x, np.repeat(f[:1], 5, 0)))
+    p = clf.predict_windows(x, f)
     assert p.shape == (5, n_out) and np.all((p >= 0) & (p <= 1))
-    np.testing.assert_array_equal(p, clf.predict_windows(x))  # deterministic
-    one_by_one = np.concatenate([clf.predict_windows(x[i: i + 1]) for i in range(5)])
+    np.testing.assert_array_equal(p, clf.predict_windows(x, f))  # deterministic
+    one_by_one = np.concatenate([clf.predict_windows(x[i: i + 1], None if f is None else f[i: i + 1])
+                                 for i in range(5)])
     np.testing.assert_allclose(one_by_one, p, atol=1e-6)  # batch-invariant
     for j, o in enumerate(clf.meta["outputs"]):
         assert 0.0 < o["threshold"] < 1.0, o
         assert o["platt_a"] > 0, f"calibration reverses the ranking of {o['code']}"
     for bad in (x[:, :11], x[:, :, : spec["window"] - 1], x[0]):
         with pytest.raises(ModelError, match="shape"):
-            clf.predict_windows(bad)
+            clf.predict_windows(bad, None if f is None else f[0])
 
 
 def test_check_model(clf: Classifier) -> None:
@@ -96,10 +108,13 @@ def test_recorded_fold10_auc(clf: Classifier, fold10) -> None:
     spec = clf.meta["preprocessing"]
     outs = [(o["task"], o["code"]) for o in clf.meta["outputs"]]
     y = data.targets(outs)[idx]
-    x = (np.asarray(data.signals[idx], dtype=np.float32).transpose(0, 2, 1) - spec["mean"]) / spec["scale"]
+    raw = np.asarray(data.signals[idx], dtype=np.float32).transpose(0, 2, 1)
+    x = (raw - spec["mean"]) / spec["scale"]
     w = np.stack([windows(r, spec["window"], spec["stride"]) for r in x])
     n, k = w.shape[:2]
-    batches = [clf.predict_windows(w[i: i + 64].reshape(-1, 12, spec["window"])).reshape(-1, k, len(outs))
+    f = rhythm_features_batch(raw, 100.0) if clf.feature_spec else None
+    batches = [clf.predict_windows(w[i: i + 64].reshape(-1, 12, spec["window"]),
+                                   None if f is None else np.repeat(f[i: i + 64], k, axis=0)).reshape(-1, k, len(outs))
                for i in range(0, n, 64)]
     p = np.concatenate(batches).max(axis=1)  # max over the sliding windows, as in classify()
     recorded = clf.meta["metrics"]["fold10_macro_auc"]
@@ -159,15 +174,25 @@ def test_onnx_matches_torch(tmp_path: Path) -> None:
     from ecgpilot.train.net import ECGResNet
 
     torch.manual_seed(0)
-    net = ECGResNet(59, width=16, kernel=5).eval()
     x = torch.randn(6, 12, 250)
-    path = tmp_path / "n.onnx"
-    torch.onnx.export(net, (x[:1],), str(path), input_names=["ecg"], output_names=["logits"],
-                      dynamic_axes={"ecg": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17, dynamo=False)
-    with torch.no_grad():
-        want = net(x).numpy()
-    got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"ecg": x.numpy()})[0]
-    np.testing.assert_allclose(got, want, atol=1e-4)
+    f = torch.randn(6, 18)
+    for n_features in (0, 18):
+        net = ECGResNet(59, width=16, kernel=5, n_features=n_features).eval()
+        args, names, feed = (x[:1],), ["ecg"], {"ecg": x.numpy()}
+        axes = {"ecg": {0: "batch"}, "logits": {0: "batch"}}
+        if n_features:
+            args, names, feed = (x[:1], f[:1]), names + ["features"], dict(feed, features=f.numpy())
+            axes["features"] = {0: "batch"}
+        path = tmp_path / f"n{n_features}.onnx"
+        torch.onnx.export(net, args, str(path), input_names=names, output_names=["logits"],
+                          dynamic_axes=axes, opset_version=17, dynamo=False)
+        with torch.no_grad():
+            want = net(x, f if n_features else None).numpy()
+        got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, feed)[0]
+        np.testing.assert_allclose(got, want, atol=1e-4)
+        if n_features:  # the features really change the output
+            with torch.no_grad():
+                assert not np.allclose(net(x, torch.zeros_like(f)).numpy(), want, atol=1e-3)
 
 
 def test_platt_recovers_known_parameters() -> None:

@@ -46,19 +46,40 @@ class Classifier:
     def version(self) -> str:
         return str(self.meta["version"])
 
-    def predict_windows(self, x: NDArray[np.float32]) -> NDArray[np.float64]:
-        """Sigmoid probabilities for a batch of normalised windows ``(n, 12, window)``."""
+    @property
+    def feature_spec(self) -> dict[str, Any] | None:
+        """Names, training mean and SD of the whole-record features, or None (signal-only model)."""
+        return self.meta["preprocessing"].get("features")
+
+    def predict_windows(self, x: NDArray[np.float32], features: NDArray | None = None) -> NDArray[np.float64]:
+        """Sigmoid probabilities for a batch of normalised windows ``(n, 12, window)``.
+
+        ``features``: the raw :func:`~ecgpilot.model.features.rhythm_features` of the record
+        the windows come from, ``(n_features,)`` for all windows or ``(n, n_features)``;
+        required when the model was trained with them.
+        """
         if x.ndim != 3 or x.shape[1:] != (12, int(self.meta["preprocessing"]["window"])):
             raise ModelError(
                 f"model input must have shape (n, 12, {self.meta['preprocessing']['window']}); got {x.shape}."
             )
-        logits = self.session.run(None, {"ecg": np.ascontiguousarray(x, dtype=np.float32)})[0]
+        feed = {"ecg": np.ascontiguousarray(x, dtype=np.float32)}
+        spec = self.feature_spec
+        if spec is not None:
+            n_f = len(spec["names"])
+            if features is None:
+                raise ModelError(f"model {self.version} needs the record's {n_f} rhythm features; none given.")
+            f = np.asarray(features, dtype=np.float64)
+            f = np.broadcast_to(f, (x.shape[0], n_f)) if f.shape == (n_f,) else f
+            if f.shape != (x.shape[0], n_f):
+                raise ModelError(f"features must have shape ({n_f},) or ({x.shape[0]}, {n_f}); got {f.shape}.")
+            feed["features"] = ((f - np.asarray(spec["mean"])) / np.asarray(spec["std"])).astype(np.float32)
+        logits = self.session.run(None, feed)[0]
         return 1 / (1 + np.exp(-logits.astype(np.float64)))
 
     def predict_proba(self, record: ECGRecord) -> tuple[NDArray[np.float64], dict[str, Any]]:
         """Raw probability per output (max over windows) and the input description."""
-        w, info = model_input(record, self.meta["preprocessing"])
-        return self.predict_windows(w).max(axis=0), info
+        w, feats, info = model_input(record, self.meta["preprocessing"])
+        return self.predict_windows(w, feats).max(axis=0), info
 
     def classify(self, record: ECGRecord) -> dict[str, Any]:
         """The ``ai`` object of the analysis document for one record."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -12,7 +12,15 @@ from scipy.signal import resample_poly
 from ecgpilot.errors import ModelError
 from ecgpilot.record import ECGRecord
 
-__all__ = ["model_input", "windows"]
+__all__ = ["ModelInput", "model_input", "windows"]
+
+
+class ModelInput(NamedTuple):
+    """What the classifier reads from one record."""
+
+    windows: NDArray[np.float32]           # (n_windows, 12, window), normalised
+    features: NDArray[np.float32] | None   # raw whole-record features, or None for a model without them
+    info: dict[str, Any]                   # what was done (rate, leads used / missing / derived)
 
 
 def resample(x: NDArray, fs_in: float, fs_out: float) -> NDArray:
@@ -32,11 +40,13 @@ def windows(x: NDArray, window: int, stride: int) -> NDArray:
     return np.stack([x[:, s: s + window] for s in starts])
 
 
-def model_input(record: ECGRecord, spec: dict[str, Any]) -> tuple[NDArray[np.float32], dict[str, Any]]:
-    """Normalised windows ``(n_windows, 12, window)`` and a description of what was done.
+def model_input(record: ECGRecord, spec: dict[str, Any]) -> ModelInput:
+    """Normalised windows ``(n_windows, 12, window)``, the record features when ``spec`` has
+    ``features``, and a description of what was done.
 
     Resamples to ``spec['fs']``, derives III/aVR/aVL/aVF from I and II when missing, keeps
-    the first ``spec['duration_s']`` seconds, and zero-fills at most one other missing lead.
+    the first ``spec['duration_s']`` seconds, and zero-fills at most one other missing lead
+    (the features are computed on that same µV signal, the missing lead at zero).
     Raises :class:`ModelError` when the record cannot be classified faithfully.
     """
     leads: list[str] = list(spec["leads"])
@@ -63,10 +73,15 @@ def model_input(record: ECGRecord, spec: dict[str, Any]) -> tuple[NDArray[np.flo
     x = resample(x, rec.fs, fs)
     n_keep = int(round(float(spec.get("duration_s", 10.0)) * fs))
     x = x[:, :n_keep]
+    feats = None
+    if spec.get("features"):
+        from ecgpilot.model.features import rhythm_features
+
+        feats = rhythm_features(x, fs)
     x = (x - float(spec["mean"])) / float(spec["scale"])
     for name in missing:
         x[leads.index(name)] = 0.0
     info = {"fs": fs, "leads_used": present, "leads_missing": missing,
             "duration_used_s": round(x.shape[1] / fs, 3), "resampled_from_hz": rec.fs,
             "derived_leads": list(rec.source.extra.get("derived_leads", []))}
-    return windows(x.astype(np.float32), window, int(spec["stride"])), info
+    return ModelInput(windows(x.astype(np.float32), window, int(spec["stride"])), feats, info)

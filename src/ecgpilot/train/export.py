@@ -14,7 +14,9 @@ import torch
 from ecgpilot.datasets.ptbxl import load_ptbxl
 from ecgpilot.model.calibration import apply_platt, f1_threshold, fit_platt
 from ecgpilot.paths import package_dir, shared_data_dir
-from ecgpilot.train.loop import TEST_FOLD, VAL_FOLD, TrainConfig, predict_records, prepare, task_aucs
+from ecgpilot.model.features import N_FEATURES
+from ecgpilot.train.loop import (TEST_FOLD, VAL_FOLD, TrainConfig, predict_records, prepare, record_features,
+                                 standardise, task_aucs)
 from ecgpilot.train.net import ECGResNet
 
 __all__ = ["export_model", "MODEL_NAME", "statement_descriptions"]
@@ -60,15 +62,20 @@ def export_model(run_dir: Path, target_dir: Path | None = None, version: str | N
     outputs = [tuple(o) for o in meta["outputs"]]
     mean, scale = meta["norm"]["mean"], meta["norm"]["scale"]
     ck = torch.load(run_dir / "best.pt", weights_only=False)
-    model = ECGResNet(len(outputs), width=cfg.width, kernel=cfg.kernel)
+    fnorm = meta.get("features")
+    model = ECGResNet(len(outputs), width=cfg.width, kernel=cfg.kernel, n_features=N_FEATURES if fnorm else 0)
     model.load_state_dict(ck["model"])
     model.eval()
 
     data = load_ptbxl()
     y = data.targets(outputs)
     va, te = data.folds(VAL_FOLD), data.folds(TEST_FOLD)
-    pva = predict_records(model, prepare(data, va, mean, scale), cfg.window, cfg.stride)
-    pte = predict_records(model, prepare(data, te, mean, scale), cfg.window, cfg.stride)
+    fva = fte = None
+    if fnorm:
+        fall = record_features(data)
+        fva, fte = standardise(fall[va], fnorm["mean"], fnorm["std"]), standardise(fall[te], fnorm["mean"], fnorm["std"])
+    pva = predict_records(model, prepare(data, va, mean, scale), cfg.window, cfg.stride, feats=fva)
+    pte = predict_records(model, prepare(data, te, mean, scale), cfg.window, cfg.stride, feats=fte)
     calib = [fit_platt(y[va, j], pva[:, j]) for j in range(len(outputs))]
     a = np.array([c[0] for c in calib])
     b = np.array([c[1] for c in calib])
@@ -78,13 +85,17 @@ def export_model(run_dir: Path, target_dir: Path | None = None, version: str | N
     target = target_dir or package_dir() / "model"
     target.mkdir(parents=True, exist_ok=True)
     onnx_path = target / f"{MODEL_NAME}.onnx"
-    dummy = torch.zeros(1, 12, cfg.window)
-    torch.onnx.export(model, (dummy,), str(onnx_path), input_names=["ecg"], output_names=["logits"],
-                      dynamic_axes={"ecg": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17,
-                      dynamo=False)
+    dummy: tuple[torch.Tensor, ...] = (torch.zeros(1, 12, cfg.window),)
+    names, axes = ["ecg"], {"ecg": {0: "batch"}, "logits": {0: "batch"}}
+    if fnorm:
+        dummy, names = dummy + (torch.zeros(1, N_FEATURES),), names + ["features"]
+        axes["features"] = {0: "batch"}
+    torch.onnx.export(model, dummy, str(onnx_path), input_names=names, output_names=["logits"],
+                      dynamic_axes=axes, opset_version=17, dynamo=False)
     shared = shared_data_dir()
     desc = statement_descriptions(shared / "ptbxl") if shared else {}
-    version = version or f"ptbxl-resnet1d-w{cfg.width}-{dt.date.today().isoformat()}"
+    kind = "resnet1d-rr" if fnorm else "resnet1d"
+    version = version or f"ptbxl-{kind}-w{cfg.width}-{dt.date.today().isoformat()}-e{int(ck['epoch']) + 1}"
     info = {
         "name": MODEL_NAME,
         "version": version,
@@ -97,6 +108,7 @@ def export_model(run_dir: Path, target_dir: Path | None = None, version: str | N
         "preprocessing": {"fs": 100.0, "units": "uV", "leads": list(data_leads()), "duration_s": 10.0,
                           "window": cfg.window, "stride": cfg.stride, "aggregate": "max",
                           "mean": mean, "scale": scale,
+                          **({"features": fnorm} if fnorm else {}),
                           "missing_lead": "zero after normalisation (at most one lead)"},
         "outputs": [{"task": t, "code": c, "description": desc.get(c, c),
                      "threshold": thresholds[j], "platt_a": calib[j][0], "platt_b": calib[j][1]}

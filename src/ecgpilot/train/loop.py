@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -15,10 +16,12 @@ import torch
 from torch import nn
 
 from ecgpilot.datasets.ptbxl import PTBXL, TASKS, load_ptbxl
+from ecgpilot.model.features import FEATURE_NAMES, N_FEATURES, rhythm_features
 from ecgpilot.model.metrics import macro_auc
+from ecgpilot.paths import cache_dir
 from ecgpilot.train.net import ECGResNet
 
-__all__ = ["TrainConfig", "train", "output_list", "windows", "predict_records"]
+__all__ = ["TrainConfig", "train", "output_list", "windows", "predict_records", "record_features"]
 
 TRAIN_FOLDS = (1, 2, 3, 4, 5, 6, 7, 8)
 VAL_FOLD = 9
@@ -38,6 +41,7 @@ class TrainConfig:
     stride: int = 125
     seed: int = 20261122
     threads: int = 1
+    features: bool = True  # whole-record rhythm features (ecgpilot.model.features) into the head
     limit: int = 0  # >0: use only this many training records (smoke tests)
 
 
@@ -62,14 +66,40 @@ def windows(x: np.ndarray, window: int, stride: int) -> np.ndarray:
 
 
 @torch.no_grad()
-def predict_records(model: nn.Module, x: np.ndarray, window: int, stride: int, batch: int = 512) -> np.ndarray:
-    """Sigmoid probabilities per record: max over sliding windows."""
+def predict_records(model: nn.Module, x: np.ndarray, window: int, stride: int, batch: int = 512,
+                    feats: np.ndarray | None = None) -> np.ndarray:
+    """Sigmoid probabilities per record: max over sliding windows (``feats``: standardised
+    record features, repeated for every window of the record)."""
     model.eval()
     w = windows(x, window, stride)  # (n, k, L, W)
     n, k = w.shape[:2]
     flat = torch.from_numpy(np.ascontiguousarray(w.reshape(n * k, *w.shape[2:])))
-    out = [torch.sigmoid(model(flat[i: i + batch])) for i in range(0, n * k, batch)]
+    f = None if feats is None else torch.from_numpy(np.ascontiguousarray(np.repeat(feats, k, axis=0)))
+    out = [torch.sigmoid(model(flat[i: i + batch], None if f is None else f[i: i + batch]))
+           for i in range(0, n * k, batch)]
     return torch.cat(out).numpy().reshape(n, k, -1).max(axis=1)
+
+
+def record_features(data: PTBXL) -> np.ndarray:
+    """:func:`rhythm_features` of every PTB-XL record (from the µV signal), cached on disk."""
+    key = hashlib.sha256((data.data_sha256 + ",".join(FEATURE_NAMES)).encode()).hexdigest()[:16]
+    path = cache_dir() / f"ptbxl_features_{key}.npy"
+    if path.exists():
+        f = np.load(path)
+        if f.shape == (len(data.signals), N_FEATURES):
+            return f
+    f = np.stack([rhythm_features(np.asarray(data.signals[i], dtype=np.float64).T, 100.0)
+                  for i in range(len(data.signals))])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.npy")
+    np.save(tmp, f)
+    os.replace(tmp, path)
+    return f
+
+
+def standardise(f: np.ndarray, mean: list[float], std: list[float]) -> np.ndarray:
+    """(features - mean) / std, as float32."""
+    return ((f - np.asarray(mean)) / np.asarray(std)).astype(np.float32)
 
 
 def prepare(data: PTBXL, idx: np.ndarray, mean: float, scale: float) -> np.ndarray:
@@ -106,7 +136,15 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
     y_all = data.targets(outputs)
     ytr, yva = y_all[tr], y_all[va]
 
-    model = ECGResNet(len(outputs), width=cfg.width, kernel=cfg.kernel)
+    ftr = fva = None
+    fnorm: dict[str, list[float]] | None = None
+    if cfg.features:
+        fall = record_features(data)
+        fmean, fstd = fall[tr].mean(axis=0), fall[tr].std(axis=0)
+        fstd = np.where(fstd > 1e-6, fstd, 1.0)
+        fnorm = {"names": list(FEATURE_NAMES), "mean": fmean.tolist(), "std": fstd.tolist()}
+        ftr, fva = standardise(fall[tr], fnorm["mean"], fnorm["std"]), standardise(fall[va], fnorm["mean"], fnorm["std"])
+    model = ECGResNet(len(outputs), width=cfg.width, kernel=cfg.kernel, n_features=N_FEATURES if cfg.features else 0)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(tr) / cfg.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(
@@ -122,7 +160,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
         sched.load_state_dict(ck["sched"])
         start_epoch, best, history = ck["epoch"] + 1, ck["best"], ck["history"]
         torch.set_rng_state(ck["torch_rng"])
-    meta = {"config": asdict(cfg), "outputs": outputs, "norm": {"mean": mean, "scale": scale},
+    meta = {"config": asdict(cfg), "outputs": outputs, "norm": {"mean": mean, "scale": scale}, "features": fnorm,
             "data_sha256": data.data_sha256, "n_train": int(len(tr)), "n_val": int(len(va))}
     (out / "meta.json").write_text(json.dumps(meta, indent=1))
 
@@ -144,13 +182,14 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
             sel = order[b: b + cfg.batch_size]
             xb = np.stack([xtr[i, :, o: o + cfg.window] for i, o in zip(sel, offs[sel])]) * gains[sel, None, None]
             xb_t, yb_t = torch.from_numpy(xb), torch.from_numpy(ytr[sel])
+            fb_t = None if ftr is None else torch.from_numpy(ftr[sel])
             opt.zero_grad(set_to_none=True)
-            loss = lossf(model(xb_t), yb_t)
+            loss = lossf(model(xb_t, fb_t), yb_t)
             loss.backward()
             opt.step()
             sched.step()
             total += float(loss.detach()) * len(sel)
-        pva = predict_records(model, xva, cfg.window, cfg.stride)
+        pva = predict_records(model, xva, cfg.window, cfg.stride, feats=fva)
         aucs = task_aucs(yva, pva, outputs)
         score = float(np.mean(list(aucs.values())))
         history.append({"epoch": epoch + 1, "loss": total / len(tr), "val_auc": aucs, "val_mean": score,

@@ -33,11 +33,15 @@ class ECGResNet(nn.Module):
     """Stem + 4 residual stages (widths w, 2w, 2w, 4w) + mean/max pooling + linear head.
 
     Input ``(batch, 12, samples)`` normalised signal; output logits ``(batch, n_out)``.
+    With ``n_features > 0`` the forward pass also takes ``(batch, n_features)`` standardised
+    whole-record features (:mod:`ecgpilot.model.features`), embedded by a small MLP and
+    concatenated with the pooled signal before the head.
     """
 
     def __init__(self, n_out: int, width: int = 40, kernel: int = 5, blocks: int = 2,
-                 n_leads: int = 12, dropout: float = 0.2) -> None:
+                 n_leads: int = 12, dropout: float = 0.2, n_features: int = 0, feature_width: int = 64) -> None:
         super().__init__()
+        self.n_features = n_features
         self.stem = nn.Sequential(
             nn.Conv1d(n_leads, width, 7, padding=3, bias=False), nn.BatchNorm1d(width), nn.ReLU(inplace=True)
         )
@@ -50,9 +54,18 @@ class ECGResNet(nn.Module):
                 layers.append(_Block(c, w, kernel, s if b == 0 else 1))
                 c = w
         self.body = nn.Sequential(*layers)
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * c, n_out))
+        extra = 0
+        if n_features:
+            self.features = nn.Sequential(nn.Linear(n_features, feature_width), nn.ReLU(inplace=True),
+                                          nn.Linear(feature_width, feature_width), nn.ReLU(inplace=True))
+            extra = feature_width
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * c + extra, n_out))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, feats: torch.Tensor | None = None) -> torch.Tensor:
         h = self.body(self.stem(x))
         pooled = torch.cat([h.mean(dim=2), h.amax(dim=2)], dim=1)
+        if self.n_features:
+            if feats is None:
+                raise ValueError(f"this network needs its {self.n_features} record features")
+            pooled = torch.cat([pooled, self.features(feats)], dim=1)
         return self.head(pooled)
