@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from conftest import data_file
-from ecgpilot.model.features import FEATURE_NAMES, N_FEATURES, rhythm_features, rhythm_features_batch
+from ecgpilot.model.features import RHYTHM_NAMES, rhythm_features, rhythm_features_batch
+
+N_FEATURES = len(RHYTHM_NAMES)
 
 FS = 100.0
 
@@ -28,7 +30,7 @@ def _ecg(beat_times_s: list[float], odd: set[int] = frozenset(), seconds: float 
 def _f(x: np.ndarray) -> dict[str, float]:
     v = rhythm_features(x, FS)
     assert v.shape == (N_FEATURES,) and v.dtype == np.float32 and np.all(np.isfinite(v))
-    return dict(zip(FEATURE_NAMES, map(float, v)))
+    return dict(zip(RHYTHM_NAMES, map(float, v)))
 
 
 def test_regular_rhythm_at_75_bpm() -> None:
@@ -95,3 +97,48 @@ def test_rate_matches_ludb_annotations(n: int) -> None:
     x = resample_poly(w.p_signal.T * 1000.0, 1, 5, axis=1)
     f = _f(x)
     assert 100 * f["hr_median_100"] == pytest.approx(hr_ref, abs=2.0)
+
+
+def _beat_ecg(st_mV: dict[int, float], t_mV: float = 0.3, seconds: float = 10.0) -> np.ndarray:
+    """12 leads at 100 Hz (µV): P, QRS, an ST segment raised by ``st_mV[lead]`` from the J point
+    to the T wave, and a T wave of ``t_mV``; one beat every 0.8 s."""
+    t = np.arange(int(seconds * FS)) / FS
+    x = np.zeros((12, t.size))
+    for b in np.arange(0.5, seconds - 0.5, 0.8):
+        p = 0.12 * np.exp(-((t - (b - 0.16)) / 0.025) ** 2)
+        qrs = 1.2 * np.exp(-((t - b) / 0.012) ** 2) - 0.3 * np.exp(-((t - b - 0.03) / 0.01) ** 2)
+        tw = t_mV * np.exp(-((t - (b + 0.28)) / 0.05) ** 2)
+        plateau = ((t > b + 0.05) & (t < b + 0.26)).astype(float)
+        plateau = np.convolve(plateau, np.ones(3) / 3, mode="same")
+        for k in range(12):
+            x[k] += 1000.0 * (p + qrs + tw + st_mV.get(k, 0.0) * plateau)
+    return x + np.random.default_rng(1).normal(0, 3.0, x.shape)
+
+
+def test_beat_features_see_st_elevation_where_it_is() -> None:
+    from ecgpilot.model.features import BEAT_NAMES, LEADS12, beat_features
+
+    raised = {7: 0.25, 8: 0.25, 9: 0.2}  # V2, V3, V4
+    f = dict(zip(BEAT_NAMES, map(float, beat_features(_beat_ecg(raised), FS))))
+    assert f["beat_valid"] == 1.0 and f["p_found"] == 1.0
+    for k, lead in enumerate(LEADS12):
+        want = raised.get(k, 0.0)
+        assert f[f"st60_{lead}_mV"] == pytest.approx(want, abs=0.06), lead
+    assert f["t_amp_II_mV"] == pytest.approx(0.3, abs=0.08)
+    assert 0.6 < f["r_amp_I_mV"] < 1.4 and f["s_amp_I_mV"] < 0.0
+    assert f["p_amp_II_mV"] == pytest.approx(0.12, abs=0.05)
+
+
+def test_model_features_selects_by_name_and_refuses_unknown() -> None:
+    from ecgpilot.errors import ModelError
+    from ecgpilot.model.features import FEATURE_NAMES, model_features
+
+    x = _beat_ecg({})
+    full = model_features(x, FS, FEATURE_NAMES)
+    assert full.shape == (len(FEATURE_NAMES),)
+    picked = model_features(x, FS, ["qrs_100ms", "hr_median_100"])
+    np.testing.assert_array_equal(picked, full[[FEATURE_NAMES.index("qrs_100ms"), FEATURE_NAMES.index("hr_median_100")]])
+    np.testing.assert_array_equal(model_features(x, FS, list(RHYTHM_NAMES)), rhythm_features(x, FS))
+    assert picked[1] == pytest.approx(0.75, abs=0.01)
+    with pytest.raises(ModelError, match="unknown classifier feature"):
+        model_features(x, FS, ["qrs_100ms", "heart_shape_index"])

@@ -14,7 +14,7 @@ from scipy.stats import rankdata
 from conftest import data_file
 from ecgpilot.errors import ModelError
 from ecgpilot.model import Classifier, default_model_path, load_model
-from ecgpilot.model.features import rhythm_features_batch
+from ecgpilot.model.features import model_features_batch
 from ecgpilot.model.preprocess import windows
 from ecgpilot.record import ECGRecord
 
@@ -112,7 +112,7 @@ def test_recorded_fold10_auc(clf: Classifier, fold10) -> None:
     x = (raw - spec["mean"]) / spec["scale"]
     w = np.stack([windows(r, spec["window"], spec["stride"]) for r in x])
     n, k = w.shape[:2]
-    f = rhythm_features_batch(raw, 100.0) if clf.feature_spec else None
+    f = model_features_batch(raw, 100.0, clf.feature_spec["names"]) if clf.feature_spec else None
     batches = [clf.predict_windows(w[i: i + 64].reshape(-1, 12, spec["window"]),
                                    None if f is None else np.repeat(f[i: i + 64], k, axis=0)).reshape(-1, k, len(outs))
                for i in range(0, n, 64)]

@@ -54,7 +54,7 @@ class Classifier:
     def predict_windows(self, x: NDArray[np.float32], features: NDArray | None = None) -> NDArray[np.float64]:
         """Sigmoid probabilities for a batch of normalised windows ``(n, 12, window)``.
 
-        ``features``: the raw :func:`~ecgpilot.model.features.rhythm_features` of the record
+        ``features``: the raw :func:`~ecgpilot.model.features.model_features` of the record
         the windows come from, ``(n_features,)`` for all windows or ``(n, n_features)``;
         required when the model was trained with them.
         """

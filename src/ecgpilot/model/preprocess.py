@@ -75,9 +75,9 @@ def model_input(record: ECGRecord, spec: dict[str, Any]) -> ModelInput:
     x = x[:, :n_keep]
     feats = None
     if spec.get("features"):
-        from ecgpilot.model.features import rhythm_features
+        from ecgpilot.model.features import model_features
 
-        feats = rhythm_features(x, fs)
+        feats = model_features(x, fs, spec["features"]["names"])
     x = (x - float(spec["mean"])) / float(spec["scale"])
     for name in missing:
         x[leads.index(name)] = 0.0

@@ -14,7 +14,6 @@ import torch
 from ecgpilot.datasets.ptbxl import load_ptbxl
 from ecgpilot.model.calibration import apply_platt, f1_threshold, fit_platt
 from ecgpilot.paths import package_dir, shared_data_dir
-from ecgpilot.model.features import N_FEATURES
 from ecgpilot.train.loop import (TEST_FOLD, VAL_FOLD, TrainConfig, predict_records, prepare, record_features,
                                  standardise, task_aucs)
 from ecgpilot.train.net import ECGResNet
@@ -63,7 +62,7 @@ def export_model(run_dir: Path, target_dir: Path | None = None, version: str | N
     mean, scale = meta["norm"]["mean"], meta["norm"]["scale"]
     ck = torch.load(run_dir / "best.pt", weights_only=False)
     fnorm = meta.get("features")
-    model = ECGResNet(len(outputs), width=cfg.width, kernel=cfg.kernel, n_features=N_FEATURES if fnorm else 0)
+    model = ECGResNet(len(outputs), width=cfg.width, kernel=cfg.kernel, n_features=len(fnorm["names"]) if fnorm else 0)
     model.load_state_dict(ck["model"])
     model.eval()
 
@@ -72,7 +71,7 @@ def export_model(run_dir: Path, target_dir: Path | None = None, version: str | N
     va, te = data.folds(VAL_FOLD), data.folds(TEST_FOLD)
     fva = fte = None
     if fnorm:
-        fall = record_features(data)
+        fall = record_features(data, fnorm["names"])
         fva, fte = standardise(fall[va], fnorm["mean"], fnorm["std"]), standardise(fall[te], fnorm["mean"], fnorm["std"])
     pva = predict_records(model, prepare(data, va, mean, scale), cfg.window, cfg.stride, feats=fva)
     pte = predict_records(model, prepare(data, te, mean, scale), cfg.window, cfg.stride, feats=fte)
@@ -88,7 +87,7 @@ def export_model(run_dir: Path, target_dir: Path | None = None, version: str | N
     dummy: tuple[torch.Tensor, ...] = (torch.zeros(1, 12, cfg.window),)
     names, axes = ["ecg"], {"ecg": {0: "batch"}, "logits": {0: "batch"}}
     if fnorm:
-        dummy, names = dummy + (torch.zeros(1, N_FEATURES),), names + ["features"]
+        dummy, names = dummy + (torch.zeros(1, len(fnorm["names"])),), names + ["features"]
         axes["features"] = {0: "batch"}
     torch.onnx.export(model, dummy, str(onnx_path), input_names=names, output_names=["logits"],
                       dynamic_axes=axes, opset_version=17, dynamo=False)

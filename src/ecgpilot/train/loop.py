@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ecgpilot.datasets.ptbxl import PTBXL, TASKS, load_ptbxl
-from ecgpilot.model.features import FEATURE_NAMES, N_FEATURES, rhythm_features
+from ecgpilot.model.features import FEATURE_NAMES, model_features
 from ecgpilot.model.metrics import macro_auc
 from ecgpilot.paths import cache_dir
 from ecgpilot.train.net import ECGResNet
@@ -41,7 +41,7 @@ class TrainConfig:
     stride: int = 125
     seed: int = 20261122
     threads: int = 1
-    features: bool = True  # whole-record rhythm features (ecgpilot.model.features) into the head
+    features: bool = True  # whole-record rhythm + beat features (ecgpilot.model.features) into the head
     limit: int = 0  # >0: use only this many training records (smoke tests)
 
 
@@ -80,16 +80,24 @@ def predict_records(model: nn.Module, x: np.ndarray, window: int, stride: int, b
     return torch.cat(out).numpy().reshape(n, k, -1).max(axis=1)
 
 
-def record_features(data: PTBXL) -> np.ndarray:
-    """:func:`rhythm_features` of every PTB-XL record (from the µV signal), cached on disk."""
-    key = hashlib.sha256((data.data_sha256 + ",".join(FEATURE_NAMES)).encode()).hexdigest()[:16]
+def record_features(data: PTBXL, names: list[str] | tuple[str, ...] = FEATURE_NAMES,
+                    progress: bool = False) -> np.ndarray:
+    """:func:`model_features` ``names`` of every PTB-XL record (from the µV signal), cached on disk."""
+    key = hashlib.sha256((data.data_sha256 + ",".join(names)).encode()).hexdigest()[:16]
     path = cache_dir() / f"ptbxl_features_{key}.npy"
     if path.exists():
         f = np.load(path)
-        if f.shape == (len(data.signals), N_FEATURES):
+        if f.shape == (len(data.signals), len(names)):
             return f
-    f = np.stack([rhythm_features(np.asarray(data.signals[i], dtype=np.float64).T, 100.0)
-                  for i in range(len(data.signals))])
+    rows = range(len(data.signals))
+    if progress:
+        try:
+            from tqdm import tqdm
+
+            rows = tqdm(rows, desc="record features")
+        except ImportError:  # pragma: no cover
+            pass
+    f = np.stack([model_features(np.asarray(data.signals[i], dtype=np.float64).T, 100.0, names) for i in rows])
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.npy")
     np.save(tmp, f)
@@ -139,12 +147,12 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
     ftr = fva = None
     fnorm: dict[str, list[float]] | None = None
     if cfg.features:
-        fall = record_features(data)
+        fall = record_features(data, FEATURE_NAMES, progress=progress)
         fmean, fstd = fall[tr].mean(axis=0), fall[tr].std(axis=0)
         fstd = np.where(fstd > 1e-6, fstd, 1.0)
         fnorm = {"names": list(FEATURE_NAMES), "mean": fmean.tolist(), "std": fstd.tolist()}
         ftr, fva = standardise(fall[tr], fnorm["mean"], fnorm["std"]), standardise(fall[va], fnorm["mean"], fnorm["std"])
-    model = ECGResNet(len(outputs), width=cfg.width, kernel=cfg.kernel, n_features=N_FEATURES if cfg.features else 0)
+    model = ECGResNet(len(outputs), width=cfg.width, kernel=cfg.kernel, n_features=len(FEATURE_NAMES) if cfg.features else 0)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(tr) / cfg.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(
