@@ -218,7 +218,8 @@ def test_training_is_seeded_and_resumable(tmp_path: Path, monkeypatch: pytest.Mo
     from ecgpilot.train import loop
 
     def cfg(name: str) -> loop.TrainConfig:
-        return loop.TrainConfig(out_dir=str(tmp_path / name), epochs=2, batch_size=32, width=8, limit=96)
+        return loop.TrainConfig(out_dir=str(tmp_path / name), epochs=2, batch_size=32, width=8, limit=96,
+                                feature_set="rhythm")
 
     loop.train(cfg("straight"), progress=False)
     real = loop.predict_records

@@ -19,6 +19,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--width", type=int, default=d.width)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--threads", type=int, default=d.threads, help="torch intra-op threads (1 is fastest on small VMs)")
+    p.add_argument("--features", choices=("all", "rhythm", "none"), default="all",
+                   help="whole-record features fed to the head: rhythm + beat (default), rhythm only, or none")
     p.add_argument("--limit", type=int, default=0, help="use only N training records (smoke test)")
     p.add_argument("--resume", action="store_true", help="continue from OUT_DIR/last.pt")
     p.add_argument("--no-export", action="store_true", help="do not export the ONNX model afterwards")
@@ -29,7 +31,8 @@ def run_train(args: argparse.Namespace) -> int:
     from ecgpilot.train.loop import TrainConfig, train
 
     cfg = TrainConfig(out_dir=args.out_dir, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                      width=args.width, seed=args.seed, threads=args.threads, limit=args.limit)
+                      width=args.width, seed=args.seed, threads=args.threads, limit=args.limit,
+                      features=args.features != "none", feature_set="rhythm" if args.features == "rhythm" else "all")
     best = train(cfg, resume=args.resume)
     print(f"best checkpoint: {best}")
     if not args.no_export:

@@ -13,9 +13,18 @@ import torch
 
 from ecgpilot.datasets.ptbxl import load_ptbxl
 from ecgpilot.model.calibration import apply_platt, f1_threshold, fit_platt
+from ecgpilot.model.features import BEAT_NAMES
 from ecgpilot.paths import package_dir, shared_data_dir
-from ecgpilot.train.loop import (TEST_FOLD, VAL_FOLD, TrainConfig, predict_records, prepare, record_features,
-                                 standardise, task_aucs)
+from ecgpilot.train.loop import (
+    TEST_FOLD,
+    VAL_FOLD,
+    TrainConfig,
+    predict_records,
+    prepare,
+    record_features,
+    standardise,
+    task_aucs,
+)
 from ecgpilot.train.net import ECGResNet
 
 __all__ = ["export_model", "MODEL_NAME", "statement_descriptions"]
@@ -93,7 +102,8 @@ def export_model(run_dir: Path, target_dir: Path | None = None, version: str | N
                       dynamic_axes=axes, opset_version=17, dynamo=False)
     shared = shared_data_dir()
     desc = statement_descriptions(shared / "ptbxl") if shared else {}
-    kind = "resnet1d-rr" if fnorm else "resnet1d"
+    beat = bool(fnorm) and any(k in BEAT_NAMES for k in fnorm["names"])
+    kind = "resnet1d-rrbeat" if beat else "resnet1d-rr" if fnorm else "resnet1d"
     version = version or f"ptbxl-{kind}-w{cfg.width}-{dt.date.today().isoformat()}-e{int(ck['epoch']) + 1}"
     info = {
         "name": MODEL_NAME,

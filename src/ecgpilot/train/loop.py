@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ecgpilot.datasets.ptbxl import PTBXL, TASKS, load_ptbxl
-from ecgpilot.model.features import FEATURE_NAMES, model_features
+from ecgpilot.model.features import FEATURE_NAMES, RHYTHM_NAMES, model_features
 from ecgpilot.model.metrics import macro_auc
 from ecgpilot.paths import cache_dir
 from ecgpilot.train.net import ECGResNet
@@ -24,6 +24,7 @@ from ecgpilot.train.net import ECGResNet
 __all__ = ["TrainConfig", "train", "output_list", "windows", "predict_records", "record_features"]
 
 TRAIN_FOLDS = (1, 2, 3, 4, 5, 6, 7, 8)
+FEATURE_SETS: dict[str, tuple[str, ...]] = {"all": FEATURE_NAMES, "rhythm": RHYTHM_NAMES}
 VAL_FOLD = 9
 TEST_FOLD = 10
 
@@ -41,7 +42,8 @@ class TrainConfig:
     stride: int = 125
     seed: int = 20261122
     threads: int = 1
-    features: bool = True  # whole-record rhythm + beat features (ecgpilot.model.features) into the head
+    features: bool = True  # whole-record features (ecgpilot.model.features) into the head
+    feature_set: str = "all"  # "all" (rhythm + beat) or "rhythm"
     limit: int = 0  # >0: use only this many training records (smoke tests)
 
 
@@ -146,13 +148,21 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
 
     ftr = fva = None
     fnorm: dict[str, list[float]] | None = None
+    if cfg.feature_set not in FEATURE_SETS:
+        raise ValueError(f"feature_set {cfg.feature_set!r} is not one of {sorted(FEATURE_SETS)}")
+    names = FEATURE_SETS[cfg.feature_set]
     if cfg.features:
-        fall = record_features(data, FEATURE_NAMES, progress=progress)
-        fmean, fstd = fall[tr].mean(axis=0), fall[tr].std(axis=0)
+        if cfg.limit:  # smoke runs: only the records used, not cached
+            raw_tr, raw_va = (np.stack([model_features(np.asarray(data.signals[i], dtype=np.float64).T, 100.0, names)
+                                        for i in rows]) for rows in (tr, va))
+        else:
+            fall = record_features(data, names, progress=progress)
+            raw_tr, raw_va = fall[tr], fall[va]
+        fmean, fstd = raw_tr.mean(axis=0), raw_tr.std(axis=0)
         fstd = np.where(fstd > 1e-6, fstd, 1.0)
-        fnorm = {"names": list(FEATURE_NAMES), "mean": fmean.tolist(), "std": fstd.tolist()}
-        ftr, fva = standardise(fall[tr], fnorm["mean"], fnorm["std"]), standardise(fall[va], fnorm["mean"], fnorm["std"])
-    model = ECGResNet(len(outputs), width=cfg.width, kernel=cfg.kernel, n_features=len(FEATURE_NAMES) if cfg.features else 0)
+        fnorm = {"names": list(names), "mean": fmean.tolist(), "std": fstd.tolist()}
+        ftr, fva = standardise(raw_tr, fnorm["mean"], fnorm["std"]), standardise(raw_va, fnorm["mean"], fnorm["std"])
+    model = ECGResNet(len(outputs), width=cfg.width, kernel=cfg.kernel, n_features=len(names) if cfg.features else 0)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(tr) / cfg.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(
