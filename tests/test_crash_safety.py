@@ -43,7 +43,7 @@ SAMPLES = (  # single-file studies of other formats (the same bytes come back ev
     ("format-samples", "philips-sierra-xml", "1_03", "129DYPRG.XML"),
     ("format-samples", "ecgtoolkit-examples", "Example.scp"),
 )
-KILL_DELAYS_S = (0.3, 0.8, 1.5)
+KILL_DELAYS_S = (0.6, 1.0, 1.5)  # the first one must leave time for one acknowledged upload
 THREADS = 4
 
 

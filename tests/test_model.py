@@ -163,8 +163,15 @@ def test_input_contract(clf: Classifier) -> None:
         clf.classify(_record(sig[:2], 500.0, ["I", "II"]))
     with pytest.raises(ModelError, match="lacks"):
         clf.classify(_record(sig[:1], 500.0, ["II"]))
-    with pytest.raises(ModelError, match="at least 2.5 s"):
+    with pytest.raises(ModelError, match="at least"):
         clf.classify(_record(sig[:, :1000], 500.0))  # 2 s
+    if clf.feature_spec is not None:
+        # record features were learnt on 10-s ECGs: a 5-s recording is refused, not misread
+        with pytest.raises(ModelError, match="at least 9.0 s"):
+            clf.classify(_record(sig[:, :2500], 500.0))
+        # no heartbeat to compute the rhythm features from: refused with the reason
+        with pytest.raises(ModelError, match="Fewer than 4 heartbeats"):
+            clf.classify(_record(np.zeros((12, 5000)), 500.0))
 
 
 def test_onnx_matches_torch(tmp_path: Path) -> None:

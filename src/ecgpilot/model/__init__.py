@@ -67,7 +67,7 @@ class Classifier:
         if spec is not None:
             n_f = len(spec["names"])
             if features is None:
-                raise ModelError(f"model {self.version} needs the record's {n_f} rhythm features; none given.")
+                raise ModelError(f"model {self.version} needs the record's {n_f} whole-record features; none given.")
             f = np.asarray(features, dtype=np.float64)
             f = np.broadcast_to(f, (x.shape[0], n_f)) if f.shape == (n_f,) else f
             if f.shape != (x.shape[0], n_f):

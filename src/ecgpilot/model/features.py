@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 from ecgpilot.errors import ModelError
 from ecgpilot.signal.beats import detect_beats
 
-__all__ = ["RHYTHM_NAMES", "BEAT_NAMES", "FEATURE_NAMES", "N_FEATURES", "rhythm_features",
+__all__ = ["FEATURES_VERSION", "RHYTHM_NAMES", "BEAT_NAMES", "FEATURE_NAMES", "N_FEATURES", "rhythm_features",
            "rhythm_features_batch", "beat_features", "model_features", "model_features_batch"]
 
 RHYTHM_NAMES: tuple[str, ...] = (
@@ -46,6 +46,7 @@ RHYTHM_NAMES: tuple[str, ...] = (
     "odd_beat_frac",    # share of beats correlating < 0.8 with the median beat
     "n_beats_10",       # beats found / 10
 )
+FEATURES_VERSION = "2026-12-01"  # change with any change of the feature code (or of the signal code it uses)
 LEADS12: tuple[str, ...] = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
 _PER_LEAD = ("st20", "st60", "t_amp", "p_amp", "r_amp", "s_amp")
 BEAT_NAMES: tuple[str, ...] = (

@@ -12,7 +12,9 @@ from scipy.signal import resample_poly
 from ecgpilot.errors import ModelError
 from ecgpilot.record import ECGRecord
 
-__all__ = ["ModelInput", "model_input", "windows"]
+__all__ = ["ModelInput", "model_input", "windows", "FEATURE_MIN_FRACTION"]
+
+FEATURE_MIN_FRACTION = 0.9  # a model with record features needs ≥ 90 % of its training duration (9 s of 10)
 
 
 class ModelInput(NamedTuple):
@@ -62,9 +64,13 @@ def model_input(record: ECGRecord, spec: dict[str, Any]) -> ModelInput:
             "for it; the measurements and the doctor's reading still are."
         )
     min_s = window / fs
+    if spec.get("features"):  # whole-record features were learnt on 10-s recordings only
+        min_s = max(min_s, FEATURE_MIN_FRACTION * float(spec.get("duration_s", 10.0)))
     if rec.duration < min_s:
         raise ModelError(
-            f"The recording lasts {rec.duration:.2f} s; the classifier needs at least {min_s:.1f} s."
+            f"The recording lasts {rec.duration:.2f} s; the classifier needs at least {min_s:.1f} s"
+            + (" (its whole-record rhythm and beat features were learnt on 10-s ECGs)" if spec.get("features") else "")
+            + ". The AI reading is not available for it; the measurements and the doctor's reading still are."
         )
     x = np.zeros((len(leads), rec.n_samples), dtype=np.float64)
     for k, name in enumerate(leads):
@@ -75,9 +81,17 @@ def model_input(record: ECGRecord, spec: dict[str, Any]) -> ModelInput:
     x = x[:, :n_keep]
     feats = None
     if spec.get("features"):
-        from ecgpilot.model.features import model_features
+        from ecgpilot.model.features import LEADS12, model_features
 
+        if tuple(leads) != LEADS12:
+            raise ModelError(f"this model's leads {leads} are not in the order the features expect {list(LEADS12)}.")
         feats = model_features(x, fs, spec["features"]["names"])
+        if "valid" in spec["features"]["names"] and feats[list(spec["features"]["names"]).index("valid")] == 0:
+            raise ModelError(
+                "Fewer than 4 heartbeats were detected in this recording, so the classifier's rhythm "
+                "features cannot be computed (a case never seen in training). The AI reading is not "
+                "available for it; check the tracing and the signal quality."
+            )
     x = (x - float(spec["mean"])) / float(spec["scale"])
     for name in missing:
         x[leads.index(name)] = 0.0

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ecgpilot.datasets.ptbxl import PTBXL, TASKS, load_ptbxl
-from ecgpilot.model.features import FEATURE_NAMES, RHYTHM_NAMES, model_features
+from ecgpilot.model.features import FEATURE_NAMES, FEATURES_VERSION, RHYTHM_NAMES, model_features
 from ecgpilot.model.metrics import macro_auc
 from ecgpilot.paths import cache_dir
 from ecgpilot.train.net import ECGResNet
@@ -85,7 +85,7 @@ def predict_records(model: nn.Module, x: np.ndarray, window: int, stride: int, b
 def record_features(data: PTBXL, names: list[str] | tuple[str, ...] = FEATURE_NAMES,
                     progress: bool = False) -> np.ndarray:
     """:func:`model_features` ``names`` of every PTB-XL record (from the µV signal), cached on disk."""
-    key = hashlib.sha256((data.data_sha256 + ",".join(names)).encode()).hexdigest()[:16]
+    key = hashlib.sha256((data.data_sha256 + FEATURES_VERSION + ",".join(names)).encode()).hexdigest()[:16]
     path = cache_dir() / f"ptbxl_features_{key}.npy"
     if path.exists():
         f = np.load(path)
@@ -198,6 +198,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
         bar = tqdm(it, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress or tqdm is None) if tqdm else it
         for b in bar:
             sel = order[b: b + cfg.batch_size]
+            # gain augmentation on the windows only: the record features keep the true amplitudes
             xb = np.stack([xtr[i, :, o: o + cfg.window] for i, o in zip(sel, offs[sel])]) * gains[sel, None, None]
             xb_t, yb_t = torch.from_numpy(xb), torch.from_numpy(ytr[sel])
             fb_t = None if ftr is None else torch.from_numpy(ftr[sel])
