@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import data_file
-from ecgpilot.model.features import RHYTHM_NAMES, rhythm_features, rhythm_features_batch
+from ecgpilot.model.features import RHYTHM_NAMES, model_features_batch, rhythm_features
 
 N_FEATURES = len(RHYTHM_NAMES)
 
@@ -78,8 +78,9 @@ def test_no_beats_gives_invalid_zeros(x: np.ndarray) -> None:
 
 def test_batch_matches_single() -> None:
     xs = np.stack([_ecg(list(np.arange(0.4, 10.0, r))) for r in (0.6, 0.8, 1.1)])
-    np.testing.assert_array_equal(rhythm_features_batch(xs, FS), np.stack([rhythm_features(x, FS) for x in xs]))
-    assert rhythm_features_batch(xs[:0], FS).shape == (0, N_FEATURES)
+    np.testing.assert_array_equal(model_features_batch(xs, FS, RHYTHM_NAMES),
+                                  np.stack([rhythm_features(x, FS) for x in xs]))
+    assert model_features_batch(xs[:0], FS, RHYTHM_NAMES).shape == (0, N_FEATURES)
 
 
 @pytest.mark.parametrize("n", [1, 8, 101, 150])

@@ -24,7 +24,7 @@ from ecgpilot.errors import ModelError
 from ecgpilot.signal.beats import detect_beats
 
 __all__ = ["FEATURES_VERSION", "RHYTHM_NAMES", "BEAT_NAMES", "FEATURE_NAMES", "N_FEATURES", "rhythm_features",
-           "rhythm_features_batch", "beat_features", "model_features", "model_features_batch"]
+           "beat_features", "model_features", "model_features_batch"]
 
 RHYTHM_NAMES: tuple[str, ...] = (
     "valid",            # 1 when at least 4 beats were found, else every feature is 0
@@ -105,11 +105,6 @@ def rhythm_features(x: NDArray, fs: float, beats: NDArray[np.int64] | None = Non
         out[16] = float(np.mean(corr < 0.8))
     out[17] = beats.size / 10.0
     return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
-
-
-def rhythm_features_batch(x: NDArray, fs: float) -> NDArray[np.float32]:
-    """:func:`rhythm_features` of every recording of ``x`` (records × leads × samples)."""
-    return np.stack([rhythm_features(r, fs) for r in x]) if len(x) else np.zeros((0, N_RHYTHM), np.float32)
 
 
 def _angle(deg: float | None) -> tuple[float, float]:

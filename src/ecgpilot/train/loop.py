@@ -10,6 +10,7 @@ import random
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -83,23 +84,29 @@ def predict_records(model: nn.Module, x: np.ndarray, window: int, stride: int, b
 
 
 def record_features(data: PTBXL, names: list[str] | tuple[str, ...] = FEATURE_NAMES,
-                    progress: bool = False) -> np.ndarray:
-    """:func:`model_features` ``names`` of every PTB-XL record (from the µV signal), cached on disk."""
+                    progress: bool = False, rows: np.ndarray | None = None) -> np.ndarray:
+    """:func:`model_features` ``names`` of every PTB-XL record (from the µV signal), cached on
+    disk; with ``rows``, of those records only (not cached)."""
+    def compute(idx) -> np.ndarray:  # noqa: ANN001
+        return np.stack([model_features(np.asarray(data.signals[i], dtype=np.float64).T, 100.0, names) for i in idx])
+
+    if rows is not None:
+        return compute(rows)
     key = hashlib.sha256((data.data_sha256 + FEATURES_VERSION + ",".join(names)).encode()).hexdigest()[:16]
     path = cache_dir() / f"ptbxl_features_{key}.npy"
     if path.exists():
         f = np.load(path)
         if f.shape == (len(data.signals), len(names)):
             return f
-    rows = range(len(data.signals))
+    todo: Any = range(len(data.signals))
     if progress:
         try:
             from tqdm import tqdm
 
-            rows = tqdm(rows, desc="record features")
+            todo = tqdm(todo, desc="record features")
         except ImportError:  # pragma: no cover
             pass
-    f = np.stack([model_features(np.asarray(data.signals[i], dtype=np.float64).T, 100.0, names) for i in rows])
+    f = compute(todo)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.npy")
     np.save(tmp, f)
@@ -153,8 +160,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
     names = FEATURE_SETS[cfg.feature_set]
     if cfg.features:
         if cfg.limit:  # smoke runs: only the records used, not cached
-            raw_tr, raw_va = (np.stack([model_features(np.asarray(data.signals[i], dtype=np.float64).T, 100.0, names)
-                                        for i in rows]) for rows in (tr, va))
+            raw_tr, raw_va = record_features(data, names, rows=tr), record_features(data, names, rows=va)
         else:
             fall = record_features(data, names, progress=progress)
             raw_tr, raw_va = fall[tr], fall[va]

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from ecgpilot.store import user_for_token
 from ecgpilot.store.models import Study, StudyEvent, User
 from ecgpilot.web import services
-from ecgpilot.web.app import ai_allowed, data_dir, db_session
+from ecgpilot.web.app import ai_allowed, data_dir, db_session, study_or_404
 from ecgpilot.web.care import iso
 
 __all__ = ["router"]
@@ -31,13 +31,6 @@ def api_user(request: Request, db: Session = Depends(db_session)) -> User:
         raise HTTPException(401, "missing or invalid API token; send 'Authorization: Bearer <token>' "
                                  "(create one on the web app's worklist page).", headers={"WWW-Authenticate": "Bearer"})
     return user
-
-
-def _study_or_404(db: Session, user: User, study_id: int) -> Study:
-    study = services.get_study(db, user, study_id)
-    if study is None:
-        raise HTTPException(404, f"study {study_id} not found in your practice.")
-    return study
 
 
 def _pseudo(user: User | None) -> bool:
@@ -104,7 +97,7 @@ def list_studies(status: Literal["to_read", "signed", "unreadable"] | None = Non
 
 @router.get("/studies/{study_id}", summary="One study: AI analysis, interpretation, draft, signed versions")
 def get_study(study_id: int, db: Session = Depends(db_session), user: User = Depends(api_user)) -> dict[str, Any]:
-    study = _study_or_404(db, user, study_id)
+    study = study_or_404(db, user, study_id)
     reps = [{"version": r.version, "signed_at": iso(r.signed_at), "content": r.content,
              "sha256": r.content_sha256} for r in services.reports(db, study)]
     if _pseudo(user):
@@ -117,7 +110,7 @@ def get_study(study_id: int, db: Session = Depends(db_session), user: User = Dep
 @router.patch("/studies/{study_id}/statements", summary="Confirm, edit or reject statements; add some; set urgency")
 def patch_statements(study_id: int, body: DraftPatch, db: Session = Depends(db_session),
                      user: User = Depends(api_user)) -> dict[str, Any]:
-    study = _study_or_404(db, user, study_id)
+    study = study_or_404(db, user, study_id)
     services.update_draft(db, user, study, [c.model_dump() for c in body.changes], body.add, body.urgency)
     return study.draft or {}
 
@@ -125,28 +118,28 @@ def patch_statements(study_id: int, body: DraftPatch, db: Session = Depends(db_s
 @router.patch("/studies/{study_id}/patient", summary="Set the patient identity (INS checked)")
 def patch_patient(study_id: int, body: PatientPatch, db: Session = Depends(db_session),
                   user: User = Depends(api_user)) -> dict[str, Any]:
-    study = _study_or_404(db, user, study_id)
+    study = study_or_404(db, user, study_id)
     services.update_identity(db, user, study, body.model_dump(exclude_unset=True))
     return services.identity(study)
 
 
 @router.post("/studies/{study_id}/sign", status_code=201, summary="Sign the report (new immutable version)")
 def sign(study_id: int, db: Session = Depends(db_session), user: User = Depends(api_user)) -> dict[str, Any]:
-    study = _study_or_404(db, user, study_id)
+    study = study_or_404(db, user, study_id)
     rep = services.sign(db, user, study)
     return {"version": rep.version, "signed_at": iso(rep.signed_at), "content": rep.content, "sha256": rep.content_sha256}
 
 
 @router.post("/studies/{study_id}/amend", summary="Reopen a signed study for a new version")
 def amend(study_id: int, db: Session = Depends(db_session), user: User = Depends(api_user)) -> dict[str, Any]:
-    study = _study_or_404(db, user, study_id)
+    study = study_or_404(db, user, study_id)
     services.amend(db, user, study)
     return summary(study, user)
 
 
 @router.get("/studies/{study_id}/events", summary="Who changed what, when")
 def events(study_id: int, db: Session = Depends(db_session), user: User = Depends(api_user)) -> list[dict[str, Any]]:
-    study = _study_or_404(db, user, study_id)
+    study = study_or_404(db, user, study_id)
     rows = db.scalars(select(StudyEvent).where(StudyEvent.study_id == study.id).order_by(StudyEvent.id))
     hide = _pseudo(user)  # before/after carry names, file names, free text: what happened and when only
     return [{"at": iso(e.at), "user_id": e.user_id, "action": e.action, "target": e.target,
@@ -157,7 +150,7 @@ def events(study_id: int, db: Session = Depends(db_session), user: User = Depend
             response_class=Response, responses={200: {"content": {"application/pdf": {}}}})
 def report_pdf(study_id: int, request: Request, version: int | None = None, lang: Literal["fr", "en"] = "fr",
                db: Session = Depends(db_session), user: User = Depends(api_user)) -> Response:
-    study = _study_or_404(db, user, study_id)
+    study = study_or_404(db, user, study_id)
     services.require_identified_access(user)
     pdf = services.pdf_bytes(db, data_dir(request), study, lang=lang, version=version)
     services.audit_event(db, user, "export", f"study:{study.id}", details={"format": "pdf", "version": version})

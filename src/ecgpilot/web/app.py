@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -27,8 +27,8 @@ from ecgpilot.errors import ConfigError, ECGPilotError, ReadError, RecordError
 from ecgpilot.export.mssante import SmtpConfig
 from ecgpilot.security.oidc import OIDCConfig
 from ecgpilot.store import migrate, open_database
-from ecgpilot.store.models import User
-from ecgpilot.web import i18n
+from ecgpilot.store.models import OpinionRequest, Study, User
+from ecgpilot.web import care, i18n, services
 from ecgpilot.web.services import Conflict, UploadRejected
 
 __all__ = ["Settings", "create_app", "LoginRequired", "LoginLimiter", "OutboxWorker"]
@@ -246,6 +246,22 @@ class OutboxWorker:
             except Exception:  # the worker must survive a bad row or a database hiccup
                 log.exception("outbox worker error")
             self._stop.wait(self.interval_s)
+
+
+def study_or_404(db: Session, user: User, study_id: int) -> Study:
+    """The study if ``user`` may see it (:func:`services.get_study`), else HTTP 404."""
+    study = services.get_study(db, user, study_id)
+    if study is None:
+        raise HTTPException(404, f"study {study_id} not found in your practice.")
+    return study
+
+
+def opinion_or_404(db: Session, user: User, opinion_id: int) -> OpinionRequest:
+    """The opinion request if ``user`` may see it (:func:`care.get_opinion`), else HTTP 404."""
+    req = care.get_opinion(db, user, opinion_id)
+    if req is None:
+        raise HTTPException(404, f"opinion request {opinion_id} not found among yours.")
+    return req
 
 
 def db_session(request: Request) -> Iterator[Session]:

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from ecgpilot.store.models import OpinionRequest, Study, User
 from ecgpilot.web import care, evaluation, services
-from ecgpilot.web.api import _study_or_404, api_user, summary
-from ecgpilot.web.app import db_session
+from ecgpilot.web.api import api_user, summary
+from ecgpilot.web.app import db_session, opinion_or_404, study_or_404
 from ecgpilot.web.care_pages import (
     evaluation_csv_response,
     evaluator_only,
@@ -26,13 +26,6 @@ from ecgpilot.web.care_pages import (
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1", tags=["care pathway"])
-
-
-def _opinion_or_404(db: Session, user: User, opinion_id: int) -> OpinionRequest:
-    req = care.get_opinion(db, user, opinion_id)
-    if req is None:
-        raise HTTPException(404, f"opinion request {opinion_id} not found among yours.")
-    return req
 
 
 def opinion_doc(req: OpinionRequest) -> dict[str, Any]:
@@ -76,7 +69,7 @@ def list_cardiologists(db: Session = Depends(db_session), user: User = Depends(a
 @router.post("/studies/{study_id}/opinion-requests", status_code=201, summary="Ask a cardiologist's opinion (tele-expertise)")
 def ask(study_id: int, body: OpinionAsk, request: Request, db: Session = Depends(db_session),
         user: User = Depends(api_user)) -> dict[str, Any]:
-    study = _study_or_404(db, user, study_id)
+    study = study_or_404(db, user, study_id)
     req = care.request_opinion(db, user, study, body.cardiologist_id, body.question, consent=body.consent)
     queue_notice(request, db.get(User, req.cardiologist_id), "opinion_requested", f"/opinions/{req.id}")
     return opinion_doc(req)
@@ -84,7 +77,7 @@ def ask(study_id: int, body: OpinionAsk, request: Request, db: Session = Depends
 
 @router.get("/studies/{study_id}/opinion-requests", summary="The opinion requests on a study")
 def study_opinions(study_id: int, db: Session = Depends(db_session), user: User = Depends(api_user)) -> list[dict[str, Any]]:
-    study = _study_or_404(db, user, study_id)
+    study = study_or_404(db, user, study_id)
     services.require_identified_access(user)
     return [opinion_doc(r) for r in care.opinions_of_study(db, study)]
 
@@ -96,7 +89,7 @@ def queue(db: Session = Depends(db_session), user: User = Depends(api_user)) -> 
 
 @router.get("/opinions/{opinion_id}", summary="One request with its study (for the cardiologist)")
 def opinion(opinion_id: int, db: Session = Depends(db_session), user: User = Depends(api_user)) -> dict[str, Any]:
-    req = _opinion_or_404(db, user, opinion_id)
+    req = opinion_or_404(db, user, opinion_id)
     study = db.get(Study, req.study_id)
     services.audit_event(db, user, "view", f"study:{study.id}", details={"via": f"opinion:{req.id}"})
     db.commit()
@@ -107,7 +100,7 @@ def opinion(opinion_id: int, db: Session = Depends(db_session), user: User = Dep
 @router.post("/opinions/{opinion_id}/answer", summary="Answer: agreement with each AI statement, urgency, text")
 def answer(opinion_id: int, body: OpinionAnswer, request: Request, db: Session = Depends(db_session),
            user: User = Depends(api_user)) -> dict[str, Any]:
-    req = _opinion_or_404(db, user, opinion_id)
+    req = opinion_or_404(db, user, opinion_id)
     agreement = {s.id: {"agree": s.agree, "comment": s.comment} for s in body.statements}
     care.answer_opinion(db, user, req, body.answer, agreement, body.urgency)
     queue_notice(request, db.get(User, req.requested_by), "opinion_answered", f"/studies/{req.study_id}#opinions")
@@ -116,7 +109,7 @@ def answer(opinion_id: int, body: OpinionAnswer, request: Request, db: Session =
 
 @router.post("/opinions/{opinion_id}/cancel", summary="Withdraw an open request")
 def cancel(opinion_id: int, request: Request, db: Session = Depends(db_session), user: User = Depends(api_user)) -> dict[str, Any]:
-    req = _opinion_or_404(db, user, opinion_id)
+    req = opinion_or_404(db, user, opinion_id)
     care.cancel_opinion(db, user, req)
     queue_notice(request, db.get(User, req.cardiologist_id), "opinion_cancelled", "/opinions")
     return opinion_doc(req)
@@ -131,7 +124,7 @@ def notices(db: Session = Depends(db_session), user: User = Depends(api_user)) -
 @router.post("/studies/{study_id}/send", status_code=202, summary="Queue the signed report for MSSanté sending")
 def send(study_id: int, body: SendRequest, request: Request, db: Session = Depends(db_session),
          user: User = Depends(api_user)) -> list[dict[str, Any]]:
-    study = _study_or_404(db, user, study_id)
+    study = study_or_404(db, user, study_id)
     _, _, pdf = signed_documents(request, db, user, study)
     care.send_report(db, request.app.state.engine, user, study, pdf, doctors=body.doctors, to_patient=body.to_patient,
                      resend=body.resend, patient_domain=getattr(request.app.state.settings, "patient_mssante_domain", care.PATIENT_MSSANTE_DOMAIN))
@@ -145,7 +138,7 @@ def _dispatch_docs(db: Session, request: Request, study: Study) -> list[dict[str
 @router.get("/studies/{study_id}/dispatches", summary="Sendings of the report and their delivery state")
 def study_dispatches(study_id: int, request: Request, db: Session = Depends(db_session),
                      user: User = Depends(api_user)) -> list[dict[str, Any]]:
-    study = _study_or_404(db, user, study_id)
+    study = study_or_404(db, user, study_id)
     services.require_identified_access(user)
     return _dispatch_docs(db, request, study)
 
@@ -154,14 +147,14 @@ def study_dispatches(study_id: int, request: Request, db: Session = Depends(db_s
             response_class=Response, responses={200: {"content": {"application/xml": {}}}})
 def cda(study_id: int, request: Request, version: int | None = None, db: Session = Depends(db_session),
         user: User = Depends(api_user)) -> Response:
-    return exported_document(request, db, user, _study_or_404(db, user, study_id), "cda", version)
+    return exported_document(request, db, user, study_or_404(db, user, study_id), "cda", version)
 
 
 @router.get("/studies/{study_id}/report.fhir.json", summary="Signed report as a FHIR R4 Bundle",
             response_class=Response, responses={200: {"content": {"application/fhir+json": {}}}})
 def fhir(study_id: int, request: Request, version: int | None = None, db: Session = Depends(db_session),
          user: User = Depends(api_user)) -> Response:
-    return exported_document(request, db, user, _study_or_404(db, user, study_id), "fhir", version)
+    return exported_document(request, db, user, study_or_404(db, user, study_id), "fhir", version)
 
 
 @router.get("/evaluation/indicators", summary="The pilot's indicators (pseudonymised, all practices)")

@@ -15,9 +15,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from ecgpilot.errors import RecordError
-from ecgpilot.store.models import OpinionRequest, Practice, Study, User
+from ecgpilot.store.models import Practice, Study, User
 from ecgpilot.web import care, evaluation, services
-from ecgpilot.web.app import data_dir, db_session
+from ecgpilot.web.app import data_dir, db_session, opinion_or_404, study_or_404
 from ecgpilot.web.pages import checked_form, page_user, render, require_role
 
 __all__ = ["router", "pseudonym_key", "queue_notice", "signed_documents", "exported_document", "evaluator_only",
@@ -49,26 +49,12 @@ def queue_notice(request: Request, recipient: User, kind: str, link_path: str) -
     enqueue(request.app.state.engine, msg, target=f"notice:{kind}:user:{recipient.id}")
 
 
-def _study(db: Session, user: User, study_id: int) -> Study:
-    study = services.get_study(db, user, study_id)
-    if study is None:
-        raise HTTPException(404, f"study {study_id} not found in your practice.")
-    return study
-
-
-def _opinion(db: Session, user: User, opinion_id: int) -> OpinionRequest:
-    req = care.get_opinion(db, user, opinion_id)
-    if req is None:
-        raise HTTPException(404, f"opinion request {opinion_id} not found among yours.")
-    return req
-
-
 # ------------------------------------------------------------------ tele-expertise --
 
 @router.post("/studies/{study_id}/opinion")
 async def ask_opinion(study_id: int, request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
     form = await checked_form(request)
-    study = _study(db, user, study_id)
+    study = study_or_404(db, user, study_id)
     raw = str(form.get("cardiologist_id", "")).strip()
     if not (raw.isascii() and raw.isdigit()):
         raise RecordError(f"choose a cardiologist (got {raw!r}).")
@@ -80,7 +66,7 @@ async def ask_opinion(study_id: int, request: Request, db: Session = Depends(db_
 @router.post("/opinions/{opinion_id}/cancel")
 async def cancel_opinion(opinion_id: int, request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
     await checked_form(request)
-    req = _opinion(db, user, opinion_id)
+    req = opinion_or_404(db, user, opinion_id)
     care.cancel_opinion(db, user, req)
     queue_notice(request, db.get(User, req.cardiologist_id), "opinion_cancelled", "/opinions")
     return RedirectResponse(f"/studies/{req.study_id}#opinions", status_code=303)
@@ -96,7 +82,7 @@ def opinion_queue(request: Request, db: Session = Depends(db_session), user: Use
 
 @router.get("/opinions/{opinion_id}", response_class=HTMLResponse)
 def opinion_page(opinion_id: int, request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
-    req = _opinion(db, user, opinion_id)
+    req = opinion_or_404(db, user, opinion_id)
     study = db.get(Study, req.study_id)
     record = services.study_record(data_dir(request), study)
     svg = services.tracing_svg(record, study.analysis) if record is not None else None
@@ -113,7 +99,7 @@ def opinion_page(opinion_id: int, request: Request, db: Session = Depends(db_ses
 @router.post("/opinions/{opinion_id}/answer")
 async def answer_opinion(opinion_id: int, request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
     form = await checked_form(request)
-    req = _opinion(db, user, opinion_id)
+    req = opinion_or_404(db, user, opinion_id)
     study = db.get(Study, req.study_id)
     agreement: dict[str, dict[str, Any]] = {}
     for s in (study.interpretation or {}).get("statements", []):
@@ -143,7 +129,7 @@ def signed_documents(request: Request, db: Session, user: User, study: Study, ve
 @router.post("/studies/{study_id}/send")
 async def send(study_id: int, request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
     form = await checked_form(request)
-    study = _study(db, user, study_id)
+    study = study_or_404(db, user, study_id)
     _, _, pdf = signed_documents(request, db, user, study)
     care.send_report(db, request.app.state.engine, user, study, pdf, doctors=str(form.get("doctors", "")),
                      to_patient=bool(form.get("to_patient")), resend=bool(form.get("resend")),
@@ -174,13 +160,13 @@ def exported_document(request: Request, db: Session, user: User, study: Study, f
 @router.get("/studies/{study_id}/report.cda.xml")
 def cda(study_id: int, request: Request, version: int | None = None, db: Session = Depends(db_session),
         user: User = Depends(page_user)) -> Response:
-    return exported_document(request, db, user, _study(db, user, study_id), "cda", version)
+    return exported_document(request, db, user, study_or_404(db, user, study_id), "cda", version)
 
 
 @router.get("/studies/{study_id}/report.fhir.json")
 def fhir(study_id: int, request: Request, version: int | None = None, db: Session = Depends(db_session),
          user: User = Depends(page_user)) -> Response:
-    return exported_document(request, db, user, _study(db, user, study_id), "fhir", version)
+    return exported_document(request, db, user, study_or_404(db, user, study_id), "fhir", version)
 
 
 # ------------------------------------------------------------------ account / admin -

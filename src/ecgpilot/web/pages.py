@@ -20,6 +20,7 @@ from ecgpilot.web.app import (
     data_dir,
     db_session,
     session_user,
+    study_or_404,
 )
 from ecgpilot.web.ins import INS_STATUSES
 
@@ -154,16 +155,9 @@ async def new_token(request: Request, db: Session = Depends(db_session), user: U
                                              "pseudo": services.access_of(user) == "pseudonymised"})
 
 
-def _study(db: Session, user: User, study_id: int):  # noqa: ANN202
-    study = services.get_study(db, user, study_id)
-    if study is None:
-        raise HTTPException(404, f"study {study_id} not found in your practice.")
-    return study
-
-
 @router.get("/studies/{study_id}", response_class=HTMLResponse)
 def study_page(study_id: int, request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
-    study = _study(db, user, study_id)
+    study = study_or_404(db, user, study_id)
     record = services.study_record(data_dir(request), study)
     svg = services.tracing_svg(record, study.analysis) if record is not None else None
     reps = services.reports(db, study)
@@ -189,7 +183,7 @@ def study_page(study_id: int, request: Request, db: Session = Depends(db_session
 @router.post("/studies/{study_id}/draft")
 async def save_draft(study_id: int, request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
     form = await checked_form(request)
-    study = _study(db, user, study_id)
+    study = study_or_404(db, user, study_id)
     changes = []
     for s in (study.draft or {}).get("statements", []):
         decision = form.get(f"decision_{s['id']}")
@@ -204,7 +198,7 @@ async def save_draft(study_id: int, request: Request, db: Session = Depends(db_s
 @router.post("/studies/{study_id}/identity")
 async def save_identity(study_id: int, request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
     form = await checked_form(request)
-    study = _study(db, user, study_id)
+    study = study_or_404(db, user, study_id)
     keys = ("family_name", "given_names", "birth_date", "sex", "ins", "ins_status")
     services.update_identity(db, user, study, {k: str(form.get(k, "")) for k in keys})
     return RedirectResponse(f"/studies/{study_id}", status_code=303)
@@ -213,21 +207,21 @@ async def save_identity(study_id: int, request: Request, db: Session = Depends(d
 @router.post("/studies/{study_id}/sign")
 async def sign(study_id: int, request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
     await checked_form(request)
-    services.sign(db, user, _study(db, user, study_id))
+    services.sign(db, user, study_or_404(db, user, study_id))
     return RedirectResponse(f"/studies/{study_id}", status_code=303)
 
 
 @router.post("/studies/{study_id}/amend")
 async def amend(study_id: int, request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
     await checked_form(request)
-    services.amend(db, user, _study(db, user, study_id))
+    services.amend(db, user, study_or_404(db, user, study_id))
     return RedirectResponse(f"/studies/{study_id}", status_code=303)
 
 
 @router.get("/studies/{study_id}/report.pdf")
 def pdf(study_id: int, request: Request, version: int | None = None, db: Session = Depends(db_session),
         user: User = Depends(page_user)) -> Response:
-    study = _study(db, user, study_id)
+    study = study_or_404(db, user, study_id)
     services.require_identified_access(user)
     data = services.pdf_bytes(db, data_dir(request), study, lang=lang_of(request), version=version)
     services.audit_event(db, user, "export", f"study:{study.id}", details={"format": "pdf", "version": version})
