@@ -202,6 +202,54 @@ def test_onnx_matches_torch(tmp_path: Path) -> None:
                 assert not np.allclose(net(x, torch.zeros_like(f)).numpy(), want, atol=1e-3)
 
 
+def test_ensemble_export(tmp_path: Path) -> None:
+    """Members with different feature sets become one ONNX graph equal to the mean of their
+    logits, each member fed its own standardisation; float16 weights halve the file."""
+    torch = pytest.importorskip("torch")
+    import onnxruntime as ort
+
+    from ecgpilot.train.export import combine, to_onnx
+    from ecgpilot.train.net import ECGResNet
+
+    torch.manual_seed(1)
+    rng = np.random.default_rng(1)
+    names_a, names_b = ["valid", "hr_median_100", "qrs_100ms"], ["hr_median_100", "rr_cv"]
+    raw = {n: rng.normal(3.0, 2.0, 6) for n in names_a + names_b}
+    base = {"outputs": [["rhythm", "SR"]] * 7, "norm": {"mean": 0.0, "scale": 1.0}, "data_sha256": "x"}
+    meta_a = dict(base, features={"names": names_a, "mean": [1.0, 2.0, 3.0], "std": [1.0, 0.5, 2.0]})
+    meta_b = dict(base, features={"names": names_b, "mean": [-1.0, 4.0], "std": [3.0, 0.25]})
+    meta_c = dict(base, features=None)
+    nets = [ECGResNet(7, width=8, n_features=3).eval(), ECGResNet(7, width=8, n_features=2).eval(),
+            ECGResNet(7, width=8).eval()]
+    ens, spec = combine([(nets[0], meta_a), (nets[1], meta_b), (nets[2], meta_c)])
+    assert spec["names"] == ["valid", "hr_median_100", "qrs_100ms", "rr_cv"]
+    assert spec["mean"] == [1.0, 2.0, 3.0, 4.0] and spec["std"] == [1.0, 0.5, 2.0, 0.25]
+
+    def own(meta):  # a member's input standardised with its own training statistics
+        f = meta["features"]
+        return torch.tensor(np.stack([(raw[n] - m) / s for n, m, s in zip(f["names"], f["mean"], f["std"])], 1),
+                            dtype=torch.float32)
+
+    x = torch.randn(6, 12, 250)
+    u = own(dict(base, features=spec))
+    with torch.no_grad():
+        want = (nets[0](x, own(meta_a)) + nets[1](x, own(meta_b)) + nets[2](x)) / 3
+        got = ens(x, u)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-5)
+
+    full, half = tmp_path / "fp32.onnx", tmp_path / "fp16.onnx"
+    to_onnx(ens, full, 250, 4)
+    to_onnx(ens, half, 250, 4, fp16_weights=True)
+    assert half.stat().st_size < 0.6 * full.stat().st_size
+    for path, tol in ((full, 1e-4), (half, 2e-2)):
+        out = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
+            None, {"ecg": x.numpy(), "features": u.numpy()})[0]
+        np.testing.assert_allclose(out, want.numpy(), atol=tol)
+
+    with pytest.raises(ValueError, match="outputs"):
+        combine([(nets[0], meta_a), (nets[1], dict(meta_b, outputs=[["rhythm", "AFIB"]] * 7))])
+
+
 def test_platt_recovers_known_parameters() -> None:
     from ecgpilot.model.calibration import apply_platt, fit_platt
 

@@ -1,4 +1,5 @@
-"""Export the best checkpoint to ONNX with its metadata (fold-9 thresholds and calibration)."""
+"""Export the best checkpoint of one run, or an ensemble of runs, to ONNX with its metadata
+(fold-9 thresholds and calibration)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,13 @@ import csv
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from ecgpilot.datasets.ptbxl import load_ptbxl
 from ecgpilot.model.calibration import apply_platt, f1_threshold, fit_platt
@@ -25,9 +29,9 @@ from ecgpilot.train.loop import (
     standardise,
     task_aucs,
 )
-from ecgpilot.train.net import ECGResNet
+from ecgpilot.train.net import ECGEnsemble, ECGResNet
 
-__all__ = ["export_model", "MODEL_NAME", "statement_descriptions"]
+__all__ = ["export_model", "combine", "to_onnx", "MODEL_NAME", "statement_descriptions"]
 
 MODEL_NAME = "ptbxl_classifier"
 
@@ -62,18 +66,109 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def export_model(run_dir: Path, target_dir: Path | None = None, version: str | None = None) -> Path:
-    """Write ``<target>/ptbxl_classifier.onnx`` and ``.json`` from ``run_dir/best.pt``."""
-    torch.set_num_threads(1)
+def _load_member(run_dir: Path) -> tuple[ECGResNet, dict[str, Any], TrainConfig, int]:
+    """The best network of one training run, its meta.json, config and best epoch (1-based)."""
     meta = json.loads((run_dir / "meta.json").read_text())
     cfg = TrainConfig(**meta["config"])
+    fnorm = meta.get("features")
+    ck = torch.load(run_dir / "best.pt", weights_only=False)
+    model = ECGResNet(len(meta["outputs"]), width=cfg.width, kernel=cfg.kernel,
+                      n_features=len(fnorm["names"]) if fnorm else 0)
+    model.load_state_dict(ck["model"])
+    return model.eval(), meta, cfg, int(ck["epoch"]) + 1
+
+
+def combine(members: list[tuple[ECGResNet, dict[str, Any]]]) -> tuple[nn.Module, dict[str, list] | None]:
+    """One network from one or more trained members, and the feature spec it reads.
+
+    One member is returned as is. Several become an :class:`ECGEnsemble` reading the union
+    of their features (each feature standardised with the statistics of the first member
+    that has it). Members must share outputs, signal normalisation and training data.
+    """
+    (first, m0), rest = members[0], members[1:]
+    for _, m in rest:
+        for key in ("outputs", "norm", "data_sha256"):
+            if m[key] != m0[key]:
+                raise ValueError(f"ensemble members differ in {key!r}; they must be trained on the same data")
+    if not rest:
+        return first, m0.get("features")
+    names: list[str] = []
+    mean: list[float] = []
+    std: list[float] = []
+    for _, m in members:
+        f = m.get("features") or {"names": [], "mean": [], "std": []}
+        for n, mu, sd in zip(f["names"], f["mean"], f["std"]):
+            if n not in names:
+                names.append(n), mean.append(mu), std.append(sd)
+    columns, scales, shifts = [], [], []
+    for _, m in members:
+        f = m.get("features") or {"names": [], "mean": [], "std": []}
+        cols = [names.index(n) for n in f["names"]]
+        columns.append(cols)
+        # member input = (raw - mu_k) / sd_k = u * sd_u / sd_k + (mu_u - mu_k) / sd_k, u the ensemble input
+        scales.append([std[c] / sd for c, sd in zip(cols, f["std"])])
+        shifts.append([(mean[c] - mu) / sd for c, mu, sd in zip(cols, f["mean"], f["std"])])
+    net = ECGEnsemble([m for m, _ in members], columns, scales, shifts).eval()
+    return net, ({"names": names, "mean": mean, "std": std} if names else None)
+
+
+def to_onnx(net: nn.Module, path: Path, window: int, n_features: int, fp16_weights: bool = False) -> None:
+    """Export ``net`` (inputs ``ecg`` (n, 12, window) and, with ``n_features``, ``features``;
+    output ``logits``). ``fp16_weights`` stores the weights as float16, cast back to float32
+    when the session loads them (half the file, float32 arithmetic)."""
+    dummy: tuple[torch.Tensor, ...] = (torch.zeros(1, 12, window),)
+    names, axes = ["ecg"], {"ecg": {0: "batch"}, "logits": {0: "batch"}}
+    if n_features:
+        dummy, names = dummy + (torch.zeros(1, n_features),), names + ["features"]
+        axes["features"] = {0: "batch"}
+    torch.onnx.export(net, dummy, str(path), input_names=names, output_names=["logits"],
+                      dynamic_axes=axes, opset_version=17, dynamo=False)
+    if fp16_weights:
+        _store_fp16(path)
+
+
+def _store_fp16(path: Path, min_size: int = 64) -> None:
+    """Rewrite the float32 initializers of at least ``min_size`` values as float16 + Cast."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(path))
+    g = model.graph
+    casts, keep = [], []
+    for init in g.initializer:
+        arr = numpy_helper.to_array(init)
+        if arr.dtype == np.float32 and arr.size >= min_size:
+            half = numpy_helper.from_array(arr.astype(np.float16), init.name + "_fp16")
+            keep.append(half)
+            casts.append(helper.make_node("Cast", [half.name], [init.name], to=onnx.TensorProto.FLOAT,
+                                          name=init.name + "_to_fp32"))
+        else:
+            keep.append(init)
+    del g.initializer[:]
+    g.initializer.extend(keep)
+    nodes = casts + list(g.node)
+    del g.node[:]
+    g.node.extend(nodes)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+
+
+def export_model(run_dir: Path | Sequence[Path], target_dir: Path | None = None, version: str | None = None,
+                 stride: int | None = None) -> Path:
+    """Write ``<target>/ptbxl_classifier.onnx`` and ``.json`` from ``run_dir/best.pt``, or from
+    several run folders as one ensemble (mean of the logits; weights stored as float16).
+
+    ``stride``: step between the serving windows (default: the training runs' own).
+    Calibration and thresholds are fitted on fold 9 on the exported network's output.
+    """
+    torch.set_num_threads(1)
+    dirs = [Path(run_dir)] if isinstance(run_dir, (str, Path)) else [Path(d) for d in run_dir]
+    loaded = [_load_member(d) for d in dirs]
+    net, fnorm = combine([(m, meta) for m, meta, _, _ in loaded])
+    _, meta, cfg, best_epoch = loaded[0]
     outputs = [tuple(o) for o in meta["outputs"]]
     mean, scale = meta["norm"]["mean"], meta["norm"]["scale"]
-    ck = torch.load(run_dir / "best.pt", weights_only=False)
-    fnorm = meta.get("features")
-    model = ECGResNet(len(outputs), width=cfg.width, kernel=cfg.kernel, n_features=len(fnorm["names"]) if fnorm else 0)
-    model.load_state_dict(ck["model"])
-    model.eval()
+    stride = int(stride or cfg.stride)
 
     data = load_ptbxl()
     y = data.targets(outputs)
@@ -82,8 +177,8 @@ def export_model(run_dir: Path, target_dir: Path | None = None, version: str | N
     if fnorm:
         fall = record_features(data, fnorm["names"])
         fva, fte = standardise(fall[va], fnorm["mean"], fnorm["std"]), standardise(fall[te], fnorm["mean"], fnorm["std"])
-    pva = predict_records(model, prepare(data, va, mean, scale), cfg.window, cfg.stride, feats=fva)
-    pte = predict_records(model, prepare(data, te, mean, scale), cfg.window, cfg.stride, feats=fte)
+    pva = predict_records(net, prepare(data, va, mean, scale), cfg.window, stride, feats=fva)
+    pte = predict_records(net, prepare(data, te, mean, scale), cfg.window, stride, feats=fte)
     calib = [fit_platt(y[va, j], pva[:, j]) for j in range(len(outputs))]
     a = np.array([c[0] for c in calib])
     b = np.array([c[1] for c in calib])
@@ -93,18 +188,20 @@ def export_model(run_dir: Path, target_dir: Path | None = None, version: str | N
     target = target_dir or package_dir() / "model"
     target.mkdir(parents=True, exist_ok=True)
     onnx_path = target / f"{MODEL_NAME}.onnx"
-    dummy: tuple[torch.Tensor, ...] = (torch.zeros(1, 12, cfg.window),)
-    names, axes = ["ecg"], {"ecg": {0: "batch"}, "logits": {0: "batch"}}
-    if fnorm:
-        dummy, names = dummy + (torch.zeros(1, len(fnorm["names"])),), names + ["features"]
-        axes["features"] = {0: "batch"}
-    torch.onnx.export(model, dummy, str(onnx_path), input_names=names, output_names=["logits"],
-                      dynamic_axes=axes, opset_version=17, dynamo=False)
+    to_onnx(net, onnx_path, cfg.window, len(fnorm["names"]) if fnorm else 0, fp16_weights=len(loaded) > 1)
     shared = shared_data_dir()
     desc = statement_descriptions(shared / "ptbxl") if shared else {}
-    beat = bool(fnorm) and any(k in BEAT_NAMES for k in fnorm["names"])
-    kind = "resnet1d-rrbeat" if beat else "resnet1d-rr" if fnorm else "resnet1d"
-    version = version or f"ptbxl-{kind}-w{cfg.width}-{dt.date.today().isoformat()}-e{int(ck['epoch']) + 1}"
+    kinds = [_kind(m.get("features")) for _, m, _, _ in loaded]
+    today = dt.date.today().isoformat()
+    if len(loaded) == 1:
+        default_version = f"ptbxl-resnet1d{kinds[0]}-w{cfg.width}-{today}-e{best_epoch}"
+    else:
+        default_version = (f"ptbxl-ens{len(loaded)}-resnet1d-{'+'.join(k.lstrip('-') or 'signal' for k in kinds)}"
+                           f"-w{cfg.width}-{today}-e{'+e'.join(str(e) for *_, e in loaded)}")
+    version = version or default_version
+    members = [{"run": d.name, "config": m["config"], "best_epoch": e,
+                "features": len(m["features"]["names"]) if m.get("features") else 0}
+               for d, (_, m, _, e) in zip(dirs, loaded)]
     info = {
         "name": MODEL_NAME,
         "version": version,
@@ -112,10 +209,11 @@ def export_model(run_dir: Path, target_dir: Path | None = None, version: str | N
         "onnx_sha256": _sha256(onnx_path),
         "training_data_sha256": meta["data_sha256"],
         "training": {"folds_train": [1, 2, 3, 4, 5, 6, 7, 8], "fold_select": VAL_FOLD, "fold_test": TEST_FOLD,
-                     "seed": cfg.seed, "epochs": cfg.epochs, "best_epoch": int(ck["epoch"]) + 1,
-                     "config": meta["config"], "n_train": meta["n_train"]},
+                     "seed": cfg.seed, "epochs": cfg.epochs, "best_epoch": best_epoch,
+                     "config": meta["config"], "n_train": meta["n_train"],
+                     **({"ensemble": "mean of the members' logits", "members": members} if len(loaded) > 1 else {})},
         "preprocessing": {"fs": 100.0, "units": "uV", "leads": list(data_leads()), "duration_s": 10.0,
-                          "window": cfg.window, "stride": cfg.stride, "aggregate": "max",
+                          "window": cfg.window, "stride": stride, "aggregate": "max",
                           "mean": mean, "scale": scale,
                           **({"features": fnorm} if fnorm else {}),
                           "missing_lead": "zero after normalisation (at most one lead)"},
@@ -129,6 +227,12 @@ def export_model(run_dir: Path, target_dir: Path | None = None, version: str | N
     }
     (target / f"{MODEL_NAME}.json").write_text(json.dumps(info, indent=1, ensure_ascii=False))
     return onnx_path
+
+
+def _kind(fnorm: dict[str, Any] | None) -> str:
+    if not fnorm:
+        return ""
+    return "-rrbeat" if any(k in BEAT_NAMES for k in fnorm["names"]) else "-rr"
 
 
 def data_leads() -> tuple[str, ...]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["ECGResNet"]
+__all__ = ["ECGResNet", "ECGEnsemble"]
 
 
 class _Block(nn.Module):
@@ -69,3 +69,38 @@ class ECGResNet(nn.Module):
                 raise ValueError(f"this network needs its {self.n_features} record features")
             pooled = torch.cat([pooled, self.features(feats)], dim=1)
         return self.head(pooled)
+
+
+class ECGEnsemble(nn.Module):
+    """The mean of the logits of several :class:`ECGResNet` members, as one network.
+
+    The input features are the union of the members' (standardised with the ensemble's
+    statistics); member ``k`` reads its columns ``columns[k]``, brought back to its own
+    training standardisation by ``f * scales[k] + shifts[k]``.
+    """
+
+    def __init__(self, members: list[ECGResNet], columns: list[list[int]],
+                 scales: list[list[float]], shifts: list[list[float]]) -> None:
+        super().__init__()
+        if not members or not len(members) == len(columns) == len(scales) == len(shifts):
+            raise ValueError("an ensemble needs one column list, scale and shift per member")
+        self.members = nn.ModuleList(members)
+        for k, (m, cols, sc, sh) in enumerate(zip(members, columns, scales, shifts)):
+            if len(cols) != m.n_features or len(sc) != len(cols) or len(sh) != len(cols):
+                raise ValueError(f"member {k} reads {m.n_features} features; got {len(cols)} columns")
+            self.register_buffer(f"cols{k}", torch.tensor(cols, dtype=torch.long))
+            self.register_buffer(f"scale{k}", torch.tensor(sc, dtype=torch.float32))
+            self.register_buffer(f"shift{k}", torch.tensor(sh, dtype=torch.float32))
+        self.n_features = max((max(c) + 1 for c in columns if c), default=0)
+
+    def forward(self, x: torch.Tensor, feats: torch.Tensor | None = None) -> torch.Tensor:
+        total = None
+        for k, m in enumerate(self.members):
+            f = None
+            if m.n_features:
+                if feats is None:
+                    raise ValueError(f"this ensemble needs its {self.n_features} record features")
+                f = feats.index_select(1, getattr(self, f"cols{k}")) * getattr(self, f"scale{k}") + getattr(self, f"shift{k}")
+            out = m(x, f)
+            total = out if total is None else total + out
+        return total / len(self.members)
