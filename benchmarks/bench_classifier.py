@@ -167,7 +167,8 @@ def latency(clf, sig: np.ndarray) -> dict[str, float]:
         t_full.append(time.perf_counter() - t0)
     return {"model_ms_median": 1000 * float(np.median(t_model)), "model_ms_p90": 1000 * float(np.percentile(t_model, 90)),
             "classify_500hz_ms_median": 1000 * float(np.median(t_full)),
-            "features_ms_median": 1000 * float(np.median(t_feat)) if t_feat else None}
+            "features_ms_median": 1000 * float(np.median(t_feat)) if t_feat else None,
+            "n_windows": int(w.shape[0])}
 
 
 def train_throughput(threads: int, n_batches: int = 15, width: int = 40) -> float:
@@ -261,8 +262,13 @@ def render(res: dict, meta: dict) -> str:
     L = ["# PTB-XL classifier: fold-10 results", "",
          "Command: `OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_classifier.py --train-threads`", "",
          f"Model `{res['model']}`: {res['model_file_mb']:.2f} MB ONNX, trained on folds 1-8 "
-         f"(best epoch {meta['training']['best_epoch']} of {meta['training']['epochs']} chosen on fold 9), "
-         f"seed {meta['training']['seed']}; fold 10 ({res['n_test']} records) used only here.", "",
+         + (f"(ensemble, mean of the logits of {len(meta['training']['members'])} networks: "
+            + ", ".join(f"{m['run']} with {m['features']} record features, best epoch {m['best_epoch']}"
+                        for m in meta['training']['members'])
+            + f" of {meta['training']['epochs']}, each chosen on fold 9), "
+            if meta['training'].get('members') else
+            f"(best epoch {meta['training']['best_epoch']} of {meta['training']['epochs']} chosen on fold 9), ")
+         + f"seed {meta['training']['seed']}; fold 10 ({res['n_test']} records) used only here.", "",
          "| task | macro-AUC fold 10 | 95% bootstrap CI | best 2021 (model) | beats 2021? | macro-AUC, statements with ≥ 10 positives | ECE raw → calibrated |",
          "|---|---:|---|---:|---|---|---|"]
     for t, r in res["tasks"].items():
@@ -275,7 +281,8 @@ def render(res: dict, meta: dict) -> str:
     L += ["", "S4 (Mehari & Strodthoff 2023) reports 0.9417 on the 71-statement 'all' task; its per-task "
           "numbers were not available to us (see shared/docs/anchors_ecg.md §1.3).", "",
           f"Latency on one core (ONNX Runtime, 1 thread): model {res['latency']['model_ms_median']:.2f} ms median "
-          f"(p90 {res['latency']['model_ms_p90']:.2f}) per 10-s ECG (7 windows); full `classify()` on a 500 Hz record "
+          f"(p90 {res['latency']['model_ms_p90']:.2f}) per 10-s ECG ({res['latency'].get('n_windows', '?')} windows"
+          f"{' x ' + str(len(meta['training']['members'])) + ' networks' if meta['training'].get('members') else ''}); full `classify()` on a 500 Hz record "
           f"incl. resampling {res['latency']['classify_500hz_ms_median']:.2f} ms"
           + (f"; the whole-record features alone {res['latency']['features_ms_median']:.2f} ms."
              if res['latency'].get('features_ms_median') else "."), "",

@@ -59,6 +59,7 @@ def check_model(clf: Classifier, rng: np.random.Generator) -> None:
     np.testing.assert_allclose(one_by_one, p, atol=1e-6)  # batch-invariant
     for j, o in enumerate(clf.meta["outputs"]):
         assert 0.0 < o["threshold"] < 1.0, o
+        assert isinstance(o["decides"], bool) and (o["fold9_f1"] >= 0.05) == o["decides"], o
         assert o["platt_a"] > 0, f"calibration reverses the ranking of {o['code']}"
     for bad in (x[:, :11], x[:, :, : spec["window"] - 1], x[0]):
         with pytest.raises(ModelError, match="shape"):
@@ -139,7 +140,13 @@ def test_classify_schema_and_resampling(clf: Classifier, fold10) -> None:
                        "threshold"}
     assert ai100["input"]["fs"] == 100.0 and ai100["input"]["leads_missing"] == []
     for s in ai100["statements"]:
-        assert s["present"] == (s["calibrated_probability"] >= s["threshold"])
+        assert s["present"] == (s["threshold"] is not None and s["calibrated_probability"] >= s["threshold"])
+    # a statement without a usable fold-9 threshold is never flagged, whatever its probability
+    meta = dict(clf.meta, outputs=[dict(o, decides=False) for o in clf.meta["outputs"]])
+    mute = Classifier(path=clf.path, meta=meta, session=clf.session).classify(_record(sig, 100.0))
+    assert not any(s["present"] for s in mute["statements"])
+    assert all(s["threshold"] is None for s in mute["statements"])
+    assert [s["probability"] for s in mute["statements"]] == [s["probability"] for s in ai100["statements"]]
     # The same ECG upsampled to 500 Hz (as the readers deliver it) gives nearly the same probabilities.
     ai500 = clf.classify(_record(resample_poly(sig, 5, 1, axis=1), 500.0))
     p100 = np.array([s["probability"] for s in ai100["statements"]])
@@ -248,6 +255,21 @@ def test_ensemble_export(tmp_path: Path) -> None:
 
     with pytest.raises(ValueError, match="outputs"):
         combine([(nets[0], meta_a), (nets[1], dict(meta_b, outputs=[["rhythm", "AFIB"]] * 7))])
+
+
+def test_threshold_rule_drops_statements_without_an_operating_point() -> None:
+    from ecgpilot.model.calibration import MIN_F1, f1_at, f1_threshold
+
+    rng = np.random.default_rng(5)
+    y = np.zeros(2000)
+    y[:3] = 1  # 3 positives, as TAB or STE in fold 9
+    p = rng.random(2000)
+    assert f1_at(y, p, f1_threshold(y, p)) < MIN_F1  # uninformative scores: no usable threshold
+    p = 0.5 * p
+    p[:3] = 0.9  # the same positives ranked first: a perfect operating point
+    t = f1_threshold(y, p)
+    assert f1_at(y, p, t) == 1.0 and f1_at(y, p, t) >= MIN_F1
+    assert f1_at(y, np.ones(2000), 0.5) == 2 * 3 / (2000 + 3)  # flag everyone: F1 = 2 * tp / (flagged + positives)
 
 
 def test_platt_recovers_known_parameters() -> None:

@@ -91,7 +91,8 @@ class Classifier:
         statements = [
             {"code": o["code"], "task": o["task"], "description": o["description"],
              "probability": round(float(p[j]), 4), "calibrated_probability": round(float(cal[j]), 4),
-             "present": bool(cal[j] >= o["threshold"]), "threshold": round(float(o["threshold"]), 4)}
+             "present": bool(o.get("decides", True) and cal[j] >= o["threshold"]),
+             "threshold": round(float(o["threshold"]), 4) if o.get("decides", True) else None}
             for j, o in enumerate(outs)
         ]
         return {"model_version": self.version, "model_sha256": self.meta.get("onnx_sha256"),

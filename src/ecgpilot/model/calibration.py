@@ -6,9 +6,13 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import minimize
 
-__all__ = ["logit", "fit_platt", "apply_platt", "f1_threshold"]
+__all__ = ["logit", "fit_platt", "apply_platt", "f1_threshold", "f1_at", "MIN_F1"]
 
 _EPS = 1e-6
+#: Below this fold-9 F1 at its best threshold a statement has no usable yes/no operating point
+#: (e.g. TAB with 4 fold-9 positives: best F1 0.005 by flagging 70 % of ECGs); such a statement
+#: is never flagged ``present`` and only its probability is reported.
+MIN_F1 = 0.05
 
 
 def logit(p: NDArray) -> NDArray:
@@ -56,3 +60,11 @@ def f1_threshold(y: NDArray, p: NDArray) -> float:
     k = int(np.argmax(f1))
     nxt = ps[k + 1] if k + 1 < len(ps) else ps[k] - 1e-6
     return float((ps[k] + nxt) / 2)
+
+
+def f1_at(y: NDArray, p: NDArray, threshold: float) -> float:
+    """F1 of the decision ``p >= threshold`` for labels ``y`` (0 when there is no positive)."""
+    y = np.asarray(y).astype(bool)
+    flag = np.asarray(p) >= threshold
+    denom = flag.sum() + y.sum()
+    return float(2 * (flag & y).sum() / denom) if denom else 0.0

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ecgpilot.datasets.ptbxl import load_ptbxl
-from ecgpilot.model.calibration import apply_platt, f1_threshold, fit_platt
+from ecgpilot.model.calibration import MIN_F1, apply_platt, f1_at, f1_threshold, fit_platt
 from ecgpilot.model.features import BEAT_NAMES
 from ecgpilot.paths import package_dir, shared_data_dir
 from ecgpilot.train.loop import (
@@ -184,6 +184,7 @@ def export_model(run_dir: Path | Sequence[Path], target_dir: Path | None = None,
     b = np.array([c[1] for c in calib])
     cva = apply_platt(pva, a, b)
     thresholds = [f1_threshold(y[va, j], cva[:, j]) for j in range(len(outputs))]
+    f1s = [f1_at(y[va, j], cva[:, j], thresholds[j]) for j in range(len(outputs))]
 
     target = target_dir or package_dir() / "model"
     target.mkdir(parents=True, exist_ok=True)
@@ -218,11 +219,14 @@ def export_model(run_dir: Path | Sequence[Path], target_dir: Path | None = None,
                           **({"features": fnorm} if fnorm else {}),
                           "missing_lead": "zero after normalisation (at most one lead)"},
         "outputs": [{"task": t, "code": c, "description": desc.get(c, c),
-                     "threshold": thresholds[j], "platt_a": calib[j][0], "platt_b": calib[j][1]}
+                     "threshold": thresholds[j], "platt_a": calib[j][0], "platt_b": calib[j][1],
+                     "fold9_f1": round(f1s[j], 4), "decides": f1s[j] >= MIN_F1}
                     for j, (t, c) in enumerate(outputs)],
         "metrics": {"fold9_macro_auc": task_aucs(y[va], pva, outputs),
                     "fold10_macro_auc": task_aucs(y[te], pte, outputs)},
-        "threshold_rule": "per statement, maximises F1 of the calibrated probability on fold 9",
+        "threshold_rule": "per statement, maximises F1 of the calibrated probability on fold 9; a statement "
+                          f"whose best fold-9 F1 is below {MIN_F1} has no usable threshold (decides: false) and is "
+                          "never flagged present",
         "calibration": "per statement Platt scaling on logit(p), fitted on fold 9",
     }
     (target / f"{MODEL_NAME}.json").write_text(json.dumps(info, indent=1, ensure_ascii=False))
