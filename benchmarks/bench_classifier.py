@@ -230,9 +230,11 @@ def main() -> None:
                            "ece_calibrated": expected_calibration_error(y[:, c], cal[:, c])}
     for j, o in enumerate(outs):
         pos = y[:, j] == 1
-        pred = cal[:, j] >= thr[j]
+        decides = bool(o.get("decides", True))  # no usable fold-9 threshold: never flagged, as in classify()
+        pred = (cal[:, j] >= thr[j]) & decides
         res["statements"].append({
             "task": o["task"], "code": o["code"], "n_pos": int(pos.sum()), "auc": roc_auc(y[:, j], p[:, j]),
+            "decides": decides, "fold9_f1": o.get("fold9_f1"),
             "sensitivity": float(pred[pos].mean()) if pos.any() else None,
             "specificity": float((~pred[~pos]).mean()) if (~pos).any() else None})
     rng = np.random.default_rng(7)
@@ -310,10 +312,15 @@ def render(res: dict, meta: dict) -> str:
               f"1 thread: {tp['1']:.2f} steps/s; 2 threads: {tp['2']:.2f} steps/s, measured on the shared "
               "2-core VM (other jobs running, so indicative only)."]
     L += ["", "## Per statement (fold 10; thresholds chosen on fold 9 to maximise F1 of the calibrated probability)", "",
-          "| task | statement | n pos | AUC | sensitivity | specificity |", "|---|---|---:|---:|---:|---:|"]
+          "A statement whose best fold-9 F1 is below 0.05 has no yes/no flag (`no flag`): only its "
+          "probability is reported, so its sensitivity is 0 and its specificity 1 by construction.", "",
+          "| task | statement | n pos | AUC | sensitivity | specificity | fold-9 F1 |",
+          "|---|---|---:|---:|---:|---:|---|"]
     for s in res["statements"]:
         f = lambda v: "n/a" if v is None or v != v else f"{v:.3f}"
-        L.append(f"| {s['task']} | {s['code']} | {s['n_pos']} | {f(s['auc'])} | {f(s['sensitivity'])} | {f(s['specificity'])} |")
+        flag = f(s.get("fold9_f1")) + ("" if s.get("decides", True) else " (no flag)")
+        L.append(f"| {s['task']} | {s['code']} | {s['n_pos']} | {f(s['auc'])} | {f(s['sensitivity'])} | "
+                 f"{f(s['specificity'])} | {flag} |")
     return "\n".join(L) + "\n"
 
 

@@ -185,6 +185,8 @@ def test_onnx_matches_torch(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
     import onnxruntime as ort
 
+    onnx = pytest.importorskip("onnx")
+    from ecgpilot.train.export import to_onnx
     from ecgpilot.train.net import ECGResNet
 
     torch.manual_seed(0)
@@ -192,14 +194,13 @@ def test_onnx_matches_torch(tmp_path: Path) -> None:
     f = torch.randn(6, 18)
     for n_features in (0, 18):
         net = ECGResNet(59, width=16, kernel=5, n_features=n_features).eval()
-        args, names, feed = (x[:1],), ["ecg"], {"ecg": x.numpy()}
-        axes = {"ecg": {0: "batch"}, "logits": {0: "batch"}}
-        if n_features:
-            args, names, feed = (x[:1], f[:1]), names + ["features"], dict(feed, features=f.numpy())
-            axes["features"] = {0: "batch"}
+        feed = {"ecg": x.numpy(), **({"features": f.numpy()} if n_features else {})}
         path = tmp_path / f"n{n_features}.onnx"
-        torch.onnx.export(net, args, str(path), input_names=names, output_names=["logits"],
-                          dynamic_axes=axes, opset_version=17, dynamo=False)
+        to_onnx(net, path, 250, n_features)  # what export_model writes: 1-D convolutions run as 2-D
+        graph = onnx.load(str(path)).graph
+        convs = [n for n in graph.node if n.op_type == "Conv"]
+        assert any(n.op_type == "Unsqueeze" and n.input[0] == "ecg" for n in graph.node) and len(convs) > 10
+        assert all(len(i.dims) in (1, 2, 4) for i in graph.initializer)  # no 3-D (1-D conv) weight left
         with torch.no_grad():
             want = net(x, f if n_features else None).numpy()
         got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, feed)[0]

@@ -114,8 +114,9 @@ def combine(members: list[tuple[ECGResNet, dict[str, Any]]]) -> tuple[nn.Module,
 
 def to_onnx(net: nn.Module, path: Path, window: int, n_features: int, fp16_weights: bool = False) -> None:
     """Export ``net`` (inputs ``ecg`` (n, 12, window) and, with ``n_features``, ``features``;
-    output ``logits``). ``fp16_weights`` stores the weights as float16, cast back to float32
-    when the session loads them (half the file, float32 arithmetic)."""
+    output ``logits``), its 1-D convolutions run as 2-D ones. ``fp16_weights`` stores the weights
+    as float16, cast back to float32 when the session loads them (half the file, float32
+    arithmetic)."""
     dummy: tuple[torch.Tensor, ...] = (torch.zeros(1, 12, window),)
     names, axes = ["ecg"], {"ecg": {0: "batch"}, "logits": {0: "batch"}}
     if n_features:
@@ -123,8 +124,55 @@ def to_onnx(net: nn.Module, path: Path, window: int, n_features: int, fp16_weigh
         axes["features"] = {0: "batch"}
     torch.onnx.export(net, dummy, str(path), input_names=names, output_names=["logits"],
                       dynamic_axes=axes, opset_version=17, dynamo=False)
+    _conv1d_as_2d(path)
     if fp16_weights:
         _store_fp16(path)
+
+
+_SHAPE_FREE_OPS = {"Conv", "Relu", "Add", "Mul", "Div", "Sub", "Gemm", "Gather", "Concat", "Constant", "Cast",
+                   "Identity", "ReduceMean", "ReduceMax"}
+
+
+def _conv1d_as_2d(path: Path) -> None:
+    """Rewrite the 1-D convolutions of an exported network as 2-D ones over a (1, samples)
+    image: the same arithmetic, about 15 % faster in ONNX Runtime on one CPU core, whose
+    blocked-layout convolution kernels only serve 2-D convolutions. The input ``ecg`` keeps its
+    (n, 12, samples) shape; the time pooling becomes a pooling over the last two axes. A graph
+    with any other operator is left unchanged."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(path))
+    g = model.graph
+    if any(n.op_type not in _SHAPE_FREE_OPS for n in g.node):
+        return
+    inits = {i.name: i for i in g.initializer}
+    alias = {n.output[0]: n.input[0] for n in g.node if n.op_type in ("Identity", "Cast")}
+    done: set[str] = set()
+    for n in g.node:
+        if n.op_type == "Conv":
+            name = n.input[1]
+            while name not in inits and name in alias:
+                name = alias[name]
+            if name not in done:
+                w = inits[name]
+                w.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(w)[:, :, None, :], w.name))
+                done.add(name)
+            for a in n.attribute:
+                v = list(a.ints)
+                if a.name == "kernel_shape" or a.name in ("strides", "dilations"):
+                    a.ints[:] = [1] + v
+                elif a.name == "pads":
+                    a.ints[:] = [0, v[0], 0, v[1]]
+        elif n.op_type in ("ReduceMean", "ReduceMax"):
+            for a in n.attribute:
+                if a.name == "axes" and list(a.ints) == [2]:
+                    a.ints[:] = [2, 3]
+        n.input[:] = ["ecg_2d" if i == "ecg" else i for i in n.input]
+    g.initializer.append(numpy_helper.from_array(np.array([2], dtype=np.int64), "ecg_2d_axis"))
+    g.node.insert(0, helper.make_node("Unsqueeze", ["ecg", "ecg_2d_axis"], ["ecg_2d"], name="ecg_as_image"))
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
 
 
 def _store_fp16(path: Path, min_size: int = 64) -> None:
