@@ -319,3 +319,14 @@ def test_training_is_seeded_and_resumable(tmp_path: Path, monkeypatch: pytest.Mo
     assert a["epoch"] == b["epoch"] == 1 and len(b["history"]) == 2
     for k in a["model"]:
         assert torch.equal(a["model"][k], b["model"][k]), k
+
+
+def test_train_members_spec() -> None:
+    """``ecgpilot train --members``: feature set per member, optional seed, one folder each."""
+    from ecgpilot.train.cli import DEFAULT_MEMBERS, _members
+
+    assert _members(",".join(DEFAULT_MEMBERS), 5) == [("all", 5, "all"), ("rhythm", 5, "rhythm")]
+    assert _members("all, all:7", 5) == [("all", 5, "all"), ("all", 7, "all-s7")]
+    for bad in ("beat", "all,all", "all:x", ""):
+        with pytest.raises(SystemExit, match="--members"):
+            _members(bad, 5)

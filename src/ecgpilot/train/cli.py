@@ -25,8 +25,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--threads", type=int, default=d.threads, help="torch intra-op threads (1 is fastest on small VMs)")
     p.add_argument("--members", default=",".join(DEFAULT_MEMBERS),
-                   help="train one network per feature set (all = rhythm + beat, rhythm, none) and ship the mean "
-                        "of their logits as one ONNX model (default: %(default)s)")
+                   help="train one network per member (feature set all = rhythm + beat, rhythm or none, "
+                        "optionally :SEED, e.g. all,all:7) and ship the mean of their logits as one ONNX model "
+                        "(default: %(default)s)")
     p.add_argument("--features", choices=("all", "rhythm", "none"), default=None,
                    help="train and ship a single network with these record features instead of the ensemble")
     p.add_argument("--stride", type=int, default=SERVE_STRIDE,
@@ -38,26 +39,34 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--export-to", default=None, help="folder for the .onnx/.json (default: the package's model folder)")
 
 
-def _members(text: str) -> list[str]:
-    sets = [s.strip() for s in text.split(",") if s.strip()]
-    bad = [s for s in sets if s not in ("all", "rhythm", "none")]
-    if not sets or bad or len(set(sets)) != len(sets):
-        raise SystemExit(f"--members {text!r}: give distinct feature sets among all, rhythm, none, separated by commas")
-    return sets
+def _members(text: str, seed: int) -> list[tuple[str, int, str]]:
+    """``"all,rhythm"`` or ``"all,all:7"`` → [(feature set, seed, folder name)]."""
+    out: list[tuple[str, int, str]] = []
+    for item in (t.strip() for t in text.split(",")):
+        if not item:
+            continue
+        fs, _, sd = item.partition(":")
+        if fs not in ("all", "rhythm", "none") or (sd and not sd.isdigit()):
+            raise SystemExit(f"--members {text!r}: each member is all, rhythm or none, optionally with "
+                             f"':SEED' (e.g. all,all:7); got {item!r}")
+        out.append((fs, int(sd) if sd else seed, fs + (f"-s{sd}" if sd else "")))
+    if not out or len({name for *_, name in out}) != len(out):
+        raise SystemExit(f"--members {text!r}: give at least one member, each once")
+    return out
 
 
 def run_train(args: argparse.Namespace) -> int:
     from ecgpilot.train.loop import TrainConfig, train
 
-    sets = [args.features] if args.features else _members(args.members)
     single = args.features is not None
+    members = [(args.features, args.seed, "")] if single else _members(args.members, args.seed)
     run_dirs = []
-    for fs in sets:
-        out = Path(args.out_dir) if single else Path(args.out_dir) / fs
+    for fs, seed, name in members:
+        out = Path(args.out_dir) / name if name else Path(args.out_dir)
         cfg = TrainConfig(out_dir=str(out), epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                          width=args.width, seed=args.seed, threads=args.threads, limit=args.limit,
+                          width=args.width, seed=seed, threads=args.threads, limit=args.limit,
                           features=fs != "none", feature_set="rhythm" if fs == "rhythm" else "all")
-        print(f"training {'the network' if single else f'member {fs!r}'} in {out}", flush=True)
+        print(f"training {'the network' if single else f'member {name!r}'} in {out}", flush=True)
         best = train(cfg, resume=args.resume)
         print(f"best checkpoint: {best}")
         run_dirs.append(out)
