@@ -81,6 +81,14 @@ class Classifier:
         w, feats, info = model_input(record, self.meta["preprocessing"])
         return self.predict_windows(w, feats).max(axis=0), info
 
+    def flags(self, calibrated: NDArray) -> NDArray[np.bool_]:
+        """Yes/no per output for calibrated probabilities ``(..., n_outputs)``: at or above the
+        fold-9 threshold, and never for a statement without a usable threshold (``decides``)."""
+        outs = self.meta["outputs"]
+        thr = np.array([o["threshold"] for o in outs])
+        decides = np.array([bool(o.get("decides", True)) for o in outs])
+        return (np.asarray(calibrated) >= thr) & decides
+
     def classify(self, record: ECGRecord) -> dict[str, Any]:
         """The ``ai`` object of the analysis document for one record."""
         p, info = self.predict_proba(record)
@@ -88,10 +96,11 @@ class Classifier:
         a = np.array([o["platt_a"] for o in outs])
         b = np.array([o["platt_b"] for o in outs])
         cal = apply_platt(p, a, b)
+        present = self.flags(cal)
         statements = [
             {"code": o["code"], "task": o["task"], "description": o["description"],
              "probability": round(float(p[j]), 4), "calibrated_probability": round(float(cal[j]), 4),
-             "present": bool(o.get("decides", True) and cal[j] >= o["threshold"]),
+             "present": bool(present[j]),
              "threshold": round(float(o["threshold"]), 4) if o.get("decides", True) else None}
             for j, o in enumerate(outs)
         ]

@@ -92,24 +92,21 @@ def combine(members: list[tuple[ECGResNet, dict[str, Any]]]) -> tuple[nn.Module,
                 raise ValueError(f"ensemble members differ in {key!r}; they must be trained on the same data")
     if not rest:
         return first, m0.get("features")
-    names: list[str] = []
-    mean: list[float] = []
-    std: list[float] = []
-    for _, m in members:
-        f = m.get("features") or {"names": [], "mean": [], "std": []}
+    specs = [m.get("features") or {"names": [], "mean": [], "std": []} for _, m in members]
+    union: dict[str, tuple[float, float]] = {}  # name -> (mean, SD) of the first member that has it
+    for f in specs:
         for n, mu, sd in zip(f["names"], f["mean"], f["std"]):
-            if n not in names:
-                names.append(n), mean.append(mu), std.append(sd)
+            union.setdefault(n, (mu, sd))
+    names = list(union)
     columns, scales, shifts = [], [], []
-    for _, m in members:
-        f = m.get("features") or {"names": [], "mean": [], "std": []}
-        cols = [names.index(n) for n in f["names"]]
-        columns.append(cols)
+    for f in specs:
+        columns.append([names.index(n) for n in f["names"]])
         # member input = (raw - mu_k) / sd_k = u * sd_u / sd_k + (mu_u - mu_k) / sd_k, u the ensemble input
-        scales.append([std[c] / sd for c, sd in zip(cols, f["std"])])
-        shifts.append([(mean[c] - mu) / sd for c, mu, sd in zip(cols, f["mean"], f["std"])])
+        scales.append([union[n][1] / sd for n, sd in zip(f["names"], f["std"])])
+        shifts.append([(union[n][0] - mu) / sd for n, mu, sd in zip(f["names"], f["mean"], f["std"])])
     net = ECGEnsemble([m for m, _ in members], columns, scales, shifts).eval()
-    return net, ({"names": names, "mean": mean, "std": std} if names else None)
+    spec = {"names": names, "mean": [union[n][0] for n in names], "std": [union[n][1] for n in names]}
+    return net, (spec if names else None)
 
 
 def to_onnx(net: nn.Module, path: Path, window: int, n_features: int, fp16_weights: bool = False) -> None:
