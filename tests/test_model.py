@@ -256,6 +256,8 @@ def test_ensemble_export(tmp_path: Path) -> None:
 
     with pytest.raises(ValueError, match="outputs"):
         combine([(nets[0], meta_a), (nets[1], dict(meta_b, outputs=[["rhythm", "AFIB"]] * 7))])
+    with pytest.raises(ValueError, match="window"):  # a member trained on other windows would be misfed
+        combine([(nets[0], dict(meta_a, config={"window": 250})), (nets[1], dict(meta_b, config={"window": 500}))])
 
 
 def test_threshold_rule_drops_statements_without_an_operating_point() -> None:
@@ -330,3 +332,14 @@ def test_train_members_spec() -> None:
     for bad in ("beat", "all,all", "all:x", ""):
         with pytest.raises(SystemExit, match="--members"):
             _members(bad, 5)
+
+
+def test_train_cli_refuses_bad_options(capsys: pytest.CaptureFixture[str]) -> None:
+    from ecgpilot.cli import main
+
+    with pytest.raises(SystemExit, match="not both"):
+        main(["train", "--features", "all", "--members", "all,rhythm"])
+    for bad in ("0", "-3", "x"):
+        with pytest.raises(SystemExit):
+            main(["train", "--stride", bad])
+        assert "positive whole number" in capsys.readouterr().err

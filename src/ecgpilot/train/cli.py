@@ -24,19 +24,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--width", type=int, default=d.width)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--threads", type=int, default=d.threads, help="torch intra-op threads (1 is fastest on small VMs)")
-    p.add_argument("--members", default=",".join(DEFAULT_MEMBERS),
+    p.add_argument("--members", default=None,
                    help="train one network per member (feature set all = rhythm + beat, rhythm or none, "
                         "optionally :SEED, e.g. all,all:7) and ship the mean of their logits as one ONNX model "
-                        "(default: %(default)s)")
+                        f"(default: {','.join(DEFAULT_MEMBERS)})")
     p.add_argument("--features", choices=("all", "rhythm", "none"), default=None,
                    help="train and ship a single network with these record features instead of the ensemble")
-    p.add_argument("--stride", type=int, default=SERVE_STRIDE,
+    p.add_argument("--stride", type=_positive_int, default=SERVE_STRIDE,
                    help="step (samples at 100 Hz) between the 250-sample windows the shipped model reads "
                         "(default: %(default)s)")
     p.add_argument("--limit", type=int, default=0, help="use only N training records (smoke test)")
     p.add_argument("--resume", action="store_true", help="continue from last.pt (a finished run is reused as is)")
     p.add_argument("--no-export", action="store_true", help="do not export the ONNX model afterwards")
     p.add_argument("--export-to", default=None, help="folder for the .onnx/.json (default: the package's model folder)")
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) == 0:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number of samples, got {text!r}")
+    return int(text)
 
 
 def _members(text: str, seed: int) -> list[tuple[str, int, str]]:
@@ -59,7 +65,10 @@ def run_train(args: argparse.Namespace) -> int:
     from ecgpilot.train.loop import TrainConfig, train
 
     single = args.features is not None
-    members = [(args.features, args.seed, "")] if single else _members(args.members, args.seed)
+    if single and args.members is not None:
+        raise SystemExit("give either --features (one network) or --members (an ensemble), not both")
+    members = ([(args.features, args.seed, "")] if single
+               else _members(args.members or ",".join(DEFAULT_MEMBERS), args.seed))
     run_dirs = []
     for fs, seed, name in members:
         out = Path(args.out_dir) / name if name else Path(args.out_dir)

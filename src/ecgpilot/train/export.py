@@ -90,6 +90,8 @@ def combine(members: list[tuple[ECGResNet, dict[str, Any]]]) -> tuple[nn.Module,
         for key in ("outputs", "norm", "data_sha256"):
             if m[key] != m0[key]:
                 raise ValueError(f"ensemble members differ in {key!r}; they must be trained on the same data")
+        if m.get("config", {}).get("window") != m0.get("config", {}).get("window"):
+            raise ValueError("ensemble members differ in their window length; they must read the same windows")
     if not rest:
         return first, m0.get("features")
     specs = [m.get("features") or {"names": [], "mean": [], "std": []} for _, m in members]
@@ -214,6 +216,8 @@ def export_model(run_dir: Path | Sequence[Path], target_dir: Path | None = None,
     outputs = [tuple(o) for o in meta["outputs"]]
     mean, scale = meta["norm"]["mean"], meta["norm"]["scale"]
     stride = int(stride or cfg.stride)
+    if stride <= 0:
+        raise ValueError(f"stride must be a positive number of samples; got {stride}")
 
     data = load_ptbxl()
     y = data.targets(outputs)
