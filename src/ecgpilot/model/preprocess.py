@@ -7,10 +7,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.signal import resample_poly
 
 from ecgpilot.errors import ModelError
 from ecgpilot.record import ECGRecord
+from ecgpilot.signal.filters import resample_poly
 
 __all__ = ["ModelInput", "model_input", "windows", "FEATURE_MIN_FRACTION"]
 

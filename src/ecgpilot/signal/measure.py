@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.signal import resample_poly
 
 from ecgpilot.record import ECGRecord
 from ecgpilot.signal.beats import record_beats
 from ecgpilot.signal.delineate import Boundaries, MedianBeat, delineate, median_beats, pacing_spike
+from ecgpilot.signal.filters import resample_poly
 
 __all__ = ["measure", "measure_beats", "measure_detail", "net_areas", "frontal_axis", "qtc_bazett", "qtc_fridericia", "EMPTY_MEASUREMENTS"]
 
