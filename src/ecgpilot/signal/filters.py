@@ -23,7 +23,9 @@ def _sos(kind: str, cutoff: tuple[float, ...], fs: float, order: int) -> NDArray
 
 @lru_cache(maxsize=64)
 def _sos_zi(kind: str, cutoff: tuple[float, ...], fs: float, order: int) -> NDArray[np.float64]:
-    return sps.sosfilt_zi(_sos(kind, cutoff, fs, order))
+    zi = sps.sosfilt_zi(_sos(kind, cutoff, fs, order))
+    zi.setflags(write=False)  # shared by every call: never modified
+    return zi
 
 
 def _apply(key: tuple[str, tuple[float, ...], float, int], x: NDArray, axis: int) -> NDArray[np.float64]:
@@ -75,7 +77,9 @@ def moving_average(x: NDArray, width: int, axis: int = -1) -> NDArray[np.float64
 @lru_cache(maxsize=32)
 def _polyphase_fir(up: int, down: int) -> NDArray[np.float64]:
     rate = max(up, down)
-    return sps.firwin(2 * 10 * rate + 1, 1.0 / rate, window=("kaiser", 5.0))
+    h = sps.firwin(2 * 10 * rate + 1, 1.0 / rate, window=("kaiser", 5.0))
+    h.setflags(write=False)  # shared by every call (resample_poly works on a copy)
+    return h
 
 
 def resample_poly(x: NDArray, up: int, down: int, axis: int = -1) -> NDArray[np.float64]:
