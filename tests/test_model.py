@@ -343,3 +343,13 @@ def test_train_cli_refuses_bad_options(capsys: pytest.CaptureFixture[str]) -> No
         with pytest.raises(SystemExit):
             main(["train", "--stride", bad])
         assert "positive whole number" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bad", [0, -125])
+def test_export_refuses_a_non_positive_stride(tmp_path, bad: int) -> None:
+    """``export_model(stride=0)`` used to fall back silently to the training stride."""
+    pytest.importorskip("torch")
+    from ecgpilot.train.export import export_model
+
+    with pytest.raises(ValueError, match="positive number of samples; got"):
+        export_model(tmp_path, stride=bad)

@@ -208,6 +208,8 @@ def export_model(run_dir: Path | Sequence[Path], target_dir: Path | None = None,
     ``stride``: step between the serving windows (default: the training runs' own).
     Calibration and thresholds are fitted on fold 9 on the exported network's output.
     """
+    if stride is not None and int(stride) <= 0:
+        raise ValueError(f"stride must be a positive number of samples; got {stride}")
     torch.set_num_threads(1)
     dirs = [Path(run_dir)] if isinstance(run_dir, (str, Path)) else [Path(d) for d in run_dir]
     loaded = [_load_member(d) for d in dirs]
@@ -215,9 +217,7 @@ def export_model(run_dir: Path | Sequence[Path], target_dir: Path | None = None,
     _, meta, cfg, best_epoch = loaded[0]
     outputs = [tuple(o) for o in meta["outputs"]]
     mean, scale = meta["norm"]["mean"], meta["norm"]["scale"]
-    stride = int(stride or cfg.stride)
-    if stride <= 0:
-        raise ValueError(f"stride must be a positive number of samples; got {stride}")
+    stride = int(cfg.stride if stride is None else stride)
 
     data = load_ptbxl()
     y = data.targets(outputs)
