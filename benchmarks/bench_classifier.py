@@ -217,7 +217,7 @@ def main() -> None:
     a = np.array([o["platt_a"] for o in outs])
     b = np.array([o["platt_b"] for o in outs])
     cal = apply_platt(p, a, b)
-    pred_all = clf.flags(cal)  # the served yes/no rule
+    pred_all, decides = clf.flags(cal), clf.decides  # the served yes/no rule
     res = {"model": clf.version, "model_file_mb": Path(args.model).stat().st_size / 2**20,
            "n_test": int(len(te)), "inference_s_fold10": t_inf, "tasks": {}, "statements": []}
     ci = bootstrap(y, p, cols, args.boot)
@@ -230,11 +230,10 @@ def main() -> None:
                            "ece_calibrated": expected_calibration_error(y[:, c], cal[:, c])}
     for j, o in enumerate(outs):
         pos = y[:, j] == 1
-        decides = bool(o.get("decides", True))
         pred = pred_all[:, j]
         res["statements"].append({
             "task": o["task"], "code": o["code"], "n_pos": int(pos.sum()), "auc": roc_auc(y[:, j], p[:, j]),
-            "decides": decides, "fold9_f1": o.get("fold9_f1"),
+            "decides": bool(decides[j]), "fold9_f1": o.get("fold9_f1"),
             "sensitivity": float(pred[pos].mean()) if pos.any() else None,
             "specificity": float((~pred[~pos]).mean()) if (~pos).any() else None})
     rng = np.random.default_rng(7)

@@ -84,10 +84,13 @@ class Classifier:
     def flags(self, calibrated: NDArray) -> NDArray[np.bool_]:
         """Yes/no per output for calibrated probabilities ``(..., n_outputs)``: at or above the
         fold-9 threshold, and never for a statement without a usable threshold (``decides``)."""
-        outs = self.meta["outputs"]
-        thr = np.array([o["threshold"] for o in outs])
-        decides = np.array([bool(o.get("decides", True)) for o in outs])
-        return (np.asarray(calibrated) >= thr) & decides
+        thr = np.array([o["threshold"] for o in self.meta["outputs"]])
+        return (np.asarray(calibrated) >= thr) & self.decides
+
+    @property
+    def decides(self) -> NDArray[np.bool_]:
+        """Per output: whether it has a usable fold-9 threshold (sidecar ``decides``, default true)."""
+        return np.array([bool(o.get("decides", True)) for o in self.meta["outputs"]])
 
     def classify(self, record: ECGRecord) -> dict[str, Any]:
         """The ``ai`` object of the analysis document for one record."""
@@ -96,12 +99,12 @@ class Classifier:
         a = np.array([o["platt_a"] for o in outs])
         b = np.array([o["platt_b"] for o in outs])
         cal = apply_platt(p, a, b)
-        present = self.flags(cal)
+        present, decides = self.flags(cal), self.decides
         statements = [
             {"code": o["code"], "task": o["task"], "description": o["description"],
              "probability": round(float(p[j]), 4), "calibrated_probability": round(float(cal[j]), 4),
              "present": bool(present[j]),
-             "threshold": round(float(o["threshold"]), 4) if o.get("decides", True) else None}
+             "threshold": round(float(o["threshold"]), 4) if decides[j] else None}
             for j, o in enumerate(outs)
         ]
         return {"model_version": self.version, "model_sha256": self.meta.get("onnx_sha256"),
