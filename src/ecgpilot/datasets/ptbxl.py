@@ -12,6 +12,7 @@ import ast
 import csv
 import hashlib
 import json
+import os
 import lzma
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,10 +127,13 @@ def _cached_signals(root: Path) -> tuple[NDArray[np.int16], str]:
             packed = np.load(f)
         decoded = decode_packed(packed)
         del packed
-        tmp = cache.with_name(cache.name + ".tmp.npy")
+        # a per-process temporary name: two processes filling the cache at once must not share it
+        tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp.npy")
         np.save(tmp, decoded)
         tmp.replace(cache)
-    stamp.write_text(json.dumps({"key": key, "sha256": digest}))
+    tmp_stamp = stamp.with_name(f"{stamp.name}.{os.getpid()}.tmp")
+    tmp_stamp.write_text(json.dumps({"key": key, "sha256": digest}))
+    tmp_stamp.replace(stamp)
     return np.load(cache, mmap_mode="r"), digest
 
 

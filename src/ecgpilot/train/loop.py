@@ -108,7 +108,7 @@ def record_features(data: PTBXL, names: list[str] | tuple[str, ...] = FEATURE_NA
             pass
     f = compute(todo)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npy")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp.npy")  # per process: concurrent runs fill it too
     np.save(tmp, f)
     os.replace(tmp, path)
     return f
