@@ -24,6 +24,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--width", type=int, default=d.width)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--threads", type=int, default=d.threads, help="torch intra-op threads (1 is fastest on small VMs)")
+    p.add_argument("--device", choices=("cpu", "cuda"), default=d.device,
+                   help="where to train: cpu, or cuda on a machine with a GPU (default: %(default)s)")
     p.add_argument("--members", default=None,
                    help="train one network per member (feature set all = rhythm + beat, rhythm or none, "
                         "optionally :SEED, e.g. all,all:7) and ship the mean of their logits as one ONNX model "
@@ -33,6 +35,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stride", type=_positive_int, default=SERVE_STRIDE,
                    help="step (samples at 100 Hz) between the 250-sample windows the shipped model reads "
                         "(default: %(default)s)")
+    p.add_argument("--weights", choices=("float32", "float16", "int8"), default=None,
+                   help="how the ONNX file stores the weights (default: float32 for one network, float16 for an "
+                        "ensemble; int8 quarters the file, for ensembles of 4 or more networks)")
     p.add_argument("--limit", type=int, default=0, help="use only N training records (smoke test)")
     p.add_argument("--resume", action="store_true", help="continue from last.pt (a finished run is reused as is)")
     p.add_argument("--no-export", action="store_true", help="do not export the ONNX model afterwards")
@@ -73,7 +78,7 @@ def run_train(args: argparse.Namespace) -> int:
     for fs, seed, name in members:
         out = Path(args.out_dir) / name if name else Path(args.out_dir)
         cfg = TrainConfig(out_dir=str(out), epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                          width=args.width, seed=seed, threads=args.threads, limit=args.limit,
+                          width=args.width, seed=seed, threads=args.threads, limit=args.limit, device=args.device,
                           features=fs != "none", feature_set="rhythm" if fs == "rhythm" else "all")
         print(f"training {'the network' if single else f'member {name!r}'} in {out}", flush=True)
         best = train(cfg, resume=args.resume)
@@ -83,6 +88,7 @@ def run_train(args: argparse.Namespace) -> int:
         from ecgpilot.train.export import export_model
 
         target = export_model(run_dirs if len(run_dirs) > 1 else run_dirs[0],
-                              Path(args.export_to) if args.export_to else None, stride=args.stride)
+                              Path(args.export_to) if args.export_to else None, stride=args.stride,
+                              weights=args.weights)
         print(f"exported: {target}")
     return 0

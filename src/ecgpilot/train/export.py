@@ -71,7 +71,7 @@ def _load_member(run_dir: Path) -> tuple[ECGResNet, dict[str, Any], TrainConfig,
     meta = json.loads((run_dir / "meta.json").read_text())
     cfg = TrainConfig(**meta["config"])
     fnorm = meta.get("features")
-    ck = torch.load(run_dir / "best.pt", weights_only=False)
+    ck = torch.load(run_dir / "best.pt", weights_only=False, map_location="cpu")
     model = ECGResNet(len(meta["outputs"]), width=cfg.width, kernel=cfg.kernel,
                       n_features=len(fnorm["names"]) if fnorm else 0)
     model.load_state_dict(ck["model"])
@@ -111,11 +111,19 @@ def combine(members: list[tuple[ECGResNet, dict[str, Any]]]) -> tuple[nn.Module,
     return net, (spec if names else None)
 
 
-def to_onnx(net: nn.Module, path: Path, window: int, n_features: int, fp16_weights: bool = False) -> None:
+WEIGHT_STORAGE = ("float32", "float16", "int8")
+
+
+def to_onnx(net: nn.Module, path: Path, window: int, n_features: int, weights: str = "float32") -> None:
     """Export ``net`` (inputs ``ecg`` (n, 12, window) and, with ``n_features``, ``features``;
-    output ``logits``), its 1-D convolutions run as 2-D ones. ``fp16_weights`` stores the weights
-    as float16, cast back to float32 when the session loads them (half the file, float32
-    arithmetic)."""
+    output ``logits``), its 1-D convolutions run as 2-D ones.
+
+    ``weights``: how the file stores the weights. ``"float16"`` halves the file; ``"int8"``
+    (per output channel, symmetric) quarters the matrices and stores the rest as float16.
+    Both are expanded back to float32 when the session loads them (float32 arithmetic).
+    """
+    if weights not in WEIGHT_STORAGE:
+        raise ValueError(f"weights must be one of {', '.join(WEIGHT_STORAGE)}; got {weights!r}")
     dummy: tuple[torch.Tensor, ...] = (torch.zeros(1, 12, window),)
     names, axes = ["ecg"], {"ecg": {0: "batch"}, "logits": {0: "batch"}}
     if n_features:
@@ -124,8 +132,8 @@ def to_onnx(net: nn.Module, path: Path, window: int, n_features: int, fp16_weigh
     torch.onnx.export(net, dummy, str(path), input_names=names, output_names=["logits"],
                       dynamic_axes=axes, opset_version=17, dynamo=False)
     _conv1d_as_2d(path)
-    if fp16_weights:
-        _store_fp16(path)
+    if weights != "float32":
+        _store_compact(path, int8=weights == "int8")
 
 
 _SHAPE_FREE_OPS = {"Conv", "Relu", "Add", "Mul", "Div", "Sub", "Gemm", "Gather", "Concat", "Constant", "Cast",
@@ -174,26 +182,39 @@ def _conv1d_as_2d(path: Path) -> None:
     onnx.save(model, str(path))
 
 
-def _store_fp16(path: Path, min_size: int = 64) -> None:
-    """Rewrite the float32 initializers of at least ``min_size`` values as float16 + Cast."""
+def _store_compact(path: Path, int8: bool = False, min_size: int = 64) -> None:
+    """Rewrite the float32 initializers of at least ``min_size`` values as float16 + Cast, or,
+    with ``int8``, those of two or more axes (convolution and dense weights) as int8 with one
+    float32 scale per output channel (axis 0): Cast + Mul, folded back to float32 constants
+    when the session loads."""
     import onnx
     from onnx import helper, numpy_helper
 
     model = onnx.load(str(path))
     g = model.graph
-    casts, keep = [], []
+    nodes, keep = [], []
     for init in g.initializer:
         arr = numpy_helper.to_array(init)
-        if arr.dtype == np.float32 and arr.size >= min_size:
-            half = numpy_helper.from_array(arr.astype(np.float16), init.name + "_fp16")
-            keep.append(half)
-            casts.append(helper.make_node("Cast", [half.name], [init.name], to=onnx.TensorProto.FLOAT,
-                                          name=init.name + "_to_fp32"))
-        else:
+        if arr.dtype != np.float32 or arr.size < min_size:
             keep.append(init)
+        elif int8 and arr.ndim >= 2:
+            peak = np.abs(arr).reshape(arr.shape[0], -1).max(axis=1)
+            scale = np.where(peak > 0, peak / 127.0, 1.0).astype(np.float32)
+            shape = (arr.shape[0],) + (1,) * (arr.ndim - 1)
+            q = np.clip(np.rint(arr / scale.reshape(shape)), -127, 127).astype(np.int8)
+            keep += [numpy_helper.from_array(q, init.name + "_int8"),
+                     numpy_helper.from_array(scale.reshape(shape), init.name + "_scale")]
+            nodes += [helper.make_node("Cast", [init.name + "_int8"], [init.name + "_unscaled"],
+                                       to=onnx.TensorProto.FLOAT, name=init.name + "_to_fp32"),
+                      helper.make_node("Mul", [init.name + "_unscaled", init.name + "_scale"], [init.name],
+                                       name=init.name + "_rescale")]
+        else:
+            keep.append(numpy_helper.from_array(arr.astype(np.float16), init.name + "_fp16"))
+            nodes.append(helper.make_node("Cast", [init.name + "_fp16"], [init.name], to=onnx.TensorProto.FLOAT,
+                                          name=init.name + "_to_fp32"))
     del g.initializer[:]
     g.initializer.extend(keep)
-    nodes = casts + list(g.node)
+    nodes += list(g.node)
     del g.node[:]
     g.node.extend(nodes)
     onnx.checker.check_model(model)
@@ -201,15 +222,19 @@ def _store_fp16(path: Path, min_size: int = 64) -> None:
 
 
 def export_model(run_dir: Path | Sequence[Path], target_dir: Path | None = None, version: str | None = None,
-                 stride: int | None = None) -> Path:
+                 stride: int | None = None, weights: str | None = None) -> Path:
     """Write ``<target>/ptbxl_classifier.onnx`` and ``.json`` from ``run_dir/best.pt``, or from
-    several run folders as one ensemble (mean of the logits; weights stored as float16).
+    several run folders as one ensemble (mean of the logits).
 
     ``stride``: step between the serving windows (default: the training runs' own).
-    Calibration and thresholds are fitted on fold 9 on the exported network's output.
+    ``weights``: storage of the weights (:data:`WEIGHT_STORAGE`; default float32 for one
+    network, float16 for an ensemble). Calibration and thresholds are fitted on fold 9 on the
+    output of the exported ONNX file itself, so they account for the storage's rounding.
     """
     if stride is not None and int(stride) <= 0:
         raise ValueError(f"stride must be a positive number of samples; got {stride}")
+    if weights is not None and weights not in WEIGHT_STORAGE:
+        raise ValueError(f"weights must be one of {', '.join(WEIGHT_STORAGE)}; got {weights!r}")
     torch.set_num_threads(1)
     dirs = [Path(run_dir)] if isinstance(run_dir, (str, Path)) else [Path(d) for d in run_dir]
     loaded = [_load_member(d) for d in dirs]
@@ -226,8 +251,14 @@ def export_model(run_dir: Path | Sequence[Path], target_dir: Path | None = None,
     if fnorm:
         fall = record_features(data, fnorm["names"])
         fva, fte = standardise(fall[va], fnorm["mean"], fnorm["std"]), standardise(fall[te], fnorm["mean"], fnorm["std"])
-    pva = predict_records(net, prepare(data, va, mean, scale), cfg.window, stride, feats=fva)
-    pte = predict_records(net, prepare(data, te, mean, scale), cfg.window, stride, feats=fte)
+    target = target_dir or package_dir() / "model"
+    target.mkdir(parents=True, exist_ok=True)
+    onnx_path = target / f"{MODEL_NAME}.onnx"
+    storage = weights or ("float16" if len(loaded) > 1 else "float32")
+    to_onnx(net, onnx_path, cfg.window, len(fnorm["names"]) if fnorm else 0, weights=storage)
+    served = _OnnxNet(onnx_path)  # what the app will run: calibration sees the stored weights' rounding
+    pva = predict_records(served, prepare(data, va, mean, scale), cfg.window, stride, feats=fva)
+    pte = predict_records(served, prepare(data, te, mean, scale), cfg.window, stride, feats=fte)
     calib = [fit_platt(y[va, j], pva[:, j]) for j in range(len(outputs))]
     a = np.array([c[0] for c in calib])
     b = np.array([c[1] for c in calib])
@@ -235,10 +266,6 @@ def export_model(run_dir: Path | Sequence[Path], target_dir: Path | None = None,
     thresholds = [f1_threshold(y[va, j], cva[:, j]) for j in range(len(outputs))]
     f1s = [f1_at(y[va, j], cva[:, j], thresholds[j]) for j in range(len(outputs))]
 
-    target = target_dir or package_dir() / "model"
-    target.mkdir(parents=True, exist_ok=True)
-    onnx_path = target / f"{MODEL_NAME}.onnx"
-    to_onnx(net, onnx_path, cfg.window, len(fnorm["names"]) if fnorm else 0, fp16_weights=len(loaded) > 1)
     shared = shared_data_dir()
     desc = statement_descriptions(shared / "ptbxl") if shared else {}
     kinds = [_kind(m.get("features")) for _, m, _, _ in loaded]
@@ -277,9 +304,29 @@ def export_model(run_dir: Path | Sequence[Path], target_dir: Path | None = None,
                           f"whose best fold-9 F1 is below {MIN_F1} has no usable threshold (decides: false) and is "
                           "never flagged present",
         "calibration": "per statement Platt scaling on logit(p), fitted on fold 9",
+        "weights_storage": storage,
     }
     (target / f"{MODEL_NAME}.json").write_text(json.dumps(info, indent=1, ensure_ascii=False))
     return onnx_path
+
+
+class _OnnxNet(nn.Module):
+    """An exported ONNX file behind the ``model(x, features)`` call of :func:`predict_records`."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+        self.inputs = [i.name for i in self.session.get_inputs()]
+
+    def forward(self, x: torch.Tensor, feats: torch.Tensor | None = None) -> torch.Tensor:
+        feed = {"ecg": x.numpy()}
+        if "features" in self.inputs:
+            feed["features"] = feats.numpy()
+        return torch.from_numpy(self.session.run(["logits"], feed)[0])
 
 
 def _kind(fnorm: dict[str, Any] | None) -> str:

@@ -43,6 +43,7 @@ class TrainConfig:
     stride: int = 125
     seed: int = 20261122
     threads: int = 1
+    device: str = "cpu"  # "cpu" or "cuda" (a GPU machine, when one is lent; never required)
     features: bool = True  # whole-record features (ecgpilot.model.features) into the head
     feature_set: str = "all"  # "all" (rhythm + beat) or "rhythm"
     limit: int = 0  # >0: use only this many training records (smoke tests)
@@ -74,13 +75,23 @@ def predict_records(model: nn.Module, x: np.ndarray, window: int, stride: int, b
     """Sigmoid probabilities per record: max over sliding windows (``feats``: standardised
     record features, repeated for every window of the record)."""
     model.eval()
+    dev = next((q.device for q in model.parameters()), torch.device("cpu"))
     w = windows(x, window, stride)  # (n, k, L, W)
     n, k = w.shape[:2]
     flat = torch.from_numpy(np.ascontiguousarray(w.reshape(n * k, *w.shape[2:])))
     f = None if feats is None else torch.from_numpy(np.ascontiguousarray(np.repeat(feats, k, axis=0)))
-    out = [torch.sigmoid(model(flat[i: i + batch], None if f is None else f[i: i + batch]))
+    out = [torch.sigmoid(model(flat[i: i + batch].to(dev), None if f is None else f[i: i + batch].to(dev))).cpu()
            for i in range(0, n * k, batch)]
     return torch.cat(out).numpy().reshape(n, k, -1).max(axis=1)
+
+
+def training_device(name: str) -> torch.device:
+    """``"cpu"`` or ``"cuda"`` as a torch device; a clear error when no GPU is usable."""
+    if name not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu' or 'cuda'; got {name!r}")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was asked for but torch sees no GPU here; train with device 'cpu'")
+    return torch.device(name)
 
 
 def record_features(data: PTBXL, names: list[str] | tuple[str, ...] = FEATURE_NAMES,
@@ -137,6 +148,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
     """Train, checkpointing every epoch in ``cfg.out_dir``; returns the best checkpoint path."""
     os.environ.setdefault("OMP_NUM_THREADS", str(cfg.threads))
     torch.set_num_threads(cfg.threads)
+    dev = training_device(cfg.device)
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     seed_everything(cfg.seed)
@@ -168,7 +180,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
         fstd = np.where(fstd > 1e-6, fstd, 1.0)
         fnorm = {"names": list(names), "mean": fmean.tolist(), "std": fstd.tolist()}
         ftr, fva = standardise(raw_tr, fnorm["mean"], fnorm["std"]), standardise(raw_va, fnorm["mean"], fnorm["std"])
-    model = ECGResNet(len(outputs), width=cfg.width, kernel=cfg.kernel, n_features=len(names) if cfg.features else 0)
+    model = ECGResNet(len(outputs), width=cfg.width, kernel=cfg.kernel,
+                      n_features=len(names) if cfg.features else 0).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(tr) / cfg.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(
@@ -178,12 +191,14 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
     start_epoch, best, history = 0, -1.0, []
     last = out / "last.pt"
     if resume and last.exists():
-        ck = torch.load(last, weights_only=False)
+        ck = torch.load(last, weights_only=False, map_location="cpu")
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         sched.load_state_dict(ck["sched"])
         start_epoch, best, history = ck["epoch"] + 1, ck["best"], ck["history"]
         torch.set_rng_state(ck["torch_rng"])
+        if dev.type == "cuda" and ck.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(ck["cuda_rng"])
     meta = {"config": asdict(cfg), "outputs": outputs, "norm": {"mean": mean, "scale": scale}, "features": fnorm,
             "data_sha256": data.data_sha256, "n_train": int(len(tr)), "n_val": int(len(va))}
     (out / "meta.json").write_text(json.dumps(meta, indent=1))
@@ -206,8 +221,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
             sel = order[b: b + cfg.batch_size]
             # gain augmentation on the windows only: the record features keep the true amplitudes
             xb = np.stack([xtr[i, :, o: o + cfg.window] for i, o in zip(sel, offs[sel])]) * gains[sel, None, None]
-            xb_t, yb_t = torch.from_numpy(xb), torch.from_numpy(ytr[sel])
-            fb_t = None if ftr is None else torch.from_numpy(ftr[sel])
+            xb_t, yb_t = torch.from_numpy(xb).to(dev), torch.from_numpy(ytr[sel]).to(dev)
+            fb_t = None if ftr is None else torch.from_numpy(ftr[sel]).to(dev)
             opt.zero_grad(set_to_none=True)
             loss = lossf(model(xb_t, fb_t), yb_t)
             loss.backward()
@@ -222,9 +237,14 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
         print(json.dumps(history[-1]), flush=True)
         if score > best:
             best = score
-            torch.save({"model": model.state_dict(), "epoch": epoch, "val": aucs}, out / "best.pt")
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                    "epoch": epoch, "best": best, "history": history,
-                    "torch_rng": torch.get_rng_state()}, last)
+            torch.save({"model": _cpu(model.state_dict()), "epoch": epoch, "val": aucs}, out / "best.pt")
+        torch.save({"model": _cpu(model.state_dict()), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                    "epoch": epoch, "best": best, "history": history, "torch_rng": torch.get_rng_state(),
+                    "cuda_rng": torch.cuda.get_rng_state() if dev.type == "cuda" else None}, last)
         (out / "history.json").write_text(json.dumps(history, indent=1))
     return out / "best.pt"
+
+
+def _cpu(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A state dict with its tensors on the CPU (checkpoints load anywhere)."""
+    return {k: v.detach().cpu() for k, v in state.items()}
