@@ -5,9 +5,8 @@ Usage::
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_quality.py [--n 2200]
 
-Decodes ``../shared/data/ptbxl/signals100.npy.xz`` once (about a minute, 1.5 GB) into
-``cache_dir()/ptbxl_signals100_uV.npy`` (int16, records × samples × leads, µV), as the
-shared data README describes; then runs quality + measurements on every k-th record of
+Reads PTB-XL through ``ecgpilot.datasets.ptbxl.load_ptbxl()`` (the decoded signals are
+cached on first use); then runs quality + measurements on every k-th record of
 fold 10 up to ``--n`` records and prints the verdict counts, reason counts, and the
 heart rate / QRS / QT distribution, plus the verdict split by the PTB-XL rhythm labels.
 """
@@ -15,39 +14,19 @@ heart rate / QRS / QT distribution, plus the verdict split by the PTB-XL rhythm 
 from __future__ import annotations
 
 import argparse
-import ast
 import csv
-import lzma
 import time
 from collections import Counter
 
 import numpy as np
 
 from ecgpilot.leads import STANDARD_12
-from ecgpilot.paths import cache_dir, shared_data_dir
+from ecgpilot.datasets.ptbxl import load_ptbxl
+from ecgpilot.paths import shared_data_dir
 from ecgpilot.record import ECGRecord
 from ecgpilot.signal.beats import record_beats
 from ecgpilot.signal.measure import measure_beats
 from ecgpilot.signal.quality import assess_quality
-
-
-def decoded() -> np.ndarray:
-    out = cache_dir() / "ptbxl_signals100_uV.npy"
-    if not out.exists():
-        data = shared_data_dir()
-        assert data is not None, "shared data not found"
-        with lzma.open(data / "ptbxl" / "signals100.npy.xz") as f:
-            p = np.load(f).astype(np.int32)
-        x = p.copy()
-        for k in (0, 1, 6, 7, 8, 9, 10, 11):
-            x[k] = np.cumsum(p[k], axis=1)
-        i, ii = x[0], x[1]
-        x[2] += ii - i
-        x[3] += -((i + ii) // 2)
-        x[4] += i - (ii // 2)
-        x[5] += ii - (i // 2)
-        np.save(out, x.transpose(1, 2, 0).astype(np.int16))
-    return np.load(out, mmap_mode="r")
 
 
 def cinc2017() -> None:
@@ -74,26 +53,20 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=2000)
     args = ap.parse_args()
     cinc2017()
-    data = shared_data_dir()
-    assert data is not None
-    sig = decoded()
-    with open(data / "ptbxl" / "signals100_rows.csv", newline="") as f:
-        rows = [int(r["ecg_id"]) for r in csv.DictReader(f)]
-    with open(data / "ptbxl" / "labels.csv", newline="") as f:
-        labels = {int(r["ecg_id"]): r for r in csv.DictReader(f)}
-    idx = [k for k, e in enumerate(rows) if e in labels and labels[e].get("strat_fold") == "10"][: args.n]
+    ptbxl = load_ptbxl()
+    idx = ptbxl.folds(10)[: args.n]
     verdicts: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     by_rhythm: dict[str, Counter[str]] = {}
     hr, qrs, qt = [], [], []
     t0 = time.perf_counter()
     for k in idx:
-        rec = ECGRecord(signal=np.asarray(sig[k], dtype=np.float32).T, fs=100.0, leads=STANDARD_12)
+        rec = ECGRecord(signal=np.asarray(ptbxl.signals[k], dtype=np.float32).T, fs=100.0, leads=STANDARD_12)
         beats = record_beats(rec)
         q = assess_quality(rec, beats)
         verdicts[q["verdict"]] += 1
         reasons.update(r["code"] for r in q["reasons"])
-        rhythm = ast.literal_eval(labels[rows[k]].get("rhythm") or "[]") or ["-"]
+        rhythm = ptbxl.labels["rhythm"][k] or ["-"]
         by_rhythm.setdefault(rhythm[0], Counter())[q["verdict"]] += 1
         if q["interpretable"]:
             m = measure_beats(rec.signal, rec.fs, rec.leads, beats)
