@@ -328,12 +328,13 @@ def test_training_is_seeded_and_resumable(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_train_members_spec() -> None:
-    """``ecgpilot train --members``: feature set per member, optional seed, one folder each."""
+    """``ecgpilot train --members``: feature set per member, optional seed and epochs, one folder each."""
     from ecgpilot.train.cli import DEFAULT_MEMBERS, _members
 
-    assert _members(",".join(DEFAULT_MEMBERS), 5) == [("all", 5, "all"), ("rhythm", 5, "rhythm")]
-    assert _members("all, all:7", 5) == [("all", 5, "all"), ("all", 7, "all-s7")]
-    for bad in ("beat", "all,all", "all:x", ""):
+    assert _members(",".join(DEFAULT_MEMBERS), 5) == [("all", 5, "all", None), ("rhythm", 5, "rhythm", None)]
+    assert _members("all, all:7", 5) == [("all", 5, "all", None), ("all", 7, "all-s7", None)]
+    assert _members("rhythm:7:20,all::20", 5) == [("rhythm", 7, "rhythm-s7-e20", 20), ("all", 5, "all-e20", 20)]
+    for bad in ("beat", "all,all", "all:x", "", "all:7:0", "all:7:x", "all:7:20:1"):
         with pytest.raises(SystemExit, match="--members"):
             _members(bad, 5)
 

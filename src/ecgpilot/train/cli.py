@@ -28,7 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="where to train: cpu, or cuda on a machine with a GPU (default: %(default)s)")
     p.add_argument("--members", default=None,
                    help="train one network per member (feature set all = rhythm + beat, rhythm or none, "
-                        "optionally :SEED, e.g. all,all:7) and ship the mean of their logits as one ONNX model "
+                        "optionally :SEED or :SEED:EPOCHS, e.g. all,all:7,rhythm:7:20) and ship the mean of their logits as one ONNX model "
                         f"(default: {','.join(DEFAULT_MEMBERS)})")
     p.add_argument("--features", choices=("all", "rhythm", "none"), default=None,
                    help="train and ship a single network with these record features instead of the ensemble")
@@ -50,18 +50,23 @@ def _positive_int(text: str) -> int:
     return int(text)
 
 
-def _members(text: str, seed: int) -> list[tuple[str, int, str]]:
-    """``"all,rhythm"`` or ``"all,all:7"`` → [(feature set, seed, folder name)]."""
-    out: list[tuple[str, int, str]] = []
+def _members(text: str, seed: int) -> list[tuple[str, int, str, int | None]]:
+    """``"all,rhythm"`` or ``"all,all:7:20"`` → [(feature set, seed, folder name, epochs or None)].
+
+    A member is ``FEATURES[:SEED[:EPOCHS]]``; without EPOCHS it trains for ``--epochs``.
+    """
+    out: list[tuple[str, int, str, int | None]] = []
     for item in (t.strip() for t in text.split(",")):
         if not item:
             continue
-        fs, _, sd = item.partition(":")
-        if fs not in ("all", "rhythm", "none") or (sd and not sd.isdigit()):
+        fs, sd, ep, *extra = item.split(":") + ["", ""]
+        if (fs not in ("all", "rhythm", "none") or (sd and not sd.isdigit()) or (ep and not ep.isdigit())
+                or (ep and int(ep) == 0) or any(extra)):
             raise SystemExit(f"--members {text!r}: each member is all, rhythm or none, optionally with "
-                             f"':SEED' (e.g. all,all:7); got {item!r}")
-        out.append((fs, int(sd) if sd else seed, fs + (f"-s{sd}" if sd else "")))
-    if not out or len({name for *_, name in out}) != len(out):
+                             f"':SEED' and ':SEED:EPOCHS' (e.g. all,all:7,rhythm:7:20); got {item!r}")
+        name = fs + (f"-s{sd}" if sd else "") + (f"-e{ep}" if ep else "")
+        out.append((fs, int(sd) if sd else seed, name, int(ep) if ep else None))
+    if not out or len({m[2] for m in out}) != len(out):
         raise SystemExit(f"--members {text!r}: give at least one member, each once")
     return out
 
@@ -72,12 +77,12 @@ def run_train(args: argparse.Namespace) -> int:
     single = args.features is not None
     if single and args.members is not None:
         raise SystemExit("give either --features (one network) or --members (an ensemble), not both")
-    members = ([(args.features, args.seed, "")] if single
+    members = ([(args.features, args.seed, "", None)] if single
                else _members(args.members or ",".join(DEFAULT_MEMBERS), args.seed))
     run_dirs = []
-    for fs, seed, name in members:
+    for fs, seed, name, epochs in members:
         out = Path(args.out_dir) / name if name else Path(args.out_dir)
-        cfg = TrainConfig(out_dir=str(out), epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        cfg = TrainConfig(out_dir=str(out), epochs=epochs or args.epochs, batch_size=args.batch_size, lr=args.lr,
                           width=args.width, seed=seed, threads=args.threads, limit=args.limit, device=args.device,
                           features=fs != "none", feature_set="rhythm" if fs == "rhythm" else "all")
         print(f"training {'the network' if single else f'member {name!r}'} in {out}", flush=True)

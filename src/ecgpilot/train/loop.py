@@ -237,12 +237,21 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
         print(json.dumps(history[-1]), flush=True)
         if score > best:
             best = score
-            torch.save({"model": _cpu(model.state_dict()), "epoch": epoch, "val": aucs}, out / "best.pt")
-        torch.save({"model": _cpu(model.state_dict()), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                    "epoch": epoch, "best": best, "history": history, "torch_rng": torch.get_rng_state(),
-                    "cuda_rng": torch.cuda.get_rng_state() if dev.type == "cuda" else None}, last)
-        (out / "history.json").write_text(json.dumps(history, indent=1))
+            _save({"model": _cpu(model.state_dict()), "epoch": epoch, "val": aucs}, out / "best.pt")
+        _save({"model": _cpu(model.state_dict()), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                      "epoch": epoch, "best": best, "history": history, "torch_rng": torch.get_rng_state(),
+                      "cuda_rng": torch.cuda.get_rng_state() if dev.type == "cuda" else None}, last)
+        tmp = out / f"history.json.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps(history, indent=1))
+        os.replace(tmp, out / "history.json")
     return out / "best.pt"
+
+
+def _save(obj: dict[str, Any], path: Path) -> None:
+    """``torch.save`` through a temporary file: an interrupted run never leaves a half-written checkpoint."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
 
 
 def _cpu(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
