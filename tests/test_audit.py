@@ -277,3 +277,19 @@ def test_forged_unsigned_checkpoint_caught_by_key(engine):
     assert audit.verify(engine).ok  # an unkeyed chain can be extended by anyone with write access
     res = audit.verify(engine, key=b"the-real-key")
     assert not res.ok and "signature" in res.reason
+
+
+def test_a_file_or_url_that_is_not_the_apps_database_is_refused(tmp_path):
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"this is not SQLite\n" * 100)
+    with pytest.raises(ConfigError, match="cannot be opened as the app's database: file is not a database"):
+        audit.open_audit(garbage, must_exist=True)
+    with pytest.raises(ConfigError, match="not a usable database URL"):
+        audit.open_audit("nosuchdriver://x/y")
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    with pytest.raises(ConfigError, match="is an empty file"):
+        audit.open_audit(empty, must_exist=True)
+    assert empty.stat().st_size == 0  # left as it was
+    with pytest.raises(ConfigError, match="does not exist .it is a folder"):
+        audit.open_audit(tmp_path, must_exist=True)

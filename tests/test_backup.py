@@ -147,3 +147,13 @@ def test_cli(site, tmp_path, capsys):
     assert main(["backup", "restore", str(out), "--db", str(tmp_path / "x.db"), "--files", str(tmp_path / "xf")]) == 0
     assert main(["backup", "restore", str(out), "--db", str(tmp_path / "x.db"), "--files", str(tmp_path / "xf")]) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+def test_backup_of_a_file_that_is_not_sqlite_is_refused(tmp_path):
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"not a database" * 100)
+    (tmp_path / "files").mkdir()
+    out = tmp_path / "out" / "b.tar"
+    with pytest.raises(ConfigError, match="cannot be backed up: file is not a database"):
+        create_backup(garbage, tmp_path / "files", out)
+    assert not out.exists()  # nothing half-written

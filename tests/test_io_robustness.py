@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -345,3 +346,87 @@ def test_csv_random_edits_give_a_record_or_a_read_error(tmp_path: Path) -> None:
 def _write(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
+
+
+# -- values no ECG has: refused with the value and what to check (adversarial review, 2026-12-02) --------
+
+
+@pytest.mark.parametrize("fs", ["1", "10", "1e12"])
+def test_a_sampling_rate_no_ecg_has_is_refused(fs: str, tmp_path: Path) -> None:
+    rows = "".join(f"{k % 7},{k % 5}\n" for k in range(600))
+    with pytest.raises(ReadError, match=re.escape(f"fs = {float(fs):g} Hz is outside") + r".*50 to 100000 Hz"):
+        read_ecg(_write(tmp_path / "a_rate.csv", f"# fs={fs}\n# units=uV\nI,II\n" + rows))
+
+
+def test_csv_scale_must_be_positive(tmp_path: Path) -> None:
+    with pytest.raises(ReadError, match=r"scale=-1.*positive.*invert"):
+        read_ecg(_write(tmp_path / "a_scale.csv", "# fs=500\n# units=uV\n# scale=-1\nI,II\n1,2\n3,4\n"))
+
+
+def test_csv_samples_under_an_unnamed_column_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ReadError, match="column 3 has samples but no lead name"):
+        read_ecg(_write(tmp_path / "a_unnamed.csv", "# fs=500\n# units=uV\nI,II,\n1,2,3\n4,5,6\n"))
+    # a trailing separator with no samples under it stays accepted
+    assert read_ecg(_write(tmp_path / "a_trailing.csv", "# fs=500\n# units=uV\nI,II,\n1,2,\n4,5,\n")).leads == ("I", "II")
+
+
+@pytest.mark.parametrize("cell", ["nan", "inf", "-Infinity", "1e999"])
+def test_csv_non_finite_cells_are_named_as_such(cell: str, tmp_path: Path) -> None:
+    with pytest.raises(ReadError, match="not a finite number"):
+        read_ecg(_write(tmp_path / "a_nan.csv", f"# fs=500\n# units=uV\nI,II\n1,2\n{cell},5\n"))
+
+
+def test_wfdb_signal_line_that_does_not_parse_is_refused_not_dropped(tmp_path: Path) -> None:
+    hea = data_file("ludb", "data", "1.hea").read_text()
+    lines = hea.splitlines()
+    fields = lines[1].split()
+    fields[2] = "nan" + fields[2][fields[2].index("("):]  # gain 'nan(0)/mV': WFDB's parser shifts the fields
+    lines[1] = " ".join(fields)
+    with pytest.raises(ReadError, match="signal line 1 of the header is malformed"):
+        read_ecg(_ludb_copy(tmp_path, "\n".join(lines) + "\n"))
+
+
+def _dicom_edited(tmp_path: Path, edit) -> Path:
+    pydicom = pytest.importorskip("pydicom")
+    ds = pydicom.dcmread(str(data_file(FS, "dicom", "waveform_ecg.dcm")))
+    edit(ds.WaveformSequence[0])
+    out = tmp_path / "a_edited.dcm"
+    ds.save_as(str(out))
+    return out
+
+
+def test_dicom_fewer_channel_definitions_than_channels_is_refused(tmp_path: Path) -> None:
+    def drop(group) -> None:
+        del group.ChannelDefinitionSequence[2:]
+
+    with pytest.raises(ReadError, match=r"declares 12 channels but defines 2"):
+        read_ecg(_dicom_edited(tmp_path, drop))
+
+
+def test_dicom_zero_sensitivity_is_refused(tmp_path: Path) -> None:
+    def zero(group) -> None:
+        group.ChannelDefinitionSequence[0].ChannelSensitivity = 0.0
+
+    with pytest.raises(ReadError, match=r"channel I has ChannelSensitivity .*non-zero"):
+        read_ecg(_dicom_edited(tmp_path, zero))
+
+
+def test_muse_absurd_sample_exponent_is_refused(tmp_path: Path) -> None:
+    src = data_file(FS, "ge-muse-xml", "braveheart", "example1.xml").read_text(encoding="utf-8", errors="replace")
+    assert "<SampleExponent>" in src
+    bad = re.sub(r"<SampleExponent>[^<]*</SampleExponent>", "<SampleExponent>400</SampleExponent>", src)
+    out = tmp_path / "a_exp.xml"
+    out.write_text(bad, encoding="utf-8")
+    with pytest.raises(ReadError, match="SampleExponent 400 is not a plausible"):
+        read_ecg(out)
+
+
+def test_paths_that_cannot_be_files_are_refused(tmp_path: Path) -> None:
+    import os
+
+    with pytest.raises(ReadError, match="the path cannot be used"):
+        read_ecg(tmp_path / ("x" * 300 + ".csv"))  # longer than a file name may be
+    fifo = tmp_path / "a_fifo.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(ReadError, match="not a regular file"):
+        read_ecg(fifo)

@@ -138,3 +138,31 @@ def test_cinc2017_noisy_recordings_are_refused(shared_data):
     assert not any(refused["N"])
     assert np.mean(refused["~"]) >= 0.5
     assert np.mean(refused["A"]) <= 0.05
+
+
+def test_an_amplitude_no_ecg_has_is_refused_and_names_the_unit():
+    """µV numbers declared as mV (x1000): every lead is implausible, so nothing is interpreted."""
+    rec = ludb(2)
+    q = assess_quality(rec.replace(signal=rec.signal * 1000.0))
+    assert q["verdict"] == "not_interpretable"
+    assert all("implausible_amplitude" in codes(q, lead) for lead in rec.leads)
+    text = " ".join(r["message_en"] for r in q["reasons"])
+    assert "unit or gain" in text
+    # the same record at its true scale has no such reason (LUDB's largest lead is about 5 mV)
+    assert "implausible_amplitude" not in codes(assess_quality(rec))
+
+
+def test_a_lead_without_signal_is_given_to_the_classifier_as_missing():
+    pytest.importorskip("onnxruntime")
+    rec = ludb(2)
+    doc = analyze_record(with_lead(rec, "V2", np.full(rec.n_samples, -3e9, dtype=np.float32)))
+    assert "flat" in codes(doc["quality"], "V2")
+    ai = doc["ai"]
+    if ai is None or "error" in ai:
+        pytest.skip(f"the classifier is not available: {ai}")
+    assert ai["input"]["leads_without_signal"] == ["V2"] and ai["input"]["leads_missing"] == ["V2"]
+    # the reading is that of the record with V2 absent, not one driven by a -3 V offset
+    clean = analyze_record(rec.pick([n for n in rec.leads if n != "V2"]))["ai"]
+    got = {s["code"]: s["probability"] for s in ai["statements"]}
+    ref = {s["code"]: s["probability"] for s in clean["statements"]}
+    assert got == ref

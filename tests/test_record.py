@@ -33,6 +33,10 @@ def test_record_validates_shape_rate_and_values() -> None:
     sig = np.zeros((2, 10))
     with pytest.raises(RecordError, match="fs must be a positive"):
         ECGRecord(signal=sig, fs=0, leads=("I", "II"))
+    for fs in (10, 49.9, 1e12):  # a rate no ECG has: refused, naming the accepted range
+        with pytest.raises(RecordError, match=r"fs = .* Hz is outside .* \(50 to 100000 Hz\)"):
+            ECGRecord(signal=sig, fs=fs, leads=("I", "II"))
+    assert ECGRecord(signal=sig, fs=50, leads=("I", "II")).fs == 50.0
     with pytest.raises(RecordError, match="2 lead names for 3 signal rows|3 lead names for 2"):
         ECGRecord(signal=sig, fs=100, leads=("I", "II", "III"))
     bad = sig.copy()

@@ -33,15 +33,25 @@ def _version() -> str:
         return "0.0.0"
 
 
-def _ai(record: ECGRecord) -> dict[str, Any] | None:
+def _ai(record: ECGRecord, quality: dict[str, Any]) -> dict[str, Any] | None:
+    """The classifier's reading; leads that carry no ECG (flat, or an implausible amplitude) are
+    given to it as missing, never as a signal."""
     try:
         from ecgpilot.model import classify
     except ImportError:
         return None
+    from ecgpilot.signal.quality import MAX_PLAUSIBLE_UV
+
+    dead = [name for name, m in quality["leads"].items()
+            if name in record.leads and (m["flat"] or m["amplitude_uv"] > MAX_PLAUSIBLE_UV)]
     try:
-        return classify(record)
+        out = classify(record.pick([n for n in record.leads if n not in dead]) if dead else record)
     except ModelError as exc:
-        return {"error": str(exc)}
+        return {"error": str(exc) + (f" (leads without signal, not given to the classifier: {', '.join(dead)})"
+                                     if dead else "")}
+    if dead:
+        out["input"]["leads_without_signal"] = dead
+    return out
 
 
 def analyze_record(record: ECGRecord, *, use_ai: bool = True) -> dict[str, Any]:
@@ -69,7 +79,7 @@ def analyze_record(record: ECGRecord, *, use_ai: bool = True) -> dict[str, Any]:
         "record": record.summary(),
         "quality": quality,
         "measurements": measurements,
-        "ai": _ai(record) if use_ai and quality["interpretable"] else None,
+        "ai": _ai(record, quality) if use_ai and quality["interpretable"] else None,
     }
 
 

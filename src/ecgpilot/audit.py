@@ -58,7 +58,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 
 from ecgpilot.errors import ConfigError
 
@@ -162,10 +162,25 @@ def open_audit(db: Engine | str | Path, *, must_exist: bool = False) -> Engine:
     else:
         text = str(db)
         url = text if "://" in text else f"sqlite:///{Path(text)}"
-        if must_exist and url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
-            raise ConfigError(f"audit database {db!r} does not exist; give the app's database URL or SQLite file.")
-        engine = create_engine(url, future=True)
-    metadata.create_all(engine, tables=[audit_log, settings])
+        if must_exist and url.startswith("sqlite:///"):
+            f = Path(url.removeprefix("sqlite:///"))
+            if not f.is_file():
+                raise ConfigError(f"audit database {db!r} does not exist"
+                                  f"{' (it is a folder)' if f.is_dir() else ''}; give the app's database URL or "
+                                  "SQLite file.")
+            if f.stat().st_size == 0:
+                raise ConfigError(f"audit database {db!r} is an empty file, not the app's database; give the "
+                                  "app's database URL or SQLite file.")
+        try:
+            engine = create_engine(url, future=True)
+        except (ArgumentError, NoSuchModuleError) as exc:
+            raise ConfigError(f"database {db!r} is not a usable database URL ({exc}); give a SQLite file path or "
+                              "a URL such as sqlite:///ecgpilot.db or postgresql+psycopg://user@host/db.") from exc
+    try:
+        metadata.create_all(engine, tables=[audit_log, settings])
+    except DBAPIError as exc:
+        raise ConfigError(f"database {db!r} cannot be opened as the app's database: {exc.orig}. Check that it is "
+                          "the ecgpilot database (SQLite file or URL) and that it is reachable.") from exc
     return engine
 
 

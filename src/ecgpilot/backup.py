@@ -68,6 +68,9 @@ def create_backup(db: str | Path, files_dir: str | Path, out_path: str | Path) -
         dst = sqlite3.connect(snapshot)
         try:
             src.backup(dst)
+        except sqlite3.DatabaseError as exc:
+            raise ConfigError(f"database file {db_path} cannot be backed up: {exc}. Give the app's SQLite "
+                              "database file.") from exc
         finally:
             dst.close()
             src.close()

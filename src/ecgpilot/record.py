@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 from ecgpilot.errors import RecordError
 from ecgpilot.leads import STANDARD_12, canonical_lead
 
-__all__ = ["ECGRecord", "PatientInfo", "SourceInfo", "UNITS"]
+__all__ = ["ECGRecord", "MAX_FS", "MIN_FS", "PatientInfo", "SourceInfo", "UNITS"]
 
 #: Physical unit of :attr:`ECGRecord.signal`: always microvolts.
 UNITS = "uV"
@@ -65,6 +65,10 @@ class SourceInfo:
         return d
 
 
+MIN_FS = 50.0  # Hz: below this the QRS (10-40 Hz content) cannot be represented
+MAX_FS = 100_000.0  # Hz: above the fastest pacemaker-spike acquisitions
+
+
 @dataclass(frozen=True, eq=False)
 class ECGRecord:
     """A multi-lead ECG recording.
@@ -74,7 +78,7 @@ class ECGRecord:
     signal
         float32 array of shape ``(n_leads, n_samples)`` in **microvolts (µV)**.
     fs
-        Sampling rate in Hz (> 0).
+        Sampling rate in Hz, from :data:`MIN_FS` (50) to :data:`MAX_FS` (100 000).
     leads
         Canonical lead names (see :mod:`ecgpilot.leads`), one per row of ``signal``.
     start_time
@@ -110,6 +114,11 @@ class ECGRecord:
             raise RecordError(f"fs must be a number in Hz; got {self.fs!r}.") from None
         if not np.isfinite(fs) or fs <= 0:
             raise RecordError(f"fs must be a positive sampling rate in Hz; got {self.fs!r}.")
+        if not MIN_FS <= fs <= MAX_FS:
+            raise RecordError(
+                f"fs = {fs:g} Hz is outside the sampling rates of an ECG ({MIN_FS:g} to {MAX_FS:g} Hz); "
+                "check the file's sampling rate or sample-interval field."
+            )
         leads = tuple(canonical_lead(name) for name in self.leads)
         if len(leads) != sig.shape[0]:
             raise RecordError(

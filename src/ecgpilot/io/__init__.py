@@ -49,11 +49,18 @@ def reader_module(name: str) -> ModuleType:
 
 def _check_path(path: str | Path) -> Path:
     p = Path(path)
-    if not p.exists():
-        raise ReadError(f"File not found: {str(p)!r}. Check the path.")
-    if p.is_dir():
-        raise ReadError(f"{str(p)!r} is a folder; give the path of one ECG file.")
-    if p.stat().st_size == 0 and p.suffix.lower() not in (".hea",):
+    try:
+        if not p.exists():
+            raise ReadError(f"File not found: {str(p)!r}. Check the path.")
+        if p.is_dir():
+            raise ReadError(f"{str(p)!r} is a folder; give the path of one ECG file.")
+        if not p.is_file():
+            raise ReadError(f"{str(p)!r} is not a regular file (a device, pipe or socket); give the path of "
+                            "one ECG file.")
+        size = p.stat().st_size
+    except OSError as exc:  # e.g. a name too long for the file system, a path through a file
+        raise ReadError(f"{str(p)[:120]!r}: the path cannot be used ({exc.strerror or exc}). Check the path.") from exc
+    if size == 0 and p.suffix.lower() not in (".hea",):
         raise CorruptFileError(f"{str(p)!r} is empty (0 bytes); nothing to read.")
     return p
 
@@ -100,7 +107,8 @@ def read_ecg(path: str | Path, *, format: str | None = None) -> ECGRecord:
         raise
     except RecordError as exc:
         raise CorruptFileError(f"{p.name!r} ({name}): the decoded signal is invalid: {exc}") from exc
-    except (ValueError, KeyError, IndexError, OSError, EOFError, UnicodeError, TypeError) as exc:
+    except (ValueError, KeyError, IndexError, OSError, EOFError, UnicodeError, TypeError,
+            ArithmeticError) as exc:
         raise CorruptFileError(
             f"{p.name!r} could not be read as {name}: {type(exc).__name__}: {exc}. "
             "The file may be truncated or malformed."

@@ -117,7 +117,10 @@ def _parse_number(cell: str, decimal_comma: bool) -> float:
         return np.nan
     if decimal_comma:
         s = s.replace(",", ".")
-    return float(s)
+    v = float(s)
+    if not np.isfinite(v):  # 'nan', 'inf' or an overflowing 1e999: not a sample, and not an empty cell
+        raise ValueError(s)
+    return v
 
 
 def _refuse_conflicting_directives(path: Path, text: str) -> None:
@@ -200,8 +203,11 @@ def read(path: Path) -> ECGRecord:
             raise UnsupportedFormatError(
                 f"{path.name!r}: '# scale={directives['scale']}' is not a number (units per count)."
             ) from None
-        if not np.isfinite(scale) or scale == 0:
-            raise UnsupportedFormatError(f"{path.name!r}: '# scale={directives['scale']}' must be non-zero.")
+        if not np.isfinite(scale) or scale <= 0:
+            raise UnsupportedFormatError(
+                f"{path.name!r}: '# scale={directives['scale']}' must be a positive number of units per count "
+                "(a negative scale would invert every lead)."
+            )
     factors = [f * scale for f in factors]
 
     decimal_comma = sep != ","
@@ -218,10 +224,16 @@ def read(path: Path) -> ECGRecord:
             values[i] = [_parse_number(c, decimal_comma) for c in cells]
         except ValueError:
             raise CorruptFileError(
-                f"{path.name!r}: data row {i + 1} has a cell that is not a number: {line[:80]!r}."
+                f"{path.name!r}: data row {i + 1} has a cell that is not a finite number (text, NaN or "
+                f"infinity): {line[:80]!r}. Leave a cell empty only where a whole lead was not recorded."
             ) from None
     if values.shape[0] == 0:
         raise CorruptFileError(f"{path.name!r} has a header but no rows of samples.")
+    if header[-1] == "" and time_col != n_cols - 1 and not np.isnan(values[:, -1]).all():
+        raise UnsupportedFormatError(
+            f"{path.name!r}: column {n_cols} has samples but no lead name in the header; name it "
+            f"(e.g. V6) or remove the column. {_HOW_TO_FIX}"
+        )
 
     fs = _sampling_rate(path, directives, values[:, time_col] * time_scale if time_col is not None else None)
     rows: list[np.ndarray] = []

@@ -190,6 +190,12 @@ def read(path: Path) -> ECGRecord:
             f"{path.name!r}: decoded waveform shape {scaled.shape}, expected ({n_channels}, {n_samples})."
         )
 
+    n_defs = len(group.ChannelDefinitionSequence)
+    if n_defs != n_channels:
+        raise CorruptFileError(
+            f"{path.name!r}: the rhythm waveform declares {n_channels} channels but defines {n_defs} "
+            "(ChannelDefinitionSequence); the leads cannot be matched to the samples."
+        )
     leads: list[str] = []
     rows: list[np.ndarray] = []
     skipped: list[str] = []
@@ -204,6 +210,15 @@ def read(path: Path) -> ECGRecord:
             raise CorruptFileError(
                 f"{path.name!r}: channel {lead} has no ChannelSensitivity, so its samples cannot "
                 "be turned into volts; ecgpilot does not guess the scale."
+            )
+        try:
+            sens = float(ch.ChannelSensitivity) * float(ch.get("ChannelSensitivityCorrectionFactor", 1) or 1)
+        except (TypeError, ValueError):
+            sens = float("nan")
+        if not np.isfinite(sens) or sens == 0:
+            raise CorruptFileError(
+                f"{path.name!r}: channel {lead} has ChannelSensitivity {ch.ChannelSensitivity!r} (times its "
+                "correction factor): a scale must be a non-zero number, so its samples cannot be turned into volts."
             )
         unit = "uv"
         if "ChannelSensitivityUnitsSequence" in ch:

@@ -204,7 +204,11 @@ def read(path: Path) -> ECGRecord:
     base = to_float(_text(wf, "SampleBase"))
     if base is None or base <= 0:
         raise CorruptFileError(f"{name!r}: the Rhythm waveform has no valid SampleBase (sampling rate).")
-    fs = base * 10.0 ** (to_float(_text(wf, "SampleExponent")) or 0.0)
+    exponent = to_float(_text(wf, "SampleExponent")) or 0.0
+    if not -6 <= exponent <= 6:
+        raise CorruptFileError(f"{name!r}: SampleExponent {exponent:g} is not a plausible power of ten for a "
+                               "sampling rate (expected -6 to 6, usually 0).")
+    fs = base * 10.0 ** exponent
 
     lead_blocks = wf.findall("LeadData")
     if not lead_blocks:

@@ -272,6 +272,12 @@ def _read_record(wfdb: Any, hea: Path, record_name: str, start: datetime | None)
             names.append(canonical_lead(name))
             keep.append(i)
         except RecordError:
+            if any(ch.isspace() for ch in str(name)):  # the header line's fields did not parse as WFDB's
+                raise CorruptFileError(
+                    f"{hea.name!r}: signal line {i + 1} of the header is malformed (its description came out "
+                    f"as {str(name)[:60]!r}); check its format, gain and unit fields, e.g. "
+                    "'r.dat 16 1000(0)/mV 16 0 0 0 0 I'."
+                ) from None
             skipped.append(name)
     if not keep:
         raise UnsupportedFormatError(

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.special import expit
 
 from ecgpilot.errors import ModelError
 from ecgpilot.model.calibration import apply_platt
@@ -74,7 +75,7 @@ class Classifier:
                 raise ModelError(f"features must have shape ({n_f},) or ({x.shape[0]}, {n_f}); got {f.shape}.")
             feed["features"] = ((f - np.asarray(spec["mean"])) / np.asarray(spec["std"])).astype(np.float32)
         logits = self.session.run(None, feed)[0]
-        return 1 / (1 + np.exp(-logits.astype(np.float64)))
+        return expit(logits.astype(np.float64))
 
     def predict_proba(self, record: ECGRecord) -> tuple[NDArray[np.float64], dict[str, Any]]:
         """Raw probability per output (max over windows) and the input description."""

@@ -4,6 +4,8 @@ Per lead (signal in µV, numbers are the documented thresholds below):
 
 * ``flat`` – lead off / no signal: more than half of the 1-s windows move less than
   :data:`FLAT_UV` µV peak to peak;
+* ``implausible_amplitude`` – the 0.5–40 Hz signal spans more than :data:`MAX_PLAUSIBLE_UV`
+  µV (0.5–99.5 percentiles): a wrong unit or gain in the file, not an ECG; lead unusable;
 * ``saturated`` – clipping at the amplifier's limit: share of samples sitting on the
   lead's extreme value in runs ≥ :data:`SAT_RUN_MS` ms (warning > :data:`SAT_WARN`,
   lead unusable > :data:`SAT_CRIT`);
@@ -54,6 +56,7 @@ EMG_CRIT = 0.30
 WANDER_WARN = 1.5
 CONSISTENCY_MIN = 0.50
 MIN_BEATS = 3
+MAX_PLAUSIBLE_UV = 25_000.0  # 25 mV peak to peak: twice the largest of 52,000 PTB-XL leads (13 mV)
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,8 @@ def lead_metrics(x: NDArray, fs: float, beats: NDArray[np.int64] | None = None) 
 
 
 _TEXT = {
+    "implausible_amplitude": ("Amplitude de {lead} invraisemblable pour un ECG ({mv:.0f} mV crête à crête) : vérifier l'unité ou le gain déclarés par le fichier.",
+                              "Lead {lead} has an amplitude no ECG has ({mv:.0f} mV peak to peak): check the unit or gain the file declares."),
     "flat": ("Dérivation {lead} plate (électrode débranchée ou mauvais contact ?).",
              "Lead {lead} is flat (electrode off or poor contact?)."),
     "saturated": ("Dérivation {lead} saturée (signal écrêté) sur {pct:.0f} % du tracé.",
@@ -184,6 +189,8 @@ def _lead_reasons(name: str, m: dict[str, Any]) -> tuple[list[Reason], bool]:
     usable = True
     if m["flat"]:
         return [_reason("flat", name, "critical")], False
+    if m["amplitude_uv"] > MAX_PLAUSIBLE_UV:
+        return [_reason("implausible_amplitude", name, "critical", mv=m["amplitude_uv"] / 1000)], False
     if m["saturated"]:
         crit = m["saturation_share"] > SAT_CRIT
         usable &= not crit
