@@ -149,7 +149,7 @@ def test_aecg_bad_digits_and_missing_increment(tmp_path: Path) -> None:
     ("text", "message"),
     [
         ("# fs=500\n# units=uV\nI,II\n1,2\n3\n", "has 1 cells"),
-        ("# fs=500\n# units=uV\nI,II\n1,2\n3,abc\n", "not a number"),
+        ("# fs=500\n# units=uV\nI,II\n1,2\n3,abc\n", "not a finite number"),
         ("# fs=500\n# units=uV\nI,II\n1,2\n3,\n", "empty cells"),
         ("# fs=500\n# units=uV\nI,II\n", "no rows of samples"),
         ("# units=uV\ntime_s,I\n0,1\n0.002,2\n0.010,3\n0.012,4\n", "not regularly increasing"),

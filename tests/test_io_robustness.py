@@ -430,3 +430,18 @@ def test_paths_that_cannot_be_files_are_refused(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     with pytest.raises(ReadError, match="not a regular file"):
         read_ecg(fifo)
+
+
+def test_a_damaged_file_named_like_its_format_gets_that_readers_reason(tmp_path: Path) -> None:
+    """A .hea or .edf whose content no reader claims is read by the reader its name points to, so
+    the message says what is wrong (not only 'not a recognised ECG file')."""
+    hea = _write(tmp_path / "r.hea", "r 0 500 5000\n")
+    with pytest.raises(ReadError, match=r"named like a WFDB header but is not a valid one: .*record line"):
+        read_ecg(hea)
+    src = data_file(FS, "contec-ecg90a", "0000050.ECG.edf").read_bytes()
+    edf = tmp_path / "a_hdr.edf"
+    edf.write_bytes(src[:184] + b"256     " + src[192:])  # header size of a file with no signal
+    with pytest.raises(ReadError, match=r"named like an EDF file .*header size 256 does not match"):
+        read_ecg(edf)
+    with pytest.raises(ReadError, match="not a recognised ECG file"):  # no name hint: the general message
+        read_ecg(_write(tmp_path / "a.txt", "r 0 500 5000\n"))

@@ -65,6 +65,10 @@ def _check_path(path: str | Path) -> Path:
     return p
 
 
+_SUFFIX_FORMATS = {".hea": "wfdb", ".edf": "edf", ".dcm": "dicom", ".scp": "scp"}  # unambiguous names only
+_FORMAT_TITLES = {"wfdb": "a WFDB header", "edf": "an EDF file", "dicom": "a DICOM file", "scp": "an SCP-ECG file"}
+
+
 def detect_format(path: str | Path) -> str:
     """Name of the format of ``path``, decided from its content.
 
@@ -81,6 +85,21 @@ def detect_format(path: str | Path) -> str:
             continue
         if mod.sniff(head, p):
             return name
+    by_suffix = _SUFFIX_FORMATS.get(p.suffix.lower())
+    if by_suffix is not None:
+        # the name says which format it should be: let that reader say what is wrong with the content
+        try:
+            reader_module(by_suffix).read(p)
+        except ReadError as exc:
+            raise UnsupportedFormatError(
+                f"{p.name!r} is named like {_FORMAT_TITLES[by_suffix]} but is not a valid one: {exc}"
+            ) from exc
+        except Exception as exc:  # noqa: BLE001 - a reader's own parsing error, reported with its type
+            raise UnsupportedFormatError(
+                f"{p.name!r} is named like {_FORMAT_TITLES[by_suffix]} but is not a valid one "
+                f"({type(exc).__name__}: {exc})."
+            ) from exc
+        return by_suffix
     raise UnsupportedFormatError(
         f"{p.name!r} is not a recognised ECG file. Supported: WFDB (.hea + .dat/.mat), "
         "DICOM 12-lead waveform, HL7 aECG XML, SCP-ECG, GE MUSE XML, Philips Sierra XML, "
