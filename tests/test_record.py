@@ -83,3 +83,10 @@ def test_pick_crop_and_missing_lead_errors() -> None:
         rec.crop(0.5, 2.0)
     with pytest.raises(RecordError, match="'aVF' is not in this recording"):
         rec.lead("aVF")
+
+
+def test_values_beyond_float32_are_named_not_called_nan() -> None:
+    sig = np.zeros((1, 10))
+    sig[0, 4] = 1e308  # finite in float64, infinite once stored in µV as float32
+    with pytest.raises(RecordError, match=r"1 samples beyond .* µV \(e.g. 1e\+308\).*units, gain or scale"):
+        ECGRecord(signal=sig, fs=100, leads=("I",))
