@@ -445,3 +445,8 @@ def test_a_damaged_file_named_like_its_format_gets_that_readers_reason(tmp_path:
         read_ecg(edf)
     with pytest.raises(ReadError, match="not a recognised ECG file"):  # no name hint: the general message
         read_ecg(_write(tmp_path / "a.txt", "r 0 500 5000\n"))
+
+
+def test_csv_values_that_overflow_once_in_microvolts_are_named(tmp_path: Path) -> None:
+    with pytest.raises(ReadError, match=r"lead II, data row 2: 1e\+308 x 1000 µV per unit is beyond"):
+        read_ecg(_write(tmp_path / "a_big.csv", "# fs=500\n# units=mV\nI,II\n1,2\n3,1e308\n"))

@@ -250,7 +250,15 @@ def read(path: Path) -> ECGRecord:
                 f"{path.name!r}: lead {name} has {int(missing.sum())} empty cells (first at data "
                 f"row {int(np.argmax(missing)) + 1}); fill them or leave the whole column empty."
             )
-        rows.append(col * factor)
+        with np.errstate(over="ignore"):
+            uv = col * factor
+        if not np.isfinite(uv).all():  # finite cells that overflow once scaled to µV
+            k = int(np.argmax(~np.isfinite(uv)))
+            raise CorruptFileError(
+                f"{path.name!r}: lead {name}, data row {k + 1}: {col[k]:g} x {factor:g} µV per unit is beyond any "
+                "number ecgpilot can store; no ECG has such values. Check the units and the scale."
+            )
+        rows.append(uv)
         kept.append(name)
     if not rows:
         raise CorruptFileError(f"{path.name!r}: every lead column is empty.")
