@@ -40,10 +40,9 @@ def _ai(record: ECGRecord, quality: dict[str, Any]) -> dict[str, Any] | None:
         from ecgpilot.model import classify
     except ImportError:
         return None
-    from ecgpilot.signal.quality import MAX_PLAUSIBLE_UV
+    from ecgpilot.signal.quality import leads_without_signal
 
-    dead = [name for name, m in quality["leads"].items()
-            if name in record.leads and (m["flat"] or m["amplitude_uv"] > MAX_PLAUSIBLE_UV)]
+    dead = [name for name in leads_without_signal(quality) if name in record.leads]
     try:
         out = classify(record.pick([n for n in record.leads if n not in dead]) if dead else record)
     except ModelError as exc:

@@ -108,12 +108,11 @@ class ECGRecord:
         if not np.issubdtype(sig.dtype, np.number) or np.issubdtype(sig.dtype, np.complexfloating):
             raise RecordError(f"signal must be real numbers; got dtype {sig.dtype}.")
         if np.issubdtype(sig.dtype, np.floating) and sig.dtype.itemsize > 4:  # float64 values float32 cannot hold
-            big = np.abs(sig[np.isfinite(sig)]) > np.finfo(np.float32).max
+            big = np.isfinite(sig) & (np.abs(sig) > np.finfo(np.float32).max)
             if big.any():
                 raise RecordError(
                     f"signal has {int(big.sum())} samples beyond {np.finfo(np.float32).max:.2g} µV (e.g. "
-                    f"{float(sig[np.isfinite(sig)][big][0]):.3g}): no ECG has such values; check the file's "
-                    "units, gain or scale."
+                    f"{float(sig[big][0]):.3g}): no ECG has such values; check the file's units, gain or scale."
                 )
         sig = np.ascontiguousarray(sig, dtype=np.float32)
         try:

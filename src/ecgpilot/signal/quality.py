@@ -39,7 +39,7 @@ from ecgpilot.record import ECGRecord
 from ecgpilot.signal.filters import bandpass, lowpass
 
 __all__ = [
-    "Reason", "lead_metrics", "assess_quality", "reversal_reasons", "require_interpretable",
+    "Reason", "lead_metrics", "assess_quality", "leads_without_signal", "reversal_reasons", "require_interpretable",
     "GOOD", "USABLE", "NOT_INTERPRETABLE",
 ]
 
@@ -242,6 +242,12 @@ def assess_quality(record: ECGRecord, beats: NDArray[np.int64] | None = None) ->
         "reasons": [r.to_dict() for r in reasons],
         "leads": leads,
     }
+
+
+def leads_without_signal(quality: dict[str, Any]) -> list[str]:
+    """The leads of a ``quality`` object that carry no ECG: flat, or an implausible amplitude."""
+    return [name for name, m in quality["leads"].items()
+            if m["flat"] or m["amplitude_uv"] > MAX_PLAUSIBLE_UV]
 
 
 def reversal_reasons(leads: tuple[str, ...], p_area: dict[str, float] | None, qrs_area: dict[str, float]) -> list[Reason]:

@@ -60,8 +60,8 @@ def _members(text: str, seed: int) -> list[tuple[str, int, str, int | None]]:
         if not item:
             continue
         fs, sd, ep, *extra = item.split(":") + ["", ""]
-        if (fs not in ("all", "rhythm", "none") or (sd and not sd.isdigit()) or (ep and not ep.isdigit())
-                or (ep and int(ep) == 0) or any(extra)):
+        if (fs not in ("all", "rhythm", "none") or (sd and not sd.isdigit())
+                or (ep and (not ep.isdigit() or int(ep) == 0)) or any(extra)):
             raise SystemExit(f"--members {text!r}: each member is all, rhythm or none, optionally with "
                              f"':SEED' and ':SEED:EPOCHS' (e.g. all,all:7,rhythm:7:20); got {item!r}")
         name = fs + (f"-s{sd}" if sd else "") + (f"-e{ep}" if ep else "")

@@ -10,7 +10,7 @@ import random
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -119,9 +119,7 @@ def record_features(data: PTBXL, names: list[str] | tuple[str, ...] = FEATURE_NA
             pass
     f = compute(todo)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp.npy")  # per process: concurrent runs fill it too
-    np.save(tmp, f)
-    os.replace(tmp, path)
+    _write_atomically(path, lambda tmp: np.save(tmp, f))  # concurrent runs may fill it too
     return f
 
 
@@ -237,20 +235,22 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
         print(json.dumps(history[-1]), flush=True)
         if score > best:
             best = score
-            _save({"model": _cpu(model.state_dict()), "epoch": epoch, "val": aucs}, out / "best.pt")
-        _save({"model": _cpu(model.state_dict()), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                      "epoch": epoch, "best": best, "history": history, "torch_rng": torch.get_rng_state(),
-                      "cuda_rng": torch.cuda.get_rng_state() if dev.type == "cuda" else None}, last)
-        tmp = out / f"history.json.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(history, indent=1))
-        os.replace(tmp, out / "history.json")
+            best_ck = {"model": _cpu(model.state_dict()), "epoch": epoch, "val": aucs}
+            _write_atomically(out / "best.pt", lambda tmp: torch.save(best_ck, tmp))
+        last_ck = {"model": _cpu(model.state_dict()), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                   "epoch": epoch, "best": best, "history": history, "torch_rng": torch.get_rng_state(),
+                   "cuda_rng": torch.cuda.get_rng_state() if dev.type == "cuda" else None}
+        _write_atomically(last, lambda tmp: torch.save(last_ck, tmp))
+        _write_atomically(out / "history.json", lambda tmp: tmp.write_text(json.dumps(history, indent=1)))
     return out / "best.pt"
 
 
-def _save(obj: dict[str, Any], path: Path) -> None:
-    """``torch.save`` through a temporary file: an interrupted run never leaves a half-written checkpoint."""
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    torch.save(obj, tmp)
+def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
+    """``write(tmp)`` then rename onto ``path``: an interrupted run never leaves a half-written
+    file, and concurrent processes never share a temporary (its name carries the process id and
+    ends with ``path``'s suffix, so ``np.save`` adds none)."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp{path.suffix}")
+    write(tmp)
     os.replace(tmp, path)
 
 
