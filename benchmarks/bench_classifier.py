@@ -18,7 +18,7 @@ import numpy as np
 from scipy.signal import butter, sosfiltfilt
 
 from ecgpilot.datasets.ptbxl import TASKS, load_ptbxl
-from ecgpilot.model import default_model_path, load_model
+from ecgpilot.model import aggregate_windows, default_model_path, load_model
 from ecgpilot.model.calibration import apply_platt
 from ecgpilot.model.metrics import expected_calibration_error, macro_auc, roc_auc
 from ecgpilot.model.features import model_features, model_features_batch
@@ -68,7 +68,8 @@ def probs_from_signals(clf, sig_uV: np.ndarray, missing: np.ndarray | None = Non
         w = np.stack([windows(r, spec["window"], spec["stride"]) for r in x[i: i + 64]])
         n, k = w.shape[:2]
         fw = None if f is None else np.repeat(f[i: i + 64], k, axis=0)
-        out.append(clf.predict_windows(w.reshape(n * k, *w.shape[2:]), fw).reshape(n, k, -1).max(axis=1))
+        z = clf.predict_logits(w.reshape(n * k, *w.shape[2:]), fw).reshape(n, k, -1)
+        out.append(aggregate_windows(z, clf.aggregate, axis=1))  # as in classify()
     return np.concatenate(out)
 
 
@@ -117,7 +118,7 @@ def powerline_through_pipeline(clf, sig: np.ndarray, rng: np.random.Generator) -
         up += 200.0 * np.sin(2 * np.pi * 50 * t + rng.uniform(0, 2 * np.pi))[:, None]
         rec = ECGRecord(signal=up.T, fs=500.0, leads=tuple(clf.meta["preprocessing"]["leads"]))
         w, f, _ = model_input(rec, clf.meta["preprocessing"])
-        out.append(clf.predict_windows(w, f).max(axis=0))
+        out.append(aggregate_windows(clf.predict_logits(w, f), clf.aggregate, axis=0))
     return np.stack(out)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scipy.signal import resample_poly
+from scipy.special import expit
 from scipy.stats import rankdata
 
 from conftest import data_file
@@ -64,6 +65,8 @@ def check_model(clf: Classifier, rng: np.random.Generator) -> None:
     for bad in (x[:, :11], x[:, :, : spec["window"] - 1], x[0]):
         with pytest.raises(ModelError, match="shape"):
             clf.predict_windows(bad, None if f is None else f[0])
+    assert clf.aggregate in ("max", "mean_logit")
+    np.testing.assert_allclose(expit(clf.predict_logits(x, f)), p)
 
 
 def test_check_model(clf: Classifier) -> None:
@@ -114,10 +117,11 @@ def test_recorded_fold10_auc(clf: Classifier, fold10) -> None:
     w = np.stack([windows(r, spec["window"], spec["stride"]) for r in x])
     n, k = w.shape[:2]
     f = model_features_batch(raw, 100.0, clf.feature_spec["names"]) if clf.feature_spec else None
-    batches = [clf.predict_windows(w[i: i + 64].reshape(-1, 12, spec["window"]),
-                                   None if f is None else np.repeat(f[i: i + 64], k, axis=0)).reshape(-1, k, len(outs))
+    batches = [clf.predict_logits(w[i: i + 64].reshape(-1, 12, spec["window"]),
+                                  None if f is None else np.repeat(f[i: i + 64], k, axis=0)).reshape(-1, k, len(outs))
                for i in range(0, n, 64)]
-    p = np.concatenate(batches).max(axis=1)  # max over the sliding windows, as in classify()
+    z = np.concatenate(batches)
+    p = expit(z.mean(axis=1)) if spec["aggregate"] == "mean_logit" else expit(z).max(axis=1)  # as in classify()
     recorded = clf.meta["metrics"]["fold10_macro_auc"]
     for task, want in recorded.items():
         cols = [j for j, o in enumerate(outs) if o[0] == task and 0 < y[:, j].sum() < len(y)]
@@ -380,18 +384,12 @@ def test_export_refuses_an_unknown_weight_storage(tmp_path) -> None:
         export_model(tmp_path, weights="bf16")
 
 
-def test_export_int8_weights_keep_the_scores(tmp_path: Path) -> None:
+def test_export_int8_weights_keep_the_scores(tiny_run: Path, tmp_path: Path) -> None:
     """A network exported with int8-stored weights: about a quarter of the float32 file, the
     same fold-9 AUCs within 0.005, its calibration fitted on the ONNX file's own output."""
-    pytest.importorskip("torch")
-    data_file("ptbxl", "signals100.npy.xz")
-    import json
-
-    from ecgpilot.train import loop
     from ecgpilot.train.export import MODEL_NAME, export_model
 
-    run = loop.train(loop.TrainConfig(out_dir=str(tmp_path / "run"), epochs=1, batch_size=32, width=16, limit=256,
-                                      features=False), progress=False).parent
+    run = tiny_run
     res = {}
     for storage in ("float32", "int8"):
         export_model(run, tmp_path / storage, weights=storage)
@@ -403,3 +401,70 @@ def test_export_int8_weights_keep_the_scores(tmp_path: Path) -> None:
     for task, auc in m32["metrics"]["fold9_macro_auc"].items():
         assert m8["metrics"]["fold9_macro_auc"][task] == pytest.approx(auc, abs=0.005), task
     assert [o["code"] for o in m8["outputs"]] == [o["code"] for o in m32["outputs"]]
+
+
+def test_aggregate_windows_by_hand() -> None:
+    from ecgpilot.model import aggregate_windows
+
+    z = np.array([[[0.0, -2.0]], [[2.0, -4.0]], [[4.0, 3.0]]]).transpose(1, 0, 2)  # 1 record, 3 windows, 2 outputs
+    np.testing.assert_allclose(aggregate_windows(z, "max", axis=1), [[1 / (1 + np.exp(-4.0)), 1 / (1 + np.exp(-3.0))]])
+    np.testing.assert_allclose(aggregate_windows(z, "mean_logit", axis=1), [[1 / (1 + np.exp(-2.0)), 1 / (1 + np.exp(1.0))]])
+    with pytest.raises(ModelError, match="max, mean_logit; got 'median'"):
+        aggregate_windows(z, "median")
+
+
+def test_unknown_aggregate_in_the_sidecar_is_refused(clf: Classifier, tmp_path: Path) -> None:
+    shutil.copy(clf.path, tmp_path / clf.path.name)
+    meta = json.loads(clf.path.with_suffix(".json").read_text())
+    meta["preprocessing"]["aggregate"] = "median"
+    (tmp_path / clf.path.with_suffix(".json").name).write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="aggregate must be one of max, mean_logit; got 'median'"):
+        load_model(tmp_path / clf.path.name)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A one-epoch signal-only network on 256 records (enough for the export's fold-9 fits)."""
+    pytest.importorskip("torch")
+    data_file("ptbxl", "signals100.npy.xz")
+    from ecgpilot.train import loop
+
+    out = tmp_path_factory.mktemp("tiny") / "run"
+    return loop.train(loop.TrainConfig(out_dir=str(out), epochs=1, batch_size=32, width=16, limit=256,
+                                       features=False), progress=False).parent
+
+
+def test_export_chooses_the_window_aggregate_on_fold9(tiny_run: Path, tmp_path: Path) -> None:
+    """Without --aggregate the export scores both aggregates on fold 9 and keeps the better;
+    --refit re-fits the same file to another aggregate (ONNX untouched, version renamed) and
+    records the fold-9 AUCs the export scored for it."""
+    from ecgpilot.cli import main
+    from ecgpilot.train.export import MODEL_NAME, export_model, refit_model
+
+    export_model(tiny_run, tmp_path / "auto")
+    auto = json.loads((tmp_path / "auto" / f"{MODEL_NAME}.json").read_text())
+    means = auto["aggregate_fold9_mean_auc"]
+    assert set(means) == {"max", "mean_logit"}
+    assert auto["preprocessing"]["aggregate"] == max(means, key=lambda a: (means[a], a == "max"))
+    got = np.mean(list(auto["metrics"]["fold9_macro_auc"].values()))
+    assert got == pytest.approx(means[auto["preprocessing"]["aggregate"]], abs=1e-5)
+
+    export_model(tiny_run, tmp_path / "max", aggregate="max")
+    before = json.loads((tmp_path / "max" / f"{MODEL_NAME}.json").read_text())
+    onnx_bytes = (tmp_path / "max" / f"{MODEL_NAME}.onnx").read_bytes()
+    assert main(["train", "--refit", "--aggregate", "mean_logit", "--export-to", str(tmp_path / "max")]) == 0
+    after = json.loads((tmp_path / "max" / f"{MODEL_NAME}.json").read_text())
+    assert (tmp_path / "max" / f"{MODEL_NAME}.onnx").read_bytes() == onnx_bytes
+    assert after["preprocessing"]["aggregate"] == "mean_logit" and after["version"] == before["version"] + "-meanlogit"
+    assert np.mean(list(after["metrics"]["fold9_macro_auc"].values())) == pytest.approx(means["mean_logit"], abs=1e-5)
+    assert after["outputs"] != before["outputs"]  # calibration re-fitted
+    clf2 = load_model(tmp_path / "max" / f"{MODEL_NAME}.onnx")
+    assert clf2.aggregate == "mean_logit"
+
+    with pytest.raises(ValueError, match="max, mean_logit; got 'mode'"):
+        refit_model(tmp_path / "max", aggregate="mode")
+    (tmp_path / "max" / f"{MODEL_NAME}.onnx").write_bytes(onnx_bytes + b"x")
+    with pytest.raises(SystemExit, match="does not match the sha256"):
+        main(["train", "--refit", "--export-to", str(tmp_path / "max")])
+    with pytest.raises(SystemExit, match="no exported model"):
+        main(["train", "--refit", "--export-to", str(tmp_path / "nowhere")])

@@ -24,7 +24,11 @@ from ecgpilot.model.calibration import apply_platt
 from ecgpilot.model.preprocess import model_input
 from ecgpilot.record import ECGRecord
 
-__all__ = ["Classifier", "load_model", "classify", "default_model_path"]
+__all__ = ["Classifier", "load_model", "classify", "default_model_path", "aggregate_windows", "AGGREGATES"]
+
+# How the windows of one record become its probability: "max", the largest window
+# probability; "mean_logit", the sigmoid of the windows' mean logit.
+AGGREGATES = ("max", "mean_logit")
 
 _LOCK = threading.Lock()
 _CACHE: dict[Path, "Classifier"] = {}
@@ -33,6 +37,16 @@ _CACHE: dict[Path, "Classifier"] = {}
 def default_model_path() -> Path:
     """The ONNX model shipped in the package."""
     return Path(__file__).resolve().parent / "ptbxl_classifier.onnx"
+
+
+def aggregate_windows(logits: NDArray, how: str, axis: int = 0) -> NDArray[np.float64]:
+    """Record probabilities from per-window ``logits`` along ``axis`` (:data:`AGGREGATES`)."""
+    z = np.asarray(logits, dtype=np.float64)
+    if how == "max":
+        return expit(z.max(axis=axis))
+    if how == "mean_logit":
+        return expit(z.mean(axis=axis))
+    raise ModelError(f"window aggregate must be one of {', '.join(AGGREGATES)}; got {how!r}.")
 
 
 @dataclass
@@ -52,8 +66,18 @@ class Classifier:
         """Names, training mean and SD of the whole-record features, or None (signal-only model)."""
         return self.meta["preprocessing"].get("features")
 
+    @property
+    def aggregate(self) -> str:
+        """How window outputs become the record's (:data:`AGGREGATES`; sidecar default "max")."""
+        return str(self.meta["preprocessing"].get("aggregate", "max"))
+
     def predict_windows(self, x: NDArray[np.float32], features: NDArray | None = None) -> NDArray[np.float64]:
-        """Sigmoid probabilities for a batch of normalised windows ``(n, 12, window)``.
+        """Sigmoid probabilities for a batch of normalised windows ``(n, 12, window)``
+        (see :meth:`predict_logits`)."""
+        return expit(self.predict_logits(x, features))
+
+    def predict_logits(self, x: NDArray[np.float32], features: NDArray | None = None) -> NDArray[np.float64]:
+        """Logits for a batch of normalised windows ``(n, 12, window)``.
 
         ``features``: the raw :func:`~ecgpilot.model.features.model_features` of the record
         the windows come from, ``(n_features,)`` for all windows or ``(n, n_features)``;
@@ -74,13 +98,13 @@ class Classifier:
             if f.shape != (x.shape[0], n_f):
                 raise ModelError(f"features must have shape ({n_f},) or ({x.shape[0]}, {n_f}); got {f.shape}.")
             feed["features"] = ((f - np.asarray(spec["mean"])) / np.asarray(spec["std"])).astype(np.float32)
-        logits = self.session.run(None, feed)[0]
-        return expit(logits.astype(np.float64))
+        return self.session.run(None, feed)[0].astype(np.float64)
 
     def predict_proba(self, record: ECGRecord) -> tuple[NDArray[np.float64], dict[str, Any]]:
-        """Raw probability per output (max over windows) and the input description."""
+        """Raw probability per output (the windows combined by :attr:`aggregate`) and the
+        input description."""
         w, feats, info = model_input(record, self.meta["preprocessing"])
-        return self.predict_windows(w, feats).max(axis=0), info
+        return aggregate_windows(self.predict_logits(w, feats), self.aggregate, axis=0), info
 
     def flags(self, calibrated: NDArray) -> NDArray[np.bool_]:
         """Yes/no per output for calibrated probabilities ``(..., n_outputs)``: at or above the
@@ -129,6 +153,10 @@ def load_model(path: str | Path | None = None) -> Classifier:
         except ImportError as exc:  # pragma: no cover - core dependency
             raise ModelError(f"onnxruntime is not installed ({exc}); pip install onnxruntime") from None
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        how = meta.get("preprocessing", {}).get("aggregate", "max")
+        if how not in AGGREGATES:
+            raise ModelError(f"{meta_path.name}: preprocessing.aggregate must be one of {', '.join(AGGREGATES)}; "
+                             f"got {how!r}. Re-export the model with 'ecgpilot train'.")
         digest = hashlib.sha256(p.read_bytes()).hexdigest()
         if meta.get("onnx_sha256") and meta["onnx_sha256"] != digest:
             raise ModelError(f"Model file {p.name} does not match the sha256 recorded in {meta_path.name}.")

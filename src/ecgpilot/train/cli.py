@@ -38,6 +38,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", choices=("float32", "float16", "int8"), default=None,
                    help="how the ONNX file stores the weights (default: float32 for one network, float16 for an "
                         "ensemble; int8 quarters the file, for ensembles of 4 or more networks)")
+    p.add_argument("--aggregate", choices=("max", "mean_logit"), default=None,
+                   help="how the windows of a record are combined: max = the largest window probability, "
+                        "mean_logit = sigmoid of the mean logit (default: the better of the two on fold 9)")
+    p.add_argument("--refit", action="store_true",
+                   help="train nothing: re-fit on fold 9 the window aggregate, calibration and thresholds of the "
+                        "model already exported (in --export-to, or the package's), rewriting its .json only")
     p.add_argument("--limit", type=int, default=0, help="use only N training records (smoke test)")
     p.add_argument("--resume", action="store_true", help="continue from last.pt (a finished run is reused as is)")
     p.add_argument("--no-export", action="store_true", help="do not export the ONNX model afterwards")
@@ -74,6 +80,15 @@ def _members(text: str, seed: int) -> list[tuple[str, int, str, int | None]]:
 def run_train(args: argparse.Namespace) -> int:
     from ecgpilot.train.loop import TrainConfig, train
 
+    if args.refit:
+        from ecgpilot.train.export import refit_model
+
+        try:
+            meta = refit_model(Path(args.export_to) if args.export_to else None, aggregate=args.aggregate)
+        except (FileNotFoundError, ValueError) as exc:
+            raise SystemExit(f"--refit: {exc}") from None
+        print(f"re-fitted: {meta}")
+        return 0
     single = args.features is not None
     if single and args.members is not None:
         raise SystemExit("give either --features (one network) or --members (an ensemble), not both")
@@ -94,6 +109,6 @@ def run_train(args: argparse.Namespace) -> int:
 
         target = export_model(run_dirs if len(run_dirs) > 1 else run_dirs[0],
                               Path(args.export_to) if args.export_to else None, stride=args.stride,
-                              weights=args.weights)
+                              weights=args.weights, aggregate=args.aggregate)
         print(f"exported: {target}")
     return 0

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from ecgpilot.datasets.ptbxl import load_ptbxl
+from ecgpilot.model import AGGREGATES, aggregate_windows
 from ecgpilot.model.calibration import MIN_F1, apply_platt, f1_at, f1_threshold, fit_platt
 from ecgpilot.model.features import BEAT_NAMES
 from ecgpilot.paths import package_dir, shared_data_dir
@@ -23,15 +24,15 @@ from ecgpilot.train.loop import (
     TEST_FOLD,
     VAL_FOLD,
     TrainConfig,
-    predict_records,
     prepare,
     record_features,
     standardise,
     task_aucs,
+    window_logits,
 )
 from ecgpilot.train.net import ECGEnsemble, ECGResNet
 
-__all__ = ["export_model", "combine", "to_onnx", "MODEL_NAME", "statement_descriptions"]
+__all__ = ["export_model", "refit_model", "fit_on_fold9", "combine", "to_onnx", "MODEL_NAME", "statement_descriptions"]
 
 MODEL_NAME = "ptbxl_classifier"
 
@@ -222,7 +223,7 @@ def _store_compact(path: Path, int8: bool = False, min_size: int = 64) -> None:
 
 
 def export_model(run_dir: Path | Sequence[Path], target_dir: Path | None = None, version: str | None = None,
-                 stride: int | None = None, weights: str | None = None) -> Path:
+                 stride: int | None = None, weights: str | None = None, aggregate: str | None = None) -> Path:
     """Write ``<target>/ptbxl_classifier.onnx`` and ``.json`` from ``run_dir/best.pt``, or from
     several run folders as one ensemble (mean of the logits).
 
@@ -230,7 +231,11 @@ def export_model(run_dir: Path | Sequence[Path], target_dir: Path | None = None,
     ``weights``: storage of the weights (:data:`WEIGHT_STORAGE`; default float32 for one
     network, float16 for an ensemble). Calibration and thresholds are fitted on fold 9 on the
     output of the exported ONNX file itself, so they account for the storage's rounding.
+    ``aggregate``: how the windows of a record are combined (:data:`AGGREGATES`; default:
+    the one with the best fold-9 mean macro-AUC, see :func:`fit_on_fold9`).
     """
+    if aggregate is not None and aggregate not in AGGREGATES:
+        raise ValueError(f"aggregate must be one of {', '.join(AGGREGATES)}; got {aggregate!r}")
     if stride is not None and int(stride) <= 0:
         raise ValueError(f"stride must be a positive number of samples; got {stride}")
     if weights is not None and weights not in WEIGHT_STORAGE:
@@ -245,27 +250,12 @@ def export_model(run_dir: Path | Sequence[Path], target_dir: Path | None = None,
     stride = int(cfg.stride if stride is None else stride)
 
     data = load_ptbxl()
-    y = data.targets(outputs)
-    va, te = data.folds(VAL_FOLD), data.folds(TEST_FOLD)
-    fva = fte = None
-    if fnorm:
-        fall = record_features(data, fnorm["names"])
-        fva, fte = standardise(fall[va], fnorm["mean"], fnorm["std"]), standardise(fall[te], fnorm["mean"], fnorm["std"])
     target = target_dir or package_dir() / "model"
     target.mkdir(parents=True, exist_ok=True)
     onnx_path = target / f"{MODEL_NAME}.onnx"
     storage = weights or ("float16" if len(loaded) > 1 else "float32")
     to_onnx(net, onnx_path, cfg.window, len(fnorm["names"]) if fnorm else 0, weights=storage)
-    served = _OnnxNet(onnx_path)  # what the app will run: calibration sees the stored weights' rounding
-    pva = predict_records(served, prepare(data, va, mean, scale), cfg.window, stride, feats=fva)
-    pte = predict_records(served, prepare(data, te, mean, scale), cfg.window, stride, feats=fte)
-    calib = [fit_platt(y[va, j], pva[:, j]) for j in range(len(outputs))]
-    a = np.array([c[0] for c in calib])
-    b = np.array([c[1] for c in calib])
-    cva = apply_platt(pva, a, b)
-    thresholds = [f1_threshold(y[va, j], cva[:, j]) for j in range(len(outputs))]
-    f1s = [f1_at(y[va, j], cva[:, j], thresholds[j]) for j in range(len(outputs))]
-
+    fit = fit_on_fold9(onnx_path, data, outputs, cfg.window, stride, mean, scale, fnorm, aggregate)
     shared = shared_data_dir()
     desc = statement_descriptions(shared / "ptbxl") if shared else {}
     kinds = [_kind(m.get("features")) for _, m, _, _ in loaded]
@@ -290,24 +280,104 @@ def export_model(run_dir: Path | Sequence[Path], target_dir: Path | None = None,
                      "config": meta["config"], "n_train": meta["n_train"],
                      **({"ensemble": "mean of the members' logits", "members": members} if len(loaded) > 1 else {})},
         "preprocessing": {"fs": 100.0, "units": "uV", "leads": list(data_leads()), "duration_s": 10.0,
-                          "window": cfg.window, "stride": stride, "aggregate": "max",
+                          "window": cfg.window, "stride": stride, "aggregate": fit["aggregate"],
                           "mean": mean, "scale": scale,
                           **({"features": fnorm} if fnorm else {}),
                           "missing_lead": "zero after normalisation (at most one lead)"},
-        "outputs": [{"task": t, "code": c, "description": desc.get(c, c),
-                     "threshold": thresholds[j], "platt_a": calib[j][0], "platt_b": calib[j][1],
-                     "fold9_f1": round(f1s[j], 4), "decides": f1s[j] >= MIN_F1}
-                    for j, (t, c) in enumerate(outputs)],
-        "metrics": {"fold9_macro_auc": task_aucs(y[va], pva, outputs),
-                    "fold10_macro_auc": task_aucs(y[te], pte, outputs)},
-        "threshold_rule": "per statement, maximises F1 of the calibrated probability on fold 9; a statement "
-                          f"whose best fold-9 F1 is below {MIN_F1} has no usable threshold (decides: false) and is "
-                          "never flagged present",
-        "calibration": "per statement Platt scaling on logit(p), fitted on fold 9",
+        **_fitted(fit, outputs, desc),
         "weights_storage": storage,
     }
     (target / f"{MODEL_NAME}.json").write_text(json.dumps(info, indent=1, ensure_ascii=False))
     return onnx_path
+
+
+def fit_on_fold9(onnx_path: Path, data: Any, outputs: list[tuple[str, str]], window: int, stride: int,
+                 mean: float, scale: float, fnorm: dict[str, list] | None,
+                 aggregate: str | None = None) -> dict[str, Any]:
+    """Everything fitted on fold 9 from the output of the exported file ``onnx_path``.
+
+    The window aggregate (``None``: each of :data:`AGGREGATES` is scored and the best fold-9
+    mean of the four tasks' macro-AUCs wins, ties to the first), then per statement Platt
+    calibration and the F1 threshold; fold-10 macro-AUCs are computed for the record only.
+    """
+    y = data.targets(outputs)
+    va, te = data.folds(VAL_FOLD), data.folds(TEST_FOLD)
+    fva = fte = None
+    if fnorm:
+        fall = record_features(data, fnorm["names"])
+        fva, fte = standardise(fall[va], fnorm["mean"], fnorm["std"]), standardise(fall[te], fnorm["mean"], fnorm["std"])
+    served = _OnnxNet(onnx_path)  # what the app will run: calibration sees the stored weights' rounding
+    lva = window_logits(served, prepare(data, va, mean, scale), window, stride, feats=fva)
+    candidates = AGGREGATES if aggregate is None else (aggregate,)
+    scores = {a: task_aucs(y[va], aggregate_windows(lva, a, axis=1), outputs) for a in candidates}
+    chosen = max(candidates, key=lambda a: (float(np.mean(list(scores[a].values()))), -candidates.index(a)))
+    pva = aggregate_windows(lva, chosen, axis=1)
+    pte = aggregate_windows(window_logits(served, prepare(data, te, mean, scale), window, stride, feats=fte),
+                            chosen, axis=1)
+    calib = [fit_platt(y[va, j], pva[:, j]) for j in range(len(outputs))]
+    cva = apply_platt(pva, np.array([c[0] for c in calib]), np.array([c[1] for c in calib]))
+    thresholds = [f1_threshold(y[va, j], cva[:, j]) for j in range(len(outputs))]
+    return {"aggregate": chosen, "aggregate_fold9": {a: round(float(np.mean(list(v.values()))), 5) for a, v in scores.items()},
+            "calib": calib, "thresholds": thresholds,
+            "f1s": [f1_at(y[va, j], cva[:, j], thresholds[j]) for j in range(len(outputs))],
+            "fold9": task_aucs(y[va], pva, outputs), "fold10": task_aucs(y[te], pte, outputs)}
+
+
+def _fitted(fit: dict[str, Any], outputs: list[tuple[str, str]], desc: dict[str, str]) -> dict[str, Any]:
+    """The sidecar entries that :func:`fit_on_fold9` decides."""
+    f1s, thresholds, calib = fit["f1s"], fit["thresholds"], fit["calib"]
+    return {
+        "outputs": [{"task": t, "code": c, "description": desc.get(c, c),
+                     "threshold": thresholds[j], "platt_a": calib[j][0], "platt_b": calib[j][1],
+                     "fold9_f1": round(f1s[j], 4), "decides": f1s[j] >= MIN_F1}
+                    for j, (t, c) in enumerate(outputs)],
+        "metrics": {"fold9_macro_auc": fit["fold9"], "fold10_macro_auc": fit["fold10"]},
+        "aggregate_rule": "the window aggregate with the best fold-9 mean of the four tasks' macro-AUCs "
+                          "(aggregate_fold9_mean_auc)",
+        "aggregate_fold9_mean_auc": fit["aggregate_fold9"],
+        "threshold_rule": "per statement, maximises F1 of the calibrated probability on fold 9; a statement "
+                          f"whose best fold-9 F1 is below {MIN_F1} has no usable threshold (decides: false) and is "
+                          "never flagged present",
+        "calibration": "per statement Platt scaling on logit(p), fitted on fold 9",
+    }
+
+
+def refit_model(model_dir: Path | None = None, aggregate: str | None = None, version: str | None = None) -> Path:
+    """Re-fit, on fold 9, what :func:`export_model` fitted for an exported model (window
+    aggregate, calibration, thresholds; fold-10 AUCs recorded), without training: the ONNX
+    file is unchanged, its ``.json`` sidecar rewritten. The version gains the aggregate's
+    name when the aggregate changes (``version`` overrides)."""
+    if aggregate is not None and aggregate not in AGGREGATES:
+        raise ValueError(f"aggregate must be one of {', '.join(AGGREGATES)}; got {aggregate!r}")
+    target = Path(model_dir) if model_dir is not None else package_dir() / "model"
+    onnx_path, meta_path = target / f"{MODEL_NAME}.onnx", target / f"{MODEL_NAME}.json"
+    if not onnx_path.exists() or not meta_path.exists():
+        raise FileNotFoundError(f"no exported model in {target}: {onnx_path.name} and {meta_path.name} are needed")
+    info = json.loads(meta_path.read_text())
+    if info.get("onnx_sha256") != _sha256(onnx_path):
+        raise ValueError(f"{onnx_path} does not match the sha256 recorded in {meta_path.name}; re-export it")
+    torch.set_num_threads(1)
+    data = load_ptbxl()
+    if info["training_data_sha256"] != data.data_sha256:
+        raise ValueError("the PTB-XL data in ../shared differs from the model's training data "
+                         f"(sha256 {data.data_sha256[:12]}… vs {info['training_data_sha256'][:12]}…)")
+    pp = info["preprocessing"]
+    outputs = [(o["task"], o["code"]) for o in info["outputs"]]
+    before = pp.get("aggregate", "max")
+    fit = fit_on_fold9(onnx_path, data, outputs, pp["window"], pp["stride"], pp["mean"], pp["scale"],
+                       pp.get("features"), aggregate)
+    desc = {o["code"]: o["description"] for o in info["outputs"]}
+    info.update(_fitted(fit, outputs, desc))
+    info["preprocessing"]["aggregate"] = fit["aggregate"]
+    if version:
+        info["version"] = version
+    elif fit["aggregate"] != before:
+        info["version"] = f"{info['version']}-{fit['aggregate'].replace('_', '')}"
+    info["refitted"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    tmp = meta_path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(info, indent=1, ensure_ascii=False))
+    tmp.replace(meta_path)
+    return meta_path
 
 
 class _OnnxNet(nn.Module):

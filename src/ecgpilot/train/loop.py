@@ -17,12 +17,13 @@ import torch
 from torch import nn
 
 from ecgpilot.datasets.ptbxl import PTBXL, TASKS, load_ptbxl
+from ecgpilot.model import aggregate_windows
 from ecgpilot.model.features import FEATURE_NAMES, FEATURES_VERSION, RHYTHM_NAMES, model_features
 from ecgpilot.model.metrics import macro_auc
 from ecgpilot.paths import cache_dir
 from ecgpilot.train.net import ECGResNet
 
-__all__ = ["TrainConfig", "train", "output_list", "windows", "predict_records", "record_features"]
+__all__ = ["TrainConfig", "train", "output_list", "windows", "predict_records", "window_logits", "record_features"]
 
 TRAIN_FOLDS = (1, 2, 3, 4, 5, 6, 7, 8)
 FEATURE_SETS: dict[str, tuple[str, ...]] = {"all": FEATURE_NAMES, "rhythm": RHYTHM_NAMES}
@@ -71,18 +72,26 @@ def windows(x: np.ndarray, window: int, stride: int) -> np.ndarray:
 
 @torch.no_grad()
 def predict_records(model: nn.Module, x: np.ndarray, window: int, stride: int, batch: int = 512,
-                    feats: np.ndarray | None = None) -> np.ndarray:
-    """Sigmoid probabilities per record: max over sliding windows (``feats``: standardised
-    record features, repeated for every window of the record)."""
+                    feats: np.ndarray | None = None, aggregate: str = "max") -> np.ndarray:
+    """Probabilities per record from sliding windows, combined by ``aggregate`` (see
+    :func:`ecgpilot.model.aggregate_windows`; ``feats``: standardised record features,
+    repeated for every window of the record)."""
+    return aggregate_windows(window_logits(model, x, window, stride, batch, feats), aggregate, axis=1)
+
+
+@torch.no_grad()
+def window_logits(model: nn.Module, x: np.ndarray, window: int, stride: int, batch: int = 512,
+                  feats: np.ndarray | None = None) -> np.ndarray:
+    """Logits of every sliding window of every record, (n, n_windows, n_outputs)."""
     model.eval()
     dev = next((q.device for q in model.parameters()), torch.device("cpu"))
     w = windows(x, window, stride)  # (n, k, L, W)
     n, k = w.shape[:2]
     flat = torch.from_numpy(np.ascontiguousarray(w.reshape(n * k, *w.shape[2:])))
     f = None if feats is None else torch.from_numpy(np.ascontiguousarray(np.repeat(feats, k, axis=0)))
-    out = [torch.sigmoid(model(flat[i: i + batch].to(dev), None if f is None else f[i: i + batch].to(dev))).cpu()
+    out = [model(flat[i: i + batch].to(dev), None if f is None else f[i: i + batch].to(dev)).cpu()
            for i in range(0, n * k, batch)]
-    return torch.cat(out).numpy().reshape(n, k, -1).max(axis=1)
+    return torch.cat(out).numpy().reshape(n, k, -1)
 
 
 def training_device(name: str) -> torch.device:
