@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ecgpilot.model import AGGREGATES
+
 __all__ = ["add_arguments", "run_train", "DEFAULT_MEMBERS", "SERVE_STRIDE"]
 
 DEFAULT_MEMBERS = ("all", "rhythm")  # the shipped ensemble: rhythm + beat features, and rhythm features only
@@ -38,7 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", choices=("float32", "float16", "int8"), default=None,
                    help="how the ONNX file stores the weights (default: float32 for one network, float16 for an "
                         "ensemble; int8 quarters the file, for ensembles of 4 or more networks)")
-    p.add_argument("--aggregate", choices=("max", "mean_logit"), default=None,
+    p.add_argument("--aggregate", choices=AGGREGATES, default=None,
                    help="how the windows of a record are combined: max = the largest window probability, "
                         "mean_logit = sigmoid of the mean logit (default: the better of the two on fold 9)")
     p.add_argument("--refit", action="store_true",

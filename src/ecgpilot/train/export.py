@@ -24,6 +24,7 @@ from ecgpilot.train.loop import (
     TEST_FOLD,
     VAL_FOLD,
     TrainConfig,
+    _write_atomically,
     prepare,
     record_features,
     standardise,
@@ -234,8 +235,7 @@ def export_model(run_dir: Path | Sequence[Path], target_dir: Path | None = None,
     ``aggregate``: how the windows of a record are combined (:data:`AGGREGATES`; default:
     the one with the best fold-9 mean macro-AUC, see :func:`fit_on_fold9`).
     """
-    if aggregate is not None and aggregate not in AGGREGATES:
-        raise ValueError(f"aggregate must be one of {', '.join(AGGREGATES)}; got {aggregate!r}")
+    _check_aggregate(aggregate)
     if stride is not None and int(stride) <= 0:
         raise ValueError(f"stride must be a positive number of samples; got {stride}")
     if weights is not None and weights not in WEIGHT_STORAGE:
@@ -289,6 +289,12 @@ def export_model(run_dir: Path | Sequence[Path], target_dir: Path | None = None,
     }
     (target / f"{MODEL_NAME}.json").write_text(json.dumps(info, indent=1, ensure_ascii=False))
     return onnx_path
+
+
+def _check_aggregate(aggregate: str | None) -> None:
+    """``None`` (choose on fold 9) or one of :data:`AGGREGATES`, else ValueError."""
+    if aggregate is not None and aggregate not in AGGREGATES:
+        raise ValueError(f"aggregate must be one of {', '.join(AGGREGATES)}; got {aggregate!r}")
 
 
 def fit_on_fold9(onnx_path: Path, data: Any, outputs: list[tuple[str, str]], window: int, stride: int,
@@ -347,8 +353,7 @@ def refit_model(model_dir: Path | None = None, aggregate: str | None = None, ver
     aggregate, calibration, thresholds; fold-10 AUCs recorded), without training: the ONNX
     file is unchanged, its ``.json`` sidecar rewritten. The version gains the aggregate's
     name when the aggregate changes (``version`` overrides)."""
-    if aggregate is not None and aggregate not in AGGREGATES:
-        raise ValueError(f"aggregate must be one of {', '.join(AGGREGATES)}; got {aggregate!r}")
+    _check_aggregate(aggregate)
     target = Path(model_dir) if model_dir is not None else package_dir() / "model"
     onnx_path, meta_path = target / f"{MODEL_NAME}.onnx", target / f"{MODEL_NAME}.json"
     if not onnx_path.exists() or not meta_path.exists():
@@ -374,9 +379,7 @@ def refit_model(model_dir: Path | None = None, aggregate: str | None = None, ver
     elif fit["aggregate"] != before:
         info["version"] = f"{info['version']}-{fit['aggregate'].replace('_', '')}"
     info["refitted"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    tmp = meta_path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(info, indent=1, ensure_ascii=False))
-    tmp.replace(meta_path)
+    _write_atomically(meta_path, lambda tmp: tmp.write_text(json.dumps(info, indent=1, ensure_ascii=False)))
     return meta_path
 
 
