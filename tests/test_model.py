@@ -468,3 +468,86 @@ def test_export_chooses_the_window_aggregate_on_fold9(tiny_run: Path, tmp_path: 
         main(["train", "--refit", "--export-to", str(tmp_path / "max")])
     with pytest.raises(SystemExit, match="no exported model"):
         main(["train", "--refit", "--export-to", str(tmp_path / "nowhere")])
+
+
+def test_extend_onnx_is_the_member_weighted_mean(tmp_path: Path) -> None:
+    """An exported 2-member ensemble grown by a third network reading a subset of its
+    features: the new graph's logits are (2 * old + new) / 3, each part fed as before,
+    whatever the old file's weight storage; a feature it lacks or standardises differently
+    is refused."""
+    torch = pytest.importorskip("torch")
+    import onnxruntime as ort
+
+    from ecgpilot.train.export import combine, to_onnx
+    from ecgpilot.train.extend import _same_stats, extend_onnx
+    from ecgpilot.train.net import ECGResNet
+
+    torch.manual_seed(3)
+    base = {"outputs": [["rhythm", "SR"]] * 5, "norm": {"mean": 0.0, "scale": 1.0}, "data_sha256": "x"}
+    spec_a = {"names": ["a", "b", "c"], "mean": [1.0, 2.0, 3.0], "std": [1.0, 0.5, 2.0]}
+    spec_b = {"names": ["b"], "mean": [2.0], "std": [0.5]}
+    old, spec = combine([(ECGResNet(5, width=8, n_features=3).eval(), dict(base, features=spec_a)),
+                         (ECGResNet(5, width=8).eval(), dict(base, features=None))])
+    new = ECGResNet(5, width=8, n_features=2).eval()
+    new_spec = {"names": ["c", "a"], "mean": [3.0, 1.0], "std": [2.0, 1.0]}
+    cols = _same_stats(spec, new_spec)
+    assert cols == [2, 0]
+    x, u = torch.randn(4, 12, 250), torch.randn(4, 3)
+    with torch.no_grad():
+        want = (2 * old(x, u) + new(x, u[:, cols])).numpy() / 3
+    to_onnx(new, tmp_path / "new.onnx", 250, 2)
+    for storage, tol in (("float32", 1e-4), ("float16", 2e-2)):
+        to_onnx(old, tmp_path / "old.onnx", 250, 3, weights=storage)
+        out = tmp_path / f"grown_{storage}.onnx"
+        extend_onnx(tmp_path / "old.onnx", 2, tmp_path / "new.onnx", 1, out, cols, weights=storage)
+        got = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(
+            None, {"ecg": x.numpy(), "features": u.numpy()})[0]
+        np.testing.assert_allclose(got, want, atol=tol)
+    assert _same_stats(spec, None) == []
+    with pytest.raises(ValueError, match="'d', which the model they extend does not have"):
+        _same_stats(spec_b, {"names": ["d"], "mean": [0.0], "std": [1.0]})
+    with pytest.raises(ValueError, match="feature 'b' is standardised differently"):
+        _same_stats(spec_b, {"names": ["b"], "mean": [2.5], "std": [0.5]})
+    with pytest.raises(ValueError, match="reads none"):
+        _same_stats(None, spec_b)
+
+
+def test_train_extend_grows_an_exported_model(tiny_run: Path, tmp_path: Path) -> None:
+    """`ecgpilot train --members ... --extend` adds a newly trained network to an exported
+    model whose checkpoint is not used: the result equals the mean of the two exported files'
+    logits, its sidecar lists both members and the model it extends, its fits are redone."""
+    import onnxruntime as ort
+
+    from ecgpilot.cli import main
+    from ecgpilot.train.export import MODEL_NAME, export_model
+
+    export_model(tiny_run, tmp_path / "old", weights="float32")
+    export_model(tiny_run, tmp_path / "same", weights="float32")  # the member alone, for the reference
+    old_meta = json.loads((tmp_path / "old" / f"{MODEL_NAME}.json").read_text())
+    rng = np.random.default_rng(5)
+    x = rng.normal(0, 1, (3, 12, 250)).astype(np.float32)
+
+    def logits(path: Path) -> np.ndarray:
+        return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"ecg": x})[0]
+
+    base_logits = logits(tmp_path / "old" / f"{MODEL_NAME}.onnx")
+    out = tmp_path / "runs"
+    # the same seed, so the same 256 records and signal normalisation, but another width: another network
+    assert main(["train", "--members", "none", "--epochs", "1", "--batch-size", "32", "--width", "8",
+                 "--limit", "256", "--out-dir", str(out), "--extend", "--weights", "float32",
+                 "--export-to", str(tmp_path / "old")]) == 0
+    export_model(out / "none", tmp_path / "new", weights="float32")
+    want = (base_logits + logits(tmp_path / "new" / f"{MODEL_NAME}.onnx")) / 2
+    np.testing.assert_allclose(logits(tmp_path / "old" / f"{MODEL_NAME}.onnx"), want, atol=1e-4)
+    meta = json.loads((tmp_path / "old" / f"{MODEL_NAME}.json").read_text())
+    assert meta["extends"] == {"version": old_meta["version"], "onnx_sha256": old_meta["onnx_sha256"], "members": 1}
+    assert [m["config"]["width"] for m in meta["training"]["members"]] == [16, 8]
+    assert meta["version"].startswith("ptbxl-ens2-resnet1d-signal+signal-w8-")
+    assert meta["outputs"] != old_meta["outputs"]  # calibration re-fitted on the grown model
+    assert load_model(tmp_path / "old" / f"{MODEL_NAME}.onnx").version == meta["version"]
+
+    with pytest.raises(SystemExit, match="needs --members"):
+        main(["train", "--features", "none", "--extend", "--out-dir", str(out)])
+    with pytest.raises(SystemExit, match="no exported model"):
+        main(["train", "--members", "none", "--epochs", "1", "--width", "8", "--limit", "256",
+              "--out-dir", str(out), "--resume", "--extend", "--export-to", str(tmp_path / "nowhere")])

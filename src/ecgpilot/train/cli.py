@@ -46,6 +46,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--refit", action="store_true",
                    help="train nothing: re-fit on fold 9 the window aggregate, calibration and thresholds of the "
                         "model already exported (in --export-to, or the package's), rewriting its .json only")
+    p.add_argument("--extend", action="store_true",
+                   help="add the trained --members to the model already exported in --export-to (or the "
+                        "package's) as one larger ensemble, its fold-9 fits redone; the old members need no "
+                        "checkpoint")
     p.add_argument("--limit", type=int, default=0, help="use only N training records (smoke test)")
     p.add_argument("--resume", action="store_true", help="continue from last.pt (a finished run is reused as is)")
     p.add_argument("--no-export", action="store_true", help="do not export the ONNX model afterwards")
@@ -92,6 +96,8 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"re-fitted: {meta}")
         return 0
     single = args.features is not None
+    if args.extend and (single or args.no_export):
+        raise SystemExit("--extend adds --members to an exported model: it needs --members and no --no-export")
     if single and args.members is not None:
         raise SystemExit("give either --features (one network) or --members (an ensemble), not both")
     members = ([(args.features, args.seed, "", None)] if single
@@ -106,7 +112,16 @@ def run_train(args: argparse.Namespace) -> int:
         best = train(cfg, resume=args.resume)
         print(f"best checkpoint: {best}")
         run_dirs.append(out)
-    if not args.no_export:
+    if args.extend:
+        from ecgpilot.train.extend import extend_model
+
+        where = Path(args.export_to) if args.export_to else None
+        try:
+            target = extend_model(where, run_dirs, weights=args.weights, aggregate=args.aggregate)
+        except (FileNotFoundError, ValueError) as exc:
+            raise SystemExit(f"--extend: {exc}") from None
+        print(f"extended: {target}")
+    elif not args.no_export:
         from ecgpilot.train.export import export_model
 
         target = export_model(run_dirs if len(run_dirs) > 1 else run_dirs[0],
