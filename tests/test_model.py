@@ -544,6 +544,7 @@ def test_train_extend_grows_an_exported_model(tiny_run: Path, tmp_path: Path) ->
     assert [m["config"]["width"] for m in meta["training"]["members"]] == [16, 8]
     assert meta["version"].startswith("ptbxl-ens2-resnet1d-signal+signal-w8-")
     assert meta["outputs"] != old_meta["outputs"]  # calibration re-fitted on the grown model
+    assert meta["preprocessing"]["stride"] == old_meta["preprocessing"]["stride"]
     assert load_model(tmp_path / "old" / f"{MODEL_NAME}.onnx").version == meta["version"]
 
     with pytest.raises(SystemExit, match="needs --members"):

@@ -34,9 +34,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         f"(default: {','.join(DEFAULT_MEMBERS)})")
     p.add_argument("--features", choices=("all", "rhythm", "none"), default=None,
                    help="train and ship a single network with these record features instead of the ensemble")
-    p.add_argument("--stride", type=_positive_int, default=SERVE_STRIDE,
+    p.add_argument("--stride", type=_positive_int, default=None,
                    help="step (samples at 100 Hz) between the 250-sample windows the shipped model reads "
-                        "(default: %(default)s)")
+                        f"(default: {SERVE_STRIDE}; with --extend, the extended model's)")
     p.add_argument("--weights", choices=("float32", "float16", "int8"), default=None,
                    help="how the ONNX file stores the weights (default: float32 for one network, float16 for an "
                         "ensemble; int8 quarters the file, for ensembles of 4 or more networks)")
@@ -117,7 +117,8 @@ def run_train(args: argparse.Namespace) -> int:
 
         where = Path(args.export_to) if args.export_to else None
         try:
-            target = extend_model(where, run_dirs, weights=args.weights, aggregate=args.aggregate)
+            target = extend_model(where, run_dirs, weights=args.weights, aggregate=args.aggregate,
+                                  stride=args.stride)
         except (FileNotFoundError, ValueError) as exc:
             raise SystemExit(f"--extend: {exc}") from None
         print(f"extended: {target}")
@@ -125,7 +126,7 @@ def run_train(args: argparse.Namespace) -> int:
         from ecgpilot.train.export import export_model
 
         target = export_model(run_dirs if len(run_dirs) > 1 else run_dirs[0],
-                              Path(args.export_to) if args.export_to else None, stride=args.stride,
+                              Path(args.export_to) if args.export_to else None, stride=args.stride or SERVE_STRIDE,
                               weights=args.weights, aggregate=args.aggregate)
         print(f"exported: {target}")
     return 0

@@ -133,16 +133,19 @@ def _member_kind(config: dict[str, Any]) -> str:
 
 
 def extend_model(model_dir: Path | None, run_dirs: Sequence[Path], target_dir: Path | None = None,
-                 weights: str | None = None, aggregate: str | None = None, version: str | None = None) -> Path:
+                 weights: str | None = None, aggregate: str | None = None, version: str | None = None,
+                 stride: int | None = None) -> Path:
     """Add the best networks of ``run_dirs`` to the exported model in ``model_dir`` (default:
     the package's) and write the larger ensemble to ``target_dir`` (default: ``model_dir``).
 
     The members must share outputs, signal normalisation, window and training data with the
-    model; its stride is kept. ``weights``: storage (default int8 from 4 members, else
+    model. ``stride``: step between the serving windows (default: the model's). ``weights``: storage (default int8 from 4 members, else
     float16). The window aggregate, calibration and thresholds are re-fitted on fold 9."""
     _check_aggregate(aggregate)
     if weights is not None and weights not in WEIGHT_STORAGE:
         raise ValueError(f"weights must be one of {', '.join(WEIGHT_STORAGE)}; got {weights!r}")
+    if stride is not None and int(stride) <= 0:
+        raise ValueError(f"stride must be a positive number of samples; got {stride}")
     if not run_dirs:
         raise ValueError("give at least one training run to add to the model")
     source = Path(model_dir) if model_dir is not None else package_dir() / "model"
@@ -156,7 +159,7 @@ def extend_model(model_dir: Path | None, run_dirs: Sequence[Path], target_dir: P
     loaded = [_load_member(Path(d)) for d in run_dirs]
     net, fnorm = combine([(m, meta) for m, meta, _, _ in loaded])
     _, meta, cfg, _ = loaded[0]
-    pp = info["preprocessing"]
+    pp = dict(info["preprocessing"], **({"stride": int(stride)} if stride is not None else {}))
     outputs = [(o["task"], o["code"]) for o in info["outputs"]]
     checks = {"outputs": ([tuple(o) for o in meta["outputs"]], outputs),
               "training data": (meta["data_sha256"], info["training_data_sha256"]),

@@ -1,0 +1,124 @@
+"""Which members to add to the shipped ensemble: fold-9 scores, file size and network latency of
+every candidate, never fold 10.
+
+Each candidate is the shipped model grown (``ecgpilot.train.extend``) by a subset of the given
+training runs, served at each stride asked for. The rule, fixed before any candidate is scored:
+among the candidates whose file is under 5 MB and whose network runs under 10 ms per 10-s ECG on
+one core (median, this machine), keep the best fold-9 mean of the four tasks' macro-AUCs, each
+candidate with its better window aggregate; the shipped model stays unless a candidate beats it.
+
+Usage (repository root; writes benchmarks/results/select_members.md)::
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/select_members.py runs/ptbxl/all-s20261202 \
+        runs/ptbxl/rhythm-s20261202 [--strides 375,750]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ecgpilot.datasets.ptbxl import load_ptbxl
+from ecgpilot.model import AGGREGATES, aggregate_windows
+from ecgpilot.paths import package_dir
+from ecgpilot.train.export import MODEL_NAME, _load_member, _OnnxNet, combine, to_onnx
+from ecgpilot.train.extend import _same_stats, extend_onnx
+from ecgpilot.train.loop import (VAL_FOLD, prepare, record_features, standardise, task_aucs, window_logits,
+                                 windows)
+
+RESULTS = Path(__file__).resolve().parent / "results"
+MAX_MB, MAX_MS = 5.0, 10.0
+
+
+def network_ms(path: Path, x: np.ndarray, f: np.ndarray | None, repeat: int = 200) -> float:
+    """Median time of one ONNX Runtime call (1 thread) on the windows of one ECG."""
+    net = _OnnxNet(path)
+    xt, ft = torch.from_numpy(x), (torch.from_numpy(f) if f is not None else None)
+    for _ in range(10):
+        net(xt, ft)
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        net(xt, ft)
+        times.append(time.perf_counter() - t0)
+    return 1000 * float(np.median(times))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("runs", nargs="+", help="training run folders (each with best.pt and meta.json)")
+    ap.add_argument("--base", default=str(package_dir() / "model"), help="folder of the model to grow")
+    ap.add_argument("--strides", default="375,750")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    base = Path(args.base)
+    info = json.loads((base / f"{MODEL_NAME}.json").read_text())
+    pp = info["preprocessing"]
+    n_base = len(info["training"].get("members") or [0])
+    data = load_ptbxl()
+    outputs = [(o["task"], o["code"]) for o in info["outputs"]]  # the order of the logits
+    va = data.folds(VAL_FOLD)
+    y = data.targets(outputs)[va]
+    spec = pp.get("features")
+    fva = standardise(record_features(data, spec["names"])[va], spec["mean"], spec["std"]) if spec else None
+    xva = prepare(data, va, pp["mean"], pp["scale"])
+    loaded = {r: _load_member(Path(r)) for r in args.runs}
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        subsets = [()] + [c for k in range(1, len(args.runs) + 1) for c in itertools.combinations(args.runs, k)]
+        for subset in subsets:
+            n = n_base + len(subset)
+            storage = "int8" if n >= 4 else "float16"
+            path = tmp / f"cand{len(rows)}.onnx"
+            if subset:
+                net, fnorm = combine([(loaded[r][0], loaded[r][1]) for r in subset])
+                to_onnx(net, tmp / "new.onnx", pp["window"], len(fnorm["names"]) if fnorm else 0)
+                extend_onnx(base / f"{MODEL_NAME}.onnx", n_base, tmp / "new.onnx", len(subset), path,
+                            _same_stats(spec, fnorm), weights=storage)
+            else:
+                storage = info.get("weights_storage", "float32")
+                path.write_bytes((base / f"{MODEL_NAME}.onnx").read_bytes())
+            for stride in (int(s) for s in args.strides.split(",")):
+                lva = window_logits(_OnnxNet(path), xva, pp["window"], stride, feats=fva)
+                means = {a: float(np.mean(list(task_aucs(y, aggregate_windows(lva, a, axis=1), outputs).values())))
+                         for a in AGGREGATES}
+                best = max(AGGREGATES, key=lambda a: (means[a], -AGGREGATES.index(a)))
+                per_task = task_aucs(y, aggregate_windows(lva, best, axis=1), outputs)
+                n_win = lva.shape[1]
+                one = windows(xva[:1], pp["window"], stride)[0]  # one ECG's windows, as served
+                ms = network_ms(path, one, None if fva is None else np.repeat(fva[0:1], n_win, axis=0))
+                mb = path.stat().st_size / 1e6
+                rows.append({"members": ["shipped"] * n_base + [Path(r).name for r in subset], "stride": stride,
+                             "windows": n_win, "storage": storage, "mb": mb, "ms": ms, "aggregate": best,
+                             "fold9": per_task, "fold9_mean": means[best],
+                             "eligible": mb < MAX_MB and ms < MAX_MS})
+                print(json.dumps(rows[-1]), flush=True)
+    eligible = [r for r in rows if r["eligible"]]
+    chosen = max(eligible, key=lambda r: r["fold9_mean"]) if eligible else None
+    lines = ["# Growing the shipped ensemble: candidates scored on fold 9 only", "",
+             f"Base: `{info['version']}` ({n_base} members). Rule: file < {MAX_MB:g} MB and network "
+             f"< {MAX_MS:g} ms (median, 1 thread, this machine), then the best fold-9 mean macro-AUC.", "",
+             "| members | stride (windows) | storage | MB | network ms | aggregate | fold-9 super / sub / form / rhythm "
+             "| fold-9 mean | eligible |", "|---|---|---|---:|---:|---|---|---:|---|"]
+    for r in rows:
+        t = r["fold9"]
+        mark = " **chosen**" if r is chosen else ""
+        lines.append(f"| {' + '.join(r['members'])} | {r['stride']} ({r['windows']}) | {r['storage']} | {r['mb']:.2f} "
+                     f"| {r['ms']:.2f} | {r['aggregate']} | {t['super_class']:.5f} / {t['sub_class']:.5f} / "
+                     f"{t['form']:.5f} / {t['rhythm']:.5f} | {r['fold9_mean']:.5f} | "
+                     f"{'yes' if r['eligible'] else 'no'}{mark} |")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "select_members.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
