@@ -84,7 +84,7 @@ def main() -> None:
                 extend_onnx(base / f"{MODEL_NAME}.onnx", n_base, tmp / "new.onnx", len(subset), path,
                             _same_stats(spec, fnorm), weights=storage)
             else:
-                storage = info.get("weights_storage", "float32")
+                storage = info.get("weights_storage", "as shipped")
                 path.write_bytes((base / f"{MODEL_NAME}.onnx").read_bytes())
             for stride in (int(s) for s in args.strides.split(",")):
                 lva = window_logits(_OnnxNet(path), xva, pp["window"], stride, feats=fva)
