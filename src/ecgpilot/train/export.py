@@ -348,12 +348,10 @@ def _fitted(fit: dict[str, Any], outputs: list[tuple[str, str]], desc: dict[str,
     }
 
 
-def refit_model(model_dir: Path | None = None, aggregate: str | None = None, version: str | None = None) -> Path:
-    """Re-fit, on fold 9, what :func:`export_model` fitted for an exported model (window
-    aggregate, calibration, thresholds; fold-10 AUCs recorded), without training: the ONNX
-    file is unchanged, its ``.json`` sidecar rewritten. The version gains the aggregate's
-    name when the aggregate changes (``version`` overrides)."""
-    _check_aggregate(aggregate)
+def exported_model(model_dir: Path | None = None) -> tuple[Path, Path, dict[str, Any]]:
+    """The ONNX file, sidecar path and sidecar of the model exported in ``model_dir`` (default:
+    the package's); FileNotFoundError if either file is missing, ValueError if the file does
+    not match the sha256 its sidecar records."""
     target = Path(model_dir) if model_dir is not None else package_dir() / "model"
     onnx_path, meta_path = target / f"{MODEL_NAME}.onnx", target / f"{MODEL_NAME}.json"
     if not onnx_path.exists() or not meta_path.exists():
@@ -361,6 +359,16 @@ def refit_model(model_dir: Path | None = None, aggregate: str | None = None, ver
     info = json.loads(meta_path.read_text())
     if info.get("onnx_sha256") != _sha256(onnx_path):
         raise ValueError(f"{onnx_path} does not match the sha256 recorded in {meta_path.name}; re-export it")
+    return onnx_path, meta_path, info
+
+
+def refit_model(model_dir: Path | None = None, aggregate: str | None = None, version: str | None = None) -> Path:
+    """Re-fit, on fold 9, what :func:`export_model` fitted for an exported model (window
+    aggregate, calibration, thresholds; fold-10 AUCs recorded), without training: the ONNX
+    file is unchanged, its ``.json`` sidecar rewritten. The version gains the aggregate's
+    name when the aggregate changes (``version`` overrides)."""
+    _check_aggregate(aggregate)
+    onnx_path, meta_path, info = exported_model(model_dir)
     torch.set_num_threads(1)
     data = load_ptbxl()
     if info["training_data_sha256"] != data.data_sha256:

@@ -19,7 +19,6 @@ import numpy as np
 import torch
 
 from ecgpilot.datasets.ptbxl import load_ptbxl
-from ecgpilot.paths import package_dir
 from ecgpilot.train.export import (
     MODEL_NAME,
     WEIGHT_STORAGE,
@@ -28,6 +27,7 @@ from ecgpilot.train.export import (
     _load_member,
     _sha256,
     _store_compact,
+    exported_model,
     combine,
     fit_on_fold9,
     to_onnx,
@@ -148,13 +148,8 @@ def extend_model(model_dir: Path | None, run_dirs: Sequence[Path], target_dir: P
         raise ValueError(f"stride must be a positive number of samples; got {stride}")
     if not run_dirs:
         raise ValueError("give at least one training run to add to the model")
-    source = Path(model_dir) if model_dir is not None else package_dir() / "model"
-    onnx_in, meta_in = source / f"{MODEL_NAME}.onnx", source / f"{MODEL_NAME}.json"
-    if not onnx_in.exists() or not meta_in.exists():
-        raise FileNotFoundError(f"no exported model in {source}: {onnx_in.name} and {meta_in.name} are needed")
-    info = json.loads(meta_in.read_text())
-    if info.get("onnx_sha256") != _sha256(onnx_in):
-        raise ValueError(f"{onnx_in} does not match the sha256 recorded in {meta_in.name}; re-export it")
+    onnx_in, _, info = exported_model(model_dir)
+    source = onnx_in.parent
     torch.set_num_threads(1)
     loaded = [_load_member(Path(d)) for d in run_dirs]
     net, fnorm = combine([(m, meta) for m, meta, _, _ in loaded])
