@@ -297,6 +297,16 @@ def _check_aggregate(aggregate: str | None) -> None:
         raise ValueError(f"aggregate must be one of {', '.join(AGGREGATES)}; got {aggregate!r}")
 
 
+def choose_aggregate(logits: np.ndarray, y: np.ndarray, outputs: list[tuple[str, str]],
+                     candidates: Sequence[str] = AGGREGATES) -> tuple[str, dict[str, dict[str, float]]]:
+    """The window aggregate of ``candidates`` whose per-record probabilities (from window
+    ``logits`` (records, windows, outputs)) have the best mean of the tasks' macro-AUCs
+    against ``y`` (ties to the first), and every candidate's per-task macro-AUCs."""
+    scores = {a: task_aucs(y, aggregate_windows(logits, a, axis=1), outputs) for a in candidates}
+    best = max(candidates, key=lambda a: (float(np.mean(list(scores[a].values()))), -list(candidates).index(a)))
+    return best, scores
+
+
 def fit_on_fold9(onnx_path: Path, data: Any, outputs: list[tuple[str, str]], window: int, stride: int,
                  mean: float, scale: float, fnorm: dict[str, list] | None,
                  aggregate: str | None = None) -> dict[str, Any]:
@@ -314,9 +324,7 @@ def fit_on_fold9(onnx_path: Path, data: Any, outputs: list[tuple[str, str]], win
         fva, fte = standardise(fall[va], fnorm["mean"], fnorm["std"]), standardise(fall[te], fnorm["mean"], fnorm["std"])
     served = _OnnxNet(onnx_path)  # what the app will run: calibration sees the stored weights' rounding
     lva = window_logits(served, prepare(data, va, mean, scale), window, stride, feats=fva)
-    candidates = AGGREGATES if aggregate is None else (aggregate,)
-    scores = {a: task_aucs(y[va], aggregate_windows(lva, a, axis=1), outputs) for a in candidates}
-    chosen = max(candidates, key=lambda a: (float(np.mean(list(scores[a].values()))), -candidates.index(a)))
+    chosen, scores = choose_aggregate(lva, y[va], outputs, AGGREGATES if aggregate is None else (aggregate,))
     pva = aggregate_windows(lva, chosen, axis=1)
     pte = aggregate_windows(window_logits(served, prepare(data, te, mean, scale), window, stride, feats=fte),
                             chosen, axis=1)

@@ -27,14 +27,14 @@ from ecgpilot.train.export import (
     _load_member,
     _sha256,
     _store_compact,
-    exported_model,
     combine,
+    exported_model,
     fit_on_fold9,
     to_onnx,
 )
 from ecgpilot.train.loop import _write_atomically
 
-__all__ = ["extend_model", "extend_onnx", "expand_storage"]
+__all__ = ["extend_model", "grow_onnx", "extend_onnx", "expand_storage"]
 
 
 def expand_storage(model: Any) -> None:
@@ -55,7 +55,6 @@ def expand_storage(model: Any) -> None:
             arrays[n.output[0]] = (arrays[n.input[0]] * arrays[n.input[1]]).astype(np.float32)
         else:
             kept.append(n)
-            continue
     used = {i for n in kept for i in n.input} | {o.name for o in g.output}
     del g.node[:]
     g.node.extend(kept)
@@ -132,6 +131,43 @@ def _member_kind(config: dict[str, Any]) -> str:
     return "rr" if config.get("feature_set") == "rhythm" else "rrbeat"
 
 
+def grow_onnx(base: Path, info: dict[str, Any], run_dirs: Sequence[Path], out: Path,
+              weights: str | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str]:
+    """Write to ``out`` the exported model ``base`` (sidecar ``info``) grown by the best
+    networks of ``run_dirs``, after checking that they share its outputs, training data,
+    signal normalisation, window and feature standardisation (ValueError naming the
+    difference). ``weights``: storage (default int8 from 4 members, else float16).
+    Returns the old members, the new members (sidecar entries) and the storage used."""
+    if weights is not None and weights not in WEIGHT_STORAGE:
+        raise ValueError(f"weights must be one of {', '.join(WEIGHT_STORAGE)}; got {weights!r}")
+    if not run_dirs:
+        raise ValueError("give at least one training run to add to the model")
+    loaded = [_load_member(Path(d)) for d in run_dirs]
+    net, fnorm = combine([(m, meta) for m, meta, _, _ in loaded])
+    _, meta, cfg, _ = loaded[0]
+    pp = info["preprocessing"]
+    checks = {"outputs": ([tuple(o) for o in meta["outputs"]], [(o["task"], o["code"]) for o in info["outputs"]]),
+              "training data": (meta["data_sha256"], info["training_data_sha256"]),
+              "signal normalisation": ((meta["norm"]["mean"], meta["norm"]["scale"]), (pp["mean"], pp["scale"])),
+              "window": (cfg.window, pp["window"])}
+    for what, (new, old) in checks.items():
+        if new != old:
+            raise ValueError(f"the new members differ from the model {info['version']} in their {what}; "
+                             "they must be trained with the same data and settings")
+    columns = _same_stats(pp.get("features"), fnorm)
+    old_members = info["training"].get("members") or [
+        {"run": "single", "config": info["training"]["config"], "best_epoch": info["training"]["best_epoch"]}]
+    new_members = [{"run": Path(d).name, "config": m["config"], "best_epoch": e,
+                    "features": len(m["features"]["names"]) if m.get("features") else 0}
+                   for d, (_, m, _, e) in zip(run_dirs, loaded)]
+    storage = weights or ("int8" if len(old_members) + len(new_members) >= 4 else "float16")
+    with tempfile.TemporaryDirectory() as tmp:
+        new_onnx = Path(tmp) / "new.onnx"
+        to_onnx(net, new_onnx, cfg.window, len(fnorm["names"]) if fnorm else 0)
+        extend_onnx(base, len(old_members), new_onnx, len(new_members), out, columns, weights=storage)
+    return old_members, new_members, storage
+
+
 def extend_model(model_dir: Path | None, run_dirs: Sequence[Path], target_dir: Path | None = None,
                  weights: str | None = None, aggregate: str | None = None, version: str | None = None,
                  stride: int | None = None) -> Path:
@@ -142,54 +178,30 @@ def extend_model(model_dir: Path | None, run_dirs: Sequence[Path], target_dir: P
     model. ``stride``: step between the serving windows (default: the model's). ``weights``: storage (default int8 from 4 members, else
     float16). The window aggregate, calibration and thresholds are re-fitted on fold 9."""
     _check_aggregate(aggregate)
-    if weights is not None and weights not in WEIGHT_STORAGE:
-        raise ValueError(f"weights must be one of {', '.join(WEIGHT_STORAGE)}; got {weights!r}")
     if stride is not None and int(stride) <= 0:
         raise ValueError(f"stride must be a positive number of samples; got {stride}")
-    if not run_dirs:
-        raise ValueError("give at least one training run to add to the model")
     onnx_in, _, info = exported_model(model_dir)
-    source = onnx_in.parent
     torch.set_num_threads(1)
-    loaded = [_load_member(Path(d)) for d in run_dirs]
-    net, fnorm = combine([(m, meta) for m, meta, _, _ in loaded])
-    _, meta, cfg, _ = loaded[0]
     pp = dict(info["preprocessing"], **({"stride": int(stride)} if stride is not None else {}))
     outputs = [(o["task"], o["code"]) for o in info["outputs"]]
-    checks = {"outputs": ([tuple(o) for o in meta["outputs"]], outputs),
-              "training data": (meta["data_sha256"], info["training_data_sha256"]),
-              "signal normalisation": ((meta["norm"]["mean"], meta["norm"]["scale"]), (pp["mean"], pp["scale"])),
-              "window": (cfg.window, pp["window"])}
-    for what, (new, old) in checks.items():
-        if new != old:
-            raise ValueError(f"the new members differ from the model in {source} in their {what}; "
-                             "they must be trained with the same data and settings")
-    columns = _same_stats(pp.get("features"), fnorm)
-    old_members = info["training"].get("members") or [
-        {"run": "single", "config": info["training"]["config"], "best_epoch": info["training"]["best_epoch"]}]
-    new_members = [{"run": Path(d).name, "config": m["config"], "best_epoch": e,
-                    "features": len(m["features"]["names"]) if m.get("features") else 0}
-                   for d, (_, m, _, e) in zip(run_dirs, loaded)]
-    members = old_members + new_members
-    storage = weights or ("int8" if len(members) >= 4 else "float16")
-
     data = load_ptbxl()
     if data.data_sha256 != info["training_data_sha256"]:
         raise ValueError("the PTB-XL data in ../shared differs from the model's training data")
-    target = Path(target_dir) if target_dir is not None else source
+    target = Path(target_dir) if target_dir is not None else onnx_in.parent
     target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        base_copy, new_onnx, merged = Path(tmp) / "base.onnx", Path(tmp) / "new.onnx", Path(tmp) / "merged.onnx"
-        shutil.copyfile(onnx_in, base_copy)
-        to_onnx(net, new_onnx, cfg.window, len(fnorm["names"]) if fnorm else 0)
-        extend_onnx(base_copy, len(old_members), new_onnx, len(new_members), merged, columns, weights=storage)
+        base_copy, merged = Path(tmp) / "base.onnx", Path(tmp) / "merged.onnx"
+        shutil.copyfile(onnx_in, base_copy)  # the target may be the model's own folder
+        old_members, new_members, storage = grow_onnx(base_copy, info, run_dirs, merged, weights)
+        members = old_members + new_members
+        width = new_members[0]["config"]["width"]
         fit = fit_on_fold9(merged, data, outputs, pp["window"], pp["stride"], pp["mean"], pp["scale"],
                            pp.get("features"), aggregate)
         kinds = "+".join(_member_kind(m["config"]) for m in members)
         epochs = "+e".join(str(m["best_epoch"]) for m in members)
         out = dict(info)
         out.update({
-            "version": version or f"ptbxl-ens{len(members)}-resnet1d-{kinds}-w{cfg.width}-{dt.date.today()}-e{epochs}",
+            "version": version or f"ptbxl-ens{len(members)}-resnet1d-{kinds}-w{width}-{dt.date.today()}-e{epochs}",
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "onnx_sha256": _sha256(merged),
             "extends": {"version": info["version"], "onnx_sha256": info["onnx_sha256"], "members": len(old_members)},
