@@ -547,6 +547,12 @@ def test_train_extend_grows_an_exported_model(tiny_run: Path, tmp_path: Path) ->
     assert meta["preprocessing"]["stride"] == old_meta["preprocessing"]["stride"]
     assert load_model(tmp_path / "old" / f"{MODEL_NAME}.onnx").version == meta["version"]
 
+    # another seed draws other 256 records, hence another signal normalisation: refused, file untouched
+    grown = (tmp_path / "old" / f"{MODEL_NAME}.onnx").read_bytes()
+    with pytest.raises(SystemExit, match="differ from the model .* in their signal normalisation"):
+        main(["train", "--members", "none:7", "--epochs", "1", "--batch-size", "32", "--width", "8",
+              "--limit", "256", "--out-dir", str(out), "--extend", "--export-to", str(tmp_path / "old")])
+    assert (tmp_path / "old" / f"{MODEL_NAME}.onnx").read_bytes() == grown
     with pytest.raises(SystemExit, match="needs --members"):
         main(["train", "--features", "none", "--extend", "--out-dir", str(out)])
     with pytest.raises(SystemExit, match="no exported model"):
