@@ -7,6 +7,8 @@ import csv
 import datetime as dt
 import hashlib
 import json
+import shutil
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -224,7 +226,8 @@ def _store_compact(path: Path, int8: bool = False, min_size: int = 64) -> None:
 
 
 def export_model(run_dir: Path | Sequence[Path], target_dir: Path | None = None, version: str | None = None,
-                 stride: int | None = None, weights: str | None = None, aggregate: str | None = None) -> Path:
+                 stride: int | None = None, weights: str | None = None, aggregate: str | None = None,
+                 compute: str = "float32") -> Path:
     """Write ``<target>/ptbxl_classifier.onnx`` and ``.json`` from ``run_dir/best.pt``, or from
     several run folders as one ensemble (mean of the logits).
 
@@ -234,8 +237,15 @@ def export_model(run_dir: Path | Sequence[Path], target_dir: Path | None = None,
     output of the exported ONNX file itself, so they account for the storage's rounding.
     ``aggregate``: how the windows of a record are combined (:data:`AGGREGATES`; default:
     the one with the best fold-9 mean macro-AUC, see :func:`fit_on_fold9`).
+    ``compute``: ``"int8"`` quantises the convolutions (:mod:`ecgpilot.train.quantize`;
+    ``weights`` must then be None).
     """
+    from ecgpilot.train.quantize import check_compute, quantize_for
+
     _check_aggregate(aggregate)
+    check_compute(compute)
+    if compute == "int8" and weights is not None:
+        raise ValueError(f"weights={weights!r} does not apply to a quantised model (its convolutions are int8)")
     if stride is not None and int(stride) <= 0:
         raise ValueError(f"stride must be a positive number of samples; got {stride}")
     if weights is not None and weights not in WEIGHT_STORAGE:
@@ -254,7 +264,16 @@ def export_model(run_dir: Path | Sequence[Path], target_dir: Path | None = None,
     target.mkdir(parents=True, exist_ok=True)
     onnx_path = target / f"{MODEL_NAME}.onnx"
     storage = weights or ("float16" if len(loaded) > 1 else "float32")
-    to_onnx(net, onnx_path, cfg.window, len(fnorm["names"]) if fnorm else 0, weights=storage)
+    quantisation = None
+    if compute == "int8":
+        with tempfile.TemporaryDirectory() as tmp:
+            plain = Path(tmp) / "float.onnx"
+            to_onnx(net, plain, cfg.window, len(fnorm["names"]) if fnorm else 0)
+            pp = {"mean": mean, "scale": scale, "window": cfg.window, "stride": stride, "features": fnorm}
+            quantisation = quantize_for(plain, onnx_path, data, pp)
+        storage = "int8 (quantised convolutions)"
+    else:
+        to_onnx(net, onnx_path, cfg.window, len(fnorm["names"]) if fnorm else 0, weights=storage)
     fit = fit_on_fold9(onnx_path, data, outputs, cfg.window, stride, mean, scale, fnorm, aggregate)
     shared = shared_data_dir()
     desc = statement_descriptions(shared / "ptbxl") if shared else {}
@@ -265,7 +284,7 @@ def export_model(run_dir: Path | Sequence[Path], target_dir: Path | None = None,
     else:
         default_version = (f"ptbxl-ens{len(loaded)}-resnet1d-{'+'.join(k.lstrip('-') or 'signal' for k in kinds)}"
                            f"-w{cfg.width}-{today}-e{'+e'.join(str(e) for *_, e in loaded)}")
-    version = version or default_version
+    version = version or default_version + ("-q8" if compute == "int8" else "")
     members = [{"run": d.name, "config": m["config"], "best_epoch": e,
                 "features": len(m["features"]["names"]) if m.get("features") else 0}
                for d, (_, m, _, e) in zip(dirs, loaded)]
@@ -286,6 +305,8 @@ def export_model(run_dir: Path | Sequence[Path], target_dir: Path | None = None,
                           "missing_lead": "zero after normalisation (at most one lead)"},
         **_fitted(fit, outputs, desc),
         "weights_storage": storage,
+        "compute": compute,
+        **({"quantisation": quantisation} if quantisation else {}),
     }
     (target / f"{MODEL_NAME}.json").write_text(json.dumps(info, indent=1, ensure_ascii=False))
     return onnx_path
@@ -370,13 +391,26 @@ def exported_model(model_dir: Path | None = None) -> tuple[Path, Path, dict[str,
     return onnx_path, meta_path, info
 
 
-def refit_model(model_dir: Path | None = None, aggregate: str | None = None, version: str | None = None) -> Path:
+def refit_model(model_dir: Path | None = None, aggregate: str | None = None, version: str | None = None,
+                compute: str | None = None) -> Path:
     """Re-fit, on fold 9, what :func:`export_model` fitted for an exported model (window
     aggregate, calibration, thresholds; fold-10 AUCs recorded), without training: the ONNX
     file is unchanged, its ``.json`` sidecar rewritten. The version gains the aggregate's
-    name when the aggregate changes (``version`` overrides)."""
+    name when the aggregate changes (``version`` overrides).
+
+    ``compute="int8"``: first quantise the model's convolutions (:mod:`ecgpilot.train.quantize`),
+    rewriting the ONNX file too (version suffix ``-q8``); a quantised model cannot go back to
+    float32."""
+    from ecgpilot.train.quantize import check_compute, is_quantised, quantize_for
+
     _check_aggregate(aggregate)
+    if compute is not None:
+        check_compute(compute)
     onnx_path, meta_path, info = exported_model(model_dir)
+    quantised_already = is_quantised(onnx_path)
+    if compute == "float32" and quantised_already:
+        raise ValueError(f"{onnx_path.name} has quantised convolutions: it cannot be turned back into float32; "
+                         "re-export or re-extend the float model instead")
     torch.set_num_threads(1)
     data = load_ptbxl()
     if info["training_data_sha256"] != data.data_sha256:
@@ -385,17 +419,26 @@ def refit_model(model_dir: Path | None = None, aggregate: str | None = None, ver
     pp = info["preprocessing"]
     outputs = [(o["task"], o["code"]) for o in info["outputs"]]
     before = pp.get("aggregate", "max")
-    fit = fit_on_fold9(onnx_path, data, outputs, pp["window"], pp["stride"], pp["mean"], pp["scale"],
-                       pp.get("features"), aggregate)
-    desc = {o["code"]: o["description"] for o in info["outputs"]}
-    info.update(_fitted(fit, outputs, desc))
-    info["preprocessing"]["aggregate"] = fit["aggregate"]
-    if version:
-        info["version"] = version
-    elif fit["aggregate"] != before:
-        info["version"] = f"{info['version']}-{fit['aggregate'].replace('_', '')}"
-    info["refitted"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    _write_atomically(meta_path, lambda tmp: tmp.write_text(json.dumps(info, indent=1, ensure_ascii=False)))
+    with tempfile.TemporaryDirectory() as tmp:
+        served = onnx_path
+        if compute == "int8" and not quantised_already:
+            served = Path(tmp) / "quantised.onnx"
+            info["quantisation"] = quantize_for(onnx_path, served, data, pp)
+            info.update({"onnx_sha256": _sha256(served), "weights_storage": "int8 (quantised convolutions)",
+                         "compute": "int8", "version": f"{info['version']}-q8"})
+        fit = fit_on_fold9(served, data, outputs, pp["window"], pp["stride"], pp["mean"], pp["scale"],
+                           pp.get("features"), aggregate)
+        desc = {o["code"]: o["description"] for o in info["outputs"]}
+        info.update(_fitted(fit, outputs, desc))
+        info["preprocessing"]["aggregate"] = fit["aggregate"]
+        if version:
+            info["version"] = version
+        elif fit["aggregate"] != before:
+            info["version"] = f"{info['version']}-{fit['aggregate'].replace('_', '')}"
+        info["refitted"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        if served != onnx_path:  # the ONNX first: a crash in between leaves a sha256 mismatch load_model refuses
+            _write_atomically(onnx_path, lambda p: shutil.copyfile(served, p))
+        _write_atomically(meta_path, lambda p: p.write_text(json.dumps(info, indent=1, ensure_ascii=False)))
     return meta_path
 
 

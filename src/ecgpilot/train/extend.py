@@ -33,6 +33,7 @@ from ecgpilot.train.export import (
     to_onnx,
 )
 from ecgpilot.train.loop import _write_atomically
+from ecgpilot.train.quantize import check_compute, quantize_for
 
 __all__ = ["extend_model", "grow_onnx", "extend_onnx", "expand_storage"]
 
@@ -96,6 +97,9 @@ def extend_onnx(base: Path, n_base: int, extra: Path, n_extra: int, out: Path, c
     if n_base < 1 or n_extra < 1:
         raise ValueError(f"member counts must be positive; got {n_base} and {n_extra}")
     a, b = onnx.load(str(base)), onnx.load(str(extra))
+    if any(n.op_type == "QLinearConv" for n in a.graph.node):
+        raise ValueError(f"{Path(base).name} has quantised (8-bit) convolutions and cannot grow: extend the float "
+                         "model it was quantised from, then quantise the result (--compute int8)")
     for m in (a, b):
         expand_storage(m)
     b = compose.add_prefix(b, "new_")
@@ -170,14 +174,17 @@ def grow_onnx(base: Path, info: dict[str, Any], run_dirs: Sequence[Path], out: P
 
 def extend_model(model_dir: Path | None, run_dirs: Sequence[Path], target_dir: Path | None = None,
                  weights: str | None = None, aggregate: str | None = None, version: str | None = None,
-                 stride: int | None = None) -> Path:
+                 stride: int | None = None, compute: str = "float32") -> Path:
     """Add the best networks of ``run_dirs`` to the exported model in ``model_dir`` (default:
     the package's) and write the larger ensemble to ``target_dir`` (default: ``model_dir``).
 
     The members must share outputs, signal normalisation, window and training data with the
     model. ``stride``: step between the serving windows (default: the model's). ``weights``: storage (default int8 from 4 members, else
-    float16). The window aggregate, calibration and thresholds are re-fitted on fold 9."""
+    float16). ``compute``: ``"int8"`` quantises the convolutions of the grown ensemble
+    (:mod:`ecgpilot.train.quantize`). The window aggregate, calibration and thresholds are
+    re-fitted on fold 9, on the file as served."""
     _check_aggregate(aggregate)
+    check_compute(compute)
     if stride is not None and int(stride) <= 0:
         raise ValueError(f"stride must be a positive number of samples; got {stride}")
     onnx_in, _, info = exported_model(model_dir)
@@ -192,21 +199,32 @@ def extend_model(model_dir: Path | None, run_dirs: Sequence[Path], target_dir: P
     with tempfile.TemporaryDirectory() as tmp:
         base_copy, merged = Path(tmp) / "base.onnx", Path(tmp) / "merged.onnx"
         shutil.copyfile(onnx_in, base_copy)  # the target may be the model's own folder
-        old_members, new_members, storage = grow_onnx(base_copy, info, run_dirs, merged, weights)
+        old_members, new_members, storage = grow_onnx(base_copy, info, run_dirs, merged,
+                                                      "float32" if compute == "int8" else weights)
         members = old_members + new_members
-        width = new_members[0]["config"]["width"]
+        quantisation = None
+        if compute == "int8":
+            quantised = Path(tmp) / "quantised.onnx"
+            quantisation = quantize_for(merged, quantised, data, pp)
+            merged, storage = quantised, "int8 (quantised convolutions)"
+        widths = "+".join(dict.fromkeys(str(m["config"]["width"]) for m in members))
         fit = fit_on_fold9(merged, data, outputs, pp["window"], pp["stride"], pp["mean"], pp["scale"],
                            pp.get("features"), aggregate)
         kinds = "+".join(_member_kind(m["config"]) for m in members)
         epochs = "+e".join(str(m["best_epoch"]) for m in members)
         out = dict(info)
         out.update({
-            "version": version or f"ptbxl-ens{len(members)}-resnet1d-{kinds}-w{width}-{dt.date.today()}-e{epochs}",
+            "version": version or (f"ptbxl-ens{len(members)}-resnet1d-{kinds}-w{widths}-{dt.date.today()}-e{epochs}"
+                                   + ("-q8" if compute == "int8" else "")),
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "onnx_sha256": _sha256(merged),
             "extends": {"version": info["version"], "onnx_sha256": info["onnx_sha256"], "members": len(old_members)},
             "weights_storage": storage,
+            "compute": compute,
         })
+        out.pop("quantisation", None)
+        if quantisation:
+            out["quantisation"] = quantisation
         out["training"] = dict(info["training"], ensemble="mean of the members' logits", members=members)
         out["preprocessing"] = dict(pp, aggregate=fit["aggregate"])
         out.update(_fitted(fit, outputs, {o["code"]: o["description"] for o in info["outputs"]}))
