@@ -542,7 +542,7 @@ def test_train_extend_grows_an_exported_model(tiny_run: Path, tmp_path: Path) ->
     meta = json.loads((tmp_path / "old" / f"{MODEL_NAME}.json").read_text())
     assert meta["extends"] == {"version": old_meta["version"], "onnx_sha256": old_meta["onnx_sha256"], "members": 1}
     assert [m["config"]["width"] for m in meta["training"]["members"]] == [16, 8]
-    assert meta["version"].startswith("ptbxl-ens2-resnet1d-signal+signal-w8-")
+    assert meta["version"].startswith("ptbxl-ens2-resnet1d-signal+signal-w16+8-")  # every width
     assert meta["outputs"] != old_meta["outputs"]  # calibration re-fitted on the grown model
     assert meta["preprocessing"]["stride"] == old_meta["preprocessing"]["stride"]
     assert load_model(tmp_path / "old" / f"{MODEL_NAME}.onnx").version == meta["version"]
