@@ -56,6 +56,12 @@ def network_ms(path: Path, x: np.ndarray, f: np.ndarray | None, repeat: int = 20
     return 1000 * float(np.median(medians))
 
 
+def _label(run: str, runs: list[str]) -> str:
+    """The run folder's name, with its parent's when another run has the same name."""
+    p = Path(run)
+    return p.name if sum(Path(r).name == p.name for r in runs) == 1 else f"{p.parent.name}/{p.name}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("runs", nargs="+", help="training run folders (each with best.pt and meta.json)")
@@ -108,7 +114,7 @@ def main() -> None:
                 one = windows(xva[:1], pp["window"], stride)[0]  # one ECG's windows, as served
                 ms = network_ms(served, one, None if fva is None else np.repeat(fva[0:1], n_win, axis=0))
                 mb = served.stat().st_size / 1e6
-                rows.append({"members": ["shipped"] * n_base + [Path(r).name for r in subset], "stride": stride,
+                rows.append({"members": ["shipped"] * n_base + [_label(r, args.runs) for r in subset], "stride": stride,
                              "windows": n_win, "storage": storage, "mb": mb, "ms": ms, "aggregate": best,
                              "fold9": per_task, "fold9_mean": float(np.mean(list(per_task.values()))),
                              "eligible": mb < MAX_MB and ms < MAX_MS})

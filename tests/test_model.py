@@ -473,8 +473,8 @@ def test_export_chooses_the_window_aggregate_on_fold9(tiny_run: Path, tmp_path: 
 def test_extend_onnx_is_the_member_weighted_mean(tmp_path: Path) -> None:
     """An exported 2-member ensemble grown by a third network reading a subset of its
     features: the new graph's logits are (2 * old + new) / 3, each part fed as before,
-    whatever the old file's weight storage; a feature it lacks or standardises differently
-    is refused."""
+    whatever the old file's weight storage; the grown file grows again; a feature it lacks or
+    standardises differently is refused."""
     torch = pytest.importorskip("torch")
     import onnxruntime as ort
 
@@ -503,6 +503,15 @@ def test_extend_onnx_is_the_member_weighted_mean(tmp_path: Path) -> None:
         got = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(
             None, {"ecg": x.numpy(), "features": u.numpy()})[0]
         np.testing.assert_allclose(got, want, atol=tol)
+    # a grown model grows again (fresh names for the second step): (3 * grown + new2) / 4
+    new2 = ECGResNet(5, width=6).eval()
+    with torch.no_grad():
+        want2 = (3 * torch.from_numpy(want) + new2(x)).numpy() / 4
+    to_onnx(new2, tmp_path / "new2.onnx", 250, 0)
+    extend_onnx(tmp_path / "grown_float32.onnx", 3, tmp_path / "new2.onnx", 1, tmp_path / "grown2.onnx", [])
+    got = ort.InferenceSession(str(tmp_path / "grown2.onnx"), providers=["CPUExecutionProvider"]).run(
+        None, {"ecg": x.numpy(), "features": u.numpy()})[0]
+    np.testing.assert_allclose(got, want2, atol=1e-4)
     assert _same_stats(spec, None) == []
     with pytest.raises(ValueError, match="'d', which the model they extend does not have"):
         _same_stats(spec_b, {"names": ["d"], "mean": [0.0], "std": [1.0]})

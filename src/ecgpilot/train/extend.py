@@ -102,24 +102,30 @@ def extend_onnx(base: Path, n_base: int, extra: Path, n_extra: int, out: Path, c
                          "model it was quantised from, then quantise the result (--compute int8)")
     for m in (a, b):
         expand_storage(m)
-    b = compose.add_prefix(b, "new_")
+    # a model extended before already holds "grow1_" names: every grow step takes a fresh prefix
+    taken = {x for n in a.graph.node for x in (*n.input, *n.output, n.name)} | {i.name for i in a.graph.initializer}
+    step = 1
+    while any(name.startswith(f"grow{step}_") for name in taken):
+        step += 1
+    p = f"grow{step}_"
+    b = compose.add_prefix(b, p)
     ga, gb = a.graph, b.graph
     for n in ga.node:
-        n.output[:] = ["old_logits" if o == "logits" else o for o in n.output]
-    glue = [helper.make_node("Identity", ["ecg"], ["new_ecg"], name="new_ecg_in")]
+        n.output[:] = [f"{p}base_logits" if o == "logits" else o for o in n.output]
+    glue = [helper.make_node("Identity", ["ecg"], [f"{p}ecg"], name=f"{p}ecg_in")]
     inits = list(ga.initializer) + list(gb.initializer)
-    if any(i.name == "new_features" for i in gb.input):
+    if any(i.name == f"{p}features" for i in gb.input):
         if not columns or not any(i.name == "features" for i in ga.input):
             raise ValueError("the new members read features: give the base model's columns they read")
-        inits.append(numpy_helper.from_array(np.asarray(columns, dtype=np.int64), "new_feature_columns"))
-        glue.append(helper.make_node("Gather", ["features", "new_feature_columns"], ["new_features"], axis=1,
-                                     name="new_features_in"))
+        inits.append(numpy_helper.from_array(np.asarray(columns, dtype=np.int64), f"{p}feature_columns"))
+        glue.append(helper.make_node("Gather", ["features", f"{p}feature_columns"], [f"{p}features"], axis=1,
+                                     name=f"{p}features_in"))
     total = float(n_base + n_extra)
-    inits += [numpy_helper.from_array(np.array(n_base / total, dtype=np.float32), "old_weight"),
-              numpy_helper.from_array(np.array(n_extra / total, dtype=np.float32), "new_weight")]
-    tail = [helper.make_node("Mul", ["old_logits", "old_weight"], ["old_part"], name="old_share"),
-            helper.make_node("Mul", ["new_logits", "new_weight"], ["new_part"], name="new_share"),
-            helper.make_node("Add", ["old_part", "new_part"], ["logits"], name="member_mean")]
+    inits += [numpy_helper.from_array(np.array(n_base / total, dtype=np.float32), f"{p}base_weight"),
+              numpy_helper.from_array(np.array(n_extra / total, dtype=np.float32), f"{p}new_weight")]
+    tail = [helper.make_node("Mul", [f"{p}base_logits", f"{p}base_weight"], [f"{p}base_part"], name=f"{p}base_share"),
+            helper.make_node("Mul", [f"{p}logits", f"{p}new_weight"], [f"{p}new_part"], name=f"{p}new_share"),
+            helper.make_node("Add", [f"{p}base_part", f"{p}new_part"], ["logits"], name=f"{p}member_mean")]
     graph = helper.make_graph(list(ga.node) + glue + list(gb.node) + tail, "ecgpilot_ensemble",
                               list(ga.input), list(ga.output), inits)
     merged = helper.make_model(graph, opset_imports=list(a.opset_import), ir_version=a.ir_version)
