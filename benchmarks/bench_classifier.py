@@ -265,9 +265,12 @@ def render(res: dict, meta: dict) -> str:
          "Command: `OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_classifier.py --train-threads`", "",
          f"Model `{res['model']}`: {res['model_file_mb']:.2f} MB ONNX, trained on folds 1-8 "
          + (f"(ensemble, mean of the logits of {len(meta['training']['members'])} networks: "
-            + ", ".join(f"{m['run']} with {m['features']} record features, best epoch {m['best_epoch']}"
+            + ", ".join(f"{m['run']} (width {m['config']['width']}, seed {m['config']['seed']}) with {m['features']} "
+                        f"record features, best epoch {m['best_epoch']}"
                         for m in meta['training']['members'])
-            + f" of {meta['training']['epochs']}, each chosen on fold 9), "
+            + f" of {meta['training']['epochs']}, each chosen on fold 9"
+            + (f"; convolutions in int8, calibrated on {meta['quantisation']['calibration']['records']} training "
+               "records" if meta.get("compute") == "int8" else "") + "), "
             if meta['training'].get('members') else
             f"(best epoch {meta['training']['best_epoch']} of {meta['training']['epochs']} chosen on fold 9), ")
          + f"seed {meta['training']['seed']}; fold 10 ({res['n_test']} records) used only here.", "",
