@@ -240,7 +240,7 @@ def export_model(run_dir: Path | Sequence[Path], target_dir: Path | None = None,
     ``compute``: ``"int8"`` quantises the convolutions (:mod:`ecgpilot.train.quantize`;
     ``weights`` must then be None).
     """
-    from ecgpilot.train.quantize import check_compute, quantize_for
+    from ecgpilot.train.quantize import QUANTISED_STORAGE, VERSION_SUFFIX, check_compute, quantize_for
 
     _check_aggregate(aggregate)
     check_compute(compute)
@@ -271,7 +271,7 @@ def export_model(run_dir: Path | Sequence[Path], target_dir: Path | None = None,
             to_onnx(net, plain, cfg.window, len(fnorm["names"]) if fnorm else 0)
             pp = {"mean": mean, "scale": scale, "window": cfg.window, "stride": stride, "features": fnorm}
             quantisation = quantize_for(plain, onnx_path, data, pp)
-        storage = "int8 (quantised convolutions)"
+        storage = QUANTISED_STORAGE
     else:
         to_onnx(net, onnx_path, cfg.window, len(fnorm["names"]) if fnorm else 0, weights=storage)
     fit = fit_on_fold9(onnx_path, data, outputs, cfg.window, stride, mean, scale, fnorm, aggregate)
@@ -284,7 +284,7 @@ def export_model(run_dir: Path | Sequence[Path], target_dir: Path | None = None,
     else:
         default_version = (f"ptbxl-ens{len(loaded)}-resnet1d-{'+'.join(k.lstrip('-') or 'signal' for k in kinds)}"
                            f"-w{cfg.width}-{today}-e{'+e'.join(str(e) for *_, e in loaded)}")
-    version = version or default_version + ("-q8" if compute == "int8" else "")
+    version = version or default_version + (VERSION_SUFFIX if compute == "int8" else "")
     members = [{"run": d.name, "config": m["config"], "best_epoch": e,
                 "features": len(m["features"]["names"]) if m.get("features") else 0}
                for d, (_, m, _, e) in zip(dirs, loaded)]
@@ -401,7 +401,7 @@ def refit_model(model_dir: Path | None = None, aggregate: str | None = None, ver
     ``compute="int8"``: first quantise the model's convolutions (:mod:`ecgpilot.train.quantize`),
     rewriting the ONNX file too (version suffix ``-q8``); a quantised model cannot go back to
     float32."""
-    from ecgpilot.train.quantize import check_compute, is_quantised, quantize_for
+    from ecgpilot.train.quantize import QUANTISED_STORAGE, VERSION_SUFFIX, check_compute, is_quantised, quantize_for
 
     _check_aggregate(aggregate)
     if compute is not None:
@@ -424,8 +424,8 @@ def refit_model(model_dir: Path | None = None, aggregate: str | None = None, ver
         if compute == "int8" and not quantised_already:
             served = Path(tmp) / "quantised.onnx"
             info["quantisation"] = quantize_for(onnx_path, served, data, pp)
-            info.update({"onnx_sha256": _sha256(served), "weights_storage": "int8 (quantised convolutions)",
-                         "compute": "int8", "version": f"{info['version']}-q8"})
+            info.update({"onnx_sha256": _sha256(served), "weights_storage": QUANTISED_STORAGE,
+                         "compute": "int8", "version": info["version"] + VERSION_SUFFIX})
         fit = fit_on_fold9(served, data, outputs, pp["window"], pp["stride"], pp["mean"], pp["scale"],
                            pp.get("features"), aggregate)
         desc = {o["code"]: o["description"] for o in info["outputs"]}

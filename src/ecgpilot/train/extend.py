@@ -33,7 +33,13 @@ from ecgpilot.train.export import (
     to_onnx,
 )
 from ecgpilot.train.loop import _write_atomically
-from ecgpilot.train.quantize import check_compute, quantize_for
+from ecgpilot.train.quantize import (
+    QUANTISED_STORAGE,
+    VERSION_SUFFIX,
+    check_compute,
+    has_quantised_convolutions,
+    quantize_for,
+)
 
 __all__ = ["extend_model", "grow_onnx", "extend_onnx", "expand_storage"]
 
@@ -97,7 +103,7 @@ def extend_onnx(base: Path, n_base: int, extra: Path, n_extra: int, out: Path, c
     if n_base < 1 or n_extra < 1:
         raise ValueError(f"member counts must be positive; got {n_base} and {n_extra}")
     a, b = onnx.load(str(base)), onnx.load(str(extra))
-    if any(n.op_type == "QLinearConv" for n in a.graph.node):
+    if has_quantised_convolutions(a):
         raise ValueError(f"{Path(base).name} has quantised (8-bit) convolutions and cannot grow: extend the float "
                          "model it was quantised from, then quantise the result (--compute int8)")
     for m in (a, b):
@@ -212,7 +218,7 @@ def extend_model(model_dir: Path | None, run_dirs: Sequence[Path], target_dir: P
         if compute == "int8":
             quantised = Path(tmp) / "quantised.onnx"
             quantisation = quantize_for(merged, quantised, data, pp)
-            merged, storage = quantised, "int8 (quantised convolutions)"
+            merged, storage = quantised, QUANTISED_STORAGE
         widths = "+".join(dict.fromkeys(str(m["config"]["width"]) for m in members))
         fit = fit_on_fold9(merged, data, outputs, pp["window"], pp["stride"], pp["mean"], pp["scale"],
                            pp.get("features"), aggregate)
@@ -221,7 +227,7 @@ def extend_model(model_dir: Path | None, run_dirs: Sequence[Path], target_dir: P
         out = dict(info)
         out.update({
             "version": version or (f"ptbxl-ens{len(members)}-resnet1d-{kinds}-w{widths}-{dt.date.today()}-e{epochs}"
-                                   + ("-q8" if compute == "int8" else "")),
+                                   + (VERSION_SUFFIX if compute == "int8" else "")),
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "onnx_sha256": _sha256(merged),
             "extends": {"version": info["version"], "onnx_sha256": info["onnx_sha256"], "members": len(old_members)},

@@ -26,13 +26,16 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-__all__ = ["COMPUTE", "CALIBRATION_RECORDS", "CALIBRATION_SEED", "calibration_feeds", "quantize_onnx", "quantize_for",
-           "is_quantised", "check_compute"]
+__all__ = ["COMPUTE", "CALIBRATION_RECORDS", "CALIBRATION_SEED", "QUANTISED_STORAGE", "VERSION_SUFFIX",
+           "calibration_feeds", "quantize_onnx", "quantize_for", "is_quantised", "has_quantised_convolutions",
+           "check_compute"]
 
 COMPUTE = ("float32", "int8")
 CALIBRATION_RECORDS = 256
 CALIBRATION_SEED = 0
 KEEP_FLOAT = r"(^|/)stem(/|$)"  # node names left in float32
+QUANTISED_STORAGE = "int8 (quantised convolutions)"  # the sidecar's weights_storage of a quantised model
+VERSION_SUFFIX = "-q8"  # appended to the version of a quantised model
 
 
 def check_compute(compute: str) -> None:
@@ -41,11 +44,16 @@ def check_compute(compute: str) -> None:
         raise ValueError(f"compute must be one of {', '.join(COMPUTE)}; got {compute!r}")
 
 
+def has_quantised_convolutions(model: Any) -> bool:
+    """True when the loaded ONNX ``model`` has quantised (``QLinearConv``) convolutions."""
+    return any(n.op_type == "QLinearConv" for n in model.graph.node)
+
+
 def is_quantised(path: Path) -> bool:
-    """True when the ONNX file at ``path`` has quantised (``QLinearConv``) convolutions."""
+    """:func:`has_quantised_convolutions` of the ONNX file at ``path``."""
     import onnx
 
-    return any(n.op_type == "QLinearConv" for n in onnx.load(str(path)).graph.node)
+    return has_quantised_convolutions(onnx.load(str(path)))
 
 
 def calibration_feeds(data: Any, preprocessing: dict[str, Any], n: int = CALIBRATION_RECORDS,
@@ -95,7 +103,7 @@ def quantize_onnx(src: Path, dst: Path, feeds: list[dict[str, np.ndarray]]) -> d
     if not feeds:
         raise ValueError("the calibration needs at least one input")
     model = onnx.load(str(src))
-    if any(n.op_type == "QLinearConv" for n in model.graph.node):
+    if has_quantised_convolutions(model):
         raise ValueError(f"{Path(src).name} is already quantised (its convolutions are 8-bit)")
     expand_storage(model)  # float16/int8 storage back to float32 initializers
     with tempfile.TemporaryDirectory() as tmp:
@@ -111,13 +119,12 @@ def quantize_onnx(src: Path, dst: Path, feeds: list[dict[str, np.ndarray]]) -> d
     if quantised == 0:
         raise ValueError(f"{src} has no convolution to quantise")
     return {"compute": "int8", "method": "static, min/max, per output channel, 7-bit weights (reduce_range)",
-            "calibration_inputs": len(feeds), "quantised_convolutions": quantised, "float_nodes": keep}
+            "quantised_convolutions": quantised, "float_nodes": keep}
 
 
 def quantize_for(src: Path, dst: Path, data: Any, preprocessing: dict[str, Any]) -> dict[str, Any]:
     """:func:`quantize_onnx` calibrated on the default :func:`calibration_feeds` of ``data``
     (PTB-XL) for a model read as ``preprocessing`` says; returns the sidecar's record of it."""
     info = quantize_onnx(src, dst, calibration_feeds(data, preprocessing))
-    info.pop("calibration_inputs")
     return dict(info, calibration={"records": CALIBRATION_RECORDS, "folds": list(range(1, 9)),
                                    "seed": CALIBRATION_SEED, "inputs": "the serving windows of each record"})
