@@ -622,3 +622,5 @@ def test_int8_compute_quantises_the_convolutions_and_keeps_the_scores(tiny_run: 
         main(["train", "--refit", "--compute", "float32", "--export-to", str(tmp_path / "q8")])
     with pytest.raises(SystemExit, match="does not apply with --compute int8"):
         main(["train", "--members", "rhythm", "--compute", "int8", "--weights", "float16", "--no-export"])
+    with pytest.raises(SystemExit, match="do nothing with --no-export"):
+        main(["train", "--members", "rhythm", "--compute", "int8", "--no-export"])

@@ -103,6 +103,8 @@ def run_train(args: argparse.Namespace) -> int:
     single = args.features is not None
     if args.compute == "int8" and args.weights is not None:
         raise SystemExit("--weights sets how float weights are stored: it does not apply with --compute int8")
+    if args.no_export and (args.compute or args.weights):
+        raise SystemExit("--compute and --weights shape the exported model: they do nothing with --no-export")
     if args.extend and (single or args.no_export):
         raise SystemExit("--extend adds --members to an exported model: it needs --members and no --no-export")
     if single and args.members is not None:
