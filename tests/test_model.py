@@ -352,6 +352,10 @@ def test_train_cli_refuses_bad_options(capsys: pytest.CaptureFixture[str]) -> No
         with pytest.raises(SystemExit):
             main(["train", "--stride", bad])
         assert "positive whole number" in capsys.readouterr().err
+    for bad in ("4", "1", "17", "x"):
+        with pytest.raises(SystemExit):
+            main(["train", "--kernel", bad])
+        assert "odd kernel length from 3 to 15" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("bad", [0, -125])
@@ -521,7 +525,8 @@ def test_extend_onnx_is_the_member_weighted_mean(tmp_path: Path) -> None:
         _same_stats(None, spec_b)
 
 
-def test_train_extend_grows_an_exported_model(tiny_run: Path, tmp_path: Path) -> None:
+def test_train_extend_grows_an_exported_model(tiny_run: Path, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
     """`ecgpilot train --members ... --extend` adds a newly trained network to an exported
     model whose checkpoint is not used: the result equals the mean of the two exported files'
     logits, its sidecar lists both members and the model it extends, its fits are redone."""
@@ -542,7 +547,7 @@ def test_train_extend_grows_an_exported_model(tiny_run: Path, tmp_path: Path) ->
     base_logits = logits(tmp_path / "old" / f"{MODEL_NAME}.onnx")
     out = tmp_path / "runs"
     # the same seed, so the same 256 records and signal normalisation, but another width: another network
-    assert main(["train", "--members", "none", "--epochs", "1", "--batch-size", "32", "--width", "8",
+    assert main(["train", "--members", "none", "--epochs", "1", "--batch-size", "32", "--width", "8", "--kernel", "3",
                  "--limit", "256", "--out-dir", str(out), "--extend", "--weights", "float32",
                  "--export-to", str(tmp_path / "old")]) == 0
     export_model(out / "none", tmp_path / "new", weights="float32")
@@ -550,8 +555,8 @@ def test_train_extend_grows_an_exported_model(tiny_run: Path, tmp_path: Path) ->
     np.testing.assert_allclose(logits(tmp_path / "old" / f"{MODEL_NAME}.onnx"), want, atol=1e-4)
     meta = json.loads((tmp_path / "old" / f"{MODEL_NAME}.json").read_text())
     assert meta["extends"] == {"version": old_meta["version"], "onnx_sha256": old_meta["onnx_sha256"], "members": 1}
-    assert [m["config"]["width"] for m in meta["training"]["members"]] == [16, 8]
-    assert meta["version"].startswith("ptbxl-ens2-resnet1d-signal+signal-w16+8-")  # every width
+    assert [(m["config"]["width"], m["config"]["kernel"]) for m in meta["training"]["members"]] == [(16, 5), (8, 3)]
+    assert meta["version"].startswith("ptbxl-ens2-resnet1d-signal+signal-w16+8k3-")  # every width, kernels not 5
     assert meta["outputs"] != old_meta["outputs"]  # calibration re-fitted on the grown model
     assert meta["preprocessing"]["stride"] == old_meta["preprocessing"]["stride"]
     assert load_model(tmp_path / "old" / f"{MODEL_NAME}.onnx").version == meta["version"]
@@ -565,8 +570,13 @@ def test_train_extend_grows_an_exported_model(tiny_run: Path, tmp_path: Path) ->
     with pytest.raises(SystemExit, match="needs --members"):
         main(["train", "--features", "none", "--extend", "--out-dir", str(out)])
     with pytest.raises(SystemExit, match="no exported model"):
-        main(["train", "--members", "none", "--epochs", "1", "--width", "8", "--limit", "256",
-              "--out-dir", str(out), "--resume", "--extend", "--export-to", str(tmp_path / "nowhere")])
+        main(["train", "--members", "none", "--epochs", "1", "--batch-size", "32", "--width", "8", "--kernel", "3",
+              "--limit", "256", "--out-dir", str(out), "--resume", "--extend", "--export-to", str(tmp_path / "nowhere")])
+    # resuming under another architecture is refused with the settings that differ, before any load
+    assert main(["train", "--members", "none", "--epochs", "1", "--batch-size", "32", "--width", "8",
+                 "--limit", "256", "--out-dir", str(out), "--resume", "--no-export"]) == 2
+    err = capsys.readouterr().err
+    assert "other settings (kernel 3 there, 5 now)" in err and "another --out-dir" in err
 
 
 def test_int8_compute_quantises_the_convolutions_and_keeps_the_scores(tiny_run: Path, tmp_path: Path) -> None:

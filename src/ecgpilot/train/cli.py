@@ -24,6 +24,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--width", type=int, default=d.width)
+    p.add_argument("--kernel", type=_odd_kernel, default=d.kernel,
+                   help="convolution kernel length of the residual blocks, odd, 3-15 (default: %(default)s)")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--threads", type=int, default=d.threads, help="torch intra-op threads (1 is fastest on small VMs)")
     p.add_argument("--device", choices=("cpu", "cuda"), default=d.device,
@@ -63,6 +65,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def _positive_int(text: str) -> int:
     if not text.isdigit() or int(text) == 0:
         raise argparse.ArgumentTypeError(f"expected a positive whole number of samples, got {text!r}")
+    return int(text)
+
+
+def _odd_kernel(text: str) -> int:
+    if not text.isdigit() or int(text) % 2 == 0 or not 3 <= int(text) <= 15:
+        raise argparse.ArgumentTypeError(f"expected an odd kernel length from 3 to 15 samples, got {text!r}")
     return int(text)
 
 
@@ -115,7 +123,7 @@ def run_train(args: argparse.Namespace) -> int:
     for fs, seed, name, epochs in members:
         out = Path(args.out_dir) / name if name else Path(args.out_dir)
         cfg = TrainConfig(out_dir=str(out), epochs=epochs or args.epochs, batch_size=args.batch_size, lr=args.lr,
-                          width=args.width, seed=seed, threads=args.threads, limit=args.limit, device=args.device,
+                          width=args.width, kernel=args.kernel, seed=seed, threads=args.threads, limit=args.limit, device=args.device,
                           features=fs != "none", feature_set="rhythm" if fs == "rhythm" else "all")
         print(f"training {'the network' if single else f'member {name!r}'} in {out}", flush=True)
         best = train(cfg, resume=args.resume)

@@ -219,7 +219,8 @@ def extend_model(model_dir: Path | None, run_dirs: Sequence[Path], target_dir: P
             quantised = Path(tmp) / "quantised.onnx"
             quantisation = quantize_for(merged, quantised, data, pp)
             merged, storage = quantised, QUANTISED_STORAGE
-        widths = "+".join(dict.fromkeys(str(m["config"]["width"]) for m in members))
+        widths = "+".join(dict.fromkeys(f"{m['config']['width']}" + (f"k{m['config']['kernel']}" if m["config"].get("kernel", 5) != 5 else "")
+                                        for m in members))  # e.g. 40+24+24k9: widths, and kernels other than 5
         fit = fit_on_fold9(merged, data, outputs, pp["window"], pp["stride"], pp["mean"], pp["scale"],
                            pp.get("features"), aggregate)
         kinds = "+".join(_member_kind(m["config"]) for m in members)

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ecgpilot.datasets.ptbxl import PTBXL, TASKS, load_ptbxl
+from ecgpilot.errors import ConfigError
 from ecgpilot.model import aggregate_windows
 from ecgpilot.model.features import FEATURE_NAMES, FEATURES_VERSION, RHYTHM_NAMES, model_features
 from ecgpilot.model.metrics import macro_auc
@@ -198,6 +199,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
     start_epoch, best, history = 0, -1.0, []
     last = out / "last.pt"
     if resume and last.exists():
+        _check_same_run(out / "meta.json", cfg)
         ck = torch.load(last, weights_only=False, map_location="cpu")
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
@@ -252,6 +254,23 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
         _write_atomically(last, lambda tmp: torch.save(last_ck, tmp))
         _write_atomically(out / "history.json", lambda tmp: tmp.write_text(json.dumps(history, indent=1)))
     return out / "best.pt"
+
+
+_RUN_SHAPING = ("width", "kernel", "window", "features", "feature_set", "epochs", "batch_size", "lr",
+                "weight_decay", "seed", "limit")  # a checkpoint only continues under the same settings
+
+
+def _check_same_run(meta_path: Path, cfg: TrainConfig) -> None:
+    """Refuse ``--resume`` when ``cfg`` differs from the run saved in ``meta_path`` in a setting that
+    shapes the network or its training (the checkpoint would not load, or would continue another run)."""
+    if not meta_path.exists():
+        return
+    saved = json.loads(meta_path.read_text()).get("config", {})
+    now = asdict(cfg)
+    diff = [f"{k} {saved[k]!r} there, {now[k]!r} now" for k in _RUN_SHAPING if k in saved and saved[k] != now[k]]
+    if diff:
+        raise ConfigError(f"--resume: the run in {meta_path.parent} was started with other settings "
+                          f"({'; '.join(diff)}). Resume it with its own settings, or train into another --out-dir.")
 
 
 def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
