@@ -11,7 +11,8 @@ candidate with its better window aggregate; the shipped model stays unless a can
 Usage (repository root; writes benchmarks/results/select_members.md)::
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/select_members.py runs/ptbxl/all-s20261202 \
-        runs/ptbxl/rhythm-s20261202 [--strides 375,750] [--compute float32,int8] [--float-max-new 1]
+        runs/ptbxl/rhythm-s20261202 [--strides 375,750] [--compute float32,int8] [--float-max-new 1] \
+        [--base FOLDER] [--require RUN,RUN] [--out FILE]
 """
 
 from __future__ import annotations
@@ -73,7 +74,13 @@ def main() -> None:
     ap.add_argument("--float-max-new", type=int, default=99,
                     help="score float32 candidates only up to this many new members (larger float ensembles "
                          "are over the time budget anyway)")
+    ap.add_argument("--require", default="",
+                    help="comma-separated runs every candidate must contain (fewer candidates: less "
+                         "optimism in the fold-9 winner)")
     args = ap.parse_args()
+    required = {r for r in args.require.split(",") if r}
+    if not required <= set(args.runs):
+        raise SystemExit(f"--require {sorted(required - set(args.runs))}: not among the runs given")
     torch.set_num_threads(1)
     base, _, info = exported_model(Path(args.base))
     pp = info["preprocessing"]
@@ -91,6 +98,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         subsets = [()] + [c for k in range(1, len(args.runs) + 1) for c in itertools.combinations(args.runs, k)]
+        subsets = [c for c in subsets if required <= set(c)]
         for subset, compute in itertools.product(subsets, args.compute.split(",")):
             if compute == "float32" and len(subset) > args.float_max_new:
                 continue
