@@ -38,10 +38,6 @@ def results(shared_data):
 def test_inside_iec_limits_without_paced(results, key, subset):
     s = results[subset]["stats"][key]
     mean_lim, sd_lim = bm.IEC_LIMITS[key]
-    if key == "qrs_ms" and subset == "no_paced":
-        # Known gap: QRS SD is 11.0 ms on all 191 non-paced records (IEC: 10 ms), inside it
-        # on the held-out half; LUDB's per-lead QRS offsets themselves scatter by ±20 ms.
-        sd_lim = 12
     assert abs(s["mean"]) <= mean_lim, f"{key}: mean difference {s['mean']:.1f} ms > {mean_lim}"
     assert s["sd"] <= sd_lim, f"{key}: SD {s['sd']:.1f} ms > {sd_lim}"
 
@@ -51,6 +47,32 @@ def test_inside_iec_limits_all_records(results, key):
     s = results["all"]["stats"][key]
     mean_lim, sd_lim = bm.IEC_LIMITS[key]
     assert abs(s["mean"]) <= mean_lim and s["sd"] <= sd_lim
+
+
+def test_qrs_with_paced_ecgs(results):
+    """Paced ECGs (outside the IEC set) widen the QRS scatter; the mean stays inside."""
+    s = results["all"]["stats"]["qrs_ms"]
+    assert abs(s["mean"]) <= 10 and s["sd"] <= 11.5, s
+
+
+def test_beat_by_beat_qrs_beats_the_median_beat(results, shared_data):
+    """The QRS duration measured per beat (median over beats) is closer to the cardiologists'
+    than the median beat's own QRS on the non-paced records (SD 9.9 vs 11.0 ms on 2026-12-03)."""
+    from ecgpilot.signal.beats import record_beats
+    from ecgpilot.signal.measure import measure_detail
+
+    paced = bm.paced_records()
+    err_beat, err_median = [], []
+    for n in (n for n in range(1, 201) if n not in paced):
+        rec = bm.load_record(n).with_derived_leads()
+        want = bm.reference(n)["qrs_ms"]
+        got = measure_detail(rec.signal, rec.fs, rec.leads, record_beats(rec))[0]["qrs_ms"]
+        old = measure_detail(rec.signal, rec.fs, rec.leads, record_beats(rec), beat_qrs=False)[0]["qrs_ms"]
+        if want is not None and got is not None and old is not None:
+            err_beat.append(got - want)
+            err_median.append(old - want)
+    assert len(err_beat) >= 190
+    assert np.std(err_beat, ddof=1) < np.std(err_median, ddof=1) - 0.5
 
 
 def test_nearly_every_record_is_measured(results):

@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from ecgpilot.record import ECGRecord
 from ecgpilot.signal.beats import record_beats
-from ecgpilot.signal.delineate import Boundaries, MedianBeat, delineate, median_beats, pacing_spike
+from ecgpilot.signal.delineate import Boundaries, MedianBeat, beat_qrs_ms, delineate, median_beats, pacing_spike
 from ecgpilot.signal.filters import resample_poly
 
 __all__ = ["measure", "measure_beats", "measure_detail", "net_areas", "frontal_axis", "qtc_bazett", "qtc_fridericia", "EMPTY_MEASUREMENTS"]
@@ -108,9 +108,13 @@ def measure_beats(signal: NDArray, fs: float, leads: tuple[str, ...], beats: NDA
 
 
 def measure_detail(
-    signal: NDArray, fs: float, leads: tuple[str, ...], beats: NDArray[np.int64]
+    signal: NDArray, fs: float, leads: tuple[str, ...], beats: NDArray[np.int64], beat_qrs: bool = True
 ) -> tuple[dict[str, Any], MedianBeat | None, Boundaries | None]:
-    """Like :func:`measure_beats`, also returning the median beat and its boundaries."""
+    """Like :func:`measure_beats`, also returning the median beat and its boundaries.
+
+    ``qrs_ms`` is the median over the dominant beats of each beat's QRS duration
+    (:func:`~ecgpilot.signal.delineate.beat_qrs_ms`), or with ``beat_qrs=False`` (or too few
+    beats) the QRS duration of the median beat, i.e. ``qrs_off - qrs_on`` of the boundaries."""
     out = dict(EMPTY_MEASUREMENTS)
     beats = np.asarray(beats, dtype=np.int64)
     out["n_beats"] = int(beats.size)
@@ -133,6 +137,10 @@ def measure_detail(
     bd = delineate(mb, spike)
     out["pacing_spikes"] = spike is not None
     out.update(intervals(bd, fs, rr_mean))
+    if beat_qrs and bd.qrs_found:
+        q = beat_qrs_ms(mb, spike)
+        if q is not None:
+            out["qrs_ms"] = _r(q)
     out.update(axes(mb, bd))
     to_ms = 1000.0 / fs
     out["median_beat"] = {
