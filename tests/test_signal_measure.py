@@ -107,7 +107,7 @@ def test_beat_by_beat_qrs_follows_the_true_width(qrs):
     """The reported QRS is the median of per-beat durations; on clean synthetic beats it stays
     within 16 ms of the true width (the synthetic bumps' tails, as for the median beat) and
     within 4 ms of the median beat's own QRS duration."""
-    from ecgpilot.signal.delineate import BEAT_QRS_MIN, beat_qrs_ms
+    from ecgpilot.signal.delineate import BEAT_QRS_MAX, BEAT_QRS_MIN, beat_qrs_ms
     from ecgpilot.signal.measure import measure_detail
 
     rec, _ = synthetic_ecg(qrs=qrs, noise_uv=5.0)
@@ -119,3 +119,5 @@ def test_beat_by_beat_qrs_follows_the_true_width(qrs):
     assert beat_qrs_ms(mb) == pytest.approx(m["qrs_ms"], abs=0.5)
     few = dataclasses.replace(mb, segments=mb.segments[:BEAT_QRS_MIN - 1])
     assert beat_qrs_ms(few) is None  # too few beats: measure_detail keeps the median beat's QRS
+    many = dataclasses.replace(mb, segments=np.repeat(mb.segments, 40, axis=0))  # a long recording
+    assert len(many.segments) > BEAT_QRS_MAX and beat_qrs_ms(many) == beat_qrs_ms(mb)

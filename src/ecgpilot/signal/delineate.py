@@ -61,6 +61,7 @@ SPIKE_RATIO = 5.0
 BEAT_QRS_ON_FRAC = 0.05   # the QRS duration is measured beat by beat (beat_qrs_ms), offset at 3 % of the
 BEAT_QRS_OFF_FRAC = 0.03  # peak: a single beat's velocity floor is noisier than the median beat's (chosen on LUDB 1-100)
 BEAT_QRS_MIN = 3          # fewer dominant beats with a found QRS: the median beat's duration is kept
+BEAT_QRS_MAX = 100        # long recordings: at most this many beats, evenly spread, are measured one by one
 SPIKE_MIN_FS = 250.0
 SPIKE_SKIP_MS = 8.0
 NOISE_MAX_FRAC = 0.22  # LUDB maximum 0.16
@@ -243,9 +244,12 @@ def qrs_bounds(m: NDArray[np.float64], fs: float, leads: tuple[str, ...], f: int
 def beat_qrs_ms(mb: MedianBeat, spike: int | None = None) -> float | None:
     """QRS duration (ms) measured on each dominant beat (``mb.segments``, aligned) and the median
     taken over beats, as cardiologists measure it beat by beat; None with fewer than
-    :data:`BEAT_QRS_MIN` beats whose QRS is found."""
+    :data:`BEAT_QRS_MIN` beats whose QRS is found (at most :data:`BEAT_QRS_MAX` beats, evenly spread)."""
+    segs = mb.segments
+    if len(segs) > BEAT_QRS_MAX:
+        segs = segs[np.linspace(0, len(segs) - 1, BEAT_QRS_MAX).round().astype(int)]
     found = [b - a for a, b, ok in (qrs_bounds(seg, mb.fs, mb.leads, mb.fiducial, spike, BEAT_QRS_ON_FRAC,
-                                                BEAT_QRS_OFF_FRAC) for seg in mb.segments) if ok]
+                                                BEAT_QRS_OFF_FRAC) for seg in segs) if ok]
     return float(np.median(found)) * 1000.0 / mb.fs if len(found) >= BEAT_QRS_MIN else None
 
 
