@@ -32,7 +32,7 @@ from ecgpilot.train.export import (
     fit_on_fold9,
     to_onnx,
 )
-from ecgpilot.train.loop import _write_atomically
+from ecgpilot.train.loop import TrainConfig, _write_atomically
 from ecgpilot.train.quantize import (
     QUANTISED_STORAGE,
     VERSION_SUFFIX,
@@ -141,6 +141,12 @@ def extend_onnx(base: Path, n_base: int, extra: Path, n_extra: int, out: Path, c
         _store_compact(out, int8=weights == "int8")
 
 
+def _member_width(config: dict[str, Any]) -> str:
+    """A member's width for the version, with its kernel when not the default: ``24``, ``24k9``."""
+    kernel = config.get("kernel", TrainConfig.kernel)
+    return f"{config['width']}" + (f"k{kernel}" if kernel != TrainConfig.kernel else "")
+
+
 def _member_kind(config: dict[str, Any]) -> str:
     if not config.get("features", True):
         return "signal"
@@ -219,8 +225,7 @@ def extend_model(model_dir: Path | None, run_dirs: Sequence[Path], target_dir: P
             quantised = Path(tmp) / "quantised.onnx"
             quantisation = quantize_for(merged, quantised, data, pp)
             merged, storage = quantised, QUANTISED_STORAGE
-        widths = "+".join(dict.fromkeys(f"{m['config']['width']}" + (f"k{m['config']['kernel']}" if m["config"].get("kernel", 5) != 5 else "")
-                                        for m in members))  # e.g. 40+24+24k9: widths, and kernels other than 5
+        widths = "+".join(dict.fromkeys(_member_width(m["config"]) for m in members))
         fit = fit_on_fold9(merged, data, outputs, pp["window"], pp["stride"], pp["mean"], pp["scale"],
                            pp.get("features"), aggregate)
         kinds = "+".join(_member_kind(m["config"]) for m in members)
