@@ -56,6 +56,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="add the trained --members to the model already exported in --export-to (or the "
                         "package's) as one larger ensemble, its fold-9 fits redone; the old members need no "
                         "checkpoint")
+    p.add_argument("--trees", action="store_true",
+                   help="train no network: fit gradient-boosted trees on the record features (folds 1-8) and add "
+                        "them to the model already exported (in --export-to, or the package's), one weight per task "
+                        "chosen on fold 9, calibration and thresholds re-fitted (needs scikit-learn)")
+    p.add_argument("--tree-iterations", type=_positive_int, default=None,
+                   help="boosting iterations per output with --trees (default: 100)")
+    p.add_argument("--tree-leaves", type=_positive_int, default=None,
+                   help="leaves per tree with --trees (default: 7)")
     p.add_argument("--limit", type=int, default=0, help="use only N training records (smoke test)")
     p.add_argument("--resume", action="store_true", help="continue from last.pt (a finished run is reused as is)")
     p.add_argument("--no-export", action="store_true", help="do not export the ONNX model afterwards")
@@ -64,7 +72,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _positive_int(text: str) -> int:
     if not text.isdigit() or int(text) == 0:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number of samples, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
     return int(text)
 
 
@@ -98,6 +106,8 @@ def _members(text: str, seed: int) -> list[tuple[str, int, str, int | None]]:
 def run_train(args: argparse.Namespace) -> int:
     from ecgpilot.train.loop import TrainConfig, train
 
+    if args.trees:
+        return _run_trees(args)
     if args.refit:
         from ecgpilot.train.export import refit_model
 
@@ -108,6 +118,8 @@ def run_train(args: argparse.Namespace) -> int:
             raise SystemExit(f"--refit: {exc}") from None
         print(f"re-fitted: {meta}")
         return 0
+    if args.tree_iterations or args.tree_leaves:
+        raise SystemExit("--tree-iterations and --tree-leaves shape the trees of --trees: give --trees too")
     single = args.features is not None
     if args.compute == "int8" and args.weights is not None:
         raise SystemExit("--weights sets how float weights are stored: it does not apply with --compute int8")
@@ -146,4 +158,24 @@ def run_train(args: argparse.Namespace) -> int:
                               Path(args.export_to) if args.export_to else None, stride=args.stride or SERVE_STRIDE,
                               weights=args.weights, aggregate=args.aggregate, compute=args.compute or "float32")
         print(f"exported: {target}")
+    return 0
+
+
+def _run_trees(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from ecgpilot.train.trees import TreeConfig, boost_model
+
+    if args.refit or args.extend or args.members or args.features or args.no_export:
+        raise SystemExit("--trees adds trees to an exported model: it cannot be combined with --refit, --extend, "
+                         "--members, --features or --no-export")
+    try:
+        cfg = replace(TreeConfig(), **{k: v for k, v in (("iterations", args.tree_iterations),
+                                                          ("leaves", args.tree_leaves)) if v})
+        target = boost_model(Path(args.export_to) if args.export_to else None, cfg)
+    except ImportError as exc:
+        raise SystemExit(f"--trees needs scikit-learn (pip install -e '.[train]'): {exc}") from None
+    except (FileNotFoundError, ValueError) as exc:
+        raise SystemExit(f"--trees: {exc}") from None
+    print(f"trees added: {target}")
     return 0
