@@ -273,6 +273,11 @@ def render(res: dict, meta: dict) -> str:
                "records" if meta.get("compute") == "int8" else "") + "), "
             if meta['training'].get('members') else
             f"(best epoch {meta['training']['best_epoch']} of {meta['training']['epochs']} chosen on fold 9), ")
+         + (f"plus boosted trees on the record features ({meta['trees']['config']['iterations']} iterations x "
+            f"{meta['trees']['config']['leaves']} leaves per statement, fitted on folds 1-8) whose logit is added with "
+            "one weight per task chosen on fold 9 ("
+            + ", ".join(f"{t} {w:g}" for t, w in meta['trees']['weights'].items()) + "), "
+            if meta.get("trees") else "")
          + f"seed {meta['training']['seed']}; fold 10 ({res['n_test']} records) used only here.", "",
          "| task | macro-AUC fold 10 | 95% bootstrap CI | best 2021 (model) | beats 2021? | macro-AUC, statements with ≥ 10 positives | ECE raw → calibrated |",
          "|---|---:|---|---:|---|---|---|"]
@@ -287,7 +292,7 @@ def render(res: dict, meta: dict) -> str:
           "numbers were not available to us (see shared/docs/anchors_ecg.md §1.3).", "",
           f"Latency on one core (ONNX Runtime, 1 thread): model {res['latency']['model_ms_median']:.2f} ms median "
           f"(p90 {res['latency']['model_ms_p90']:.2f}) per 10-s ECG ({res['latency'].get('n_windows', '?')} windows"
-          f"{' x ' + str(len(meta['training']['members'])) + ' networks' if meta['training'].get('members') else ''}); full `classify()` on a 500 Hz record "
+          f"{' x ' + str(len(meta['training']['members'])) + ' networks' if meta['training'].get('members') else ''}{' + trees' if meta.get('trees') else ''}); full `classify()` on a 500 Hz record "
           f"incl. resampling {res['latency']['classify_500hz_ms_median']:.2f} ms"
           + (f"; the whole-record features alone {res['latency']['features_ms_median']:.2f} ms."
              if res['latency'].get('features_ms_median') else "."), "",
