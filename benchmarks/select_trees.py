@@ -77,7 +77,7 @@ def main() -> None:
              f"{len(one)} windows); best fold-9 mean of the four macro-AUCs, within {TIE} counted as tied, then the "
              "smallest file. Per task the trees' weight is the best fold-9 one of "
              "0, 0.25, 0.5, 0.75, 1, 1.5.", "",
-             "| trees | nodes | file MB | model ms | " + " | ".join(f"{t} fold 9 (w)" for t in TASKS)
+             "| trees | nodes | file (10^6 bytes) | model ms | " + " | ".join(f"{t} fold 9 (w)" for t in TASKS)
              + " | mean | chosen |", "|---" * (6 + len(TASKS)) + "|"]
     for r in rows:
         mean = float(np.mean(list(r[4].values())))
