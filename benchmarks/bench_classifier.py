@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import platform
 import time
 from pathlib import Path
 
@@ -202,8 +203,16 @@ def main() -> None:
     ap.add_argument("--boot", type=int, default=1000)
     ap.add_argument("--skip-ludb", action="store_true")
     ap.add_argument("--train-threads", action="store_true", help="also time training steps with 1 and 2 threads")
+    ap.add_argument("--latency-only", action="store_true",
+                    help="only time the model and classify() on the first fold-10 record; print, write nothing")
     args = ap.parse_args()
     clf = load_model(args.model)
+    if args.latency_only:
+        data = load_ptbxl()
+        sig0 = np.asarray(data.signals[data.folds(10)[0]])
+        print(json.dumps({"model": clf.version, "cpu": platform.processor() or platform.machine(),
+                          **latency(clf, sig0)}, indent=1))
+        return
     outs = clf.meta["outputs"]
     cols = task_cols(outs)
     data = load_ptbxl()
