@@ -21,7 +21,7 @@ from types import ModuleType
 from ecgpilot.errors import CorruptFileError, ReadError, RecordError, UnsupportedFormatError
 from ecgpilot.record import ECGRecord
 
-__all__ = ["read_ecg", "detect_format", "READERS", "reader_module", "SNIFF_BYTES"]
+__all__ = ["read_ecg", "detect_format", "resolve_path", "READERS", "reader_module", "SNIFF_BYTES"]
 
 SNIFF_BYTES = 65536
 
@@ -47,10 +47,38 @@ def reader_module(name: str) -> ModuleType:
     return importlib.import_module(f"ecgpilot.io.{name}")
 
 
-def _check_path(path: str | Path) -> Path:
+def resolve_path(path: str | Path) -> Path:
+    """The file to read for ``path``: ``path`` itself when it exists, else the WFDB header
+    ``<path>.hea`` when that exists (a record name typed without extension, as wfdb users do:
+    ``ludb/data/1`` or ``ludb/data/1.``).
+
+    Raises :class:`ReadError` ("File not found") naming every name tried. A path that the
+    system cannot even look up (e.g. a name too long) is returned as is, for
+    :func:`read_ecg` to say why.
+    """
     p = Path(path)
     try:
-        if not p.exists():
+        if p.exists():
+            return p
+    except OSError:
+        return p
+    tried = [p]
+    if not p.name.lower().endswith(".hea") and p.name not in ("", ".", ".."):
+        hea = p.with_name(p.name + ("hea" if p.name.endswith(".") else ".hea"))
+        try:
+            if hea.is_file():
+                return hea
+        except OSError:
+            pass
+        tried.append(hea)
+    names = " or ".join(repr(str(t)) for t in tried)
+    raise ReadError(f"File not found: {names}. Check the path.")
+
+
+def _check_path(path: str | Path) -> Path:
+    p = resolve_path(path)
+    try:
+        if not p.exists():  # pragma: no cover - resolve_path raises first
             raise ReadError(f"File not found: {str(p)!r}. Check the path.")
         if p.is_dir():
             raise ReadError(f"{str(p)!r} is a folder; give the path of one ECG file.")
@@ -113,7 +141,8 @@ def read_ecg(path: str | Path, *, format: str | None = None) -> ECGRecord:
     Parameters
     ----------
     path
-        The file. For WFDB give the ``.hea`` (or the ``.dat``/``.mat`` beside it).
+        The file. For WFDB give the ``.hea`` (or the ``.dat``/``.mat`` beside it), or the
+        record name without extension (see :func:`resolve_path`).
     format
         Force a reader (one of :data:`READERS`) instead of detecting it.
     """

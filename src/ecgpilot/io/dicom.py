@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ecgpilot.errors import CorruptFileError, RecordError, UnsupportedFormatError
+from ecgpilot.io._patient import complete_patient, sex_code
 from ecgpilot.leads import canonical_lead
 from ecgpilot.record import ECGRecord, PatientInfo, SourceInfo
 
@@ -89,17 +90,18 @@ def _start_time(ds: Any) -> datetime | None:
     return None
 
 
-def _patient(ds: Any) -> PatientInfo:
+def _patient(ds: Any, when: datetime | None) -> PatientInfo:
+    """PatientSex, PatientAge (``054Y``, ``006M``...), else the age from PatientBirthDate on ``when``
+    (the acquisition, else the study date)."""
     name = ds.get("PatientName")
     family = given = None
     if name:
         family = str(name.family_name or "") or None
         given = str(name.given_name or "") or None
-    sex = str(ds.get("PatientSex", "") or "").upper()
     age = None
-    m = re.fullmatch(r"(\d{3})([DWMY])", str(ds.get("PatientAge", "") or ""))
+    m = re.fullmatch(r"(\d{3})([DWMY])", str(ds.get("PatientAge", "") or "").strip().upper())
     if m:
-        age = int(m.group(1)) / {"D": 365.25, "W": 52.18, "M": 12.0, "Y": 1.0}[m.group(2)]
+        age = round(int(m.group(1)) / {"D": 365.25, "W": 52.1775, "M": 12.0, "Y": 1.0}[m.group(2)], 3)
 
     def number(tag: str) -> float | None:
         v = ds.get(tag)
@@ -109,16 +111,17 @@ def _patient(ds: Any) -> PatientInfo:
             return None
 
     size = number("PatientSize")  # metres
-    return PatientInfo(
+    patient = PatientInfo(
         patient_id=str(ds.get("PatientID", "") or "") or None,
         family_name=family,
         given_name=given,
         birth_date=_date(ds.get("PatientBirthDate")),
-        sex=sex if sex in ("M", "F") else None,  # type: ignore[arg-type]
+        sex=sex_code(str(ds.get("PatientSex", "") or "")),
         age_years=age,
         height_cm=size * 100 if size else None,
         weight_kg=number("PatientWeight"),
     )
+    return complete_patient(patient, when or _date(ds.get("StudyDate")))
 
 
 def _rhythm_index(ds: Any, path: Path) -> int:
@@ -237,11 +240,12 @@ def read(path: Path) -> ECGRecord:
     }
     if skipped:
         extra["skipped_channels"] = skipped
+    start = _start_time(ds)
     return ECGRecord(
         signal=np.vstack(rows).astype(np.float32),
         fs=float(group.SamplingFrequency),
         leads=tuple(leads),
-        start_time=_start_time(ds),
+        start_time=start,
         source=SourceInfo(
             format=FORMAT,
             path=str(path),
@@ -250,5 +254,5 @@ def read(path: Path) -> ECGRecord:
             description=str(ds.get("StudyDescription", "") or "") or None,
             extra=extra,
         ),
-        patient=_patient(ds),
+        patient=_patient(ds, start),
     )

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ecgpilot.errors import CorruptFileError, RecordError, UnsupportedFormatError
+from ecgpilot.io._patient import complete_patient, sex_code
 from ecgpilot.leads import canonical_lead
 from ecgpilot.record import ECGRecord, PatientInfo, SourceInfo
 
@@ -133,13 +134,19 @@ def _start_time(main: dict[str, Any]) -> datetime | None:
         return None
 
 
-def _patient(main: dict[str, Any]) -> PatientInfo:
-    """EDF+ patient field: ``code sex birthdate name`` (``X`` = unknown)."""
-    if not main["reserved"].startswith("EDF+"):
+#: The EDF+ patient field ``code sex birthdate name``, also written by many plain-EDF writers.
+_EDFPLUS_PATIENT = re.compile(r"^\S+ [MFX] (\d{2}-[A-Za-z]{3}-\d{4}|X)( |$)")
+
+
+def _patient(main: dict[str, Any], when: datetime | None) -> PatientInfo:
+    """EDF+ patient field: ``code sex birthdate name`` (``X`` = unknown), e.g.
+    ``MCH-0234567 F 02-MAY-1951 Haagse_Harry``; the age is computed from the birth date on
+    ``when`` (the start). A plain-EDF file is read so only when its field has exactly that shape."""
+    if not main["reserved"].startswith("EDF+") and not _EDFPLUS_PATIENT.match(main["patient"]):
         return PatientInfo()
     parts = main["patient"].split()
     get = lambda i: parts[i] if len(parts) > i and parts[i] != "X" else None  # noqa: E731
-    sex = get(1)
+    sex = sex_code(parts[1]) if len(parts) > 1 else None
     birth: date | None = None
     if get(2):
         try:
@@ -148,13 +155,14 @@ def _patient(main: dict[str, Any]) -> PatientInfo:
             birth = None
     name = get(3)
     family, given = (name.replace("_", " ").split(",", 1) + [None])[:2] if name else (None, None)
-    return PatientInfo(
+    patient = PatientInfo(
         patient_id=get(0),
-        sex=sex if sex in ("M", "F") else None,  # type: ignore[arg-type]
+        sex=sex,
         birth_date=birth,
         family_name=family,
         given_name=given,
     )
+    return complete_patient(patient, when)
 
 
 def _lead_name(label: str) -> str:
@@ -261,11 +269,12 @@ def read(path: Path) -> ECGRecord:
     }
     if skipped:
         extra["skipped_signals"] = skipped
+    start = _start_time(main)
     return ECGRecord(
         signal=np.vstack(rows).astype(np.float32),
         fs=rates[0],
         leads=tuple(names),
-        start_time=_start_time(main),
+        start_time=start,
         source=SourceInfo(format=FORMAT, path=str(path), description=main["recording"] or None, extra=extra),
-        patient=_patient(main),
+        patient=_patient(main, start),
     )

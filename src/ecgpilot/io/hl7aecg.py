@@ -19,6 +19,7 @@ import numpy as np
 from lxml import etree
 
 from ecgpilot.errors import CorruptFileError, RecordError, UnsupportedFormatError
+from ecgpilot.io._patient import complete_patient, sex_code
 from ecgpilot.io._vendor_xml import local_name, parse_xml, xml_root_name
 from ecgpilot.leads import canonical_lead
 from ecgpilot.record import ECGRecord, PatientInfo, SourceInfo
@@ -87,7 +88,13 @@ def _quantity(el: etree._Element | None, what: str, path: Path, units: dict[str,
     return value * units[unit.lower()]
 
 
-def _patient(root: etree._Element) -> PatientInfo:
+#: UCUM units of a reported age (LOINC 21612-7), with their factor to years.
+_AGE_UNIT_YEARS = {"a": 1.0, "mo": 1 / 12, "wk": 7 / 365.25, "d": 1 / 365.25, "h": 1 / 8766}
+
+
+def _patient(root: etree._Element, when: datetime | None) -> PatientInfo:
+    """administrativeGenderCode, the reported age (LOINC 21612-7), else the age from
+    birthTime on ``when`` (the acquisition)."""
     person = _first(root, "subjectDemographicPerson")
     family = given = None
     sex = None
@@ -102,8 +109,7 @@ def _patient(root: etree._Element) -> PatientInfo:
             else:
                 family = (name.text or "").strip() or None
         gender = _child(person, "administrativeGenderCode")
-        code = (gender.get("code") or "").upper() if gender is not None else ""
-        sex = code if code in ("M", "F") else None
+        sex = sex_code(gender.get("code")) if gender is not None else None
         birth_el = _child(person, "birthTime")
         bt = parse_ts(birth_el.get("value")) if birth_el is not None else None
         birth = bt.date() if bt else None
@@ -118,15 +124,17 @@ def _patient(root: etree._Element) -> PatientInfo:
                 v = float(value.get("value", ""))
             except ValueError:
                 continue
-            age = v if (value.get("unit") or "a") == "a" else None
-    return PatientInfo(
+            factor = _AGE_UNIT_YEARS.get((value.get("unit") or "a").strip())
+            age = round(v * factor, 3) if factor is not None else None
+    patient = PatientInfo(
         patient_id=sid.get("extension") if sid is not None else None,
         family_name=family,
         given_name=given,
         birth_date=birth,
-        sex=sex,  # type: ignore[arg-type]
+        sex=sex,
         age_years=age,
     )
+    return complete_patient(patient, when)
 
 
 def _rhythm_series(root: etree._Element, path: Path) -> tuple[etree._Element, int]:
@@ -226,5 +234,5 @@ def read(path: Path) -> ECGRecord:
             device=(device.text or "").strip() or None if device is not None else None,
             extra=extra,
         ),
-        patient=_patient(root),
+        patient=_patient(root, start),
     )

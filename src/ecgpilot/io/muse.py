@@ -18,6 +18,7 @@ import numpy as np
 from lxml import etree
 
 from ecgpilot.errors import CorruptFileError, RecordError
+from ecgpilot.io._patient import complete_patient, sex_code
 from ecgpilot.io._vendor_xml import decode_base64, parse_xml, to_float, xml_root_name
 from ecgpilot.leads import canonical_lead
 from ecgpilot.record import ECGRecord, PatientInfo, SourceInfo
@@ -90,10 +91,11 @@ def _start_time(test: etree._Element | None) -> datetime | None:
     return datetime.combine(day, t)
 
 
-def _patient(demo: etree._Element | None) -> PatientInfo:
+def _patient(demo: etree._Element | None, when: datetime | None) -> PatientInfo:
+    """Gender, PatientAge in AgeUnits, else the age from DateofBirth on ``when`` (the acquisition)."""
     if demo is None:
         return PatientInfo()
-    sex = {"MALE": "M", "FEMALE": "F", "UNKNOWN": "U"}.get((_text(demo, "Gender") or "").upper())
+    sex = sex_code(_text(demo, "Gender"))
     age = to_float(_text(demo, "PatientAge"))
     if age is not None:
         factor = _AGE_UNIT_YEARS.get((_text(demo, "AgeUnits") or "YEARS").upper())
@@ -104,16 +106,17 @@ def _patient(demo: etree._Element | None) -> PatientInfo:
     weight = to_float(_text(demo, "WeightKG"))
     if weight is None and (pounds := to_float(_text(demo, "WeightLBS"))) is not None:
         weight = round(pounds * 0.45359237, 1)
-    return PatientInfo(
+    patient = PatientInfo(
         patient_id=_text(demo, "PatientID"),
         family_name=_text(demo, "PatientLastName"),
         given_name=_text(demo, "PatientFirstName"),
         birth_date=_parse_date(_text(demo, "DateofBirth")),
-        sex=sex,  # type: ignore[arg-type]
+        sex=sex,
         age_years=age,
         height_cm=height,
         weight_kg=weight,
     )
+    return complete_patient(patient, when)
 
 
 def _measurements(root: etree._Element) -> dict[str, float]:
@@ -251,12 +254,13 @@ def read(path: Path) -> ECGRecord:
         device_statements=_statements(root),
         extra={k: v for k, v in extra.items() if v is not None},
     )
+    start = _start_time(test)
     record = ECGRecord(
         signal=np.stack([r[:n] for r in rows]).astype(np.float32),
         fs=fs,
         leads=tuple(leads),
-        start_time=_start_time(test),
+        start_time=start,
         source=source,
-        patient=_patient(root.find("PatientDemographics")),
+        patient=_patient(root.find("PatientDemographics"), start),
     )
     return record.with_derived_leads()

@@ -23,6 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ecgpilot.errors import CorruptFileError, RecordError, UnsupportedFormatError
+from ecgpilot.io._patient import complete_patient
 from ecgpilot.leads import canonical_lead
 from ecgpilot.record import ECGRecord, PatientInfo, SourceInfo
 
@@ -287,13 +288,20 @@ def _patient_and_device(tags: dict[int, bytes]) -> tuple[PatientInfo, datetime |
         height_cm=height, weight_kg=weight,
     )
     start = None
-    if 25 in tags and 26 in tags and len(tags[25]) >= 4 and len(tags[26]) >= 3:
+    acquired: date | None = None
+    if 25 in tags and len(tags[25]) >= 4:
         y, m, d = struct.unpack_from("<HBB", tags[25])
+        try:
+            acquired = date(y, m, d)
+        except ValueError:
+            acquired = None
+    if acquired is not None and 26 in tags and len(tags[26]) >= 3:
         hh, mm, ss = struct.unpack_from("<BBB", tags[26])
         try:
-            start = datetime(y, m, d, hh, mm, ss)
+            start = datetime(acquired.year, acquired.month, acquired.day, hh, mm, ss)
         except ValueError:
             start = None
+    patient = complete_patient(patient, acquired)  # tag 4 age, else from tag 5 birth date
     device: dict[str, Any] = {}
     if 14 in tags and len(tags[14]) >= 18:
         t = tags[14]

@@ -20,6 +20,7 @@ from lxml import etree
 from numpy.typing import NDArray
 
 from ecgpilot.errors import CorruptFileError, RecordError, UnsupportedFormatError
+from ecgpilot.io._patient import complete_patient, sex_code
 from ecgpilot.io._vendor_xml import (
     decode_base64,
     local_name,
@@ -137,7 +138,12 @@ def _datetime(el: etree._Element | None) -> datetime | None:
         return None
 
 
-def _patient(root: etree._Element) -> PatientInfo:
+def _patient(root: etree._Element, when: datetime | None) -> PatientInfo:
+    """age/years (or age/months), else the age from age/dateofbirth on ``when`` (the acquisition).
+
+    The ``defaultage`` attribute is the cart's assumed age for its criteria when none was
+    entered, not the patient's: it is ignored.
+    """
     gp = root.find("patient/generalpatientdata")
     if gp is None:
         return PatientInfo()
@@ -156,17 +162,17 @@ def _patient(root: etree._Element) -> PatientInfo:
     weight = to_float(_text(gp, "weight/kg"))
     if weight is None and (pounds := to_float(_text(gp, "weight/lb"))) is not None:
         weight = round(pounds * 0.45359237, 1)
-    sex = {"MALE": "M", "FEMALE": "F", "UNKNOWN": "U"}.get((_text(gp, "sex") or "").upper())
-    return PatientInfo(
+    patient = PatientInfo(
         patient_id=_text(gp, "patientid"),
         family_name=_text(gp, "name/lastname"),
         given_name=_text(gp, "name/firstname"),
         birth_date=birth,
-        sex=sex,  # type: ignore[arg-type]
+        sex=sex_code(_text(gp, "sex")),
         age_years=age,
         height_cm=height,
         weight_kg=weight,
     )
+    return complete_patient(patient, when)
 
 
 def _measurements(root: etree._Element) -> dict[str, float]:
@@ -328,11 +334,12 @@ def read(path: Path) -> ECGRecord:
         device_statements=_statements(root),
         extra={k: v for k, v in extra.items() if v is not None},
     )
+    start = _datetime(acq)
     return ECGRecord(
         signal=signal_uv.astype(np.float32),
         fs=fs,
         leads=lead_names,
-        start_time=_datetime(acq),
+        start_time=start,
         source=source,
-        patient=_patient(root),
+        patient=_patient(root, start),
     )

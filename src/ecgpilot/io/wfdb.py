@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+import struct
 import tempfile
 from datetime import datetime
 from pathlib import Path
@@ -20,8 +21,9 @@ from typing import Any
 import numpy as np
 
 from ecgpilot.errors import CorruptFileError, RecordError, UnsupportedFormatError
+from ecgpilot.io._patient import plausible_age, sex_code
 from ecgpilot.leads import canonical_lead
-from ecgpilot.record import ECGRecord, PatientInfo, SourceInfo
+from ecgpilot.record import ECGRecord, PatientInfo, Sex, SourceInfo
 
 __all__ = ["FORMAT", "DESCRIPTION", "sniff", "read", "header_path", "UNIT_TO_UV"]
 
@@ -115,6 +117,8 @@ def _check_signal_files(hdr: Any, folder: Path, hea: Path) -> None:
                 f"{hea.name!r}: WFDB storage format {unknown[0]} is not supported; "
                 f"supported: {', '.join(map(str, sorted(_BYTES_PER_SAMPLE)))}."
             )
+        if name.lower().endswith(".mat"):
+            _check_mat_v4(f, len(fmts), n, offsets[name], fmts, hea)
         need = offsets[name] + math.ceil(n * sum(_BYTES_PER_SAMPLE[x] for x in fmts))
         have = f.stat().st_size
         if have < need:
@@ -124,23 +128,64 @@ def _check_signal_files(hdr: Any, folder: Path, hea: Path) -> None:
             )
 
 
+def _check_mat_v4(f: Path, n_sig: int, n: int, offset: int, fmts: list[int], hea: Path) -> None:
+    """Refuse a ``.mat`` signal file that is not the MATLAB v4 int16 matrix ``val`` of shape
+    (n_signals, n_samples) that the header's ``16+24`` describes (PhysioNet/CinC 2017-2021
+    layout); a transposed matrix would otherwise be read as scrambled samples."""
+    if offset == 0 or any(x != 16 for x in fmts):
+        return  # not the wfdb2mat layout: read as the header says
+    with f.open("rb") as fh:
+        head = fh.read(min(offset, 128))
+    if head[:6] == b"MATLAB":
+        raise UnsupportedFormatError(
+            f"{f.name!r} is a MATLAB v5+ file; {hea.name!r} reads it as raw samples after a "
+            f"{offset}-byte MATLAB v4 header. Save the signal as MATLAB v4 (save -v4, or "
+            "scipy.io.savemat(..., format='4')) with 'val' of shape (n_signals, n_samples)."
+        )
+    if len(head) < 20:
+        return  # too short: the length check that follows says so
+    mopt, rows, cols, imag, namelen = struct.unpack_from("<5i", head)
+    if mopt != 30 or imag != 0 or 20 + namelen != offset:
+        return  # not a little-endian int16 v4 header: read as the header says
+    if rows != n_sig or cols < n:
+        raise CorruptFileError(
+            f"{f.name!r} holds a {rows} x {cols} matrix but {hea.name!r} describes {n_sig} signal(s) "
+            f"of {n} samples: the matrix must be (n_signals, n_samples) = ({n_sig}, {n})."
+        )
+
+
 def _comments_to_patient(comments: list[str]) -> tuple[PatientInfo, tuple[str, ...], dict[str, Any]]:
-    """Patient traits and diagnoses from header comments (LUDB and MIT-BIH styles)."""
+    """Patient traits and diagnoses from header comments.
+
+    LUDB (``<age>: 51``, ``<sex>: F``, ``<diagnoses>:`` then one per line), PhysioNet/CinC
+    2020-2021 (``Age: 54``, ``Sex: Male``/``Female``/``Unknown``, ``Age: NaN``, ``Dx: <SNOMED CT
+    codes>``, kept in ``extra['dx_snomed_ct']``) and MIT-BIH (``69 M 1085 1629 x1``). An age that
+    is not a number from 0 to 130 is taken as not given.
+    """
     age: float | None = None
-    sex: str | None = None
+    sex: Sex | None = None
     diagnoses: list[str] = []
+    dx_codes: list[str] = []
     in_diag = False
     for raw in comments:
         c = raw.strip()
         low = c.lower()
-        m = re.match(r"<age>:\s*([\d.]+)", low)
+        m = re.match(r"<?age>?\s*:\s*(\S*)", low)
         if m:
-            age = float(m.group(1))
+            try:
+                age = plausible_age(float(m.group(1)))
+            except ValueError:  # 'NaN' parses (and is refused); '?' or '' do not
+                age = None
             in_diag = False
             continue
-        m = re.match(r"<sex>:\s*([mf])", low)
+        m = re.match(r"<?sex>?\s*:\s*(\S*)", low)
         if m:
-            sex = m.group(1).upper()
+            sex = sex_code(m.group(1))
+            in_diag = False
+            continue
+        m = re.match(r"dx\s*:\s*(.*)", low)
+        if m:
+            dx_codes = [x.strip() for x in m.group(1).split(",") if x.strip()]
             in_diag = False
             continue
         if low.startswith("<diagnoses>"):
@@ -153,10 +198,12 @@ def _comments_to_patient(comments: list[str]) -> tuple[PatientInfo, tuple[str, .
             diagnoses.append(c.rstrip())
             continue
         m = re.match(r"^(\d{1,3})\s+([MF])\b", c)  # MIT-BIH: "69 M 1085 1629 x1"
-        if m and age is None:
-            age, sex = float(m.group(1)), m.group(2)
-    patient = PatientInfo(age_years=age, sex=sex)  # type: ignore[arg-type]
-    extra = {"comments": [c for c in comments if c.strip()]}
+        if m and age is None and sex is None:
+            age, sex = plausible_age(float(m.group(1))), sex_code(m.group(2))
+    patient = PatientInfo(age_years=age, sex=sex)
+    extra: dict[str, Any] = {"comments": [c for c in comments if c.strip()]}
+    if dx_codes:
+        extra["dx_snomed_ct"] = dx_codes
     return patient, tuple(diagnoses), extra
 
 
@@ -206,7 +253,7 @@ def read(path: Path) -> ECGRecord:
 def _parse_base_datetime(tokens: list[str]) -> datetime | None:
     """Base time/date after the record line's 4th field, WFDB or ISO order."""
     text = " ".join(tokens)
-    for fmt in ("%H:%M:%S %d/%m/%Y", "%H:%M:%S.%f %d/%m/%Y", "%Y-%m-%d %H:%M:%S"):
+    for fmt in ("%H:%M:%S %d/%m/%Y", "%H:%M:%S.%f %d/%m/%Y", "%Y-%m-%d %H:%M:%S", "%d-%b-%Y %H:%M:%S"):
         try:
             return datetime.strptime(text, fmt)
         except ValueError:
@@ -214,19 +261,31 @@ def _parse_base_datetime(tokens: list[str]) -> datetime | None:
     return None
 
 
+#: Base time and date as ``wfdb`` accepts them (``HH:MM:SS DD/MM/YYYY``, both optional).
+_WFDB_BASE = re.compile(r"[\d:.]+(\s+[\d/]+)?")
+#: A record name as ``wfdb`` accepts it on the record line.
+_WFDB_NAME = re.compile(r"[-\w]+")
+
+
 def _readable_header(hea: Path, record_line: str, tmp: Path) -> tuple[str, datetime | None]:
     """Record name to give ``wfdb`` and the start time.
 
-    Some exports (PhysioNet/CinC 2017) write the base date as ``2014-05-08 05:05:15``,
-    which ``wfdb`` rejects; such a header is rewritten without it in ``tmp`` with
-    links to the signal files, and the date is parsed here.
+    Some exports write record lines that ``wfdb`` rejects: the PhysioNet/CinC 2017 base date
+    ``2014-05-08 05:05:15``, the CinC 2020 ``05-Feb-2020 11:39:16``, and the CinC 2020-2021
+    record name with its signal file's suffix (``E00271.mat 12 500 5000``). Such a header is
+    rewritten in ``tmp`` as ``<stem> <n_sig> <fs> <n_samples>``, with links to the signal
+    files, and the date is parsed here.
     """
     tokens = record_line.split()
-    start = _parse_base_datetime(tokens[4:]) if len(tokens) > 4 else None
-    if len(tokens) <= 4 or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", tokens[4]):
+    base = " ".join(tokens[4:])
+    start = _parse_base_datetime(tokens[4:]) if base else None
+    bad_base = bool(base) and not _WFDB_BASE.fullmatch(base)
+    bad_name = not _WFDB_NAME.fullmatch(tokens[0])
+    if not bad_base and not bad_name:
         return str(hea.with_suffix("")), start
     text = hea.read_text("ascii", errors="replace")
-    fixed = text.replace(record_line, " ".join(tokens[:4]), 1)
+    name = hea.stem if bad_name else tokens[0]
+    fixed = text.replace(record_line, " ".join([name, *(tokens[1:4] if bad_base else tokens[1:])]), 1)
     (tmp / hea.name).write_text(fixed, "ascii")
     for name in {line.split()[0] for line in _header_lines(text)[1:]}:
         target = hea.parent / name
