@@ -21,7 +21,7 @@ from ecgpilot.record import ECGRecord
 
 __all__ = ["SCHEMA", "analyze_record", "analyze_file", "format_text"]
 
-SCHEMA = "ecgpilot.analysis/1"
+SCHEMA = "ecgpilot.analysis/2"
 
 
 def _version() -> str:
@@ -56,6 +56,7 @@ def _ai(record: ECGRecord, quality: dict[str, Any]) -> dict[str, Any] | None:
 def analyze_record(record: ECGRecord, *, use_ai: bool = True) -> dict[str, Any]:
     """Quality, measurements and AI reading of one record, as the analysis document."""
     from ecgpilot.signal.beats import record_beats
+    from ecgpilot.signal.leadmatrix import lead_matrix
     from ecgpilot.signal.measure import measure_detail, net_areas
     from ecgpilot.signal.quality import USABLE, GOOD, assess_quality, reversal_reasons
 
@@ -65,7 +66,9 @@ def analyze_record(record: ECGRecord, *, use_ai: bool = True) -> dict[str, Any]:
     measurements = None
     if quality["interpretable"]:
         measurements, mb, bd = measure_detail(rec.signal, rec.fs, rec.leads, beats)
+        measurements["lead_matrix"] = None
         if mb is not None and bd is not None:
+            measurements["lead_matrix"] = lead_matrix(rec.signal, rec.fs, mb, bd)
             extra = reversal_reasons(rec.leads, net_areas(mb, bd, "p"), net_areas(mb, bd, "qrs") or {})
             if extra:
                 quality["reasons"] += [r.to_dict() for r in extra]
