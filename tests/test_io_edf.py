@@ -137,3 +137,44 @@ def test_scaling_property(tmp_path_factory: pytest.TempPathFactory) -> None:
 
     assert hypothesis is not None
     check()
+
+
+def _one_lead_edf(path: Path, patient: str, reserved: str) -> None:
+    fs = 250
+    ecg = (np.arange(fs * 2) % 100 - 50).astype(np.int16)
+    write_edf(path, [_signal("ECG II", ecg, fs)], n_records=2, reserved=reserved, patient=patient,
+              recording="Startdate 02-MAR-2024 X X X")
+
+
+@pytest.mark.parametrize("reserved", ["EDF+C", ""])
+def test_edf_plus_patient_field_gives_sex_and_age(tmp_path: Path, reserved: str) -> None:
+    """'X M 02-AUG-1951 Haagse_Harry' (EDF+ spec layout, also read from a plain EDF when the field
+    has exactly that shape), start 02.03.24: 72 years + 213/366 of a year."""
+    path = tmp_path / "p.edf"
+    _one_lead_edf(path, "X M 02-AUG-1951 Haagse_Harry", reserved)
+    p = read_ecg(path).patient
+    assert (p.sex, p.birth_date, p.age_years) == ("M", datetime(1951, 8, 2).date(), 72.5)
+    assert p.patient_id is None and p.family_name == "Haagse Harry"
+
+
+def test_edf_patient_field_unknowns(tmp_path: Path) -> None:
+    """'X X X X': sex said to be unknown, no birth date, no age."""
+    path = tmp_path / "u.edf"
+    _one_lead_edf(path, "X X X X", "EDF+C")
+    p = read_ecg(path).patient
+    assert (p.sex, p.birth_date, p.age_years) == ("U", None, None)
+
+
+def test_edf_birth_date_after_the_recording_gives_no_age(tmp_path: Path) -> None:
+    path = tmp_path / "f.edf"
+    _one_lead_edf(path, "P1 F 02-AUG-2051 X", "EDF+C")
+    p = read_ecg(path).patient
+    assert (p.sex, p.age_years) == ("F", None)
+
+
+def test_contec_plain_edf_placeholder_patient_field_is_not_read() -> None:
+    """The Contec EDF's patient field (bytes 8-88) is just 'dd-MMM-yyyy' (a template): nothing to read."""
+    path = data_file("format-samples", "contec-ecg90a", "0000050.ECG.edf")
+    assert path.read_bytes()[8:88].strip() == b"dd-MMM-yyyy"
+    p = read_ecg(path).patient
+    assert (p.sex, p.birth_date, p.age_years) == (None, None, None)
