@@ -4,8 +4,12 @@ The samples are decoded by the ``wfdb`` library; this module checks the header,
 that each signal file is long enough for the length the header declares (a cut
 file is refused, never silently shortened), converts the physical units
 (mV, µV, V) to µV and keeps the signals whose names are ECG leads.
-Header comments are parsed for LUDB (``<age>``, ``<sex>``, ``<diagnoses>``) and
-MIT-BIH (``# 69 M ...``) patient traits.
+Header comments are parsed for LUDB (``<age>``, ``<sex>``, ``<diagnoses>``),
+PhysioNet/CinC 2020-2021 (``#Age: 54``, ``#Sex: Male``, ``#Dx: <SNOMED CT codes>``) and
+MIT-BIH (``# 69 M ...``) patient traits. Record lines that ``wfdb`` refuses but PhysioNet
+challenges publish (a record name with its ``.mat`` suffix, ``2014-05-08 05:05:15`` or
+``05-Feb-2020 11:39:16`` base dates) are rewritten to a temporary header before decoding, and a
+``.mat`` signal file is checked to be the MATLAB v4 ``val`` matrix (n_signals, n_samples).
 """
 
 from __future__ import annotations
