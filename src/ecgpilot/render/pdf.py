@@ -3,6 +3,10 @@
 Vector drawing with reportlab: header (patient, acquisition date, measurements with units
 and the QTc formula, the reading and its urgency, model and rules versions, the doctor's
 validation or a "not validated" banner) above the 3 × 4 + II tracing at 25 mm/s, 10 mm/mV.
+When the analysis carries the per-lead matrix (``measurements.lead_matrix``) it is printed
+between the header and the grid, cart style (two blocks of six leads, small font), the grid
+rows are then :data:`MATRIX_ROW_HEIGHT_MM` apart instead of :data:`ROW_HEIGHT_MM`, and the
+measured ST points of the leads an ischaemia statement rests on are marked on the tracing.
 """
 
 from __future__ import annotations
@@ -14,15 +18,21 @@ from typing import Any
 from ecgpilot.errors import ConfigError
 from ecgpilot.record import ECGRecord
 from ecgpilot.render import calibration_path, paper_layout
+from ecgpilot.render.matrix import MATRIX_COLUMNS, MatrixRow, ischaemia_leads, matrix_rows, st_marks
 
-__all__ = ["report_pdf", "PAGE_MM", "GRID_ORIGIN_MM", "ROW_HEIGHT_MM"]
+__all__ = ["report_pdf", "PAGE_MM", "GRID_ORIGIN_MM", "ROW_HEIGHT_MM", "MATRIX_ROW_HEIGHT_MM"]
 
 #: A4 landscape, mm.
 PAGE_MM = (297.0, 210.0)
 ROW_HEIGHT_MM = 35.0
+#: Row pitch of the grid when the per-lead matrix is printed above it (room for the table).
+MATRIX_ROW_HEIGHT_MM = 30.0
 #: Bottom-left corner of the grid on the page (mm from the page's bottom-left corner).
 GRID_ORIGIN_MM = (18.5, 8.0)
-_GRID_MAX_MM = 4 * ROW_HEIGHT_MM
+_MATRIX_PITCH_MM = 2.5          # line pitch of the matrix table
+_MATRIX_FONT = 5.5              # pt
+_MATRIX_ST_COLOUR = {"high": (0.75, 0.0, 0.0), "low": (0.05, 0.25, 0.7)}
+_ST_MARK_RGB = (0.76, 0.09, 0.36)
 
 _TXT = {
     "fr": {"title": "ECG 12 dérivations", "patient": "Patient", "born": "né(e) le", "sex": "sexe",
@@ -33,7 +43,9 @@ _TXT = {
            "unsigned": "NON VALIDÉ — proposition de l'IA, à confirmer par le médecin",
            "levels": {"emergency": "URGENCE", "soon": "avis cardiologique rapide",
                       "routine": "suivi habituel", "normal": "normal"},
-           "paper": "25 mm/s · 10 mm/mV", "more": "… et {n} autre(s) constat(s)"},
+           "paper": "25 mm/s · 10 mm/mV", "more": "… et {n} autre(s) constat(s)",
+           "matrix": "Mesures par dérivation — amplitudes en µV (niveau PR), durées en ms ; ST : 100 µV = 1 mm",
+           "lead": "Dér.", "st_legend": "points ST mesurés (niveau PR + ST)"},
     "en": {"title": "12-lead ECG", "patient": "Patient", "born": "born", "sex": "sex",
            "ins": "INS", "acq": "Acquired", "unknown": "unknown", "hr": "HR", "axis": "Axes P/QRS/T",
            "reading": "Reading", "urgency": "Urgency", "versions": "Versions", "model": "AI model",
@@ -42,7 +54,9 @@ _TXT = {
            "unsigned": "NOT VALIDATED — AI proposal, to be confirmed by the doctor",
            "levels": {"emergency": "EMERGENCY", "soon": "cardiology advice soon",
                       "routine": "usual follow-up", "normal": "normal"},
-           "paper": "25 mm/s · 10 mm/mV", "more": "… and {n} more finding(s)"},
+           "paper": "25 mm/s · 10 mm/mV", "more": "… and {n} more finding(s)",
+           "matrix": "Per-lead measurements — amplitudes in µV (PR level), durations in ms; ST: 100 µV = 1 mm",
+           "lead": "Lead", "st_legend": "measured ST points (PR level + ST)"},
 }
 _LEVEL_COLOUR = {"emergency": (0.75, 0.0, 0.0), "soon": (0.8, 0.4, 0.0), "routine": (0.1, 0.3, 0.6),
                  "normal": (0.1, 0.45, 0.1)}
@@ -50,7 +64,7 @@ _LEVEL_COLOUR = {"emergency": (0.75, 0.0, 0.0), "soon": (0.8, 0.4, 0.0), "routin
 
 def _latin(text: str) -> str:
     """Text safe for the standard PDF fonts (WinAnsi): replace the few symbols outside it."""
-    for a, b in (("≥", ">="), ("≤", "<="), ("≈", "~"), ("−", "-"), ("µ", "u")):
+    for a, b in (("≥", ">="), ("≤", "<="), ("≈", "~"), ("−", "-"), ("µ", "u"), ("′", "'")):
         text = text.replace(a, b)
     return text.encode("cp1252", "replace").decode("cp1252")
 
@@ -102,10 +116,13 @@ def report_pdf(record: ECGRecord, analysis: dict, interpretation: dict, *, repor
     c.setTitle(_latin(t["title"]))
     c.setCreator("ecgpilot")
 
-    paper = paper_layout(record, speed_mm_s=25, gain_mm_mv=10, layout="3x4+II", row_height_mm=ROW_HEIGHT_MM)
-    if paper.height_mm > _GRID_MAX_MM:   # rhythm strips of a few-lead record: shorter rows
-        n_rows = round(paper.height_mm / ROW_HEIGHT_MM)
-        row = max(15.0, 5.0 * (_GRID_MAX_MM / n_rows // 5))
+    rows = matrix_rows(analysis, interpretation)
+    row_h = MATRIX_ROW_HEIGHT_MM if rows else ROW_HEIGHT_MM
+    grid_max = 4 * row_h
+    paper = paper_layout(record, speed_mm_s=25, gain_mm_mv=10, layout="3x4+II", row_height_mm=row_h)
+    if paper.height_mm > grid_max:   # rhythm strips of a few-lead record: shorter rows
+        n_rows = round(paper.height_mm / row_h)
+        row = max(15.0, 5.0 * (grid_max / n_rows // 5))
         paper = paper_layout(record, speed_mm_s=25, gain_mm_mv=10, layout="3x4+II", row_height_mm=row)
     ox, oy = GRID_ORIGIN_MM
     top = oy + paper.height_mm                       # grid top, mm from page bottom
@@ -151,6 +168,12 @@ def report_pdf(record: ECGRecord, analysis: dict, interpretation: dict, *, repor
                    (top - tr.baseline_mm + 3) * mm)
         if tr.x.size > 1:
             path(list(zip(tr.x.tolist(), tr.y.tolist())))
+    marks = st_marks(paper, analysis, interpretation)
+    _draw_st_marks(c, [(ox + m.x_mm, top - m.y_mm, m.point) for m in marks])
+    above = top                                      # lowest y (mm) the header may reach
+    if rows:
+        marked = [n for n in ischaemia_leads(interpretation) if any(m.lead == n for m in marks)]
+        above = _draw_matrix(c, rows, ox, top + 2.0, paper.width_mm, t, marked)
 
     # --- header -------------------------------------------------------------------------
     y = PAGE_MM[1] - 10.0
@@ -212,7 +235,7 @@ def report_pdf(record: ECGRecord, analysis: dict, interpretation: dict, *, repor
 
         items = list(rep.get("final_statements") or []) + ([rep["conclusion"]] if rep.get("conclusion") else [])
         lines = [ln for s in items for ln in simpleSplit(_latin(f"• {s}"), "Helvetica", 8, 88 * mm)]
-        max_lines = int((ry - 4.2 - (top + 6)) // 3.6)      # stop above the grid
+        max_lines = int((ry - 4.2 - (above + 6)) // 3.6)    # stop above the matrix or the grid
         if len(lines) > max_lines:
             lines = lines[: max_lines - 1] + ["…"]
         for ln in lines:
@@ -233,3 +256,81 @@ def report_pdf(record: ECGRecord, analysis: dict, interpretation: dict, *, repor
     c.showPage()
     c.save()
     return buf.getvalue()
+
+
+def _draw_st_marks(c: Any, marks: list[tuple[float, float, str]]) -> None:
+    """ST points at page positions (mm): J filled dot, J+60 open circle, J+80 filled square."""
+    from reportlab.lib.units import mm
+
+    c.setStrokeColorRGB(*_ST_MARK_RGB)
+    c.setFillColorRGB(*_ST_MARK_RGB)
+    c.setLineWidth(0.35)
+    for x, y, point in marks:
+        if point == "j":
+            c.circle(x * mm, y * mm, 0.4 * mm, stroke=0, fill=1)
+        elif point == "j60":
+            c.setFillColorRGB(1, 1, 1)
+            c.circle(x * mm, y * mm, 0.35 * mm, stroke=1, fill=1)
+            c.setFillColorRGB(*_ST_MARK_RGB)
+        else:
+            c.rect((x - 0.3) * mm, (y - 0.3) * mm, 0.6 * mm, 0.6 * mm, stroke=0, fill=1)
+    c.setFillColorRGB(0, 0, 0)
+    c.setStrokeColorRGB(0, 0, 0)
+
+
+def _draw_matrix(c: Any, rows: list[MatrixRow], x0: float, bottom: float, width: float, t: dict[str, Any],
+                 marked: list[str]) -> float:
+    """The matrix in two blocks of six leads (limb | chest) above ``bottom`` (mm from the page's
+    bottom), ``width`` mm wide from ``x0``; returns the top (mm) of what it drew."""
+    from reportlab.lib.units import mm
+
+    gap = 6.0
+    lead_w = 7.0
+    block_w = (width - gap) / 2
+    weight = {"uv": 1.0, "ms": 0.72, "st": 1.13}              # ms values have 3 digits, ST labels are long
+    unit = (block_w - lead_w) / sum(weight[kind] for _k, _l, kind in MATRIX_COLUMNS)
+    right_of = [lead_w + sum(weight[kind] * unit for _k, _l, kind in MATRIX_COLUMNS[: j + 1]) - 0.6
+                for j in range(len(MATRIX_COLUMNS))]               # right edge (mm) of each value
+    blocks = [rows[:6], rows[6:12]] if len(rows) > 6 else [rows]
+    n_lines = max(len(b) for b in blocks) + 1                 # header + leads
+    pitch = _MATRIX_PITCH_MM
+    head_y = bottom + (n_lines - 1) * pitch
+    title_y = head_y + pitch + 0.8
+    c.setFillColorRGB(0, 0, 0)
+    c.setFont("Helvetica-Bold", 6.5)
+    c.drawString(x0 * mm, title_y * mm, _latin(t["matrix"]))
+    if marked:                                                 # legend of the ST marks, right-aligned
+        legend = _latin(f"{t['st_legend']} : {', '.join(marked)}")
+        c.setFont("Helvetica", 6)
+        right = x0 + width
+        c.drawRightString(right * mm, title_y * mm, legend)
+        lx = right - c.stringWidth(legend, "Helvetica", 6) / mm - 2.0
+        for point, label in (("j80", "J+80"), ("j60", "J+60"), ("j", "J")):
+            lx -= c.stringWidth(label, "Helvetica", 6) / mm
+            c.drawString(lx * mm, title_y * mm, label)
+            lx -= 1.2
+            _draw_st_marks(c, [(lx, title_y + 0.8, point)])
+            lx -= 2.0
+    for k, block in enumerate(blocks):
+        bx = x0 + k * (block_w + gap)
+        c.setFont("Helvetica-Bold", _MATRIX_FONT)
+        c.setFillColorRGB(0, 0, 0)
+        c.drawString(bx * mm, head_y * mm, _latin(t["lead"]))
+        for j, (_key, label, _kind) in enumerate(MATRIX_COLUMNS):
+            c.drawRightString((bx + right_of[j]) * mm, head_y * mm, _latin(label))
+        c.setLineWidth(0.2)
+        c.line(bx * mm, (head_y - 0.8) * mm, (bx + block_w) * mm, (head_y - 0.8) * mm)
+        for i, row in enumerate(block):
+            y = head_y - (i + 1) * pitch
+            if row.flagged:                                     # a lead a finding rests on
+                c.setFillColorRGB(1.0, 0.94, 0.7)
+                c.rect(bx * mm, (y - 0.7) * mm, block_w * mm, pitch * mm, stroke=0, fill=1)
+            c.setFillColorRGB(0, 0, 0)
+            c.setFont("Helvetica-Bold" if row.flagged else "Helvetica", _MATRIX_FONT)
+            c.drawString(bx * mm, y * mm, row.lead)
+            for j, cell in enumerate(row.cells):
+                c.setFillColorRGB(*_MATRIX_ST_COLOUR.get(cell.flag or "", (0, 0, 0)))
+                c.setFont("Helvetica-Bold" if cell.flag else "Helvetica", _MATRIX_FONT)
+                c.drawRightString((bx + right_of[j]) * mm, y * mm, _latin(cell.text))
+    c.setFillColorRGB(0, 0, 0)
+    return title_y + 2.5

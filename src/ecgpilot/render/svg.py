@@ -7,16 +7,21 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 
+from ecgpilot.errors import ConfigError
 from ecgpilot.record import ECGRecord
 from ecgpilot.render import CAL_WIDTH_MM, calibration_path, paper_layout
+from ecgpilot.render.matrix import StMark, ischaemia_leads, st_marks
 
-__all__ = ["ecg_svg", "GRID_MINOR", "GRID_MAJOR", "TRACE"]
+__all__ = ["ecg_svg", "GRID_MINOR", "GRID_MAJOR", "TRACE", "ST_MARK"]
 
 GRID_MINOR = "#f2a7a7"
 GRID_MAJOR = "#e06666"
 TRACE = "#000000"
+#: Colour of the measured ST points (J, J+60, J+80).
+ST_MARK = "#c2185b"
 _MARGIN = 5.0
 _HEADER = 10.0
+_LEGEND = {"fr": "Points ST mesurés (niveau PR + ST) :", "en": "Measured ST points (PR level + ST):"}
 
 
 def _pts(x: np.ndarray, y: np.ndarray) -> str:
@@ -34,8 +39,44 @@ def _measure_line(analysis: dict[str, Any]) -> str:
             f"QT {v('qt_ms', 'ms')}  QTc ({formula}) {v('qtc_ms', 'ms')}  Axe QRS {v('qrs_axis_deg', '°')}")
 
 
+def _st_symbol(point: str, x: float, y: float, attrs: str = "") -> str:
+    """J: filled dot; J+60: open circle; J+80: filled square (legible in black and white too)."""
+    if point == "j":
+        return f'<circle{attrs} cx="{x:.2f}" cy="{y:.2f}" r="0.4" fill="{ST_MARK}"/>'
+    if point == "j60":
+        return (f'<circle{attrs} cx="{x:.2f}" cy="{y:.2f}" r="0.35" fill="#ffffff" stroke="{ST_MARK}" '
+                'stroke-width="0.15"/>')
+    return f'<rect{attrs} x="{x - 0.3:.2f}" y="{y - 0.3:.2f}" width="0.6" height="0.6" fill="{ST_MARK}"/>'
+
+
+def _st_marks_svg(marks: list[StMark]) -> list[str]:
+    out = ['<g id="st-marks">']
+    for m in marks:
+        attrs = (f' class="st-mark" data-lead="{escape(m.lead)}" data-point="{m.point}" data-beat="{m.beat}" '
+                 f'data-st-uv="{m.st_uv:g}"')
+        out.append(_st_symbol(m.point, m.x_mm, m.y_mm, attrs))
+    out.append("</g>")
+    return out
+
+
+def _st_legend(x: float, y: float, leads: list[str], lang: str) -> list[str]:
+    """Legend of the ST marks on the header line: text, the three symbols, the marked leads."""
+    title = _LEGEND.get(lang, _LEGEND["fr"])
+    out = ['<g id="st-legend" font-family="Helvetica, Arial, sans-serif" font-size="3">',
+           f'<text x="{x:.2f}" y="{y:.2f}">{escape(title)}</text>']
+    cx = x + 0.52 * 3 * len(title) + 2
+    for point, label in (("j", "J"), ("j60", "J+60"), ("j80", "J+80")):
+        out.append(_st_symbol(point, cx, y - 1.0))
+        out.append(f'<text x="{cx + 1.2:.2f}" y="{y:.2f}">{label}</text>')
+        cx += 1.2 + 0.6 * 3 * len(label) + 2
+    out.append(f'<text x="{cx:.2f}" y="{y:.2f}">— {escape(", ".join(leads))}</text>')
+    out.append("</g>")
+    return out
+
+
 def ecg_svg(record: ECGRecord, *, analysis: dict | None = None, speed_mm_s: float = 25,
-            gain_mm_mv: float = 10, layout: str = "3x4+II") -> str:
+            gain_mm_mv: float = 10, layout: str = "3x4+II", reading: dict | None = None,
+            lang: str = "fr") -> str:
     """Standard ECG paper as an SVG document whose user unit is the millimetre.
 
     1-mm and 5-mm grids (two pattern-filled rects), the 3 × 4 layout plus a lead II
@@ -43,8 +84,14 @@ def ecg_svg(record: ECGRecord, *, analysis: dict | None = None, speed_mm_s: floa
     a 1 mV calibration pulse at the start of each row and lead labels. Missing leads are
     labelled "absent"; single-lead records are drawn as rhythm strips. With ``analysis``
     the measurements are printed above the grid and the detected beats ticked on the
-    rhythm strip. Speed must be 25 or 50 mm/s and gain 5, 10 or 20 mm/mV (``ConfigError``).
+    rhythm strip. With ``analysis`` carrying ``measurements.lead_matrix`` and ``reading`` (the
+    output of :func:`ecgpilot.interpret.interpret`), the J, J+60 and J+80 points of every beat
+    of the leads an ischaemia statement rests on are marked at the measured ST level
+    (:func:`ecgpilot.render.matrix.st_marks`), with a legend in ``lang`` (fr, en).
+    Speed must be 25 or 50 mm/s and gain 5, 10 or 20 mm/mV (``ConfigError``).
     """
+    if lang not in _LEGEND:
+        raise ConfigError(f"Unknown language {lang!r}; accepted: {', '.join(_LEGEND)}.")
     paper = paper_layout(record, speed_mm_s=speed_mm_s, gain_mm_mv=gain_mm_mv, layout=layout)
     gx, gy = _MARGIN, _MARGIN + _HEADER
     w = paper.width_mm + 2 * _MARGIN
@@ -70,6 +117,10 @@ def ecg_svg(record: ECGRecord, *, analysis: dict | None = None, speed_mm_s: floa
     if analysis is not None:
         out.append(f'<text x="{gx:g}" y="{_MARGIN + 8.5:g}" font-family="Helvetica, Arial, sans-serif" '
                    f'font-size="3">{escape(_measure_line(analysis))}</text>')
+    marks = st_marks(paper, analysis, reading) if analysis is not None and reading is not None else []
+    if marks:
+        out.extend(_st_legend(gx + 80.0, _MARGIN + 4, [n for n in ischaemia_leads(reading)
+                                                          if any(m.lead == n for m in marks)], lang))
     out.append(f'<g id="ecg" transform="translate({gx:g},{gy:g})" font-family="Helvetica, Arial, sans-serif" '
                'font-size="3.5">')
     for k, base in enumerate(paper.calibrations):
@@ -95,5 +146,7 @@ def ecg_svg(record: ECGRecord, *, analysis: dict | None = None, speed_mm_s: floa
             if x <= paper.width_mm:
                 out.append(f'<line class="beat" x1="{x:.2f}" y1="{y:.2f}" x2="{x:.2f}" y2="{y + 2:.2f}" '
                            'stroke="#1f4e9c" stroke-width="0.3"/>')
+    if marks:
+        out.extend(_st_marks_svg(marks))
     out.append("</g></svg>")
     return "\n".join(out)

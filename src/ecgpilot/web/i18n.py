@@ -36,6 +36,16 @@ TEXT: dict[str, dict[str, str]] = {
     "u_none": {"fr": "—", "en": "—"},
     "unknown_patient": {"fr": "Patient non identifié", "en": "Unidentified patient"},
     "tracing": {"fr": "Tracé", "en": "Tracing"},
+    "lead_matrix": {"fr": "Mesures par dérivation", "en": "Per-lead measurements"},
+    "lead": {"fr": "Dérivation", "en": "Lead"},
+    "matrix_help": {"fr": "Amplitudes en µV par rapport au segment PR, durées en ms ; ST : 100 µV = 1 mm à 10 mm/mV "
+                          "(valeur en mm au survol). En couleur : ST ≥ +100 µV (rouge) ou ≤ −50 µV (bleu). Lignes "
+                          "surlignées : dérivations sur lesquelles repose un constat de la lecture ; sur le tracé, "
+                          "leurs points ST mesurés (● J, ○ J+60, ■ J+80) quand le constat est ischémique.",
+                    "en": "Amplitudes in µV against the PR segment, durations in ms; ST: 100 µV = 1 mm at 10 mm/mV "
+                          "(value in mm on hover). Coloured: ST ≥ +100 µV (red) or ≤ −50 µV (blue). Highlighted "
+                          "rows: leads a finding of the reading rests on; on the tracing, their measured ST points "
+                          "(● J, ○ J+60, ■ J+80) when the finding is ischaemic."},
     "zoom_in": {"fr": "Zoom +", "en": "Zoom in"},
     "zoom_out": {"fr": "Zoom −", "en": "Zoom out"},
     "caliper": {"fr": "Compas : cliquez deux points du tracé.", "en": "Caliper: click two points on the tracing."},

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from ecgpilot.render.matrix import MATRIX_COLUMNS, matrix_rows
 from ecgpilot.store import add_user, authenticate, create_api_token
 from ecgpilot.store.models import ROLES, Practice, StudyEvent, User
 from ecgpilot.web import i18n, services
@@ -159,7 +160,8 @@ async def new_token(request: Request, db: Session = Depends(db_session), user: U
 def study_page(study_id: int, request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
     study = study_or_404(db, user, study_id)
     record = services.study_record(data_dir(request), study)
-    svg = services.tracing_svg(record, study.analysis) if record is not None else None
+    svg = (services.tracing_svg(record, study.analysis, reading=study.interpretation, lang=lang_of(request))
+           if record is not None else None)
     reps = services.reports(db, study)
     services.audit_event(db, user, "view", f"study:{study.id}", input_sha256=study.file_sha256,
                          model_version=study.model_version, rules_version=study.rules_version)
@@ -177,6 +179,7 @@ def study_page(study_id: int, request: Request, db: Session = Depends(db_session
         "dispatches": care.dispatches(db, request.app.state.engine, study),
         "user": user, "study": study, "svg": svg, "reports": reps, "signers": signers, "events": events,
         "ins_statuses": INS_STATUSES, "analysis": study.analysis or {}, "draft": study.draft or {"statements": [], "urgency": {}},
+        "matrix": matrix_rows(study.analysis, study.interpretation), "matrix_columns": MATRIX_COLUMNS,
     })
 
 

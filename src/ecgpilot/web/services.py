@@ -443,11 +443,13 @@ def study_record(data_dir: Path, study: Study) -> ECGRecord | None:
         return None
 
 
-def tracing_svg(record: ECGRecord, analysis: dict[str, Any] | None) -> str:
-    """The ECG paper SVG (``ecgpilot.render.svg`` when available)."""
+def tracing_svg(record: ECGRecord, analysis: dict[str, Any] | None, *, reading: dict[str, Any] | None = None,
+                lang: str = "fr") -> str:
+    """The ECG paper SVG (``ecgpilot.render.svg``); with ``reading`` the measured ST points of
+    the leads an ischaemia statement rests on are marked, legend in ``lang``."""
     from ecgpilot.render.svg import ecg_svg
 
-    svg = ecg_svg(record, analysis=analysis)
+    svg = ecg_svg(record, analysis=analysis, reading=reading, lang=lang)
     return svg[svg.index("<svg"):] if "<svg" in svg else svg
 
 
