@@ -10,6 +10,7 @@ import subprocess
 import numpy as np
 import pytest
 from _web import csrf_of, login, make_app
+from conftest import data_file
 from fastapi.testclient import TestClient
 from lxml import etree, html
 
@@ -316,3 +317,84 @@ def test_study_pdf_from_the_web_carries_the_matrix(study, tmp_path) -> None:  # 
 def test_pr_window_is_the_matrix_baseline() -> None:
     leadmatrix = pytest.importorskip("ecgpilot.signal.leadmatrix")
     assert (PR_WINDOW_MS, PR_GAP_MS) == (leadmatrix.BASELINE_MS, leadmatrix.BASELINE_GAP_MS)
+
+
+# ------------------------------------------------------- a real record: LUDB record 7 ----
+
+LUDB7 = ("ludb", "data", "7")
+
+
+def _fmt(v) -> str:  # noqa: ANN001
+    """The matrix value as a cart prints it, written independently of render.matrix."""
+    return "—" if v is None else str(int(round(float(v)))).replace("-", "−")
+
+
+@pytest.fixture(scope="module")
+def ludb7():  # noqa: ANN201
+    """LUDB record 7 (ST elevation), its record and its analysis (no AI: the values are the signal's)."""
+    from ecgpilot.analysis import analyze_file
+    from ecgpilot.io import read_ecg
+
+    hea = data_file(*LUDB7[:-1], LUDB7[-1] + ".hea")
+    doc = analyze_file(hea, use_ai=False)
+    assert doc["measurements"].get("lead_matrix"), "analysis without measurements.lead_matrix"
+    return hea, read_ecg(hea), doc
+
+
+def test_real_record_st_marks_at_the_beats_and_the_pr_level(ludb7) -> None:  # noqa: ANN001
+    _hea, rec, doc = ludb7
+    lm = doc["measurements"]["lead_matrix"]
+    pts = lm["points_ms"]
+    svg = ecg_svg(rec, analysis=doc, reading=reading(["V4"]))
+    marks = [m for m in _marks(svg) if m["lead"] == "V4"]
+    assert {m["lead"] for m in _marks(svg)} == {"V4"}
+    # V4: column 4 of the first row (7.5–10 s, x from 10 + 3 × 62.5 mm), beats whose PR window and J+80 fit
+    x0, t0, t1 = CAL_WIDTH_MM + 3 * 62.5, 7.5, 10.0 - 1 / rec.fs
+    beats = [k for k, b in enumerate(lm["beats_s"])
+             if b + (pts["qrs_on"] - PR_GAP_MS - PR_WINDOW_MS) / 1000 >= t0 and b + pts["j80"] / 1000 <= t1]
+    assert beats and sorted({m["beat"] for m in marks}) == beats
+    sig = rec.lead("V4").astype(float)
+    t = np.arange(sig.size) / rec.fs
+    ref = float(np.median(sig))
+    dt = 1 / rec.fs
+    for m in marks:
+        b = lm["beats_s"][m["beat"]]
+        assert m["x"] == pytest.approx(x0 + (b + pts[m["point"]] / 1000 - t0) * 25.0, abs=0.011)
+        win = (t >= b + (pts["qrs_on"] - PR_GAP_MS - PR_WINDOW_MS) / 1000 - dt / 2) & \
+              (t <= b + (pts["qrs_on"] - PR_GAP_MS) / 1000 + dt / 2)
+        st = lm["leads"]["V4"][{"j": "st_j_uv", "j60": "st_60_uv", "j80": "st_80_uv"}[m["point"]]]
+        level = float(sig[win].mean()) + st                         # PR level of this beat + measured ST (µV)
+        assert m["y"] == pytest.approx(0.6 * 35.0 - (level - ref) / 1000 * 10.0, abs=0.02), m
+    # the measured level (on the median beat, 0.5–150 Hz) meets the drawn (raw) trace
+    gaps = [abs(m["y"] - _trace_y(svg, "V4", m["x"])) for m in marks]
+    assert float(np.median(gaps)) < 0.3 and max(gaps) < 1.0       # mm; 0.3 mm = 30 µV
+
+
+def test_real_record_matrix_on_the_pdf(ludb7, tmp_path) -> None:  # noqa: ANN001
+    _hea, rec, doc = ludb7
+    lm = doc["measurements"]["lead_matrix"]["leads"]
+    words = _words(report_pdf(rec, doc, reading(["V4"]), lang="en"), tmp_path)
+    keys = ["p_pos_uv", "p_neg_uv", "q_uv", "q_ms", "r_uv", "r_ms", "s_uv", "s_ms", "rp_uv", "rp_ms",
+            "st_j_uv", "st_60_uv", "st_80_uv", "t_pos_uv", "t_neg_uv"]
+    for lead, x_min in (("aVL", 0.0), ("V4", 140.0)):
+        assert _row(words, lead, x_min)[:16] == [lead] + [_fmt(lm[lead][k]).replace("−", "-") for k in keys], lead
+
+
+def test_real_record_study_page_shows_its_matrix(ludb7, tmp_path) -> None:  # noqa: ANN001
+    hea, _rec, doc = ludb7
+    client = TestClient(make_app(tmp_path))
+    login(client, "a@x.fr")
+    r = client.post("/upload", data={"csrf": csrf_of(client.get("/").text)},
+                    files=[("files", (hea.name, hea.read_bytes())),
+                           ("files", (hea.with_suffix(".dat").name, hea.with_suffix(".dat").read_bytes()))],
+                    follow_redirects=False)
+    tree = html.fromstring(client.get(r.headers["location"]).text)
+    lm = doc["measurements"]["lead_matrix"]["leads"]
+    shown = {tr.get("data-lead"): {td.get("data-key"): td for td in tr.xpath("./td")}
+             for tr in tree.xpath("//table[@id='lead-matrix']/tbody/tr")}
+    assert list(shown) == list(STANDARD_12)
+    for lead, cells in shown.items():
+        assert {k: td.text_content() for k, td in cells.items()} == {k: _fmt(lm[lead][k]) for k in cells}, lead
+    # V4 at J+60 (+111 µV in this record) is flagged; aVL at J+80 (−71 µV) too
+    assert lm["V4"]["st_60_uv"] >= 100 and "st-high" in shown["V4"]["st_60_uv"].get("class")
+    assert lm["aVL"]["st_80_uv"] <= -50 and "st-low" in shown["aVL"]["st_80_uv"].get("class")
