@@ -43,6 +43,7 @@ def test_all_ludb_records_are_interpretable(shared_data):
 def test_clean_record_is_good():
     q = assess_quality(ludb(2))
     assert q["verdict"] == "good" and q["interpretable"] and q["reasons"] == []
+    assert q["critical_leads"] == [] and q["message_en"] == "Good tracing quality."
     assert set(q["leads"]) == set(ludb(2).leads)
     assert all(m["usable"] for m in q["leads"].values())
 
@@ -53,7 +54,37 @@ def test_flat_lead_is_reported():
     q = assess_quality(with_lead(rec, "V3", noise))
     assert "flat" in codes(q, "V3")
     assert q["leads"]["V3"]["flat"] and not q["leads"]["V3"]["usable"]
-    assert q["verdict"] == "usable"  # one lead off: still readable, with a warning
+    assert q["critical_leads"] == ["V3"]
+    # one electrode off: an incomplete 12-lead ECG is recorded again (since the CinC 2011 tuning,
+    # MAX_LEADS_WITHOUT_SIGNAL = 1; it was 'usable' before), and the advice names the electrode
+    assert q["verdict"] == "not_interpretable" and "leads_off" in codes(q)
+    assert "V3" in q["message_fr"] and "refaire l'enregistrement" in q["message_fr"]
+    assert "V3" in q["message_en"] and "record it again" in q["message_en"]
+
+
+def test_one_noisy_lead_leaves_a_usable_record_and_names_it():
+    """A lead of noise (no repeated complexes) is unusable, the record stays readable on the others."""
+    rec = ludb(2)
+    rng = np.random.default_rng(3)
+    noise = rng.normal(0, 1.0, rec.n_samples).cumsum()
+    noise = 0.8 * np.ptp(rec.lead("V2")) * (noise - noise.mean()) / np.ptp(noise) + rng.normal(0, 60, rec.n_samples)
+    q = assess_quality(with_lead(rec, "V2", noise))
+    assert "inconsistent_beats" in codes(q, "V2")
+    assert q["critical_leads"] == ["V2"]
+    assert q["verdict"] == "usable" and q["interpretable"]
+    assert "V2" in q["message_en"]
+
+
+def test_too_many_noisy_leads_are_refused():
+    rec = ludb(2)
+    rng = np.random.default_rng(4)
+    sig = rec.signal.copy()
+    bad = ("V1", "V2", "V3")
+    for name in bad:
+        sig[rec.leads.index(name)] = rng.normal(0, 300, rec.n_samples)
+    q = assess_quality(rec.replace(signal=sig))
+    assert q["critical_leads"] == sorted(bad)
+    assert q["verdict"] == "not_interpretable" and "unusable_leads" in codes(q)
 
 
 def test_clipped_lead_is_reported():
@@ -152,11 +183,19 @@ def test_an_amplitude_no_ecg_has_is_refused_and_names_the_unit():
     assert "implausible_amplitude" not in codes(assess_quality(rec))
 
 
-def test_a_lead_without_signal_is_given_to_the_classifier_as_missing():
+def test_a_lead_without_signal_is_given_to_the_classifier_as_missing(monkeypatch):
     pytest.importorskip("onnxruntime")
+    import ecgpilot.signal.quality as quality
+
     rec = ludb(2)
-    doc = analyze_record(with_lead(rec, "V2", np.full(rec.n_samples, -3e9, dtype=np.float32)))
-    assert "flat" in codes(doc["quality"], "V2")
+    dead_v2 = with_lead(rec, "V2", np.full(rec.n_samples, -3e9, dtype=np.float32))
+    refused = analyze_record(dead_v2)  # by default a lead off means: record again
+    assert refused["quality"]["verdict"] == "not_interpretable" and refused["ai"] is None
+    assert "leads_off" in codes(refused["quality"]) and refused["quality"]["critical_leads"] == ["V2"]
+    # with a gate that tolerates one lead off, that lead reaches the classifier as missing
+    monkeypatch.setattr(quality, "MAX_LEADS_WITHOUT_SIGNAL", 2)
+    doc = analyze_record(dead_v2)
+    assert "flat" in codes(doc["quality"], "V2") and doc["quality"]["verdict"] == "usable"
     ai = doc["ai"]
     if ai is None or "error" in ai:
         pytest.skip(f"the classifier is not available: {ai}")

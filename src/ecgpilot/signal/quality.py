@@ -1,29 +1,54 @@
-"""Signal quality: per-lead problems and an overall verdict a doctor can act on.
+"""Signal quality: per-lead problems, the leads a reading can rest on, and a verdict a doctor can act on.
 
-Per lead (signal in µV, numbers are the documented thresholds below):
+Per lead (signal in µV; the numbers are the named thresholds below). *Critical* reasons make the
+lead unusable; it is then listed in ``critical_leads``. A lead *without signal* (``flat``,
+``disconnected``, ``implausible_amplitude``) carries no ECG at all.
 
-* ``flat`` – lead off / no signal: more than half of the 1-s windows move less than
-  :data:`FLAT_UV` µV peak to peak;
-* ``implausible_amplitude`` – the 0.5–40 Hz signal spans more than :data:`MAX_PLAUSIBLE_UV`
-  µV (0.5–99.5 percentiles): a wrong unit or gain in the file, not an ECG; lead unusable;
+* ``flat`` (critical, no signal) – electrode off: more than half of the 1-s windows move less
+  than :data:`FLAT_UV` µV peak to peak;
+* ``implausible_amplitude`` (critical, no signal) – the 0.5–40 Hz signal spans more than
+  :data:`MAX_PLAUSIBLE_UV` µV (0.5–99.5 percentiles) in at least half of the leads: a wrong unit
+  or gain in the file, not an ECG;
+* ``disconnected`` (critical, no signal) – the same amplitude test failed by a minority of the
+  leads: giant deflections of an electrode that comes off or a cable that is pulled;
 * ``saturated`` – clipping at the amplifier's limit: share of samples sitting on the
   lead's extreme value in runs ≥ :data:`SAT_RUN_MS` ms (warning > :data:`SAT_WARN`,
-  lead unusable > :data:`SAT_CRIT`);
+  critical > :data:`SAT_CRIT`);
 * ``powerline`` – 50/60 Hz interference: RMS of the ±1 Hz band around the mains
   frequency divided by the lead's amplitude (0.5–99.5 percentile range of the
-  0.5–40 Hz signal); warning > :data:`LINE_WARN`, unusable > :data:`LINE_CRIT`;
+  0.5–40 Hz signal); warning > :data:`LINE_WARN`, critical > :data:`LINE_CRIT`;
 * ``muscle_noise`` – EMG: RMS of the 25–45 Hz band outside the QRS complexes
   (±80 ms around each beat), divided by the amplitude; warning > :data:`EMG_WARN`,
-  unusable > :data:`EMG_CRIT`;
+  critical > :data:`EMG_CRIT`;
 * ``baseline_wander`` – peak-to-peak of the < 0.5 Hz component divided by the amplitude;
   warning > :data:`WANDER_WARN`;
-* ``beat_consistency`` – median correlation of each beat with the lead's median beat;
-  below :data:`CONSISTENCY_MIN` the lead does not show a repeated ECG (noise).
+* ``inconsistent_beats`` (critical) – the lead does not show a repeated ECG: for each beat
+  (±250 ms of the 0.5–40 Hz signal) the better of its correlation with the lead's median beat
+  and its k-th best correlation with the other beats, k = max(2, :data:`REPEAT_SHARE` × their
+  number) (so that a second morphology seen often enough, e.g. ventricular ectopics or pacing,
+  counts as repeated); the median over the beats (``beat_consistency``) is below
+  :data:`CONSISTENCY_MIN`.
 
-Verdict: ``not_interpretable`` when fewer than 3 beats are found, when fewer than half the
-leads are usable, or when the usable leads do not show consistent beats; ``usable`` when any
-warning remains; ``good`` otherwise. A limb-lead reversal check (LA/RA: P and QRS negative in
-I with a positive QRS in aVR) runs on the median beats after delineation.
+Record level (the verdict), in this order:
+
+* ``too_few_beats`` – fewer than :data:`MIN_BEATS` QRS complexes (or fewer than one per 2 s);
+* ``too_few_leads`` – fewer than half of the leads are usable;
+* ``leads_off`` – at least :data:`MAX_LEADS_WITHOUT_SIGNAL` lead(s) carry no signal (flat or
+  disconnected): an incomplete 12-lead ECG is recorded again rather than read;
+* ``unusable_leads`` – at least :data:`MAX_CRITICAL_LEADS` leads are unusable (any critical
+  reason): too little of the tracing is reliable.
+
+Any of these makes the record ``not_interpretable``. Otherwise the verdict is ``usable`` when a
+warning or a critical lead remains (the reading then rests on the other leads; a record may be
+``usable`` with ``critical_leads``), and ``good`` otherwise. The quality object adds to the
+reasons and per-lead numbers ``critical_leads`` (sorted names) and a record-level
+``message_fr`` / ``message_en`` telling the doctor what to do. A limb-lead reversal check (LA/RA:
+P and QRS negative in I with a positive QRS in aVR) runs on the median beats after delineation.
+
+The record-level thresholds and the ``inconsistent_beats`` test were tuned on a seeded,
+stratified half of the PhysioNet/CinC Challenge 2011 set (phone ECGs judged acceptable or
+not by its annotators) and checked on the other half and on clinical ECGs (LUDB, PTB-XL):
+``benchmarks/bench_quality_cinc2011.py``, ``benchmarks/results/quality_cinc2011.md``.
 """
 
 from __future__ import annotations
@@ -39,8 +64,8 @@ from ecgpilot.record import ECGRecord
 from ecgpilot.signal.filters import bandpass, lowpass
 
 __all__ = [
-    "Reason", "lead_metrics", "assess_quality", "leads_without_signal", "reversal_reasons", "require_interpretable",
-    "GOOD", "USABLE", "NOT_INTERPRETABLE",
+    "Reason", "lead_metrics", "assess_quality", "quality_from_metrics", "leads_without_signal",
+    "reversal_reasons", "require_interpretable", "GOOD", "USABLE", "NOT_INTERPRETABLE",
 ]
 
 GOOD, USABLE, NOT_INTERPRETABLE = "good", "usable", "not_interpretable"
@@ -54,9 +79,16 @@ LINE_CRIT = 0.50
 EMG_WARN = 0.035
 EMG_CRIT = 0.30
 WANDER_WARN = 1.5
-CONSISTENCY_MIN = 0.50
+CONSISTENCY_MIN = 0.60
+CONSISTENCY_HALF_S = 0.25  # beat window ±250 ms
+SECOND_MORPHOLOGY_BEATS = 4  # the nearest-neighbour test needs this many beats in the lead
+REPEAT_SHARE = 0.2  # ... and a beat must resemble max(2, this share) of the other beats
 MIN_BEATS = 3
 MAX_PLAUSIBLE_UV = 25_000.0  # 25 mV peak to peak: twice the largest of 52,000 PTB-XL leads (13 mV)
+MAX_LEADS_WITHOUT_SIGNAL = 1  # this many flat/disconnected leads: record again
+MAX_CRITICAL_LEADS = 3  # this many unusable leads (any critical reason): record again
+
+_NO_SIGNAL = ("flat", "disconnected", "implausible_amplitude")
 
 
 @dataclass(frozen=True)
@@ -103,6 +135,34 @@ def _line_rms(x: NDArray[np.float64], fs: float) -> float | None:
     return best
 
 
+def _beat_consistency(ecg: NDArray[np.float64], fs: float, beats: NDArray[np.int64] | None) -> float | None:
+    """Median over the beats of max(correlation with the median beat, k-th best correlation
+    with the other beats); ``None`` with fewer than :data:`MIN_BEATS` beats inside the lead."""
+    if beats is None or len(beats) < MIN_BEATS:
+        return None
+    n = ecg.size
+    h = int(CONSISTENCY_HALF_S * fs)
+    b = np.asarray(beats)
+    b = b[(b - h >= 0) & (b + h < n)]
+    if b.size < 2:
+        return None
+    seg = ecg[b[:, None] + np.arange(-h, h + 1)[None, :]]
+    med = np.median(seg, axis=0)
+    sc = seg - seg.mean(1, keepdims=True)
+    mc = med - med.mean()
+    norms = np.linalg.norm(sc, axis=1)
+    den = norms * np.linalg.norm(mc)
+    corr = np.where(den > 0, sc @ mc / np.where(den > 0, den, 1.0), 0.0)
+    if b.size >= SECOND_MORPHOLOGY_BEATS:
+        dd = norms[:, None] * norms[None, :]
+        cc = np.where(dd > 0, (sc @ sc.T) / np.where(dd > 0, dd, 1.0), 0.0)
+        np.fill_diagonal(cc, -1.0)
+        k = max(2, int(np.ceil(REPEAT_SHARE * (b.size - 1))))
+        repeated = np.sort(cc, axis=1)[:, -k]  # the k-th best match among the other beats
+        corr = np.maximum(corr, repeated)
+    return float(np.median(corr))
+
+
 def lead_metrics(x: NDArray, fs: float, beats: NDArray[np.int64] | None = None) -> dict[str, Any]:
     """Quality numbers for one lead (µV); see the module docstring for their meaning."""
     x = np.asarray(x, dtype=np.float64)
@@ -116,19 +176,7 @@ def lead_metrics(x: NDArray, fs: float, beats: NDArray[np.int64] | None = None) 
     flat_share = float(np.mean(np.ptp(w, axis=1) < FLAT_UV))
     sat = _runs_at_extremes(x, max(int(round(SAT_RUN_MS * fs / 1000)), 2))
     line = _line_rms(x, fs)
-    consistency = None
-    if beats is not None and len(beats) >= MIN_BEATS:
-        h = int(0.25 * fs)
-        b = np.asarray(beats)
-        b = b[(b - h >= 0) & (b + h < n)]
-        if b.size >= 2:
-            seg = ecg[b[:, None] + np.arange(-h, h + 1)[None, :]]
-            med = np.median(seg, axis=0)
-            sc = seg - seg.mean(1, keepdims=True)
-            mc = med - med.mean()
-            den = np.linalg.norm(sc, axis=1) * np.linalg.norm(mc)
-            corr = np.where(den > 0, sc @ mc / np.where(den > 0, den, 1.0), 0.0)
-            consistency = float(np.median(corr))
+    consistency = _beat_consistency(ecg, fs, beats)
     scale = max(amplitude, 1.0)
     hf = bandpass(x, fs, 25.0, 45.0) if fs / 2 > 30 else None
     emg = None
@@ -157,6 +205,8 @@ def lead_metrics(x: NDArray, fs: float, beats: NDArray[np.int64] | None = None) 
 _TEXT = {
     "implausible_amplitude": ("Amplitude de {lead} invraisemblable pour un ECG ({mv:.0f} mV crête à crête) : vérifier l'unité ou le gain déclarés par le fichier.",
                               "Lead {lead} has an amplitude no ECG has ({mv:.0f} mV peak to peak): check the unit or gain the file declares."),
+    "disconnected": ("Dérivation {lead} : déflexions géantes ({mv:.0f} mV crête à crête), électrode qui se décolle ou câble débranché ; dérivation inutilisable.",
+                     "Lead {lead}: giant deflections ({mv:.0f} mV peak to peak), an electrode coming off or a cable pulled; lead unusable."),
     "flat": ("Dérivation {lead} plate (électrode débranchée ou mauvais contact ?).",
              "Lead {lead} is flat (electrode off or poor contact?)."),
     "saturated": ("Dérivation {lead} saturée (signal écrêté) sur {pct:.0f} % du tracé.",
@@ -173,6 +223,10 @@ _TEXT = {
                       "Fewer than {n} QRS complexes detected: tracing too short or too noisy to interpret."),
     "too_few_leads": ("Seules {k} dérivation(s) sur {n} sont exploitables : refaire l'enregistrement.",
                       "Only {k} of {n} leads are usable: record the ECG again."),
+    "leads_off": ("Pas de signal sur {leads} : vérifier ces électrodes et câbles, puis refaire l'enregistrement.",
+                  "No signal on {leads}: check these electrodes and cables, then record the ECG again."),
+    "unusable_leads": ("{k} dérivations inutilisables ({leads}) : trop peu du tracé est fiable, refaire l'enregistrement.",
+                       "{k} leads unusable ({leads}): too little of the tracing is reliable, record the ECG again."),
     "limb_lead_reversal": ("Inversion probable des électrodes bras droit / bras gauche (P et QRS négatifs en DI, QRS positif en aVR) ; vérifier la pose, ou dextrocardie.",
                            "Probable right/left arm electrode reversal (negative P and QRS in I, positive QRS in aVR); check placement, or dextrocardia."),
 }
@@ -183,14 +237,16 @@ def _reason(code: str, lead: str | None, severity: str, key: str | None = None, 
     return Reason(code, lead, severity, fr.format(lead=lead, **kw), en.format(lead=lead, **kw))
 
 
-def _lead_reasons(name: str, m: dict[str, Any]) -> tuple[list[Reason], bool]:
-    """Reasons for one lead and whether the lead stays usable."""
+def _lead_reasons(name: str, m: dict[str, Any], unit_problem: bool = False) -> tuple[list[Reason], bool]:
+    """Reasons for one lead and whether the lead stays usable (``unit_problem``: at least half
+    of the record's leads have an implausible amplitude)."""
     out: list[Reason] = []
     usable = True
     if m["flat"]:
         return [_reason("flat", name, "critical")], False
     if m["amplitude_uv"] > MAX_PLAUSIBLE_UV:
-        return [_reason("implausible_amplitude", name, "critical", mv=m["amplitude_uv"] / 1000)], False
+        code = "implausible_amplitude" if unit_problem else "disconnected"
+        return [_reason(code, name, "critical", mv=m["amplitude_uv"] / 1000)], False
     if m["saturated"]:
         crit = m["saturation_share"] > SAT_CRIT
         usable &= not crit
@@ -211,37 +267,84 @@ def _lead_reasons(name: str, m: dict[str, Any]) -> tuple[list[Reason], bool]:
     return out, usable
 
 
-def assess_quality(record: ECGRecord, beats: NDArray[np.int64] | None = None) -> dict[str, Any]:
-    """The ``quality`` object of the analysis schema: verdict, reasons and per-lead numbers."""
-    if beats is None:
-        from ecgpilot.signal.beats import record_beats
+def _summary(verdict: str, critical_leads: list[str], no_signal: list[str]) -> tuple[str, str]:
+    """The record-level advice (French, English)."""
+    if verdict == NOT_INTERPRETABLE:
+        fr = "ECG non interprétable : refaire l'enregistrement"
+        en = "ECG not interpretable: record it again"
+        if no_signal:
+            fr += f" après avoir vérifié les électrodes et câbles de {', '.join(no_signal)}"
+            en += f" after checking the electrodes and cables of {', '.join(no_signal)}"
+        return (fr + " ; patient allongé, détendu et immobile, peau propre et sèche, électrodes bien collées.",
+                en + "; patient lying down, relaxed and still, skin clean and dry, electrodes firmly attached.")
+    if critical_leads:
+        leads = ", ".join(critical_leads)
+        return (f"Lecture sous réserve : {leads} inutilisable(s), les conclusions ne reposent que sur les autres "
+                "dérivations ; refaire l'enregistrement si ces dérivations comptent pour la question posée.",
+                f"Read with caution: {leads} unusable, the findings rest on the other leads only; record again "
+                "if these leads matter for the clinical question.")
+    if verdict == USABLE:
+        return ("Qualité exploitable avec réserves : voir les remarques de qualité.",
+                "Usable quality with reservations: see the quality remarks.")
+    return "Qualité du tracé bonne.", "Good tracing quality."
 
-        beats = record_beats(record)
-    leads: dict[str, Any] = {}
+
+def quality_from_metrics(leads: dict[str, dict[str, Any]], n_beats: int, duration_s: float) -> dict[str, Any]:
+    """The ``quality`` object from per-lead metrics (:func:`lead_metrics`) and the beat count."""
+    names = list(leads)
+    n_leads = len(names)
+    unit_problem = sum(m["amplitude_uv"] > MAX_PLAUSIBLE_UV for m in leads.values()) * 2 >= max(n_leads, 1)
+    out_leads: dict[str, Any] = {}
     reasons: list[Reason] = []
-    n_usable = 0
-    for i, name in enumerate(record.leads):
-        m = lead_metrics(record.signal[i], record.fs, beats)
-        r, ok = _lead_reasons(name, m)
+    critical_leads: list[str] = []
+    no_signal: list[str] = []
+    for name in names:
+        m = dict(leads[name])
+        r, ok = _lead_reasons(name, m, unit_problem)
         m["usable"] = ok
-        leads[name] = m
+        out_leads[name] = m
         reasons += r
-        n_usable += ok
-    critical: list[Reason] = []
-    min_leads = max(1, int(np.ceil(record.n_leads / 2)))
+        if not ok:
+            critical_leads.append(name)
+        if any(x.code in _NO_SIGNAL for x in r):
+            no_signal.append(name)
+    n_usable = n_leads - len(critical_leads)
+    record: list[Reason] = []
+    expected = duration_s / 2.0  # fewer than 1 beat per 2 s (30 bpm) is not a usable ECG
+    if n_beats < min(MIN_BEATS, max(expected, 2)):
+        record.append(_reason("too_few_beats", None, "critical", n=MIN_BEATS))
+    min_leads = max(1, int(np.ceil(n_leads / 2)))
     if n_usable < min_leads:
-        critical.append(_reason("too_few_leads", None, "critical", k=n_usable, n=record.n_leads))
-    expected = record.duration / 2.0  # fewer than 1 beat per 2 s (30 bpm) is not a usable ECG
-    if len(beats) < min(MIN_BEATS, max(expected, 2)):
-        critical.append(_reason("too_few_beats", None, "critical", n=MIN_BEATS))
-    reasons = critical + reasons
-    verdict = NOT_INTERPRETABLE if critical else (USABLE if reasons else GOOD)
+        record.append(_reason("too_few_leads", None, "critical", k=n_usable, n=n_leads))
+    else:
+        if len(no_signal) >= MAX_LEADS_WITHOUT_SIGNAL:
+            record.append(_reason("leads_off", None, "critical", leads=", ".join(no_signal)))
+        elif len(critical_leads) >= MAX_CRITICAL_LEADS:
+            record.append(_reason("unusable_leads", None, "critical", k=len(critical_leads),
+                                  leads=", ".join(critical_leads)))
+    reasons = record + reasons
+    verdict = NOT_INTERPRETABLE if record else (USABLE if reasons else GOOD)
+    fr, en = _summary(verdict, sorted(critical_leads), no_signal)
     return {
         "verdict": verdict,
         "interpretable": verdict != NOT_INTERPRETABLE,
         "reasons": [r.to_dict() for r in reasons],
-        "leads": leads,
+        "leads": out_leads,
+        "critical_leads": sorted(critical_leads),
+        "message_fr": fr,
+        "message_en": en,
     }
+
+
+def assess_quality(record: ECGRecord, beats: NDArray[np.int64] | None = None) -> dict[str, Any]:
+    """The ``quality`` object of the analysis schema: verdict, reasons, per-lead numbers,
+    ``critical_leads`` and the record-level advice (``message_fr`` / ``message_en``)."""
+    if beats is None:
+        from ecgpilot.signal.beats import record_beats
+
+        beats = record_beats(record)
+    leads = {name: lead_metrics(record.signal[i], record.fs, beats) for i, name in enumerate(record.leads)}
+    return quality_from_metrics(leads, len(beats), record.duration)
 
 
 def leads_without_signal(quality: dict[str, Any]) -> list[str]:
