@@ -232,6 +232,21 @@ def test_pdf_prints_the_matrix_between_header_and_grid(lang, title, tmp_path) ->
     assert re.search(r"(points ST mesurés|measured ST points).*V2, V3", text)
 
 
+def test_pdf_matrix_clears_the_fullest_header_and_the_doctors_conclusion(tmp_path) -> None:
+    """Worst case: more statements than the header lists, a signed report with many lines."""
+    interp = reading()
+    interp["statements"] += [{"id": f"s{k}", "category": "other", "text": f"Constat supplémentaire numéro {k}",
+                              "leads": [], "evidence": [], "urgency": "routine", "confidence": 0.5} for k in range(6)]
+    report = {"doctor": "Dr Martin", "signed_at": "2026-11-22T10:30:00",
+              "final_statements": [f"Conclusion du médecin, ligne {k}" for k in range(20)]}
+    words = _words(report_pdf(st_record(), matrix_doc(), interp, report=report), tmp_path)
+    table_top = min(w[2] for w in words if w[0] == "Mesures")
+    assert "autre(s)" in [w[0] for w in words]                       # the "… and n more" line is printed
+    header_bottom = max(w[4] for w in words if w[2] < table_top - 0.5)
+    assert header_bottom < table_top - 1.0                           # header, conclusion and signature above
+    assert "validé" in [w[0] for w in words if w[4] < table_top]      # the signature line is still there
+
+
 def test_pdf_without_matrix_keeps_the_former_layout(tmp_path) -> None:
     def avr_label_baseline(doc: dict) -> float:
         """mm from the page top of the 'aVR' lead label (drawn 9 mm above its row's baseline)."""

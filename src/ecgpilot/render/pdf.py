@@ -173,7 +173,7 @@ def report_pdf(record: ECGRecord, analysis: dict, interpretation: dict, *, repor
     above = top                                      # lowest y (mm) the header may reach
     if rows:
         marked = [n for n in ischaemia_leads(interpretation) if any(m.lead == n for m in marks)]
-        above = _draw_matrix(c, rows, ox, top + 2.0, paper.width_mm, t, marked)
+        above = _draw_matrix(c, rows, ox, top + 1.2, paper.width_mm, t, marked)
 
     # --- header -------------------------------------------------------------------------
     y = PAGE_MM[1] - 10.0
@@ -333,4 +333,4 @@ def _draw_matrix(c: Any, rows: list[MatrixRow], x0: float, bottom: float, width:
                 c.setFont("Helvetica-Bold" if cell.flag else "Helvetica", _MATRIX_FONT)
                 c.drawRightString((bx + right_of[j]) * mm, y * mm, _latin(cell.text))
     c.setFillColorRGB(0, 0, 0)
-    return title_y + 2.5
+    return title_y + 2.0
