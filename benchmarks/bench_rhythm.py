@@ -1,0 +1,293 @@
+"""Rhythm read from the tracing (``ecgpilot.signal.rhythm``) against LUDB and PTB-XL labels.
+
+Usage::
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_rhythm.py            # print the tables
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_rhythm.py --write    # also benchmarks/results/rhythm.md
+
+Splits: thresholds are chosen on LUDB records 1–100 and PTB-XL fold 9 (tuning); LUDB 101–200
+and PTB-XL fold 10 are only reported.
+
+* LUDB (500 Hz): truth from ``ludb.csv`` 'Rhythms' (sinus rhythm / bradycardia / tachycardia /
+  arrhythmia / irregular sinus / wandering pacemaker → sinus; atrial fibrillation; atrial flutter);
+  paced records ('Cardiac pacing' column) are listed apart. Per record, the share of QRS with an
+  annotated P wave (P ending within 450 ms before the QRS onset, in ≥ 1 lead; QRS annotated in
+  ≥ 6 leads) and the annotated PR (bench_measurements.reference) are compared with
+  ``p_before_qrs_share`` and ``pr_ms_median``.
+* PTB-XL (100 Hz, resampled inside to 300 Hz): rhythm statements SR/SBRAD/STACH/SARRH → sinus,
+  AFIB, AFLT, SVTAC+PSVT → svt, PACE → paced; others (SVARR, BIGU, TRIGU) → other. The 'AVB'
+  subclass (1st, 2nd, 3rd degree together: labels.csv does not split it) is reported apart.
+
+Features are cached per split in ``cache_dir()`` (keyed by the source of ``signal/rhythm.py``,
+``beats.py`` and ``delineate.py``) so that :func:`ecgpilot.signal.rhythm.decide` can be re-run
+on them when trying thresholds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import wfdb
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_measurements as bm  # noqa: E402
+
+from ecgpilot.paths import cache_dir  # noqa: E402
+from ecgpilot.signal import rhythm as rh  # noqa: E402
+from ecgpilot.signal.beats import detect_beats, record_beats  # noqa: E402
+
+CLASSES = ("sinus", "atrial_fibrillation", "atrial_flutter", "svt", "paced")
+PTBXL_MAP = {"SR": "sinus", "SBRAD": "sinus", "STACH": "sinus", "SARRH": "sinus", "AFIB": "atrial_fibrillation",
+             "AFLT": "atrial_flutter", "SVTAC": "svt", "PSVT": "svt", "PACE": "paced"}
+RESULTS = Path(__file__).resolve().parent / "results" / "rhythm.md"
+
+
+def _src_key() -> str:
+    root = Path(rh.__file__).resolve().parent
+    h = hashlib.sha256()
+    for name in ("rhythm.py", "beats.py", "delineate.py", "filters.py"):
+        h.update((root / name).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _cached(name: str, compute: Any) -> list[dict[str, Any]]:
+    path = cache_dir() / f"rhythm_{name}_{_src_key()}.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    rows = compute()
+    path.write_text(json.dumps(rows))
+    return rows
+
+
+# ---------------------------------------------------------------- LUDB
+def ludb_truth(row: dict[str, str]) -> str:
+    r = row["Rhythms"].lower()
+    if "fibrillation" in r:
+        return "atrial_fibrillation"
+    if "flutter" in r:
+        return "atrial_flutter"
+    if "sinus" in r:
+        return "sinus"
+    return "other"
+
+
+def ludb_annotated_p(n: int) -> tuple[float | None, int]:
+    """Share of annotated QRS (≥ 6 leads) with an annotated P ending ≤ 450 ms before its onset."""
+    path = str(bm.ludb_dir() / str(n))
+    fs = 500.0
+    per_lead = [bm._waves(path, lead) for lead in bm.LUDB_LEADS]
+    qrs = sorted((on, li) for li, w in enumerate(per_lead) for s, on, pk, off in w if s == "N")
+    groups: list[list[tuple[int, int]]] = []
+    for item in qrs:
+        if groups and item[0] - groups[-1][0][0] <= 0.08 * fs:
+            groups[-1].append(item)
+        else:
+            groups.append([item])
+    ps = [(a, b) for w in per_lead for s, a, _, b in w if s == "p"]
+    hits, total = 0, 0
+    for g in groups:
+        if len({li for _, li in g}) < bm.MIN_LEADS:
+            continue
+        on = sorted(x[0] for x in g)[1]
+        total += 1
+        hits += any(on - 0.45 * fs < b <= on + 0.01 * fs for _, b in ps)
+    return (hits / total if total else None), total
+
+
+def ludb_rows(records: list[int]) -> list[dict[str, Any]]:
+    table = {int(r["ID"]): r for r in bm.ludb_table()}
+
+    def compute() -> list[dict[str, Any]]:
+        rows = []
+        for n in records:
+            rec = bm.load_record(n).with_derived_leads()
+            beats = record_beats(rec)
+            t0 = time.perf_counter()
+            f = rh.rhythm_features(rec.signal, rec.fs, rec.leads, beats)
+            f["_ms"] = (time.perf_counter() - t0) * 1000
+            row = table[n]
+            f["_id"] = n
+            f["_truth"] = ludb_truth(row)
+            f["_paced"] = bool(row.get("Cardiac pacing", "").strip())
+            f["_avb3"] = "iii degree" in row["Conduction abnormalities"].lower()
+            f["_avb1"] = "i degree av" in row["Conduction abnormalities"].lower().replace("iii degree", "")
+            share, nq = ludb_annotated_p(n)
+            f["_ref_p_share"] = share
+            f["_ref_pr_ms"] = bm.reference(n)["pr_ms"]
+            rows.append(f)
+        return rows
+
+    return _cached(f"ludb_{records[0]}_{records[-1]}", compute)
+
+
+# ---------------------------------------------------------------- PTB-XL
+def ptbxl_rows(fold: int) -> list[dict[str, Any]]:
+    def compute() -> list[dict[str, Any]]:
+        from ecgpilot.datasets.ptbxl import FS, LEADS, load_ptbxl
+
+        d = load_ptbxl()
+        rows = []
+        for i in np.flatnonzero(d.fold == fold):
+            x = np.asarray(d.signals[i], dtype=np.float64).T
+            beats = detect_beats(x, FS)
+            t0 = time.perf_counter()
+            f = rh.rhythm_features(x, FS, LEADS, beats)
+            f["_ms"] = (time.perf_counter() - t0) * 1000
+            labels = d.labels["rhythm"][i]
+            truth = [PTBXL_MAP[x] for x in labels if x in PTBXL_MAP]
+            f["_id"] = int(d.ecg_id[i])
+            f["_labels"] = labels
+            f["_truth"] = truth[0] if len(set(truth)) == 1 else ("other" if not truth else "mixed")
+            f["_avb"] = "AVB" in d.labels["sub_class"][i]
+            f["_form"] = d.labels["form"][i]
+            rows.append(f)
+        return rows
+
+    return _cached(f"ptbxl_fold{fold}", compute)
+
+
+# ---------------------------------------------------------------- scoring
+def wilson(k: int, n: int) -> tuple[float, float]:
+    if n == 0:
+        return float("nan"), float("nan")
+    try:
+        from statsmodels.stats.proportion import proportion_confint
+
+        lo, hi = proportion_confint(k, n, method="wilson")
+        return float(lo), float(hi)
+    except ImportError:
+        from scipy.stats import norm
+
+        z = float(norm.ppf(0.975))
+        p = k / n
+        c = (p + z * z / (2 * n)) / (1 + z * z / n)
+        h = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+        return c - h, c + h
+
+
+def redecide(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Re-run the rule layer on stored features (current thresholds of the module)."""
+    out = []
+    for r in rows:
+        f = dict(r)
+        if f.get("ventricular_rate_bpm") is not None and f.get("n_qrs", 0) >= 3 and f.get("p_before_qrs_share", 0) is not None:
+            rh.decide(f)
+        out.append(f)
+    return out
+
+
+def fmt_p(k: int, n: int) -> str:
+    if n == 0:
+        return "–"
+    lo, hi = wilson(k, n)
+    return f"{k}/{n} = {k / n:.2f} ({lo:.2f}–{hi:.2f})"
+
+
+def class_table(rows: list[dict[str, Any]], classes: tuple[str, ...]) -> tuple[str, dict[str, dict[str, float]]]:
+    """Markdown: per class sensitivity (guess == class among truth == class) and PPV, Wilson 95 % CI."""
+    lines = ["| class | n (truth) | sensitivity (95 % CI) | guessed | PPV (95 % CI) |", "|---|---|---|---|---|"]
+    stats: dict[str, dict[str, float]] = {}
+    scored = [r for r in rows if r["_truth"] in classes]
+    for c in classes:
+        tp = sum(1 for r in scored if r["_truth"] == c and r["rhythm_guess"] == c)
+        n = sum(1 for r in scored if r["_truth"] == c)
+        g = sum(1 for r in scored if r["rhythm_guess"] == c)
+        if n == 0 and g == 0:
+            continue
+        lines.append(f"| {c} | {n} | {fmt_p(tp, n)} | {g} | {fmt_p(tp, g)} |")
+        stats[c] = {"sens": tp / n if n else float("nan"), "ppv": tp / g if g else float("nan"), "n": n, "tp": tp, "g": g}
+    return "\n".join(lines), stats
+
+
+def confusion(rows: list[dict[str, Any]], classes: tuple[str, ...]) -> str:
+    guesses = list(rh.RHYTHM_GUESSES)
+    used = [g for g in guesses if any(r["rhythm_guess"] == g for r in rows)]
+    truths = [c for c in classes + ("other", "mixed") if any(r["_truth"] == c for r in rows)]
+    lines = ["| truth \\ guess | " + " | ".join(used) + " |", "|---" * (len(used) + 1) + "|"]
+    for t in truths:
+        cnt = Counter(r["rhythm_guess"] for r in rows if r["_truth"] == t)
+        lines.append(f"| {t} | " + " | ".join(str(cnt.get(g, 0)) for g in used) + " |")
+    return "\n".join(lines)
+
+
+def ludb_p_scores(rows: list[dict[str, Any]]) -> str:
+    ok = [r for r in rows if r["_ref_p_share"] is not None and r["p_before_qrs_share"] is not None]
+    err = np.array([r["p_before_qrs_share"] - r["_ref_p_share"] for r in ok])
+    with_p = [r for r in ok if r["_ref_p_share"] >= 0.9]
+    no_p = [r for r in ok if r["_ref_p_share"] <= 0.1]
+    pr = np.array([r["pr_ms_median"] - r["_ref_pr_ms"] for r in rows
+                   if r["pr_ms_median"] is not None and r["_ref_pr_ms"] is not None])
+    return "\n".join([
+        f"- records scored: {len(ok)}; |p_before_qrs_share − annotated share|: mean {np.abs(err).mean():.3f}, "
+        f"median {np.median(np.abs(err)):.3f}, ≤ 0.2 in {fmt_p(int((np.abs(err) <= 0.2).sum()), len(ok))}",
+        f"- records with annotated P before ≥ 90 % of QRS: share ≥ 0.8 found in "
+        f"{fmt_p(sum(r['p_before_qrs_share'] >= 0.8 for r in with_p), len(with_p))}",
+        f"- records with annotated P before ≤ 10 % of QRS: share < 0.3 found in "
+        f"{fmt_p(sum(r['p_before_qrs_share'] < 0.3 for r in no_p), len(no_p))}",
+        f"- PR (P-wave onset found beat by beat, median over beats) − annotated PR: n {pr.size}, mean {pr.mean():+.1f} ms, "
+        f"SD {pr.std(ddof=1):.1f} ms, |diff| ≤ 20 ms in {fmt_p(int((np.abs(pr) <= 20).sum()), pr.size)}",
+    ])
+
+
+def avb_lines(rows: list[dict[str, Any]], key: str) -> str:
+    sel = [r for r in rows if r.get(key)]
+    cnt = Counter(r["rhythm_guess"] for r in sel)
+    rel = Counter(r["av_relation"] for r in sel)
+    return f"{len(sel)} records; rhythm_guess {dict(cnt)}; av_relation {dict(rel)}"
+
+
+def report(split: str, rows: list[dict[str, Any]], classes: tuple[str, ...]) -> tuple[str, dict[str, Any]]:
+    tab, stats = class_table(rows, classes)
+    ms = np.array([r["_ms"] for r in rows])
+    text = [f"### {split} ({len(rows)} records)", "", tab, "", "Confusion (rows: truth, columns: rhythm_guess):", "",
+            confusion(rows, classes), "",
+            f"Time of rhythm_features per record (beats given): median {np.median(ms):.1f} ms, "
+            f"95th percentile {np.percentile(ms, 95):.1f} ms, max {ms.max():.1f} ms.", ""]
+    return "\n".join(text), stats
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--write", action="store_true", help="write benchmarks/results/rhythm.md")
+    ap.add_argument("--tuning-only", action="store_true", help="only the tuning splits (LUDB 1-100, PTB-XL fold 9)")
+    args = ap.parse_args()
+    parts = ["# Rhythm from the tracing (`ecgpilot.signal.rhythm.rhythm_features`)", "",
+             "Command: `OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_rhythm.py --write`", "",
+             "Thresholds chosen on LUDB 1–100 and PTB-XL fold 9 (tuning); LUDB 101–200 and PTB-XL fold 10 are "
+             "report splits, never used to choose. See the module docstring of bench_rhythm.py for the label mapping.", ""]
+    splits = [("LUDB 1–100 (tuning)", "ludb", list(range(1, 101))), ("PTB-XL fold 9 (tuning)", "ptbxl", 9)]
+    if not args.tuning_only:
+        splits += [("LUDB 101–200 (report)", "ludb", list(range(101, 201))), ("PTB-XL fold 10 (report)", "ptbxl", 10)]
+    for name, kind, arg in splits:
+        rows = redecide(ludb_rows(arg) if kind == "ludb" else ptbxl_rows(arg))
+        if kind == "ludb":
+            paced = [r for r in rows if r["_paced"]]
+            rows_np = [r for r in rows if not r["_paced"]]
+            text, _ = report(name + ", non-paced", rows_np, CLASSES)
+            parts += [text, f"Paced records ({len(paced)}): rhythm_guess "
+                      f"{dict(Counter(r['rhythm_guess'] for r in paced))}.", "",
+                      "P waves beat by beat against the cardiologists' P annotations (non-paced):", "",
+                      ludb_p_scores(rows_np), "",
+                      f"'Iii degree av-block' records: {avb_lines(rows, '_avb3')}.", "",
+                      f"'I degree av block' records: {avb_lines(rows, '_avb1')}; their PR median "
+                      f"{[r['pr_ms_median'] for r in rows if r['_avb1']]} ms.", ""]
+        else:
+            text, _ = report(name, rows, CLASSES)
+            parts += [text, f"AVB subclass (1st/2nd/3rd degree together): {avb_lines(rows, '_avb')}.", ""]
+    out = "\n".join(parts)
+    print(out)
+    if args.write:
+        RESULTS.write_text(out + "\n")
+
+
+if __name__ == "__main__":
+    main()
