@@ -172,9 +172,9 @@ def st_marks(paper: Paper, analysis: dict[str, Any] | None, interpretation: dict
     The beats are those the matrix's median beat is made of (``lead_matrix.beats_s``, else
     ``measurements.beats_s``). A point's x is the beat's time + ``points_ms``; its y is the
     mean of the drawn trace over the beat's PR window (:data:`PR_WINDOW_MS` ms ending
-    :data:`PR_GAP_MS` ms before QRS onset), raised by the lead's ``st_*_uv`` at the paper's gain. A beat is marked on a trace only when its PR
-    window and its J+80 point both lie on that trace; a value or point that was not measured
-    (``None``) is not marked.
+    :data:`PR_GAP_MS` ms before QRS onset), raised by the lead's ``st_*_uv`` at the paper's
+    gain. A beat is marked on a trace only when its PR window and its last ST point both lie
+    on that trace; a value or point that was not measured (``None``) is not marked.
     """
     lm = lead_matrix(analysis)
     if lm is None:
@@ -185,6 +185,7 @@ def st_marks(paper: Paper, analysis: dict[str, Any] | None, interpretation: dict
     q_on = pts.get("qrs_on")
     if not beats or not wanted or q_on is None:
         return []
+    last_ms = max(float(pts.get(p) or 0.0) for p, _key, _label in ST_POINTS)
     marks: list[StMark] = []
     for tr in paper.traces:
         vals = lm["leads"].get(tr.lead) or {}
@@ -195,8 +196,7 @@ def st_marks(paper: Paper, analysis: dict[str, Any] | None, interpretation: dict
         for k, b in enumerate(beats):
             pr1 = float(b) + (float(q_on) - PR_GAP_MS) / 1000.0
             pr0 = pr1 - PR_WINDOW_MS / 1000.0
-            last = float(b) + max(float(pts.get(p) or 0.0) for p, _v, _l in ST_POINTS) / 1000.0
-            if pr0 < t[0] - dt / 2 or last > t[-1] + dt / 2:
+            if pr0 < t[0] - dt / 2 or float(b) + last_ms / 1000.0 > t[-1] + dt / 2:
                 continue
             sel = (t >= pr0 - dt / 2) & (t <= pr1 + dt / 2)
             if not sel.any():
