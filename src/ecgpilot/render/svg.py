@@ -61,7 +61,7 @@ def _st_marks_svg(marks: list[StMark]) -> list[str]:
 
 def _st_legend(x: float, y: float, leads: list[str], lang: str) -> list[str]:
     """Legend of the ST marks on the header line: text, the three symbols, the marked leads."""
-    title = _LEGEND.get(lang, _LEGEND["fr"])
+    title = _LEGEND[lang]
     out = ['<g id="st-legend" font-family="Helvetica, Arial, sans-serif" font-size="3">',
            f'<text x="{x:.2f}" y="{y:.2f}">{escape(title)}</text>']
     cx = x + 0.52 * 3 * len(title) + 2
