@@ -126,7 +126,8 @@ def beat_features(x: NDArray, fs: float, beats: NDArray[np.int64] | None = None)
     beats = detect_beats(x, fs) if beats is None else beats
     if beats.size < 2:
         return out.astype(np.float32)
-    m, mb, bd = measure_detail(x, fs, LEADS12, beats, beat_qrs=False)  # the median beat's QRS, as in training
+    m, mb, bd = measure_detail(x, fs, LEADS12, beats, beat_qrs=False,  # the median beat's QRS, as in training
+                               legacy_delineation=True)  # the boundaries the shipped model was trained with
     if mb is None or bd is None or not bd.qrs_found:
         return out.astype(np.float32)
     f = mb.fs

@@ -30,11 +30,12 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.signal import find_peaks
 
 from ecgpilot.leads import LIMB_INDEPENDENT
 from ecgpilot.signal.filters import bandpass, lowpass, moving_average
 
-__all__ = ["MedianBeat", "Boundaries", "median_beats", "delineate", "qrs_bounds", "beat_qrs_ms", "pacing_spike"]
+__all__ = ["MedianBeat", "Boundaries", "median_beats", "delineate", "beat_boundaries", "t_end_spread_ms", "qrs_bounds", "beat_qrs_ms", "pacing_spike"]
 
 HIGHPASS_HZ = 0.5
 LOWPASS_HZ = 40.0
@@ -65,6 +66,13 @@ BEAT_QRS_MAX = 100        # long recordings: at most this many beats, evenly spr
 SPIKE_MIN_FS = 250.0
 SPIKE_SKIP_MS = 8.0
 NOISE_MAX_FRAC = 0.22  # LUDB maximum 0.16
+# Since 2026-12-05 (chosen on the QT Database tuning half and LUDB 1-100; ``legacy=True`` keeps the former values):
+QRS_OFF_FRAC_V2 = 0.08    # median-beat QRS offset at 8 % of the velocity peak (was 5 %)
+T_START_MS = 120.0        # the T peak is searched from QRS offset + 120 ms (was + 60 ms)
+BEAT_REFINE_MS = 40.0     # per-beat boundaries are searched this close to the global ones
+SPREAD_MAX_BEATS = 30     # beats whose T end enters the T-end spread (evenly spread)
+LEAD_T_PEAK_MS = 40.0     # a lead's T peak is searched this close to the global one
+T_LEAD_MIN_FRAC = 0.3     # leads whose T is smaller than this share of the largest have no T end of their own
 
 
 @dataclass(frozen=True)
@@ -97,6 +105,8 @@ class Boundaries:
     t_peak: int | None
     t_off: int | None
     qrs_found: bool = True
+    #: T end per lead (None where the lead has no T wave); None with the legacy delineation
+    lead_t_off: tuple[int | None, ...] | None = None
 
 
 def _window(rr_s: float) -> tuple[float, float]:
@@ -253,7 +263,7 @@ def beat_qrs_ms(mb: MedianBeat, spike: int | None = None) -> float | None:
     return float(np.median(found)) * 1000.0 / mb.fs if len(found) >= BEAT_QRS_MIN else None
 
 
-def delineate(mb: MedianBeat, spike: int | None = None) -> Boundaries:
+def delineate(mb: MedianBeat, spike: int | None = None, legacy: bool = False) -> Boundaries:
     """Global P/QRS/T boundaries of a median beat.
 
     ``spike``: position of a pacemaker spike relative to the fiducial (see
@@ -264,7 +274,10 @@ def delineate(mb: MedianBeat, spike: int | None = None) -> Boundaries:
     m = mb.signal
     n = m.shape[1]
     f = mb.fiducial
-    qrs_on, qrs_off, qrs_found = qrs_bounds(m, fs, mb.leads, f, spike)
+    if legacy:
+        qrs_on, qrs_off, qrs_found = qrs_bounds(m, fs, mb.leads, f, spike)
+    else:
+        qrs_on, qrs_off, qrs_found = qrs_bounds(m, fs, mb.leads, f, spike, QRS_ON_FRAC, QRS_OFF_FRAC_V2)
     hold = max(int(round(HOLD_MS * ms)), 1)
 
     # levels at QRS onset (PR segment) per lead
@@ -280,10 +293,15 @@ def delineate(mb: MedianBeat, spike: int | None = None) -> Boundaries:
     peak_hi = min(f + int(round(min(0.45, 0.55 * rr) * fs)), n - 1)
     end_hi = min(f + int(round(max(min(rr - 0.20, 0.70), 0.62 * rr) * fs)), n - 1)
     t_peak = t_off = None
+    lead_t = None
     if peak_hi - t0 > int(round(20 * ms)):
-        t_peak = t0 + int(np.argmax(tm[t0:peak_hi + 1]))
+        ts = t0 if legacy else min(qrs_off + int(round(T_START_MS * ms)), peak_hi - int(round(20 * ms)))
+        t_peak = ts + int(np.argmax(tm[ts:peak_hi + 1]))
         end_hi = min(max(end_hi, t_peak + hold + 1), n - 1)
-        t_off = _trapezium_end(tm, t_peak, min(end_hi, t_peak + int(round(T_TAIL_MS * ms))))
+        t_stop = min(end_hi, t_peak + int(round(T_TAIL_MS * ms)))
+        t_off = _trapezium_end(tm, t_peak, t_stop)
+        if not legacy:
+            lead_t = lead_t_ends(low_t, fs, t_peak, t_stop)
 
     # P wave on the spatial magnitude before QRS onset
     p_on = p_off = None
@@ -318,7 +336,84 @@ def delineate(mb: MedianBeat, spike: int | None = None) -> Boundaries:
             if on > 0 and off > on and _p_repeats(mb, on, off):
                 p_on, p_off = on, off
     return Boundaries(p_on=p_on, p_off=p_off, qrs_on=qrs_on, qrs_off=qrs_off, t_peak=t_peak, t_off=t_off,
-                      qrs_found=qrs_found)
+                      qrs_found=qrs_found, lead_t_off=None if lead_t is None else tuple(lead_t))
+
+
+def beat_boundaries(mb: MedianBeat, bd: Boundaries, spike: int | None = None) -> dict[str, NDArray[np.int64]]:
+    """Boundaries of each dominant beat (``mb.segments``, indices in median-beat samples; −1 where
+    not found), refined near the global ones: QRS onset/offset by the search of :func:`qrs_bounds`
+    on the beat itself (kept only within :data:`BEAT_REFINE_MS` of the global boundary), T end
+    by the trapezium knee of the beat's own spatial T magnitude after its T peak (searched within
+    :data:`BEAT_REFINE_MS` of the global T peak)."""
+    fs = mb.fs
+    ms = fs / 1000.0
+    segs = mb.segments
+    nb, _, n = segs.shape
+    out = {k: np.full(nb, -1, dtype=np.int64) for k in ("qrs_on", "qrs_off", "t_peak", "t_off")}
+    lim = int(round(BEAT_REFINE_MS * ms))
+    tail = int(round(T_TAIL_MS * ms))
+    for i in range(nb):
+        on, off, ok = qrs_bounds(segs[i], fs, mb.leads, mb.fiducial, spike, QRS_ON_FRAC, QRS_OFF_FRAC_V2)
+        out["qrs_on"][i] = on if ok and abs(on - bd.qrs_on) <= lim else bd.qrs_on
+        out["qrs_off"][i] = off if ok and abs(off - bd.qrs_off) <= lim else bd.qrs_off
+    if bd.t_peak is None or bd.t_off is None:
+        return out
+    a = max(out["qrs_on"].min() - int(round(10 * ms)), 0)
+    lo, hi = max(bd.t_peak - lim, 0), min(bd.t_peak + lim, n - 1)
+    stop_max = min(bd.t_off + tail, n - 1)
+    for i in range(nb):
+        q = int(out["qrs_on"][i])
+        b0 = max(q - int(round(10 * ms)), 0)
+        c = segs[i] - segs[i][:, b0:q + 1].mean(axis=1, keepdims=True)
+        tm = np.sqrt((lowpass(c[:, a:], fs, T_LOWPASS_HZ) ** 2).mean(axis=0))
+        pk = lo + int(np.argmax(tm[lo - a:hi - a + 1]))
+        stop = min(pk + tail, stop_max)
+        out["t_peak"][i] = pk
+        out["t_off"][i] = a + _trapezium_end(tm, pk - a, stop - a)
+    return out
+
+
+def t_end_spread_ms(mb: MedianBeat, bd: Boundaries, spike: int | None = None) -> float | None:
+    """How much the T end disagrees across leads and beats (ms), None without a T end.
+
+    The median over leads (:attr:`Boundaries.lead_t_off`, leads with a T wave) of the distance
+    between the lead's T end and the global one, plus the median absolute deviation of the T ends
+    found on each dominant beat (:func:`beat_boundaries`, at most :data:`SPREAD_MAX_BEATS` beats,
+    evenly spread). Both are 0 on a clean recording whose leads agree."""
+    if bd.t_off is None or bd.t_peak is None:
+        return None
+    to_ms = 1000.0 / mb.fs
+    ends = [e for e in (bd.lead_t_off or ()) if e is not None]
+    lead = float(np.median(np.abs(np.asarray(ends) - bd.t_off))) if ends else 0.0
+    sub = mb
+    if len(mb.segments) > SPREAD_MAX_BEATS:
+        keep = np.linspace(0, len(mb.segments) - 1, SPREAD_MAX_BEATS).round().astype(int)
+        sub = MedianBeat(signal=mb.signal, fs=mb.fs, leads=mb.leads, fiducial=mb.fiducial, beats=mb.beats[keep],
+                         segments=mb.segments[keep], rr_s=mb.rr_s)
+    te = beat_boundaries(sub, bd, spike)["t_off"]
+    te = te[te >= 0].astype(np.float64)
+    beat = float(np.median(np.abs(te - np.median(te)))) if te.size >= 3 else 0.0
+    return (lead + beat) * to_ms
+
+
+def lead_t_ends(low: NDArray[np.float64], fs: float, t_peak: int, stop: int) -> list[int | None]:
+    """T end per lead of ``low`` (leads × samples, centred on the PR level, low-passed): the
+    trapezium-area knee of the lead's T wave, taken with the sign it has at the global T peak,
+    from its own extremum within :data:`LEAD_T_PEAK_MS` of ``t_peak`` up to ``stop``; None where
+    the lead's T is smaller than :data:`T_LEAD_MIN_FRAC` of the largest lead's."""
+    ms = fs / 1000.0
+    w = int(round(LEAD_T_PEAK_MS * ms))
+    lo, hi = max(t_peak - w, 0), min(t_peak + w, low.shape[1] - 1)
+    amp = np.abs(low[:, lo:hi + 1]).max(axis=1)
+    out: list[int | None] = []
+    for y, a in zip(low, amp):
+        if a < T_LEAD_MIN_FRAC * amp.max() or a <= 0:
+            out.append(None)
+            continue
+        sgn = 1.0 if y[t_peak] >= 0 else -1.0
+        pk = lo + int(np.argmax(sgn * y[lo:hi + 1]))
+        out.append(_trapezium_end(sgn * y, pk, max(stop, pk + 3)) if stop > pk else None)
+    return out
 
 
 def _foot(curve: NDArray[np.float64], i: int, step: int, limit: int) -> int:

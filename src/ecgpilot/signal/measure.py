@@ -20,7 +20,8 @@ from numpy.typing import NDArray
 
 from ecgpilot.record import ECGRecord
 from ecgpilot.signal.beats import record_beats
-from ecgpilot.signal.delineate import Boundaries, MedianBeat, beat_qrs_ms, delineate, median_beats, pacing_spike
+from ecgpilot.signal.delineate import (Boundaries, MedianBeat, beat_qrs_ms, delineate, median_beats, pacing_spike,
+                                       t_end_spread_ms)
 from ecgpilot.signal.filters import resample_poly
 
 __all__ = ["measure", "measure_beats", "measure_detail", "net_areas", "frontal_axis", "qtc_bazett", "qtc_fridericia", "EMPTY_MEASUREMENTS"]
@@ -28,6 +29,9 @@ __all__ = ["measure", "measure_beats", "measure_detail", "net_areas", "frontal_a
 _S3 = np.sqrt(3.0)
 #: Records sampled below this rate are resampled to ≥ 500 Hz (polyphase) before delineation.
 UPSAMPLE_BELOW_HZ = 250.0
+#: QT is "reliable" when the T end disagrees by at most this across leads and beats
+#: (:func:`~ecgpilot.signal.delineate.t_end_spread_ms`; chosen on the QT Database tuning half and LUDB 1-100).
+QT_SPREAD_MAX_MS = 30.0
 #: Projection of the frontal vector (x: towards 0°, y: towards +90°) on each limb lead.
 LIMB_PROJECTION: dict[str, tuple[float, float]] = {
     "I": (1.0, 0.0),
@@ -43,6 +47,7 @@ EMPTY_MEASUREMENTS: dict[str, Any] = {
     "p_duration_ms": None, "pr_ms": None, "qrs_ms": None, "qt_ms": None,
     "qtc_bazett_ms": None, "qtc_fridericia_ms": None, "qtc_ms": None, "qtc_formula": "fridericia",
     "p_axis_deg": None, "qrs_axis_deg": None, "t_axis_deg": None, "pacing_spikes": None, "median_beat": None,
+    "qt_reliable": False, "t_end_spread_ms": None,
 }
 
 
@@ -108,7 +113,8 @@ def measure_beats(signal: NDArray, fs: float, leads: tuple[str, ...], beats: NDA
 
 
 def measure_detail(
-    signal: NDArray, fs: float, leads: tuple[str, ...], beats: NDArray[np.int64], beat_qrs: bool = True
+    signal: NDArray, fs: float, leads: tuple[str, ...], beats: NDArray[np.int64], beat_qrs: bool = True,
+    legacy_delineation: bool = False,
 ) -> tuple[dict[str, Any], MedianBeat | None, Boundaries | None]:
     """Like :func:`measure_beats`, also returning the median beat and its boundaries.
 
@@ -134,7 +140,7 @@ def measure_detail(
     if mb is None:
         return out, None, None
     spike = pacing_spike(signal, fs, mb.beats)
-    bd = delineate(mb, spike)
+    bd = delineate(mb, spike, legacy=legacy_delineation)
     out["pacing_spikes"] = spike is not None
     out.update(intervals(bd, fs, rr_mean))
     if beat_qrs and bd.qrs_found:
@@ -142,6 +148,10 @@ def measure_detail(
         if q is not None:
             out["qrs_ms"] = _r(q)
     out.update(axes(mb, bd))
+    if not legacy_delineation and out["qt_ms"] is not None:
+        spread = t_end_spread_ms(mb, bd, spike)
+        out["t_end_spread_ms"] = _r(spread)
+        out["qt_reliable"] = spread is not None and spread <= QT_SPREAD_MAX_MS
     to_ms = 1000.0 / fs
     out["median_beat"] = {
         "fs": fs,
