@@ -114,6 +114,7 @@ PR_CONSTANT_SD_MS = 25.0
 PR_DISSOCIATED_SD_MS = 50.0
 WENCKEBACH_PR_DROP_MS = 40.0
 DROP_RR_RATIO = 1.3
+DROP_PP_TOL = 0.2  # the blocked P comes on time (± 20 % of the atrial cycle), unlike a blocked premature P
 #: P waves before at least this share of QRS, at a constant PR and no more atrial than
 #: ventricular waves, are read as 1:1 conduction (P waves missed on some beats, tuned).
 SHARE_1TO1_PARTIAL = 0.5
@@ -391,7 +392,7 @@ def rhythm_features(signal: NDArray, fs: float, leads: tuple[str, ...], beats: N
         out["pr_ms_sd"] = _r(float(np.std(pr)), 1) if len(pr) >= 2 else None
     if corr is not None:
         out["p_morphology_consistent"] = bool(corr >= P_CONSISTENT_CORR)
-    ventricular = 60000.0 / (rr_med / ms)
+    ventricular = float(out["ventricular_rate_bpm"])
     if waves.size >= 2:
         pp = np.diff(waves).astype(np.float64)
         cyc = float(np.median(pp))
@@ -447,9 +448,24 @@ def _av_relation(out: dict[str, Any], waves: NDArray[np.int64], onsets: NDArray[
     per_cycle = np.array([int(((waves > onsets[k]) & (waves <= onsets[k + 1] - lo)).sum())
                           for k in range(onsets.size - 1)])
     one = float(np.mean(per_cycle == 1)) if per_cycle.size else 0.0
+    regular_pp = out.get("pp_cv") is not None and out["pp_cv"] <= PP_REGULAR_CV
+    rr = np.diff(onsets).astype(np.float64)
+    base = float(np.median(rr[per_cycle == 1])) if np.any(per_cycle == 1) else float(np.median(rr))
+    pp_med = float(np.median(np.diff(waves)))
+    # dropped beats: a long RR cycle holding two P waves on the atrial rhythm (not a premature P)
+    drops = []
+    for k in np.flatnonzero((per_cycle >= 2) & (rr >= DROP_RR_RATIO * base)):
+        w = waves[(waves > onsets[k]) & (waves <= onsets[k + 1] - lo)]
+        if np.all(np.abs(np.diff(w) / pp_med - 1.0) <= DROP_PP_TOL):
+            drops.append(k)
+    if share >= SHARE_CONDUCTED and drops and one >= 0.5 and ratio > 1.0:
+        falls = [pr_of[k] - pr_of[k + 1] for k in drops if np.isfinite(pr_of[k]) and np.isfinite(pr_of[k + 1])]
+        if falls and np.median(falls) >= WENCKEBACH_PR_DROP_MS:
+            return "wenckebach"
+        if falls and pr_sd <= PR_CONSTANT_SD_MS:
+            return "mobitz2"
     if share >= SHARE_CONDUCTED and (ratio <= RATIO_1TO1_MAX or one >= SHARE_CONDUCTED):
         return "1:1"
-    regular_pp = out.get("pp_cv") is not None and out["pp_cv"] <= PP_REGULAR_CV
     if ratio > RATIO_1TO1_MAX and share < SHARE_CONDUCTED and regular_pp:
         return "dissociated"
     if ratio > RATIO_1TO1_MAX and pr_sd > PR_DISSOCIATED_SD_MS and regular_pp:
@@ -458,16 +474,6 @@ def _av_relation(out: dict[str, Any], waves: NDArray[np.int64], onsets: NDArray[
         if RATIO_2TO1[0] <= ratio <= RATIO_2TO1[1] and np.mean(per_cycle == 2) >= SHARE_CONDUCTED \
                 and pr_sd <= PR_CONSTANT_SD_MS and regular_pp:
             return "2:1"
-        rr = np.diff(onsets).astype(np.float64)
-        base = float(np.median(rr[per_cycle == 1])) if np.any(per_cycle == 1) else float(np.median(rr))
-        # a dropped beat lengthens its RR cycle (pause ~ 2 atrial cycles in Mobitz II, less in Wenckebach)
-        drops = np.flatnonzero((per_cycle >= 2) & (rr >= DROP_RR_RATIO * base))
-        if drops.size and np.mean(per_cycle == 1) >= 0.5:
-            falls = [pr_of[k] - pr_of[k + 1] for k in drops if np.isfinite(pr_of[k]) and np.isfinite(pr_of[k + 1])]
-            if falls and np.median(falls) >= WENCKEBACH_PR_DROP_MS:
-                return "wenckebach"
-            if falls and pr_sd <= PR_CONSTANT_SD_MS:
-                return "mobitz2"
     return "variable"
 
 
