@@ -33,8 +33,9 @@ Record level (the verdict), in this order:
 
 * ``too_few_beats`` – fewer than :data:`MIN_BEATS` QRS complexes (or fewer than one per 2 s);
 * ``too_few_leads`` – fewer than half of the leads are usable;
-* ``leads_off`` – at least :data:`MAX_LEADS_WITHOUT_SIGNAL` lead(s) carry no signal (flat or
-  disconnected): an incomplete 12-lead ECG is recorded again rather than read;
+* ``leads_off`` – in a record of at least :data:`LEADS_OFF_MIN_LEADS` leads, at least
+  :data:`MAX_LEADS_WITHOUT_SIGNAL` lead(s) carry no signal (flat or disconnected): an incomplete
+  12-lead ECG is recorded again rather than read (a lead off hides the territory it looks at);
 * ``unusable_leads`` – at least :data:`MAX_CRITICAL_LEADS` leads are unusable (any critical
   reason): too little of the tracing is reliable.
 
@@ -85,7 +86,8 @@ SECOND_MORPHOLOGY_BEATS = 4  # the nearest-neighbour test needs this many beats 
 REPEAT_SHARE = 0.2  # ... and a beat must resemble max(2, this share) of the other beats
 MIN_BEATS = 3
 MAX_PLAUSIBLE_UV = 25_000.0  # 25 mV peak to peak: twice the largest of 52,000 PTB-XL leads (13 mV)
-MAX_LEADS_WITHOUT_SIGNAL = 1  # this many flat/disconnected leads: record again
+MAX_LEADS_WITHOUT_SIGNAL = 1  # this many flat/disconnected leads: record again ...
+LEADS_OFF_MIN_LEADS = 8  # ... in a record of at least this many leads (a 12-lead ECG, not a Holter strip)
 MAX_CRITICAL_LEADS = 3  # this many unusable leads (any critical reason): record again
 
 _NO_SIGNAL = ("flat", "disconnected", "implausible_amplitude")
@@ -158,7 +160,7 @@ def _beat_consistency(ecg: NDArray[np.float64], fs: float, beats: NDArray[np.int
         cc = np.where(dd > 0, (sc @ sc.T) / np.where(dd > 0, dd, 1.0), 0.0)
         np.fill_diagonal(cc, -1.0)
         k = max(2, int(np.ceil(REPEAT_SHARE * (b.size - 1))))
-        repeated = np.sort(cc, axis=1)[:, -k]  # the k-th best match among the other beats
+        repeated = np.partition(cc, -k, axis=1)[:, -k]  # the k-th best match among the other beats
         corr = np.maximum(corr, repeated)
     return float(np.median(corr))
 
@@ -317,7 +319,7 @@ def quality_from_metrics(leads: dict[str, dict[str, Any]], n_beats: int, duratio
     if n_usable < min_leads:
         record.append(_reason("too_few_leads", None, "critical", k=n_usable, n=n_leads))
     else:
-        if len(no_signal) >= MAX_LEADS_WITHOUT_SIGNAL:
+        if n_leads >= LEADS_OFF_MIN_LEADS and len(no_signal) >= MAX_LEADS_WITHOUT_SIGNAL:
             record.append(_reason("leads_off", None, "critical", leads=", ".join(no_signal)))
         elif len(critical_leads) >= MAX_CRITICAL_LEADS:
             record.append(_reason("unusable_leads", None, "critical", k=len(critical_leads),
