@@ -62,6 +62,14 @@ def test_flat_lead_is_reported():
     assert "V3" in q["message_en"] and "record it again" in q["message_en"]
 
 
+def test_a_lead_off_in_a_short_lead_set_is_not_a_refusal():
+    """leads_off is a 12-lead rule: a 3-lead strip with one flat lead keeps 2 readable leads."""
+    rec = ludb(2).pick(["I", "II", "V5"])
+    q = assess_quality(with_lead(rec, "V5", np.zeros(rec.n_samples)))
+    assert q["critical_leads"] == ["V5"] and "leads_off" not in codes(q)
+    assert q["verdict"] == "usable"
+
+
 def test_one_noisy_lead_leaves_a_usable_record_and_names_it():
     """A lead of noise (no repeated complexes) is unusable, the record stays readable on the others."""
     rec = ludb(2)

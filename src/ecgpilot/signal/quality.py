@@ -39,6 +39,10 @@ Record level (the verdict), in this order:
 * ``unusable_leads`` – at least :data:`MAX_CRITICAL_LEADS` leads are unusable (any critical
   reason): too little of the tracing is reliable.
 
+Only one of ``too_few_leads`` / ``leads_off`` / ``unusable_leads`` is given (the first that
+applies). Every lead counts alike: a 12-lead ECG is read on all its leads, none is optional
+(``leads_off`` exists because a missing V3 or V4 can hide an anterior ST elevation).
+
 Any of these makes the record ``not_interpretable``. Otherwise the verdict is ``usable`` when a
 warning or a critical lead remains (the reading then rests on the other leads; a record may be
 ``usable`` with ``critical_leads``), and ``good`` otherwise. The quality object adds to the
