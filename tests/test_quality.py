@@ -70,6 +70,21 @@ def test_a_lead_off_in_a_short_lead_set_is_not_a_refusal():
     assert q["verdict"] == "usable"
 
 
+def test_a_limb_lead_recording_in_a_12_lead_file_stays_readable():
+    """Contec ECG90A demo EDF: 12 signals, V1-V6 without signal (a 6-lead recording). Before the
+    CinC 2011 tuning it was 'usable'; it must not become a 'lead off' refusal."""
+    from ecgpilot.io import read_ecg
+
+    rec = read_ecg(data_file("format-samples", "contec-ecg90a", "0000050.ECG.edf")).with_derived_leads()
+    q = assess_quality(rec)
+    assert q["critical_leads"] == ["V1", "V2", "V3", "V4", "V5", "V6"]
+    assert "limb_leads_only" in codes(q) and "leads_off" not in codes(q)
+    assert q["verdict"] == "usable"
+    # the same record with one limb lead off as well is refused
+    q2 = assess_quality(with_lead(rec, "II", np.zeros(rec.n_samples)))
+    assert q2["verdict"] == "not_interpretable"
+
+
 def test_one_noisy_lead_leaves_a_usable_record_and_names_it():
     """A lead of noise (no repeated complexes) is unusable, the record stays readable on the others."""
     rec = ludb(2)

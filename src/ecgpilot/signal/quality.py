@@ -40,7 +40,9 @@ Record level (the verdict), in this order:
   reason): too little of the tracing is reliable.
 
 Only one of ``too_few_leads`` / ``leads_off`` / ``unusable_leads`` is given (the first that
-applies). Every lead counts alike: a 12-lead ECG is read on all its leads, none is optional
+applies). A record whose six chest leads all lack signal while its six limb leads have it is a
+limb-lead (6-lead) recording in a 12-lead container (e.g. the Contec ECG90A EDF export): it gets the
+warning ``limb_leads_only`` and the two lead-count rules look at its limb leads only. Every lead counts alike: a 12-lead ECG is read on all its leads, none is optional
 (``leads_off`` exists because a missing V3 or V4 can hide an anterior ST elevation).
 
 Any of these makes the record ``not_interpretable``. Otherwise the verdict is ``usable`` when a
@@ -93,6 +95,8 @@ MAX_PLAUSIBLE_UV = 25_000.0  # 25 mV peak to peak: twice the largest of 52,000 P
 MAX_LEADS_WITHOUT_SIGNAL = 1  # this many flat/disconnected leads: record again ...
 LEADS_OFF_MIN_LEADS = 8  # ... in a record of at least this many leads (a 12-lead ECG, not a Holter strip)
 MAX_CRITICAL_LEADS = 3  # this many unusable leads (any critical reason): record again
+LIMB = ("I", "II", "III", "aVR", "aVL", "aVF")
+PRECORDIAL = ("V1", "V2", "V3", "V4", "V5", "V6")
 
 _NO_SIGNAL = ("flat", "disconnected", "implausible_amplitude")
 
@@ -231,6 +235,8 @@ _TEXT = {
                       "Only {k} of {n} leads are usable: record the ECG again."),
     "leads_off": ("Pas de signal sur {leads} : vérifier électrode(s) et câble(s), puis refaire l'enregistrement.",
                   "No signal on {leads}: check the electrode(s) and cable(s), then record the ECG again."),
+    "limb_leads_only": ("Aucune dérivation précordiale (V1 à V6 sans signal) : ECG des membres seul, lecture limitée aux 6 dérivations des membres.",
+                        "No chest lead (V1 to V6 without signal): limb-lead ECG only, reading limited to the 6 limb leads."),
     "unusable_leads": ("{k} dérivations inutilisables ({leads}) : trop peu du tracé est fiable, refaire l'enregistrement.",
                        "{k} leads unusable ({leads}): too little of the tracing is reliable, record the ECG again."),
     "limb_lead_reversal": ("Inversion probable des électrodes bras droit / bras gauche (P et QRS négatifs en DI, QRS positif en aVR) ; vérifier la pose, ou dextrocardie.",
@@ -316,6 +322,13 @@ def quality_from_metrics(leads: dict[str, dict[str, Any]], n_beats: int, duratio
             no_signal.append(name)
     n_usable = n_leads - len(critical_leads)
     record: list[Reason] = []
+    notes: list[Reason] = []
+    absent: set[str] = set()
+    if set(PRECORDIAL) <= set(no_signal) and set(LIMB) <= set(names) and not set(LIMB) & set(no_signal):
+        absent = set(PRECORDIAL)  # a limb-lead (6-lead) recording in a 12-lead container
+        notes.append(_reason("limb_leads_only", None, "warning"))
+    off = [n for n in no_signal if n not in absent]
+    bad = [n for n in critical_leads if n not in absent]
     expected = duration_s / 2.0  # fewer than 1 beat per 2 s (30 bpm) is not a usable ECG
     if n_beats < min(MIN_BEATS, max(expected, 2)):
         record.append(_reason("too_few_beats", None, "critical", n=MIN_BEATS))
@@ -323,14 +336,13 @@ def quality_from_metrics(leads: dict[str, dict[str, Any]], n_beats: int, duratio
     if n_usable < min_leads:
         record.append(_reason("too_few_leads", None, "critical", k=n_usable, n=n_leads))
     else:
-        if n_leads >= LEADS_OFF_MIN_LEADS and len(no_signal) >= MAX_LEADS_WITHOUT_SIGNAL:
-            record.append(_reason("leads_off", None, "critical", leads=", ".join(no_signal)))
-        elif len(critical_leads) >= MAX_CRITICAL_LEADS:
-            record.append(_reason("unusable_leads", None, "critical", k=len(critical_leads),
-                                  leads=", ".join(critical_leads)))
-    reasons = record + reasons
+        if n_leads - len(absent) >= LEADS_OFF_MIN_LEADS and len(off) >= MAX_LEADS_WITHOUT_SIGNAL:
+            record.append(_reason("leads_off", None, "critical", leads=", ".join(off)))
+        elif len(bad) >= MAX_CRITICAL_LEADS:
+            record.append(_reason("unusable_leads", None, "critical", k=len(bad), leads=", ".join(bad)))
+    reasons = record + notes + reasons
     verdict = NOT_INTERPRETABLE if record else (USABLE if reasons else GOOD)
-    fr, en = _summary(verdict, sorted(critical_leads), no_signal)
+    fr, en = _summary(verdict, sorted(critical_leads), off)
     return {
         "verdict": verdict,
         "interpretable": verdict != NOT_INTERPRETABLE,
