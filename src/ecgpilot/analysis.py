@@ -58,6 +58,7 @@ def analyze_record(record: ECGRecord, *, use_ai: bool = True) -> dict[str, Any]:
     from ecgpilot.signal.beats import record_beats
     from ecgpilot.signal.leadmatrix import lead_matrix
     from ecgpilot.signal.measure import measure_detail, net_areas
+    from ecgpilot.signal.rhythm import rhythm_features
     from ecgpilot.signal.quality import USABLE, GOOD, assess_quality, reversal_reasons
 
     rec = record.with_derived_leads()
@@ -67,8 +68,9 @@ def analyze_record(record: ECGRecord, *, use_ai: bool = True) -> dict[str, Any]:
     if quality["interpretable"]:
         measurements, mb, bd = measure_detail(rec.signal, rec.fs, rec.leads, beats)
         measurements["lead_matrix"] = None
+        measurements["rhythm"] = rhythm_features(rec.signal, rec.fs, rec.leads, beats)
         if mb is not None and bd is not None:
-            measurements["lead_matrix"] = lead_matrix(rec.signal, rec.fs, mb, bd)
+            measurements["lead_matrix"] = lead_matrix(rec.signal, rec.fs, mb, bd, measurements.get("qrs_ms"))
             extra = reversal_reasons(rec.leads, net_areas(mb, bd, "p"), net_areas(mb, bd, "qrs") or {})
             if extra:
                 quality["reasons"] += [r.to_dict() for r in extra]
@@ -101,9 +103,9 @@ def _sha256(path: Path) -> str:
 
 def analyze_file(path: str | Path, *, use_ai: bool = True) -> dict[str, Any]:
     """Read any supported ECG file and analyse it (see :func:`analyze_record`)."""
-    from ecgpilot.io import read_ecg
+    from ecgpilot.io import read_ecg, resolve_path
 
-    p = Path(path)
+    p = resolve_path(path)   # also a WFDB record name without extension
     record = read_ecg(p)
     doc = analyze_record(record, use_ai=use_ai)
     doc["file"] = {"name": p.name, "sha256": _sha256(p), "format": record.source.format}

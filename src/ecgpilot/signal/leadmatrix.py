@@ -14,7 +14,11 @@ universal definition of MI (Thygesen et al. 2018) name as the reference for ST d
   positive lobe after S is R′ (``rp``). A complex without a positive lobe is a QS: reported as Q
   (``q_uv``, ``q_ms``) with R = S = 0. Amplitudes in µV (Q and S ≤ 0), durations in ms between
   the lobe's crossings (the first lobe starts where the lead leaves its baseline); an absent
-  wave is 0 µV and 0 ms;
+  wave is 0 µV and 0 ms. A wave has a turning point (IEC 60601-2-51 GG.5, after the CSE): the
+  last lobe, when the lead is still off its baseline at J and has come back from that lobe's
+  peak by less than :data:`MIN_WAVE_UV`, is the ST deviation, not an R′ or S (a QS followed by
+  ST elevation is a QS, not a QR); a lone lobe under :data:`MIN_WAVE_UV` (a flat or isoelectric
+  lead) is no wave at all, so that such a lead never reports a Q of 0 µV lasting the whole QRS;
 * ``qrs_pp_uv``: QRS peak to peak; ``r_peak_time_ms``: from the global QRS onset to the peak of
   the last R wave (R′ when present; the "intrinsicoid deflection");
 * ``r_notched``: the R (or R′) wave has two peaks :data:`NOTCH_MS` ms apart or more, the dip
@@ -30,10 +34,20 @@ The median beat here is made from the same aligned dominant beats as the global 
 from a 0.5–150 Hz zero-phase filtered signal (AHA 2007: zero-phase high-pass up to 0.67 Hz keeps
 the ST segment; a 150 Hz bandwidth keeps the QRS amplitudes), not the 0.5–40 Hz one used to
 find the boundaries. Everything here is pure: arrays in, numbers out.
+
+Validation (``benchmarks/bench_leadmatrix.py``, ``benchmarks/results/leadmatrix.md``): on GE
+12SL's median-beat measurements of a MUSE export, R and S agree to 0 ± 19 µV; GE references QRS
+amplitudes and ST to the level *at* QRS onset, this module to the PR segment's end (see the
+report: most of the remaining per-lead spread, and GE's QS in V1 where our earlier QRS onset
+takes in a 25 µV initial deflection, come from there and from the global boundaries, not from
+the wave rules). On Philips' per-lead measurements of a Sierra XML export, R, Q, S and P agree
+within 10 µV on average. On LUDB the ST levels obey Einthoven's and Goldberger's laws to SD
+3–6 µV.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -146,7 +160,8 @@ def _r(v: float | None) -> float | None:
 
 
 def lead_values(x: NDArray[np.float64], fs: float, bd: Boundaries) -> dict[str, Any]:
-    """One lead's entry of the matrix from its median beat ``x`` (µV) and the global boundaries."""
+    """One lead's entry of the matrix from its median beat ``x`` (µV) and the global boundaries
+    (``bd.qrs_off`` is the J point)."""
     on, off = bd.qrs_on, bd.qrs_off
     half = max(int(round(POINT_HALF_MS * fs / 1000.0)), 0)
     gap = int(round(BASELINE_GAP_MS * fs / 1000.0))
@@ -177,6 +192,12 @@ def lead_values(x: NDArray[np.float64], fs: float, bd: Boundaries) -> dict[str, 
         z = int(moving[-1]) + 1 if moving.size else q.size
         lobes = _lobes(q[a:z], fs) if z - a >= 2 else []
         lobes = [(s + a, e + a, pk, k + a) for s, e, pk, k in lobes]
+        # a lone lobe under the minimum wave size is no wave (a flat or isoelectric lead: no Q of 0 µV)
+        lobes = [lb for lb in lobes if abs(lb[2]) >= MIN_WAVE_UV]
+        # a last lobe still at J that has not turned back towards the baseline by a minimum wave
+        # (MIN_WAVE_UV) since its peak has no turning point: it is the ST deviation, not an R′ or S
+        if lobes and lobes[-1][1] >= q.size and abs(lobes[-1][2]) - abs(q[-1]) < MIN_WAVE_UV:
+            lobes = lobes[:-1]
         waves: dict[str, tuple[int, int, float, int]] = {}
         for lobe in lobes:
             positive = lobe[2] > 0
@@ -217,15 +238,23 @@ def lead_values(x: NDArray[np.float64], fs: float, bd: Boundaries) -> dict[str, 
     return out
 
 
-def lead_matrix(signal: NDArray, fs: float, mb: MedianBeat, bd: Boundaries) -> dict[str, Any] | None:
+def lead_matrix(signal: NDArray, fs: float, mb: MedianBeat, bd: Boundaries,
+                qrs_ms: float | None = None) -> dict[str, Any] | None:
     """The ``measurements.lead_matrix`` object (see ``docs/analysis-schema.md``), or None when
     the QRS could not be delineated.
 
     ``signal`` (leads × samples, µV) and ``fs`` are the record's, in ``mb.leads`` order; ``mb``
     and ``bd`` the median beat and global boundaries of :func:`~ecgpilot.signal.measure.measure_detail`.
+    ``qrs_ms`` is the reported QRS duration (measured beat by beat): when it ends later than the
+    median beat's QRS offset, the J point is QRS onset + ``qrs_ms`` (a J point inside the QRS, e.g.
+    the R′ of a bundle branch block, would read the QRS as ST deviation).
     """
     if not bd.qrs_found:
         return None
+    if qrs_ms is not None and np.isfinite(qrs_ms):
+        j = bd.qrs_on + int(round(qrs_ms * mb.fs / 1000.0))
+        if j > bd.qrs_off and (bd.t_off is None or j < bd.t_off):
+            bd = dataclasses.replace(bd, qrs_off=j)
     wide = median_beat_wide(signal, fs, mb)
     to_ms = 1000.0 / mb.fs
 
