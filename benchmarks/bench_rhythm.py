@@ -260,9 +260,9 @@ def report(split: str, rows: list[dict[str, Any]], classes: tuple[str, ...]) -> 
 
 NOTES = """## Reading the numbers, and what is not covered
 
-* Sinus PPV is high (≥ 0.99) and sensitivity ~0.84: the misses are mostly 'undetermined' or
-  'junctional' where P waves were found before fewer than half of the QRS (small P waves, PTB-XL at
-  100 Hz). 'sinus' includes sinus brady-/tachycardia, sinus arrhythmia and first-degree AV block
+* Sinus PPV is high (≥ 0.99): the misses are mostly 'undetermined' (P waves found before only part
+  of the QRS, or scattered PR in an irregular rhythm) or 'junctional' (no P found: small P waves,
+  PTB-XL at 100 Hz). 'sinus' includes sinus brady-/tachycardia, sinus arrhythmia and first-degree AV block
   (the PR is reported; the rule layer decides on 1st-degree block).
 * Flutter is no longer taken for AF: across all four splits no labelled flutter is guessed
   'atrial_fibrillation' (the few flutter records make the CIs wide: 7 tuning, 3 report). The flutter

@@ -78,6 +78,10 @@ JUNCTIONAL_RATE = (40.0, 100.0)
 RR_CV_REGULAR = 0.08
 #: Irregular (atrial fibrillation-like) RR: median |ΔRR| / median RR at or above this (tuned).
 RR_IRREGULAR = 0.08
+#: ... or a coefficient of variation of RR at or above this (tuned).
+RR_CV_IRREGULAR = 0.10
+#: PR SD (ms) above which P waves before QRS of an irregular rhythm are not taken as conducted (tuned).
+PR_SD_IRREGULAR_MAX = 10.0
 #: Atrial fibrillation: P waves found before fewer than this share of QRS (tuned).
 AF_MAX_P_SHARE = 0.5
 #: Grouped beating: long RRs ≥ this × the short ones, each cluster's CV below GROUP_CV.
@@ -100,6 +104,14 @@ P_KEEP_CORR = 0.5
 P_BEAT_K = 2.0
 P_BEAT_MIN_UV = 8.0
 P_BEAT_CORR = 0.6
+#: Search near the median beat's P: ± this around its place, correlation with the residual's median there.
+SEED_LAG_MS = 40.0
+P_SEED_CORR = 0.6
+#: When P waves precede at least this share of QRS, an atrial wave outside the PR windows (a
+#: blocked P) is kept only if it correlates ≥ P_EXTRA_CORR with them at P_EXTRA_AMP × their size.
+EXTRA_MIN_SHARE = 0.5
+P_EXTRA_CORR = 0.8
+P_EXTRA_AMP = (0.5, 2.0)
 P_CONSISTENT_CORR = 0.7
 #: P peak to QRS onset window (ms) for "a P before this QRS": PR 120–200 ms normal, up to
 #: ~ 400 ms in first-degree block (P onset ~ 50 ms before its peak).
@@ -226,38 +238,79 @@ def _cancel(x: NDArray[np.float64], fs: float, beats: NDArray[np.int64], dominan
     return res, valid
 
 
-def _atrial_waves(r: NDArray[np.float64], valid: NDArray[np.bool_], fs: float, onsets: NDArray[np.int64]
-                  ) -> tuple[NDArray[np.int64], float | None, float | None]:
+def _seeded(r: NDArray[np.float64], env: NDArray[np.float64], valid: NDArray[np.bool_], onsets: NDArray[np.int64],
+            p_expect: int, half: int, fs: float) -> tuple[NDArray[np.int64], list[float], NDArray[np.float64] | None]:
+    """P waves searched beat by beat near where the median beat has its P (``p_expect`` samples
+    from the QRS onset, ± :data:`SEED_LAG_MS`): best correlation with the median of the residual
+    at that place; kept when ≥ :data:`P_SEED_CORR` and ≥ :data:`P_BEAT_MIN_UV`."""
+    n = r.shape[1]
+    lag = int(round(SEED_LAG_MS * fs / 1000))
+    pos = onsets + p_expect
+    pos = pos[(pos - half - lag >= 0) & (pos + half + lag < n)]
+    if pos.size < 3:
+        return np.zeros(0, dtype=np.int64), [], None
+    win = np.arange(-half, half + 1)
+    seed = np.median(r[:, pos[:, None] + win[None, :]], axis=1)
+    seed = seed - seed.mean(axis=1, keepdims=True)
+    sflat = seed.ravel() / (np.linalg.norm(seed) + 1e-12)
+    lags = np.arange(-lag, lag + 1)
+    centre = pos[:, None] + lags[None, :]                                   # beats × lags
+    seg = r[:, centre[:, :, None] + win[None, None, :]]                      # leads × beats × lags × samples
+    seg = seg - seg.mean(axis=3, keepdims=True)
+    seg = np.moveaxis(seg, 0, 2).reshape(pos.size, lags.size, -1)            # beats × lags × (leads·samples)
+    cc = seg @ sflat / (np.linalg.norm(seg, axis=2) + 1e-12)
+    best = np.argmax(cc, axis=1)
+    at = centre[np.arange(pos.size), best]
+    c = cc[np.arange(pos.size), best]
+    ok = (c >= P_SEED_CORR) & (env[at] >= P_BEAT_MIN_UV) & valid[at]
+    return at[ok].astype(np.int64), list(c[ok]), seed
+
+
+def _atrial_waves(r: NDArray[np.float64], valid: NDArray[np.bool_], fs: float, onsets: NDArray[np.int64],
+                  p_expect: int | None = None) -> tuple[NDArray[np.int64], float | None, float | None]:
     """Atrial wave peaks in the residual ``r`` (atrial leads × samples): positions, the onset
     offset of their median shape (samples before the peak) and the median correlation of the
-    waves with it. Waves above the strict threshold make the template; then each QRS without
-    one in its PR window gets the best match there if it passes the per-beat threshold."""
+    waves with it. Waves above the strict threshold make a template; where the median beat has a
+    P wave, each beat is searched near that place (:func:`_seeded`); then each QRS still without
+    a wave in its PR window gets the best match there if it passes the per-beat threshold."""
     env = np.sqrt((r * r).mean(axis=0)) * valid
     if not valid.any():
         return np.zeros(0, dtype=np.int64), None, None
     noise = float(np.median(env[valid]))
     thr = max(ATRIAL_NOISE_K * noise, ATRIAL_MIN_UV)
     half = int(round(P_HALF_MS * fs / 1000))
-    pk, _ = find_peaks(env, height=thr, distance=max(int(round(ATRIAL_REFRACTORY_MS * fs / 1000)), 1))
+    refr = max(int(round(ATRIAL_REFRACTORY_MS * fs / 1000)), 1)
+    pk, _ = find_peaks(env, height=thr, distance=refr)
     pk = pk[(pk - half >= 0) & (pk + half < r.shape[1])]
-    if pk.size < 2:
-        return pk.astype(np.int64), None, None
-    segs = r[:, pk[:, None] + np.arange(-half, half + 1)[None, :]].transpose(1, 0, 2)  # waves × leads × samples
-    segs = segs - segs.mean(axis=2, keepdims=True)
-    flat = segs.reshape(pk.size, -1)
-    keep = np.ones(pk.size, dtype=bool)
-    cc = np.zeros(pk.size)
-    for _ in range(2):
-        tmpl = np.median(flat[keep], axis=0)
-        cc = flat @ tmpl / (np.linalg.norm(flat, axis=1) * np.linalg.norm(tmpl) + 1e-12)
-        new = cc >= P_KEEP_CORR
-        if new.sum() < 2:
-            break
-        keep = new
-    kept = pk[keep]
-    tm = np.median(segs[keep], axis=0)
+    kept = np.zeros(0, dtype=np.int64)
+    ccs: list[float] = []
+    tm: NDArray[np.float64] | None = None
+    if pk.size >= 2:
+        segs = r[:, pk[:, None] + np.arange(-half, half + 1)[None, :]].transpose(1, 0, 2)  # waves × leads × samples
+        segs = segs - segs.mean(axis=2, keepdims=True)
+        flat = segs.reshape(pk.size, -1)
+        keep = np.ones(pk.size, dtype=bool)
+        cc = np.zeros(pk.size)
+        for _ in range(2):
+            tmpl = np.median(flat[keep], axis=0)
+            cc = flat @ tmpl / (np.linalg.norm(flat, axis=1) * np.linalg.norm(tmpl) + 1e-12)
+            new = cc >= P_KEEP_CORR
+            if new.sum() < 2:
+                break
+            keep = new
+        kept = pk[keep]
+        tm = np.median(segs[keep], axis=0)
+        ccs = list(cc[keep])
+    if p_expect is not None:
+        seeded, sc, seed = _seeded(r, env, valid, onsets, p_expect, half, fs)
+        if seed is not None and seeded.size:
+            far = np.all(np.abs(kept[:, None] - seeded[None, :]) >= refr, axis=1) if kept.size else np.zeros(0, bool)
+            ccs = [c for c, f in zip(ccs, far) if f] + sc
+            kept = np.sort(np.concatenate([kept[far], seeded]))
+            tm = seed
+    if tm is None or kept.size < 2:
+        return kept.astype(np.int64), None, None
     tflat = tm.ravel() / (np.linalg.norm(tm) + 1e-12)
-    ccs = list(cc[keep])
     # per-beat search in the PR window of each QRS without a wave there
     ms = fs / 1000.0
     lo_w, hi_w = int(round(PR_PEAK_MIN_MS * ms)), int(round(PR_PEAK_MAX_MS * ms))
@@ -278,6 +331,19 @@ def _atrial_waves(r: NDArray[np.float64], valid: NDArray[np.bool_], fs: float, o
             ccs.append(c)
     if added:
         kept = np.unique(np.concatenate([kept, np.asarray(added)]))
+    # with P waves before most QRS, a wave elsewhere (blocked P) must look like them
+    d = onsets[None, :] - kept[:, None]
+    conducted = np.any((d >= lo_w) & (d <= hi_w), axis=1)
+    if conducted.sum() >= max(3, EXTRA_MIN_SHARE * onsets.size):
+        cs = r[:, kept[:, None] + np.arange(-half, half + 1)[None, :]].transpose(1, 0, 2)
+        cs = cs - cs.mean(axis=2, keepdims=True)
+        cflat = cs.reshape(kept.size, -1)
+        ct = np.median(cflat[conducted], axis=0)
+        ccc = cflat @ ct / (np.linalg.norm(cflat, axis=1) * np.linalg.norm(ct) + 1e-12)
+        amp = env[kept] / float(np.median(env[kept[conducted]]))
+        ok = conducted | ((ccc >= P_EXTRA_CORR) & (amp >= P_EXTRA_AMP[0]) & (amp <= P_EXTRA_AMP[1]))
+        kept, ccs = kept[ok], list(ccc[ok])
+        tm = np.median(cs[conducted], axis=0)
     tenv = np.sqrt((tm * tm).mean(axis=0))
     c0 = half
     above = np.flatnonzero(tenv[:c0 + 1] < P_ONSET_FRAC * tenv[c0])
@@ -337,6 +403,7 @@ def rhythm_features(signal: NDArray, fs: float, leads: tuple[str, ...], beats: N
     qrs_on, qrs_off, t_end = -int(round(50 * ms)), int(round(60 * ms)), int(round(0.35 * fs))
     dominant = np.ones(beats.size, dtype=bool)
     p_next: int | None = None
+    p_expect: int | None = None  # P peak of the median beat, from the QRS onset (samples)
     if mb is not None:
         bd = delineate(mb)
         qrs_on, qrs_off = bd.qrs_on - mb.fiducial, bd.qrs_off - mb.fiducial
@@ -344,8 +411,10 @@ def rhythm_features(signal: NDArray, fs: float, leads: tuple[str, ...], beats: N
             out["qrs_ms"] = _r((bd.qrs_off - bd.qrs_on) / ms)
         if bd.t_off is not None:
             t_end = bd.t_off - mb.fiducial
-        if bd.p_on is not None:
+        if bd.p_on is not None and bd.p_off is not None:
             p_next = bd.p_on - mb.fiducial
+            lv = mb.signal[:, bd.p_on:bd.p_off + 1] - mb.signal[:, bd.qrs_on:bd.qrs_on + 1]
+            p_expect = bd.p_on + int(np.argmax((lv * lv).sum(axis=0))) - bd.qrs_on
         # dominant beats = those median_beats kept (aligned within ± 20 ms)
         d = np.abs(beats[:, None] - mb.beats[None, :]).min(axis=1)
         dominant = d <= int(round(20 * ms))
@@ -363,7 +432,7 @@ def rhythm_features(signal: NDArray, fs: float, leads: tuple[str, ...], beats: N
     valid[-edge:] = False
     rows = [leads.index(n) for n in ATRIAL_LEADS if n in leads] or list(range(len(leads)))
     onsets = beats + qrs_on
-    waves, onset, corr = _atrial_waves(res[rows], valid, fs, onsets)
+    waves, onset, corr = _atrial_waves(res[rows], valid, fs, onsets, p_expect)
     out["n_atrial_waves"] = int(waves.size)
     # flutter / organised atrial activity
     frows = [leads.index(n) for n in FLUTTER_LEADS if n in leads] or rows
@@ -407,13 +476,27 @@ def rhythm_features(signal: NDArray, fs: float, leads: tuple[str, ...], beats: N
     return decide(out)
 
 
+def _irregular(out: dict[str, Any]) -> bool:
+    """Irregular ventricular rhythm: successive-difference index or coefficient of variation high."""
+    irr, cv = out["rr_irregularity"], out["rr_cv"]
+    return bool((irr is not None and irr >= RR_IRREGULAR) or (cv is not None and cv >= RR_CV_IRREGULAR))
+
+
+def _pr_sd_max(out: dict[str, Any]) -> float:
+    """Largest PR SD of conducted (sinus-like) P waves: tighter when the RR is irregular, where
+    P-like bumps of fibrillation at random PR would otherwise pass."""
+    return PR_SD_IRREGULAR_MAX if _irregular(out) else PR_CONSTANT_SD_MS
+
+
 def decide(out: dict[str, Any]) -> dict[str, Any]:
     """The rule layer on measured features (in place): flutter and fibrillatory waves, the AV
     relation of flutter, ``rhythm_guess`` and ``rhythm_evidence``. Separate so that
     thresholds can be re-evaluated on stored features."""
     share = out["p_before_qrs_share"]
+    irregular = _irregular(out)
+    pr_sd_max = _pr_sd_max(out)
     sinus_like = bool(share is not None and share >= SHARE_CONDUCTED and out["p_morphology_consistent"]
-                      and (out["pr_ms_sd"] or 0.0) <= PR_CONSTANT_SD_MS)
+                      and (out["pr_ms_sd"] or 0.0) <= pr_sd_max)
     oi, fd, rms = out["atrial_organisation"], out["atrial_dominant_hz"], out["atrial_rms_uv"]
     flutter = bool(oi is not None and fd is not None and rms is not None and oi >= FLUTTER_OI_MIN
                    and rms >= FLUTTER_MIN_UV and (not sinus_like or oi >= FLUTTER_OI_STRONG))
@@ -425,11 +508,10 @@ def decide(out: dict[str, Any]) -> dict[str, Any]:
         out["p_per_qrs"] = _r(ratio, 2)
         out["av_relation"] = "2:1" if RATIO_2TO1[0] <= ratio <= RATIO_2TO1[1] and out["rr_regular"] else "variable"
     if (not flutter and out["av_relation"] == "variable" and share is not None and share >= SHARE_1TO1_PARTIAL
-            and out["p_morphology_consistent"] and out["pr_ms_sd"] is not None and out["pr_ms_sd"] <= PR_CONSTANT_SD_MS
+            and out["p_morphology_consistent"] and out["pr_ms_sd"] is not None and out["pr_ms_sd"] <= pr_sd_max
             and out["p_per_qrs"] is not None and out["p_per_qrs"] <= RATIO_1TO1_MAX):
         out["av_relation"] = "1:1"
         sinus_like = True
-    irregular = out["rr_irregularity"] is not None and out["rr_irregularity"] >= RR_IRREGULAR
     out["fibrillatory_waves"] = bool(irregular and not flutter and not sinus_like and (share is None or share < AF_MAX_P_SHARE))
     out["rhythm_guess"], out["rhythm_evidence"] = _guess(out)
     return out
@@ -502,7 +584,8 @@ def _guess(o: dict[str, Any]) -> tuple[str, list[str]]:
         return "second_degree_av_block_mobitz2", ev + [f"constant PR (SD {o['pr_ms_sd']} ms) with P waves without QRS"]
     if rel == "2:1":
         return "av_block_2to1", ev + [f"atrial rate {ar:.0f} bpm, two P waves per QRS"]
-    if rel == "1:1" and share is not None and o["p_morphology_consistent"]:
+    if rel == "1:1" and share is not None and o["p_morphology_consistent"] \
+            and (not _irregular(o) or (o["pr_ms_sd"] or 0.0) <= PR_SD_IRREGULAR_MAX):
         return "sinus", ev + [f"PR {o['pr_ms_median']} ms (SD {o['pr_ms_sd']})", "P waves alike"]
     if o["rr_regular"] and (share is None or share < SHARE_NO_P):
         narrow = o["qrs_ms"] is not None and o["qrs_ms"] < QRS_NARROW_MS
