@@ -40,8 +40,28 @@ REFERENCE = {
 }
 #: Emergency-rule thresholds searched on fold 9 (least aggressive setting reaching the goal wins).
 GRID = {"ai_critical_probability": [0.5, 0.4, 0.3, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005],
-        "hr_very_fast": [150.0, 140.0, 130.0, 120.0],
-        "st_elevation_uv": [100.0, 75.0, 50.0]}
+        "hr_very_fast": [150.0, 140.0, 130.0, 120.0]}
+#: PTB-XL sub-class codes of myocardial infarction (age not given in the shared labels).
+MI_CODES = {"IMI", "AMI", "LMI", "PMI"}
+#: criterion → (reference labels (task, codes), statement ids that count as found)
+CRITERIA = {
+    "LVH": (("sub_class", {"LVH"}), {"lvh", "lvh_strain"}),
+    "complete LBBB": (("sub_class", {"CLBBB"}), {"lbbb"}),
+    "incomplete LBBB": (("sub_class", {"ILBBB"}), {"incomplete_lbbb"}),
+    "complete RBBB": (("sub_class", {"CRBBB"}), {"rbbb", "bifascicular_block"}),
+    "incomplete RBBB": (("sub_class", {"IRBBB"}), {"incomplete_rbbb"}),
+    "1st-degree AV block (form LPR)": (("form", {"LPR"}), {"first_degree_avb"}),
+    "atrial fibrillation": (("rhythm", {"AFIB"}), {"atrial_fibrillation", "irregular_rhythm_no_p"}),
+    "atrial flutter": (("rhythm", {"AFLT"}), {"atrial_flutter"}),
+    "sinus bradycardia": (("rhythm", {"SBRAD"}), {"sinus_bradycardia", "sinus_bradycardia_marked"}),
+    "sinus tachycardia": (("rhythm", {"STACH"}), {"sinus_tachycardia"}),
+    "Q waves (form QWAVE)": (("form", {"QWAVE"}), {"pathological_q", "infarction", "infarction_possibly_acute"}),
+    "infarction (sub-class IMI/AMI/LMI/PMI)": (("sub_class", MI_CODES), {"pathological_q", "infarction",
+                                                                      "infarction_possibly_acute", "stemi"}),
+    "low voltage (form LVOLT)": (("form", {"LVOLT"}), {"low_voltage"}),
+    "paced (rhythm PACE)": (("rhythm", {"PACE"}), {"paced_rhythm"}),
+    "WPW": (("sub_class", {"WPW"}), {"wpw", "possible_preexcitation"}),
+}
 GOAL = 0.95
 
 
@@ -62,7 +82,10 @@ def _slim(doc: dict[str, Any]) -> dict[str, Any]:
     m = doc.get("measurements")
     if m:
         m = {k: v for k, v in m.items() if k not in ("beats_s", "median_beat")}
-    return {"record": {"patient": {}}, "quality": doc["quality"], "measurements": m}
+        if m.get("lead_matrix"):
+            m["lead_matrix"] = {k: v for k, v in m["lead_matrix"].items() if k != "beats_s"}
+    q = {k: v for k, v in doc["quality"].items() if k != "leads"}
+    return {"record": {"patient": {}}, "quality": q, "measurements": m}
 
 
 def analyses(ds, idx: np.ndarray, cache: Path) -> dict[int, dict[str, Any]]:
@@ -87,43 +110,6 @@ def analyses(ds, idx: np.ndarray, cache: Path) -> dict[int, dict[str, Any]]:
     return docs
 
 
-def st_levels(rec: ECGRecord) -> dict[str, float] | None:
-    """ST level (µV) per lead at J + 20 ms of the median beat, against the PR segment
-    (30 to 10 ms before QRS onset). Proposed ``measurements.st_uv`` field, computed here."""
-    from ecgpilot.signal.beats import record_beats
-    from ecgpilot.signal.measure import measure_detail
-
-    rec = rec.with_derived_leads()
-    _, mb, bd = measure_detail(rec.signal, rec.fs, rec.leads, record_beats(rec))
-    if mb is None or bd is None or not bd.qrs_found:
-        return None
-    fs = mb.fs
-    j = bd.qrs_off + int(round(0.02 * fs))
-    b0, b1 = bd.qrs_on - int(round(0.03 * fs)), bd.qrs_on - int(round(0.01 * fs))
-    if b0 < 0 or j >= mb.signal.shape[1]:
-        return None
-    base = mb.signal[:, b0:b1].mean(axis=1)
-    return {lead: round(float(mb.signal[k, j] - base[k]), 1) for k, lead in enumerate(mb.leads)}
-
-
-def st_part(ds, idx: np.ndarray, cache: Path) -> dict[int, dict[str, float] | None]:
-    """ST levels per ecg_id (cached jsonl)."""
-    out: dict[int, dict[str, float] | None] = {}
-    if cache.exists():
-        for line in cache.read_text().splitlines():
-            d = json.loads(line)
-            out[d["ecg_id"]] = d["st_uv"]
-    with cache.open("a") as f:
-        for i in idx:
-            e = int(ds.ecg_id[i])
-            if e in out:
-                continue
-            rec = ECGRecord(signal=np.asarray(ds.signals[i], dtype=np.float32).T, fs=FS, leads=LEADS)
-            out[e] = st_levels(rec)
-            f.write(json.dumps({"ecg_id": e, "st_uv": out[e]}) + "\n")
-    return out
-
-
 def ai_parts(ds, idx: np.ndarray, model: Path | None = None) -> tuple[dict[int, dict[str, Any]], str | None]:
     """``ai`` object per ecg_id from the classifier (shipped one by default), or ({}, reason)."""
     try:
@@ -140,13 +126,17 @@ def ai_parts(ds, idx: np.ndarray, model: Path | None = None) -> tuple[dict[int, 
     return out, version
 
 
-def predict(docs, ais, ids, thresholds) -> list[str]:
+def readings(docs, ais, ids, thresholds) -> list[dict[str, Any]]:
     out = []
     for e in ids:
         d = dict(docs[e])
         d["ai"] = ais.get(e) if d["quality"].get("interpretable", True) else None
-        out.append(interpret(d, thresholds=thresholds)["urgency"]["level"])
+        out.append(interpret(d, thresholds=thresholds))
     return out
+
+
+def predict(docs, ais, ids, thresholds) -> list[str]:
+    return [r["urgency"]["level"] for r in readings(docs, ais, ids, thresholds)]
 
 
 def scores(ref: list[str], pred: list[str]) -> dict[str, Any]:
@@ -161,18 +151,18 @@ def scores(ref: list[str], pred: list[str]) -> dict[str, Any]:
     nm = r == 0
     res["normal"] = {"n_pos": int(nm.sum()), "sens": float((p[nm] == 0).mean()) if nm.any() else float("nan"),
                      "spec": float((p[~nm] > 0).mean()) if (~nm).any() else float("nan")}
-    res["confusion"] = [[int(((r == i) & (p == j)).sum()) for j in range(4)] for i in range(4)]
+    res["confusion"] = [[int(((r == i) & (p == j)).sum()) for j in range(len(LEVELS))] for i in range(len(LEVELS))]
     return res
 
 
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+def wilson(k: int, n: int) -> tuple[float, float]:
+    """Wilson 95 % interval of k/n (scipy.stats.binomtest)."""
+    from scipy.stats import binomtest
+
     if n == 0:
         return float("nan"), float("nan")
-    ph = k / n
-    den = 1 + z * z / n
-    c = (ph + z * z / (2 * n)) / den
-    h = z * np.sqrt(ph * (1 - ph) / n + z * z / (4 * n * n)) / den
-    return c - h, c + h
+    ci = binomtest(k, n).proportion_ci(method="wilson")
+    return float(ci.low), float(ci.high)
 
 
 def tune(docs, ais, ids, ref) -> tuple[dict[str, float], dict[str, Any]]:
@@ -193,8 +183,6 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--limit", type=int, default=None, help="records per fold (smoke test)")
     ap.add_argument("--no-ai", action="store_true", help="measurements only")
     ap.add_argument("--model", type=Path, default=None, help="ONNX model (default: the shipped one)")
-    ap.add_argument("--st", action="store_true",
-                    help="add the proposed measurements.st_uv (ST at J+20 ms) computed here to each document")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "urgency.md")
     args = ap.parse_args(argv)
     ds = load_ptbxl()
@@ -203,24 +191,70 @@ def main(argv: list[str] | None = None) -> None:
     folds = {}
     for fold in (9, 10):
         idx = ds.folds(fold)[: args.limit]
-        docs = analyses(ds, idx, cdir / "analysis_100hz.jsonl")
-        if args.st:
-            st = st_part(ds, idx, cdir / "st_100hz.jsonl")
-            for e, v in st.items():
-                if e in docs and docs[e].get("measurements") and v:
-                    docs[e] = {**docs[e], "measurements": {**docs[e]["measurements"], "st_uv": v}}
+        docs = analyses(ds, idx, cdir / f"analysis2_{analysis_stamp()}_100hz.jsonl")
         ais, version = ({}, "not used (--no-ai)") if args.no_ai else ai_parts(ds, idx, args.model)
         ids = [int(ds.ecg_id[i]) for i in idx]
         ref = [reference_level({t: ds.labels[t][i] for t in ds.labels}) for i in idx]
-        folds[fold] = (docs, ais, ids, ref, version)
-    docs9, ais9, ids9, ref9, version = folds[9]
+        labels = [{t: ds.labels[t][i] for t in ds.labels} for i in idx]
+        folds[fold] = (docs, ais, ids, ref, version, labels)
+    docs9, ais9, ids9, ref9, version, _ = folds[9]
     tuned, s9 = tune(docs9, ais9, ids9, ref9)
-    docs10, ais10, ids10, ref10, _ = folds[10]
-    s10 = scores(ref10, predict(docs10, ais10, ids10, tuned))
-    default10 = scores(ref10, predict(docs10, ais10, ids10, None))
+    docs10, ais10, ids10, ref10, _, labels10 = folds[10]
+    r10 = readings(docs10, ais10, ids10, tuned)
+    s10 = scores(ref10, [r["urgency"]["level"] for r in r10])
+    default_r10 = readings(docs10, ais10, ids10, None)
+    default10 = scores(ref10, [r["urgency"]["level"] for r in default_r10])
     text = report(args, version, tuned, s9, s10, default10, len(ids9), len(ids10))
+    text += extra_report(default_r10, labels10, ref10)
     args.out.write_text(text)
     print(text)
+
+
+def analysis_stamp() -> str:
+    """A short hash of the analysis code (signal, analysis), so a changed pipeline re-analyses."""
+    import hashlib
+
+    import ecgpilot
+
+    root = Path(ecgpilot.__file__).parent
+    h = hashlib.sha256()
+    for f in sorted(list((root / "signal").glob("*.py")) + [root / "analysis.py"]):
+        h.update(f.read_bytes())
+    return h.hexdigest()[:10]
+
+
+def _ci(k: int, n: int) -> str:
+    if n == 0:
+        return "–"
+    lo, hi = wilson(k, n)
+    return f"{k}/{n} = {k / n:.3f} ({lo:.2f}–{hi:.2f})"
+
+
+def extra_report(r10: list[dict[str, Any]], labels: list[dict[str, list[str]]], ref: list[str]) -> str:
+    """Fold 10 with the default rules: "soon" false positives on NORM, MI sensitivity, each criterion."""
+    def found(r: dict[str, Any]) -> set[str]:
+        return {s["id"] for s in r["statements"] if s["status"] == "finding"}
+
+    norm = [i for i, x in enumerate(ref) if x == "normal"]
+    soon_fp = sum(level_rank(r10[i]["urgency"]["level"]) >= level_rank("soon") for i in norm)
+    infarct_fp = sum(bool({"infarction", "pathological_q"} & found(r10[i])) for i in norm)
+    ai_only_inf = sum(any(s["id"] == "infarction" and s["status"] == "ai_only" for s in r10[i]["statements"]) for i in norm)
+    mi = [i for i, lab in enumerate(labels) if MI_CODES & set(lab["sub_class"])]
+    mi_soon = sum(level_rank(r10[i]["urgency"]["level"]) >= level_rank("soon") for i in mi)
+    lines = ["", "## Fold 10, default rules: infarction statements and 'soon'", "",
+             f"* Reference-normal records (NORM only, SR only, no form statement) read **soon or more**: {_ci(soon_fp, len(norm))}.",
+             f"* Reference-normal records with an infarction / pathological-Q finding: {_ci(infarct_fp, len(norm))}; "
+             f"with the AI's infarction shown as 'AI only': {_ci(ai_only_inf, len(norm))}.",
+             f"* Records labelled MI (sub-class IMI/AMI/LMI/PMI) read soon or more: {_ci(mi_soon, len(mi))}.",
+             "", "## Fold 10: each criterion against the PTB-XL labels (default rules)", "",
+             "| criterion | reference | sensitivity | specificity |", "|---|---|---|---|"]
+    for name, ((task, codes), sids) in CRITERIA.items():
+        pos = [i for i, lab in enumerate(labels) if codes & set(lab[task])]
+        neg = [i for i, lab in enumerate(labels) if not codes & set(lab[task])]
+        tp = sum(bool(sids & found(r10[i])) for i in pos)
+        tn = sum(not (sids & found(r10[i])) for i in neg)
+        lines.append(f"| {name} | {task} {'/'.join(sorted(codes))} | {_ci(tp, len(pos))} | {_ci(tn, len(neg))} |")
+    return "\n".join(lines) + "\n"
 
 
 def _row(name: str, s: dict[str, Any]) -> str:
@@ -239,7 +273,7 @@ def ais_used(version: str | None) -> bool:
 
 def report(args, version, tuned, s9, s10, default10, n9, n10) -> str:
     cmd = "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_urgency.py" + (" --no-ai" if args.no_ai else "") + (
-        f" --model {args.model}" if args.model else "") + (" --st" if args.st else "") + (
+        f" --model {args.model}" if args.model else "") + (
         f" --limit {args.limit}" if args.limit else "")
     lines = [
         "# Urgency triage on PTB-XL (fold 10; emergency thresholds tuned on fold 9)", "",
@@ -254,7 +288,7 @@ def report(args, version, tuned, s9, s10, default10, n9, n10) -> str:
         f"`{json.dumps(tuned)}`; rule defaults: "
         f"`{json.dumps({k: THRESHOLDS[k] for k in GRID})}`.", "",
         "Fold-10 confusion (rows reference, columns predicted; " + ", ".join(LEVELS) + "):", "",
-        "| reference \\ predicted | " + " | ".join(LEVELS) + " |", "|---|" + "---:|" * 4,
+        "| reference \\ predicted | " + " | ".join(LEVELS) + " |", "|---|" + "---:|" * len(LEVELS),
     ]
     if not ais_used(version):
         lines[4:4] = ["**Without the AI** only the measurement rules run: ST elevation (`STE`) cannot be "

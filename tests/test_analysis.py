@@ -169,3 +169,33 @@ def test_sha256_covers_wfdb_signal_file(tmp_path):
     assert _sha256(tmp_path / "r.hea") == hashlib.sha256(b"r 1 500 10\n\x01\x02").hexdigest()
     (tmp_path / "x.xml").write_bytes(b"<a/>")
     assert _sha256(tmp_path / "x.xml") == hashlib.sha256(b"<a/>").hexdigest()
+
+
+def test_cli_analyze_record_name_without_extension_carries_the_reading(capsys):
+    """`ecgpilot analyze ludb/data/1` (as wfdb users type it) reads the record, and `--json` carries the
+    same reading the web page computes: interpret(doc) on the analysis document."""
+    from ecgpilot.interpret import interpret
+
+    hea = data_file("ludb", "data", "1.hea")
+    assert main(["analyze", str(hea.with_suffix("")), "--json", "--no-ai", "--lang", "en"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["file"]["name"] == "1.hea"
+    reading = doc.pop("reading")
+    assert reading == json.loads(json.dumps(interpret(doc, lang="en")))
+    assert reading["urgency"]["level"] in ("normal", "routine", "soon", "repeat_now", "emergency")
+    # LUDB 1: sinus bradycardia (46/min); read from the tracing with the AHA limit (< 60, marked < 50)
+    assert "sinus_bradycardia_marked" in {s["id"] for s in reading["statements"]}
+    # LUDB's per-lead header gains break Einthoven's law: flagged, voltage criteria not applied
+    assert any(r["code"] == "limb_gain_inconsistent" for r in doc["quality"]["reasons"])
+    assert doc["quality"]["amplitudes_reliable"] is False
+
+
+def test_cli_analyze_prints_the_reading_in_french_with_french_ai_labels(capsys):
+    path = data_file("format-samples", "ge-muse-xml", "perottelab-introecg", "MUSE_20200923_093504_79000_example.xml")
+    assert main(["analyze", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "Lecture proposée (règles" in out and "Urgence :" in out and "arguments :" in out
+    ai_line = next((line for line in out.splitlines() if line.startswith("Lecture IA")), "")
+    if ai_line and "indisponible" not in ai_line:   # the model's English descriptions are not printed in French
+        for english in ("sinus rhythm", "normal ECG", "first degree", "myocardial infarction"):
+            assert english not in ai_line.lower()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 from ecgpilot.errors import ModelError
@@ -59,11 +60,17 @@ def analyze_record(record: ECGRecord, *, use_ai: bool = True) -> dict[str, Any]:
     from ecgpilot.signal.leadmatrix import lead_matrix
     from ecgpilot.signal.measure import measure_detail, net_areas
     from ecgpilot.signal.rhythm import rhythm_features
-    from ecgpilot.signal.quality import USABLE, GOOD, assess_quality, reversal_reasons
+    from ecgpilot.signal.quality import USABLE, GOOD, assess_quality, limb_consistency_reasons, refresh_advice, reversal_reasons
 
     rec = record.with_derived_leads()
     beats = record_beats(rec)
     quality = assess_quality(rec, beats)
+    gains = limb_consistency_reasons(record)   # on the file's own leads, before any is derived
+    if gains:
+        quality["reasons"] += [r.to_dict() for r in gains]
+        quality["amplitudes_reliable"] = False
+        if quality["verdict"] == GOOD:
+            quality["verdict"] = USABLE
     measurements = None
     if quality["interpretable"]:
         measurements, mb, bd = measure_detail(rec.signal, rec.fs, rec.leads, beats)
@@ -76,6 +83,7 @@ def analyze_record(record: ECGRecord, *, use_ai: bool = True) -> dict[str, Any]:
                 quality["reasons"] += [r.to_dict() for r in extra]
                 if quality["verdict"] == GOOD:
                     quality["verdict"] = USABLE
+    refresh_advice(quality)
     return {
         "schema": SCHEMA,
         "ecgpilot_version": _version(),
@@ -140,8 +148,11 @@ def _v(x: Any, unit: str, na: str) -> str:
     return na if x is None else f"{x:g} {unit}"
 
 
-def format_text(doc: dict[str, Any], lang: str = "fr") -> str:
-    """A readable summary of an analysis document, in French (``'fr'``) or English (``'en'``)."""
+def format_text(doc: dict[str, Any], lang: str = "fr", ai_labels: Mapping[str, str] | None = None) -> str:
+    """A readable summary of an analysis document, in French (``'fr'``) or English (``'en'``).
+
+    ``ai_labels`` names the classifier's codes in ``lang`` (the model's descriptions are English);
+    the GP's reading (statements, urgency) is formatted by :func:`ecgpilot.interpret.format_reading`."""
     if lang not in _LABELS:
         from ecgpilot.errors import ConfigError
 
@@ -181,7 +192,9 @@ def format_text(doc: dict[str, Any], lang: str = "fr") -> str:
             lines.append(f"{t['ai_error']}: {ai['error']}")
         else:
             present = [s for s in ai.get("statements", []) if s.get("present")]
-            items = ", ".join(f"{s.get('description') or s.get('code')} ({100 * s.get('probability', 0):.0f} %)" for s in present)
+            names = ai_labels or {}
+            items = ", ".join(f"{names.get(s.get('code')) or s.get('description') or s.get('code')} "
+                              f"({100 * s.get('probability', 0):.0f} %)" for s in present)
             lines.append(f"{t['ai']}: {items or '-'}")
     lines.append(t["note"])
     return "\n".join(lines)

@@ -15,7 +15,9 @@ __all__ = ["main"]
 def _cmd_what(args: argparse.Namespace) -> int:
     from ecgpilot.io import detect_format, read_ecg, reader_module
 
-    path = Path(args.file)
+    from ecgpilot.io import resolve_path
+
+    path = resolve_path(args.file)   # also a WFDB record name without extension
     fmt = detect_format(path)
     rec = read_ecg(path, format=fmt)
     info = {"file": str(path), "format": fmt, "description": reader_module(fmt).DESCRIPTION}
@@ -44,12 +46,16 @@ def _cmd_what(args: argparse.Namespace) -> int:
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
     from ecgpilot.analysis import analyze_file, format_text
+    from ecgpilot.interpret import ai_labels, format_reading, interpret
 
     doc = analyze_file(Path(args.file), use_ai=not args.no_ai)
+    doc["reading"] = interpret(doc, lang=args.lang)   # the same reading the web page shows
     if args.json:
         print(json.dumps(doc, indent=2, ensure_ascii=False))
     else:
-        print(format_text(doc, lang=args.lang))
+        print(format_text(doc, lang=args.lang, ai_labels=ai_labels(args.lang)))
+        print()
+        print(format_reading(doc["reading"]))
     return 0
 
 
@@ -157,9 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("analyze", help="quality verdict, measurements and AI reading of one ECG file")
     p.add_argument("file")
-    p.add_argument("--json", action="store_true", help="print the analysis document (docs/analysis-schema.md)")
+    p.add_argument("--json", action="store_true",
+                   help="print the analysis document with its 'reading' block (docs/analysis-schema.md)")
     p.add_argument("--no-ai", action="store_true", help="skip the classifier")
-    p.add_argument("--lang", choices=("fr", "en"), default="fr", help="language of the text output")
+    p.add_argument("--lang", choices=("fr", "en"), default="fr", help="language of the output and of the reading")
     p.set_defaults(func=_cmd_analyze)
 
     p = sub.add_parser("serve", help="start the web app")

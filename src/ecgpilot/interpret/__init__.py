@@ -30,7 +30,8 @@ from ecgpilot.interpret.context import Context, Finding, build_context, lead_ord
 from ecgpilot.interpret.resolve import quality_gate, resolve
 from ecgpilot.interpret.rules import RULES
 
-__all__ = ["RULES_VERSION", "LEVELS", "LANGS", "THRESHOLDS", "interpret", "level_rank", "st_elevation_leads", "RULES"]
+__all__ = ["RULES_VERSION", "LEVELS", "LANGS", "THRESHOLDS", "interpret", "level_rank", "st_elevation_leads", "RULES",
+           "format_reading", "ai_labels"]
 
 #: Version of the rule set (bump on any change of a rule or threshold; see docs/rules.md).
 RULES_VERSION = "2026.12.1"
@@ -306,3 +307,53 @@ def _summary(statements: list[dict[str, Any]], level: str, ai_ok: bool, t: Mappi
         parts.append(t["ai_unavailable"])
     parts.append(t["check"])
     return " ".join(parts)
+
+
+def ai_labels(lang: str) -> dict[str, str]:
+    """The classifier's codes named in ``lang`` ('fr': the reading's French texts; 'en': empty, the
+    model's own English descriptions are used)."""
+    if lang != "fr":
+        return {}
+    from ecgpilot.interpret.catalogue import AI_LABELS_FR
+
+    out = {code: STATEMENTS[sid][2] for code, sid in AI_MAP.items()}
+    out.update(AI_LABELS_FR)
+    return out
+
+
+_FMT = {
+    "fr": {"title": "Lecture proposée", "urgency": "Urgence", "reason": "motif", "evidence": "arguments",
+           "also": "Également envisagé par l'IA (sous son seuil)", "ai_only": "IA seule", "rules": "règles",
+           "levels": {"emergency": "URGENCE", "repeat_now": "REFAIRE L'ECG MAINTENANT", "soon": "avis rapide",
+                      "routine": "courant", "normal": "normal"}},
+    "en": {"title": "Proposed reading", "urgency": "Urgency", "reason": "reason", "evidence": "evidence",
+           "also": "Also considered by the AI (below its threshold)", "ai_only": "AI only", "rules": "rules",
+           "levels": {"emergency": "EMERGENCY", "repeat_now": "REPEAT THE ECG NOW", "soon": "soon",
+                      "routine": "routine", "normal": "normal"}},
+}
+
+
+def format_reading(reading: Mapping[str, Any]) -> str:
+    """The reading as text, in its own language: urgency and its reasons, then each statement with
+    its evidence and leads, then what the AI also considered."""
+    t = _FMT[reading.get("lang", "fr")]
+    sep = " : " if reading.get("lang", "fr") == "fr" else ": "
+    u = reading["urgency"]
+    lines = [f"{t['title']} ({t['rules']} {reading['rules_version']})",
+             f"{t['urgency']}{sep}{t['levels'][u['level']]} — {u['text']}"]
+    for r in u["reasons"]:
+        lines.append(f"  {t['reason']}{sep}{r['text']}")
+    for s in reading["statements"]:
+        if s["category"] == "quality" and s["urgency"] == "normal":
+            continue
+        mark = {"emergency": "!!!", "repeat_now": "!!!", "soon": " !!", "routine": "  !"}.get(s["urgency"], "   ")
+        leads = f" [{', '.join(s['leads'])}]" if s.get("leads") else ""
+        lines.append(f"{mark} {s['text']}{leads}")
+        ev = "; ".join(e["text"] for e in s.get("evidence", []) if e.get("text"))
+        if ev:
+            lines.append(f"      {t['evidence']}{sep}{ev}")
+    if reading.get("also_considered"):
+        items = ", ".join(f"{a['text']} ({a['probability']:.2f})" for a in reading["also_considered"])
+        lines.append(f"{t['also']}{sep}{items}")
+    lines.append(reading["summary"].split(". ")[-1] if reading.get("summary") else "")
+    return "\n".join(x for x in lines if x)

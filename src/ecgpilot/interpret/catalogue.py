@@ -3,7 +3,7 @@ and the lead territories. Data only: no logic."""
 
 from __future__ import annotations
 
-__all__ = ["STATEMENTS", "AI_MAP", "AI_TERRITORY", "TERRITORIES", "CONTIGUOUS", "LEAD_ORDER", "CATEGORIES"]
+__all__ = ["STATEMENTS", "AI_MAP", "AI_LABELS_FR", "AI_TERRITORY", "TERRITORIES", "CONTIGUOUS", "LEAD_ORDER", "CATEGORIES"]
 
 #: Lead order for display and sorting.
 LEAD_ORDER: tuple[str, ...] = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
@@ -227,3 +227,20 @@ AI_TERRITORY: dict[str, list[str]] = {
     "IPLMI": ["II", "III", "aVF", "V1", "V2", "V3", "V5", "V6"],
 }
 
+
+#: French labels of the classifier's codes that have no statement of their own (the others take
+#: their statement's French text).
+AI_LABELS_FR: dict[str, str] = {
+    "NORM": "ECG normal", "MI": "infarctus du myocarde", "STTC": "anomalies ST-T", "CD": "trouble de conduction",
+    "HYP": "hypertrophie", "ABQRS": "QRS anormal", "PRC(S)": "extrasystole(s)",
+    "AMI": "infarctus antérieur", "IMI": "infarctus inférieur", "LMI": "infarctus latéral", "PMI": "infarctus postérieur",
+    "ASMI": "infarctus antéroseptal", "ALMI": "infarctus antérolatéral", "ILMI": "infarctus inférolatéral",
+    "IPMI": "infarctus inféropostérieur", "IPLMI": "infarctus inféro-postéro-latéral",
+    "ISCA": "ischémie antérieure", "ISCI": "ischémie inférieure", "ISC_": "ischémie",
+    "ISCAL": "ischémie antérolatérale", "ISCIN": "ischémie inférieure", "ISCIL": "ischémie inférolatérale",
+    "ISCAS": "ischémie antéroseptale", "ISCLA": "ischémie latérale", "ISCAN": "ischémie antérieure",
+    "STD_": "sous-décalage de ST", "STE_": "sus-décalage de ST", "NST_": "anomalies ST non spécifiques",
+    "NDT": "anomalies de l'onde T non diagnostiques", "NT_": "anomalies de l'onde T", "INVT": "ondes T inversées",
+    "LOWT": "ondes T de faible amplitude", "TAB_": "ondes T anormales", "LVOLT": "microvoltage", "HVOLT": "hypervoltage",
+    "LAFB/LPFB": "hémibloc gauche", "_AVB": "bloc auriculo-ventriculaire", "LPR": "PR long", "QWAVE": "ondes Q",
+}

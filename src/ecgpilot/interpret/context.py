@@ -84,6 +84,7 @@ class Context:
     rhythm: Mapping[str, Any]
     ai: Mapping[str, AIStatement]
     ai_ok: bool
+    amplitudes_reliable: bool = True
 
     # --- helpers -----------------------------------------------------------------------
     def v(self, lead: str, key: str) -> float | None:
@@ -130,10 +131,19 @@ class Context:
             text = f"{label} {lead} {x:.0f} ms" if x is not None else f"{label} {lead}"
         return {"kind": "measurement", "name": f"lead_matrix.{lead}.{key}", "value": x, "text": text}
 
+    def ai_label(self, s: AIStatement) -> str:
+        """The AI statement's label in the reading's language."""
+        if self.lang != "fr":
+            return s.description
+        from ecgpilot.interpret.catalogue import AI_LABELS_FR, STATEMENTS
+
+        sid = AI_MAP.get(s.code)
+        return AI_LABELS_FR.get(s.code) or (STATEMENTS[sid][2] if sid else s.description)
+
     def ev_ai(self, s: AIStatement) -> dict[str, Any]:
         word = "probabilité IA calibrée" if self.lang == "fr" else "calibrated AI probability"
         return {"kind": "ai", "code": s.code, "value": round(s.probability, 3),
-                "text": f"{s.description} ({word} {s.probability:.2f})"}
+                "text": f"{self.ai_label(s)} ({word} {s.probability:.2f})"}
 
     def fr(self, fr: str, en: str) -> str:
         return fr if self.lang == "fr" else en
@@ -191,4 +201,5 @@ def build_context(analysis: Mapping[str, Any], lang: str, th: Mapping[str, float
         leads=lm.get("leads") or {}, rhythm=m.get("rhythm") or {},
         ai=_ai_statements(ai, th["ai_critical_probability"]),
         ai_ok=isinstance(ai, dict) and "statements" in ai,
+        amplitudes_reliable=quality.get("amplitudes_reliable", True) is not False,
     )

@@ -41,7 +41,7 @@ _TXT = {
            "rules": "règles", "no_ai": "sans IA", "doctor": "Conclusion du médecin",
            "signed": "validé par {name} le {when}",
            "unsigned": "NON VALIDÉ — proposition de l'IA, à confirmer par le médecin",
-           "levels": {"emergency": "URGENCE", "soon": "avis cardiologique rapide",
+           "levels": {"emergency": "URGENCE", "repeat_now": "REFAIRE L'ECG MAINTENANT", "soon": "avis cardiologique rapide",
                       "routine": "suivi habituel", "normal": "normal"},
            "paper": "25 mm/s · 10 mm/mV", "more": "… et {n} autre(s) constat(s)",
            "matrix": "Mesures par dérivation — amplitudes en µV (niveau PR), durées en ms ; ST : 100 µV = 1 mm",
@@ -52,13 +52,13 @@ _TXT = {
            "rules": "rules", "no_ai": "no AI", "doctor": "Doctor's conclusion",
            "signed": "validated by {name} on {when}",
            "unsigned": "NOT VALIDATED — AI proposal, to be confirmed by the doctor",
-           "levels": {"emergency": "EMERGENCY", "soon": "cardiology advice soon",
+           "levels": {"emergency": "EMERGENCY", "repeat_now": "REPEAT THE ECG NOW", "soon": "cardiology advice soon",
                       "routine": "usual follow-up", "normal": "normal"},
            "paper": "25 mm/s · 10 mm/mV", "more": "… and {n} more finding(s)",
            "matrix": "Per-lead measurements — amplitudes in µV (PR level), durations in ms; ST: 100 µV = 1 mm",
            "lead": "Lead", "st_legend": "measured ST points (PR level + ST)"},
 }
-_LEVEL_COLOUR = {"emergency": (0.75, 0.0, 0.0), "soon": (0.8, 0.4, 0.0), "routine": (0.1, 0.3, 0.6),
+_LEVEL_COLOUR = {"emergency": (0.75, 0.0, 0.0), "repeat_now": (0.75, 0.0, 0.0), "soon": (0.8, 0.4, 0.0), "routine": (0.1, 0.3, 0.6),
                  "normal": (0.1, 0.45, 0.1)}
 
 

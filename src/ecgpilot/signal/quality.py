@@ -71,7 +71,7 @@ from ecgpilot.record import ECGRecord
 from ecgpilot.signal.filters import bandpass, lowpass
 
 __all__ = [
-    "Reason", "lead_metrics", "assess_quality", "quality_from_metrics", "leads_without_signal",
+    "Reason", "lead_metrics", "assess_quality", "limb_consistency_reasons", "refresh_advice", "quality_from_metrics", "leads_without_signal",
     "reversal_reasons", "require_interpretable", "GOOD", "USABLE", "NOT_INTERPRETABLE",
 ]
 
@@ -239,6 +239,8 @@ _TEXT = {
                         "No chest lead (V1 to V6 without signal): limb-lead ECG only, reading limited to the 6 limb leads."),
     "unusable_leads": ("{k} dérivations inutilisables ({leads}) : trop peu du tracé est fiable, refaire l'enregistrement.",
                        "{k} leads unusable ({leads}): too little of the tracing is reliable, record the ECG again."),
+    "limb_gain_inconsistent": ("Les dérivations périphériques ne respectent pas la loi d'Einthoven (DIII = DII − DI, écart {pct:.0f} %) : gains du fichier incohérents ; amplitudes et critères de voltage non fiables.",
+                               "The limb leads break Einthoven's law (III = II − I, {pct:.0f} % off): inconsistent gains in the file; amplitudes and voltage criteria are unreliable."),
     "limb_lead_reversal": ("Inversion probable des électrodes bras droit / bras gauche (P et QRS négatifs en DI, QRS positif en aVR) ; vérifier la pose, ou dextrocardie.",
                            "Probable right/left arm electrode reversal (negative P and QRS in I, positive QRS in aVR); check placement, or dextrocardia."),
 }
@@ -393,3 +395,30 @@ def require_interpretable(quality: dict[str, Any]) -> None:
             + " Record the ECG again with good electrode contact.",
             reasons=msgs,
         )
+
+
+#: Einthoven's law (III = II − I) holds within this share of |II| on a real recording (measured: LUDB ADC
+#: values 0–2.5 %, its header-scaled values 39–76 %; PTB-XL rows 0 % by construction).
+EINTHOVEN_MAX = 0.15
+
+
+def limb_consistency_reasons(record: ECGRecord) -> list[Reason]:
+    """A warning when the file's own I, II and III break Einthoven's law (per-lead gains that are not
+    physical: the amplitudes, hence the voltage criteria, cannot be trusted). Needs the three leads
+    stored in the file (not derived)."""
+    if not all(x in record.leads for x in ("I", "II", "III")):
+        return []
+    x = bandpass(record.signal.astype(np.float64), record.fs, 0.5, 40.0)
+    i, ii, iii = (x[record.leads.index(n)] for n in ("I", "II", "III"))
+    scale = float(np.median(np.abs(ii))) + 1e-9
+    err = float(np.median(np.abs(i + iii - ii))) / scale
+    if scale < FLAT_UV / 4 or err <= EINTHOVEN_MAX:
+        return []
+    return [_reason("limb_gain_inconsistent", None, "warning", pct=100 * err)]
+
+
+def refresh_advice(quality: dict[str, Any]) -> None:
+    """Recompute ``message_fr`` / ``message_en`` after reasons were added to a quality object."""
+    if "critical_leads" in quality:
+        quality["message_fr"], quality["message_en"] = _summary(
+            quality["verdict"], quality["critical_leads"], leads_without_signal(quality))

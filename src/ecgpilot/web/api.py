@@ -62,7 +62,7 @@ class StatementChange(BaseModel):
 class DraftPatch(BaseModel):
     changes: list[StatementChange] = Field(default_factory=list)
     add: list[str] = Field(default_factory=list, description="free-text statements to add")
-    urgency: Literal["emergency", "soon", "routine", "normal"] | None = None
+    urgency: Literal["emergency", "repeat_now", "soon", "routine", "normal"] | None = None
 
 
 class PatientPatch(BaseModel):

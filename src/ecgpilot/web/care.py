@@ -311,7 +311,7 @@ def export_report(db: Session, study: Study, rep: Report) -> dict[str, Any]:
                          if isinstance(v, (int, float)) and not isinstance(v, bool)},
         "statements": list(c.get("statements") or []),
         "conclusion": conclusion,
-        "urgency": "urgent" if level == "emergency" else "routine",
+        "urgency": "urgent" if level in ("emergency", "repeat_now") else "routine",
         "signed_at": _aware(rep.signed_at),
         "ai": {"model_version": study.model_version, "rules_version": study.rules_version},
     }

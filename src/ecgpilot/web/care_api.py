@@ -52,7 +52,7 @@ class StatementOpinion(BaseModel):
 class OpinionAnswer(BaseModel):
     answer: str = ""
     statements: list[StatementOpinion] = Field(default_factory=list, description="one item per AI statement")
-    urgency: Literal["emergency", "soon", "routine", "normal"]
+    urgency: Literal["emergency", "repeat_now", "soon", "routine", "normal"]
 
 
 class SendRequest(BaseModel):

@@ -30,6 +30,7 @@ TEXT: dict[str, dict[str, str]] = {
     "st_signed": {"fr": "signé", "en": "signed"},
     "st_unreadable": {"fr": "illisible", "en": "unreadable"},
     "u_emergency": {"fr": "urgence", "en": "emergency"},
+    "u_repeat_now": {"fr": "refaire l'ECG maintenant", "en": "repeat the ECG now"},
     "u_soon": {"fr": "à voir vite", "en": "soon"},
     "u_routine": {"fr": "courant", "en": "routine"},
     "u_normal": {"fr": "normal", "en": "normal"},

@@ -31,7 +31,7 @@ __all__ = [
 
 log = logging.getLogger("ecgpilot.web")
 
-URGENCY_LEVELS = ("emergency", "soon", "routine", "normal")
+URGENCY_LEVELS = ("emergency", "repeat_now", "soon", "routine", "normal")   # most urgent first (interpret.LEVELS reversed)
 DECISIONS = ("pending", "confirmed", "edited", "rejected")
 
 

@@ -21,15 +21,31 @@ def _guess(ctx: Context) -> str | None:
 
 
 def _rhythm_ev(ctx: Context) -> list[dict[str, object]]:
-    ev = []
-    for key, label in (("p_before_qrs_share", "P/QRS"), ("atrial_rate_bpm", "atrial rate"),
-                       ("atrial_cycle_ms", "atrial cycle"), ("av_relation", "A-V relation")):
-        val = ctx.rhythm.get(key)
-        if val is not None:
-            ev.append(ctx.ev(f"rhythm.{key}", val, f"{label} {val:.2f}" if isinstance(val, float) and val <= 1
-                             else f"{label} {val}"))
-    for text in ctx.rhythm.get("rhythm_evidence") or []:
-        ev.append({"kind": "measurement", "name": "rhythm.evidence", "value": None, "text": str(text)})
+    """The rhythm read from the tracing as evidence, labelled in the reading's language."""
+    r = ctx.rhythm
+    ev: list[dict[str, object]] = []
+    share = r.get("p_before_qrs_share")
+    if share is not None:
+        ev.append(ctx.ev("rhythm.p_before_qrs_share", share,
+                         ctx.fr(f"onde P avant {100 * share:.0f} % des QRS", f"P wave before {100 * share:.0f} % of QRS")))
+    if r.get("atrial_rate_bpm") is not None:
+        ev.append(ctx.ev("rhythm.atrial_rate_bpm", r["atrial_rate_bpm"],
+                         ctx.fr(f"fréquence atriale {r['atrial_rate_bpm']:.0f}/min", f"atrial rate {r['atrial_rate_bpm']:.0f}/min")))
+    if r.get("flutter_waves") and r.get("atrial_cycle_ms") is not None:
+        ev.append(ctx.ev("rhythm.atrial_cycle_ms", r["atrial_cycle_ms"],
+                         ctx.fr(f"ondes F régulières, cycle atrial {r['atrial_cycle_ms']:.0f} ms",
+                                f"regular flutter waves, atrial cycle {r['atrial_cycle_ms']:.0f} ms")))
+    rel = r.get("av_relation")
+    if rel is not None:
+        names = {"1:1": ("1:1", "1:1"), "2:1": ("2:1", "2:1"), "variable": ("variable", "variable"),
+                 "dissociated": ("dissociation auriculo-ventriculaire", "atrioventricular dissociation"),
+                 "none": ("pas d'activité atriale organisée", "no organised atrial activity"),
+                 "wenckebach": ("allongement progressif de PR puis onde P bloquée", "progressive PR lengthening then a blocked P"),
+                 "mobitz2": ("PR constant avec onde P bloquée", "constant PR with a blocked P")}.get(rel, (rel, rel))
+        ev.append(ctx.ev("rhythm.av_relation", rel, ctx.fr(f"relation P-QRS : {names[0]}", f"P-QRS relation: {names[1]}")))
+    if ctx.lang == "en":
+        ev += [{"kind": "measurement", "name": "rhythm.evidence", "value": None, "text": str(t)}
+               for t in r.get("rhythm_evidence") or []]
     return ev
 
 

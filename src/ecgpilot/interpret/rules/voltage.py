@@ -40,6 +40,9 @@ def lvh(ctx: Context, found: Mapping[str, Finding]) -> list[Finding]:
     criterion is shown as AI only."""
     if ctx.pacing or any(k in found and found[k].status == "finding" for k in ("lbbb", "paced_rhythm")):
         return []
+    if not ctx.amplitudes_reliable:   # gains of the file inconsistent: the AI's view only, unchecked
+        ai = ctx.ai_present("LVH", "VCLVH")
+        return [finding("lvh", source="ai", evidence=[ctx.ev_ai(ai[0])], confidence=ai[0].probability)] if ai else []
     met = lvh_voltage(ctx)
     ai = ctx.ai_present("LVH", "VCLVH")
     if not met:
@@ -84,6 +87,8 @@ def rvh(ctx: Context, found: Mapping[str, Finding]) -> list[Finding]:
 
 def low_voltage(ctx: Context, found: Mapping[str, Finding]) -> list[Finding]:
     """QRS peak to peak < 0.5 mV in every limb lead, or < 1.0 mV in every precordial lead (AHA 2009 part V)."""
+    if not ctx.amplitudes_reliable:
+        return []
     limb = [ctx.v(x, "qrs_pp_uv") for x in ("I", "II", "III", "aVR", "aVL", "aVF")]
     prec = [ctx.v(x, "qrs_pp_uv") for x in ("V1", "V2", "V3", "V4", "V5", "V6")]
     limb_low = all(v is not None for v in limb) and max(limb) < ctx.th["low_voltage_limb_uv"]  # type: ignore[type-var]
