@@ -35,14 +35,14 @@ from a 0.5–150 Hz zero-phase filtered signal (AHA 2007: zero-phase high-pass u
 the ST segment; a 150 Hz bandwidth keeps the QRS amplitudes), not the 0.5–40 Hz one used to
 find the boundaries. Everything here is pure: arrays in, numbers out.
 
-Validation (``benchmarks/bench_leadmatrix.py``, ``benchmarks/results/leadmatrix.md``): on GE
-12SL's median-beat measurements of a MUSE export, R and S agree to 0 ± 19 µV; GE references QRS
-amplitudes and ST to the level *at* QRS onset, this module to the PR segment's end (see the
-report: most of the remaining per-lead spread, and GE's QS in V1 where our earlier QRS onset
-takes in a 25 µV initial deflection, come from there and from the global boundaries, not from
-the wave rules). On Philips' per-lead measurements of a Sierra XML export, R, Q, S and P agree
-within 10 µV on average. On LUDB the ST levels obey Einthoven's and Goldberger's laws to SD
-3–6 µV.
+Validation (``benchmarks/bench_leadmatrix.py``, ``benchmarks/results/leadmatrix.md``): against
+GE 12SL's median-beat measurements of 4 MUSE exports (48 leads), R +6 ± 16 µV, S +2 ± 17 µV,
+Q/R/S called present or absent as GE does in 43–46 of 48 leads, ST at GE's J −1 ± 11 µV when
+read from GE's reference. GE references QRS amplitudes and ST to the level *at* QRS onset, this
+module to the PR segment's end: that, and the global boundaries (our J later than GE's by
+4–14 ms), make most of the remaining differences, not the wave rules. Against Philips' per-lead
+measurements of a Sierra XML export, R, Q, S and P agree within 10 µV on average. On LUDB the
+ST levels obey Einthoven's and Goldberger's laws to SD 3–6 µV.
 """
 
 from __future__ import annotations
