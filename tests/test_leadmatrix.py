@@ -166,6 +166,28 @@ def test_synthetic_st_t_p(synthetic: dict, name: str) -> None:
     assert got["pr_seg_uv"] == pytest.approx(0.0, abs=10.0)
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_synthetic_with_noise_and_wander(seed: int) -> None:
+    """20 µV RMS white noise and 100 µV of 0.2 Hz baseline wander on every lead: the same waves,
+    amplitudes within 25 µV or 5 %, ST within 25 µV (at 30 µV RMS a spurious 25 µV lobe starts to
+    appear in some draws: this is the margin)."""
+    base = synthetic_record()
+    rng = np.random.default_rng(seed)
+    t = np.arange(base.signal.shape[1]) / FS
+    sig = base.signal + rng.normal(0.0, 20.0, base.signal.shape) + 100.0 * np.sin(2 * np.pi * 0.2 * t + seed)
+    lm = _matrix(ECGRecord(signal=sig.astype(np.float32), fs=FS, leads=base.leads))
+    assert lm is not None
+    for name, lead in LEADS.items():
+        got = lm["leads"][name]
+        exp, _ = _expected(lead)
+        for w in ("q", "r", "s", "rp"):
+            want = exp[f"{w}_uv"]
+            assert bool(got[f"{w}_uv"]) == bool(want), (name, w, got[f"{w}_uv"], want)
+            assert got[f"{w}_uv"] == pytest.approx(want, abs=max(25.0, 0.05 * abs(want))), (name, w)
+        for key in ("st_j_uv", "st_60_uv", "st_80_uv"):
+            assert got[key] == pytest.approx(lead["st"], abs=25.0), (name, key, got[key])
+
+
 def _lv(x: np.ndarray) -> dict:
     from ecgpilot.signal.delineate import Boundaries
     from ecgpilot.signal.leadmatrix import lead_values
