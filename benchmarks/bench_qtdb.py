@@ -14,9 +14,9 @@ per record, marked by cardiologists looking at both leads at once).
 QRS peak (as if that beat were in a 10-s resting ECG): beat detection, median beat of the two
 leads, global boundaries. Each boundary is mapped to the annotated beat through the dominant beat
 of the window nearest to it (within 150 ms): beat position + (boundary − median-beat fiducial).
-With the per-beat refinement (:func:`ecgpilot.signal.delineate.beat_boundaries`, the default),
-QRS onset/offset and T end are then searched again on that beat's own samples near the global
-boundary. A beat that is not a dominant beat of its window (ectopic, or no detection) is *not
+With ``--per-beat`` (:func:`ecgpilot.signal.delineate.beat_boundaries`), QRS onset/offset and
+T end are then searched again on that beat's own samples near the global boundary (tried on the
+tuning half: no better than the mapped median-beat boundaries, so not the default). A beat that is not a dominant beat of its window (ectopic, or no detection) is *not
 detected*.
 
 **Score** (as in the literature): per boundary, ours − cardiologist in ms over the annotated beats
@@ -42,6 +42,7 @@ MAIN_KEYS = ("p_on", "p_off", "qrs_on", "qrs_off", "t_peak", "t_off")
 #: Martínez et al., IEEE TBME 51(4) 2004, wavelet delineator on QTDB (mean ± SD in ms).
 MARTINEZ_2004 = {"p_on": (2.0, 14.8), "qrs_on": (4.6, 7.7), "qrs_off": (0.8, 8.7), "t_off": (-1.6, 18.1)}
 WINDOW_S = 10.0
+BEAT_LABELS = frozenset("NLRBAaJSVrFejnE/fQ?")
 MATCH_S = 0.15
 
 
@@ -75,7 +76,7 @@ def load(name: str, root: Path | None = None) -> tuple[np.ndarray, float, tuple[
 def annotated_beats(name: str, root: Path | None = None) -> list[dict[str, int | None]]:
     """The ``.q1c`` beats: per annotated QRS, its P and T (record samples; None when not marked).
 
-    Waves are read as ``(`` onset, peak symbol(s), ``)`` offset (the T often has no onset mark);
+    Waves are read as ``(`` onset, peak symbol(s) (``p``, ``t``, or the beat label of a QRS), ``)`` offset (the T often has no onset mark);
     a beat's P is the P wave just before its QRS, its T the T wave just after it."""
     root = root or qtdb_dir()
     ann = wfdb.rdann(str(root / name), "q1c")
@@ -86,7 +87,8 @@ def annotated_beats(name: str, root: Path | None = None) -> list[dict[str, int |
         if s == "(":
             cur = {"on": t, "peaks": [], "kind": None, "off": None}
             waves.append(cur)
-        elif s in ("p", "N", "t", "u"):
+        elif s in ("p", "t", "u") or s in BEAT_LABELS:
+            s = s if s in ("p", "t", "u") else "N"  # a QRS carries its beat label (N, A, V, ...)
             if cur is None or cur["off"] is not None or (cur["kind"] not in (None, s)):
                 cur = {"on": None, "peaks": [], "kind": None, "off": None}
                 waves.append(cur)
@@ -115,7 +117,7 @@ def annotated_beats(name: str, root: Path | None = None) -> list[dict[str, int |
 
 
 def ours(x: np.ndarray, fs: float, leads: tuple[str, ...], beats: list[dict[str, int | None]],
-         legacy: bool = False, per_beat: bool = True) -> list[dict[str, Any]]:
+         legacy: bool = False, per_beat: bool = False) -> list[dict[str, Any]]:
     """Our boundaries (record samples) for each annotated beat (see the module docstring).
     ``legacy``: the delineation before 2026-12-05; ``per_beat``: with the per-beat refinement."""
     from ecgpilot.signal.beats import detect_beats
@@ -218,7 +220,7 @@ def evaluate(records: list[str], method: Callable[..., list[dict[str, Any]]], **
         beats = annotated_beats(name)
         got = method(x, fs, leads, beats, **kw)
         for i, (b, g) in enumerate(zip(beats, got)):
-            rows.append((name, i, b, g))
+            rows.append((name, i, b, g, fs))
             for k in KEYS:
                 if b.get(k) is None:
                     continue
@@ -244,6 +246,37 @@ def stats(errs: list[tuple[str, int, float | None]]) -> dict[str, Any]:
     }
 
 
+def reliability(res: dict[str, Any], limit_ms: float = 40.0) -> str:
+    """How ``qt_reliable`` (of each beat's 10-s window) sorts the beats by T-end error."""
+    flag, err = [], []
+    for _, _, b, g, fs in res["rows"]:
+        m = g.get("measurements")
+        if b.get("t_off") is None or g.get("t_off") is None or m is None or m.get("qt_ms") is None:
+            continue
+        flag.append(not m["qt_reliable"])
+        err.append((float(g["t_off"]) - float(b["t_off"])) * 1000.0 / fs)
+    f, e = np.array(flag), np.array(err)
+    bad = np.abs(e) > limit_ms
+    # "very long QTc" (>= 500 ms, Fridericia) on a window: is it the cardiologists' too, and is it flagged?
+    alarms = false = false_flagged = 0
+    for _, _, b, g, fs in res["rows"]:
+        m = g.get("measurements")
+        if m is None or m.get("qtc_ms") is None or m["qtc_ms"] < 500 or b.get("t_off") is None or b.get("qrs_on") is None:
+            continue
+        alarms += 1
+        ref = (b["t_off"] - b["qrs_on"]) * 1000.0 / fs / np.cbrt(m["rr_ms"] / 1000.0)
+        if ref < 480:
+            false += 1
+            false_flagged += not m["qt_reliable"]
+    return (f"qt_reliable false on {100 * f.mean():.1f} % of {f.size} beats; on {100 * f[bad].mean():.1f} % of the "
+            f"{bad.sum()} beats with |T end error| > {limit_ms:.0f} ms and {100 * f[~bad].mean():.1f} % of the others; "
+            f"T end error of the beats kept reliable: {e[~f].mean():.1f} ± {e[~f].std(ddof=1):.1f} ms "
+            f"(> {limit_ms:.0f} ms: {100 * np.mean(np.abs(e[~f]) > limit_ms):.1f} %), of those flagged: "
+            f"{e[f].mean():.1f} ± {e[f].std(ddof=1):.1f} ms\n"
+            f"QTc >= 500 ms on {alarms} beats' windows; the cardiologists' QTc of the beat < 480 ms on {false} "
+            f"of them, of which {false_flagged} flagged (qt_reliable false)")
+
+
 def table(title: str, res: dict[str, Any], keys: tuple[str, ...] = MAIN_KEYS) -> str:
     lines = [f"\n{title}  ({res['seconds']:.0f} s)",
              f"{'boundary':<9}{'n annot':>8}{'n':>6}{'det %':>7}{'mean':>8}{'SD':>7}{'SD/rec':>8}{'>40ms %':>9}{'   Martinez 2004':>18}"]
@@ -255,24 +288,60 @@ def table(title: str, res: dict[str, Any], keys: tuple[str, ...] = MAIN_KEYS) ->
     return "\n".join(lines)
 
 
+def ludb_compare(records: list[int]) -> str:
+    """LUDB intervals vs the cardiologists (``bench_measurements``), delineation before and now,
+    non-paced records, and how often ``qt_reliable`` is false."""
+    import bench_measurements as bm
+
+    from ecgpilot.signal.beats import record_beats
+    from ecgpilot.signal.measure import measure_detail
+
+    def method(legacy: bool) -> Callable[[Any], dict[str, Any]]:
+        def run(rec: Any) -> dict[str, Any]:
+            rec = rec.with_derived_leads()
+            return measure_detail(rec.signal, rec.fs, rec.leads, record_beats(rec), legacy_delineation=legacy)[0]
+        return run
+
+    paced = bm.paced_records()
+    recs = [r for r in records if r not in paced]
+    lines = [f"\nLUDB records {records[0]}-{records[-1]} without paced ECGs ({len(recs)}): measured - reference, mean / SD (ms)",
+             f"{'delineation':<12}" + "".join(f"{k:>16}" for k in bm.IEC_LIMITS)]
+    lines.append(f"{'IEC limit':<12}" + "".join(f"{f'{a} / {b}':>16}" for a, b in bm.IEC_LIMITS.values()))
+    for tag, legacy in (("before", True), ("now", False)):
+        res = bm.evaluate(recs, method(legacy))
+        cells = [f"{st['mean']:.1f} / {st['sd']:.1f}" for st in res["stats"].values()]
+        lines.append(f"{tag:<12}" + "".join(f"{c:>16}" for c in cells))
+        if not legacy:
+            got = [g for _, _, g in res["per_record"] if g.get("qt_ms") is not None]
+            flagged = [n for n, _, g in res["per_record"] if g.get("qt_ms") is not None and not g["qt_reliable"]]
+            lines.append(f"qt_reliable false on {len(flagged)} of {len(got)} records: {flagged}")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--split", default="tuning", choices=("tuning", "report", "all"))
     ap.add_argument("--legacy", action="store_true", help="the delineation before 2026-12-05")
-    ap.add_argument("--no-per-beat", action="store_true", help="median-beat boundaries only (no refinement)")
+    ap.add_argument("--per-beat", action="store_true", help="refine QRS on/off and T end on each beat")
     ap.add_argument("--neurokit", nargs="*", choices=("lead0", "global", "median"), help="also NeuroKit2 DWT")
     ap.add_argument("--neurokit-only", action="store_true", help="skip ours")
+    ap.add_argument("--ludb", default=None, help="also LUDB before/now on a record range, e.g. 101-200")
     ap.add_argument("--worst", type=int, default=0, help="print the N worst beats of T end")
     args = ap.parse_args()
     recs = split(args.split)
     label = f"QTDB {args.split} half ({len(recs)} records)" if args.split != "all" else "QTDB all 52 records"
     if not args.neurokit_only:
-        res = evaluate(recs, ours, legacy=args.legacy, per_beat=not args.no_per_beat)
-        tag = "legacy (before)" if args.legacy else ("median beat only" if args.no_per_beat else "per-beat refined")
+        res = evaluate(recs, ours, legacy=args.legacy, per_beat=args.per_beat)
+        tag = "legacy (before)" if args.legacy else ("per-beat refined" if args.per_beat else "now")
         print(table(f"ecgpilot {tag} on {label}", res))
+        if not args.legacy:
+            print(reliability(res))
         if args.worst:
             w = sorted((abs(e), r, i, e) for r, i, e in res["errors"]["t_off"] if e is not None)[::-1][: args.worst]
             print("worst T end:", [(r, i, round(e)) for _, r, i, e in w])
+    if args.ludb:
+        a, _, z = args.ludb.partition("-")
+        print(ludb_compare(list(range(int(a), int(z or a) + 1))))
     if args.neurokit is not None:
         for mode in args.neurokit or ["global"]:
             print(table(f"NeuroKit2 DWT ({mode}) on {label}", evaluate(recs, neurokit, mode=mode)))

@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from ecgpilot.signal.beats import record_beats
+from ecgpilot.signal.beats import detect_beats, record_beats
 from ecgpilot.signal.measure import frontal_axis, measure, qtc_bazett, qtc_fridericia
 
 from _synth import LIMB, synthetic_ecg
@@ -121,3 +121,41 @@ def test_beat_by_beat_qrs_follows_the_true_width(qrs):
     assert beat_qrs_ms(few) is None  # too few beats: measure_detail keeps the median beat's QRS
     many = dataclasses.replace(mb, segments=np.repeat(mb.segments, 40, axis=0))  # a long recording
     assert len(many.segments) > BEAT_QRS_MAX and beat_qrs_ms(many) == beat_qrs_ms(mb)
+
+
+def _two_lead_ecg(t_delay_s: float, fs: float = 500.0, rr: float = 0.8, seconds: float = 10.0) -> np.ndarray:
+    """Two leads (µV): the same QRS, and a T wave peaking 300 ms after the R peak in the first
+    lead and ``t_delay_s`` later in the second (T ends disagreeing between leads)."""
+    t = np.arange(int(seconds * fs)) / fs
+    x = np.zeros((2, t.size))
+    rng = np.random.default_rng(3)
+    for r in np.arange(0.4, seconds - 0.5, rr):
+        qrs = 1000.0 * np.exp(-(((t - r) / 0.012) ** 2)) - 250.0 * np.exp(-(((t - r - 0.03) / 0.012) ** 2))
+        p = 100.0 * np.exp(-(((t - r + 0.17) / 0.025) ** 2))
+        for lead, d in ((0, 0.0), (1, t_delay_s)):
+            x[lead] += qrs + p + 300.0 * np.exp(-(((t - r - 0.30 - d) / 0.045) ** 2))
+    return x + rng.normal(0, 3.0, x.shape)
+
+
+def test_qt_reliability_keys_and_clean_ecg():
+    from ecgpilot.signal.measure import EMPTY_MEASUREMENTS, measure_detail
+
+    assert EMPTY_MEASUREMENTS["qt_reliable"] is False and EMPTY_MEASUREMENTS["t_end_spread_ms"] is None
+    m = measure(synthetic_ecg(noise_uv=3.0)[0])
+    assert m["qt_reliable"] is True and m["t_end_spread_ms"] <= 10
+    x = _two_lead_ecg(0.0)
+    m = measure_detail(x, 500.0, ("I", "II"), detect_beats(x, 500.0))[0]
+    assert m["qt_reliable"] is True and m["t_end_spread_ms"] <= 10
+    legacy = measure_detail(x, 500.0, ("I", "II"), detect_beats(x, 500.0), legacy_delineation=True)[0]
+    assert legacy["qt_reliable"] is False and legacy["t_end_spread_ms"] is None  # not assessed there
+
+
+def test_t_end_disagreeing_between_leads_is_not_reliable():
+    """A T wave 90 ms later in one lead than in the other: the QT is still reported (the latest
+    T end) but flagged; the spread is about the half-difference of the two T ends."""
+    from ecgpilot.signal.measure import measure_detail
+
+    x = _two_lead_ecg(0.09)
+    m = measure_detail(x, 500.0, ("I", "II"), detect_beats(x, 500.0))[0]
+    assert m["qt_ms"] is not None and m["qt_reliable"] is False
+    assert 30 < m["t_end_spread_ms"] <= 90
