@@ -45,7 +45,21 @@ def test_sinus_record(shared_data):
     assert f["ventricular_rate_bpm"] < 60 and f["rr_regular"]
     assert 120 <= f["pr_ms_median"] <= 180 and f["pr_ms_sd"] < 15
     assert not f["flutter_waves"] and not f["fibrillatory_waves"]
+    assert "sinus bradycardia" in f["rhythm_evidence"]
     json.dumps(f)  # JSON-able
+
+
+@pytest.mark.parametrize("n,guess", [(1, "sinus"), (52, "atrial_flutter")])
+def test_lead_subsets_and_rates(shared_data, n, guess):
+    """The guess holds on II alone, on II + V1, and at 1000 Hz."""
+    from ecgpilot.signal.filters import resample_poly
+
+    rec = _bm().load_record(n).with_derived_leads()
+    for sub in (("II",), ("II", "V1")):
+        r = rec.pick(sub)
+        assert rhythm_features(r.signal, r.fs, r.leads, detect_beats(r.signal, r.fs))["rhythm_guess"] == guess
+    x = resample_poly(rec.signal.astype(np.float64), 2, 1, axis=1)
+    assert rhythm_features(x, 1000.0, rec.leads, detect_beats(x, 1000.0))["rhythm_guess"] == guess
 
 
 def test_atrial_fibrillation_record(shared_data):

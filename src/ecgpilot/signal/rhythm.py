@@ -34,15 +34,31 @@ Method:
    (0.5–40 Hz signal); the residual is band-passed 2–15 Hz. The QRS of every beat and the whole
    QRS-T of other beats (ectopics) are masked. Atrial waves phase-locked to the QRS inside the
    T wave (a blocked P hidden in every T) are cancelled with it: they are not seen;
-3. **atrial waves**: peaks of the residual's magnitude over the atrial leads (II, III, aVF,
-   V1, I, V2) at least :data:`ATRIAL_REFRACTORY_MS` apart and above :data:`ATRIAL_NOISE_K` × its
-   median and :data:`ATRIAL_MIN_UV`; kept when their shape correlates with the median of the
-   candidates (≥ :data:`P_KEEP_CORR`);
+3. **atrial waves**: (a) peaks of the residual's magnitude over the atrial leads (II, III, aVF,
+   V1, I, V2) at least :data:`ATRIAL_REFRACTORY_MS` apart, above :data:`ATRIAL_NOISE_K` × its
+   median and :data:`ATRIAL_MIN_UV`, kept when their shape correlates with the median of the
+   candidates (≥ :data:`P_KEEP_CORR`); (b) where the median beat has a P wave, every beat is
+   searched ± :data:`SEED_LAG_MS` around its place for the best match (≥ :data:`P_SEED_CORR`)
+   to the residual's median there, so each P is found on its own beat; (c) each QRS still without
+   a wave in its PR window gets the largest peak there if it correlates ≥ :data:`P_BEAT_CORR`;
+   (d) when P waves precede most QRS, a wave outside the PR windows (a blocked P) is kept only if
+   it correlates ≥ :data:`P_EXTRA_CORR` with them at a similar size;
 4. **flutter**: spectrum (Hann window, masked samples interpolated) of the residual in II,
    III, aVF and V1; the dominant peak in :data:`FLUTTER_BAND_HZ` and the share of 1.5–20 Hz power
-   within ±:data:`OI_HALF_HZ` of it and of its harmonic (organisation index, as in Everett et
-   al. 2001 for AF/flutter); flutter when the index ≥ :data:`FLUTTER_OI_MIN`;
-5. the rules of :func:`_guess`, in explicit named thresholds.
+   within ±:data:`OI_HALF_HZ` of it and of its harmonic (organisation index, after Everett et
+   al., IEEE Trans Biomed Eng 2001); flutter when the index ≥ :data:`FLUTTER_OI_MIN` with
+   ≥ :data:`FLUTTER_MIN_UV` µV of atrial residual;
+5. **P–QRS relation** (:func:`_av_relation`): RR cycles holding two P waves on the atrial rhythm
+   and longer than :data:`DROP_RR_RATIO` × the others are dropped beats — Wenckebach when the PR
+   before the pause exceeds the PR after it by ≥ :data:`WENCKEBACH_PR_DROP_MS`, Mobitz II when
+   the PR is constant; 1:1 with P before ≥ :data:`SHARE_CONDUCTED` of QRS; dissociated when
+   regular P waves outnumber the QRS with a scattered PR or mostly without P before the QRS;
+   2:1 with two P waves per cycle at a constant PR;
+6. **rhythm_guess** (:func:`decide`, :func:`_guess`), in order: paced (pacing spikes), atrial
+   flutter, atrial fibrillation (irregular RR, no flutter, P before < :data:`AF_MAX_P_SHARE` of
+   QRS and not sinus-like), complete AV block (dissociated, regular, ventricles slower), Mobitz I,
+   Mobitz II, 2:1, sinus (1:1, P alike; PR SD ≤ :data:`PR_SD_IRREGULAR_MAX` ms if RR irregular),
+   SVT (regular, narrow QRS, > 100/min, no P) and junctional (regular, 40–100/min, no P).
 
 Thresholds were chosen on LUDB records 1–100 and PTB-XL fold 9 only (see
 ``benchmarks/results/rhythm.md``).
@@ -69,10 +85,11 @@ AV_RELATIONS = ("1:1", "2:1", "variable", "dissociated", "none", "wenckebach", "
 #: Working rate: records below it are resampled to ≥ this (polyphase), as measure.py does.
 MIN_FS = 250.0
 # --- ventricular rhythm -------------------------------------------------------------------
-#: Sinus rate limits (bpm): AHA/ACCF/HRS recommendations for the standardization and
-#: interpretation of the ECG, part II (Mason et al., Circulation 2007): bradycardia < 60, tachycardia > 100.
+#: Sinus rate limits (bpm), bradycardia < 60 and tachycardia > 100: the conventional limits used with the
+#: AHA/ACCF/HRS recommendations for the standardization and interpretation of the ECG, part II
+#: (diagnostic statement list; Mason et al., Circulation 2007;115:1325).
 SINUS_RATE_LOW, SINUS_RATE_HIGH = 60.0, 100.0
-#: Junctional rhythm rate range (bpm): junctional escape 40–60 and accelerated junctional 60–100 (same source).
+#: Junctional rhythm rate range (bpm): junctional escape 40–60 and accelerated junctional 60–100 (textbook limits).
 JUNCTIONAL_RATE = (40.0, 100.0)
 #: Regular RR: coefficient of variation below this and successive-difference index below RR_IRREGULAR.
 RR_CV_REGULAR = 0.08
@@ -586,7 +603,8 @@ def _guess(o: dict[str, Any]) -> tuple[str, list[str]]:
         return "av_block_2to1", ev + [f"atrial rate {ar:.0f} bpm, two P waves per QRS"]
     if rel == "1:1" and share is not None and o["p_morphology_consistent"] \
             and (not _irregular(o) or (o["pr_ms_sd"] or 0.0) <= PR_SD_IRREGULAR_MAX):
-        return "sinus", ev + [f"PR {o['pr_ms_median']} ms (SD {o['pr_ms_sd']})", "P waves alike"]
+        band = ("bradycardia" if rate < SINUS_RATE_LOW else "tachycardia" if rate > SINUS_RATE_HIGH else "normal rate")
+        return "sinus", ev + [f"PR {o['pr_ms_median']} ms (SD {o['pr_ms_sd']})", "P waves alike", f"sinus {band}"]
     if o["rr_regular"] and (share is None or share < SHARE_NO_P):
         narrow = o["qrs_ms"] is not None and o["qrs_ms"] < QRS_NARROW_MS
         if rate > SINUS_RATE_HIGH and narrow:
