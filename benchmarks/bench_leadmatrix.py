@@ -493,6 +493,11 @@ def report(ge: dict[str, Any], gm: dict[str, Any], ph: list[dict[str, Any]], lu:
     lines = ["# Per-lead measurement matrix vs device measurements and limb-lead laws", "",
              "Command: `OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_leadmatrix.py "
              f"--ludb {args.ludb} --out benchmarks/results/leadmatrix.md`", "",
+             "Per-lead device measurements searched in all of `format-samples/`: GE MUSE (`<MeasuredAmplitude>` "
+             "per raw beat in the perottelab example; `<MeasurementMatrix>` of the median beat there and in braveheart "
+             "examples 1–3, example 4's is empty) and Philips Sierra 1.03 (`<leadmeasurements>`). None in the HL7 "
+             "aECG samples (global intervals, axes and wave boundaries only), the SCP-ECG samples (no section 10), the "
+             "DICOM samples (global annotations only), Philips 1.04 or the Contec files.", "",
              "Cells: mean ± SD of (ours − reference) over the leads where both have the wave (n leads; "
              "presence agreement = leads where both say present or both absent, of 12). Amplitudes µV, durations ms.", ""]
     n_leads = sum(len(v["matrix"]) for v in gm["views"])
