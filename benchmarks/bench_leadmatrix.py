@@ -499,7 +499,7 @@ def report(ge: dict[str, Any], gm: dict[str, Any], ph: list[dict[str, Any]], lu:
              "aECG samples (global intervals, axes and wave boundaries only), the SCP-ECG samples (no section 10), the "
              "DICOM samples (global annotations only), Philips 1.04 or the Contec files.", "",
              "Cells: mean ± SD of (ours − reference) over the leads where both have the wave (n leads; "
-             "presence agreement = leads where both say present or both absent, of 12). Amplitudes µV, durations ms.", ""]
+             "presence agreement = leads where both call the wave present or both absent, of the leads compared). Amplitudes µV, durations ms.", ""]
     n_leads = sum(len(v["matrix"]) for v in gm["views"])
     lines += [f"## 1. GE 12SL median-beat measurements, all MUSE samples that carry them ({len(gm['views'])} ECGs, "
               f"{n_leads} leads)", ""]
