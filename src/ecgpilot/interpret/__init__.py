@@ -53,6 +53,7 @@ THRESHOLDS: dict[str, float] = {
     "pr_short": 120.0,          # < with QRS ≥ qrs_delta: possible pre-excitation
     "qrs_delta": 110.0,
     "qrs_wide": 120.0,          # ≥ : complete bundle branch block / wide QRS (AHA 2009 part III)
+    "qrs_very_wide": 160.0,     # ≥ without RBBB: secondary ST-T, the STEMI criteria give way to Sgarbossa
     "qrs_incomplete": 110.0,    # 110–119 ms: incomplete bundle branch block (AHA 2009 part III)
     "qrs_ivcd": 110.0,
     "rprime_min_uv": 100.0,     # R′ in V1/V2 counted for the RBBB shape from 1 mm          # > without a block shape: nonspecific IVCD (AHA 2009 part III)

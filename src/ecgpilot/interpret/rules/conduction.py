@@ -20,8 +20,8 @@ def _ev_qrs(ctx: Context) -> dict[str, object]:
 
 def lbbb_morphology(ctx: Context) -> tuple[bool, list[dict[str, object]]]:
     """LBBB shape (AHA 2009 part III): V1 negative (QS or rS), no Q wave in I, V5 and V6 (two of the
-    three, for measurement robustness), and a late (R-peak time > 60 ms in V5/V6) or notched/slurred R
-    in I, aVL, V5 or V6."""
+    three, for measurement robustness), and a late R (R-peak time > 60 ms in V5 or V6); a notched R in
+    I, aVL, V5 or V6 is listed as evidence."""
     if not ctx.leads:
         return False, []
     r1, s1, q1 = ctx.v("V1", "r_uv"), ctx.v("V1", "s_uv"), ctx.v("V1", "q_uv")
@@ -31,7 +31,7 @@ def lbbb_morphology(ctx: Context) -> tuple[bool, list[dict[str, object]]]:
     no_q = len(lateral) >= 2 and sum((ctx.v(x, "q_ms") or 0) < 20 for x in lateral) >= 2
     late = [x for x in ("V5", "V6") if (ctx.v(x, "r_peak_time_ms") or 0) > 60]
     notched = [x for x in ("I", "aVL", "V5", "V6") if (ctx.leads.get(x) or {}).get("r_notched")]
-    ok = v1_neg and no_q and bool(late or notched)
+    ok = v1_neg and no_q and bool(late)   # notching is supporting evidence only (noise can notch an R)
     ev = [ctx.ev_lead("V1", "s_uv", "S"), *(ctx.ev_lead(x, "r_peak_time_ms", "R peak time") for x in late)]
     ev += [ctx.ev(f"lead_matrix.{x}.r_notched", True, f"R {ctx.fr('crochetée', 'notched')} {x}") for x in notched]
     return ok, ev

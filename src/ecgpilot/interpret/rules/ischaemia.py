@@ -45,10 +45,13 @@ def st_elevation_leads(ctx: Context, limit: float | None = None) -> list[str]:
 
 
 def _blocked(ctx: Context, found: Mapping[str, Finding]) -> bool:
-    """LBBB, pacing, or a QRS ≥ 120 ms of LBBB shape: the ST criteria of the 4th UDMI do not apply,
-    the modified Sgarbossa criteria do."""
+    """LBBB, pacing, a QRS ≥ 120 ms of LBBB shape, or a QRS ≥ ``qrs_very_wide`` (160 ms) without RBBB
+    (unseen pacing, severe conduction disease): the ST criteria of the 4th UDMI do not apply (secondary
+    ST-T changes), the modified Sgarbossa criteria do."""
+    rbbb = "rbbb" in found and found["rbbb"].status == "finding"
+    very_wide = ctx.qrs is not None and ctx.qrs >= ctx.th["qrs_very_wide"] and not rbbb
     return ctx.pacing or any(k in found and found[k].status == "finding" for k in _BLOCKING) or (
-        ctx.wide and lbbb_morphology(ctx)[0])
+        ctx.wide and lbbb_morphology(ctx)[0]) or very_wide
 
 
 def _reciprocal(ctx: Context, leads: list[str]) -> list[str]:
