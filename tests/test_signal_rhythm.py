@@ -183,6 +183,28 @@ def test_too_few_beats_is_undetermined():
     assert f["rhythm_guess"] in RHYTHM_GUESSES and (f["av_relation"] is None or f["av_relation"] in AV_RELATIONS)
 
 
+@pytest.mark.parametrize("case", ["flat", "noise", "short", "duplicate_beats", "beats_outside", "one_lead_100hz"])
+def test_degenerate_inputs_give_json(case):
+    """No exception and strict JSON (no NaN/inf) on degenerate inputs."""
+    leads = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
+    rng = np.random.default_rng(7)
+    fs, x = 500.0, rng.normal(0, 30, (12, 5000))
+    beats = np.arange(200, 5000, 400)
+    if case == "flat":
+        x = np.zeros((12, 5000))
+    elif case == "short":
+        x, beats = x[:, :500], np.array([100, 300])
+    elif case == "duplicate_beats":
+        beats = np.concatenate([beats, beats[:3]])
+    elif case == "beats_outside":
+        beats = np.concatenate([[-50], beats, [6000]])
+    elif case == "one_lead_100hz":
+        fs, x, leads, beats = 100.0, x[1:2, :1000], ("II",), np.arange(40, 1000, 80)
+    f = rhythm_features(x, fs, leads, beats)
+    json.dumps(f, allow_nan=False)
+    assert set(f) == set(EMPTY_RHYTHM) and f["rhythm_guess"] in RHYTHM_GUESSES
+
+
 # ------------------------------------------------------------------ report splits
 @pytest.mark.slow
 def test_ludb_report_split(shared_data):

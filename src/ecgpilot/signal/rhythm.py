@@ -323,7 +323,9 @@ def _atrial_waves(r: NDArray[np.float64], valid: NDArray[np.bool_], fs: float, o
         if seed is not None and seeded.size:
             far = np.all(np.abs(kept[:, None] - seeded[None, :]) >= refr, axis=1) if kept.size else np.zeros(0, bool)
             ccs = [c for c, f in zip(ccs, far) if f] + sc
-            kept = np.sort(np.concatenate([kept[far], seeded]))
+            kept = np.concatenate([kept[far], seeded])
+            kept, first = np.unique(kept, return_index=True)
+            ccs = [ccs[i] for i in first]
             tm = seed
     if tm is None or kept.size < 2:
         return kept.astype(np.int64), None, None
@@ -398,7 +400,8 @@ def rhythm_features(signal: NDArray, fs: float, leads: tuple[str, ...], beats: N
     """Rhythm features of a recording (leads × samples, µV) and its QRS positions; see the module doc."""
     out = {k: (list(v) if isinstance(v, list) else v) for k, v in EMPTY_RHYTHM.items()}
     x = np.atleast_2d(np.asarray(signal, dtype=np.float64))
-    beats = np.asarray(beats, dtype=np.int64)
+    beats = np.unique(np.asarray(beats, dtype=np.int64))  # sorted, no duplicate
+    beats = beats[(beats >= 0) & (beats < x.shape[1])]
     fs = float(fs)
     leads = tuple(leads)
     out["n_qrs"] = int(beats.size)
@@ -484,7 +487,7 @@ def rhythm_features(signal: NDArray, fs: float, leads: tuple[str, ...], beats: N
         cyc = float(np.median(pp))
         near = pp[(pp > 0.75 * cyc) & (pp < 1.25 * cyc)]
         cyc = float(near.mean()) if near.size else cyc
-        out["atrial_rate_bpm"] = _r(60000.0 / (cyc / ms), 1)
+        out["atrial_rate_bpm"] = _r(60000.0 / (cyc / ms), 1) if cyc > 0 else None
         out["pp_cv"] = _r(float(near.std() / near.mean()) if near.size >= 2 else None, 3)
     if out["atrial_rate_bpm"] is not None:
         out["p_per_qrs"] = _r(out["atrial_rate_bpm"] / ventricular, 2)
