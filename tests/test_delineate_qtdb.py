@@ -135,5 +135,20 @@ def test_qt_reliable_sorts_the_report_half(report):
         flag.append(not m["qt_reliable"])
     e, f = np.asarray(err), np.asarray(flag)
     bad = np.abs(e) > 40
-    assert f[bad].mean() >= 0.5 and f[~bad].mean() <= 0.15, (f[bad].mean(), f[~bad].mean())
-    assert e[~f].std(ddof=1) < 0.7 * e.std(ddof=1)
+    assert f[bad].mean() >= 0.55 and f[~bad].mean() <= 0.10, (f[bad].mean(), f[~bad].mean())  # 64 %, 6.6 %
+    assert e[~f].std(ddof=1) < 0.6 * e.std(ddof=1)  # 22.6 vs 43.3 ms
+
+
+def test_false_very_long_qtc_mostly_flagged(report):
+    """Windows where we find QTc >= 500 ms but the cardiologists' QTc of the beat is < 480 ms: the
+    'very long QTc' emergency that should not be raised. On the report half 28 of 36 are flagged."""
+    false = flagged = 0
+    for _, _, b, g, fs in report["now"]["rows"]:
+        m = g["measurements"]
+        if m is None or m["qtc_ms"] is None or m["qtc_ms"] < 500 or b["t_off"] is None or b["qrs_on"] is None:
+            continue
+        ref = (b["t_off"] - b["qrs_on"]) * 1000.0 / fs / np.cbrt(m["rr_ms"] / 1000.0)
+        if ref < 480:
+            false += 1
+            flagged += not m["qt_reliable"]
+    assert false >= 20 and flagged >= 0.7 * false, (flagged, false)

@@ -96,10 +96,10 @@ def test_qrs_axis_agrees_with_ludb_categories(results):
 
 def test_qt_reliable_on_ludb(results):
     """The T-end reliability check (threshold chosen on QTDB tuning half and LUDB 1-100) flags few
-    resting ECGs: on the held-out non-paced records 101-200 at most 16 % (14 of 98 on 2026-12-05), and the QT of the records
-    left reliable stays well inside the IEC limit (the flagged ones are mostly AF, flutter, ischaemia)."""
+    resting ECGs: on the held-out non-paced records 101-200 at most 14 % (12 of 98 on 2026-12-05: AF,
+    flutter, LVH / repolarisation abnormalities), and the QT of the records left reliable stays inside the IEC limit."""
     per = [(n, ref, got) for n, ref, got in results["held_out"]["per_record"] if got.get("qt_ms") is not None]
     flagged = [n for n, _, got in per if not got["qt_reliable"]]
-    assert len(flagged) <= 0.16 * len(per), flagged
+    assert len(flagged) <= 0.14 * len(per), flagged
     kept = [got["qt_ms"] - ref["qt_ms"] for n, ref, got in per if got["qt_reliable"] and ref["qt_ms"] is not None]
     assert abs(np.mean(kept)) <= 25 and np.std(kept, ddof=1) <= 25

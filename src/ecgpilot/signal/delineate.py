@@ -72,7 +72,7 @@ T_START_MS = 120.0        # the T peak is searched from QRS offset + 120 ms (was
 BEAT_REFINE_MS = 40.0     # per-beat boundaries are searched this close to the global ones
 SPREAD_MAX_BEATS = 30     # beats whose T end enters the T-end spread (evenly spread)
 LEAD_T_PEAK_MS = 40.0     # a lead's T peak is searched this close to the global one
-T_LEAD_MIN_FRAC = 0.3     # leads whose T is smaller than this share of the largest have no T end of their own
+T_LEAD_MIN_FRAC = 0.7     # leads whose T is smaller than this share of the largest have no T end of their own
 
 
 @dataclass(frozen=True)
