@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import sqlite3
 
@@ -177,3 +178,29 @@ def test_every_study_route_hides_other_practices(app) -> None:  # noqa: ANN001
         assert r.status_code == 404, (method, suffix, r.status_code)
     # and the routes exist: the owner gets through
     assert a.get(f"/studies/{sid}").status_code == 200
+
+
+def test_study_page_shows_the_evidence_and_keeps_ai_only_statements_apart(tmp_path) -> None:  # noqa: ANN001
+    """The page shows each proposed statement with its evidence (the same reading as the CLI), the AI-only
+    statements and those below threshold apart (not offered for sign-off), and the repeat-now level."""
+    pytest.importorskip("onnxruntime", reason="the classifier is needed for AI-only statements")
+    from ecgpilot.analysis import analyze_file
+    from ecgpilot.interpret import interpret
+
+    path = data_file(*MUSE)
+    client = TestClient(make_app(tmp_path, use_ai=True))
+    login(client, "a@x.fr")
+    study_url = _upload_page(client, [(path.name, path.read_bytes())]).headers["location"]
+    page = client.get(study_url).text
+    reading = interpret(analyze_file(path), lang="fr")
+    proposed = [s for s in reading["statements"] if s["status"] == "finding"]
+    ids = re.findall(r'class="statement d-pending" data-id="([^"]+)"', page)
+    assert ids == [s["id"] for s in proposed]
+    first = proposed[0]
+    text = html.unescape(page)
+    assert "arguments :" in page and first["evidence"][0]["text"] in text
+    aside = [s for s in reading["statements"] if s["status"] == "ai_only"] + reading["also_considered"]
+    assert aside and 'id="ai-aside"' in page     # this GE file: the AI's infarction is not supported by Q waves
+    for s in aside:
+        assert s["text"] in text and s.get("id", s.get("statement_id")) not in ids
+    assert '<option value="repeat_now"' in page and "refaire l&#39;ECG maintenant" in page

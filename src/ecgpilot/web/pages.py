@@ -180,6 +180,9 @@ def study_page(study_id: int, request: Request, db: Session = Depends(db_session
         "user": user, "study": study, "svg": svg, "reports": reps, "signers": signers, "events": events,
         "ins_statuses": INS_STATUSES, "analysis": study.analysis or {}, "draft": study.draft or {"statements": [], "urgency": {}},
         "matrix": matrix_rows(study.analysis, study.interpretation), "matrix_columns": MATRIX_COLUMNS,
+        "reading": {s["id"]: s for s in (study.interpretation or {}).get("statements", [])},
+        "ai_only": [s for s in (study.interpretation or {}).get("statements", []) if s.get("status") == "ai_only"],
+        "also_considered": (study.interpretation or {}).get("also_considered", []),
     })
 
 

@@ -91,8 +91,8 @@ def _initial_draft(interp: dict[str, Any] | None) -> dict[str, Any]:
     statements = [
         {"id": s["id"], "origin": "ai", "category": s.get("category"), "ai_text": s.get("text", ""),
          "text": s.get("text", ""), "confidence": s.get("confidence"), "decision": "pending"}
-        for s in (interp or {}).get("statements", [])
-    ]
+        for s in (interp or {}).get("statements", []) if s.get("status", "finding") == "finding"
+    ]   # AI-only statements are shown apart (study page), not proposed for sign-off
     level = ((interp or {}).get("urgency") or {}).get("level")
     return {"statements": statements, "urgency": {"ai_level": level, "level": level, "decision": "pending" if level else "edited"}}
 
