@@ -132,7 +132,8 @@ def test_scaling_property(tmp_path_factory: pytest.TempPathFactory) -> None:
         factor = 1000.0 if unit == "mV" else 1.0
         lo, hi = float(pmin_s), float(pmax_s)
         expected = ((d - dmin) * (hi - lo) / (dmax - dmin) + lo) * factor
-        got = read_ecg(path).lead("II")
+        # the reader's own scaling: read_ecg then refuses the up to ±5 V this draws (beyond any amplifier)
+        got = edf.read(path).lead("II")
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-3 * factor)
 
     assert hypothesis is not None

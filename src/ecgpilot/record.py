@@ -131,7 +131,11 @@ class ECGRecord:
             raise RecordError(
                 f"{len(leads)} lead names for {sig.shape[0]} signal rows; they must match."
             )
-        dup = sorted({n for n in leads if leads.count(n) > 1})
+        seen: set[str] = set()
+        repeated: set[str] = set()
+        for n in leads:  # linear: a file may name 10^5 columns
+            (repeated if n in seen else seen).add(n)
+        dup = sorted(repeated)
         if dup:
             raise RecordError(f"Lead names must be unique; repeated: {', '.join(dup)}.")
         if sig.shape[1] == 0:

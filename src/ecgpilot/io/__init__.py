@@ -10,6 +10,12 @@ Each format lives in its own module ``ecgpilot.io.<name>`` exposing
   :class:`~ecgpilot.errors.ReadError` subclasses with clear messages.
 
 The order of :data:`READERS` is the order in which formats are tried.
+
+Robustness contract (issue 23): every reader works within the budgets of
+:mod:`ecgpilot.io._limits` (file size, samples, decoded size, table sizes), checked before it
+allocates; :func:`read_ecg` refuses a decoded signal no ECG amplifier produces
+(:func:`~ecgpilot.io._limits.check_plausible`) and raises nothing but ecgpilot's own errors: an
+unexpected exception inside a reader becomes a :class:`CorruptFileError` naming the reader.
 """
 
 from __future__ import annotations
@@ -18,7 +24,8 @@ import importlib
 from pathlib import Path
 from types import ModuleType
 
-from ecgpilot.errors import CorruptFileError, ReadError, RecordError, UnsupportedFormatError
+from ecgpilot.errors import CorruptFileError, ECGPilotError, ReadError, RecordError, UnsupportedFormatError
+from ecgpilot.io._limits import MAX_FILE_BYTES, check_plausible
 from ecgpilot.record import ECGRecord
 
 __all__ = ["read_ecg", "detect_format", "resolve_path", "READERS", "reader_module", "SNIFF_BYTES"]
@@ -90,6 +97,11 @@ def _check_path(path: str | Path) -> Path:
         raise ReadError(f"{str(p)[:120]!r}: the path cannot be used ({exc.strerror or exc}). Check the path.") from exc
     if size == 0 and p.suffix.lower() not in (".hea",):
         raise CorruptFileError(f"{str(p)!r} is empty (0 bytes); nothing to read.")
+    if size > MAX_FILE_BYTES:
+        raise ReadError(
+            f"{p.name!r} holds {size:,} bytes, more than the {MAX_FILE_BYTES:,} bytes ecgpilot reads for one "
+            "ECG (MAX_FILE_BYTES). Export a shorter recording."
+        )
     return p
 
 
@@ -111,7 +123,11 @@ def detect_format(path: str | Path) -> str:
             mod = reader_module(name)
         except ImportError:  # a reader whose optional dependency is missing
             continue
-        if mod.sniff(head, p):
+        try:
+            claimed = mod.sniff(head, p)
+        except Exception:  # noqa: BLE001 - a sniffer choking on hostile bytes does not claim them
+            claimed = False
+        if claimed:
             return name
     by_suffix = _SUFFIX_FORMATS.get(p.suffix.lower())
     if by_suffix is not None:
@@ -149,18 +165,37 @@ def read_ecg(path: str | Path, *, format: str | None = None) -> ECGRecord:
     p = _check_path(path)
     name = format if format is not None else detect_format(p)
     mod = reader_module(name)
+    record = _guarded_read(mod, name, p)
+    if not isinstance(record, ECGRecord):  # pragma: no cover - programming error
+        raise TypeError(f"reader {name} returned {type(record).__name__}, not ECGRecord")
+    check_plausible(record.signal, record.fs, record.leads, f"{p.name!r} ({name})")
+    return record
+
+
+def _guarded_read(mod: ModuleType, name: str, p: Path) -> ECGRecord:
+    """``mod.read(p)``, letting only ecgpilot's errors out: the one place that enforces
+    :func:`read_ecg`'s contract whatever a reader or its library raises."""
     try:
-        record = mod.read(p)
+        return mod.read(p)
     except ReadError:
         raise
     except RecordError as exc:
         raise CorruptFileError(f"{p.name!r} ({name}): the decoded signal is invalid: {exc}") from exc
+    except ECGPilotError as exc:  # pragma: no cover - a reader raising another project error
+        raise CorruptFileError(f"{p.name!r} ({name}): {exc}") from exc
+    except MemoryError as exc:
+        raise CorruptFileError(
+            f"{p.name!r} could not be read as {name}: decoding it needs more memory than is available "
+            "(MemoryError); the file declares more data than it holds, or is damaged."
+        ) from exc
     except (ValueError, KeyError, IndexError, OSError, EOFError, UnicodeError, TypeError,
             ArithmeticError) as exc:
         raise CorruptFileError(
             f"{p.name!r} could not be read as {name}: {type(exc).__name__}: {exc}. "
             "The file may be truncated or malformed."
         ) from exc
-    if not isinstance(record, ECGRecord):  # pragma: no cover - programming error
-        raise TypeError(f"reader {name} returned {type(record).__name__}, not ECGRecord")
-    return record
+    except Exception as exc:  # noqa: BLE001 - a library's own exception (pydicom, lxml, wfdb...)
+        raise CorruptFileError(
+            f"{p.name!r} could not be read as {name}: the {name} reader failed with "
+            f"{type(exc).__module__}.{type(exc).__name__}: {str(exc)[:200]}. The file is malformed or damaged."
+        ) from exc

@@ -11,6 +11,7 @@ from pathlib import Path
 from lxml import etree
 
 from ecgpilot.errors import CorruptFileError
+from ecgpilot.io._limits import MAX_XML_BYTES, check_size
 
 __all__ = ["xml_root_name", "parse_xml", "decode_base64", "local_name", "to_float"]
 
@@ -56,8 +57,10 @@ def xml_root_name(head: bytes) -> str | None:
 def parse_xml(path: Path) -> etree._Element:
     """Parse an XML file safely (no DTD loading, no entities, no network).
 
-    Raises :class:`CorruptFileError` naming the file and the parser's complaint.
+    Raises :class:`CorruptFileError` naming the file and the parser's complaint, and
+    :class:`~ecgpilot.errors.ReadError` for a file beyond :data:`MAX_XML_BYTES`.
     """
+    check_size(path, MAX_XML_BYTES, "XML document")
     parser = etree.XMLParser(
         resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True, remove_comments=True
     )

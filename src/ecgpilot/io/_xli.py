@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ecgpilot.errors import CorruptFileError
+from ecgpilot.io._limits import MAX_LZW_SLACK_BYTES
 
 __all__ = ["lzw_decode", "unpack_planes", "undo_prediction", "decode_xli"]
 
@@ -29,14 +30,18 @@ CODE_BITS = 10
 HEADER = struct.Struct("<ihh")
 
 
-def lzw_decode(data: bytes, code_bits: int = CODE_BITS) -> bytes:
+def lzw_decode(data: bytes, code_bits: int = CODE_BITS, max_out: int | None = None) -> bytes:
     """Decode an LZW stream of fixed-width codes (MSB first, 256 literal codes).
 
     New dictionary entries take codes 256 .. ``2**code_bits - 2``; the table then
     stops growing. A code above that (all ones) ends the stream, as does running
     out of whole codes. Raises :class:`CorruptFileError` on a code that refers to
-    an entry not yet defined.
+    an entry not yet defined, and as soon as the output exceeds ``max_out`` bytes
+    (a chunk of longest-entry codes expands ~800 times: the caller bounds it by
+    what its samples need).
     """
+    if not 1 <= code_bits <= 16:
+        raise CorruptFileError(f"LZW code width {code_bits} bits is not supported (1 to 16).")
     max_code = (1 << code_bits) - 2
     table: list[bytes] = [bytes([i]) for i in range(256)]
     out = bytearray()
@@ -64,6 +69,11 @@ def lzw_decode(data: bytes, code_bits: int = CODE_BITS) -> bytes:
                 f"{len(table)} entries); the compressed waveform is corrupt."
             )
         out += entry
+        if max_out is not None and len(out) > max_out:
+            raise CorruptFileError(
+                f"XLI/LZW chunk decodes to more than {max_out:,} bytes, the most its samples need "
+                "(2 bytes a sample + MAX_LZW_SLACK_BYTES); the compressed waveform is corrupt or hostile."
+            )
         if prev is not None and len(table) <= max_code:
             table.append(prev + entry[:1])
         prev = entry
@@ -106,14 +116,15 @@ def undo_prediction(residuals: NDArray[np.int16], first: int) -> NDArray[np.int6
     return out
 
 
-def decode_xli(payload: bytes, n_samples: int) -> list[NDArray[np.int64]]:
+def decode_xli(payload: bytes, n_samples: int, max_leads: int | None = None) -> list[NDArray[np.int64]]:
     """Split an XLI payload into chunks and decode each into ``n_samples`` integers.
 
-    Returns one array (raw ADC counts) per chunk, i.e. per stored lead, in file order.
+    Returns one array (raw ADC counts) per chunk, i.e. per stored lead, in file order;
+    with ``max_leads``, the first ``max_leads`` chunks only (the rest is not decoded).
     """
     leads: list[NDArray[np.int64]] = []
     offset = 0
-    while offset < len(payload):
+    while offset < len(payload) and (max_leads is None or len(leads) < max_leads):
         if offset + HEADER.size > len(payload):
             raise CorruptFileError(
                 f"XLI data ends inside a chunk header at byte {offset} of {len(payload)}; "
@@ -126,7 +137,7 @@ def decode_xli(payload: bytes, n_samples: int) -> list[NDArray[np.int64]]:
                 f"XLI chunk {len(leads) + 1} announces {size} bytes but only "
                 f"{len(payload) - offset} remain; the waveform is truncated."
             )
-        raw = lzw_decode(payload[offset : offset + size])
+        raw = lzw_decode(payload[offset : offset + size], max_out=2 * n_samples + MAX_LZW_SLACK_BYTES)
         offset += size
         leads.append(undo_prediction(unpack_planes(raw, n_samples), first))
     return leads

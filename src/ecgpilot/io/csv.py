@@ -31,7 +31,8 @@ from typing import Any
 import numpy as np
 
 from ecgpilot.errors import CorruptFileError, RecordError, UnsupportedFormatError
-from ecgpilot.leads import canonical_lead
+from ecgpilot.io._limits import MAX_CSV_CELL_CHARS, check_samples, read_bounded
+from ecgpilot.leads import KNOWN_LEADS, canonical_lead
 from ecgpilot.record import ECGRecord, SourceInfo
 
 __all__ = ["FORMAT", "DESCRIPTION", "sniff", "read", "UNIT_TO_UV", "TIME_COLUMNS"]
@@ -44,6 +45,8 @@ UNIT_TO_UV: dict[str, float] = {"uv": 1.0, "µv": 1.0, "μv": 1.0, "mv": 1000.0,
 #: Time column names and their factor to seconds.
 TIME_COLUMNS: dict[str, float] = {"time": 1.0, "time_s": 1.0, "t": 1.0, "seconds": 1.0, "time_ms": 1e-3}
 
+#: Most columns of a table: a time column, one per known lead, and a trailing separator's empty one.
+MAX_COLUMNS = len(KNOWN_LEADS) + 2
 _UNIT_SUFFIX = re.compile(r"^(.*?)\s*[\(\[]\s*([^\)\]]+?)\s*[\)\]]\s*$")
 _NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$")
 _HOW_TO_FIX = (
@@ -66,6 +69,18 @@ def _separator(line: str) -> str:
     return ","
 
 
+_DIRECTIVE = re.compile(r"\s*#\s*([A-Za-z_]+)\s*[=:]")
+
+
+def _directive(line: str) -> tuple[str, str] | None:
+    """``('fs', '500')`` for a line ``# fs = 500``; None for other lines (linear time on any line)."""
+    m = _DIRECTIVE.match(line)
+    if m is None:
+        return None
+    value = line[m.end():].strip()
+    return (m.group(1).lower(), value) if value else None
+
+
 def _split(text: str) -> tuple[dict[str, str], list[str]]:
     """``# key=value`` directives and the remaining non-empty lines."""
     directives: dict[str, str] = {}
@@ -75,9 +90,9 @@ def _split(text: str) -> tuple[dict[str, str], list[str]]:
         if not line:
             continue
         if line.startswith("#"):
-            m = re.match(r"#\s*([A-Za-z_]+)\s*[=:]\s*(.+?)\s*$", line)
-            if m:
-                directives[m.group(1).lower()] = m.group(2)
+            d = _directive(line)
+            if d:
+                directives[d[0]] = d[1]
             continue
         lines.append(line)
     return directives, lines
@@ -95,6 +110,8 @@ def sniff(head: bytes, path: Path) -> bool:
     cells = [c.strip().strip('"') for c in first.split(sep)]
     if len(cells) < 2 and not ("fs" in directives or "units" in directives):
         return False
+    if len(cells) > MAX_COLUMNS or any(len(c) > MAX_CSV_CELL_CHARS for c in cells):
+        return False  # no table of ECG leads looks like this
     if all(_NUMBER.match(c) or c == "" for c in cells):
         return any(cells)
     known = 0
@@ -127,10 +144,10 @@ def _refuse_conflicting_directives(path: Path, text: str) -> None:
     """A directive given twice with different values (``# fs=500`` then ``# fs=250``) is ambiguous."""
     seen: dict[str, str] = {}
     for raw in text.splitlines():
-        m = re.match(r"\s*#\s*([A-Za-z_]+)\s*[=:]\s*(.+?)\s*$", raw)
-        if m is None:
+        d = _directive(raw)
+        if d is None:
             continue
-        key, value = m.group(1).lower(), m.group(2)
+        key, value = d
         if key not in ("fs", "units", "scale", "start"):  # free comments may repeat
             continue
         if key in seen and seen[key] != value:
@@ -144,13 +161,24 @@ def _refuse_conflicting_directives(path: Path, text: str) -> None:
 def read(path: Path) -> ECGRecord:
     """Read a CSV ECG table (see the module docstring) into µV."""
     path = Path(path)
-    text = _decode(path.read_bytes())
+    text = _decode(read_bounded(path))
     _refuse_conflicting_directives(path, text)
     directives, lines = _split(text)
     if not lines:
         raise CorruptFileError(f"{path.name!r} has no rows of samples. {_HOW_TO_FIX}")
     sep = _separator(lines[0])
     header = [c.strip().strip('"') for c in lines[0].split(sep)]
+    if len(header) > MAX_COLUMNS:
+        raise UnsupportedFormatError(
+            f"{path.name!r}: the header has {len(header):,} columns; an ECG table has at most {MAX_COLUMNS} "
+            f"(a time column and one per lead: {len(KNOWN_LEADS)} lead names are known). {_HOW_TO_FIX}"
+        )
+    long_cell = next((j for j, c in enumerate(header) if len(c) > MAX_CSV_CELL_CHARS), None)
+    if long_cell is not None:
+        raise UnsupportedFormatError(
+            f"{path.name!r}: header cell {long_cell + 1} holds {len(header[long_cell]):,} characters; a lead "
+            f"name with its unit has at most {MAX_CSV_CELL_CHARS} (MAX_CSV_CELL_CHARS). {_HOW_TO_FIX}"
+        )
     if all(_NUMBER.match(c) or c == "" for c in header):
         raise UnsupportedFormatError(
             f"{path.name!r} has no header row: its first row {lines[0][:60]!r} is numbers, so the "
@@ -212,6 +240,7 @@ def read(path: Path) -> ECGRecord:
 
     decimal_comma = sep != ","
     n_cols = len(header)
+    check_samples(n_cols, len(lines) - 1, f"{path.name!r} (CSV rows x columns)")
     values = np.empty((len(lines) - 1, n_cols), dtype=np.float64)
     for i, line in enumerate(lines[1:]):
         cells = line.split(sep)

@@ -9,6 +9,7 @@ in the units of ``ChannelSensitivityUnitsSequence`` (uV, mV, V), turned into µV
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import date, datetime
 from pathlib import Path
@@ -16,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from ecgpilot.errors import CorruptFileError, RecordError, UnsupportedFormatError
+from ecgpilot.errors import CorruptFileError, ECGPilotError, RecordError, UnsupportedFormatError
+from ecgpilot.io._limits import check_samples, read_bounded
 from ecgpilot.io._patient import complete_patient, sex_code
 from ecgpilot.leads import canonical_lead
 from ecgpilot.record import ECGRecord, PatientInfo, SourceInfo
@@ -141,19 +143,32 @@ def _rhythm_index(ds: Any, path: Path) -> int:
 
 
 def read(path: Path) -> ECGRecord:
-    """Read the rhythm waveform of a DICOM ECG file, in µV."""
-    import pydicom
+    """Read the rhythm waveform of a DICOM ECG file, in µV.
+
+    The file is read into memory (within :data:`~ecgpilot.io._limits.MAX_FILE_BYTES`) and parsed
+    from there, so a damaged 32-bit length asks for at most what the file holds. pydicom parses
+    lazily: any of its exceptions (unknown VR, value length, a missing attribute of a damaged
+    item...) while the waveform is decoded becomes a :class:`CorruptFileError`.
+    """
     from pydicom.errors import InvalidDicomError
 
     path = Path(path)
     try:
-        ds = pydicom.dcmread(str(path))
+        return _read(path)
+    except (ECGPilotError, MemoryError):
+        raise
     except InvalidDicomError as exc:
         raise CorruptFileError(f"{path.name!r} is not a valid DICOM file: {exc}") from exc
-    except (EOFError, OSError, ValueError, KeyError, TypeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - pydicom raises NotImplementedError, BytesLengthException...
         raise CorruptFileError(
-            f"{path.name!r}: the DICOM file is truncated or malformed ({type(exc).__name__}: {exc})."
+            f"{path.name!r}: the DICOM file is truncated or malformed ({type(exc).__name__}: {str(exc)[:200]})."
         ) from exc
+
+
+def _read(path: Path) -> ECGRecord:
+    import pydicom
+
+    ds = pydicom.dcmread(io.BytesIO(read_bounded(path)))
     if "WaveformSequence" not in ds:
         modality = ds.get("Modality", "?")
         raise UnsupportedFormatError(
@@ -177,6 +192,7 @@ def read(path: Path) -> ECGRecord:
             f"{path.name!r}: waveform samples of {bits} bits '{interp}' are not supported "
             "(supported: 8/16/32-bit signed or unsigned integers)."
         )
+    check_samples(n_channels, n_samples, f"{path.name!r} (DICOM rhythm waveform)")
     raw_bytes = group.WaveformData
     need = n_channels * n_samples * bits // 8
     if len(raw_bytes) < need:
@@ -225,7 +241,8 @@ def read(path: Path) -> ECGRecord:
             )
         unit = "uv"
         if "ChannelSensitivityUnitsSequence" in ch:
-            unit = str(ch.ChannelSensitivityUnitsSequence[0].CodeValue).strip().lower()
+            items = ch.ChannelSensitivityUnitsSequence
+            unit = str(getattr(items[0], "CodeValue", "") or "").strip().lower() if len(items) else ""
         if unit not in UNIT_TO_UV:
             raise UnsupportedFormatError(
                 f"{path.name!r}: channel {lead} has sensitivity units {unit!r}; accepted: uV, mV, V."

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ecgpilot.errors import CorruptFileError, RecordError, UnsupportedFormatError
+from ecgpilot.io._limits import check_samples, read_bounded
 from ecgpilot.io._patient import complete_patient, sex_code
 from ecgpilot.leads import canonical_lead
 from ecgpilot.record import ECGRecord, PatientInfo, SourceInfo
@@ -174,7 +175,7 @@ def _lead_name(label: str) -> str:
 def read(path: Path) -> ECGRecord:
     """Read the ECG signals of an EDF/EDF+ file (16-bit samples) in µV."""
     path = Path(path)
-    buf = path.read_bytes()
+    buf = read_bounded(path)
     if buf[:8] == b"\xffBIOSEMI":
         raise UnsupportedFormatError(
             f"{path.name!r} is a BDF (24-bit BioSemi) file; only 16-bit EDF/EDF+ is supported. "
@@ -209,6 +210,7 @@ def read(path: Path) -> ECGRecord:
     if not seconds > 0:
         raise _fail(path, f"the data record duration is {seconds!r} s; it must be positive.")
 
+    check_samples(len(signals), n_records * record_len // len(signals), f"{path.name!r} (EDF data records)")
     raw = np.frombuffer(data, dtype="<i2", count=record_len * n_records).reshape(n_records, record_len)
     starts = np.concatenate([[0], np.cumsum(per_record)])
     rows: list[np.ndarray] = []

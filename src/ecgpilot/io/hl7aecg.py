@@ -19,6 +19,7 @@ import numpy as np
 from lxml import etree
 
 from ecgpilot.errors import CorruptFileError, RecordError, UnsupportedFormatError
+from ecgpilot.io._limits import check_samples
 from ecgpilot.io._patient import complete_patient, sex_code
 from ecgpilot.io._vendor_xml import local_name, parse_xml, xml_root_name
 from ecgpilot.leads import canonical_lead
@@ -149,6 +150,30 @@ def _rhythm_series(root: etree._Element, path: Path) -> tuple[etree._Element, in
     return rhythm[0], len(rhythm)
 
 
+_DIGITS_CHUNK = 1 << 20  # characters parsed at a time: the token list stays small whatever the text's length
+_SPACE = re.compile(r"\s")
+_NUMBER = re.compile(r"[+-]?\d+(\.\d*)?([eE][+-]?\d+)?")
+
+
+def _digits(text: str, lead: str, path: Path) -> np.ndarray:
+    """The whitespace-separated numbers of a ``digits`` element, parsed piece by piece."""
+    parts: list[np.ndarray] = []
+    start, end_all = 0, len(text)
+    while start < end_all:
+        end = min(end_all, start + _DIGITS_CHUNK)
+        if end < end_all:  # cut between two numbers
+            space = _SPACE.search(text, end)
+            end = space.start() if space else end_all
+        piece = text[start:end].split()
+        try:
+            parts.append(np.array(piece, dtype=np.float64))
+        except ValueError:
+            bad = next(t for t in piece if not _NUMBER.fullmatch(t))
+            raise CorruptFileError(f"{path.name!r}: lead {lead} digits contain {bad[:40]!r}, not a number.") from None
+        start = end
+    return np.concatenate(parts) if parts else np.empty(0)
+
+
 def read(path: Path) -> ECGRecord:
     """Read the rhythm waveform of an HL7 aECG file, in µV."""
     path = Path(path)
@@ -164,6 +189,7 @@ def read(path: Path) -> ECGRecord:
     rows: list[np.ndarray] = []
     leads: list[str] = []
     skipped: list[str] = []
+    n_values = 0
     for comp in _children(seq_set, "component"):
         seq = _child(comp, "sequence")
         code_el = _child(seq, "code")
@@ -194,11 +220,9 @@ def read(path: Path) -> ECGRecord:
         text = digits_el.text if digits_el is not None else None
         if not text or not text.strip():
             raise CorruptFileError(f"{path.name!r}: lead {lead} has no digits (no samples).")
-        try:
-            digits = np.array(text.split(), dtype=np.float64)
-        except ValueError:
-            bad = next(t for t in text.split() if not re.fullmatch(r"[+-]?\d+(\.\d*)?([eE][+-]?\d+)?", t))
-            raise CorruptFileError(f"{path.name!r}: lead {lead} digits contain {bad!r}, not a number.") from None
+        digits = _digits(text, lead, path)
+        n_values += digits.size
+        check_samples(1, n_values, f"{path.name!r} (aECG digits, all leads)")
         rows.append(origin + scale * digits)
         leads.append(lead)
     if increment is None:

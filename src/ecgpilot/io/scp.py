@@ -23,6 +23,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ecgpilot.errors import CorruptFileError, RecordError, UnsupportedFormatError
+from ecgpilot.io._limits import (
+    MAX_HUFFMAN_CODES,
+    MAX_HUFFMAN_PREFIX_BITS,
+    MAX_HUFFMAN_TABLES,
+    check_samples,
+    read_bounded,
+)
 from ecgpilot.io._patient import complete_patient
 from ecgpilot.leads import canonical_lead
 from ecgpilot.record import ECGRecord, PatientInfo, SourceInfo
@@ -145,13 +152,24 @@ def _body(buf: bytes, s: _Section) -> bytes:
 
 
 def _huffman_tables(data: bytes) -> list[list[HuffmanCode]]:
+    """Section 2's tables, within :data:`MAX_HUFFMAN_TABLES`, :data:`MAX_HUFFMAN_CODES` (over all
+    tables) and :data:`MAX_HUFFMAN_PREFIX_BITS`, checked before they are built."""
     n = struct.unpack_from("<H", data, 0)[0]
     if n == 19999:
         return [default_huffman_table()]
-    tables, off = [], 2
+    if not 1 <= n <= MAX_HUFFMAN_TABLES:
+        raise CorruptFileError(f"section 2 declares {n} Huffman tables; ecgpilot accepts 1 to {MAX_HUFFMAN_TABLES} "
+                               "(MAX_HUFFMAN_TABLES) or 19999 (the default table).")
+    tables, off, total = [], 2, 0
     for _ in range(n):
         count = struct.unpack_from("<H", data, off)[0]
         off += 2
+        total += count
+        if total > MAX_HUFFMAN_CODES or off + 9 * count > len(data):
+            raise CorruptFileError(
+                f"section 2 declares {total} Huffman codes in {len(tables) + 1} table(s) "
+                + (f"({len(data)} bytes cannot hold them)." if total <= MAX_HUFFMAN_CODES
+                   else f"; ecgpilot accepts at most {MAX_HUFFMAN_CODES} (MAX_HUFFMAN_CODES)."))
         table = []
         for _ in range(count):
             pb, tb, mode, value, code = struct.unpack_from("<BBBhI", data, off)
@@ -159,49 +177,44 @@ def _huffman_tables(data: bytes) -> list[list[HuffmanCode]]:
             if not 1 <= pb <= 32 or tb < pb or (mode == 1 and tb - pb > 32):
                 raise CorruptFileError(f"section 2 Huffman code with {pb} prefix bits and {tb} total bits "
                                        "is invalid (prefix 1..32 bits, total >= prefix).")
+            if pb > MAX_HUFFMAN_PREFIX_BITS or (mode == 1 and tb - pb > 24):
+                raise CorruptFileError(
+                    f"section 2 Huffman code with {pb} prefix bits and {tb - pb} value bits: ecgpilot accepts at "
+                    f"most {MAX_HUFFMAN_PREFIX_BITS} prefix bits (MAX_HUFFMAN_PREFIX_BITS; the default table's "
+                    "longest is 10) and 24 value bits.")
             # The base code is stored bit-reversed: its least significant bit comes first.
-            rev = int(format(code & ((1 << pb) - 1), f"0{pb}b")[::-1], 2) if pb else 0
+            rev = int(format(code & ((1 << pb) - 1), f"0{pb}b")[::-1], 2)
             table.append(HuffmanCode(pb, tb, mode, value, rev))
         tables.append(table)
     return tables
 
 
-def _bit_windows(data: bytes, width: int) -> tuple[list[int], int]:
-    """For every bit position, the integer formed by the next ``width`` bits (zeros past the end)."""
-    bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8)).astype(np.int64)
-    nbits = bits.size
-    padded = np.concatenate((bits, np.zeros(width, dtype=np.int64)))
-    win = np.zeros(nbits, dtype=np.int64)
-    for j in range(width):
-        win |= padded[j: j + nbits] << (width - 1 - j)
-    return win.tolist(), nbits
-
-
 def huffman_decode(data: bytes, n: int, tables: list[list[HuffmanCode]]) -> NDArray[np.int64]:
-    """Decode ``n`` integers from an SCP Huffman-coded byte string (most significant bit first)."""
-    prefix = max(c.prefix_bits for t in tables for c in t)
-    width = max([prefix] + [c.total_bits - c.prefix_bits for t in tables for c in t if c.mode == 1])
-    if width > 24:
-        raise UnsupportedFormatError(f"Huffman codes of {width} bits are not supported (at most 24).")
-    # One lookup list per table, indexed by the next `prefix` bits.
-    lookup: list[list[HuffmanCode | None]] = []
-    for t in tables:
-        entries: list[HuffmanCode | None] = [None] * (1 << prefix)
-        for c in t:
-            first = c.code << (prefix - c.prefix_bits)
-            entries[first: first + (1 << (prefix - c.prefix_bits))] = [c] * (1 << (prefix - c.prefix_bits))
-        lookup.append(entries)
-    win, nbits = _bit_windows(data, width)
-    shift = width - prefix
+    """Decode ``n`` integers from an SCP Huffman-coded byte string (most significant bit first).
+
+    Bit by bit against each table's codes keyed by (length, code): memory is linear in the codes
+    and the work in the bits of ``data`` (every step consumes one), whatever the tables hold.
+    """
+    if n > 8 * len(data):  # every code takes at least one bit
+        raise CorruptFileError(f"Huffman data of {len(data)} bytes cannot hold {n} samples (at most one per bit).")
+    by_code = [{(c.prefix_bits, c.code): c for c in t} for t in tables]
+    longest = [max((c.prefix_bits for c in t), default=0) for t in tables]
+    bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8)).tolist()
+    nbits = len(bits)
     out = np.empty(n, dtype=np.int64)
     pos, k, cur = 0, 0, 0
     while k < n:
-        if pos >= nbits:
-            raise CorruptFileError(f"Huffman stream ended after {k} of {n} samples (truncated lead data).")
-        hit = lookup[cur][win[pos] >> shift]
-        if hit is None:
-            raise CorruptFileError(f"invalid Huffman code at bit {pos} (sample {k}).")
-        pos += hit.prefix_bits
+        table, limit = by_code[cur], longest[cur]
+        code, length, hit = 0, 0, None
+        while hit is None:
+            if length >= limit:
+                raise CorruptFileError(f"invalid Huffman code at bit {pos - length} (sample {k}).")
+            if pos >= nbits:
+                raise CorruptFileError(f"Huffman stream ended after {k} of {n} samples (truncated lead data).")
+            code = (code << 1) | bits[pos]
+            pos += 1
+            length += 1
+            hit = table.get((length, code))
         if hit.mode == 0:
             if not 1 <= hit.value <= len(tables):
                 raise CorruptFileError(f"Huffman code switches to table {hit.value}; section 2 has {len(tables)}.")
@@ -211,7 +224,9 @@ def huffman_decode(data: bytes, n: int, tables: list[list[HuffmanCode]]) -> NDAr
         if pos + extra > nbits:
             raise CorruptFileError(f"Huffman stream ended after {k} of {n} samples (truncated lead data).")
         if extra:
-            v = win[pos] >> (width - extra)
+            v = 0
+            for b in bits[pos: pos + extra]:
+                v = (v << 1) | b
             pos += extra
             out[k] = v - (1 << extra) if v >= 1 << (extra - 1) else v
         else:
@@ -459,7 +474,7 @@ def _lead_definitions(data: bytes, path: Path) -> _Leads:
 
 def reference_beats(path: Path) -> tuple[tuple[str, ...], float, NDArray[np.float32]]:
     """Section 5 (reference beat, one per lead): lead names as the standard spells them, fs, µV."""
-    buf = Path(path).read_bytes()
+    buf = read_bounded(Path(path))
     sec = _sections(buf, Path(path))
     if 5 not in sec:
         raise UnsupportedFormatError(f"{Path(path).name!r} has no section 5 (reference beat).")
@@ -496,10 +511,14 @@ def read(path: Path) -> ECGRecord:
         return _read(path)
     except struct.error as exc:  # a field runs past the end of its section
         raise _fail(path, f"a section is shorter than its own fields say ({exc}).") from exc
+    except CorruptFileError as exc:  # from a helper that does not know the file's name
+        if repr(path.name) in str(exc):
+            raise
+        raise _fail(path, str(exc)) from exc
 
 
 def _read(path: Path) -> ECGRecord:
-    buf = path.read_bytes()
+    buf = read_bounded(path)
     sec = _sections(buf, path)
     leads = _lead_definitions(_body(buf, sec[3]), path)
     n_leads = len(leads.codes)
@@ -527,6 +546,7 @@ def _read(path: Path) -> ECGRecord:
                else " (inconsistent or truncated lead data)."),
         )
 
+    check_samples(n_leads, max(n_full), f"{path.name!r} (SCP-ECG section 3)")
     rate_max = 4 if st.bimodal else 1
     for k, n in enumerate(n_full):  # every stored sample takes at least one bit
         if n > 8 * rate_max * st.lengths[k]:

@@ -20,6 +20,7 @@ from lxml import etree
 from numpy.typing import NDArray
 
 from ecgpilot.errors import CorruptFileError, RecordError, UnsupportedFormatError
+from ecgpilot.io._limits import check_samples
 from ecgpilot.io._patient import complete_patient, sex_code
 from ecgpilot.io._vendor_xml import (
     decode_base64,
@@ -263,6 +264,9 @@ def read(path: Path) -> ECGRecord:
     duration_ms = to_float(pw.get("durationperchannel"))
     if duration_ms is None or duration_ms <= 0:
         raise CorruptFileError(f"{name!r}: parsedwaveforms has no valid durationperchannel.")
+    if not np.isfinite(duration_ms * fs):
+        raise CorruptFileError(f"{name!r}: durationperchannel {duration_ms:g} ms x {fs:g} Hz is not a finite "
+                               "number of samples.")
     n_samples = int(round(duration_ms * fs / 1000.0))
     labels = _lead_labels(pw, signal, name)
 
@@ -273,8 +277,12 @@ def read(path: Path) -> ECGRecord:
         )
     payload = decode_base64(pw.text, f"{name!r}: parsedwaveforms")
     method = _compression(pw)
+    check_samples(len(labels), n_samples, f"{name!r} (durationperchannel x samplespersecond)")
     if method.upper() == "XLI":
-        chunks = decode_xli(payload, n_samples)
+        try:
+            chunks = decode_xli(payload, n_samples, max_leads=len(labels))
+        except CorruptFileError as exc:
+            raise CorruptFileError(f"{name!r}: {exc}") from exc
         if len(chunks) < len(labels):
             raise CorruptFileError(
                 f"{name!r}: XLI waveform holds {len(chunks)} leads, {len(labels)} expected; truncated."

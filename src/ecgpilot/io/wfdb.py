@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ecgpilot.errors import CorruptFileError, RecordError, UnsupportedFormatError
+from ecgpilot.io._limits import MAX_HEADER_BYTES, check_samples, read_bounded
 from ecgpilot.io._patient import plausible_age, sex_code
 from ecgpilot.leads import canonical_lead
 from ecgpilot.record import ECGRecord, PatientInfo, Sex, SourceInfo
@@ -85,6 +86,8 @@ def sniff(head: bytes, path: Path) -> bool:
     hea = path.with_suffix(".hea")
     if hea != path and hea.is_file():
         try:
+            if hea.stat().st_size > MAX_HEADER_BYTES:
+                return False
             text = hea.read_text("ascii", errors="replace")
         except OSError:
             return False
@@ -231,7 +234,7 @@ def read(path: Path) -> ECGRecord:
             f"No WFDB header {hea.name!r} beside {Path(path).name!r}; "
             "WFDB records need their .hea file."
         )
-    text = hea.read_text("ascii", errors="replace")
+    text = read_bounded(hea, MAX_HEADER_BYTES, "WFDB header").decode("ascii", errors="replace")
     lines = _header_lines(text)
     if lines and (m := _RECORD_LINE.match(lines[0])) and m.group(2):
         raise UnsupportedFormatError(
@@ -325,6 +328,7 @@ def _read_record(wfdb: Any, hea: Path, record_name: str, start: datetime | None)
         raise CorruptFileError(f"{hea.name!r}: malformed WFDB header: {exc}") from exc
     if not hdr.fs or hdr.fs <= 0:
         raise CorruptFileError(f"{hea.name!r}: sampling rate {hdr.fs!r} is not a positive number.")
+    check_samples(int(hdr.n_sig or 0), int(hdr.sig_len or 0), f"{hea.name!r} (WFDB record line)")
     _check_signal_files(hdr, Path(record_name).parent, hea)
 
     keep: list[int] = []
