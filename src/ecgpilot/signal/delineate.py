@@ -21,6 +21,12 @@ all leads together, which amounts to the earliest onset / latest offset over lea
   QRS starts :data:`SPIKE_SKIP_MS` after it.
 
 Thresholds were tuned on LUDB records 1–100 only (see ``benchmarks/results/measurements.md``).
+Since 2026-12-05 (QT Database, ``benchmarks/results/qtdb.md``; chosen on its tuning half and LUDB
+1–100) the median beat's QRS offset is at :data:`QRS_OFF_FRAC_V2` of the velocity peak and the T
+peak is searched from :data:`T_START_MS` after the QRS offset; ``delineate(..., legacy=True)`` keeps
+the former boundaries (the shipped classifier's features were computed with them). The T end is
+also found per lead (:func:`lead_t_ends`) and per beat (:func:`beat_boundaries`) to tell how much
+it disagrees (:func:`t_end_spread_ms`), which decides whether the QT is reliable.
 All functions are pure; times are sample indices into the median beat.
 """
 
@@ -30,12 +36,12 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.signal import find_peaks
 
 from ecgpilot.leads import LIMB_INDEPENDENT
 from ecgpilot.signal.filters import bandpass, lowpass, moving_average
 
-__all__ = ["MedianBeat", "Boundaries", "median_beats", "delineate", "beat_boundaries", "t_end_spread_ms", "qrs_bounds", "beat_qrs_ms", "pacing_spike"]
+__all__ = ["MedianBeat", "Boundaries", "median_beats", "delineate", "beat_boundaries", "t_end_spread_ms", "lead_t_ends",
+           "qrs_bounds", "beat_qrs_ms", "pacing_spike"]
 
 HIGHPASS_HZ = 0.5
 LOWPASS_HZ = 40.0
@@ -268,6 +274,8 @@ def delineate(mb: MedianBeat, spike: int | None = None, legacy: bool = False) ->
 
     ``spike``: position of a pacemaker spike relative to the fiducial (see
     :func:`pacing_spike`); the QRS then starts just after it, as cardiologists mark it.
+    ``legacy``: the boundaries before 2026-12-05 (QRS offset at :data:`QRS_OFF_FRAC`, T peak
+    searched from QRS offset + 60 ms, no per-lead T ends).
     """
     fs = mb.fs
     ms = fs / 1000.0

@@ -6,6 +6,9 @@ degrees in (−180, 180]; a value that cannot be measured is ``None``.
 * PR = QRS onset − P onset; P duration = P offset − P onset; QT = T end − QRS onset.
 * QTc with the mean RR in seconds: Bazett QT/√RR, Fridericia QT/∛RR. ``qtc_ms`` reports
   **Fridericia** (more accurate than Bazett away from 60 bpm), both are given.
+* QT reliability: ``t_end_spread_ms`` is how much the T end disagrees across leads and beats
+  (:func:`~ecgpilot.signal.delineate.t_end_spread_ms`); ``qt_reliable`` is true when it is at
+  most :data:`QT_SPREAD_MAX_MS`. An unreliable QT/QTc is still reported.
 * Frontal axes from the net area of each wave (baseline = level at QRS onset; the T wave
   taken symmetric around its peak up to T end, without the ST segment) in the limb leads, least-squares fit of a 2-D vector projected on the hexaxial leads
   (I 0°, II 60°, III 120°, aVR −150°, aVL −30°, aVF 90°, Einthoven/Goldberger scaling).
@@ -120,7 +123,9 @@ def measure_detail(
 
     ``qrs_ms`` is the median over the dominant beats of each beat's QRS duration
     (:func:`~ecgpilot.signal.delineate.beat_qrs_ms`), or with ``beat_qrs=False`` (or too few
-    beats) the QRS duration of the median beat, i.e. ``qrs_off - qrs_on`` of the boundaries."""
+    beats) the QRS duration of the median beat, i.e. ``qrs_off - qrs_on`` of the boundaries.
+    ``legacy_delineation=True``: the boundaries before 2026-12-05 (used for the shipped
+    classifier's features); ``qt_reliable`` / ``t_end_spread_ms`` are then not assessed."""
     out = dict(EMPTY_MEASUREMENTS)
     beats = np.asarray(beats, dtype=np.int64)
     out["n_beats"] = int(beats.size)
