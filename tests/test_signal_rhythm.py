@@ -240,3 +240,20 @@ def test_ptbxl_report_fold(shared_data):
     # flutter is not called AF: neither fold-10 flutter record is guessed atrial fibrillation
     flutter = [r for r in rows if r["_truth"] == "atrial_flutter"]
     assert flutter and all(r["rhythm_guess"] != "atrial_fibrillation" for r in flutter)
+
+
+@pytest.mark.slow
+def test_mitdb_2to1_block_windows(shared_data):
+    """MIT-BIH record 231, episodes annotated '(BII' (2:1 AV block): every 10-s window was read as
+    av_block_2to1 on 2026-12-05 (30/30; report only, never used to choose)."""
+    import bench_rhythm as br
+
+    if not (shared_data / "mitdb" / "mitdb.tar.xz").exists():
+        pytest.skip("MIT-BIH is not in the shared data")
+    rows = br.redecide(br.mitdb_rows())
+    bii = [r for r in rows if r["_label"] == "(BII"]
+    assert len(bii) >= 20
+    assert np.mean([r["rhythm_guess"] == "av_block_2to1" for r in bii]) >= 0.9
+    assert 1.8 <= np.median([r["p_per_qrs"] for r in bii]) <= 2.2
+    sinus = [r for r in rows if r["_truth"] == "sinus"]
+    assert np.mean([r["rhythm_guess"] in ("av_block_2to1", "complete_av_block") for r in sinus]) <= 0.02

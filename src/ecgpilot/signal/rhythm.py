@@ -58,7 +58,9 @@ Method:
    flutter, atrial fibrillation (irregular RR, no flutter, P before < :data:`AF_MAX_P_SHARE` of
    QRS and not sinus-like), complete AV block (dissociated, regular, ventricles slower), Mobitz I,
    Mobitz II, 2:1, sinus (1:1, P alike; PR SD ≤ :data:`PR_SD_IRREGULAR_MAX` ms if RR irregular),
-   SVT (regular, narrow QRS, > 100/min, no P) and junctional (regular, 40–100/min, no P).
+   SVT (regular, narrow QRS, > 100/min, no P) and junctional (regular, narrow QRS, 40–100/min,
+   no P; a wide regular rhythm without P — paced with unseen spikes, idioventricular — stays
+   undetermined).
 
 Thresholds were chosen on LUDB records 1–100 and PTB-XL fold 9 only (see
 ``benchmarks/results/rhythm.md``).
@@ -89,7 +91,7 @@ MIN_FS = 250.0
 #: AHA/ACCF/HRS recommendations for the standardization and interpretation of the ECG, part II
 #: (diagnostic statement list; Mason et al., Circulation 2007;115:1325).
 SINUS_RATE_LOW, SINUS_RATE_HIGH = 60.0, 100.0
-#: Junctional rhythm rate range (bpm): junctional escape 40–60 and accelerated junctional 60–100 (textbook limits).
+#: Junctional rhythm rate range (bpm; with a narrow QRS, < QRS_NARROW_MS): junctional escape 40–60 and accelerated junctional 60–100 (textbook limits).
 JUNCTIONAL_RATE = (40.0, 100.0)
 #: Regular RR: coefficient of variation below this and successive-difference index below RR_IRREGULAR.
 RR_CV_REGULAR = 0.08
@@ -612,6 +614,6 @@ def _guess(o: dict[str, Any]) -> tuple[str, list[str]]:
         narrow = o["qrs_ms"] is not None and o["qrs_ms"] < QRS_NARROW_MS
         if rate > SINUS_RATE_HIGH and narrow:
             return "svt", ev + [f"regular narrow QRS ({o['qrs_ms']:.0f} ms) tachycardia without P before QRS"]
-        if JUNCTIONAL_RATE[0] <= rate <= JUNCTIONAL_RATE[1]:
-            return "junctional", ev + ["regular rhythm without P before QRS"]
+        if JUNCTIONAL_RATE[0] <= rate <= JUNCTIONAL_RATE[1] and narrow:
+            return "junctional", ev + [f"regular narrow QRS ({o['qrs_ms']:.0f} ms) rhythm without P before QRS"]
     return "undetermined", ev
