@@ -23,14 +23,16 @@ _BLOCKING = ("lbbb", "paced_rhythm")
 
 def stemi_limit_uv(ctx: Context, lead: str) -> float:
     """J-point elevation limit of one lead (4th UDMI 2018): V2–V3 ≥ 2 mm men ≥ 40 y, ≥ 2.5 mm men < 40 y,
-    ≥ 1.5 mm women; other leads ≥ 1 mm. Unknown sex: the women's limit (sensitivity first);
-    unknown age in men: the ≥ 40 y limit."""
+    ≥ 1.5 mm women; other leads ≥ 1 mm. Unknown sex: ``stemi_v2v3_u_uv`` (one of the guideline's limits,
+    chosen on PTB-XL fold 9, whose shared copy has no sex); unknown age in men: the ≥ 40 y limit."""
     th = ctx.th
     if lead not in ("V2", "V3"):
         return th["stemi_uv"]
     if ctx.sex == "M":
         return th["stemi_v2v3_m_young_uv"] if ctx.age is not None and ctx.age < 40 else th["stemi_v2v3_m_uv"]
-    return th["stemi_v2v3_f_uv"]
+    if ctx.sex == "F":
+        return th["stemi_v2v3_f_uv"]
+    return th["stemi_v2v3_u_uv"]
 
 
 def st_elevation_leads(ctx: Context, limit: float | None = None) -> list[str]:
