@@ -110,12 +110,12 @@ def sniff(head: bytes, path: Path) -> bool:
     cells = [c.strip().strip('"') for c in first.split(sep)]
     if len(cells) < 2 and not ("fs" in directives or "units" in directives):
         return False
-    if len(cells) > MAX_COLUMNS or any(len(c) > MAX_CSV_CELL_CHARS for c in cells):
-        return False  # no table of ECG leads looks like this
     if all(_NUMBER.match(c) or c == "" for c in cells):
         return any(cells)
     known = 0
     for c in cells:
+        if len(c) > MAX_CSV_CELL_CHARS:
+            continue  # no lead name is that long (and the unit pattern is kept off long text)
         name = _UNIT_SUFFIX.sub(r"\1", c)
         if name.lower() in TIME_COLUMNS:
             known += 1
