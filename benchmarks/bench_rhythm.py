@@ -20,9 +20,10 @@ and PTB-XL fold 10 are only reported.
   AFIB, AFLT, SVTAC+PSVT → svt, PACE → paced; others (SVARR, BIGU, TRIGU) → other. The 'AVB'
   subclass (1st, 2nd, 3rd degree together: labels.csv does not split it) is reported apart.
 
-Features are cached per split in ``cache_dir()`` (keyed by the source of ``signal/rhythm.py``,
-``beats.py`` and ``delineate.py``) so that :func:`ecgpilot.signal.rhythm.decide` can be re-run
-on them when trying thresholds.
+Measurements (``rhythm_features(..., rules=False)``) are cached per split in ``cache_dir()``
+(keyed by the source of ``signal/rhythm.py``, ``beats.py``, ``delineate.py`` and ``filters.py``);
+:func:`ecgpilot.signal.rhythm.decide` is applied to a copy of them, so rule thresholds can be
+tried without measuring again.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ def _src_key() -> str:
     h = hashlib.sha256()
     for name in ("rhythm.py", "beats.py", "delineate.py", "filters.py"):
         h.update((root / name).read_bytes())
+    h.update(Path(__file__).read_bytes())
     return h.hexdigest()[:16]
 
 
@@ -115,7 +117,7 @@ def ludb_rows(records: list[int]) -> list[dict[str, Any]]:
             rec = bm.load_record(n).with_derived_leads()
             beats = record_beats(rec)
             t0 = time.perf_counter()
-            f = rh.rhythm_features(rec.signal, rec.fs, rec.leads, beats)
+            f = rh.rhythm_features(rec.signal, rec.fs, rec.leads, beats, rules=False)
             f["_ms"] = (time.perf_counter() - t0) * 1000
             row = table[n]
             f["_id"] = n
@@ -154,7 +156,7 @@ def ptbxl_rows(fold: int | tuple[int, ...], sinus_sample: int | None = None) -> 
             x = np.asarray(d.signals[i], dtype=np.float64).T
             beats = detect_beats(x, FS)
             t0 = time.perf_counter()
-            f = rh.rhythm_features(x, FS, LEADS, beats)
+            f = rh.rhythm_features(x, FS, LEADS, beats, rules=False)
             f["_ms"] = (time.perf_counter() - t0) * 1000
             labels = d.labels["rhythm"][i]
             truth = [PTBXL_MAP[x] for x in labels if x in PTBXL_MAP]
@@ -207,7 +209,7 @@ def mitdb_rows() -> list[dict[str, Any]]:
                     seg = x[:, a:a + win]
                     beats = detect_beats(seg, fs)
                     t0 = time.perf_counter()
-                    f = rh.rhythm_features(seg, fs, leads, beats)
+                    f = rh.rhythm_features(seg, fs, leads, beats, rules=False)
                     f["_ms"] = (time.perf_counter() - t0) * 1000
                     f["_id"] = f"{path.stem}@{a / fs:.0f}s"
                     f["_label"] = label
@@ -238,14 +240,9 @@ def wilson(k: int, n: int) -> tuple[float, float]:
 
 
 def redecide(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Re-run the rule layer on stored features (current thresholds of the module)."""
-    out = []
-    for r in rows:
-        f = dict(r)
-        if f.get("ventricular_rate_bpm") is not None and f.get("n_qrs", 0) >= 3 and f.get("p_before_qrs_share", 0) is not None:
-            rh.decide(f)
-        out.append(f)
-    return out
+    """The rule layer (current thresholds of the module) on stored measurements
+    (``rhythm_features(..., rules=False)``); records stopped early (too few beats) keep their output."""
+    return [rh.decide(dict(r)) if r.get("av_relation") is not None else dict(r) for r in rows]
 
 
 def fmt_p(k: int, n: int) -> str:

@@ -398,8 +398,13 @@ def _spectrum(r: NDArray[np.float64], valid: NDArray[np.bool_], fs: float) -> tu
     return best
 
 
-def rhythm_features(signal: NDArray, fs: float, leads: tuple[str, ...], beats: NDArray[np.int64]) -> dict[str, Any]:
-    """Rhythm features of a recording (leads × samples, µV) and its QRS positions; see the module doc."""
+def rhythm_features(signal: NDArray, fs: float, leads: tuple[str, ...], beats: NDArray[np.int64],
+                    *, rules: bool = True) -> dict[str, Any]:
+    """Rhythm features of a recording (leads × samples, µV) and its QRS positions; see the module doc.
+
+    ``rules=False`` returns the measurements before the rule layer (:func:`decide`, to be applied
+    on a copy when re-evaluating thresholds): ``av_relation`` is then that of the discrete P
+    waves and the flutter, fibrillation and guess keys are left empty."""
     out = {k: (list(v) if isinstance(v, list) else v) for k, v in EMPTY_RHYTHM.items()}
     x = np.atleast_2d(np.asarray(signal, dtype=np.float64))
     beats = np.unique(np.asarray(beats, dtype=np.int64))  # sorted, no duplicate
@@ -495,7 +500,7 @@ def rhythm_features(signal: NDArray, fs: float, leads: tuple[str, ...], beats: N
         out["p_per_qrs"] = _r(out["atrial_rate_bpm"] / ventricular, 2)
     out["av_relation"] = _av_relation(out, waves, onsets, pr_of, ms)
     out["atrial_rms_uv"] = _r(frms, 1) if fd is not None else None
-    return decide(out)
+    return decide(out) if rules else out
 
 
 def _irregular(out: dict[str, Any]) -> bool:
@@ -511,9 +516,9 @@ def _pr_sd_max(out: dict[str, Any]) -> float:
 
 
 def decide(out: dict[str, Any]) -> dict[str, Any]:
-    """The rule layer on measured features (in place): flutter and fibrillatory waves, the AV
-    relation of flutter, ``rhythm_guess`` and ``rhythm_evidence``. Separate so that
-    thresholds can be re-evaluated on stored features."""
+    """The rule layer on measured features (in place, returned): flutter and fibrillatory waves,
+    the AV relation and atrial rate of flutter, ``rhythm_guess`` and ``rhythm_evidence``. Apply it
+    once, to the output of ``rhythm_features(..., rules=False)`` (it overwrites ``av_relation``)."""
     share = out["p_before_qrs_share"]
     irregular = _irregular(out)
     pr_sd_max = _pr_sd_max(out)
