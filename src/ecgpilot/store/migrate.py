@@ -42,7 +42,15 @@ def _v2_care_pathway(conn: Connection) -> None:
     models.Base.metadata.create_all(conn, tables=[t.__table__ for t in tables])  # type: ignore[attr-defined]
 
 
-MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = ((1, _v1_initial), (2, _v2_care_pathway))
+def _v3_practice_fit(conn: Connection) -> None:
+    """Study: age from the file, the identity verification record, archiving."""
+    _add_columns(conn, "study", {"age_years": "FLOAT", "identity_check": "JSON", "archived_at": "TIMESTAMP WITH TIME ZONE",
+                                 "archive_reason": "TEXT"})
+    conn.execute(text("CREATE INDEX IF NOT EXISTS ix_study_archived_at ON study (archived_at)"))
+
+
+MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = (
+    (1, _v1_initial), (2, _v2_care_pathway), (3, _v3_practice_fit))
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 

@@ -108,6 +108,13 @@ class Study(Base):
     ai_urgency: Mapped[str | None] = mapped_column(String(20), nullable=True)
     # the doctor's working draft: {"statements": [...], "urgency": {...}}
     draft: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
+    # age at the recording as the file gives it (when the file has no birth date)
+    age_years: Mapped[float | None] = mapped_column(nullable=True)
+    # identity verification (who, when, how: ID document, INSi) behind ins_status; see ecgpilot.ins
+    identity_check: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # archived (an unreadable or mistaken upload): out of the worklist, kept with its history
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
+    archive_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class StudyEvent(Base):
