@@ -184,6 +184,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-ai", action="store_true", help="measurements only")
     ap.add_argument("--model", type=Path, default=None, help="ONNX model (default: the shipped one)")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "urgency.md")
+    ap.add_argument("--compare-previous", action="store_true",
+                    help="also read fold 10 with the previous rule set (2026.11.5, from git history)")
     args = ap.parse_args(argv)
     ds = load_ptbxl()
     cdir = cache_dir() / "bench_urgency"
@@ -206,6 +208,8 @@ def main(argv: list[str] | None = None) -> None:
     default10 = scores(ref10, [r["urgency"]["level"] for r in default_r10])
     text = report(args, version, tuned, s9, s10, default10, len(ids9), len(ids10))
     text += extra_report(default_r10, labels10, ref10)
+    if args.compare_previous:
+        text += previous_report(docs10, ais10, ids10, labels10, ref10)
     args.out.write_text(text)
     print(text)
 
@@ -228,6 +232,53 @@ def _ci(k: int, n: int) -> str:
         return "–"
     lo, hi = wilson(k, n)
     return f"{k}/{n} = {k / n:.3f} ({lo:.2f}–{hi:.2f})"
+
+
+#: The last commit with the previous rule set (2026.11.5, one module ``ecgpilot/interpret.py``).
+PREVIOUS_RULES_COMMIT = "4017a0c"
+
+
+def previous_interpret():  # noqa: ANN201
+    """``interpret`` of the previous rule set, loaded from git history (``git show``) into a private module."""
+    import importlib.util
+    import subprocess
+    import tempfile
+
+    src = subprocess.run(["git", "show", f"{PREVIOUS_RULES_COMMIT}:src/ecgpilot/interpret.py"], check=True,
+                         capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1]).stdout
+    path = Path(tempfile.mkdtemp()) / "interpret_previous.py"
+    path.write_text(src)
+    spec = importlib.util.spec_from_file_location("interpret_previous", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)  # type: ignore[union-attr]
+    return mod.interpret
+
+
+def previous_report(docs, ais, ids, labels: list[dict[str, list[str]]], ref: list[str]) -> str:
+    """The same fold-10 figures with the previous rules (2026.11.5) on the same documents and AI."""
+    old = previous_interpret()
+    lv = {"normal": 0, "routine": 1, "soon": 2, "emergency": 3}
+    pred = []
+    for e in ids:
+        d = dict(docs[e])
+        d["ai"] = ais.get(e) if d["quality"].get("interpretable", True) else None
+        pred.append(old(d))
+    norm = [i for i, x in enumerate(ref) if x == "normal"]
+    mi = [i for i, lab in enumerate(labels) if MI_CODES & set(lab["sub_class"])]
+    em_ref = [i for i, x in enumerate(ref) if x == "emergency"]
+    not_em = [i for i, x in enumerate(ref) if x != "emergency"]
+    soon_fp = sum(lv[pred[i]["urgency"]["level"]] >= 2 for i in norm)
+    inf_norm = sum(any(s["id"] == "infarction" for s in pred[i]["statements"]) for i in norm)
+    mi_soon = sum(lv[pred[i]["urgency"]["level"]] >= 2 for i in mi)
+    em_tp = sum(pred[i]["urgency"]["level"] == "emergency" for i in em_ref)
+    em_tn = sum(pred[i]["urgency"]["level"] != "emergency" for i in not_em)
+    normal_ok = sum(pred[i]["urgency"]["level"] == "normal" for i in norm)
+    return "\n".join([
+        "", f"## The previous rules (2026.11.5, commit {PREVIOUS_RULES_COMMIT}) on the same fold-10 documents and AI", "",
+        f"* Reference-normal records read soon or more: {_ci(soon_fp, len(norm))}; with 'possible infarction': {_ci(inf_norm, len(norm))}.",
+        f"* Records labelled MI read soon or more: {_ci(mi_soon, len(mi))}.",
+        f"* Emergency: sensitivity {_ci(em_tp, len(em_ref))}, specificity {_ci(em_tn, len(not_em))}; "
+        f"reference-normal records read normal: {_ci(normal_ok, len(norm))}.", ""])
 
 
 def extra_report(r10: list[dict[str, Any]], labels: list[dict[str, list[str]]], ref: list[str]) -> str:

@@ -299,3 +299,13 @@ def test_every_rule_is_named_cited_and_documented():
         assert re.search(r"(19|20)\d\d", rule.citation) or "classifier" in rule.citation, rule.id
         assert f"`{rule.id}`" in docs, f"{rule.id} missing from docs/rules.md"
     assert set(THRESHOLDS) <= set(re.findall(r"`([a-z0-9_]+)`", docs)), "a threshold is missing from docs/rules.md"
+
+
+def test_paced_rhythm_from_the_ai_when_spikes_cannot_be_seen():
+    """At 100 Hz the pacing spikes are invisible (rhythm.pacing_spikes None): the AI's PACE with a wide QRS
+    makes the rhythm paced, so intrinsic-conduction criteria and the plain STEMI criteria do not apply."""
+    ch = {"II": {"st_j_uv": 150}, "III": {"st_j_uv": 150}, "aVF": {"st_j_uv": 150}}
+    r = read(doc(ch, qrs_ms=170.0, rhythm={"pacing_spikes": None}, ai=[("PACE", 0.9)]))
+    assert "paced_rhythm" in found(r) and "stemi" not in found(r) and "ivcd" not in found(r)
+    seen = read(doc(ch, qrs_ms=170.0, rhythm={"pacing_spikes": False}, ai=[("PACE", 0.9)]))
+    assert "paced_rhythm" not in found(seen)      # spikes were looked for and not found

@@ -66,11 +66,20 @@ def _ev_hr(ctx: Context) -> dict[str, object]:
 
 
 def paced(ctx: Context, found: Mapping[str, Finding]) -> list[Finding]:
-    """Pacemaker spikes before the QRS: paced rhythm."""
-    if not ctx.pacing:
-        return []
-    text = ctx.fr("spikes de stimulateur détectés", "pacemaker spikes detected")
-    return [finding("paced_rhythm", evidence=[ctx.ev("pacing_spikes", True, text)])]
+    """Pacemaker spikes before the QRS: paced rhythm. Below 250 Hz the spikes cannot be seen
+    (``rhythm.pacing_spikes`` is None): the AI's paced rhythm is then taken, with a wide QRS."""
+    ai = ctx.ai_present("PACE")
+    if ctx.pacing:
+        text = ctx.fr("spikes de stimulateur détectés", "pacemaker spikes detected")
+        return [finding("paced_rhythm", source="ai+measurement" if ai else "measurement",
+                        evidence=[ctx.ev("pacing_spikes", True, text)] + [ctx.ev_ai(a) for a in ai])]
+    unseen = ctx.rhythm.get("pacing_spikes") is None
+    if ai and unseen and ctx.wide:
+        note = ctx.fr("spikes non visibles à cette fréquence d'échantillonnage", "spikes not visible at this sampling rate")
+        return [finding("paced_rhythm", source="ai+measurement", note=note,
+                        evidence=[ctx.ev_ai(ai[0]), ctx.ev("qrs_ms", ctx.qrs, f"QRS {ctx.qrs:.0f} ms")],
+                        confidence=ai[0].probability)]
+    return []
 
 
 def atrial_flutter(ctx: Context, found: Mapping[str, Finding]) -> list[Finding]:
@@ -240,7 +249,8 @@ def rate(ctx: Context, found: Mapping[str, Finding]) -> list[Finding]:
 def wide_complex_tachycardia(ctx: Context, found: Mapping[str, Finding]) -> list[Finding]:
     """QRS ≥ 120 ms at more than 120/min without a P wave before each QRS and not paced:
     ventricular tachycardia until proven otherwise (ESC 2022 ventricular arrhythmias)."""
-    if ctx.hr is None or not ctx.wide or ctx.hr <= ctx.th["hr_wide_fast"] or ctx.pacing or "sinus_rhythm" in found:
+    if ctx.hr is None or not ctx.wide or ctx.hr <= ctx.th["hr_wide_fast"] or ctx.pacing or "sinus_rhythm" in found \
+            or "paced_rhythm" in found:
         return []
     return [finding("wide_complex_tachycardia", evidence=[_ev_hr(ctx), ctx.ev("qrs_ms", ctx.qrs, f"QRS {ctx.qrs:.0f} ms")])]
 
