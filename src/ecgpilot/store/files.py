@@ -3,7 +3,10 @@
 A file set is first written to a private temporary folder, then moved into place with
 one atomic rename; the database row is written afterwards. A crash can therefore leave
 at most an unreferenced folder (never shown, reused by the same upload), never a row
-pointing to a missing or half-written file. Staging folders left by a crash under
+pointing to a missing or half-written file. Signed documents (PDF, CDA, FHIR) are kept the same way under
+``<data_dir>/documents/<sha256>``: :func:`store_document` writes them once (temporary file, fsync,
+atomic rename), :func:`read_document` gives them back only when their bytes still hash to their name.
+Staging folders left by a crash under
 ``<data_dir>/tmp`` are swept by later uploads once they are older than
 :data:`STALE_STAGING_S`.
 """
@@ -21,7 +24,7 @@ from pathlib import Path
 from ecgpilot.errors import ReadError
 
 __all__ = ["safe_name", "fileset_sha256", "stage_files", "commit_files", "stored_path", "discard", "sweep_staging",
-           "STALE_STAGING_S"]
+           "STALE_STAGING_S", "store_document", "read_document", "document_path"]
 
 STALE_STAGING_S = 6 * 3600
 """Age (seconds) after which a staging folder is taken as a crash leftover and removed."""
@@ -136,3 +139,45 @@ def stored_path(data_dir: Path, sha256: str, name: str) -> Path:
 def discard(folder: Path) -> None:
     """Remove a staged or just-created folder (used when the database write fails)."""
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def document_path(data_dir: Path, sha256: str) -> Path:
+    """Where a signed document with this SHA-256 is (or would be) stored."""
+    if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+        raise ReadError(f"{sha256!r} is not a SHA-256 (64 lowercase hex characters).")
+    return data_dir / "documents" / sha256
+
+
+def store_document(data_dir: Path, content: bytes) -> str:
+    """Keep ``content`` content-addressed (written once, durable) and return its SHA-256."""
+    sha = hashlib.sha256(content).hexdigest()
+    final = document_path(data_dir, sha)
+    if final.is_file() and final.stat().st_size == len(content):
+        return sha
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(content)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, final)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(final.parent)
+    return sha
+
+
+def read_document(data_dir: Path, sha256: str) -> bytes:
+    """The stored bytes of a signed document; :class:`ReadError` when missing or changed (hash mismatch)."""
+    path = document_path(data_dir, sha256)
+    try:
+        content = path.read_bytes()
+    except FileNotFoundError:
+        raise ReadError(f"the signed document {sha256[:12]}… is missing from {path.parent}; restore the data folder "
+                        "from a backup.") from None
+    if hashlib.sha256(content).hexdigest() != sha256:
+        raise ReadError(f"the signed document {sha256[:12]}… in {path.parent} was changed on disk (its SHA-256 no longer "
+                        "matches); restore it from a backup.")
+    return content

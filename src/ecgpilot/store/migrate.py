@@ -49,8 +49,13 @@ def _v3_practice_fit(conn: Connection) -> None:
     conn.execute(text("CREATE INDEX IF NOT EXISTS ix_study_archived_at ON study (archived_at)"))
 
 
+def _v4_signed_documents(conn: Connection) -> None:
+    """The signed documents (PDF, CDA, FHIR) frozen at signing: their SHA-256 and where they are stored."""
+    models.Base.metadata.create_all(conn, tables=[models.ReportDocument.__table__])  # type: ignore[attr-defined]
+
+
 MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = (
-    (1, _v1_initial), (2, _v2_care_pathway), (3, _v3_practice_fit))
+    (1, _v1_initial), (2, _v2_care_pathway), (3, _v3_practice_fit), (4, _v4_signed_documents))
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 

@@ -11,6 +11,8 @@
   (agreement with each AI statement and with the urgency), with the turnaround.
 * ``Notification`` – an in-app notice for one user (no patient data), e.g. "opinion answered".
 * ``Dispatch`` – one sending of a signed report version (MSSanté outbox id, recipients, kind).
+* ``ReportDocument`` – a document of a signed version (PDF, CDA, FHIR) frozen in the file store by its
+  SHA-256; served byte for byte afterwards, never re-rendered.
 """
 
 from __future__ import annotations
@@ -24,12 +26,13 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from ecgpilot.errors import RecordError
 
 __all__ = ["Base", "Practice", "User", "ApiToken", "Study", "StudyEvent", "Report", "OpinionRequest", "Notification",
-           "Dispatch", "utcnow"]
+           "Dispatch", "ReportDocument", "DOCUMENT_KINDS", "utcnow"]
 
 ROLES = ("gp", "cardiologist", "evaluator", "admin")
 STATUSES = ("to_read", "signed", "unreadable")
 OPINION_STATUSES = ("open", "answered", "cancelled")
 DISPATCH_KINDS = ("dmp", "doctor")
+DOCUMENT_KINDS = ("pdf", "cda", "fhir")
 
 
 def utcnow() -> datetime:
@@ -192,6 +195,32 @@ class Dispatch(Base):
     outbox_id: Mapped[int] = mapped_column(Integer)
     created_by: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ReportDocument(Base):
+    """One frozen document of a signed report version: kind (pdf, cda, fhir), language, SHA-256 of the bytes
+    stored in the file store (``<data_dir>/documents/<sha256>``), size and media type. Never updated."""
+
+    __tablename__ = "report_document"
+    __table_args__ = (UniqueConstraint("report_id", "kind", "lang"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("report.id"), index=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("study.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(10))
+    lang: Mapped[str] = mapped_column(String(5))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    media_type: Mapped[str] = mapped_column(String(60))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+@event.listens_for(ReportDocument, "before_update")
+@event.listens_for(ReportDocument, "before_delete")
+def _documents_are_immutable(_mapper, _conn, target: ReportDocument) -> None:  # type: ignore[no-untyped-def]
+    """A frozen document is never changed or removed."""
+    raise RecordError(f"the {target.kind} of signed report version {target.version} (study {target.study_id}) is "
+                      "immutable; amend the study to sign a new version.")
 
 
 @event.listens_for(Report, "before_update")
