@@ -163,3 +163,16 @@ def test_missing_required_values_refused():
         build_cda(report(signed_at="2026-03-02T09:30:00"), PDF)
     with pytest.raises(RecordError, match="PDF"):
         build_cda(report(), b"not a pdf")
+
+
+@pytest.mark.parametrize("level, words", [("emergency", "urgence : urgence"), ("repeat_now", "refaire l'ECG maintenant"),
+                                           ("soon", "avis cardiologique rapide"), ("routine", "suivi habituel"),
+                                           ("normal", "urgence : normal")])
+def test_each_urgency_level_is_stated_in_the_title(level, words):
+    title = _one(_doc(urgency=level), "/h:ClinicalDocument/h:title").text
+    assert title.endswith(words) if words.startswith("urgence") else words in title
+
+
+def test_unknown_urgency_refused_with_the_five_levels():
+    with pytest.raises(RecordError, match="emergency, repeat_now, soon, routine, normal"):
+        build_cda(report(urgency="urgent"), PDF)

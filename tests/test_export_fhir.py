@@ -118,3 +118,17 @@ def test_bad_input_refused():
 def test_patient_names_in_ins_form():
     pat = _by_type(build_fhir_bundle(report(patient__birth_name="Lefèvre"), PDF))["Patient"][0]
     assert pat["name"][0]["family"] == "LEFEVRE" and pat["name"][0]["given"] == ["MARIE", "CLAIRE"]
+
+
+@pytest.mark.parametrize("level, act", [("emergency", "EM"), ("repeat_now", "A"), ("soon", "UR"), ("routine", "R"),
+                                         ("normal", "R")])
+def test_urgency_level_is_the_conclusion_code(level, act):
+    from ecgpilot.export import URGENCY_OID
+
+    dr = _by_type(build_fhir_bundle(report(urgency=level), PDF))["DiagnosticReport"][0]
+    codings = dr["conclusionCode"][0]["coding"]
+    assert codings[0] == {"system": f"urn:oid:{URGENCY_OID}", "code": level, "display": codings[0]["display"]}
+    assert codings[1]["system"].endswith("v3-ActPriority") and codings[1]["code"] == act
+    from fhir.resources.R4B.diagnosticreport import DiagnosticReport
+
+    assert DiagnosticReport.model_validate(dr).conclusionCode[0].coding[0].code == level

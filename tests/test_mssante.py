@@ -205,7 +205,7 @@ def test_queue_report_builds_everything_and_audits(tmp_path):
     from ecgpilot.export.mssante import queue_report
 
     engine = audit.open_audit(open_outbox(create_engine(f"sqlite:///{tmp_path / 'app.db'}")))
-    oid = queue_report(engine, report(urgency="urgent"), PDF, sender="dr.martin@medecin.mssante.fr",
+    oid = queue_report(engine, report(urgency="emergency"), PDF, sender="dr.martin@medecin.mssante.fr",
                        recipients=["dr.cardio@hopital.mssante.fr"], source_oid="1.2.250.1.999.7", actor=("u1", "gp"))
     row = outbox_entries(engine)[0]
     assert row["id"] == oid and row["status"] == "pending" and row["target"] == "study-17"

@@ -24,7 +24,7 @@ All builders take the same plain ``report`` dict, checked by :func:`check_report
                        "p_axis_deg": 55, "qrs_axis_deg": 40, "t_axis_deg": 35},   # keys of docs/analysis-schema.md
       "statements": ["Rythme sinusal", "ECG normal"],   # the doctor's final statements
       "conclusion": "ECG normal.",                      # the doctor's validated conclusion
-      "urgency": "routine",                             # routine | urgent
+      "urgency": "routine",                             # emergency | repeat_now | soon | routine | normal
       "signed_at": "2026-03-02T09:30:00+01:00",         # when the doctor signed (legal authentication)
       "ai": {"model_version": "resnet1d-1.0", "rules_version": "rules-2"},   # optional, for traceability
     }
@@ -39,7 +39,8 @@ from typing import Any
 from ecgpilot import ins as _ins
 from ecgpilot.errors import RecordError
 
-__all__ = ["MEASUREMENT_CODES", "LOINC_ECG_REPORT", "LOINC_EKG_IMPRESSION", "check_report", "parse_time"]
+__all__ = ["MEASUREMENT_CODES", "LOINC_ECG_REPORT", "LOINC_EKG_IMPRESSION", "URGENCY_CODES", "URGENCY_OID",
+           "ACT_PRIORITY_OID", "check_report", "parse_time"]
 
 LOINC = "http://loinc.org"
 LOINC_OID = "2.16.840.1.113883.6.1"
@@ -59,6 +60,20 @@ MEASUREMENT_CODES: dict[str, tuple[str, str, str | None, str]] = {
     "p_axis_deg": ("8626-4", "P wave axis", "147200", "deg"),
     "qrs_axis_deg": ("8632-2", "QRS axis", "147204", "deg"),
     "t_axis_deg": ("8638-9", "T wave axis", "147208", "deg"),
+}
+
+#: OID of ecgpilot's own urgency code system (ITU-T X.667 UUID OID: needs no registration).
+URGENCY_OID = f"2.25.{uuid.uuid5(uuid.NAMESPACE_URL, 'ecgpilot:code-system:ecg-urgency').int}"
+#: HL7 v3 ActPriority (2.16.840.1.113883.5.7), the nearest standard code, given as a second coding.
+ACT_PRIORITY_OID = "2.16.840.1.113883.5.7"
+#: the doctor's urgency -> (French display, English display, ActPriority code, ActPriority display);
+#: the five levels stay distinct in ecgpilot's code system; ActPriority folds routine and normal together.
+URGENCY_CODES: dict[str, tuple[str, str, str, str]] = {
+    "emergency": ("urgence", "emergency", "EM", "emergency"),
+    "repeat_now": ("refaire l'ECG maintenant", "repeat the ECG now", "A", "ASAP"),
+    "soon": ("avis cardiologique rapide", "cardiology advice soon", "UR", "urgent"),
+    "routine": ("suivi habituel", "routine follow-up", "R", "routine"),
+    "normal": ("normal", "normal", "R", "routine"),
 }
 
 
@@ -126,8 +141,8 @@ def check_report(report: dict[str, Any]) -> dict[str, Any]:
     r["conclusion"] = str(_need(r, "conclusion", ""))
     r["statements"] = [str(x) for x in r.get("statements") or []]
     urgency = str(r.get("urgency") or "routine")
-    if urgency not in ("routine", "urgent"):
-        raise RecordError(f"report urgency {urgency!r} is not accepted; use 'routine' or 'urgent'.")
+    if urgency not in URGENCY_CODES:
+        raise RecordError(f"report urgency {urgency!r} is not accepted; use the doctor's level: {', '.join(URGENCY_CODES)}.")
     r["urgency"] = urgency
     meas = {}
     for k, v in (r.get("measurements") or {}).items():

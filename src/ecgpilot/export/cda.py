@@ -12,6 +12,10 @@ birthplace INSEE code); author idNat_PS ``8`` + RPPS (root ``1.2.250.1.71.4.2.1`
 legalAuthenticator with signatureCode ``S``; serviceEvent CCAM ``DEQP003`` (``1.2.250.1.215.300.1``);
 healthCareFacility (``1.2.250.1.71.4.2.4``) and practice setting ``AMBULATOIRE``
 (``1.2.250.1.213.1.1.4.9``).
+
+The doctor's urgency (five levels, :data:`ecgpilot.export.URGENCY_CODES`): N1 has no coded body, so it
+is stated in the embedded PDF (the doctor's conclusion) and in the document ``title``
+("… — urgence : <level>"), which document lists (DMP, XDM metadata) display.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from lxml import etree
 
 from ecgpilot import ins as _ins
 from ecgpilot.errors import RecordError
-from ecgpilot.export import LOINC_OID, check_report
+from ecgpilot.export import LOINC_OID, URGENCY_CODES, check_report
 
 __all__ = ["build_cda", "DOCUMENT_TYPES", "NS", "CCAM_ECG_12"]
 
@@ -111,7 +115,7 @@ def build_cda(
         _el(root, "templateId", root=t)
     _el(root, "id", root=r["document_id"].upper())
     _el(root, "code", code=type_code, displayName=DOCUMENT_TYPES[type_code], codeSystem=LOINC_OID, codeSystemName="LOINC")
-    _el(root, "title", "Compte rendu d'électrocardiogramme 12 dérivations")
+    _el(root, "title", f"Compte rendu d'électrocardiogramme 12 dérivations — urgence : {URGENCY_CODES[r['urgency']][0]}")
     _el(root, "effectiveTime", value=_ts(created_at))
     _el(root, "confidentialityCode", code="N", displayName="Normal", codeSystem="2.16.840.1.113883.5.25")
     _el(root, "languageCode", code="fr-FR")

@@ -5,7 +5,10 @@ PDF as ``presentedForm``; one Observation per global measurement with its LOINC 
 ISO/IEEE 11073 MDC code as a second coding, values in UCUM (``/min``, ``ms``, ``deg``); the doctor's
 statements in an ``8601-7`` "EKG impression" Observation. The Patient carries the INS
 (``urn:oid:1.2.250.1.213.1.4.8``) only for a qualified identity, plus the FR Core identity
-reliability extension; the practitioner is identified by idNat_PS (``8`` + RPPS). When the report
+reliability extension; the practitioner is identified by idNat_PS (``8`` + RPPS). The doctor's
+urgency (five levels) is the DiagnosticReport's ``conclusionCode``: ecgpilot's own code system
+(``urn:oid:`` :data:`~ecgpilot.export.URGENCY_OID`, one code per level) and, second, the nearest HL7
+v3 ActPriority code (:data:`~ecgpilot.export.URGENCY_CODES`). When the report
 names an AI model version, a Device and a Provenance record it (traceability).
 
 The output is a plain JSON-ready dict (``type: collection``); the tests parse it back with
@@ -21,7 +24,15 @@ from typing import Any
 
 from ecgpilot.errors import RecordError
 from ecgpilot.ins import normalize_trait, status_code
-from ecgpilot.export import LOINC, LOINC_ECG_REPORT, LOINC_EKG_IMPRESSION, MEASUREMENT_CODES, check_report
+from ecgpilot.export import (
+    LOINC,
+    LOINC_ECG_REPORT,
+    LOINC_EKG_IMPRESSION,
+    MEASUREMENT_CODES,
+    URGENCY_CODES,
+    URGENCY_OID,
+    check_report,
+)
 
 __all__ = ["build_fhir_bundle"]
 
@@ -30,6 +41,7 @@ MDC_SYSTEM = "urn:iso:std:iso:11073:10101"
 OBS_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 FR_RELIABILITY = "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-identity-reliability"
 FR_IDENTITY_STATUS = "https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-identity-status"
+ACT_PRIORITY = "http://terminology.hl7.org/CodeSystem/v3-ActPriority"
 _UNIT_TEXT = {"/min": "/min", "ms": "ms", "deg": "deg"}
 
 
@@ -39,6 +51,14 @@ def _uuid(r: dict[str, Any], name: str) -> str:
 
 def _iso(dt: datetime) -> str:
     return dt.isoformat()
+
+
+def _urgency_concept(level: str) -> dict[str, Any]:
+    """The doctor's urgency as a CodeableConcept: ecgpilot's code, then the HL7 v3 ActPriority one."""
+    fr, _en, act, act_display = URGENCY_CODES[level]
+    return {"coding": [{"system": f"urn:oid:{URGENCY_OID}", "code": level, "display": fr},
+                       {"system": ACT_PRIORITY, "code": act, "display": act_display}],
+            "text": f"Urgence : {fr}"}
 
 
 def build_fhir_bundle(report: dict[str, Any], pdf: bytes, *, created_at: datetime | None = None) -> dict[str, Any]:
@@ -119,6 +139,7 @@ def build_fhir_bundle(report: dict[str, Any], pdf: bytes, *, created_at: datetim
         "resultsInterpreter": [{"reference": prac_url}],
         "result": [{"reference": url} for url, _ in observations],
         "conclusion": r["conclusion"],
+        "conclusionCode": [_urgency_concept(r["urgency"])],
         "presentedForm": [{
             "contentType": "application/pdf",
             "language": "fr-FR",

@@ -284,8 +284,11 @@ def queue_report(
     require_qualified_ins: bool = False,
     actor: tuple[str, str] | None = None,
     target: str | None = None,
+    cda: bytes | None = None,
 ) -> int:
     """Build the CDA, the XDM and the mail for a signed ``report`` and put it in the outbox; return its id.
+
+    ``cda``: the CDA frozen at signing (sent as is); built from ``report`` and ``pdf`` when not given.
 
     ``require_qualified_ins=True`` refuses identities that are not ``qualifiee`` (needed for sending
     to the patient's DMP / Mon espace santé). With ``actor=(user_id, role)`` an ``export`` entry is
@@ -304,13 +307,13 @@ def queue_report(
             f"identity status {checked['patient']['identity_status']!r}: the INS is not qualified, so this report "
             "cannot go to the patient's record; qualify the identity (INSi + ID document) first."
         )
-    cda = build_cda(report, pdf)
+    cda = cda if cda is not None else build_cda(report, pdf)
     xdm = build_xdm(cda, source_oid=source_oid, sender=sender, recipient=recipients[0] if recipients else None)
     msg = build_message(
         sender=sender, recipients=recipients, cda=cda, xdm_zip=xdm, pdf=pdf,
         subject=subject or "Compte rendu d'électrocardiogramme",
         body=body or "Veuillez trouver ci-joint le compte rendu d'électrocardiogramme (document CDA dans IHE_XDM.ZIP et PDF).",
-        urgent=checked["urgency"] == "urgent",
+        urgent=checked["urgency"] in ("emergency", "repeat_now", "soon"),
     )
     study_id = target or str(checked["study"]["id"])
     now = datetime.now(UTC)
