@@ -232,9 +232,13 @@ def _absurd(rec: object) -> str | None:
 def _child(path: Path, mem_cap: int, fd: int) -> None:
     """Run read_ecg(path) under RLIMIT_AS and send (outcome, detail, rss growth in kB) on ``fd``."""
     from ecgpilot.errors import ReadError
-    from ecgpilot.io import read_ecg
+    from ecgpilot.io import READERS, read_ecg, reader_module
 
     warnings.simplefilter("ignore")
+    for name in READERS:  # imports (and the readers' lazily imported libraries) before the caps
+        reader_module(name)
+    import pydicom  # noqa: F401
+    import wfdb  # noqa: F401
     status = Path("/proc/self/status")
 
     def field(name: str) -> int:
