@@ -394,8 +394,7 @@ def _spectrum(r: NDArray[np.float64], valid: NDArray[np.bool_], fs: float) -> tu
         rms = float(np.sqrt(np.mean(y[valid] ** 2)))
         if best is None or oi > best[1]:
             best = (fd, oi, i, rms)
-    assert best is not None
-    return best
+    return best if best is not None else (None, None, None, 0.0)
 
 
 def rhythm_features(signal: NDArray, fs: float, leads: tuple[str, ...], beats: NDArray[np.int64],
