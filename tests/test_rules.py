@@ -309,3 +309,26 @@ def test_paced_rhythm_from_the_ai_when_spikes_cannot_be_seen():
     assert "paced_rhythm" in found(r) and "stemi" not in found(r) and "ivcd" not in found(r)
     seen = read(doc(ch, qrs_ms=170.0, rhythm={"pacing_spikes": False}, ai=[("PACE", 0.9)]))
     assert "paced_rhythm" not in found(seen)      # spikes were looked for and not found
+
+
+def test_st_emergency_on_a_lead_with_baseline_wander_is_repeat_now():
+    d = doc({"II": {"st_j_uv": 150}, "III": {"st_j_uv": 200}, "aVF": {"st_j_uv": 180}})
+    d["quality"] = {"verdict": "usable", "interpretable": True, "critical_leads": [], "reasons": [
+        {"code": "baseline_wander", "lead": "III", "severity": "warning", "message_fr": "Ligne de base instable en DIII",
+         "message_en": "Baseline wander in III"}]}
+    r = read(d)
+    poor = next(s for s in r["statements"] if s["id"] == "possible_on_poor_tracing")
+    assert poor["replaces"] == "stemi" and poor["urgency"] == "repeat_now" and r["urgency"]["level"] == "repeat_now"
+    assert any(e["name"] == "st_artefact_leads" and e["value"] == ["III"] for e in poor["evidence"])
+    # the same warning on a lead the finding does not rest on changes nothing
+    d["quality"]["reasons"][0]["lead"] = "V5"
+    assert read(d)["urgency"]["level"] == "emergency"
+
+
+def test_a_qt_running_into_the_next_p_wave_is_not_an_emergency():
+    """RR 723 ms (83/min), PR 160 ms: a T end 576 ms after QRS onset reaches the next P wave."""
+    r = read(doc(heart_rate_bpm=83.0, rr_ms=723.0, qt_ms=576.0, qtc_ms=642.0))
+    assert "qt_unreliable" in found(r) and "very_long_qtc" not in found(r) and r["urgency"]["level"] != "emergency"
+    assert "reaches the next P wave" in found(r)["qt_unreliable"]["text"]
+    ok = read(doc(heart_rate_bpm=55.0, rr_ms=1090.0, qt_ms=620.0, qtc_ms=602.0))
+    assert "very_long_qtc" in found(ok)

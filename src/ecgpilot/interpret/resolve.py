@@ -72,24 +72,40 @@ def resolve(found: dict[str, Finding]) -> dict[str, Finding]:
     return out
 
 
+#: Emergencies read on ST levels: a lead with baseline wander, muscle noise, mains interference or
+#: saturation cannot carry them (the ST segment is what those artefacts move).
+ST_EMERGENCIES: frozenset[str] = frozenset({"stemi", "infarction_possibly_acute", "posterior_stemi",
+                                            "avr_stemi_equivalent", "de_winter", "sgarbossa"})
+ST_NOISE: frozenset[str] = frozenset({"baseline_wander", "muscle_noise", "powerline", "saturated"})
+
+
+def _noisy_leads(ctx: Context) -> set[str]:
+    return {r["lead"] for r in ctx.quality_reasons if r.get("lead") and r.get("code") in ST_NOISE}
+
+
 def quality_gate(ctx: Context, found: dict[str, Finding], urgency_of: dict[str, str]) -> list[Finding]:
     """Emergency findings that rest on leads the quality gate calls critical (a finding without leads
-    rests on the whole tracing) become "possible <finding>: poor tracing, repeat the recording now";
+    rests on the whole tracing), and ST-based emergencies that rest on a lead with an ST artefact
+    warning (:data:`ST_NOISE`), become "possible <finding>: poor tracing, repeat the recording now";
     they are returned as the ``possible_on_poor_tracing`` statements that replace them."""
-    if not ctx.critical_leads:
+    noisy = _noisy_leads(ctx)
+    if not ctx.critical_leads and not noisy:
         return []
     out = []
     for sid, f in list(found.items()):
         if f.status != "finding" or urgency_of[sid] != "emergency":
             continue
         bad = sorted(set(f.leads) & ctx.critical_leads) if f.leads else sorted(ctx.critical_leads)
+        why = "critical_leads"
+        if not bad and sid in ST_EMERGENCIES:
+            bad, why = sorted(set(f.leads) & noisy), "st_artefact_leads"
         if not bad:
             continue
         del found[sid]
         g = Finding(id="possible_on_poor_tracing", rule="quality_gate",
                     citation="ecgpilot quality gate (tuned on PhysioNet/CinC 2011, see benchmarks/results/quality_cinc2011.md)",
                     source=f.source, evidence=f.evidence + [
-                        {"kind": "quality", "name": "critical_leads", "value": bad, "text": ", ".join(bad)}],
+                        {"kind": "quality", "name": why, "value": bad, "text": ", ".join(bad)}],
                     leads=f.leads, confidence=f.confidence, detail=None)
         g.note = sid   # the finding it replaces (its text is built by the reading)
         out.append(g)

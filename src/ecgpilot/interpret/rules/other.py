@@ -34,8 +34,8 @@ def axis(ctx: Context, found: Mapping[str, Finding]) -> list[Finding]:
 
 def qt(ctx: Context, found: Mapping[str, Finding]) -> list[Finding]:
     """Long QTc > 450 ms (men), > 460 ms (women), > 470 ms (sex unknown) (AHA 2009 part IV); ≥ 500 ms is an
-    emergency only when the T end agrees across leads and beats, else "QT not reliably measurable".
-    With a wide QRS, QTc − (QRS − 100 ms) is judged."""
+    emergency only when the T end agrees across leads and beats and ends before the next P wave (QT ≤ RR − PR,
+    or RR − 120 ms without PR), else "QT not reliably measurable". With a wide QRS, QTc − (QRS − 100 ms) is judged."""
     if ctx.qtc is None:
         return []
     th = ctx.th
@@ -46,14 +46,20 @@ def qt(ctx: Context, found: Mapping[str, Finding]) -> list[Finding]:
     detail = f"{ctx.qtc:.0f} ms, {formula}" + (
         f"; {ctx.fr('QRS larges, QTc corrigé de l’excès de QRS', 'wide QRS, QTc less the QRS excess')}: {judged:.0f} ms"
         if ctx.wide else "")
+    # the T end must come before the next P wave: a QT running into it cannot be measured (Postema & Wilde 2014)
+    overlap = ctx.qt is not None and ctx.rr is not None and ctx.qt > ctx.rr - (ctx.pr if ctx.pr is not None else 120.0)
+    reliable = ctx.qt_reliable and not overlap
+    if overlap:
+        detail += ctx.fr(f"; QT {ctx.qt:.0f} ms atteint l'onde P suivante (RR {ctx.rr:.0f} ms)",
+                         f"; QT {ctx.qt:.0f} ms reaches the next P wave (RR {ctx.rr:.0f} ms)")
     if judged >= th["qtc_very_long"]:
-        if not ctx.qt_reliable:
+        if not reliable:
             return [finding("qt_unreliable", evidence=ev, detail=detail,
                             note=ctx.fr("fin de T discordante entre dérivations ou complexes : mesurer le QT à la main",
                                         "T end disagrees across leads or beats: measure the QT by hand"))]
         return [finding("very_long_qtc", evidence=ev, detail=detail)]
     if judged > limit:
-        if not ctx.qt_reliable:
+        if not reliable:
             return [finding("qt_unreliable", evidence=ev, detail=detail)]
         return [finding("long_qtc", evidence=ev, detail=detail)]
     return []
