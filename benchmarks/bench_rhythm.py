@@ -324,6 +324,10 @@ NOTES = """## Reading the numbers, and what is not covered
   of the QRS, or scattered PR in an irregular rhythm) or 'junctional' (no P found: small P waves,
   PTB-XL at 100 Hz). 'sinus' includes sinus brady-/tachycardia, sinus arrhythmia and first-degree AV block
   (the PR is reported; the rule layer decides on 1st-degree block).
+* AF read as sinus, the costly error: 1/148 on fold 9 (tuning) but 9/150 on fold 10 and 20/1193
+  in folds 1–8 (report): P-like waves found before most QRS at a steady PR (SD ≤ 10 ms when the
+  RR is irregular, ≤ 25 ms when it is regular). The rule layer should not read 'sinus' alone
+  against an AF call of the classifier.
 * Flutter is rarely taken for AF: 0 of the 10 flutter records of LUDB and PTB-XL folds 9–10, and
   2 of 33 in folds 1–8, are guessed 'atrial_fibrillation'. But flutter recall is only moderate
   (folds 1–8: 14/33): 2:1 flutter at a regular ~130–150/min whose residual is less organised
