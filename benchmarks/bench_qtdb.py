@@ -38,7 +38,9 @@ import wfdb
 from ecgpilot.paths import shared_data_dir
 
 KEYS = ("p_on", "p_peak", "p_off", "qrs_on", "qrs_off", "t_peak", "t_off")
-MAIN_KEYS = ("p_on", "p_off", "qrs_on", "qrs_off", "t_peak", "t_off")
+#: durations of each annotated beat: our reported QRS duration (``qrs_ms``) and QT (T end − QRS onset)
+DURATIONS = {"qrs_ms": ("qrs_on", "qrs_off"), "qt_ms": ("qrs_on", "t_off")}
+MAIN_KEYS = ("p_on", "p_off", "qrs_on", "qrs_off", "t_peak", "t_off", "qrs_ms", "qt_ms")
 #: Martínez et al., IEEE TBME 51(4) 2004, wavelet delineator on QTDB (mean ± SD in ms).
 MARTINEZ_2004 = {"p_on": (2.0, 14.8), "qrs_on": (4.6, 7.7), "qrs_off": (0.8, 8.7), "t_off": (-1.6, 18.1)}
 WINDOW_S = 10.0
@@ -212,7 +214,7 @@ def neurokit(x: np.ndarray, fs: float, leads: tuple[str, ...], beats: list[dict[
 
 def evaluate(records: list[str], method: Callable[..., list[dict[str, Any]]], **kw: Any) -> dict[str, Any]:
     """Errors (ms) per boundary over the annotated beats of ``records``."""
-    per: dict[str, list[tuple[str, int, float | None]]] = {k: [] for k in KEYS}
+    per: dict[str, list[tuple[str, int, float | None]]] = {k: [] for k in (*KEYS, *DURATIONS)}
     rows = []
     t0 = time.perf_counter()
     for name in records:
@@ -226,6 +228,16 @@ def evaluate(records: list[str], method: Callable[..., list[dict[str, Any]]], **
                     continue
                 err = None if g.get(k) is None else (float(g[k]) - float(b[k])) * 1000.0 / fs
                 per[k].append((name, i, err))
+            for k, (a, z) in DURATIONS.items():
+                if b.get(a) is None or b.get(z) is None:
+                    continue
+                ref = (float(b[z]) - float(b[a])) * 1000.0 / fs
+                m = g.get("measurements")
+                if k == "qrs_ms" and m is not None:  # ours: the reported QRS duration (beat by beat)
+                    val = None if m.get("qrs_ms") is None or g.get("qrs_on") is None else float(m["qrs_ms"])
+                else:
+                    val = None if g.get(a) is None or g.get(z) is None else (float(g[z]) - float(g[a])) * 1000.0 / fs
+                per[k].append((name, i, None if val is None else val - ref))
     return {"errors": per, "rows": rows, "seconds": time.perf_counter() - t0}
 
 

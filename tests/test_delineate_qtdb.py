@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import bench_qtdb as bq  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +59,7 @@ REPORT_BOUNDS = {  # key: (|mean| max, SD max, detection share min)
     "qrs_on": (6.0, 11.0, 0.98),
     "qrs_off": (10.0, 14.0, 0.98),
     "t_off": (8.0, 46.0, 0.98),
+    "qrs_ms": (12.0, 17.0, 0.98),  # the reported QRS duration vs the annotated one
 }
 
 
@@ -69,9 +71,12 @@ def test_report_half_within_bounds(report, key):
 
 
 def test_qrs_offset_bias_reduced(report):
-    """The QRS ended ~12 ms after the cardiologists' mark; the 8 % offset threshold halves that."""
+    """The QRS ended ~12 ms after the cardiologists' mark and the reported QRS duration was ~17 ms
+    too long (report half); the 8 % offset thresholds (median beat and per beat) cut both."""
     now, old = (bq.stats(report[k]["errors"]["qrs_off"]) for k in ("now", "legacy"))
     assert now["mean"] < old["mean"] - 3 and now["sd"] <= old["sd"] + 0.5, (now, old)
+    now, old = (bq.stats(report[k]["errors"]["qrs_ms"]) for k in ("now", "legacy"))
+    assert now["mean"] < old["mean"] - 5 and now["sd"] < old["sd"], (now, old)
 
 
 def test_features_unchanged_for_the_shipped_model(shared_data):

@@ -22,8 +22,9 @@ all leads together, which amounts to the earliest onset / latest offset over lea
 
 Thresholds were tuned on LUDB records 1–100 only (see ``benchmarks/results/measurements.md``).
 Since 2026-12-05 (QT Database, ``benchmarks/results/qtdb.md``; chosen on its tuning half and LUDB
-1–100) the median beat's QRS offset is at :data:`QRS_OFF_FRAC_V2` of the velocity peak and the T
-peak is searched from :data:`T_START_MS` after the QRS offset; ``delineate(..., legacy=True)`` keeps
+1–100) the QRS offset is at :data:`QRS_OFF_FRAC_V2` of the velocity peak on the median beat and at
+:data:`BEAT_QRS_OFF_FRAC_V2` beat by beat (:func:`beat_qrs_ms`), and the T peak is searched from
+:data:`T_START_MS` after the QRS offset; ``delineate(..., legacy=True)`` keeps
 the former boundaries (the shipped classifier's features were computed with them). The T end is
 also found per lead (:func:`lead_t_ends`) and per beat (:func:`beat_boundaries`) to tell how much
 it disagrees (:func:`t_end_spread_ms`), which decides whether the QT is reliable.
@@ -74,6 +75,7 @@ SPIKE_SKIP_MS = 8.0
 NOISE_MAX_FRAC = 0.22  # LUDB maximum 0.16
 # Since 2026-12-05 (chosen on the QT Database tuning half and LUDB 1-100; ``legacy=True`` keeps the former values):
 QRS_OFF_FRAC_V2 = 0.08    # median-beat QRS offset at 8 % of the velocity peak (was 5 %)
+BEAT_QRS_OFF_FRAC_V2 = 0.08  # per-beat QRS offset (the reported QRS duration) at 8 % (was 3 %)
 T_START_MS = 120.0        # the T peak is searched from QRS offset + 120 ms (was + 60 ms)
 BEAT_REFINE_MS = 40.0     # per-beat boundaries are searched this close to the global ones
 SPREAD_MAX_BEATS = 30     # beats whose T end enters the T-end spread (evenly spread)
@@ -257,15 +259,16 @@ def qrs_bounds(m: NDArray[np.float64], fs: float, leads: tuple[str, ...], f: int
     return qrs_on, qrs_off, qrs_found
 
 
-def beat_qrs_ms(mb: MedianBeat, spike: int | None = None) -> float | None:
+def beat_qrs_ms(mb: MedianBeat, spike: int | None = None, off_frac: float = BEAT_QRS_OFF_FRAC_V2) -> float | None:
     """QRS duration (ms) measured on each dominant beat (``mb.segments``, aligned) and the median
     taken over beats, as cardiologists measure it beat by beat; None with fewer than
-    :data:`BEAT_QRS_MIN` beats whose QRS is found (at most :data:`BEAT_QRS_MAX` beats, evenly spread)."""
+    :data:`BEAT_QRS_MIN` beats whose QRS is found (at most :data:`BEAT_QRS_MAX` beats, evenly spread).
+    ``off_frac``: QRS offset threshold (:data:`BEAT_QRS_OFF_FRAC` before 2026-12-05)."""
     segs = mb.segments
     if len(segs) > BEAT_QRS_MAX:
         segs = segs[np.linspace(0, len(segs) - 1, BEAT_QRS_MAX).round().astype(int)]
     found = [b - a for a, b, ok in (qrs_bounds(seg, mb.fs, mb.leads, mb.fiducial, spike, BEAT_QRS_ON_FRAC,
-                                                BEAT_QRS_OFF_FRAC) for seg in segs) if ok]
+                                                off_frac) for seg in segs) if ok]
     return float(np.median(found)) * 1000.0 / mb.fs if len(found) >= BEAT_QRS_MIN else None
 
 

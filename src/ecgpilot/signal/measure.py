@@ -23,8 +23,8 @@ from numpy.typing import NDArray
 
 from ecgpilot.record import ECGRecord
 from ecgpilot.signal.beats import record_beats
-from ecgpilot.signal.delineate import (Boundaries, MedianBeat, beat_qrs_ms, delineate, median_beats, pacing_spike,
-                                       t_end_spread_ms)
+from ecgpilot.signal.delineate import (BEAT_QRS_OFF_FRAC, BEAT_QRS_OFF_FRAC_V2, Boundaries, MedianBeat, beat_qrs_ms,
+                                       delineate, median_beats, pacing_spike, t_end_spread_ms)
 from ecgpilot.signal.filters import resample_poly
 
 __all__ = ["measure", "measure_beats", "measure_detail", "net_areas", "frontal_axis", "qtc_bazett", "qtc_fridericia", "EMPTY_MEASUREMENTS"]
@@ -149,7 +149,7 @@ def measure_detail(
     out["pacing_spikes"] = spike is not None
     out.update(intervals(bd, fs, rr_mean))
     if beat_qrs and bd.qrs_found:
-        q = beat_qrs_ms(mb, spike)
+        q = beat_qrs_ms(mb, spike, BEAT_QRS_OFF_FRAC if legacy_delineation else BEAT_QRS_OFF_FRAC_V2)
         if q is not None:
             out["qrs_ms"] = _r(q)
     out.update(axes(mb, bd))
