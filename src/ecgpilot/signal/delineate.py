@@ -423,7 +423,7 @@ def lead_t_ends(low: NDArray[np.float64], fs: float, t_peak: int, stop: int) -> 
             continue
         sgn = 1.0 if y[t_peak] >= 0 else -1.0
         pk = lo + int(np.argmax(sgn * y[lo:hi + 1]))
-        out.append(_trapezium_end(sgn * y, pk, max(stop, pk + 3)) if stop > pk else None)
+        out.append(_trapezium_end(sgn * y, pk, stop) if stop > pk else None)
     return out
 
 
