@@ -330,6 +330,31 @@ def ludb_compare(records: list[int]) -> str:
     return "\n".join(lines)
 
 
+def ptbxl_check(n: int = 600, fold: int = 9, seed: int = 0) -> str:
+    """How often ``qt_reliable`` is false on ``n`` random PTB-XL records of ``fold`` (100 Hz, no
+    reference T end there): NORM-only records vs the others, and among QTc >= 500 ms."""
+    from ecgpilot.datasets.ptbxl import load_ptbxl
+    from ecgpilot.model.features import LEADS12
+    from ecgpilot.signal.beats import detect_beats
+    from ecgpilot.signal.measure import measure_detail
+
+    d = load_ptbxl()
+    sel = np.random.default_rng(seed).choice(np.nonzero(d.fold == fold)[0], n, replace=False)
+    res: dict[str, list[tuple[bool, float]]] = {"NORM only": [], "other": []}
+    for i in sel:
+        x = np.asarray(d.signals[i], dtype=np.float64).T
+        m = measure_detail(x, 100.0, LEADS12, detect_beats(x, 100.0))[0]
+        if m["qt_ms"] is not None:
+            res["NORM only" if d.labels["super_class"][i] == ["NORM"] else "other"].append((m["qt_reliable"], m["qtc_ms"]))
+    lines = [f"\nPTB-XL fold {fold}, {n} random records (seed {seed}), qt_reliable false:"]
+    for k, v in res.items():
+        f = np.array([not a for a, _ in v])
+        q = np.array([c for _, c in v])
+        lines.append(f"  {k}: {100 * f.mean():.1f} % of {len(v)}; QTc >= 500 ms on {(q >= 500).sum()}, "
+                     f"of which flagged {(f & (q >= 500)).sum()}")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--split", default="tuning", choices=("tuning", "report", "all"))
@@ -338,6 +363,7 @@ def main() -> None:
     ap.add_argument("--neurokit", nargs="*", choices=("lead0", "global", "median"), help="also NeuroKit2 DWT")
     ap.add_argument("--neurokit-only", action="store_true", help="skip ours")
     ap.add_argument("--ludb", default=None, help="also LUDB before/now on a record range, e.g. 101-200")
+    ap.add_argument("--ptbxl", type=int, default=0, help="also qt_reliable on N random PTB-XL fold-9 records")
     ap.add_argument("--worst", type=int, default=0, help="print the N worst beats of T end")
     args = ap.parse_args()
     recs = split(args.split)
@@ -354,6 +380,8 @@ def main() -> None:
     if args.ludb:
         a, _, z = args.ludb.partition("-")
         print(ludb_compare(list(range(int(a), int(z or a) + 1))))
+    if args.ptbxl:
+        print(ptbxl_check(args.ptbxl))
     if args.neurokit is not None:
         for mode in args.neurokit or ["global"]:
             print(table(f"NeuroKit2 DWT ({mode}) on {label}", evaluate(recs, neurokit, mode=mode)))
