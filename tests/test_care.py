@@ -67,7 +67,9 @@ def _upload(api: TestClient) -> dict:
 
 def _sign(api: TestClient, sid: int, urgency: str = "routine", qualified: bool = True) -> dict:
     if qualified:
-        assert api.patch(f"/api/v1/studies/{sid}/patient", json={"ins": INS, "ins_status": "qualifiee"}).status_code == 200
+        assert api.patch(f"/api/v1/studies/{sid}/patient", json={"ins": INS}).status_code == 200
+        check = {"id_document": "cni", "insi": "practice_software"}   # the recorded verification qualifies it
+        assert api.post(f"/api/v1/studies/{sid}/identity/verify", json=check).json()["ins_status"] == "qualifiee"
     stmts = api.get(f"/api/v1/studies/{sid}").json()["draft"]["statements"]
     changes = [{"id": s["id"], "decision": "confirmed"} for s in stmts]
     if len(changes) > 1:
@@ -295,7 +297,8 @@ def test_send_to_doctor_and_patient_record_over_starttls(app, tls) -> None:  # n
 def test_patient_record_needs_a_qualified_identity(app) -> None:  # noqa: ANN001
     api = _api(app, "a@x.fr")
     sid = _upload(api)["id"]
-    assert api.patch(f"/api/v1/studies/{sid}/patient", json={"ins": INS, "ins_status": "validee"}).status_code == 200
+    assert api.patch(f"/api/v1/studies/{sid}/patient", json={"ins": INS}).status_code == 200
+    assert api.post(f"/api/v1/studies/{sid}/identity/verify", json={"id_document": "passeport"}).json()["ins_status"] == "validee"
     _sign(api, sid, qualified=False)
     _configure_identities(app)
     r = api.post(f"/api/v1/studies/{sid}/send", json={"to_patient": True})
@@ -447,7 +450,7 @@ def test_schema_v1_database_upgraded_in_place(tmp_path) -> None:  # noqa: ANN001
     con.close()
     engine, sessions = open_database(f"sqlite:///{db_path}")
     assert current_version(engine) == 1
-    assert migrate(engine) == [2] and current_version(engine) == SCHEMA_VERSION == 2
+    assert migrate(engine) == list(range(2, SCHEMA_VERSION + 1)) and current_version(engine) == SCHEMA_VERSION
     with sessions() as db:
         old = db.scalar(select(User).where(User.email == "old@x.fr"))
         assert old.name == "Dr Old" and old.rpps is None
@@ -468,7 +471,10 @@ def test_admin_stops_the_ai_and_the_app_keeps_working(tmp_path) -> None:  # noqa
         add_user(db, "adm@x.fr", PASSWORD, name="Admin A", role="admin", practice="A")
         db.commit()
     api = _api(app, "a@x.fr")
-    assert _upload(api)["model_version"]  # the shipped model reads while the switch is on
+    first = _upload(api)
+    assert first["model_version"]  # the shipped model reads while the switch is on
+    # the same file again would open this study: archive it so the next upload is read anew
+    assert api.post(f"/api/v1/studies/{first['id']}/archive", json={"reason": "test"}).json()["archived"]
     admin = _web(app, "adm@x.fr")
     page = admin.get("/admin/practice").text
     assert 'id="ai-state" class="badge u-normal"' in page

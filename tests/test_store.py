@@ -8,7 +8,7 @@ from sqlalchemy import inspect, select, text
 from ecgpilot.errors import ConfigError, RecordError
 from ecgpilot.store import SCHEMA_VERSION, add_user, authenticate, current_version, migrate, open_database
 from ecgpilot.store.models import Study, User
-from ecgpilot.web.ins import ins_key, normalize_ins
+from ecgpilot.ins import ins_key, normalize_ins
 
 
 def test_migrate_empty_then_idempotent(tmp_path) -> None:  # noqa: ANN001
@@ -54,7 +54,7 @@ def test_ins_key_published_examples() -> None:
     assert normalize_ins("2 55 08 14 168 025 38") == "255081416802538"
     with pytest.raises(RecordError, match="expected 38"):
         normalize_ins("255081416802537")
-    with pytest.raises(RecordError, match="15 expected"):
+    with pytest.raises(RecordError, match="15 are expected"):
         normalize_ins("25508141680")
 
 

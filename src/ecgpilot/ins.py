@@ -11,14 +11,22 @@ The INS may be transmitted (CDA, FHIR, MSSanté) **only for a qualified identity
 
 OIDs (ANS / FR Core): ``1.2.250.1.213.1.4.8`` INS-NIR, ``…4.9`` INS-NIA, ``…4.10`` INS-NIR test,
 ``…4.11`` INS-NIR demo. The test and demo OIDs are refused unless ``allow_test=True``.
+
+A status above ``provisoire`` is never typed by hand: it follows from a recorded verification
+(:func:`status_from_checks`): a high-trust ID document checked (``validee``), the INS obtained
+from the INSi teleservice (``recuperee``), both (``qualifiee``). The INSi call itself goes through
+an :class:`InsiClient`; this installation has no connection to it (:class:`OfflineInsi` says so),
+so the doctor may only declare that the practice software retrieved the INS through INSi.
+Errors carry a code and say what is wrong in French or English (:meth:`InsError.message`).
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Any, Protocol
 
-from ecgpilot.errors import RecordError
+from ecgpilot.errors import ECGPilotError, RecordError
 
 __all__ = [
     "OID_INS_NIR",
@@ -26,6 +34,16 @@ __all__ = [
     "OID_INS_NIR_TEST",
     "OID_INS_NIR_DEMO",
     "STATUSES",
+    "INS_STATUSES",
+    "STATUS_LABELS",
+    "ID_DOCUMENTS",
+    "INSI_SOURCES",
+    "InsError",
+    "InsiUnavailable",
+    "InsiClient",
+    "OfflineInsi",
+    "status_label",
+    "status_from_checks",
     "ins_key",
     "normalize_ins",
     "is_valid_ins",
@@ -43,6 +61,92 @@ OID_INS_NIR_DEMO = "1.2.250.1.213.1.4.11"
 
 #: status name -> FR Core identity-status code
 STATUSES = {"provisoire": "PROV", "recuperee": "RECUP", "validee": "VALI", "qualifiee": "QUAL"}
+#: the status names, least to most trusted
+INS_STATUSES: tuple[str, ...] = tuple(STATUSES)
+#: status name -> (French, English) as shown to people
+STATUS_LABELS = {"provisoire": ("Provisoire", "Provisional"), "recuperee": ("Récupérée", "Retrieved"),
+                 "validee": ("Validée", "Validated"), "qualifiee": ("Qualifiée", "Qualified")}
+#: high-trust identity documents of the RNIV (French, English)
+ID_DOCUMENTS = {
+    "cni": ("Carte nationale d'identité", "National identity card"),
+    "passeport": ("Passeport", "Passport"),
+    "titre_sejour": ("Titre de séjour", "Residence permit"),
+    "livret_famille": ("Livret de famille (mineur) avec la pièce d'identité du parent",
+                       "Family record book (minor) with the parent's identity document"),
+    "acte_naissance": ("Extrait d'acte de naissance (mineur) avec la pièce d'identité du parent",
+                       "Birth certificate (minor) with the parent's identity document"),
+}
+#: how the INS was obtained from INSi (French, English)
+INSI_SOURCES = {
+    "teleservice": ("Appel du téléservice INSi depuis ecgpilot", "INSi teleservice called from ecgpilot"),
+    "practice_software": ("INS récupéré par le téléservice INSi dans le logiciel du cabinet (déclaré par le médecin)",
+                          "INS retrieved through the INSi teleservice in the practice software (declared by the doctor)"),
+}
+
+
+class InsError(RecordError):
+    """An INS that cannot be accepted; ``str()`` is English, :meth:`message` speaks the user's language."""
+
+    def __init__(self, code: str, value: str, english: str, **params: Any) -> None:
+        super().__init__(english)
+        self.code, self.value, self.params = code, value, params
+
+    def message(self, lang: str = "fr") -> str:
+        """What is wrong and what to do, in ``lang`` (``fr`` or ``en``)."""
+        if lang != "fr":
+            return str(self)
+        p, v = self.params, self.value
+        return {
+            "length": f"L'INS « {v} » compte {p.get('n')} chiffres ; il en faut 15 (13 chiffres du matricule + "
+                      "2 chiffres de clé), espaces et points permis. Recopiez-le depuis la carte Vitale ou l'attestation.",
+            "matricule": f"L'INS « {v} » n'est pas un matricule valide : il commence par 1, 2, 3, 4, 7 ou 8 et ne "
+                         "contient que des chiffres (sauf 2A ou 2B pour un département corse, en 6e-7e position).",
+            "key_format": f"La clé de l'INS « {v} » (« {p.get('key')} ») doit être formée de deux chiffres.",
+            "key": f"La clé de l'INS « {v} » ne correspond pas au numéro : {p.get('key')} saisi, "
+                   f"{p.get('expected')} attendu. Une faute de frappe est probable : vérifiez chaque chiffre du numéro.",
+        }.get(self.code, str(self))
+
+
+class InsiUnavailable(ECGPilotError):
+    """The INSi teleservice cannot be reached from this installation."""
+
+    fr = ("Le téléservice INSi n'est pas joignable depuis cette installation (hors ligne, sans carte CPS ni "
+          "certificat de structure). Interrogez INSi depuis le logiciel du cabinet, puis déclarez-le ici.")
+
+
+class InsiClient(Protocol):
+    """A connection to the INSi teleservice (pluggable; none ships with ecgpilot)."""
+
+    def lookup(self, ins: str, traits: dict[str, Any]) -> dict[str, Any]:
+        """The identity INSi returns for ``ins`` and the traits (raises :class:`InsiUnavailable`)."""
+        ...
+
+
+class OfflineInsi:
+    """The default :class:`InsiClient`: no teleservice is reachable, says so."""
+
+    def lookup(self, ins: str, traits: dict[str, Any]) -> dict[str, Any]:
+        raise InsiUnavailable("the INSi teleservice is not reachable from this installation (offline, no CPS card "
+                              "or organisation certificate); query INSi in the practice software, then declare it here.")
+
+
+def status_label(status: str | None, lang: str = "fr") -> str:
+    """The status as people read it (``Qualifiée``), ``—`` when none."""
+    if not status:
+        return "—"
+    fr, en = STATUS_LABELS[normalize_status(status)]
+    return fr if lang == "fr" else en
+
+
+def status_from_checks(id_document: str | None, insi_source: str | None) -> str:
+    """RNIV status after a verification: ID document and INSi -> ``qualifiee``; only the document ->
+    ``validee``; only INSi -> ``recuperee``; neither -> ``provisoire``."""
+    if id_document is not None and id_document not in ID_DOCUMENTS:
+        raise RecordError(f"identity document {id_document!r} unknown; accepted: {', '.join(ID_DOCUMENTS)}.")
+    if insi_source is not None and insi_source not in INSI_SOURCES:
+        raise RecordError(f"INSi source {insi_source!r} unknown; accepted: {', '.join(INSI_SOURCES)}.")
+    return {(True, True): "qualifiee", (True, False): "validee", (False, True): "recuperee",
+            (False, False): "provisoire"}[(id_document is not None, insi_source is not None)]
 
 _MATRICULE = re.compile(r"^[1-478]\d{4}(\d{2}|2A|2B)\d{6}$")
 
@@ -51,7 +155,7 @@ def ins_key(matricule: str) -> int:
     """Control key (1..97) of a 13-character matricule; ``2A``/``2B`` count as 19/18."""
     m = matricule.strip().upper()
     if not _MATRICULE.match(m):
-        raise RecordError(
+        raise InsError("matricule", matricule,
             f"INS matricule {matricule!r} is not valid: 13 characters expected (first digit 1, 2, 3, 4, 7 or 8; "
             "digits only, except a Corsican department 2A or 2B in positions 6-7)."
         )
@@ -61,16 +165,22 @@ def ins_key(matricule: str) -> int:
 
 
 def normalize_ins(value: str) -> str:
-    """Check an INS (matricule + key; spaces, dots, dashes allowed) and return its 15 characters."""
-    s = re.sub(r"[\s.\-]", "", str(value)).upper()
+    """Check an INS as printed (spaces, dots, dashes, non-breaking spaces allowed) and return its
+    15 characters; raises :class:`InsError` naming the value and the problem."""
+    s = re.sub(r"[\s.\-\u00a0\u202f]", "", str(value)).upper()
     if len(s) != 15:
-        raise RecordError(f"INS {value!r} has {len(s)} characters; 15 are expected (13-character matricule + 2-digit key).")
+        raise InsError("length", value, f"INS {value!r} has {len(s)} characters; 15 are expected "
+                       "(13-character matricule + 2-digit key).", n=len(s))
     matricule, key = s[:13], s[13:]
     if not key.isdigit():
-        raise RecordError(f"INS {value!r}: the key {key!r} must be two digits.")
-    expected = ins_key(matricule)
+        raise InsError("key_format", value, f"INS {value!r}: the key {key!r} must be two digits.", key=key)
+    try:
+        expected = ins_key(matricule)
+    except InsError as exc:
+        raise InsError("matricule", value, str(exc)) from None
     if int(key) != expected:
-        raise RecordError(f"INS {value!r}: key {key} does not match the matricule (expected {expected:02d}); check the number.")
+        raise InsError("key", value, f"INS {value!r}: key {key} does not match the matricule (expected {expected:02d}); "
+                       "check the number.", key=key, expected=f"{expected:02d}")
     return s
 
 

@@ -44,6 +44,8 @@ def _v2_care_pathway(conn: Connection) -> None:
 
 def _v3_practice_fit(conn: Connection) -> None:
     """Study: age from the file, the identity verification record, archiving."""
+    tables = [models.Study, models.StudyEvent, models.Report]   # absent only from a partial early schema
+    models.Base.metadata.create_all(conn, tables=[t.__table__ for t in tables])  # type: ignore[attr-defined]
     _add_columns(conn, "study", {"age_years": "FLOAT", "identity_check": "JSON", "archived_at": "TIMESTAMP WITH TIME ZONE",
                                  "archive_reason": "TEXT"})
     conn.execute(text("CREATE INDEX IF NOT EXISTS ix_study_archived_at ON study (archived_at)"))

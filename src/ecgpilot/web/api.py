@@ -45,7 +45,8 @@ def summary(study: Study, user: User | None = None) -> dict[str, Any]:
         "recorded_at": study.recorded_at.isoformat() if study.recorded_at else None,
         "file": {"name": study.file_name, "names": study.file_names, "sha256": study.file_sha256, "format": study.file_format},
         "patient": services.identity(study, pseudonymised=_pseudo(user)), "urgency": draft_u or study.ai_urgency, "ai_urgency": study.ai_urgency,
-        "error": study.error,
+        "error": study.error, "archived": study.archived_at is not None,
+        "uploaded_again": bool(getattr(study, "uploaded_again", False)),
     }
     if _pseudo(user):  # file names and reader messages can carry a name: format and hash only
         doc["file"] = {"sha256": study.file_sha256, "format": study.file_format}
@@ -71,7 +72,19 @@ class PatientPatch(BaseModel):
     birth_date: str | None = Field(None, description="YYYY-MM-DD")
     sex: str | None = Field(None, description="M or F")
     ins: str | None = Field(None, description="13-character matricule + 2-digit key")
-    ins_status: Literal["provisoire", "recuperee", "validee", "qualifiee"] | None = None
+    ins_status: Literal["provisoire"] | None = Field(None, description="only back to provisoire; higher statuses "
+                                                      "come from POST .../identity/verify")
+
+
+class IdentityCheck(BaseModel):
+    id_document: Literal["cni", "passeport", "titre_sejour", "livret_famille", "acte_naissance"] | None = Field(
+        None, description="high-trust ID document seen by the doctor")
+    insi: Literal["teleservice", "practice_software"] | None = Field(
+        None, description="how the INS was obtained from INSi (the teleservice is not reachable offline)")
+
+
+class Archive(BaseModel):
+    reason: str = Field(..., description="why (unreadable file, wrong patient, duplicate...)")
 
 
 @router.post("/studies", status_code=201, summary="Upload one or more ECG files")
@@ -121,6 +134,26 @@ def patch_patient(study_id: int, body: PatientPatch, db: Session = Depends(db_se
     study = study_or_404(db, user, study_id)
     services.update_identity(db, user, study, body.model_dump(exclude_unset=True))
     return services.identity(study)
+
+
+@router.post("/studies/{study_id}/identity/verify", summary="Record the identity verification (status from it)")
+def verify_identity(study_id: int, body: IdentityCheck, request: Request, db: Session = Depends(db_session),
+                    user: User = Depends(api_user)) -> dict[str, Any]:
+    from ecgpilot.web import identity
+
+    study = study_or_404(db, user, study_id)
+    identity.verify_identity(db, user, study, id_document=body.id_document, insi_source=body.insi,
+                             insi=getattr(request.app.state, "insi", None), lang="en")
+    return {**services.identity(study), "identity_check": study.identity_check}
+
+
+@router.post("/studies/{study_id}/archive", summary="Archive an unreadable or mistaken upload (kept, audited)")
+def archive(study_id: int, body: Archive, db: Session = Depends(db_session), user: User = Depends(api_user)) -> dict[str, Any]:
+    from ecgpilot.web import practice
+
+    study = study_or_404(db, user, study_id)
+    practice.archive(db, user, study, body.reason, lang="en")
+    return summary(study, user)
 
 
 @router.post("/studies/{study_id}/sign", status_code=201, summary="Sign the report (new immutable version)")

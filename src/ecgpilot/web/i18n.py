@@ -225,6 +225,83 @@ def t(key: str, lang: str) -> str:
     """The text ``key`` in ``lang`` (French when missing)."""
     entry = TEXT.get(key)
     if entry is None:
+    # --- issue 22 part B: identity, practice, worklist hygiene, the cart's reading, the previous ECG
+    "role_gp": {"fr": "Médecin généraliste", "en": "General practitioner"},
+    "role_cardiologist": {"fr": "Cardiologue", "en": "Cardiologist"},
+    "role_evaluator": {"fr": "Évaluateur (données pseudonymisées)", "en": "Evaluator (pseudonymised data)"},
+    "role_admin": {"fr": "Administrateur", "en": "Administrator"},
+    "password_short": {"fr": "Mot de passe trop court ({n} caractères) : {min} au moins.",
+                       "en": "Password too short ({n} characters): at least {min}."},
+    "practice_unknown": {"fr": "Choisissez un cabinet de la liste.", "en": "Choose a practice from the list."},
+    "email_taken": {"fr": "Un compte existe déjà pour {email}.", "en": "An account already exists for {email}."},
+    "email_bad": {"fr": "« {email} » n'est pas une adresse e-mail.", "en": "{email!r} is not an e-mail address."},
+    "no_tracing": {"fr": "Pas de tracé lisible pour cet ECG.", "en": "No readable tracing for this ECG."},
+    "practices": {"fr": "Cabinets", "en": "Practices"},
+    "new_practice": {"fr": "Nouveau cabinet", "en": "New practice"},
+    "practice_name": {"fr": "Nom du cabinet", "en": "Practice name"},
+    "rename": {"fr": "Renommer", "en": "Rename"},
+    "create": {"fr": "Créer", "en": "Create"},
+    "members": {"fr": "membres", "en": "members"},
+    "edit": {"fr": "Modifier", "en": "Edit"},
+    "rpps_missing_short": {"fr": "RPPS manquant", "en": "RPPS missing"},
+    "saved_account": {"fr": "Compte enregistré :", "en": "Account saved:"},
+    "age": {"fr": "Âge", "en": "Age"},
+    "years": {"fr": "ans", "en": "years"},
+    "from_file": {"fr": "d'après le fichier", "en": "from the file"},
+    "identity_status": {"fr": "Statut de l'identité", "en": "Identity status"},
+    "verify_identity": {"fr": "Vérifier l'identité", "en": "Verify the identity"},
+    "verify_help": {"fr": "Identité qualifiée = pièce d'identité à haut niveau de confiance contrôlée ET INS obtenu "
+                            "par le téléservice INSi (référentiel national d'identitovigilance). Le statut découle de "
+                            "ce que vous déclarez ici ; qui, quand et comment sont enregistrés.",
+                    "en": "Qualified identity = a high-trust ID document checked AND the INS obtained from the INSi "
+                          "teleservice (national identity-vigilance rules). The status follows from what you declare "
+                          "here; who, when and how are recorded."},
+    "id_document_seen": {"fr": "Pièce d'identité contrôlée", "en": "ID document checked"},
+    "none_seen": {"fr": "aucune", "en": "none"},
+    "insi_lookup": {"fr": "Interrogation INSi", "en": "INSi lookup"},
+    "insi_offline": {"fr": "Le téléservice INSi n'est pas joignable depuis cette installation (hors ligne) : "
+                           "interrogez-le depuis le logiciel du cabinet, puis déclarez-le ici.",
+                     "en": "The INSi teleservice is not reachable from this installation (offline): query it from "
+                           "the practice software, then declare it here."},
+    "record_check": {"fr": "Enregistrer la vérification", "en": "Record the verification"},
+    "ins_help": {"fr": "Saisissez l'INS tel qu'imprimé (espaces et points acceptés), ex. 1 44 05 75 123 456 45.",
+                 "en": "Type the INS as printed (spaces and dots accepted), e.g. 1 44 05 75 123 456 45."},
+    "archive": {"fr": "Archiver", "en": "Archive"},
+    "archive_help": {"fr": "Fichier illisible, mauvais patient ou envoyé par erreur : l'ECG quitte la liste de travail "
+                           "mais reste conservé avec son historique (traçé dans le journal d'audit).",
+                     "en": "Unreadable file, wrong patient or sent by mistake: the ECG leaves the worklist but is kept "
+                           "with its history (recorded in the audit trail)."},
+    "archive_reason": {"fr": "Motif", "en": "Reason"},
+    "archived_list": {"fr": "ECG archivés", "en": "Archived ECGs"},
+    "archived_on": {"fr": "Archivé le", "en": "Archived on"},
+    "restore": {"fr": "Remettre dans la liste", "en": "Back to the worklist"},
+    "just_archived": {"fr": "ECG archivé : il reste consultable ci-dessous, dans « ECG archivés ».",
+                      "en": "ECG archived: it stays available below, under “Archived ECGs”."},
+    "duplicate_notice": {"fr": "Ce fichier a déjà été déposé : voici l'ECG existant (aucun doublon créé).",
+                         "en": "This file was already uploaded: here is the existing ECG (no duplicate made)."},
+    "cart_reading": {"fr": "Lecture de l'appareil", "en": "The device's reading"},
+    "cart_statements": {"fr": "Conclusions de l'appareil", "en": "The device's statements"},
+    "ours": {"fr": "ecgpilot", "en": "ecgpilot"},
+    "device": {"fr": "Appareil", "en": "Device"},
+    "difference": {"fr": "Écart", "en": "Difference"},
+    "cart_help": {"fr": "Écarts surlignés : au-delà de la tolérance par enregistrement tirée de la norme IEC 60601-2-25 "
+                        "(P 15, PR 10, QRS 10, QT/QTc 30 ms ; FC 5/min ou 10 % et axes 20° : choix d'ecgpilot, la norme "
+                        "n'en donne pas). QTc de l'appareil comparé au QTc de Bazett d'ecgpilot.",
+                  "en": "Highlighted: beyond the per-record tolerance taken from IEC 60601-2-25 (P 15, PR 10, QRS 10, "
+                        "QT/QTc 30 ms; rate 5/min or 10 % and axes 20°: ecgpilot's choice, the standard gives none). "
+                        "The device's QTc is compared with ecgpilot's Bazett QTc."},
+    "beyond": {"fr": "écart au-delà de la tolérance", "en": "beyond tolerance"},
+    "previous_ecg": {"fr": "ECG précédent", "en": "Previous ECG"},
+    "previous_of": {"fr": "ECG signé du", "en": "Signed ECG of"},
+    "this_ecg": {"fr": "Cet ECG", "en": "This ECG"},
+    "changes": {"fr": "Ce qui a changé", "en": "What changed"},
+    "no_change": {"fr": "Pas de changement notable.", "en": "No notable change."},
+    "other_deltas": {"fr": "Autres mesures (variation faible)", "en": "Other measurements (small change)"},
+    "urgency_raised": {"fr": "Urgence de la proposition relevée à", "en": "Proposal's urgency raised to"},
+    "urgency_suggested": {"fr": "La comparaison justifierait l'urgence", "en": "The comparison would justify"},
+    "previous_conclusion": {"fr": "Conclusion signée", "en": "Signed conclusion"},
+    "same_scale": {"fr": "Même échelle (25 mm/s, 10 mm/mV), dérivations aux mêmes places.",
+                   "en": "Same scale (25 mm/s, 10 mm/mV), leads in the same places."},
         return key
     return entry.get(lang) or entry["fr"]
 

@@ -11,6 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from ecgpilot.errors import ConfigError, RecordError
+from ecgpilot.ins import ID_DOCUMENTS, INS_STATUSES, INSI_SOURCES, InsError, status_label
 from ecgpilot.render.matrix import MATRIX_COLUMNS, matrix_rows
 from ecgpilot.store import add_user, authenticate, create_api_token
 from ecgpilot.store.models import ROLES, Practice, StudyEvent, User
@@ -23,9 +25,8 @@ from ecgpilot.web.app import (
     session_user,
     study_or_404,
 )
-from ecgpilot.web.ins import INS_STATUSES
 
-__all__ = ["router", "lang_of", "require_role"]
+__all__ = ["router", "lang_of", "require_role", "study_view"]
 
 router = APIRouter(include_in_schema=False)
 
@@ -128,8 +129,13 @@ async def logout(request: Request) -> Response:
 
 @router.get("/", response_class=HTMLResponse)
 def worklist(request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
+    from ecgpilot.web import practice
+
+    raw = request.query_params.get("archived", "")
     return render(request, "worklist.html", {"user": user, "studies": services.list_studies(db, user), "token": None,
-                                             "pseudo": services.access_of(user) == "pseudonymised"})
+                                             "pseudo": services.access_of(user) == "pseudonymised",
+                                             "archived": practice.archived_studies(db, user),
+                                             "just_archived": int(raw) if raw.isdigit() else None})
 
 
 @router.post("/upload")
@@ -144,6 +150,8 @@ async def upload(request: Request, db: Session = Depends(db_session), user: User
     studies = [await run_in_threadpool(services.ingest, db, data_dir(request), user, g, lang=lang_of(request),
                                        use_ai=ai_allowed(request)) for g in groups]
     target = f"/studies/{studies[0].id}" if len(studies) == 1 else "/"
+    if len(studies) == 1 and getattr(studies[0], "uploaded_again", False):
+        target += "?notice=duplicate"
     return RedirectResponse(target, status_code=303)
 
 
@@ -153,28 +161,41 @@ async def new_token(request: Request, db: Session = Depends(db_session), user: U
     token = create_api_token(db, user, label="web")
     db.commit()
     return render(request, "worklist.html", {"user": user, "studies": services.list_studies(db, user), "token": token,
-                                             "pseudo": services.access_of(user) == "pseudonymised"})
+                                             "pseudo": services.access_of(user) == "pseudonymised", "archived": [],
+                                             "just_archived": None})
 
 
 @router.get("/studies/{study_id}", response_class=HTMLResponse)
 def study_page(study_id: int, request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
     study = study_or_404(db, user, study_id)
-    record = services.study_record(data_dir(request), study)
-    svg = (services.tracing_svg(record, study.analysis, reading=study.interpretation, lang=lang_of(request))
-           if record is not None else None)
-    reps = services.reports(db, study)
     services.audit_event(db, user, "view", f"study:{study.id}", input_sha256=study.file_sha256,
                          model_version=study.model_version, rules_version=study.rules_version)
     db.commit()
     from ecgpilot.web import care
 
     care.mark_read(db, user, study.id)
+    notice = request.query_params.get("notice")
+    return study_view(request, db, user, study, notice=notice if notice in ("duplicate", "archived") else None)
+
+
+def study_view(request: Request, db: Session, user: User, study: Any, status_code: int = 200, **extra: Any) -> Response:
+    """The study page of ``study`` for ``user``; ``extra`` adds or overrides context (an error
+    message and the typed values of a refused form)."""
+    from ecgpilot import compare
+    from ecgpilot.web import care, identity, practice
+
+    lang = lang_of(request)
+    record = services.study_record(data_dir(request), study)
+    svg = (services.tracing_svg(record, study.analysis, reading=study.interpretation, lang=lang)
+           if record is not None else None)
+    reps = services.reports(db, study)
     signers = {u.id: u.name for u in db.scalars(select(User).where(User.id.in_([r.signed_by for r in reps] or [0])))}
     events = list(db.scalars(select(StudyEvent).where(StudyEvent.study_id == study.id).order_by(StudyEvent.id)))
     opinions = care.opinions_of_study(db, study)
     people = {u.id: u for u in db.scalars(select(User).where(User.id.in_([o.cardiologist_id for o in opinions] or [0])))}
-    return render(request, "study.html", {
-        "pseudo": services.access_of(user) == "pseudonymised", "opinions": opinions, "people": people,
+    pseudo = services.access_of(user) == "pseudonymised"
+    ctx: dict[str, Any] = {
+        "pseudo": pseudo, "opinions": opinions, "people": people,
         "cardiologists": [c for c in care.cardiologists(db) if c.id != user.id],
         "dispatches": care.dispatches(db, request.app.state.engine, study),
         "user": user, "study": study, "svg": svg, "reports": reps, "signers": signers, "events": events,
@@ -183,7 +204,15 @@ def study_page(study_id: int, request: Request, db: Session = Depends(db_session
         "reading": {s["id"]: s for s in (study.interpretation or {}).get("statements", [])},
         "ai_only": [s for s in (study.interpretation or {}).get("statements", []) if s.get("status") == "ai_only"],
         "also_considered": (study.interpretation or {}).get("also_considered", []),
-    })
+        "status_label": status_label(study.ins_status, lang), "id_documents": ID_DOCUMENTS, "insi_sources": INSI_SOURCES,
+        "identity_check": identity.check_summary(study.identity_check, lang), "identity_error": None, "form": None,
+        "verify_error": None, "notice": None,
+        "cart": compare.device_comparison(study.analysis, lang),
+        "previous": None if pseudo else practice.previous_for_page(db, data_dir(request), study, lang),
+        "rpps_missing": practice.rpps_warning(user, lang) if study.status == "to_read" else None,
+    }
+    ctx.update(extra)
+    return render(request, "study.html", ctx, status_code)
 
 
 @router.post("/studies/{study_id}/draft")
@@ -206,7 +235,63 @@ async def save_identity(study_id: int, request: Request, db: Session = Depends(d
     form = await checked_form(request)
     study = study_or_404(db, user, study_id)
     keys = ("family_name", "given_names", "birth_date", "sex", "ins", "ins_status")
-    services.update_identity(db, user, study, {k: str(form.get(k, "")) for k in keys})
+    typed = {k: str(form.get(k, "")) for k in keys if k in form}
+    try:
+        services.update_identity(db, user, study, typed)
+    except RecordError as exc:
+        db.rollback()
+        lang = lang_of(request)
+        msg = exc.message(lang) if isinstance(exc, InsError) else str(exc)
+        return study_view(request, db, user, study, 422, identity_error=msg, form=typed)
+    return RedirectResponse(f"/studies/{study_id}#identity", status_code=303)
+
+
+@router.post("/studies/{study_id}/identity/verify")
+async def verify_identity(study_id: int, request: Request, db: Session = Depends(db_session),
+                          user: User = Depends(page_user)) -> Response:
+    """The explicit identity-verification step (ID document seen, INSi lookup), recorded."""
+    from ecgpilot.ins import InsiUnavailable
+    from ecgpilot.web import identity
+
+    form = await checked_form(request)
+    study = study_or_404(db, user, study_id)
+    lang = lang_of(request)
+    try:
+        identity.verify_identity(db, user, study, id_document=str(form.get("id_document") or "") or None,
+                                 insi_source=str(form.get("insi") or "") or None,
+                                 insi=getattr(request.app.state, "insi", None), lang=lang)
+    except InsiUnavailable as exc:
+        db.rollback()
+        return study_view(request, db, user, study, 503, verify_error=exc.fr if lang == "fr" else str(exc))
+    except RecordError as exc:
+        db.rollback()
+        return study_view(request, db, user, study, 422, verify_error=str(exc))
+    return RedirectResponse(f"/studies/{study_id}#identity", status_code=303)
+
+
+@router.post("/studies/{study_id}/archive")
+async def archive_study(study_id: int, request: Request, db: Session = Depends(db_session),
+                        user: User = Depends(page_user)) -> Response:
+    """Archive an unreadable or mistaken upload (kept with its history, audited)."""
+    from ecgpilot.web import practice
+
+    form = await checked_form(request)
+    study = study_or_404(db, user, study_id)
+    try:
+        practice.archive(db, user, study, str(form.get("reason", "")), lang_of(request))
+    except RecordError as exc:
+        db.rollback()
+        return study_view(request, db, user, study, 422, archive_error=str(exc))
+    return RedirectResponse("/?archived=" + str(study.id), status_code=303)
+
+
+@router.post("/studies/{study_id}/restore")
+async def restore_study(study_id: int, request: Request, db: Session = Depends(db_session),
+                        user: User = Depends(page_user)) -> Response:
+    from ecgpilot.web import practice
+
+    await checked_form(request)
+    practice.restore(db, user, study_or_404(db, user, study_id))
     return RedirectResponse(f"/studies/{study_id}", status_code=303)
 
 
@@ -220,6 +305,19 @@ async def sign(study_id: int, request: Request, db: Session = Depends(db_session
 @router.post("/studies/{study_id}/amend")
 async def amend(study_id: int, request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
     await checked_form(request)
+@router.get("/studies/{study_id}/tracing.svg")
+def tracing(study_id: int, request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
+    """The study's tracing alone (true scale), e.g. the previous ECG beside the current one."""
+    study = study_or_404(db, user, study_id)
+    record = services.study_record(data_dir(request), study)
+    if record is None:
+        raise HTTPException(404, i18n.t("no_tracing", lang_of(request)))
+    svg = services.tracing_svg(record, study.analysis, lang=lang_of(request))
+    services.audit_event(db, user, "view", f"study:{study.id}", input_sha256=study.file_sha256, details={"kind": "tracing"})
+    db.commit()
+    return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "private, max-age=3600"})
+
+
     services.amend(db, user, study_or_404(db, user, study_id))
     return RedirectResponse(f"/studies/{study_id}", status_code=303)
 
@@ -249,20 +347,95 @@ def _admin(user: User) -> User:
 @router.get("/admin/users", response_class=HTMLResponse)
 def users_page(request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
     _admin(user)
-    users = list(db.scalars(select(User).where(User.practice_id == user.practice_id).order_by(User.email)))
-    return render(request, "users.html", {"user": user, "users": users, "roles": ROLES, "created": None})
+    return _users_page(request, db, user)
 
 
 @router.post("/admin/users", response_class=HTMLResponse)
 async def add_user_page(request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
     form = await checked_form(request)
     _admin(user)
-    practice = db.get(Practice, user.practice_id)
-    new = add_user(db, str(form.get("email", "")), str(form.get("password", "")), name=str(form.get("name", "")),
-                   role=str(form.get("role", "gp")), practice=practice.name)
+    lang = lang_of(request)
+    keys = ("email", "name", "role", "practice_id", "rpps", "mssante_address")
+    typed = {k: str(form.get(k, "")) for k in keys}
+    password = str(form.get("password", ""))
+    try:
+        if len(password) < MIN_PASSWORD:
+            raise RecordError(i18n.t("password_short", lang).format(n=len(password), min=MIN_PASSWORD))
+        rpps = practice.check_rpps(typed["rpps"], lang)
+        addr = practice.check_mssante(typed["mssante_address"], lang)
+        raw = typed["practice_id"].strip()
+        prac = db.get(Practice, int(raw)) if raw.isdigit() else db.get(Practice, user.practice_id)
+        if prac is None:
+            raise RecordError(i18n.t("practice_unknown", lang))
+        new = add_user(db, typed["email"], password, name=typed["name"], role=typed["role"] or "gp", practice=prac.name)
+    except (RecordError, ConfigError) as exc:
+        db.rollback()
+        msg = str(exc)
+        if isinstance(exc, ConfigError) and "already exists" in msg:
+            msg = i18n.t("email_taken", lang).format(email=typed["email"].strip().lower())
+        elif isinstance(exc, ConfigError) and "not an e-mail" in msg:
+            msg = i18n.t("email_bad", lang).format(email=typed["email"])
+        return _users_page(request, db, user, 422, error=msg, form=typed)
+    new.rpps, new.mssante_address = rpps, addr
+    services.audit_event(db, user, "settings", f"user:{new.id}", details={"kind": "create_user", "role": new.role})
     db.commit()
-    users = list(db.scalars(select(User).where(User.practice_id == user.practice_id).order_by(User.email)))
-    return render(request, "users.html", {"user": user, "users": users, "roles": ROLES, "created": new.email})
+    return _users_page(request, db, user, created=new.email)
+
+
+@router.post("/admin/users/{user_id}", response_class=HTMLResponse)
+async def edit_user_page(user_id: int, request: Request, db: Session = Depends(db_session),
+                         user: User = Depends(page_user)) -> Response:
+    """Change an account's name, role, practice, RPPS or MSSanté address."""
+    from ecgpilot.web import practice
+
+    form = await checked_form(request)
+    _admin(user)
+    fields = {k: str(form.get(k, "")) for k in ("name", "role", "practice_id", "rpps", "mssante_address") if k in form}
+    try:
+        changed = practice.update_account(db, user, user_id, fields, lang_of(request))
+    except RecordError as exc:
+        db.rollback()
+        return _users_page(request, db, user, 422, error=str(exc), edit_id=user_id, form=fields)
+    return _users_page(request, db, user, saved=changed.email)
+
+
+@router.post("/admin/practices", response_class=HTMLResponse)
+async def add_practice_page(request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
+    from ecgpilot.web import practice
+
+    form = await checked_form(request)
+    _admin(user)
+    try:
+        practice.create_practice(db, user, str(form.get("name", "")), lang_of(request))
+    except RecordError as exc:
+        db.rollback()
+        return _users_page(request, db, user, 422, practice_error=str(exc), practice_form=str(form.get("name", "")))
+    return RedirectResponse("/admin/users#practices", status_code=303)
+
+
+@router.post("/admin/practices/{practice_id}", response_class=HTMLResponse)
+async def rename_practice_page(practice_id: int, request: Request, db: Session = Depends(db_session),
+                               user: User = Depends(page_user)) -> Response:
+    from ecgpilot.web import practice
+
+    form = await checked_form(request)
+    _admin(user)
+    try:
+        practice.rename_practice(db, user, practice_id, str(form.get("name", "")), lang_of(request))
+    except RecordError as exc:
+        db.rollback()
+        return _users_page(request, db, user, 422, practice_error=str(exc))
+    return RedirectResponse("/admin/users#practices", status_code=303)
+def _users_page(request: Request, db: Session, user: User, status_code: int = 200, **extra: Any) -> Response:
+    from ecgpilot.web import practice
+
+    users = list(db.scalars(select(User).order_by(User.practice_id, User.email)))
+    ctx: dict[str, Any] = {"user": user, "users": users, "roles": ROLES, "practices": practice.practices(db),
+                           "created": None, "error": None, "form": {}, "saved": None}
+    ctx.update(extra)
+    return render(request, "users.html", ctx, status_code)
+
+
 
 
 @router.get("/api/v1/docs", response_class=HTMLResponse)
@@ -271,4 +444,8 @@ def api_docs(request: Request) -> Response:
     spec = request.app.openapi()
     return render(request, "api_docs.html", {"user": None, "spec": spec})
 
+
+    """A new account: name, e-mail, role, practice, RPPS, MSSanté address (checked; the form is kept on error)."""
+    from ecgpilot.store.users import MIN_PASSWORD
+    from ecgpilot.web import practice
 

@@ -21,7 +21,7 @@ from ecgpilot.errors import ECGPilotError, NotInterpretableError, RecordError
 from ecgpilot.record import ECGRecord
 from ecgpilot.store import files as filestore
 from ecgpilot.store.models import Report, Study, StudyEvent, User, utcnow
-from ecgpilot.web.ins import INS_STATUSES, normalize_ins
+from ecgpilot.ins import normalize_ins, normalize_status
 
 __all__ = [
     "UploadRejected", "Conflict", "group_upload", "ingest", "get_study", "list_studies", "update_draft",
@@ -104,6 +104,7 @@ def _prefill(study: Study, record: ECGRecord) -> None:
     study.birth_date = p.birth_date
     study.sex = p.sex if p.sex in ("M", "F") else None
     study.recorded_at = record.start_time
+    study.age_years = p.age_years
 
 
 def ingest(db: Session, data_dir: Path, user: User, group: list[tuple[str, bytes]], *, lang: str = "fr",
@@ -118,6 +119,15 @@ def ingest(db: Session, data_dir: Path, user: User, group: list[tuple[str, bytes
     main = _main_name(group)
     sha = filestore.fileset_sha256(group, main)
     staged = filestore.stage_files(data_dir, group)
+    from ecgpilot.web import practice
+
+    existing = practice.find_duplicate(db, user, sha)
+    if existing is not None:   # the same file again: open the study already made of it
+        db.add(StudyEvent(study_id=existing.id, user_id=user.id, action="upload_again", after={"files": [n for n, _ in group]}))
+        audit_event(db, user, "view", f"study:{existing.id}", input_sha256=sha, details={"kind": "same_file_uploaded_again"})
+        db.commit()
+        existing.uploaded_again = True
+        return existing
     try:
         study = _analyse_staged(staged, main, sha, user, group, lang=lang, use_ai=use_ai)
     except BaseException:
@@ -128,6 +138,7 @@ def ingest(db: Session, data_dir: Path, user: User, group: list[tuple[str, bytes
         db.add(study)
         db.flush()
         db.add(StudyEvent(study_id=study.id, user_id=user.id, action="upload", after={"files": study.file_names, "sha256": sha}))
+        practice.apply_serial_comparison(db, study, lang)   # a new LBBB / ST elevation since the last signed ECG
         audit_event(db, user, "analysis", f"study:{study.id}", input_sha256=sha, model_version=study.model_version,
                     rules_version=study.rules_version, outputs={"analysis": study.analysis, "interpretation": study.interpretation},
                     details={"status": study.status, "ai": use_ai})
@@ -204,7 +215,7 @@ def list_studies(db: Session, user: User, status: str | None = None, limit: int 
     newest first within each group. Empty for roles without access to studies."""
     if access_of(user) is None:
         return []
-    q = select(Study).where(Study.practice_id == user.practice_id)
+    q = select(Study).where(Study.practice_id == user.practice_id, Study.archived_at.is_(None))
     if status:
         q = q.where(Study.status == status)
     order = {"to_read": 0, "unreadable": 1, "signed": 2}
@@ -286,7 +297,9 @@ def update_draft(db: Session, user: User, study: Study, changes: list[dict[str, 
 
 
 def update_identity(db: Session, user: User, study: Study, fields: dict[str, str | None]) -> None:
-    """Set the patient identity (INS checked, status one of :data:`INS_STATUSES`); committed."""
+    """Set the patient identity (INS checked); committed. The status can only be put back to
+    ``provisoire`` here (a higher one comes from :func:`ecgpilot.web.identity.verify_identity`);
+    changing a verified trait (INS, names, birth date, sex) drops the verification."""
     if not user.can_sign:
         raise PermissionError(f"role {user.role!r} cannot change a patient identity.")
     if study.status == "signed":
@@ -312,8 +325,10 @@ def update_identity(db: Session, user: User, study: Study, fields: dict[str, str
         new["ins"] = normalize_ins(raw) if raw else None
     if "ins_status" in fields:
         st = (fields["ins_status"] or "").strip() or None
-        if st not in (None, *INS_STATUSES):
-            raise RecordError(f"INS status {st!r} unknown; use one of {', '.join(INS_STATUSES)}.")
+        st = normalize_status(st) if st else None
+        if st not in (None, "provisoire", study.ins_status):
+            raise RecordError(f"identity status {st!r} cannot be typed: record the verification (ID document seen, "
+                              "INSi lookup) on the study page or POST /api/v1/studies/{id}/identity/verify.")
         new["ins_status"] = st
     for k, v in new.items():
         setattr(study, k, v)
@@ -334,6 +349,9 @@ def require_identified_access(user: User) -> None:
                               "identity. Use the evaluation indicators and the pseudonymised CSV instead.")
 
 
+    if study.identity_check and any(before[k] != identity(study)[k] for k in ("family_name", "given_names", "birth_date",
+                                                                             "sex", "ins")):
+        study.ins_status, study.identity_check = "provisoire", None   # a changed trait is no longer verified
 def redacted_analysis(analysis: dict[str, Any] | None) -> dict[str, Any] | None:
     """The analysis document for pseudonymised access, built from an allow-list: quality,
     measurements, AI output, the recording's technical traits, the device's own measurements and

@@ -1,0 +1,82 @@
+"""The patient's identity verification (RNIV): who checked what, and the status it gives.
+
+A status above ``provisoire`` comes only from :func:`verify_identity`, which records the doctor, the
+time, the ID document seen and how the INS was obtained from INSi, as a :class:`StudyEvent` and an
+audit entry (committed together). The INSi teleservice is reached through an
+:class:`ecgpilot.ins.InsiClient`; the default one (:class:`ecgpilot.ins.OfflineInsi`) says it is
+not reachable, so the doctor can only declare a lookup made in the practice software.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from ecgpilot import ins as ins_mod
+from ecgpilot.errors import RecordError
+from ecgpilot.store.models import Study, StudyEvent, User, utcnow
+from ecgpilot.web import services
+
+__all__ = ["verify_identity", "missing_traits", "check_summary"]
+
+_TRAITS = {"family_name": ("nom de naissance", "birth name"), "given_names": ("prénoms", "given names"),
+           "birth_date": ("date de naissance", "birth date"), "sex": ("sexe", "sex"), "ins": ("INS", "INS")}
+
+
+def missing_traits(study: Study, status: str, lang: str = "fr") -> list[str]:
+    """The identity traits ``status`` needs that the study lacks, named in ``lang``."""
+    need = ["family_name", "given_names", "birth_date", "sex"]
+    if status in ("recuperee", "qualifiee"):
+        need.append("ins")
+    return [_TRAITS[k][0 if lang == "fr" else 1] for k in need if not getattr(study, k)]
+
+
+def verify_identity(db: Session, user: User, study: Study, *, id_document: str | None, insi_source: str | None,
+                    insi: ins_mod.InsiClient | None = None, lang: str = "fr") -> str:
+    """Record a verification and set the status it gives (:func:`ecgpilot.ins.status_from_checks`); committed.
+
+    ``insi_source="teleservice"`` calls ``insi`` (default: offline, which raises
+    :class:`ecgpilot.ins.InsiUnavailable`). Refused for a signed study or missing traits."""
+    if not user.can_sign:
+        raise PermissionError(f"role {user.role!r} cannot verify a patient identity; only doctors can.")
+    if study.status == "signed":
+        raise services.Conflict(f"study {study.id} is signed; amend it to change the identity.")
+    id_document = id_document or None
+    insi_source = insi_source or None
+    status = ins_mod.status_from_checks(id_document, insi_source)
+    if status == "provisoire":
+        raise RecordError("nothing was verified: tick the identity document seen and/or the INSi lookup."
+                          if lang != "fr" else
+                          "Rien n'a été vérifié : indiquez la pièce d'identité contrôlée et/ou l'interrogation INSi.")
+    missing = missing_traits(study, status, lang)
+    if missing:
+        raise RecordError((f"Pour une identité {ins_mod.status_label(status, 'fr').lower()}, complétez d'abord : "
+                           if lang == "fr" else f"for a {status} identity, first fill in: ") + ", ".join(missing) + ".")
+    if insi_source == "teleservice":
+        (insi or ins_mod.OfflineInsi()).lookup(study.ins or "", services.identity(study))
+    before = {"ins_status": study.ins_status, "identity_check": study.identity_check}
+    check: dict[str, Any] = {"by": user.id, "by_name": user.name, "at": utcnow().isoformat(timespec="seconds"),
+                             "id_document": id_document, "insi": insi_source, "status": status}
+    study.ins_status, study.identity_check = status, check
+    db.add(StudyEvent(study_id=study.id, user_id=user.id, action="identity_check", target=status, before=before,
+                      after={"ins_status": status, "identity_check": check}))
+    services.audit_event(db, user, "change", f"study:{study.id}",
+                         details={"changes": [{"what": "identity_check", "status": status, "id_document": id_document,
+                                               "insi": insi_source}]})
+    db.commit()
+    return status
+
+
+def check_summary(check: dict[str, Any] | None, lang: str = "fr") -> str | None:
+    """One sentence: who verified the identity, when and how (``None`` without a verification)."""
+    if not check:
+        return None
+    i = 0 if lang == "fr" else 1
+    how = [ins_mod.ID_DOCUMENTS[check["id_document"]][i].lower() if check.get("id_document") else None,
+           ins_mod.INSI_SOURCES[check["insi"]][i] if check.get("insi") else None]
+    how_text = " ; ".join(h for h in how if h)
+    when = str(check.get("at", ""))[:16].replace("T", " ")
+    if lang == "fr":
+        return f"Vérifiée par {check.get('by_name')} le {when} UTC : {how_text}."
+    return f"Verified by {check.get('by_name')} on {when} UTC: {how_text}."

@@ -1,0 +1,296 @@
+"""What makes the app fit a practice: practices and their doctors (RPPS, MSSanté), the worklist's
+hygiene (archive, the same file uploaded twice) and the patient's previous ECG.
+
+Like :mod:`ecgpilot.web.services`, every change is committed with its :class:`StudyEvent` (for a
+study) and its audit entry. Messages meant for people come in their language (``lang``).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from ecgpilot import compare
+from ecgpilot.errors import RecordError
+from ecgpilot.ins import normalize_trait
+from ecgpilot.store.models import ROLES, Practice, Report, Study, StudyEvent, User, utcnow
+from ecgpilot.web import services
+
+__all__ = ["rpps_key", "check_rpps", "check_mssante", "rpps_warning", "practices", "create_practice", "rename_practice",
+           "update_account", "find_duplicate", "archive", "restore", "archived_studies", "previous_signed",
+           "previous_for_page", "serial_proposal", "apply_serial_comparison"]
+
+
+def _msg(lang: str, fr: str, en: str) -> str:
+    return fr if lang == "fr" else en
+
+
+# ------------------------------------------------------------------ doctors ---------
+
+def rpps_key(first10: str) -> int:
+    """The RPPS check digit (Luhn) of the first 10 digits."""
+    total = 0
+    for i, ch in enumerate(reversed(first10)):
+        d = int(ch) * (2 if i % 2 == 0 else 1)
+        total += d - 9 if d > 9 else d
+    return (10 - total % 10) % 10
+
+
+def check_rpps(value: str | None, lang: str = "fr") -> str | None:
+    """The RPPS number (11 digits, the last one its Luhn key; spaces allowed), ``None`` when empty;
+    raises :class:`RecordError` saying what is wrong."""
+    raw = (value or "").strip()
+    if not raw:
+        return None
+    s = re.sub(r"[\s.\u00a0]", "", raw)
+    if not (s.isascii() and s.isdigit() and len(s) == 11):
+        raise RecordError(_msg(lang, f"Le RPPS « {raw} » doit compter 11 chiffres (carte CPS ou annuaire.sante.fr).",
+                               f"RPPS {raw!r} must have 11 digits (see the CPS card or annuaire.sante.fr)."))
+    if rpps_key(s[:10]) != int(s[10]):
+        raise RecordError(_msg(lang, f"Le RPPS « {raw} » a une clé de contrôle fausse (dernier chiffre {s[10]}, "
+                                     f"{rpps_key(s[:10])} attendu) : vérifiez chaque chiffre.",
+                               f"RPPS {raw!r}: the check digit is wrong ({s[10]}, expected {rpps_key(s[:10])}); "
+                               "check each digit."))
+    return s
+
+
+def check_mssante(value: str | None, lang: str = "fr") -> str | None:
+    """One MSSanté address (lower-cased), ``None`` when empty."""
+    raw = (value or "").strip()
+    if not raw:
+        return None
+    if not re.fullmatch(r"[^@\s,;]+@[^@\s,;]+\.[a-z]{2,}", raw.lower()):
+        raise RecordError(_msg(lang, f"« {raw} » n'est pas une adresse MSSanté (une seule adresse, ex. "
+                                     "prenom.nom@medecin.mssante.fr).",
+                               f"{raw!r} is not an MSSanté address (one address, e.g. first.last@medecin.mssante.fr)."))
+    return raw.lower()
+
+
+def rpps_warning(user: User, lang: str = "fr") -> str | None:
+    """The warning shown before signing when the signer has no RPPS, else ``None``."""
+    if not user.can_sign or user.rpps:
+        return None
+    return _msg(lang, "Votre numéro RPPS n'est pas renseigné : le compte rendu signé ne pourra pas être envoyé par "
+                      "MSSanté ni versé au DMP. Renseignez-le dans « Mon compte » avant de signer.",
+                "Your RPPS number is missing: the signed report cannot be sent through MSSanté nor filed in the DMP. "
+                "Fill it in under “Account” before signing.")
+
+
+# ------------------------------------------------------------------ practices -------
+
+def _require_admin(user: User) -> None:
+    if user.role != "admin":
+        raise PermissionError(f"role {user.role!r} cannot manage practices and accounts; ask your admin.")
+
+
+def practices(db: Session) -> list[Practice]:
+    """Every practice of the instance, by name."""
+    return list(db.scalars(select(Practice).order_by(Practice.name)))
+
+
+def _practice_name(name: str, lang: str) -> str:
+    clean = " ".join((name or "").split())
+    if not clean or len(clean) > 200:
+        raise RecordError(_msg(lang, "Donnez au cabinet un nom de 1 à 200 caractères.",
+                               "Give the practice a name of 1 to 200 characters."))
+    return clean
+
+
+def _name_taken(db: Session, name: str, but: int | None = None) -> bool:
+    q = select(Practice.id).where(func.lower(Practice.name) == name.lower())
+    return any(pid != but for pid in db.scalars(q))
+
+
+def create_practice(db: Session, admin: User, name: str, lang: str = "fr") -> Practice:
+    """A new practice (committed, audited)."""
+    _require_admin(admin)
+    name = _practice_name(name, lang)
+    if _name_taken(db, name):
+        raise RecordError(_msg(lang, f"Un cabinet s'appelle déjà « {name} ».", f"A practice is already named {name!r}."))
+    p = Practice(name=name)
+    db.add(p)
+    db.flush()
+    services.audit_event(db, admin, "settings", f"practice:{p.id}", details={"kind": "create_practice"})
+    db.commit()
+    return p
+
+
+def rename_practice(db: Session, admin: User, practice_id: int, name: str, lang: str = "fr") -> Practice:
+    """Rename a practice (committed, audited)."""
+    _require_admin(admin)
+    p = db.get(Practice, practice_id)
+    if p is None:
+        raise RecordError(_msg(lang, f"Cabinet n° {practice_id} introuvable.", f"practice {practice_id} not found."))
+    name = _practice_name(name, lang)
+    if _name_taken(db, name, but=p.id):
+        raise RecordError(_msg(lang, f"Un cabinet s'appelle déjà « {name} ».", f"A practice is already named {name!r}."))
+    p.name = name
+    services.audit_event(db, admin, "settings", f"practice:{p.id}", details={"kind": "rename_practice"})
+    db.commit()
+    return p
+
+
+def update_account(db: Session, admin: User, user_id: int, fields: dict[str, str], lang: str = "fr") -> User:
+    """Change an account's name, role, practice, RPPS and MSSanté address (checked; committed, audited)."""
+    _require_admin(admin)
+    u = db.get(User, user_id)
+    if u is None:
+        raise RecordError(_msg(lang, f"Compte n° {user_id} introuvable.", f"account {user_id} not found."))
+    new: dict[str, Any] = {}
+    if "name" in fields:
+        new["name"] = " ".join(fields["name"].split()) or u.email
+    if "role" in fields:
+        if fields["role"] not in ROLES:
+            raise RecordError(_msg(lang, f"Rôle « {fields['role']} » inconnu.", f"unknown role {fields['role']!r}."))
+        if u.id == admin.id and fields["role"] != "admin":
+            raise RecordError(_msg(lang, "Vous ne pouvez pas retirer votre propre rôle d'administrateur.",
+                                   "You cannot remove your own admin role."))
+        new["role"] = fields["role"]
+    if "practice_id" in fields:
+        raw = fields["practice_id"].strip()
+        p = db.get(Practice, int(raw)) if raw.isascii() and raw.isdigit() else None
+        if p is None:
+            raise RecordError(_msg(lang, f"Cabinet « {raw} » introuvable.", f"practice {raw!r} not found."))
+        new["practice_id"] = p.id
+    if "rpps" in fields:
+        new["rpps"] = check_rpps(fields["rpps"], lang)
+    if "mssante_address" in fields:
+        new["mssante_address"] = check_mssante(fields["mssante_address"], lang)
+    changed = sorted(k for k, v in new.items() if getattr(u, k) != v)
+    for k in changed:
+        setattr(u, k, new[k])
+    if changed:
+        services.audit_event(db, admin, "settings", f"user:{u.id}", details={"changed": changed})
+    db.commit()
+    return u
+
+
+# ------------------------------------------------------------------ worklist --------
+
+def find_duplicate(db: Session, user: User, sha256: str) -> Study | None:
+    """The practice's live (not archived) study of the same file set, if any."""
+    return db.scalar(select(Study).where(Study.practice_id == user.practice_id, Study.file_sha256 == sha256,
+                                         Study.archived_at.is_(None)).order_by(Study.id))
+
+
+def archive(db: Session, user: User, study: Study, reason: str, lang: str = "fr") -> None:
+    """Take an unreadable or mistaken upload out of the worklist (kept, with its history; committed,
+    audited). A signed study is not archived: amend it instead."""
+    if not user.can_sign:
+        raise PermissionError(f"role {user.role!r} cannot archive a study; only doctors can.")
+    if study.status == "signed":
+        raise services.Conflict(_msg(lang, "Un ECG signé ne s'archive pas : modifiez-le (nouvelle version) si besoin.",
+                                     "A signed ECG is not archived: amend it (new version) if needed."))
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise RecordError(_msg(lang, "Dites pourquoi cet ECG est archivé (ex. fichier illisible, mauvais patient, "
+                                     "doublon).", "Say why this ECG is archived (e.g. unreadable file, wrong patient)."))
+    if study.archived_at is not None:
+        return
+    study.archived_at, study.archive_reason = utcnow(), reason[:500]
+    db.add(StudyEvent(study_id=study.id, user_id=user.id, action="archive", after={"reason": study.archive_reason}))
+    services.audit_event(db, user, "change", f"study:{study.id}", details={"changes": [{"what": "archive"}]})
+    db.commit()
+
+
+def restore(db: Session, user: User, study: Study) -> None:
+    """Bring an archived study back to the worklist (committed, audited)."""
+    if not user.can_sign:
+        raise PermissionError(f"role {user.role!r} cannot restore a study; only doctors can.")
+    if study.archived_at is None:
+        return
+    before = {"reason": study.archive_reason}
+    study.archived_at, study.archive_reason = None, None
+    db.add(StudyEvent(study_id=study.id, user_id=user.id, action="restore", before=before))
+    services.audit_event(db, user, "change", f"study:{study.id}", details={"changes": [{"what": "restore"}]})
+    db.commit()
+
+
+def archived_studies(db: Session, user: User, limit: int = 50) -> list[Study]:
+    """The practice's archived studies, newest first (none for roles without access)."""
+    if services.access_of(user) is None:
+        return []
+    return list(db.scalars(select(Study).where(Study.practice_id == user.practice_id, Study.archived_at.is_not(None))
+                           .order_by(Study.archived_at.desc()).limit(limit)))
+
+
+# ------------------------------------------------------------------ previous ECG ----
+
+def _when(study: Study) -> Any:
+    return study.recorded_at or study.created_at.replace(tzinfo=None)
+
+
+def previous_signed(db: Session, study: Study) -> Study | None:
+    """The same patient's latest signed ECG recorded before ``study`` in the same practice: same INS,
+    or the same birth name (INS form) and birth date."""
+    same: list[Any] = []
+    if study.ins:
+        same.append(Study.ins == study.ins)
+    if study.family_name and study.birth_date:
+        same.append(Study.birth_date == study.birth_date)
+    if not same:
+        return None
+    rows = db.scalars(select(Study).where(Study.practice_id == study.practice_id, Study.id != study.id,
+                                          Study.status == "signed", Study.archived_at.is_(None), or_(*same)))
+    key = normalize_trait(study.family_name) if study.family_name else None
+    found = [s for s in rows
+             if ((study.ins and s.ins == study.ins)
+                 or (key and s.family_name and normalize_trait(s.family_name) == key and s.birth_date == study.birth_date))
+             and s.analysis and _when(s) < _when(study)]
+    return max(found, key=_when, default=None)
+
+
+def _last_report(db: Session, study: Study) -> Report | None:
+    return db.scalar(select(Report).where(Report.study_id == study.id).order_by(Report.version.desc()))
+
+
+def serial_proposal(db: Session, study: Study, lang: str = "fr") -> dict[str, Any] | None:
+    """The comparison with the previous signed ECG: ``{"study", "report", "changes", "level",
+    "reasons"}`` (``level``: the proposal's urgency once raised), or ``None`` without one."""
+    prev = previous_signed(db, study)
+    if prev is None or not study.analysis:
+        return None
+    rep = _last_report(db, prev)
+    changes = compare.serial_changes(prev.analysis or {}, rep.content if rep else prev.interpretation,
+                                     study.analysis, study.interpretation, lang)
+    level, reasons = compare.raised_urgency(study.ai_urgency, changes)
+    return {"study": prev, "report": rep, "changes": changes, "level": level, "reasons": reasons}
+
+
+def apply_serial_comparison(db: Session, study: Study, lang: str = "fr") -> None:
+    """At upload: a new LBBB or new ST elevation since the previous signed ECG raises the proposal's
+    urgency (kept in ``interpretation["serial"]`` with the reasons); the caller commits."""
+    found = serial_proposal(db, study, lang)
+    if found is None or not study.interpretation:
+        return
+    interp = dict(study.interpretation)
+    interp["serial"] = {"previous_study": found["study"].id, "changes": found["changes"],
+                        "raised_from": study.ai_urgency if found["reasons"] else None, "reasons": found["reasons"]}
+    if found["reasons"]:
+        study.ai_urgency = found["level"]
+        interp["urgency"] = dict(interp.get("urgency") or {}, level=found["level"])
+        draft = dict(study.draft or {"statements": [], "urgency": {}})
+        draft["urgency"] = dict(draft.get("urgency") or {}, ai_level=found["level"], level=found["level"],
+                                decision="pending")
+        study.draft = draft
+    study.interpretation = interp
+
+
+def previous_for_page(db: Session, data_dir: Path, study: Study, lang: str = "fr") -> dict[str, Any] | None:
+    """What the study page shows of the previous ECG (recomputed, so a later signature counts)."""
+    if study.status == "unreadable":
+        return None
+    found = serial_proposal(db, study, lang)
+    if found is None:
+        return None
+    rep = found["report"]
+    found["statements"] = (rep.content or {}).get("statements", []) if rep else []
+    found["urgency"] = (rep.content or {}).get("urgency") if rep else None
+    found["notable"] = [c for c in found["changes"] if c["notable"]]
+    found["stable"] = [c for c in found["changes"] if not c["notable"]]
+    found["applied"] = ((study.interpretation or {}).get("serial") or {}).get("reasons") or []
+    return found
