@@ -61,7 +61,7 @@ def test_api_cycle_upload_patch_sign_amend(api) -> None:  # noqa: ANN001
     stmts = full["draft"]["statements"]
     first = stmts[0]
     # identity with a valid INS (Wikipedia's NIR example, key 38) and a wrong one
-    ok = api.patch(f"/api/v1/studies/{sid}/patient", json={"ins": "2 55 08 14 168 025 38", "ins_status": "validee"})
+    ok = api.patch(f"/api/v1/studies/{sid}/patient", json={"ins": "2 55 08 14 168 025 38", "ins_status": "provisoire"})
     assert ok.status_code == 200 and ok.json()["ins"] == "255081416802538"
     bad = _assert_problem(api.patch(f"/api/v1/studies/{sid}/patient", json={"ins": "255081416802539"}), 422)
     assert "expected 38" in bad["detail"]
