@@ -119,7 +119,7 @@ def test_unreadable_file_gets_a_clear_page(app) -> None:  # noqa: ANN001
     assert "Traceback" not in page.text
     assert "illisible" in client.get("/").text
     pdf = client.get(r.headers["location"] + "/report.pdf")
-    assert pdf.status_code == 409 and "no PDF report" in pdf.text
+    assert pdf.status_code == 409 and "aucun compte rendu PDF" in pdf.text
 
 
 def test_upload_limits(tmp_path) -> None:  # noqa: ANN001

@@ -1,8 +1,11 @@
 """The ECG report as an A4 landscape PDF at true scale (1 mm of grid = 1 mm of paper).
 
-Vector drawing with reportlab: header (patient, acquisition date, measurements with units
-and the QTc formula, the reading and its urgency, model and rules versions, the doctor's
-validation or a "not validated" banner) above the 3 × 4 + II tracing at 25 mm/s, 10 mm/mV.
+Vector drawing with reportlab: header (patient with age, acquisition date, practice, doctor and
+RPPS, device and filters, measurements with units and the QTc formula; the doctor's conclusion
+and urgency, or the draft still to decide; the AI's proposal apart, labelled as such, with what
+the doctor changed; model and rules versions) above the 3 × 4 + II tracing at 25 or 50 mm/s and
+5, 10 or 20 mm/mV (stated on the page), each lead clipped to its row; a draft is marked across
+the tracing. The bytes depend only on the inputs (no creation time in the file).
 When the analysis carries the per-lead matrix (``measurements.lead_matrix``) it is printed
 between the header and the grid, cart style (two blocks of six leads, small font), the grid
 rows are then :data:`MATRIX_ROW_HEIGHT_MM` apart instead of :data:`ROW_HEIGHT_MM`, and the
@@ -20,7 +23,7 @@ from ecgpilot.record import ECGRecord
 from ecgpilot.render import calibration_path, paper_layout
 from ecgpilot.render.matrix import MATRIX_COLUMNS, MatrixRow, ischaemia_leads, matrix_rows, st_marks
 
-__all__ = ["report_pdf", "PAGE_MM", "GRID_ORIGIN_MM", "ROW_HEIGHT_MM", "MATRIX_ROW_HEIGHT_MM"]
+__all__ = ["report_pdf", "filter_text", "PAGE_MM", "GRID_ORIGIN_MM", "ROW_HEIGHT_MM", "MATRIX_ROW_HEIGHT_MM"]
 
 #: A4 landscape, mm.
 PAGE_MM = (297.0, 210.0)
@@ -35,31 +38,47 @@ _MATRIX_ST_COLOUR = {"high": (0.75, 0.0, 0.0), "low": (0.05, 0.25, 0.7)}
 _ST_MARK_RGB = (0.76, 0.09, 0.36)
 
 _TXT = {
-    "fr": {"title": "ECG 12 dérivations", "patient": "Patient", "born": "né(e) le", "sex": "sexe",
+    "fr": {"title": "ECG 12 dérivations", "patient": "Patient", "born": "né(e) le", "sex": "sexe", "age": "{n} ans",
            "ins": "INS", "acq": "Acquisition", "unknown": "inconnu(e)", "hr": "FC", "axis": "Axes P/QRS/T",
-           "reading": "Lecture", "urgency": "Urgence", "versions": "Versions", "model": "modèle IA",
+           "urgency": "Urgence", "versions": "Versions", "model": "modèle IA",
            "rules": "règles", "no_ai": "sans IA", "doctor": "Conclusion du médecin",
-           "signed": "validé par {name} le {when}",
+           "signed": "validé par {name} le {when}", "rpps": "RPPS", "practice": "Cabinet", "device": "Appareil",
+           "filters": "filtres", "highpass": "passe-haut", "lowpass": "passe-bas", "mains": "secteur",
            "unsigned": "NON VALIDÉ — proposition de l'IA, à confirmer par le médecin",
-           "levels": {"emergency": "URGENCE", "repeat_now": "REFAIRE L'ECG MAINTENANT", "soon": "avis cardiologique rapide",
+           "draft": "BROUILLON — compte rendu non validé", "draft_urgency": "Urgence proposée (non validée)",
+           "pending": "à décider", "watermark": "BROUILLON — NON VALIDÉ",
+           "ai_block": "Proposition de l'IA (avant relecture par le médecin)",
+           "ai_urgency": "Urgence proposée par l'IA : {level}", "ai_none": "aucune lecture de l'IA",
+           "ai_kept": "urgence retenue par le médecin", "ai_changed": "le médecin a retenu : {level}",
+           "ai_review": "{n} énoncé(s) proposé(s) : {c} confirmé(s), {e} modifié(s), {r} rejeté(s)",
+           "ai_pending": "{n} encore à décider", "ai_added": "{n} énoncé(s) ajouté(s) par le médecin",
+           "levels": {"emergency": "urgence", "repeat_now": "refaire l'ECG maintenant", "soon": "avis cardiologique rapide",
                       "routine": "suivi habituel", "normal": "normal"},
-           "paper": "25 mm/s · 10 mm/mV", "more": "… et {n} autre(s) constat(s)",
            "matrix": "Mesures par dérivation — amplitudes en µV (niveau PR), durées en ms ; ST : 100 µV = 1 mm",
-           "lead": "Dér.", "st_legend": "points ST mesurés (niveau PR + ST)"},
-    "en": {"title": "12-lead ECG", "patient": "Patient", "born": "born", "sex": "sex",
+           "lead": "Dér.", "st_legend": "points ST mesurés (niveau PR + ST)", "more": "… (suite tronquée)"},
+    "en": {"title": "12-lead ECG", "patient": "Patient", "born": "born", "sex": "sex", "age": "{n} years",
            "ins": "INS", "acq": "Acquired", "unknown": "unknown", "hr": "HR", "axis": "Axes P/QRS/T",
-           "reading": "Reading", "urgency": "Urgency", "versions": "Versions", "model": "AI model",
+           "urgency": "Urgency", "versions": "Versions", "model": "AI model",
            "rules": "rules", "no_ai": "no AI", "doctor": "Doctor's conclusion",
-           "signed": "validated by {name} on {when}",
+           "signed": "validated by {name} on {when}", "rpps": "RPPS", "practice": "Practice", "device": "Device",
+           "filters": "filters", "highpass": "high-pass", "lowpass": "low-pass", "mains": "mains",
            "unsigned": "NOT VALIDATED — AI proposal, to be confirmed by the doctor",
-           "levels": {"emergency": "EMERGENCY", "repeat_now": "REPEAT THE ECG NOW", "soon": "cardiology advice soon",
-                      "routine": "usual follow-up", "normal": "normal"},
-           "paper": "25 mm/s · 10 mm/mV", "more": "… and {n} more finding(s)",
+           "draft": "DRAFT — report not validated", "draft_urgency": "Proposed urgency (not validated)",
+           "pending": "to decide", "watermark": "DRAFT — NOT VALIDATED",
+           "ai_block": "The AI's proposal (before the doctor's review)",
+           "ai_urgency": "Urgency proposed by the AI: {level}", "ai_none": "no AI reading",
+           "ai_kept": "urgency kept by the doctor", "ai_changed": "the doctor chose: {level}",
+           "ai_review": "{n} statement(s) proposed: {c} confirmed, {e} edited, {r} rejected",
+           "ai_pending": "{n} still to decide", "ai_added": "{n} statement(s) added by the doctor",
+           "levels": {"emergency": "emergency", "repeat_now": "repeat the ECG now", "soon": "cardiology advice soon",
+                      "routine": "routine follow-up", "normal": "normal"},
            "matrix": "Per-lead measurements — amplitudes in µV (PR level), durations in ms; ST: 100 µV = 1 mm",
-           "lead": "Lead", "st_legend": "measured ST points (PR level + ST)"},
+           "lead": "Lead", "st_legend": "measured ST points (PR level + ST)", "more": "… (cut)"},
 }
 _LEVEL_COLOUR = {"emergency": (0.75, 0.0, 0.0), "repeat_now": (0.75, 0.0, 0.0), "soon": (0.8, 0.4, 0.0), "routine": (0.1, 0.3, 0.6),
                  "normal": (0.1, 0.45, 0.1)}
+_RIGHT_X_MM = 192.0           # left edge of the right column (the AI's proposal, the draft banner)
+_LEFT_W_MM = _RIGHT_X_MM - GRID_ORIGIN_MM[0] - 4.0
 
 
 def _latin(text: str) -> str:
@@ -94,14 +113,93 @@ def _v(m: dict[str, Any], key: str, unit: str) -> str:
     return "—" if m.get(key) is None else f"{m[key]:.0f} {unit}"
 
 
+def _num(x: float) -> str:
+    return f"{x:g}"
+
+
+def filter_text(extra: dict[str, Any], lang: str = "fr") -> str | None:
+    """The acquisition filters the file states (high-pass, low-pass, mains), e.g. ``0.16–150 Hz, secteur 60 Hz``."""
+    t = _TXT[lang]
+    hp, lp = extra.get("highpass_hz"), extra.get("lowpass_hz")
+    parts = []
+    if isinstance(hp, (int, float)) and isinstance(lp, (int, float)):
+        parts.append(f"{_num(hp)}–{_num(lp)} Hz")
+    elif isinstance(hp, (int, float)):
+        parts.append(f"{t['highpass']} {_num(hp)} Hz")
+    elif isinstance(lp, (int, float)):
+        parts.append(f"{t['lowpass']} {_num(lp)} Hz")
+    mains = extra.get("ac_filter")
+    if mains and str(mains).strip().upper() not in ("NONE", "0", "FALSE", "OFF"):
+        parts.append(f"{t['mains']} {mains} Hz")
+    notch = str(extra.get("notch_filtered") or "").strip().lower()
+    if notch == "true":
+        parts.append(t["mains"])
+    return ", ".join(parts) or None
+
+
+def _age(pat: dict[str, Any], at: Any) -> int | None:
+    """Age in whole years: from the birth date at the acquisition (or today), else the file's age."""
+    born = pat.get("birth_date")
+    if born:
+        try:
+            b = born if isinstance(born, date) else date.fromisoformat(str(born)[:10])
+        except ValueError:
+            b = None
+        if b is not None:
+            when = at.date() if isinstance(at, datetime) else at if isinstance(at, date) else date.today()
+            return when.year - b.year - ((when.month, when.day) < (b.month, b.day))
+    age = pat.get("age_years")
+    return int(age) if isinstance(age, (int, float)) and age >= 0 else None
+
+
+def _watermark(c: Any, x: float, y: float, w: float, h: float, text: str) -> None:
+    """``text`` across the rectangle (mm) along its diagonal, translucent red: the mark of a draft."""
+    import math
+
+    from reportlab.lib.units import mm
+
+    c.saveState()
+    c.setFillColorRGB(0.8, 0.0, 0.0)
+    c.setFillAlpha(0.16)
+    c.translate((x + w / 2) * mm, (y + h / 2) * mm)
+    c.rotate(math.degrees(math.atan2(h, w)))
+    diag = math.hypot(w, h) * mm
+    size = 60.0
+    width = c.stringWidth(text, "Helvetica-Bold", size)
+    size = min(size, size * 0.85 * diag / width)
+    c.setFont("Helvetica-Bold", size)
+    c.drawCentredString(0, -size / 3, text)
+    c.restoreState()
+
+
+def _fit(c: Any, items: list[tuple[str, str]], width_mm: float, height_mm: float) -> tuple[float, float, list[tuple[str, str]]]:
+    """The largest font (8, 7, 6.5, 6 pt) whose wrapped ``items`` (font, text) fit ``height_mm``: (size, pitch, lines)."""
+    from reportlab.lib.units import mm
+    from reportlab.lib.utils import simpleSplit
+
+    for size, pitch in ((8.0, 3.5), (7.0, 3.0), (6.5, 2.8), (6.0, 2.5)):
+        lines = [(font, ln) for font, text in items for ln in simpleSplit(_latin(text), font, size, width_mm * mm)]
+        if len(lines) * pitch <= height_mm:
+            return size, pitch, lines
+    n = max(1, int(height_mm // pitch))
+    return size, pitch, lines[: n - 1] + [("Helvetica", "…")]
+
+
 def report_pdf(record: ECGRecord, analysis: dict, interpretation: dict, *, report: dict | None = None,
-               lang: str = "fr") -> bytes:
+               lang: str = "fr", speed_mm_s: float = 25, gain_mm_mv: float = 10) -> bytes:
     """One A4 landscape page (bytes of a PDF): header and the ECG at true scale.
 
-    ``report`` (optional, from the web app) may hold ``patient`` (``family_name``,
-    ``given_name``, ``birth_date``, ``sex``, ``ins``), ``final_statements`` (list of str),
-    ``conclusion`` (str), ``doctor`` (name, or a dict with ``name``) and ``signed_at``
-    (ISO date-time). Without ``signed_at`` the page carries a "not validated" banner.
+    ``report`` (optional, from the web app) holds what the doctor decided; it is the conclusion:
+    ``patient`` (``family_name``, ``given_name``, ``birth_date``, ``sex``, ``ins``, ``age_years``),
+    ``final_statements`` (the kept statements), ``pending_statements`` (draft: still to decide),
+    ``urgency`` (the doctor's level) and ``urgency_text``, ``doctor`` (name, or a dict with ``name``),
+    ``doctor_rpps``, ``practice``, ``acquired_at`` (when the record has no start time), ``signed_at``
+    (ISO date-time) and ``ai_review`` (counts: ``proposed``, ``confirmed``, ``edited``, ``rejected``,
+    ``pending``, ``added``). The AI's proposal is only a separate, labelled block (its urgency and
+    what the doctor changed); rejected statements are never printed. Without ``signed_at`` the page
+    is a draft: a banner, and "draft" written across the tracing. Without ``report`` the AI's
+    statements are printed as a draft still to decide (likewise when ``report`` carries only the patient). The page states the paper speed and gain
+    (``speed_mm_s`` 25 | 50, ``gain_mm_mv`` 5 | 10 | 20) and the filters the file gives.
     """
     if lang not in _TXT:
         raise ConfigError(f"Unknown language {lang!r}; accepted: {', '.join(_TXT)}.")
@@ -110,20 +208,22 @@ def report_pdf(record: ECGRecord, analysis: dict, interpretation: dict, *, repor
     from reportlab.pdfgen import canvas
 
     t = _TXT[lang]
+    rep = report or {}
+    signed = bool(rep.get("signed_at"))
     buf = io.BytesIO()
     page_w, page_h = landscape(A4)
-    c = canvas.Canvas(buf, pagesize=(page_w, page_h), pageCompression=1)
+    c = canvas.Canvas(buf, pagesize=(page_w, page_h), pageCompression=1, invariant=1)
     c.setTitle(_latin(t["title"]))
     c.setCreator("ecgpilot")
 
     rows = matrix_rows(analysis, interpretation)
     row_h = MATRIX_ROW_HEIGHT_MM if rows else ROW_HEIGHT_MM
     grid_max = 4 * row_h
-    paper = paper_layout(record, speed_mm_s=25, gain_mm_mv=10, layout="3x4+II", row_height_mm=row_h)
+    paper = paper_layout(record, speed_mm_s=speed_mm_s, gain_mm_mv=gain_mm_mv, layout="3x4+II", row_height_mm=row_h)
     if paper.height_mm > grid_max:   # rhythm strips of a few-lead record: shorter rows
         n_rows = round(paper.height_mm / row_h)
         row = max(15.0, 5.0 * (grid_max / n_rows // 5))
-        paper = paper_layout(record, speed_mm_s=25, gain_mm_mv=10, layout="3x4+II", row_height_mm=row)
+        paper = paper_layout(record, speed_mm_s=speed_mm_s, gain_mm_mv=gain_mm_mv, layout="3x4+II", row_height_mm=row)
     ox, oy = GRID_ORIGIN_MM
     top = oy + paper.height_mm                       # grid top, mm from page bottom
 
@@ -144,7 +244,7 @@ def report_pdf(record: ECGRecord, analysis: dict, interpretation: dict, *, repor
     for j in range(0, ny + 1, 5):
         c.line(ox * mm, (oy + j) * mm, (ox + paper.width_mm) * mm, (oy + j) * mm)
 
-    # --- traces -------------------------------------------------------------------------
+    # --- traces, each clipped to its row -------------------------------------------------
     def path(points: list[tuple[float, float]]) -> None:
         p = c.beginPath()
         x0, y0 = points[0]
@@ -157,7 +257,8 @@ def report_pdf(record: ECGRecord, analysis: dict, interpretation: dict, *, repor
     c.setLineWidth(0.6)
     c.setLineJoin(1)
     for base in paper.calibrations:
-        path(calibration_path(0.0, base, 25.0, 10.0))
+        path(calibration_path(0.0, base, paper.speed_mm_s, paper.gain_mm_mv))
+    pitch_h = paper.height_mm / max(1, len(paper.calibrations))
     c.setFont("Helvetica-Bold", 8)
     for tr in paper.traces:
         c.setFillColorRGB(0, 0, 0)
@@ -167,15 +268,23 @@ def report_pdf(record: ECGRecord, analysis: dict, interpretation: dict, *, repor
             c.line((ox + tr.x0_mm) * mm, (top - tr.baseline_mm - 3) * mm, (ox + tr.x0_mm) * mm,
                    (top - tr.baseline_mm + 3) * mm)
         if tr.x.size > 1:
+            band_top = tr.baseline_mm - 0.6 * pitch_h              # the row: 60 % above its baseline, 40 % below
+            c.saveState()
+            clip = c.beginPath()
+            clip.rect(ox * mm, (top - band_top - pitch_h) * mm, paper.width_mm * mm, pitch_h * mm)
+            c.clipPath(clip, stroke=0, fill=0)
             path(list(zip(tr.x.tolist(), tr.y.tolist())))
+            c.restoreState()
     marks = st_marks(paper, analysis, interpretation)
     _draw_st_marks(c, [(ox + m.x_mm, top - m.y_mm, m.point) for m in marks])
+    if not signed:
+        _watermark(c, ox, oy, paper.width_mm, paper.height_mm, _latin(t["watermark"]))
     above = top                                      # lowest y (mm) the header may reach
     if rows:
         marked = [n for n in ischaemia_leads(interpretation) if any(m.lead == n for m in marks)]
         above = _draw_matrix(c, rows, ox, top + 1.2, paper.width_mm, t, marked)
 
-    # --- header -------------------------------------------------------------------------
+    # --- header, left: the recording, the patient, the practice, the measurements -----------
     y = PAGE_MM[1] - 10.0
     left = ox
 
@@ -192,67 +301,111 @@ def report_pdf(record: ECGRecord, analysis: dict, interpretation: dict, *, repor
     born = _fmt_date(pat.get("birth_date")) or t["unknown"]
     sex = pat.get("sex") or t["unknown"]
     ins = pat.get("ins")
-    acq = _fmt_date(record.start_time) or t["unknown"]
-    line(f"{t['title']} — {t['paper']}", size=12, bold=True, dy=5.5)
-    line(f"{t['patient']} : {name}   {t['born']} {born}   {t['sex']} {sex}" + (f"   {t['ins']} {ins}" if ins else "")
-         + f"   |   {t['acq']} : {acq}", size=9)
+    acquired = record.start_time or rep.get("acquired_at")
+    acq = _fmt_date(acquired) or t["unknown"]
+    age = _age(pat, acquired if isinstance(acquired, datetime) else None)
+    src = record.source
+    filters = filter_text(src.extra or {}, lang)
+    paper_txt = f"{paper.speed_mm_s:g} mm/s · {paper.gain_mm_mv:g} mm/mV"
+    line(f"{t['title']} — {paper_txt}" + (f" — {t['filters']} {filters}" if filters else ""), size=12, bold=True, dy=5.5)
+    line(f"{t['patient']} : {name}   {t['born']} {born}" + (f" ({t['age'].format(n=age)})" if age is not None else "")
+         + f"   {t['sex']} {sex}" + (f"   {t['ins']} {ins}" if ins else "") + f"   |   {t['acq']} : {acq}", size=9)
+    doctor = rep.get("doctor")
+    doctor_name = doctor.get("name") if isinstance(doctor, dict) else doctor
+    who = [f"{t['practice']} : {rep['practice']}"] if rep.get("practice") else []
+    if doctor_name:
+        who.append(doctor_name + (f" ({t['rpps']} {rep['doctor_rpps']})" if rep.get("doctor_rpps") else ""))
+    device = " ".join(x for x in (src.manufacturer, src.device) if x)
+    if device:
+        who.append(f"{t['device']} : {device}")
+    if who:
+        line("   —   ".join(who), size=8)
     m = analysis.get("measurements") or {}
     formula = (m.get("qtc_formula") or "fridericia").capitalize()
     axes = "/".join("—" if m.get(k) is None else f"{m[k]:.0f}" for k in ("p_axis_deg", "qrs_axis_deg", "t_axis_deg"))
     line(f"{t['hr']} {_v(m, 'heart_rate_bpm', '/min')}   PR {_v(m, 'pr_ms', 'ms')}   QRS {_v(m, 'qrs_ms', 'ms')}   "
-         f"QT {_v(m, 'qt_ms', 'ms')}   QTc ({formula}) {_v(m, 'qtc_ms', 'ms')}   {t['axis']} {axes}°", size=9)
-    urg = interpretation.get("urgency") or {}
-    level = urg.get("level", "routine")
-    line(f"{t['urgency']} : {urg.get('text') or t['levels'].get(level, level)}",
-         size=10, bold=True, colour=_LEVEL_COLOUR.get(level, (0, 0, 0)), dy=4.6)
-    sts = [s for s in interpretation.get("statements", []) if s.get("category") != "quality" or s.get("urgency") != "normal"]
-    shown = sts[:5]
-    line(f"{t['reading']} :", size=8, bold=True, dy=3.6)
-    for s in shown:
-        conf = "" if s.get("confidence") is None else f" [{s['confidence']:.2f}]"
-        line(f"• {s['text']}{conf}", size=8, x=left + 3, dy=3.5)
-    if len(sts) > len(shown):
-        line(t["more"].format(n=len(sts) - len(shown)), size=8, x=left + 3, dy=3.5)
-    ai = analysis.get("ai") or {}
-    model = ai.get("model_version") or t["no_ai"]
-    line(f"{t['versions']} : ecgpilot {analysis.get('ecgpilot_version', '?')} · {t['model']} {model} · "
-         f"{t['rules']} {interpretation.get('rules_version', '?')}", size=7, colour=(0.3, 0.3, 0.3))
+         f"QT {_v(m, 'qt_ms', 'ms')}   QTc ({formula}) {_v(m, 'qtc_ms', 'ms')}   {t['axis']} {axes}°", size=9, dy=5.0)
 
-    # right column: doctor's conclusion or the "not validated" banner
-    rx = 190.0
-    ry = PAGE_MM[1] - 17.0
-    rep = report or {}
-    doctor = rep.get("doctor")
-    doctor_name = doctor.get("name") if isinstance(doctor, dict) else doctor
-    if rep.get("signed_at"):
-        c.setFillColorRGB(0.1, 0.35, 0.1)
-        c.setFont("Helvetica-Bold", 9)
-        c.drawString(rx * mm, ry * mm, _latin(t["doctor"]))
-        c.setFont("Helvetica", 8)
-        c.setFillColorRGB(0, 0, 0)
-        yy = ry - 4.2
-        from reportlab.lib.utils import simpleSplit
-
-        items = list(rep.get("final_statements") or []) + ([rep["conclusion"]] if rep.get("conclusion") else [])
-        lines = [ln for s in items for ln in simpleSplit(_latin(f"• {s}"), "Helvetica", 8, 88 * mm)]
-        max_lines = int((ry - 4.2 - (above + 6)) // 3.6)    # stop above the matrix or the grid
-        if len(lines) > max_lines:
-            lines = lines[: max_lines - 1] + ["…"]
-        for ln in lines:
-            c.drawString((rx + 2) * mm, yy * mm, ln)
-            yy -= 3.6
-        c.setFont("Helvetica-Oblique", 8)
-        c.drawString(rx * mm, (yy - 1) * mm, _latin(t["signed"].format(name=doctor_name or t["unknown"],
-                                                                    when=_fmt_date(rep["signed_at"]))))
+    # --- the conclusion: the doctor's (signed), or the draft still to decide ----------------
+    ai_urg = (interpretation.get("urgency") or {}).get("level")
+    reviewed = signed or any(k in rep for k in ("final_statements", "pending_statements", "urgency"))
+    if not reviewed:   # no doctor yet: the AI's findings, all still to decide
+        kept: list[str] = []
+        pending = [s.get("text", "") + ("" if s.get("confidence") is None else f" [{s['confidence']:.2f}]")
+                   for s in interpretation.get("statements", []) if s.get("status", "finding") == "finding"
+                   and (s.get("category") != "quality" or s.get("urgency") != "normal")]
+        level = ai_urg
     else:
+        kept = [str(x) for x in rep.get("final_statements") or []]
+        pending = [str(x) for x in rep.get("pending_statements") or []]
+        level = rep.get("urgency")
+    level_txt = rep.get("urgency_text") or (t["levels"].get(level, level) if level else None)
+    if signed:
+        when = _fmt_date(rep["signed_at"])
+        line(f"{t['doctor']} — " + t["signed"].format(name=doctor_name or t["unknown"], when=when), size=9, bold=True,
+             colour=(0.1, 0.35, 0.1), dy=4.6)
+        if level_txt:
+            line(f"{t['urgency']} : {level_txt}", size=11, bold=True, colour=_LEVEL_COLOUR.get(level or "", (0, 0, 0)), dy=4.8)
+    else:
+        line(t["draft"], size=9, bold=True, colour=(0.75, 0.0, 0.0), dy=4.6)
+        if level_txt:
+            line(f"{t['draft_urgency']} : {level_txt}", size=10, bold=True,
+                 colour=_LEVEL_COLOUR.get(level or "", (0, 0, 0)), dy=4.8)
+    items = [("Helvetica", f"• {s}") for s in kept] + [("Helvetica-Oblique", f"• {s} — {t['pending']}") for s in pending]
+    if rep.get("conclusion") and not level_txt:
+        items.append(("Helvetica", f"• {rep['conclusion']}"))
+    size, pitch, lines = _fit(c, items, _LEFT_W_MM - 3, y - (above + 2.0))
+    for font, ln in lines:
+        c.setFillColorRGB(0, 0, 0)
+        c.setFont(font, size)
+        c.drawString((left + 3) * mm, y * mm, ln)
+        y -= pitch
+
+    # --- right column: the draft banner, the AI's proposal as such, the versions -------------
+    rx = _RIGHT_X_MM
+    ry = PAGE_MM[1] - 10.0
+    if not signed:
         c.setFillColorRGB(0.75, 0.0, 0.0)
-        c.rect((rx - 2) * mm, (ry - 9) * mm, 92 * mm, 13 * mm, stroke=0, fill=1)
+        c.rect((rx - 2) * mm, (ry - 7.5) * mm, 92 * mm, 11 * mm, stroke=0, fill=1)
         c.setFillColorRGB(1, 1, 1)
         c.setFont("Helvetica-Bold", 8.5)
         words = _latin(t["unsigned"]).split(" — ")
-        c.drawString(rx * mm, (ry - 0.5) * mm, words[0])
+        c.drawString(rx * mm, ry * mm, words[0])
         c.setFont("Helvetica", 8)
-        c.drawString(rx * mm, (ry - 5.5) * mm, words[1] if len(words) > 1 else "")
+        c.drawString(rx * mm, (ry - 4.5) * mm, words[1] if len(words) > 1 else "")
+        ry -= 12.0
+
+    def right(text: str, size: float = 7.5, bold: bool = False, colour: tuple[float, float, float] = (0.25, 0.25, 0.25),
+              dy: float = 3.4) -> None:
+        nonlocal ry
+        c.setFillColorRGB(*colour)
+        c.setFont("Helvetica-Bold" if bold else "Helvetica", size)
+        c.drawString(rx * mm, ry * mm, _latin(text))
+        ry -= dy
+
+    right(t["ai_block"], size=8, bold=True, dy=3.8)
+    if ai_urg:
+        right(t["ai_urgency"].format(level=t["levels"].get(ai_urg, ai_urg)))
+        if reviewed and level:
+            right("  > " + (t["ai_kept"] if level == ai_urg else t["ai_changed"].format(level=level_txt)))
+    else:
+        right(t["ai_none"])
+    review = rep.get("ai_review") or {}
+    if review.get("proposed"):
+        right(t["ai_review"].format(n=review["proposed"], c=review.get("confirmed", 0), e=review.get("edited", 0),
+                                    r=review.get("rejected", 0)))
+        if review.get("pending"):
+            right("  " + t["ai_pending"].format(n=review["pending"]))
+    if review.get("added"):
+        right(t["ai_added"].format(n=review["added"]))
+    ai = analysis.get("ai") or {}
+    model = ai.get("model_version") or t["no_ai"]
+    from reportlab.lib.utils import simpleSplit
+
+    versions = _latin(f"{t['versions']} : ecgpilot {analysis.get('ecgpilot_version', '?')} · {t['model']} {model} · "
+                      f"{t['rules']} {interpretation.get('rules_version', '?')}")
+    for ln in simpleSplit(versions, "Helvetica", 6.5, (PAGE_MM[0] - rx - 6) * mm)[:3]:
+        right(ln, size=6.5, colour=(0.4, 0.4, 0.4), dy=2.7)
     c.showPage()
     c.save()
     return buf.getvalue()

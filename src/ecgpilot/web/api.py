@@ -157,9 +157,9 @@ def archive(study_id: int, body: Archive, db: Session = Depends(db_session), use
 
 
 @router.post("/studies/{study_id}/sign", status_code=201, summary="Sign the report (new immutable version)")
-def sign(study_id: int, db: Session = Depends(db_session), user: User = Depends(api_user)) -> dict[str, Any]:
+def sign(study_id: int, request: Request, db: Session = Depends(db_session), user: User = Depends(api_user)) -> dict[str, Any]:
     study = study_or_404(db, user, study_id)
-    rep = services.sign(db, user, study)
+    rep = services.sign(db, user, study, data_dir=data_dir(request), lang="fr")
     return {"version": rep.version, "signed_at": iso(rep.signed_at), "content": rep.content, "sha256": rep.content_sha256}
 
 
@@ -185,7 +185,7 @@ def report_pdf(study_id: int, request: Request, version: int | None = None, lang
                db: Session = Depends(db_session), user: User = Depends(api_user)) -> Response:
     study = study_or_404(db, user, study_id)
     services.require_identified_access(user)
-    pdf = services.pdf_bytes(db, data_dir(request), study, lang=lang, version=version)
+    pdf = services.pdf_bytes(db, data_dir(request), study, lang=lang, version=version, user=user)
     services.audit_event(db, user, "export", f"study:{study.id}", details={"format": "pdf", "version": version})
     db.commit()
     return Response(pdf, media_type="application/pdf",

@@ -297,6 +297,9 @@ def export_report(db: Session, study: Study, rep: Report) -> dict[str, Any]:
     stated = "; ".join(c.get("statements") or [])
     urgency_text = f"{t('urgency', 'fr')} : {t('u_' + level, 'fr')}" if level in URGENCY_LEVELS else ""
     conclusion = ". ".join(x for x in (stated, urgency_text) if x) or "Compte rendu sans conclusion rédigée."
+    if level not in URGENCY_LEVELS:
+        raise RecordError(f"the signed version {rep.version} has no urgency chosen by the doctor; amend the study, "
+                          "choose the urgency and sign again.")
     return {
         "version": rep.version,
         "patient": {"ins": p.get("ins"), "identity_status": p.get("ins_status") or "provisoire",
@@ -311,7 +314,7 @@ def export_report(db: Session, study: Study, rep: Report) -> dict[str, Any]:
                          if isinstance(v, (int, float)) and not isinstance(v, bool)},
         "statements": list(c.get("statements") or []),
         "conclusion": conclusion,
-        "urgency": "urgent" if level in ("emergency", "repeat_now") else "routine",
+        "urgency": level,   # the doctor's level, one of five, coded in ecgpilot.export.URGENCY_CODES
         "signed_at": _aware(rep.signed_at),
         "ai": {"model_version": study.model_version, "rules_version": study.rules_version},
     }
@@ -328,9 +331,11 @@ def parse_addresses(raw: str | list[str] | None) -> list[str]:
 
 
 def send_report(db: Session, engine: Engine, user: User, study: Study, pdf: bytes, *, doctors: str | list[str] | None = None,
-                to_patient: bool = False, patient_domain: str = PATIENT_MSSANTE_DOMAIN, resend: bool = False) -> list[Dispatch]:
+                to_patient: bool = False, patient_domain: str = PATIENT_MSSANTE_DOMAIN, resend: bool = False,
+                cda: bytes | None = None) -> list[Dispatch]:
     """Queue the last signed version for sending (committed): one mail to the treating doctor(s),
     one to the patient's Mon espace santé address ``<INS>@<patient_domain>`` (qualified INS only).
+    ``cda``: the CDA frozen at signing (:func:`ecgpilot.web.documents.signed_document`), sent as is.
 
     Each becomes an outbox row (kept until sent, retried) and a :class:`Dispatch`; nothing is sent
     inline. Raises when nothing is to be sent, the study is not signed or an identity is missing."""
@@ -375,7 +380,7 @@ def send_report(db: Session, engine: Engine, user: User, study: Study, pdf: byte
     for kind, recipients in plan:
         outbox_id = queue_report(conn, report, pdf, sender=sender, recipients=recipients,
                                  source_oid=patient_id_root(practice), require_qualified_ins=kind == "dmp",
-                                 actor=(str(user.id), user.role), target=f"study:{study.id}")
+                                 actor=(str(user.id), user.role), target=f"study:{study.id}", cda=cda)
         d = Dispatch(study_id=study.id, report_version=rep.version, kind=kind, recipients=recipients, outbox_id=outbox_id,
                      created_by=user.id, created_at=utcnow())
         db.add(d)

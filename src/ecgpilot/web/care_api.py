@@ -18,6 +18,7 @@ from ecgpilot.web.care_pages import (
     evaluation_csv_response,
     evaluator_only,
     exported_document,
+    frozen_cda,
     pseudonym_key,
     queue_notice,
     signed_documents,
@@ -125,8 +126,9 @@ def notices(db: Session = Depends(db_session), user: User = Depends(api_user)) -
 def send(study_id: int, body: SendRequest, request: Request, db: Session = Depends(db_session),
          user: User = Depends(api_user)) -> list[dict[str, Any]]:
     study = study_or_404(db, user, study_id)
-    _, _, pdf = signed_documents(request, db, user, study)
-    care.send_report(db, request.app.state.engine, user, study, pdf, doctors=body.doctors, to_patient=body.to_patient,
+    rep, _, pdf = signed_documents(request, db, user, study)
+    care.send_report(db, request.app.state.engine, user, study, pdf, cda=frozen_cda(request, db, user, study, rep),
+                     doctors=body.doctors, to_patient=body.to_patient,
                      resend=body.resend, patient_domain=getattr(request.app.state.settings, "patient_mssante_domain", care.PATIENT_MSSANTE_DOMAIN))
     return _dispatch_docs(db, request, study)
 

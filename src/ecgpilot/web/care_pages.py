@@ -5,7 +5,6 @@ evaluator's pseudonymised indicators."""
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from ecgpilot.web import care, evaluation, services
 from ecgpilot.web.app import data_dir, db_session, opinion_or_404, study_or_404
 from ecgpilot.web.pages import checked_form, page_user, render, require_role
 
-__all__ = ["router", "pseudonym_key", "queue_notice", "signed_documents", "exported_document", "evaluator_only",
+__all__ = ["router", "pseudonym_key", "queue_notice", "signed_documents", "frozen_cda", "exported_document", "evaluator_only",
            "evaluation_csv_response"]
 
 router = APIRouter(include_in_schema=False)
@@ -122,16 +121,30 @@ def signed_documents(request: Request, db: Session, user: User, study: Study, ve
     rep = reps[-1] if version is None else next((r for r in reps if r.version == version), None)
     if rep is None:
         raise RecordError(f"study {study.id} has no signed version {version}; versions: {[r.version for r in reps]}.")
-    pdf = services.pdf_bytes(db, data_dir(request), study, lang="fr", version=rep.version)
+    pdf = services.pdf_bytes(db, data_dir(request), study, lang="fr", version=rep.version, user=user)
     return rep, care.export_report(db, study, rep), pdf
+
+
+def frozen_cda(request: Request, db: Session, user: User, study: Study, rep: Any) -> bytes | None:
+    """The CDA frozen for a signed version (made and frozen now if it could not be at signing);
+    ``None`` when it cannot be made yet (the sending then says what is missing)."""
+    from ecgpilot.errors import ECGPilotError
+    from ecgpilot.web import documents
+
+    try:
+        return documents.signed_document(db, data_dir(request), user, study, rep, "cda")
+    except ECGPilotError:
+        db.rollback()
+        return None
 
 
 @router.post("/studies/{study_id}/send")
 async def send(study_id: int, request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
     form = await checked_form(request)
     study = study_or_404(db, user, study_id)
-    _, _, pdf = signed_documents(request, db, user, study)
-    care.send_report(db, request.app.state.engine, user, study, pdf, doctors=str(form.get("doctors", "")),
+    rep, _, pdf = signed_documents(request, db, user, study)
+    care.send_report(db, request.app.state.engine, user, study, pdf, cda=frozen_cda(request, db, user, study, rep),
+                     doctors=str(form.get("doctors", "")),
                      to_patient=bool(form.get("to_patient")), resend=bool(form.get("resend")),
                      patient_domain=getattr(request.app.state.settings, "patient_mssante_domain", care.PATIENT_MSSANTE_DOMAIN))
     return RedirectResponse(f"/studies/{study_id}#sending", status_code=303)
@@ -144,12 +157,11 @@ DOCUMENTS = {"cda": ("application/xml", "cda.xml", "CDA R2 N1"), "fhir": ("appli
 def exported_document(request: Request, db: Session, user: User, study: Study, fmt: str,
                       version: int | None = None) -> Response:
     """A signed version as CDA R2 N1 or FHIR R4 (``fmt`` ``"cda"``/``"fhir"``), audited as an export."""
-    from ecgpilot.export.cda import build_cda
-    from ecgpilot.export.fhir import build_fhir_bundle
+    from ecgpilot.web import documents
 
     media, suffix, label = DOCUMENTS[fmt]
-    rep, report, pdf = signed_documents(request, db, user, study, version)
-    data = build_cda(report, pdf) if fmt == "cda" else json.dumps(build_fhir_bundle(report, pdf), ensure_ascii=False).encode()
+    rep, _report, _pdf = signed_documents(request, db, user, study, version)
+    data = documents.signed_document(db, data_dir(request), user, study, rep, fmt)   # frozen at signing
     services.audit_event(db, user, "export", f"study:{study.id}", details={"format": label, "version": rep.version,
                                                                            "document_sha256": hashlib.sha256(data).hexdigest()})
     db.commit()

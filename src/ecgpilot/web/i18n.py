@@ -216,15 +216,15 @@ TEXT: dict[str, dict[str, str]] = {
                                "avec votre mot de passe.",
                          "en": "The identity provider cannot be reached right now; try again later or log in with your "
                                "password."},
+    "doctor_conclusion": {"fr": "Conclusion du médecin (signée)", "en": "The doctor's conclusion (signed)"},
+    "ai_reading_was": {"fr": "Proposition de l'IA et décisions du médecin", "en": "The AI's proposal and the doctor's decisions"},
+    "ai_urgency_was": {"fr": "Urgence proposée par l'IA :", "en": "Urgency proposed by the AI:"},
+    "take_opinion": {"fr": "Reprendre cet avis dans mon compte rendu", "en": "Take this opinion into my report"},
+    "take_opinion_help": {"fr": "Les énoncés et l'urgence du cardiologue sont proposés dans le brouillon ; vous décidez de chacun.",
+                          "en": "The cardiologist's statements and urgency are proposed in the draft; you decide each one."},
+    "cardio_says": {"fr": "Cardiologue", "en": "Cardiologist"},
     "oidc_off": {"fr": "La connexion par Pro Santé Connect n'est pas configurée sur ce serveur.",
                  "en": "Pro Santé Connect login is not configured on this server."},
-}
-
-
-def t(key: str, lang: str) -> str:
-    """The text ``key`` in ``lang`` (French when missing)."""
-    entry = TEXT.get(key)
-    if entry is None:
     # --- issue 22 part B: identity, practice, worklist hygiene, the cart's reading, the previous ECG
     "role_gp": {"fr": "Médecin généraliste", "en": "General practitioner"},
     "role_cardiologist": {"fr": "Cardiologue", "en": "Cardiologist"},
@@ -302,6 +302,13 @@ def t(key: str, lang: str) -> str:
     "previous_conclusion": {"fr": "Conclusion signée", "en": "Signed conclusion"},
     "same_scale": {"fr": "Même échelle (25 mm/s, 10 mm/mV), dérivations aux mêmes places.",
                    "en": "Same scale (25 mm/s, 10 mm/mV), leads in the same places."},
+}
+
+
+def t(key: str, lang: str) -> str:
+    """The text ``key`` in ``lang`` (French when missing)."""
+    entry = TEXT.get(key)
+    if entry is None:
         return key
     return entry.get(lang) or entry["fr"]
 

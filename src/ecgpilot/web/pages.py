@@ -224,9 +224,19 @@ async def save_draft(study_id: int, request: Request, db: Session = Depends(db_s
         decision = form.get(f"decision_{s['id']}")
         if decision:
             changes.append({"id": s["id"], "decision": decision, "text": form.get(f"text_{s['id']}")})
-    services.update_draft(db, user, study, changes, [str(form.get("new_statement", ""))], str(form.get("urgency") or "") or None)
+    new = [str(form.get("new_statement", ""))]
+    urgency = str(form.get("urgency") or "") or None
+    lang = lang_of(request)
+    if form.get("then_sign"):   # check first: a refused signature changes nothing and logs nothing
+        preview = services.preview_draft(study, user, changes, new, urgency)
+        refusal = services.not_ready(preview, lang)
+        if refusal is not None:
+            return study_view(request, db, user, study, 409, draft=preview, sign_error=str(refusal),
+                              to_decide=refusal.pending, urgency_to_decide=refusal.urgency_pending,
+                              new_statement=new[0])
+    services.update_draft(db, user, study, changes, new, urgency)
     if form.get("then_sign"):
-        services.sign(db, user, study)
+        services.sign(db, user, study, data_dir=data_dir(request), lang=lang)
     return RedirectResponse(f"/studies/{study_id}", status_code=303)
 
 
@@ -295,16 +305,6 @@ async def restore_study(study_id: int, request: Request, db: Session = Depends(d
     return RedirectResponse(f"/studies/{study_id}", status_code=303)
 
 
-@router.post("/studies/{study_id}/sign")
-async def sign(study_id: int, request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
-    await checked_form(request)
-    services.sign(db, user, study_or_404(db, user, study_id))
-    return RedirectResponse(f"/studies/{study_id}", status_code=303)
-
-
-@router.post("/studies/{study_id}/amend")
-async def amend(study_id: int, request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
-    await checked_form(request)
 @router.get("/studies/{study_id}/tracing.svg")
 def tracing(study_id: int, request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
     """The study's tracing alone (true scale), e.g. the previous ECG beside the current one."""
@@ -318,6 +318,23 @@ def tracing(study_id: int, request: Request, db: Session = Depends(db_session), 
     return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "private, max-age=3600"})
 
 
+@router.post("/studies/{study_id}/sign")
+async def sign(study_id: int, request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
+    await checked_form(request)
+    study = study_or_404(db, user, study_id)
+    lang = lang_of(request)
+    try:
+        services.sign(db, user, study, data_dir=data_dir(request), lang=lang)
+    except services.NotReady as refusal:
+        db.rollback()
+        return study_view(request, db, user, study, 409, sign_error=str(refusal), to_decide=refusal.pending,
+                          urgency_to_decide=refusal.urgency_pending)
+    return RedirectResponse(f"/studies/{study_id}", status_code=303)
+
+
+@router.post("/studies/{study_id}/amend")
+async def amend(study_id: int, request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
+    await checked_form(request)
     services.amend(db, user, study_or_404(db, user, study_id))
     return RedirectResponse(f"/studies/{study_id}", status_code=303)
 
@@ -327,7 +344,7 @@ def pdf(study_id: int, request: Request, version: int | None = None, db: Session
         user: User = Depends(page_user)) -> Response:
     study = study_or_404(db, user, study_id)
     services.require_identified_access(user)
-    data = services.pdf_bytes(db, data_dir(request), study, lang=lang_of(request), version=version)
+    data = services.pdf_bytes(db, data_dir(request), study, lang=lang_of(request), version=version, user=user)
     services.audit_event(db, user, "export", f"study:{study.id}", details={"format": "pdf", "version": version})
     db.commit()
     return Response(data, media_type="application/pdf", headers={"Content-Disposition": f'attachment; filename="ecg-{study.id}.pdf"'})

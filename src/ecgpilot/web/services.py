@@ -26,7 +26,8 @@ from ecgpilot.ins import normalize_ins, normalize_status
 __all__ = [
     "UploadRejected", "Conflict", "group_upload", "ingest", "get_study", "list_studies", "update_draft",
     "update_identity", "identity", "reports", "access_of", "ACCESS", "require_identified_access", "redacted_report", "redacted_analysis", "audit_event", "sign", "amend", "study_record", "tracing_svg",
-    "pdf_bytes", "report_content",
+    "pdf_bytes", "report_content", "NotReady", "still_to_decide", "not_ready",
+    "preview_draft",
 ]
 
 log = logging.getLogger("ecgpilot.web")
@@ -245,12 +246,9 @@ def _require_editable(study: Study, user: User) -> None:
         raise Conflict(f"study {study.id} is {study.status}; amend it to change a signed report.")
 
 
-def update_draft(db: Session, user: User, study: Study, changes: list[dict[str, Any]],
-                 new_statements: list[str] = (), urgency: str | None = None) -> None:
-    """Apply the doctor's decisions: ``changes`` items ``{id, decision, text?}``; free-text
-    statements; the final urgency. Each change is logged with before/after (committed)."""
-    _require_editable(study, user)
-    draft = copy.deepcopy(study.draft)
+def _apply_changes(study: Study, user: User, draft: dict[str, Any], changes: list[dict[str, Any]],
+                   new_statements: list[str] | tuple[str, ...], urgency: str | None) -> list[StudyEvent]:
+    """Apply the doctor's decisions to ``draft`` (in place); the events describing them (not added)."""
     by_id = {s["id"]: s for s in draft["statements"]}
     events = []
     for ch in changes:
@@ -288,6 +286,25 @@ def update_draft(db: Session, user: User, study: Study, changes: list[dict[str, 
         after = {"level": u["level"], "decision": u["decision"]}
         if after != before:
             events.append(StudyEvent(study_id=study.id, user_id=user.id, action="urgency", target="urgency", before=before, after=after))
+    return events
+
+
+def preview_draft(study: Study, user: User, changes: list[dict[str, Any]], new_statements: list[str] | tuple[str, ...] = (),
+                  urgency: str | None = None) -> dict[str, Any]:
+    """The draft as it would be with these decisions, nothing saved (e.g. to check a sign attempt first)."""
+    _require_editable(study, user)
+    draft = copy.deepcopy(study.draft)
+    _apply_changes(study, user, draft, changes, new_statements, urgency)
+    return draft
+
+
+def update_draft(db: Session, user: User, study: Study, changes: list[dict[str, Any]],
+                 new_statements: list[str] = (), urgency: str | None = None) -> None:
+    """Apply the doctor's decisions: ``changes`` items ``{id, decision, text?}``; free-text
+    statements; the final urgency. Each change is logged with before/after (committed)."""
+    _require_editable(study, user)
+    draft = copy.deepcopy(study.draft)
+    events = _apply_changes(study, user, draft, changes, new_statements, urgency)
     study.draft = draft
     db.add_all(events)
     if events:
@@ -332,6 +349,9 @@ def update_identity(db: Session, user: User, study: Study, fields: dict[str, str
         new["ins_status"] = st
     for k, v in new.items():
         setattr(study, k, v)
+    if study.identity_check and any(before[k] != identity(study)[k] for k in ("family_name", "given_names", "birth_date",
+                                                                             "sex", "ins")):
+        study.ins_status, study.identity_check = "provisoire", None   # a changed trait is no longer verified
     after = identity(study)
     if after != before:
         db.add(StudyEvent(study_id=study.id, user_id=user.id, action="identity", before=before, after=after))
@@ -349,9 +369,6 @@ def require_identified_access(user: User) -> None:
                               "identity. Use the evaluation indicators and the pseudonymised CSV instead.")
 
 
-    if study.identity_check and any(before[k] != identity(study)[k] for k in ("family_name", "given_names", "birth_date",
-                                                                             "sex", "ins")):
-        study.ins_status, study.identity_check = "provisoire", None   # a changed trait is no longer verified
 def redacted_analysis(analysis: dict[str, Any] | None) -> dict[str, Any] | None:
     """The analysis document for pseudonymised access, built from an allow-list: quality,
     measurements, AI output, the recording's technical traits, the device's own measurements and
@@ -391,41 +408,86 @@ def identity(study: Study, *, pseudonymised: bool = False) -> dict[str, Any]:
             "ins": study.ins, "ins_status": study.ins_status}
 
 
-def report_content(study: Study, user: User | None = None, signed_at: datetime | None = None, version: int | None = None) -> dict[str, Any]:
-    """The report document: kept statements, urgency, patient, provenance (draft when unsigned)."""
+def report_content(study: Study, user: User | None = None, signed_at: datetime | None = None, version: int | None = None,
+                   practice: str | None = None) -> dict[str, Any]:
+    """The report document: kept statements, urgency (the doctor's; the AI's kept apart as
+    ``ai_urgency``), patient, doctor (name, RPPS), practice, provenance (draft when unsigned)."""
     draft = study.draft or {"statements": [], "urgency": {}}
     return {
         "study_id": study.id, "version": version,
         "statements": [s["text"] for s in draft["statements"] if s["decision"] in ("confirmed", "edited")],
         "decisions": draft["statements"],
         "urgency": (draft.get("urgency") or {}).get("level"),
+        "ai_urgency": (draft.get("urgency") or {}).get("ai_level"),
         "doctor": user.name if user else None, "doctor_email": user.email if user else None,
+        "doctor_rpps": user.rpps if user else None, "practice": practice,
         "signed_at": signed_at.isoformat() if signed_at else None,
         "patient": identity(study),
         "file_sha256": study.file_sha256, "model_version": study.model_version, "rules_version": study.rules_version,
     }
 
 
-def sign(db: Session, user: User, study: Study) -> Report:
+class NotReady(Conflict):
+    """Signing refused: statements (``pending``, their ids) or the urgency (``urgency_pending``) are undecided."""
+
+    def __init__(self, message: str, pending: list[str], urgency_pending: bool) -> None:
+        super().__init__(message)
+        self.pending, self.urgency_pending = pending, urgency_pending
+
+
+def still_to_decide(draft: dict[str, Any] | None) -> tuple[list[str], bool]:
+    """(ids of the statements still to decide, whether the urgency is still to decide) of a draft."""
+    draft = draft or {"statements": [], "urgency": {}}
+    u = draft.get("urgency") or {}
+    return [s["id"] for s in draft["statements"] if s["decision"] == "pending"], (u.get("decision") == "pending"
+                                                                                 or not u.get("level"))
+
+
+def not_ready(draft: dict[str, Any], lang: str = "fr") -> NotReady | None:
+    """The refusal to sign ``draft`` (in ``lang``, the statements named by their text), or ``None`` when it can be signed."""
+    pending, urgency = still_to_decide(draft)
+    if not pending and not urgency:
+        return None
+    texts = {s["id"]: s["text"] for s in draft["statements"]}
+    named = [f"« {texts[i]} »" if lang == "fr" else f"“{texts[i]}”" for i in pending]
+    if lang == "fr":
+        what = [f"{len(pending)} énoncé(s) à décider ({' ; '.join(named)})"] if pending else []
+        what += ["l'urgence à choisir"] if urgency else []
+        msg = (f"Le compte rendu n'est pas signé : {' et '.join(what)}. Pour chaque énoncé surligné, choisissez "
+               "« confirmé », « modifié » ou « rejeté », choisissez l'urgence, puis signez.")
+    else:
+        what = [f"{len(pending)} statement(s) to decide ({'; '.join(named)})"] if pending else []
+        what += ["the urgency to choose"] if urgency else []
+        msg = (f"The report is not signed: {' and '.join(what)}. For each highlighted statement choose confirmed, "
+               "edited or rejected, choose the urgency, then sign.")
+    return NotReady(msg, pending, urgency)
+
+
+def sign(db: Session, user: User, study: Study, *, data_dir: Path | None = None, lang: str = "fr") -> Report:
     """Freeze the draft as a new signed report version (committed).
 
-    Refused while a statement or the urgency is undecided."""
+    Refused (:class:`NotReady`, nothing logged) while a statement or the urgency is undecided. With
+    ``data_dir`` the version's documents (PDF in ``lang`` and French, CDA, FHIR) are rendered and frozen
+    in the file store, their SHA-256 in the signature's audit entry (:func:`ecgpilot.web.documents.freeze`)."""
     _require_editable(study, user)
-    draft = study.draft
-    pending = [s["id"] for s in draft["statements"] if s["decision"] == "pending"]
-    if pending or draft["urgency"].get("decision") == "pending" or not draft["urgency"].get("level"):
-        todo = pending + ([] if draft["urgency"].get("level") and draft["urgency"]["decision"] != "pending" else ["urgency"])
-        raise Conflict(f"cannot sign study {study.id}: still to decide: {', '.join(todo)}; confirm, edit or reject each.")
+    refusal = not_ready(study.draft, lang)
+    if refusal is not None:
+        raise refusal
+    from ecgpilot.web import documents
+
     version = (db.scalar(select(func.max(Report.version)).where(Report.study_id == study.id)) or 0) + 1
     now = utcnow()
-    content = report_content(study, user, now, version)
+    content = report_content(study, user, now, version, practice=documents.practice_name(db, study))
     digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
     rep = Report(study_id=study.id, version=version, signed_by=user.id, signed_at=now, content=content, content_sha256=digest)
     db.add(rep)
+    db.flush()
+    frozen = documents.freeze(db, data_dir, study, rep, lang) if data_dir is not None else {}
     study.status = "signed"
     db.add(StudyEvent(study_id=study.id, user_id=user.id, action="sign", target=f"v{version}", after={"sha256": digest}))
     audit_event(db, user, "signature", f"study:{study.id}", input_sha256=study.file_sha256, model_version=study.model_version,
-                rules_version=study.rules_version, outputs=content, details={"version": version, "report_sha256": digest})
+                rules_version=study.rules_version, outputs=content,
+                details={"version": version, "report_sha256": digest, **frozen})
     db.commit()
     return rep
 
@@ -471,26 +533,24 @@ def tracing_svg(record: ECGRecord, analysis: dict[str, Any] | None, *, reading: 
     return svg[svg.index("<svg"):] if "<svg" in svg else svg
 
 
-def pdf_bytes(db: Session, data_dir: Path, study: Study, lang: str = "fr", version: int | None = None) -> bytes:
-    """PDF of the last signed version (or ``version``), else of the current draft (watermarked)."""
+def pdf_bytes(db: Session, data_dir: Path, study: Study, lang: str = "fr", version: int | None = None,
+              user: User | None = None) -> bytes:
+    """PDF of the last signed version (or ``version``): the bytes frozen at signing, never re-rendered;
+    else of the current draft (marked as a draft), drawn now."""
+    from ecgpilot.web import documents
+
     reps = reports(db, study)
     chosen = None
     if version is not None:
         chosen = next((r for r in reps if r.version == version), None)
         if chosen is None:
-            raise RecordError(f"study {study.id} has no signed version {version}; versions: {[r.version for r in reps]}.")
+            raise RecordError((f"cet ECG n'a pas de version signée {version} ; versions signées : "
+                               f"{', '.join(str(r.version) for r in reps) or 'aucune'}.") if lang == "fr" else
+                              (f"this ECG has no signed version {version}; signed versions: "
+                               f"{', '.join(str(r.version) for r in reps) or 'none'}."))
     elif study.status == "signed" and reps:
         chosen = reps[-1]
-    report = chosen.content if chosen else report_content(study)
-    from ecgpilot.web.i18n import t
-
-    level = report.get("urgency")
-    conclusion = f"{t('urgency', lang)} : {t('u_' + level, lang)}" if level in URGENCY_LEVELS else None
-    report = dict(report, patient=dict(report["patient"], given_name=report["patient"].get("given_names")),
-                  final_statements=report["statements"], conclusion=conclusion)
-    from ecgpilot.render.pdf import report_pdf
-
-    record = study_record(data_dir, study)
-    if record is None:
-        raise Conflict(f"study {study.id} has no readable tracing ({study.error or 'unreadable file'}); no PDF report can be made.")
-    return report_pdf(record, study.analysis or {}, study.interpretation or {}, report=report, lang=lang)
+    if chosen is None:
+        return documents.render_pdf(data_dir, study, report_content(study, practice=documents.practice_name(db, study)), lang)
+    signer = user or db.get(User, chosen.signed_by)
+    return documents.signed_document(db, data_dir, signer, study, chosen, "pdf", lang)
