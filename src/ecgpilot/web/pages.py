@@ -206,7 +206,7 @@ def study_view(request: Request, db: Session, user: User, study: Any, status_cod
         "also_considered": (study.interpretation or {}).get("also_considered", []),
         "status_label": status_label(study.ins_status, lang), "id_documents": ID_DOCUMENTS, "insi_sources": INSI_SOURCES,
         "identity_check": identity.check_summary(study.identity_check, lang), "identity_error": None, "form": None,
-        "verify_error": None, "notice": None,
+        "verify_error": None, "notice": None, "age": practice.age_at_recording(study),
         "cart": compare.device_comparison(study.analysis, lang),
         "previous": None if pseudo else practice.previous_for_page(db, data_dir(request), study, lang),
         "rpps_missing": practice.rpps_warning(user, lang) if study.status == "to_read" else None,
@@ -361,6 +361,16 @@ def _admin(user: User) -> User:
     return require_role(user, "admin", "cannot manage accounts; ask your practice's admin.")
 
 
+def _users_page(request: Request, db: Session, user: User, status_code: int = 200, **extra: Any) -> Response:
+    from ecgpilot.web import practice
+
+    users = list(db.scalars(select(User).order_by(User.practice_id, User.email)))
+    ctx: dict[str, Any] = {"user": user, "users": users, "roles": ROLES, "practices": practice.practices(db),
+                           "created": None, "error": None, "form": {}, "saved": None}
+    ctx.update(extra)
+    return render(request, "users.html", ctx, status_code)
+
+
 @router.get("/admin/users", response_class=HTMLResponse)
 def users_page(request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
     _admin(user)
@@ -369,6 +379,10 @@ def users_page(request: Request, db: Session = Depends(db_session), user: User =
 
 @router.post("/admin/users", response_class=HTMLResponse)
 async def add_user_page(request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
+    """A new account: name, e-mail, role, practice, RPPS, MSSanté address (checked; the form is kept on error)."""
+    from ecgpilot.store.users import MIN_PASSWORD
+    from ecgpilot.web import practice
+
     form = await checked_form(request)
     _admin(user)
     lang = lang_of(request)
@@ -443,16 +457,6 @@ async def rename_practice_page(practice_id: int, request: Request, db: Session =
         db.rollback()
         return _users_page(request, db, user, 422, practice_error=str(exc))
     return RedirectResponse("/admin/users#practices", status_code=303)
-def _users_page(request: Request, db: Session, user: User, status_code: int = 200, **extra: Any) -> Response:
-    from ecgpilot.web import practice
-
-    users = list(db.scalars(select(User).order_by(User.practice_id, User.email)))
-    ctx: dict[str, Any] = {"user": user, "users": users, "roles": ROLES, "practices": practice.practices(db),
-                           "created": None, "error": None, "form": {}, "saved": None}
-    ctx.update(extra)
-    return render(request, "users.html", ctx, status_code)
-
-
 
 
 @router.get("/api/v1/docs", response_class=HTMLResponse)
@@ -461,8 +465,4 @@ def api_docs(request: Request) -> Response:
     spec = request.app.openapi()
     return render(request, "api_docs.html", {"user": None, "spec": spec})
 
-
-    """A new account: name, e-mail, role, practice, RPPS, MSSanté address (checked; the form is kept on error)."""
-    from ecgpilot.store.users import MIN_PASSWORD
-    from ecgpilot.web import practice
 

@@ -20,7 +20,7 @@ from ecgpilot.ins import normalize_trait
 from ecgpilot.store.models import ROLES, Practice, Report, Study, StudyEvent, User, utcnow
 from ecgpilot.web import services
 
-__all__ = ["rpps_key", "check_rpps", "check_mssante", "rpps_warning", "practices", "create_practice", "rename_practice",
+__all__ = ["age_at_recording", "rpps_key", "check_rpps", "check_mssante", "rpps_warning", "practices", "create_practice", "rename_practice",
            "update_account", "find_duplicate", "archive", "restore", "archived_studies", "previous_signed",
            "previous_for_page", "serial_proposal", "apply_serial_comparison"]
 
@@ -219,6 +219,17 @@ def archived_studies(db: Session, user: User, limit: int = 50) -> list[Study]:
 
 
 # ------------------------------------------------------------------ previous ECG ----
+
+def age_at_recording(study: Study) -> float | None:
+    """The patient's age at the recording: the file's, else from the birth date (``None`` if unknown)."""
+    if study.age_years is not None:
+        return float(study.age_years)
+    if study.birth_date is None:
+        return None
+    when = (study.recorded_at or study.created_at).date()
+    b = study.birth_date
+    return float(when.year - b.year - ((when.month, when.day) < (b.month, b.day)))
+
 
 def _when(study: Study) -> Any:
     return study.recorded_at or study.created_at.replace(tzinfo=None)
