@@ -80,7 +80,9 @@ def test_classifier_flags_absurd_records() -> None:
     huge[1, 5] = 3e32
     assert "from the median" in bench_fuzz._absurd(SimpleNamespace(signal=huge, fs=500.0))
     wide = ok.copy()
-    wide[1, :50] = 60_000.0
+    wide[1, :50] = 60_000.0  # one lead saturated: kept
+    assert bench_fuzz._absurd(SimpleNamespace(signal=wide, fs=500.0)) is None
+    wide[0, 500:550] = -60_000.0  # every lead: a wrong scale
     assert "beyond 50 mV" in bench_fuzz._absurd(SimpleNamespace(signal=wide, fs=500.0))
     assert "samples" in bench_fuzz._absurd(SimpleNamespace(signal=ok[:, :2], fs=500.0))
 
@@ -119,9 +121,11 @@ def test_any_exception_inside_a_reader_becomes_a_corrupt_file_error(exc: Excepti
 # -- the plausibility rule ---------------------------------------------------------------------
 
 
-def _csv(tmp_path: Path, lead_ii: np.ndarray, name: str = "a_rule.csv", fs: int = 500) -> Path:
+def _csv(tmp_path: Path, lead_ii: np.ndarray, name: str = "a_rule.csv", fs: int = 500,
+         lead_i: np.ndarray | None = None) -> Path:
     n = lead_ii.size
-    lead_i = 100.0 * np.sin(np.arange(n) / 10.0)
+    if lead_i is None:
+        lead_i = 100.0 * np.sin(np.arange(n) / 10.0)
     rows = "".join(f"{a:.1f},{b:.1f}\n" for a, b in zip(lead_i, lead_ii))
     path = tmp_path / name
     path.write_text(f"# fs={fs}\n# units=uV\nI,II\n" + rows)
@@ -135,11 +139,17 @@ def test_a_sample_beyond_one_volt_is_refused(tmp_path: Path) -> None:
         read_ecg(_csv(tmp_path, ii))
 
 
-def test_more_than_one_percent_beyond_50_mv_is_refused(tmp_path: Path) -> None:
+def test_every_lead_beyond_50_mv_is_refused_one_saturated_lead_is_kept(tmp_path: Path) -> None:
+    """A lead off saturates at its rail (CinC 2011 phone ECGs: up to 181 mV, 11 of 12 leads) and is the
+    quality gate's business; every lead beyond 50 mV is a wrong gain, unit or scale."""
     ii = np.zeros(2000)
-    ii[:30] = 60_000.0  # 1.5 %
-    with pytest.raises(CorruptFileError, match=r"1\.5% of the samples of lead II lie beyond 50000 µV"):
-        read_ecg(_csv(tmp_path, ii))
+    ii[:30] = 60_000.0  # 1.5 % of lead II
+    assert read_ecg(_csv(tmp_path, ii)).n_samples == 2000
+    i = np.zeros(2000)
+    i[1000:1022] = -70_000.0  # 1.1 % of lead I
+    with pytest.raises(CorruptFileError, match=r"every lead has more than 1% of its samples beyond 50000 µV "
+                                               r".*lead I: 1\.1%"):
+        read_ecg(_csv(tmp_path, ii, lead_i=i))
 
 
 def test_dc_offset_and_pacing_spikes_are_kept(tmp_path: Path) -> None:
@@ -167,3 +177,17 @@ def test_csv_directive_with_a_long_run_of_spaces_is_read_in_linear_time(tmp_path
     path = tmp_path / "a_spaces.csv"
     path.write_text("# fs=500\n# units=uV\n# note=a" + " " * 1_000_000 + "b\nI,II\n" + "1,2\n" * 100)
     assert read_ecg(path).n_samples == 100
+
+
+def test_muse_absurd_amplitude_units_per_bit_is_refused_not_usable(tmp_path: Path) -> None:
+    """Issue 23: LeadAmplitudeUnitsPerBit=1e30 was read as a valid ECG and got a reading."""
+    import re
+
+    src = data_file("format-samples", "ge-muse-xml", "braveheart", "example1.xml").read_text(encoding="utf-8",
+                                                                                            errors="replace")
+    bad = re.sub(r"<LeadAmplitudeUnitsPerBit>[^<]*</LeadAmplitudeUnitsPerBit>",
+                 "<LeadAmplitudeUnitsPerBit>1e30</LeadAmplitudeUnitsPerBit>", src)
+    path = tmp_path / "a_units.xml"
+    path.write_text(bad, encoding="utf-8")
+    with pytest.raises(CorruptFileError, match=r"µV from its baseline, beyond the 1000000 µV \(1 V, MAX_ABS_UV\)"):
+        read_ecg(path)
