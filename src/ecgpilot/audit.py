@@ -22,6 +22,11 @@ secret key is given it also carries an HMAC-SHA256 signature of (range, anchor) 
 :func:`verify` checks with the same key. A chain whose head rows are missing verifies only if a
 checkpoint covering exactly those rows exists.
 
+Signed documents. An entry whose ``details`` has ``documents`` (``{"pdf:fr": sha256, "cda": ...}``:
+the signature of a report, or the first export that froze a document) vouches for those bytes;
+:func:`verify_documents` reads each through a caller-given function (the file store) and reports
+the missing ones and those whose SHA-256 no longer matches.
+
 Deleting the *last* rows cannot be seen from inside any hash chain: export :func:`head` regularly
 (e.g. in the backup or to the administrator) and pass it to ``verify(expected_head=...)``.
 
@@ -35,6 +40,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -71,6 +77,8 @@ __all__ = [
     "entries",
     "head",
     "verify",
+    "verify_documents",
+    "DocumentsResult",
     "purge",
     "count",
     "pseudonymise",
@@ -377,6 +385,56 @@ def verify(engine: Engine, *, key: bytes | None = None, expected_head: tuple[int
         if seq > 0 and match is not None and match["hash"] != h:
             return VerifyResult(False, len(rows), seq, "entry differs from the saved head hash (chain rewritten)")
     return VerifyResult(True, len(rows))
+
+
+@dataclass(frozen=True)
+class DocumentsResult:
+    """Outcome of :func:`verify_documents`: documents checked, and the bad ones as (seq, name, sha256, reason)."""
+
+    checked: int
+    bad: tuple[tuple[int, str, str, str], ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.bad
+
+    def __str__(self) -> str:
+        if self.ok:
+            return f"signed documents OK: {self.checked} checked against the hashes in the audit trail"
+        lines = [f"signed documents BROKEN: {len(self.bad)} of {self.checked}"]
+        lines += [f"  audit entry {seq}: {name} {sha[:16]}... {reason}" for seq, name, sha, reason in self.bad]
+        return "\n".join(lines)
+
+
+def verify_documents(engine: Engine, read: Callable[[str], bytes | None]) -> DocumentsResult:
+    """Check every document named in the trail (``details.documents``) against its SHA-256.
+
+    ``read(sha256)`` returns the stored bytes, or ``None`` when there are none (e.g. the file store's
+    reader). A document is bad when missing or when its bytes hash to something else."""
+    checked = 0
+    bad: list[tuple[int, str, str, str]] = []
+    with engine.connect() as conn:
+        rows = conn.execute(select(audit_log.c.seq, audit_log.c.target, audit_log.c.details)
+                            .where(audit_log.c.details.like('%"documents"%')).order_by(audit_log.c.seq)).all()
+    for seq, target, raw in rows:
+        try:
+            docs = json.loads(raw).get("documents") or {}
+        except ValueError:
+            continue
+        for name, sha in sorted(docs.items()) if isinstance(docs, dict) else ():
+            checked += 1
+            try:
+                data = read(str(sha))
+            except Exception as exc:  # the reader's own refusal (missing, unreadable) counts as missing
+                data, why = None, str(exc)
+            else:
+                why = "is missing"
+            label = f"{target} {name}" if target else name
+            if data is None:
+                bad.append((seq, label, str(sha), why))
+            elif hashlib.sha256(data).hexdigest() != sha:
+                bad.append((seq, label, str(sha), "was changed (its SHA-256 no longer matches the trail)"))
+    return DocumentsResult(checked, tuple(bad))
 
 
 def purge(

@@ -87,7 +87,26 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         return 0
     result = audit.verify(engine, key=args.key.encode() if args.key else None)
     print(result)
-    return 0 if result.ok else 1
+    data_dir = _data_dir_of(args)
+    if data_dir is None:
+        print("signed documents not checked: give --data-dir (the app's data folder)")
+        return 0 if result.ok else 1
+    from ecgpilot.store import files as filestore
+
+    docs = audit.verify_documents(engine, lambda sha: filestore.read_document(data_dir, sha))
+    print(docs)
+    return 0 if result.ok and docs.ok else 1
+
+
+def _data_dir_of(args: argparse.Namespace) -> Path | None:
+    """The data folder holding the signed documents: ``--data-dir``, else the folder of a SQLite database file."""
+    if getattr(args, "data_dir", None):
+        return Path(args.data_dir)
+    db = str(args.db)
+    if "://" in db and not db.startswith("sqlite:///"):
+        return None
+    f = Path(db.removeprefix("sqlite:///"))
+    return f.parent if f.is_file() else None
 
 
 def _cmd_ai(args: argparse.Namespace) -> int:
@@ -190,6 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
         a = asub.add_parser(name, help=hlp)
         a.add_argument("--db", required=True, help="database URL or SQLite file holding audit_log")
         a.add_argument("--key", default=None, help="checkpoint signing key (text)")
+        if name == "verify":
+            a.add_argument("--data-dir", default=None, help="the app's data folder, to check the signed documents "
+                                                            "against their hashes (default: the SQLite file's folder)")
         if name == "purge":
             a.add_argument("--days", type=int, required=True, help="delete entries older than this many days")
             a.add_argument("--actor", default="cli-admin", help="who runs the purge (logged)")

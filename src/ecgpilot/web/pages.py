@@ -194,11 +194,13 @@ def study_view(request: Request, db: Session, user: User, study: Any, status_cod
     opinions = care.opinions_of_study(db, study)
     people = {u.id: u for u in db.scalars(select(User).where(User.id.in_([o.cardiologist_id for o in opinions] or [0])))}
     pseudo = services.access_of(user) == "pseudonymised"
+    from ecgpilot.web import history
     ctx: dict[str, Any] = {
         "pseudo": pseudo, "opinions": opinions, "people": people,
         "cardiologists": [c for c in care.cardiologists(db) if c.id != user.id],
         "dispatches": care.dispatches(db, request.app.state.engine, study),
         "user": user, "study": study, "svg": svg, "reports": reps, "signers": signers, "events": events,
+        "history": history.sentences(db, events, lang, pseudo=pseudo),
         "ins_statuses": INS_STATUSES, "analysis": study.analysis or {}, "draft": study.draft or {"statements": [], "urgency": {}},
         "matrix": matrix_rows(study.analysis, study.interpretation), "matrix_columns": MATRIX_COLUMNS,
         "reading": {s["id"]: s for s in (study.interpretation or {}).get("statements", [])},
