@@ -603,8 +603,9 @@ def test_model_card_served_to_every_user(app) -> None:  # noqa: ANN001
     card = (Path(__file__).resolve().parents[1] / "MODEL_CARD.md").read_text(encoding="utf-8")
     first_heading = next(line for line in card.splitlines() if line.startswith("#"))
     for who in ("a@x.fr", "e@x.fr", "adm@x.fr", "c@x.fr"):
-        page = html.unescape(_web(app, who).get("/model-card").text)
+        page = html.unescape(_web(app, who).get("/model-card/technical").text)
         assert first_heading in page and "fold 10" in page, who
+        assert 'href="/model-card/technical"' in _web(app, who).get("/model-card").text, who
     assert TestClient(app).get("/model-card", follow_redirects=False).status_code == 303  # login first
 
 

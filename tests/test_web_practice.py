@@ -209,3 +209,33 @@ def test_practice_admin_rpps_mssante_and_french_roles(app) -> None:  # noqa: ANN
     doc = _client(app, "dr.c@x.fr")
     page = doc.get(_upload(doc, *_muse()).headers["location"]).text
     assert 'id="rpps-warning"' not in page
+
+
+def test_model_card_a_gp_can_read_in_french_and_english(app) -> None:  # noqa: ANN001
+    from pathlib import Path
+
+    from ecgpilot.web.model_card import markdown_tables
+
+    card = (Path(__file__).resolve().parents[1] / "MODEL_CARD.md").read_text(encoding="utf-8")
+    perf = next(t for t in markdown_tables(card) if t[0][0] == "task")
+    sub = next(t for t in markdown_tables(card) if t[0][:2] == ["statement", "all"])
+    c = _client(app)
+    page = html.unescape(c.get("/model-card").text)
+    for heading in ("À quoi sert-elle", "Pour qui", "Sur quelles données elle a appris", "Avec quelle fiabilité",
+                    "Limites connues et erreurs possibles", "La règle : le médecin décide", "Version"):
+        assert f">{heading}</h2>" in page, heading
+    assert "Allemagne entre 1989 et 1996" in page and "sans marquage CE" in page
+    superclass = perf[1][1]  # e.g. "0.937 (0.930-0.943)", shown the French way
+    assert superclass.replace(".", ",") in page
+    lvh = next(r for r in sub if r[0] == "LVH")
+    assert f"<td>{lvh[5].replace('.', ',')}</td>" in page  # the subgroup (>= 60 y) result
+    assert "sur 8 (sensibilité 0,625)" in page
+    import json
+
+    from ecgpilot.model import default_model_path
+
+    version = json.loads(default_model_path().with_suffix(".json").read_text())["version"]
+    assert version in _text(page, "mc-model-version").replace("<code>", "")
+    assert "sha256" not in page.split('id="mc-version"')[0]  # no hashes or file paths in the GP's text
+    en = html.unescape(c.get("/model-card?lang=en").text)
+    assert ">What it is for</h2>" in en and superclass in en and "not CE-marked" in en

@@ -300,8 +300,17 @@ def model_card_text() -> str:
 
 @router.get("/model-card", response_class=HTMLResponse)
 def model_card(request: Request, user: User = Depends(page_user)) -> Response:
-    """The AI's model card (intended use, data, performance, limits), for every user."""
-    return render(request, "model_card.html", {"user": user, "text": model_card_text()})
+    """The AI's model card as a GP reads it (intended use, users, data, performance with the external
+    and subgroup results, limits, the human-oversight rule, the version), for every user."""
+    from ecgpilot.web.model_card import card_facts
+
+    return render(request, "model_card.html", {"user": user, "facts": card_facts(model_card_text())})
+
+
+@router.get("/model-card/technical", response_class=HTMLResponse)
+def model_card_technical(request: Request, user: User = Depends(page_user)) -> Response:
+    """The technical model card (``MODEL_CARD.md``) as written."""
+    return render(request, "model_card_technical.html", {"user": user, "text": model_card_text()})
 
 
 # ------------------------------------------------------------------ evaluation ------
