@@ -191,3 +191,26 @@ def test_muse_absurd_amplitude_units_per_bit_is_refused_not_usable(tmp_path: Pat
     path.write_text(bad, encoding="utf-8")
     with pytest.raises(CorruptFileError, match=r"µV from its baseline, beyond the 1000000 µV \(1 V, MAX_ABS_UV\)"):
         read_ecg(path)
+
+
+def test_wfdb_samples_per_frame_count_in_the_budget(tmp_path: Path) -> None:
+    """'16x100000' made wfdb allocate 954 MiB for a 120 kB file; the frame size is now in the budget and in
+    the signal file's expected length."""
+    import shutil
+
+    src = data_file("ludb", "data", "1.hea")
+    shutil.copyfile(src.with_suffix(".dat"), tmp_path / "1.dat")
+    lines = src.read_text().splitlines()
+    for spf, match in (("100000", r"MAX_SAMPLES"), ("2", r"need 130000 bytes: the file is truncated")):
+        lines_x = [lines[0], lines[1].replace("1.dat 16 ", f"1.dat 16x{spf} ", 1), *lines[2:]]
+        (tmp_path / "1.hea").write_text("\n".join(lines_x) + "\n")
+        with pytest.raises(CorruptFileError, match=match):
+            read_ecg(tmp_path / "1.hea")
+
+
+def test_xli_chunk_declaring_more_samples_than_its_bytes_can_expand_to_is_refused() -> None:
+    from ecgpilot.io._xli import HEADER, decode_xli
+
+    payload = HEADER.pack(100, 1, 0) + bytes(100)
+    with pytest.raises(CorruptFileError, match=r"expand 100 bytes into 1,000,000 samples.*MAX_SAMPLES_PER_COMPRESSED_BYTE"):
+        decode_xli(payload, 1_000_000)

@@ -28,6 +28,7 @@ __all__ = [
     "MAX_HUFFMAN_CODES",
     "MAX_HUFFMAN_PREFIX_BITS",
     "MAX_LZW_SLACK_BYTES",
+    "MAX_SAMPLES_PER_COMPRESSED_BYTE",
     "MAX_CSV_CELL_CHARS",
     "MAX_ABS_UV",
     "MAX_TYPICAL_UV",
@@ -56,8 +57,11 @@ MAX_SAMPLES = 20_000_000
 MAX_HUFFMAN_TABLES = 64
 MAX_HUFFMAN_CODES = 4096
 MAX_HUFFMAN_PREFIX_BITS = 16
-#: Philips XLI: an LZW chunk may decode to at most ``2 x samples`` bytes plus this slack (one entry).
+#: Philips XLI: an LZW chunk may decode to at most ``2 x samples`` bytes plus this slack (one entry),
+#: and may declare at most this many samples per byte of the chunk (a flat lead of a real file: 20;
+#: SCP Huffman codes hold at most 8 per byte by construction, 32 with bimodal compression).
 MAX_LZW_SLACK_BYTES = 1024
+MAX_SAMPLES_PER_COMPRESSED_BYTE = 64
 #: CSV: longest header cell (a lead name with its unit, e.g. ``V1 (mV)``).
 MAX_CSV_CELL_CHARS = 64
 

@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ecgpilot.errors import CorruptFileError
-from ecgpilot.io._limits import MAX_LZW_SLACK_BYTES
+from ecgpilot.io._limits import MAX_LZW_SLACK_BYTES, MAX_SAMPLES_PER_COMPRESSED_BYTE
 
 __all__ = ["lzw_decode", "unpack_planes", "undo_prediction", "decode_xli"]
 
@@ -136,6 +136,12 @@ def decode_xli(payload: bytes, n_samples: int, max_leads: int | None = None) -> 
             raise CorruptFileError(
                 f"XLI chunk {len(leads) + 1} announces {size} bytes but only "
                 f"{len(payload) - offset} remain; the waveform is truncated."
+            )
+        if n_samples > MAX_SAMPLES_PER_COMPRESSED_BYTE * size:
+            raise CorruptFileError(
+                f"XLI chunk {len(leads) + 1} would expand {size} bytes into {n_samples:,} samples, more than "
+                f"{MAX_SAMPLES_PER_COMPRESSED_BYTE} a byte (MAX_SAMPLES_PER_COMPRESSED_BYTE); the sample count or "
+                "the compressed waveform is corrupt."
             )
         raw = lzw_decode(payload[offset : offset + size], max_out=2 * n_samples + MAX_LZW_SLACK_BYTES)
         offset += size

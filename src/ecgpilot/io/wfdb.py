@@ -107,9 +107,11 @@ def _check_signal_files(hdr: Any, folder: Path, hea: Path) -> None:
             "ecgpilot needs it to check the signal file is complete."
         )
     per_file: dict[str, list[int]] = {}
+    frames: dict[str, list[int]] = {}  # samples per frame of each of the file's signals
     offsets: dict[str, int] = {}
     for i, name in enumerate(hdr.file_name):
         per_file.setdefault(name, []).append(int(hdr.fmt[i]))
+        frames.setdefault(name, []).append(int((hdr.samps_per_frame or [1] * hdr.n_sig)[i] or 1))
         offsets[name] = int((hdr.byte_offset or [0] * hdr.n_sig)[i] or 0)
     for name, fmts in per_file.items():
         f = folder / name
@@ -126,7 +128,7 @@ def _check_signal_files(hdr: Any, folder: Path, hea: Path) -> None:
             )
         if name.lower().endswith(".mat"):
             _check_mat_v4(f, len(fmts), n, offsets[name], fmts, hea)
-        need = offsets[name] + math.ceil(n * sum(_BYTES_PER_SAMPLE[x] for x in fmts))
+        need = offsets[name] + math.ceil(n * sum(_BYTES_PER_SAMPLE[x] * k for x, k in zip(fmts, frames[name])))
         have = f.stat().st_size
         if have < need:
             raise CorruptFileError(
@@ -328,7 +330,8 @@ def _read_record(wfdb: Any, hea: Path, record_name: str, start: datetime | None)
         raise CorruptFileError(f"{hea.name!r}: malformed WFDB header: {exc}") from exc
     if not hdr.fs or hdr.fs <= 0:
         raise CorruptFileError(f"{hea.name!r}: sampling rate {hdr.fs!r} is not a positive number.")
-    check_samples(int(hdr.n_sig or 0), int(hdr.sig_len or 0), f"{hea.name!r} (WFDB record line)")
+    frames = [int(x or 1) for x in (hdr.samps_per_frame or [1] * int(hdr.n_sig or 0))]  # samples per frame
+    check_samples(sum(frames), int(hdr.sig_len or 0), f"{hea.name!r} (WFDB record line x samples per frame)")
     _check_signal_files(hdr, Path(record_name).parent, hea)
 
     keep: list[int] = []
