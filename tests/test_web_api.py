@@ -35,7 +35,7 @@ def test_errors_are_problem_json(api, tmp_path) -> None:  # noqa: ANN001
     _assert_problem(api.get("/api/v1/studies/999"), 404)
     _assert_problem(api.get("/api/v1/studies/abc"), 422)
     _assert_problem(api.get("/api/v1/studies?status=bogus"), 422)
-    _assert_problem(api.post("/api/v1/studies", files=[("files", ("e.xml", b""))]), 413)
+    _assert_problem(api.post("/api/v1/studies", files=[("files", ("e.xml", b""))]), 422)   # empty: nothing to read
     _assert_problem(api.get("/api/v1/nothing-here"), 404)
     _assert_problem(api.delete("/api/v1/studies"), 405)
 

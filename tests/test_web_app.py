@@ -48,7 +48,7 @@ def test_csrf_required_on_post(app) -> None:  # noqa: ANN001
     client = TestClient(app)
     login(client, "a@x.fr")
     r = client.post("/upload", data={"csrf": "forged"}, files=[("files", ("x.xml", b"<x/>"))])
-    assert r.status_code == 403 and "CSRF" in r.text
+    assert r.status_code == 403 and "La page a expiré" in html.unescape(r.text)
     r = client.post("/login", data={"email": "a@x.fr", "password": PASSWORD})
     assert r.status_code == 403
 
@@ -126,7 +126,10 @@ def test_upload_limits(tmp_path) -> None:  # noqa: ANN001
     client = TestClient(make_app(tmp_path, max_upload_bytes=1000))
     login(client, "a@x.fr")
     r = _upload_page(client, [("big.xml", b"x" * 2000)])
-    assert r.status_code == 413 and "over the limit of 1000 bytes" in r.text
+    assert r.status_code == 413 and "au-delà de la limite de 1000 octets" in html.unescape(r.text)
+    r = _upload_page(client, [("", b"")])                     # "no file selected": a clear 422, in French
+    assert r.status_code == 422 and "Aucun fichier n'a été reçu" in html.unescape(r.text)
+    assert 'id="error-back"' in r.text
     assert not list((tmp_path / "data").glob("files/*"))
 
 

@@ -29,7 +29,7 @@ from ecgpilot.security.oidc import OIDCConfig
 from ecgpilot.store import migrate, open_database
 from ecgpilot.store.models import OpinionRequest, Study, User
 from ecgpilot.web import care, i18n, services
-from ecgpilot.web.services import Conflict, UploadRejected
+from ecgpilot.web.services import Conflict, NothingUploaded, UploadRejected
 
 __all__ = ["Settings", "create_app", "LoginRequired", "LoginLimiter", "OutboxWorker"]
 
@@ -93,7 +93,7 @@ class LoginLimiter:
 
 
 _STATUS_OF: tuple[tuple[type[BaseException], int], ...] = (
-    (UploadRejected, 413), (Conflict, 409), (PermissionError, 403), (ReadError, 422),
+    (NothingUploaded, 422), (UploadRejected, 413), (Conflict, 409), (PermissionError, 403), (ReadError, 422),
     (RecordError, 422), (ConfigError, 400), (ECGPilotError, 422),
 )
 
@@ -143,6 +143,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.limiter = LoginLimiter(settings.login_attempts, settings.login_window_s)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals["t"] = i18n.t
+    templates.env.globals["texts"] = i18n.TEXT
     app.state.templates = templates
 
     app.add_middleware(SessionMiddleware, secret_key=settings.secret_key or secrets.token_urlsafe(32),
@@ -169,10 +170,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def _is_api(request: Request) -> bool:
         return request.url.path.startswith("/api/")
 
-    def _error_page(request: Request, status: int, message: str) -> Response:
+    def _error_page(request: Request, status: int, message: str, exc: BaseException | None = None) -> Response:
+        """The refusal in the user's language (the exception's own words when it has them, else a plain
+        sentence for the status, the technical text folded away), with a way back to where they were."""
         lang = pages.lang_of(request)
-        return templates.TemplateResponse(request, "error.html", {"lang": lang, "status": status, "message": message,
-                                                                  "user": None, "csrf": ""}, status_code=status)
+        said = getattr(exc, "message", None)
+        plain = said(lang) if callable(said) else None
+        if plain is None and exc is not None and lang == "fr" and isinstance(getattr(exc, "fr", None), str):
+            plain = exc.fr
+        if plain is None and status == 403 and "CSRF" in message:
+            plain = i18n.t("error_csrf", lang)
+        if status in (403, 404, 500):   # nothing there helps the user (role codes, ids): the plain sentence only
+            message = ""
+        page = {"lang": lang, "status": status, "message": plain or i18n.error_text(status, lang),
+                "detail": None if plain else message or None, "back": _back_link(request), "user": None, "csrf": ""}
+        return templates.TemplateResponse(request, "error.html", page, status_code=status)
 
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired) -> Response:
@@ -185,7 +197,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             for k, v in (exc.headers or {}).items():
                 resp.headers[k] = v
             return resp
-        return _error_page(request, exc.status_code, str(exc.detail))
+        return _error_page(request, exc.status_code, str(exc.detail), exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -200,7 +212,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             async def handler(request: Request, exc: Exception) -> Response:
                 if _is_api(request):
                     return problem(status, str(exc), request.url.path)
-                return _error_page(request, status, str(exc))
+                return _error_page(request, status, str(exc), exc)
             return handler
         app.add_exception_handler(exc_type, _make(status))
 
@@ -246,6 +258,22 @@ class OutboxWorker:
             except Exception:  # the worker must survive a bad row or a database hiccup
                 log.exception("outbox worker error")
             self._stop.wait(self.interval_s)
+
+
+def _back_link(request: Request) -> str:
+    """Where "go back" leads: the page the request came from when it is one of ours (e.g. the study
+    page, where what was typed and the study are), else the worklist."""
+    from urllib.parse import urlsplit
+
+    ref = urlsplit(request.headers.get("referer", ""))
+    own = urlsplit(str(request.base_url))
+    if ref.netloc == own.netloc and ref.path.startswith("/") and not ref.path.startswith("//"):
+        return ref.path + (f"?{ref.query}" if ref.query else "")
+    path = request.url.path
+    parts = path.strip("/").split("/")
+    if len(parts) >= 2 and parts[0] in ("studies", "opinions") and parts[1].isdigit():
+        return f"/{parts[0]}/{parts[1]}"
+    return "/"
 
 
 def study_or_404(db: Session, user: User, study_id: int) -> Study:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["LANGS", "TEXT", "pick_lang", "t"]
+__all__ = ["LANGS", "TEXT", "pick_lang", "t", "error_text"]
 
 LANGS = ("fr", "en")
 
@@ -216,6 +216,37 @@ TEXT: dict[str, dict[str, str]] = {
                                "avec votre mot de passe.",
                          "en": "The identity provider cannot be reached right now; try again later or log in with your "
                                "password."},
+    "error_csrf": {"fr": "La page a expiré (protection de sécurité) : revenez en arrière, rechargez la page et recommencez.",
+                   "en": "The page expired (security check): go back, reload the page and try again."},
+    "go_back": {"fr": "Revenir à la page précédente", "en": "Back to the previous page"},
+    "error_detail": {"fr": "Détail technique (pour le support)", "en": "Technical detail (for support)"},
+    "error_title_400": {"fr": "Réglage refusé", "en": "Setting refused"},
+    "error_title_403": {"fr": "Action non permise", "en": "Not allowed"},
+    "error_title_404": {"fr": "Page introuvable", "en": "Page not found"},
+    "error_title_409": {"fr": "Action impossible pour le moment", "en": "Not possible right now"},
+    "error_title_413": {"fr": "Fichier trop lourd", "en": "File too large"},
+    "error_title_422": {"fr": "Saisie à corriger", "en": "Please correct the entry"},
+    "error_title_429": {"fr": "Trop de tentatives", "en": "Too many attempts"},
+    "error_title_500": {"fr": "Erreur du serveur", "en": "Server error"},
+    "error_text_400": {"fr": "Ce réglage n'est pas accepté. Revenez à la page précédente et vérifiez la valeur choisie.",
+                       "en": "This setting is not accepted. Go back and check the value chosen."},
+    "error_text_403": {"fr": "Votre rôle ne permet pas cette action. Demandez à un médecin du cabinet ou à l'administrateur.",
+                       "en": "Your role does not allow this. Ask a doctor of the practice or the administrator."},
+    "error_text_404": {"fr": "Cette page n'existe pas, ou l'ECG n'appartient pas à votre cabinet.",
+                       "en": "This page does not exist, or the ECG does not belong to your practice."},
+    "error_text_405": {"fr": "Cette adresse ne s'ouvre pas ainsi : revenez à la page précédente.",
+                       "en": "This address cannot be opened this way: go back to the previous page."},
+    "error_text_409": {"fr": "L'ECG a changé d'état entre-temps (signé, amendé ou modifié par un confrère) : rechargez sa page.",
+                       "en": "The ECG changed meanwhile (signed, amended or changed by a colleague): reload its page."},
+    "error_text_413": {"fr": "Le fichier envoyé dépasse la taille permise : vérifiez qu'il s'agit bien du fichier ECG.",
+                       "en": "The file sent is over the size allowed: check it is the ECG file."},
+    "error_text_422": {"fr": "Une valeur saisie n'a pas pu être acceptée : revenez à la page précédente et corrigez-la.",
+                       "en": "A value entered could not be accepted: go back and correct it."},
+    "error_text_429": {"fr": "Trop de tentatives : réessayez dans quelques minutes.", "en": "Too many attempts: try again in a few minutes."},
+    "error_text_500": {"fr": "Une erreur inattendue s'est produite ; rien n'a été enregistré. Réessayez ; si elle revient, "
+                             "signalez-la à l'administrateur (le détail est dans le journal du serveur).",
+                       "en": "An unexpected error occurred; nothing was saved. Try again; if it comes back, tell the "
+                             "administrator (the details are in the server log)."},
     "doctor_conclusion": {"fr": "Conclusion du médecin (signée)", "en": "The doctor's conclusion (signed)"},
     "ai_reading_was": {"fr": "Proposition de l'IA et décisions du médecin", "en": "The AI's proposal and the doctor's decisions"},
     "ai_urgency_was": {"fr": "Urgence proposée par l'IA :", "en": "Urgency proposed by the AI:"},
@@ -311,6 +342,14 @@ def t(key: str, lang: str) -> str:
     if entry is None:
         return key
     return entry.get(lang) or entry["fr"]
+
+
+def error_text(status: int, lang: str) -> str:
+    """A plain sentence for an HTTP refusal ``status`` (what happened, what to do) in ``lang``."""
+    key = f"error_text_{status}"
+    if key not in TEXT:
+        key = "error_text_500" if status >= 500 else "error_text_422"
+    return t(key, lang)
 
 
 def pick_lang(query: str | None, cookie: str | None, accept_language: str | None) -> str:

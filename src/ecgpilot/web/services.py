@@ -24,7 +24,7 @@ from ecgpilot.store.models import Report, Study, StudyEvent, User, utcnow
 from ecgpilot.ins import normalize_ins, normalize_status
 
 __all__ = [
-    "UploadRejected", "Conflict", "group_upload", "ingest", "get_study", "list_studies", "update_draft",
+    "UploadRejected", "NothingUploaded", "Conflict", "group_upload", "ingest", "get_study", "list_studies", "update_draft",
     "update_identity", "identity", "reports", "access_of", "ACCESS", "require_identified_access", "redacted_report", "redacted_analysis", "audit_event", "sign", "amend", "study_record", "tracing_svg",
     "pdf_bytes", "report_content", "NotReady", "still_to_decide", "not_ready",
     "preview_draft",
@@ -36,12 +36,28 @@ URGENCY_LEVELS = ("emergency", "repeat_now", "soon", "routine", "normal")   # mo
 DECISIONS = ("pending", "confirmed", "edited", "rejected")
 
 
-class UploadRejected(ECGPilotError):
-    """An upload refused before storage (size, count, names)."""
+class _Said(ECGPilotError):
+    """A refusal with its words for the GP: ``str()`` is English (API, logs), :meth:`message` the user's language."""
+
+    def __init__(self, message: str, *, fr: str | None = None) -> None:
+        super().__init__(message)
+        self.fr = fr
+
+    def message(self, lang: str = "fr") -> str:
+        """What is wrong and what to do, in ``lang`` (French when given, else the English text)."""
+        return self.fr if lang == "fr" and self.fr else str(self)
 
 
-class Conflict(ECGPilotError):
-    """The action does not fit the study's state (e.g. signing with undecided statements)."""
+class UploadRejected(_Said):
+    """An upload refused before storage (size, count, names): HTTP 413."""
+
+
+class NothingUploaded(_Said, RecordError):
+    """The upload held no file (or only empty ones): HTTP 422."""
+
+
+class Conflict(_Said):
+    """The action does not fit the study's state (e.g. signing with undecided statements): HTTP 409."""
 
 
 def audit_event(db: Session, user: User, action: str, target: str, **fields: Any) -> None:
@@ -58,16 +74,22 @@ def group_upload(files: list[tuple[str, bytes]], *, max_bytes: int, max_files: i
     """Check an upload and group it into studies: a WFDB ``.hea`` with its same-stem
     ``.dat``/``.mat`` files make one study, any other file is a study by itself."""
     if not files:
-        raise UploadRejected("no file received; choose at least one ECG file.")
+        raise NothingUploaded("no file received; choose at least one ECG file.",
+                              fr="Aucun fichier n'a été reçu : choisissez au moins un fichier ECG, puis « Envoyer ».")
     if len(files) > max_files:
-        raise UploadRejected(f"{len(files)} files sent; at most {max_files} per upload.")
+        raise UploadRejected(f"{len(files)} files sent; at most {max_files} per upload.",
+                             fr=f"{len(files)} fichiers envoyés : au plus {max_files} par dépôt. Déposez-les en plusieurs fois.")
     total = sum(len(c) for _, c in files)
     if total > max_bytes:
-        raise UploadRejected(f"upload of {total} bytes is over the limit of {max_bytes} bytes.")
+        raise UploadRejected(f"upload of {total} bytes is over the limit of {max_bytes} bytes.",
+                             fr=f"Le dépôt fait {_size_fr(total)}, au-delà de la limite de {_size_fr(max_bytes)} : "
+                                "un fichier ECG pèse d'ordinaire moins de 1 Mo. Vérifiez le fichier choisi.")
     clean = [(filestore.safe_name(n), c) for n, c in files]
     for name, content in clean:
         if not content:
-            raise UploadRejected(f"file {name!r} is empty.")
+            raise NothingUploaded(f"file {name!r} is empty.",
+                                  fr=f"Le fichier « {name} » est vide (0 octet) : exportez à nouveau l'ECG depuis "
+                                     "l'appareil, puis déposez-le.")
     stems = {Path(n).stem for n, _ in clean if n.lower().endswith(".hea")}
     groups: dict[str, list[tuple[str, bytes]]] = {}
     for name, content in clean:
@@ -75,6 +97,10 @@ def group_upload(files: list[tuple[str, bytes]], *, max_bytes: int, max_files: i
         key = f"wfdb:{stem}" if stem in stems and ext in (".hea", ".dat", ".mat") else f"file:{name}"
         groups.setdefault(key, []).append((name, content))
     return list(groups.values())
+
+
+def _size_fr(n: int) -> str:
+    return f"{n / 1e6:.1f} Mo".replace(".", ",") if n >= 100_000 else f"{n} octets"
 
 
 def _main_name(group: list[tuple[str, bytes]]) -> str:
@@ -243,7 +269,11 @@ def _require_editable(study: Study, user: User) -> None:
     if not user.can_sign:
         raise PermissionError(f"role {user.role!r} cannot change a report; only gp and cardiologist can.")
     if study.status != "to_read" or study.draft is None:
-        raise Conflict(f"study {study.id} is {study.status}; amend it to change a signed report.")
+        raise Conflict(f"study {study.id} is {study.status}; amend it to change a signed report.",
+                       fr="Ce compte rendu est déjà signé : il ne peut plus être modifié. Pour le corriger, cliquez "
+                          "« Amender (nouvelle version) » sur la page de l'ECG." if study.status == "signed" else
+                          "Le tracé de cet ECG est illisible : il n'y a pas de compte rendu à rédiger. Déposez à "
+                          "nouveau le fichier d'origine.")
 
 
 def _apply_changes(study: Study, user: User, draft: dict[str, Any], changes: list[dict[str, Any]],
@@ -320,7 +350,9 @@ def update_identity(db: Session, user: User, study: Study, fields: dict[str, str
     if not user.can_sign:
         raise PermissionError(f"role {user.role!r} cannot change a patient identity.")
     if study.status == "signed":
-        raise Conflict(f"study {study.id} is signed; amend it to change the identity.")
+        raise Conflict(f"study {study.id} is signed; amend it to change the identity.",
+                       fr="Le compte rendu est signé : l'identité du patient ne peut plus être modifiée. Cliquez « Amender "
+                          "(nouvelle version) », corrigez l'identité, puis signez à nouveau.")
     before = identity(study)
     new: dict[str, Any] = {}
     for key in ("family_name", "given_names"):
@@ -497,7 +529,8 @@ def amend(db: Session, user: User, study: Study) -> None:
     if not user.can_sign:
         raise PermissionError(f"role {user.role!r} cannot amend a report.")
     if study.status != "signed":
-        raise Conflict(f"study {study.id} is {study.status}; only a signed study can be amended.")
+        raise Conflict(f"study {study.id} is {study.status}; only a signed study can be amended.",
+                       fr="Ce compte rendu n'est pas signé : il se modifie directement, sans amendement.")
     study.status = "to_read"
     db.add(StudyEvent(study_id=study.id, user_id=user.id, action="amend"))
     audit_event(db, user, "change", f"study:{study.id}", details={"changes": [{"what": "amend"}]})
