@@ -77,6 +77,11 @@ NOISE_MAX_FRAC = 0.22  # LUDB maximum 0.16
 QRS_OFF_FRAC_V2 = 0.08    # median-beat QRS offset at 8 % of the velocity peak (was 5 %)
 BEAT_QRS_OFF_FRAC_V2 = 0.08  # per-beat QRS offset (the reported QRS duration) at 8 % (was 3 %)
 T_START_MS = 120.0        # the T peak is searched from QRS offset + 120 ms (was + 60 ms)
+T_LOBE_FRAC = 0.2         # a later lobe of opposite sign this large (share of the T) extends the T (biphasic T)
+T_LOBE_LOOK_MS = 120.0    # ... when it peaks within this time after the first T end
+T_LOBE_TAIL_MS = 120.0    # ... and its end is searched this far after its peak
+T_LOBE_MAX_MS = T_TAIL_MS  # ... and ends at most this long after the T peak, as the T end search
+T_LOBE_MAX_LEADS = 3      # ... on recordings with at most this many leads (Holter, monitor, handheld)
 BEAT_REFINE_MS = 40.0     # per-beat boundaries are searched this close to the global ones
 SPREAD_MAX_BEATS = 30     # beats whose T end enters the T-end spread (evenly spread)
 LEAD_T_PEAK_MS = 40.0     # a lead's T peak is searched this close to the global one
@@ -312,7 +317,10 @@ def delineate(mb: MedianBeat, spike: int | None = None, legacy: bool = False) ->
         t_stop = min(end_hi, t_peak + int(round(T_TAIL_MS * ms)))
         t_off = _trapezium_end(tm, t_peak, t_stop)
         if not legacy:
+            lobe_hi = min(end_hi, t_peak + int(round(T_LOBE_MAX_MS * ms))) if m.shape[0] <= T_LOBE_MAX_LEADS else None
             lead_t = lead_t_ends(low_t, fs, t_peak, t_stop)
+            if lobe_hi is not None:
+                t_off = _late_lobe(low_t, fs, t_peak, t_off, lobe_hi)
 
     # P wave on the spatial magnitude before QRS onset
     p_on = p_off = None
@@ -425,6 +433,29 @@ def lead_t_ends(low: NDArray[np.float64], fs: float, t_peak: int, stop: int) -> 
         pk = lo + int(np.argmax(sgn * y[lo:hi + 1]))
         out.append(_trapezium_end(sgn * y, pk, stop) if stop > pk else None)
     return out
+
+
+def _late_lobe(low: NDArray[np.float64], fs: float, t_peak: int, t_off: int, end_hi: int) -> int:
+    """T end moved past a second lobe of opposite sign (biphasic T, or a small T after a deep
+    ST-T deflection) in the lead with the largest T (see :func:`_lobe_end`)."""
+    y = low[int(np.argmax(np.abs(low[:, t_peak])))]
+    return _lobe_end(y, 1.0 if y[t_peak] >= 0 else -1.0, abs(float(y[t_peak])), t_off, end_hi, fs)
+
+
+def _lobe_end(y: NDArray[np.float64], sgn: float, amp: float, t_off: int, end_hi: int, fs: float) -> int:
+    """End of a deflection of ``y`` opposite to ``sgn`` peaking within :data:`T_LOBE_LOOK_MS` after
+    ``t_off`` and at least :data:`T_LOBE_FRAC` × ``amp`` (its trapezium-area knee, at most
+    :data:`T_LOBE_TAIL_MS` after its peak and not after ``end_hi``); ``t_off`` when there is none."""
+    ms = fs / 1000.0
+    hi = min(t_off + int(round(T_LOBE_LOOK_MS * ms)), end_hi)
+    if hi - t_off < 3:
+        return t_off
+    seg = -sgn * y[t_off:hi + 1]
+    j = int(np.argmax(seg))
+    if 0 < j < len(seg) - 1 and seg[j] >= T_LOBE_FRAC * amp:
+        pk = t_off + j
+        return _trapezium_end(-sgn * y, pk, min(pk + int(round(T_LOBE_TAIL_MS * ms)), end_hi))
+    return t_off
 
 
 def _foot(curve: NDArray[np.float64], i: int, step: int, limit: int) -> int:
