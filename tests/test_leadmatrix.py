@@ -368,3 +368,26 @@ def test_ludb_st_obeys_einthoven_and_goldberger(number: int) -> None:
         assert abs(avr + (i + ii) / 2) <= 25.0, (number, key, avr, i, ii)
         assert abs(avl - (i - ii / 2)) <= 25.0, (number, key, avl, i, ii)
         assert abs(avf - (ii - i / 2)) <= 25.0, (number, key, avf, i, ii)
+
+
+@pytest.mark.parametrize("n, rbbb", [(108, True), (10, True), (56, False), (1, False), (7, False)])
+def test_the_j_point_follows_a_terminal_r_prime(n: int, rbbb: bool) -> None:
+    """LUDB 108 and 10 (complete RBBB, ludb.csv): the median beat's QRS offset falls on the R′ of V1 and
+    the J point must move past it (≥ 120 ms after QRS onset); on LUDB 56, 1 and 7 (no bundle branch
+    block) the J point stays where the boundaries put it."""
+    data_file("ludb", "data", "1.hea")
+    from ecgpilot.datasets.ludb import read_ludb
+    from ecgpilot.signal.beats import record_beats
+    from ecgpilot.signal.leadmatrix import _j_after_qrs_activity
+    from ecgpilot.signal.measure import measure_detail
+
+    rec = read_ludb(n).with_derived_leads()
+    _, mb, bd = measure_detail(rec.signal, rec.fs, rec.leads, record_beats(rec))
+    j = _j_after_qrs_activity(mb, bd)
+    extent_ms = (j - bd.qrs_on) * 1000.0 / mb.fs
+    if rbbb:
+        assert extent_ms >= 120.0
+        v1 = mb.signal[mb.leads.index("V1")]
+        assert abs(v1[j]) < 0.5 * np.abs(v1[bd.qrs_on:j]).max()   # past the R′, not on it
+    else:
+        assert j == bd.qrs_off

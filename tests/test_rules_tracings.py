@@ -128,7 +128,7 @@ def test_complete_lbbb_records(ludb, n):
     assert "lbbb" in ids and not {"rbbb", "incomplete_lbbb", "stemi"} & ids
 
 
-@pytest.mark.parametrize("n", [10, 23])
+@pytest.mark.parametrize("n", [10, 23, 108])
 def test_complete_rbbb_records(ludb, n):
     _, r = reading(ludb(n))
     ids = found(r)

@@ -188,6 +188,11 @@ def build_context(analysis: Mapping[str, Any], lang: str, th: Mapping[str, float
     if not critical:   # older quality objects: the leads named by a critical reason
         critical = {r["lead"] for r in quality.get("reasons") or [] if r.get("lead") and r.get("severity") == "critical"}
     lm = m.get("lead_matrix") or {}
+    qrs = _num(m.get("qrs_ms"))
+    pts = lm.get("points_ms") or {}
+    if qrs is not None and pts.get("j") is not None and pts.get("qrs_on") is not None:
+        # the matrix's J point may follow terminal QRS activity the duration missed (an RBBB R′)
+        qrs = max(qrs, float(pts["j"]) - float(pts["qrs_on"]))
     return Context(
         lang=lang, th=th, sex=sex if sex in ("M", "F") else "U", age=age,
         verdict=quality.get("verdict"), critical_leads=frozenset(critical),
@@ -195,7 +200,7 @@ def build_context(analysis: Mapping[str, Any], lang: str, th: Mapping[str, float
         measured=bool(m) and m.get("heart_rate_bpm") is not None,
         hr=_num(m.get("heart_rate_bpm")), rr=_num(m.get("rr_ms")), rr_sd=_num(m.get("rr_sd_ms")),
         n_beats=int(m.get("n_beats") or 0), pr=_num(m.get("pr_ms")), p_dur=_num(m.get("p_duration_ms")),
-        qrs=_num(m.get("qrs_ms")), qt=_num(m.get("qt_ms")), qtc=_num(m.get("qtc_ms")),
+        qrs=qrs, qt=_num(m.get("qt_ms")), qtc=_num(m.get("qtc_ms")),
         qtc_formula=m.get("qtc_formula") or "fridericia", qt_reliable=m.get("qt_reliable", True) is not False,
         axis=_num(m.get("qrs_axis_deg")), pacing=bool(m.get("pacing_spikes")),
         leads=lm.get("leads") or {}, rhythm=m.get("rhythm") or {},

@@ -238,6 +238,39 @@ def lead_values(x: NDArray[np.float64], fs: float, bd: Boundaries) -> dict[str, 
     return out
 
 
+#: QRS activity after a candidate J point: a lead whose slope within :data:`J_LOOK_MS` after J exceeds
+#: :data:`J_SLOPE_FRAC` of its own largest QRS slope (and :data:`J_SLOPE_MIN` µV/ms) is still inside its QRS
+#: (e.g. the R′ of a right bundle branch block): J moves to where every lead has slowed below that.
+J_LOOK_MS = 40.0
+J_SLOPE_FRAC = 0.25
+J_SLOPE_MIN = 8.0
+J_MAX_SHIFT_MS = 60.0
+
+
+def _j_after_qrs_activity(mb: MedianBeat, bd: Boundaries) -> int:
+    """The J point moved past any QRS activity that follows it (see :data:`J_SLOPE_FRAC`), at most
+    :data:`J_MAX_SHIFT_MS` later and never past the T peak; ``bd.qrs_off`` when there is none."""
+    ms = mb.fs / 1000.0
+    x = mb.signal
+    d = np.abs(np.gradient(x, axis=1)) * ms                       # µV per ms, the 0.5–40 Hz median beat
+    qrs_max = d[:, bd.qrs_on:bd.qrs_off + 1].max(axis=1)
+    limit = np.maximum(J_SLOPE_FRAC * qrs_max, J_SLOPE_MIN)
+    stop = bd.qrs_off + int(round(J_MAX_SHIFT_MS * ms))
+    if bd.t_peak is not None:
+        stop = min(stop, bd.t_peak)
+    stop = min(stop, x.shape[1] - 1)
+    look = int(round(J_LOOK_MS * ms))
+    j = bd.qrs_off
+    busy = (d > limit[:, None]).any(axis=0)
+    if not busy[j:min(j + look, stop) + 1].any():
+        return j
+    hold = max(int(round(8 * ms)), 1)
+    for i in range(j, stop - hold):
+        if not busy[i:i + hold].any() and i > j and busy[j:i].any():
+            return i
+    return j
+
+
 def lead_matrix(signal: NDArray, fs: float, mb: MedianBeat, bd: Boundaries,
                 qrs_ms: float | None = None) -> dict[str, Any] | None:
     """The ``measurements.lead_matrix`` object (see ``docs/analysis-schema.md``), or None when
@@ -255,6 +288,9 @@ def lead_matrix(signal: NDArray, fs: float, mb: MedianBeat, bd: Boundaries,
         j = bd.qrs_on + int(round(qrs_ms * mb.fs / 1000.0))
         if j > bd.qrs_off and (bd.t_off is None or j < bd.t_off):
             bd = dataclasses.replace(bd, qrs_off=j)
+    j_end = _j_after_qrs_activity(mb, bd)
+    if j_end > bd.qrs_off:
+        bd = dataclasses.replace(bd, qrs_off=j_end)
     wide = median_beat_wide(signal, fs, mb)
     to_ms = 1000.0 / mb.fs
 

@@ -198,7 +198,7 @@ def svt_and_junctional(ctx: Context, found: Mapping[str, Finding]) -> list[Findi
         out.append(finding("svt", source="ai", evidence=[ctx.ev_ai(ai[0]), _ev_p(ctx)], confidence=ai[0].probability,
                            status="ai_only", note=ctx.fr("une onde P précède chaque QRS : tachycardie sinusale",
                                                         "a P wave precedes every QRS: sinus tachycardia")))
-    if guess == "junctional":
+    if guess == "junctional" and not ctx.ai_present("SR"):   # small P waves the tracing misses: the AI's sinus wins
         out.append(finding("junctional_rhythm", evidence=_rhythm_ev(ctx)))
     return out
 
@@ -212,6 +212,11 @@ def sinus(ctx: Context, found: Mapping[str, Finding]) -> list[Finding]:
         return []
     guess = _guess(ctx)
     ai = ctx.ai_present("SR")
+    if ai and guess == "junctional" and not ctx.irregular:
+        return [finding("sinus_rhythm", source="ai", evidence=[ctx.ev_ai(ai[0])] + _rhythm_ev(ctx),
+                        confidence=ai[0].probability,
+                        note=ctx.fr("ondes P de faible amplitude, non retrouvées sur le tracé : à vérifier",
+                                    "small P waves, not found on the tracing: to be checked"))]
     if guess in ("sinus", "second_degree_av_block_mobitz1", "second_degree_av_block_mobitz2", "av_block_2to1") \
             or (guess in (None, "undetermined") and ctx.measured and ctx.p_dur is not None and ctx.pr is not None
                 and not ctx.irregular):
