@@ -239,3 +239,41 @@ def test_model_card_a_gp_can_read_in_french_and_english(app) -> None:  # noqa: A
     assert "sha256" not in page.split('id="mc-version"')[0]  # no hashes or file paths in the GP's text
     en = html.unescape(c.get("/model-card?lang=en").text)
     assert ">What it is for</h2>" in en and superclass in en and "not CE-marked" in en
+
+
+def test_new_st_elevation_since_the_signed_ecg_raises_the_proposal(app) -> None:  # noqa: ANN001
+    """At upload, the comparison with the previous signed ECG raises the proposal's urgency (kept with
+    its reason); shown on the study page and used by the worklist order."""
+    import copy
+
+    from ecgpilot.web import practice
+
+    c = _client(app)
+    name, content = _muse()
+    first = _upload(c, name, content).headers["location"]
+    page = c.get(first).text
+    ids = re.findall(r'class="statement d-pending[^"]*" data-id="([^"]+)"', page)
+    form = {"csrf": csrf_of(page), "urgency": "routine", "then_sign": "1", **{f"decision_{i}": "confirmed" for i in ids}}
+    c.post(first + "/draft", data=form)
+    later = content.replace(b"<AcquisitionDate>09-22-2020</AcquisitionDate>", b"<AcquisitionDate>03-15-2021</AcquisitionDate>")
+    second = _upload(c, "later.xml", later).headers["location"]
+    sid = int(second.rsplit("/", 1)[1])
+    with app.state.sessions() as db:
+        study = db.get(Study, sid)
+        assert study.ai_urgency == "routine" and not (study.interpretation.get("serial") or {}).get("reasons")
+        # the same tracing with 1.5 mm more ST elevation at J in II, III and aVF, as at the upload
+        analysis = copy.deepcopy(study.analysis)
+        for lead in ("II", "III", "aVF"):
+            analysis["measurements"]["lead_matrix"]["leads"][lead]["st_j_uv"] += 150.0
+        study.analysis = analysis
+        practice.apply_serial_comparison(db, study)
+        db.commit()
+        assert study.ai_urgency == "emergency"
+        assert study.draft["urgency"] == {"ai_level": "emergency", "level": "emergency", "decision": "pending"}
+        assert study.interpretation["serial"]["raised_from"] == "routine"
+    page = c.get(second).text
+    raised = _text(page, "urgency-raised")
+    assert "relevée" in raised
+    assert "contiguës" in html.unescape(page.split('id="urgency-raised"')[1].split("</p>")[0])
+    changes = [html.unescape(x) for x in re.findall(r'<li class="ch-st_elevation raise">([^<]+)</li>', page)]
+    assert changes and changes[0].startswith("Nouveau sus-décalage de ST (J) : II ")

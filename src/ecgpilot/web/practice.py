@@ -232,7 +232,8 @@ def age_at_recording(study: Study) -> float | None:
 
 
 def _when(study: Study) -> Any:
-    return study.recorded_at or study.created_at.replace(tzinfo=None)
+    """When the ECG was recorded (else uploaded), naive, so that files with and without a zone compare."""
+    return (study.recorded_at or study.created_at).replace(tzinfo=None)
 
 
 def previous_signed(db: Session, study: Study) -> Study | None:
