@@ -24,7 +24,8 @@ Thresholds were tuned on LUDB records 1–100 only (see ``benchmarks/results/mea
 Since 2026-12-05 (QT Database, ``benchmarks/results/qtdb.md``; chosen on its tuning half and LUDB
 1–100) the QRS offset is at :data:`QRS_OFF_FRAC_V2` of the velocity peak on the median beat and at
 :data:`BEAT_QRS_OFF_FRAC_V2` beat by beat (:func:`beat_qrs_ms`), and the T peak is searched from
-:data:`T_START_MS` after the QRS offset; ``delineate(..., legacy=True)`` keeps
+:data:`T_START_MS` after the QRS offset, and on recordings of at most :data:`T_LOBE_MAX_LEADS`
+leads a late T lobe of opposite sign (biphasic T) extends the T end (:func:`_late_lobe`); ``delineate(..., legacy=True)`` keeps
 the former boundaries (the shipped classifier's features were computed with them). The T end is
 also found per lead (:func:`lead_t_ends`) and per beat (:func:`beat_boundaries`) to tell how much
 it disagrees (:func:`t_end_spread_ms`), which decides whether the QT is reliable.
