@@ -162,3 +162,48 @@ def test_refused_signature_keeps_what_was_typed_and_logs_nothing(app) -> None:  
     # the history reads as sentences
     page = html.unescape(web.get(f"/studies/{sid}").text)
     assert "Dr A a déposé l'ECG (MUSE_20200923_093504_79000_example.xml)" in page
+
+
+def test_cardiologists_answer_taken_into_the_draft_in_one_step(app, tmp_path) -> None:  # noqa: ANN001, F811
+    from test_care import _uid
+
+    gp_api, cardio_api = _api(app, "a@x.fr"), _api(app, "c@x.fr")
+    study = _upload(gp_api)
+    sid = study["id"]
+    draft_ids = [s["id"] for s in study["draft"]["statements"]]
+    ai = study["interpretation"]["statements"]
+    r = gp_api.post(f"/api/v1/studies/{sid}/opinion-requests",
+                    json={"cardiologist_id": _uid(app, "c@x.fr"), "question": "BAV 1 ?", "consent": True})
+    rid = r.json()["id"]
+    # the GP had already confirmed everything before the answer came
+    gp_api.patch(f"/api/v1/studies/{sid}/statements", json={"changes": [{"id": i, "decision": "confirmed"} for i in draft_ids],
+                                                             "urgency": "routine"})
+    opinions = [{"id": s["id"], "agree": s["id"] != draft_ids[0], "comment": "artefact" if s["id"] == draft_ids[0] else ""}
+                for s in ai]
+    r = cardio_api.post(f"/api/v1/opinions/{rid}/answer",
+                        json={"answer": "Contrôle Holter à prévoir", "statements": opinions, "urgency": "soon"})
+    assert r.status_code == 200, r.text
+    web = TestClient(app)
+    login(web, "a@x.fr")
+    page = web.get(f"/studies/{sid}").text
+    assert f'id="adopt-{rid}"' in page
+    r = web.post(f"/opinions/{rid}/adopt", data={"csrf": csrf_of(page)}, follow_redirects=False)
+    assert r.status_code == 303
+    draft = gp_api.get(f"/api/v1/studies/{sid}").json()["draft"]
+    by_id = {s["id"]: s for s in draft["statements"]}
+    assert by_id[draft_ids[0]]["decision"] == "pending"                      # the cardiologist disagreed: to decide again
+    assert by_id[draft_ids[0]]["cardio"]["agree"] is False and by_id[draft_ids[0]]["cardio"]["comment"] == "artefact"
+    assert all(by_id[i]["decision"] == "confirmed" for i in draft_ids[1:])    # agreed with the GP: unchanged
+    holter = by_id[f"cardio-{rid}"]
+    assert holter["decision"] == "pending" and "Contrôle Holter à prévoir" in holter["text"]
+    assert draft["urgency"]["level"] == "soon" and draft["urgency"]["decision"] == "pending"
+    assert gp_api.post(f"/api/v1/studies/{sid}/sign").status_code == 409     # each still decided by the GP
+    page = html.unescape(web.get(f"/studies/{sid}").text)
+    assert f'id="adopt-{rid}"' not in page                                   # taken once
+    assert "Cardiologue (Dr Claire CARDIO) : pas d'accord — artefact" in re.sub(r"<[^>]+>", "", page)
+    assert "repris l'avis du cardiologue dans le brouillon" in page           # the history says it
+    changes = [{"id": draft_ids[0], "decision": "rejected"}, {"id": f"cardio-{rid}", "decision": "confirmed"}]
+    assert gp_api.patch(f"/api/v1/studies/{sid}/statements", json={"changes": changes, "urgency": "soon"}).status_code == 200
+    assert gp_api.post(f"/api/v1/studies/{sid}/sign").status_code == 201
+    text = _pdf_text(gp_api.get(f"/api/v1/studies/{sid}/report.pdf").content, tmp_path)
+    assert "Contrôle Holter à prévoir" in text and "Urgence : avis cardiologique rapide" in text

@@ -6,6 +6,9 @@
   with the AI urgency (:func:`answer_opinion`). The requesting GP is notified in the app (and by mail
   when a mail server is configured). Turnaround = ``answered_at - requested_at``. The answers are the
   reference that measures the AI in real use (:mod:`ecgpilot.web.evaluation`).
+* Into the report: :func:`adopt_opinion` takes an answer into the GP's draft in one step (the
+  cardiologist's view beside each statement, their answer and urgency as proposals), each still to
+  be decided by the GP.
 * Sending ("en Y"): :func:`export_report` turns a signed version into the report dict of
   :mod:`ecgpilot.export`; :func:`send_report` queues it as CDA-in-XDM mail (MSSanté) to the treating
   doctor and/or the patient's Mon espace santé address (qualified INS only), recorded as
@@ -18,6 +21,7 @@ what to do.
 
 from __future__ import annotations
 
+import copy
 import re
 import uuid
 from datetime import datetime
@@ -46,6 +50,7 @@ from ecgpilot.web.services import URGENCY_LEVELS, Conflict, audit_event, reports
 
 __all__ = [
     "cardiologists", "request_opinion", "opinion_queue", "get_opinion", "opinions_of_study", "answer_opinion",
+    "adopt_opinion",
     "cancel_opinion", "notifications", "mark_read", "notice_mail", "export_report", "send_report",
     "dispatches", "patient_id_root", "split_name", "iso", "outbox_practice", "parse_addresses", "MAX_QUESTION", "PATIENT_MSSANTE_DOMAIN",
 ]
@@ -183,6 +188,69 @@ def answer_opinion(db: Session, user: User, req: OpinionRequest, answer: str, ag
                          "ai_urgency": req.ai_urgency, "urgency": urgency})
     db.commit()
     return req
+
+
+def adopt_opinion(db: Session, user: User, study: Study, req: OpinionRequest) -> int:
+    """Take the cardiologist's answer into the GP's draft in one step (committed); returns how many
+    proposals now wait for the GP's decision.
+
+    Each AI statement of the draft gets the cardiologist's view (agree or not, comment); where the
+    GP's decision differs from it (or was not made), the statement goes back to "to decide". An AI
+    statement kept out of the draft that the cardiologist agreed with, and the free-text answer, are
+    added as statements to decide; the cardiologist's urgency becomes the draft's urgency, to decide.
+    Nothing is final until the GP decides each and signs."""
+    if not user.can_sign or user.practice_id != study.practice_id:
+        raise PermissionError("only a doctor of the requesting practice can take the opinion into the report.")
+    if req.study_id != study.id or req.status != "answered":
+        raise Conflict(f"opinion request {req.id} is {req.status}; only an answer can be taken into the report.",
+                       fr="Cette demande d'avis n'a pas encore de réponse : rien à reprendre dans le compte rendu.")
+    if study.status != "to_read" or study.draft is None:
+        raise Conflict(f"study {study.id} is {study.status}; amend it to take the opinion into a new version.",
+                       fr="Le compte rendu est signé : cliquez « Amender (nouvelle version) », puis reprenez l'avis.")
+    draft = copy.deepcopy(study.draft)
+    if req.id in draft.get("opinions_taken", []):
+        raise Conflict(f"opinion request {req.id} was already taken into this draft.",
+                       fr="Cet avis a déjà été repris dans le brouillon : décidez chaque énoncé surligné, puis signez.")
+    cardio = db.get(User, req.cardiologist_id)
+    name = cardio.name if cardio else "cardiologue"
+    by_id = {s["id"]: s for s in draft["statements"]}
+    proposals = 0
+    for o in req.statement_opinions or []:
+        view = {"agree": bool(o["agree"]), "comment": o.get("comment") or "", "by": name, "opinion_id": req.id}
+        s = by_id.get(o["id"])
+        if s is not None:
+            s["cardio"] = view
+            fits = (s["decision"] in ("confirmed", "edited")) if view["agree"] else s["decision"] == "rejected"
+            if not fits:
+                s["decision"] = "pending"
+                proposals += 1
+        elif view["agree"]:   # an AI-only statement the cardiologist confirms: proposed to the GP
+            sid = f"cardio-{req.id}-{o['id']}"
+            draft["statements"].append({"id": sid, "origin": "cardiologist", "category": o.get("category"),
+                                        "ai_text": None, "text": o.get("ai_text", ""), "confidence": None,
+                                        "decision": "pending", "cardio": view})
+            proposals += 1
+    answer = (req.answer or "").strip()
+    if answer:
+        draft["statements"].append({"id": f"cardio-{req.id}", "origin": "cardiologist", "category": "free_text",
+                                    "ai_text": None, "text": f"Avis cardiologique ({name}) : {answer}", "confidence": None,
+                                    "decision": "pending",
+                                    "cardio": {"agree": True, "comment": "", "by": name, "opinion_id": req.id}})
+        proposals += 1
+    u = draft["urgency"]
+    if req.urgency in URGENCY_LEVELS:
+        u["cardio_level"] = req.urgency
+        if not (u.get("level") == req.urgency and u.get("decision") != "pending"):
+            u["level"], u["decision"] = req.urgency, "pending"
+            proposals += 1
+    draft.setdefault("opinions_taken", []).append(req.id)
+    study.draft = draft
+    db.add(StudyEvent(study_id=study.id, user_id=user.id, action="opinion_adopt", target=f"opinion:{req.id}",
+                      after={"proposals": proposals, "urgency": req.urgency}))
+    audit_event(db, user, "change", f"study:{study.id}", input_sha256=study.file_sha256, outputs=draft,
+                details={"changes": [{"what": "opinion_adopt", "id": f"opinion:{req.id}"}], "proposals": proposals})
+    db.commit()
+    return proposals
 
 
 def _claim(db: Session, req: OpinionRequest, status: str) -> None:

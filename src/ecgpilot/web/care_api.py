@@ -122,6 +122,14 @@ def notices(db: Session = Depends(db_session), user: User = Depends(api_user)) -
             for n in care.notifications(db, user)]
 
 
+@router.post("/opinions/{opinion_id}/adopt", summary="Take the cardiologist's answer into the draft (each still to decide)")
+def adopt(opinion_id: int, db: Session = Depends(db_session), user: User = Depends(api_user)) -> dict[str, Any]:
+    req = opinion_or_404(db, user, opinion_id)
+    study = study_or_404(db, user, req.study_id)
+    proposals = care.adopt_opinion(db, user, study, req)
+    return {"proposals": proposals, "draft": study.draft}
+
+
 @router.post("/studies/{study_id}/send", status_code=202, summary="Queue the signed report for MSSanté sending")
 def send(study_id: int, body: SendRequest, request: Request, db: Session = Depends(db_session),
          user: User = Depends(api_user)) -> list[dict[str, Any]]:

@@ -110,6 +110,17 @@ async def answer_opinion(opinion_id: int, request: Request, db: Session = Depend
     return RedirectResponse(f"/opinions/{opinion_id}", status_code=303)
 
 
+@router.post("/opinions/{opinion_id}/adopt")
+async def adopt_opinion(opinion_id: int, request: Request, db: Session = Depends(db_session),
+                        user: User = Depends(page_user)) -> Response:
+    """Take the cardiologist's answer into the draft in one step (each proposal still decided by the GP)."""
+    await checked_form(request)
+    req = opinion_or_404(db, user, opinion_id)
+    study = study_or_404(db, user, req.study_id)
+    care.adopt_opinion(db, user, study, req)
+    return RedirectResponse(f"/studies/{study.id}#statements", status_code=303)
+
+
 # ------------------------------------------------------------------ sending ---------
 
 def signed_documents(request: Request, db: Session, user: User, study: Study, version: int | None = None) -> tuple[Any, dict[str, Any], bytes]:
@@ -192,24 +203,30 @@ def _one_address(raw: str) -> str:
 
 @router.get("/account", response_class=HTMLResponse)
 def account(request: Request, user: User = Depends(page_user)) -> Response:
-    return render(request, "account.html", {"user": user, "saved": False})
+    return render(request, "account.html", {"user": user, "saved": False, "error": None, "form": {}})
 
 
 @router.post("/account", response_class=HTMLResponse)
 async def save_account(request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
+    """The doctor's RPPS (11 digits, Luhn key) and MSSanté address; a refusal keeps what was typed."""
+    from ecgpilot.web.pages import lang_of
+    from ecgpilot.web.practice import check_rpps
+
     form = await checked_form(request)
-    rpps = str(form.get("rpps", "")).strip() or None
-    if rpps is not None and not (rpps.isascii() and rpps.isdigit() and len(rpps) == 11):
-        raise RecordError(f"RPPS {rpps!r} is not valid: 11 digits expected (see your CPS card or annuaire.sante.fr).")
-    addr = str(form.get("mssante_address", "")).strip() or None
-    if addr is not None:
-        addr = _one_address(addr)
+    typed = {k: str(form.get(k, "")) for k in ("rpps", "mssante_address")}
+    try:
+        rpps = check_rpps(typed["rpps"], lang_of(request))
+        addr = typed["mssante_address"].strip() or None
+        if addr is not None:
+            addr = _one_address(addr)
+    except RecordError as exc:
+        return render(request, "account.html", {"user": user, "saved": False, "error": str(exc), "form": typed}, 422)
     before = {"rpps": user.rpps, "mssante_address": user.mssante_address}
     user.rpps, user.mssante_address = rpps, addr
     services.audit_event(db, user, "settings", f"user:{user.id}", details={"changed": sorted(k for k, v in before.items()
                                                                                              if v != getattr(user, k))})
     db.commit()
-    return render(request, "account.html", {"user": user, "saved": True})
+    return render(request, "account.html", {"user": user, "saved": True, "error": None, "form": {}})
 
 
 def _admin(user: User) -> User:
