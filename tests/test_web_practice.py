@@ -277,3 +277,16 @@ def test_new_st_elevation_since_the_signed_ecg_raises_the_proposal(app) -> None:
     assert "contiguës" in html.unescape(page.split('id="urgency-raised"')[1].split("</p>")[0])
     changes = [html.unescape(x) for x in re.findall(r'<li class="ch-st_elevation raise">([^<]+)</li>', page)]
     assert changes and changes[0].startswith("Nouveau sus-décalage de ST (J) : II ")
+
+
+def test_doctor_account_rpps_checked_and_kept_when_refused(app) -> None:  # noqa: ANN001
+    c = _client(app)
+    page = c.get("/account").text
+    assert "(Médecin généraliste)" in page
+    r = c.post("/account", data={"csrf": csrf_of(page), "rpps": "1000 123 456 7", "mssante_address": ""})
+    assert r.status_code == 422 and "clé de contrôle fausse" in _text(r.text, "account-error")
+    assert 'value="1000 123 456 7"' in r.text
+    r = c.post("/account", data={"csrf": csrf_of(page), "rpps": "1000 123 456 5", "mssante_address": "dr.a@medecin.mssante.fr"})
+    assert r.status_code == 200
+    with app.state.sessions() as db:
+        assert db.scalar(select(User).where(User.email == "a@x.fr")).rpps == "10001234565"
