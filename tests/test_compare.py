@@ -40,6 +40,10 @@ def test_device_reading_beside_ours_on_a_real_muse_file() -> None:
     assert qrs["beyond"] == (abs(qrs["delta"]) > 10) and qrs["tolerance"] == 10
     assert cart["n_beyond"] == sum(r["beyond"] for r in cart["rows"])
     assert compare.device_comparison({"record": {"source": {}}, "measurements": {}}) is None
+    lines = compare.device_lines(analysis)
+    assert lines[0].startswith("Lecture de l'appareil (GE Healthcare MAC55) : Sinus bradycardia; with sinus arrhythmia")
+    assert ("QRS" in lines[1]) == qrs["beyond"] if len(lines) > 1 else not qrs["beyond"]
+    assert compare.device_lines(None) == []
 
 
 def test_axis_difference_wraps_around() -> None:

@@ -22,7 +22,7 @@ from typing import Any
 from ecgpilot.interpret import LEVELS, THRESHOLDS, level_rank, st_elevation_leads
 from ecgpilot.interpret.catalogue import CONTIGUOUS, LEAD_ORDER, STATEMENTS
 
-__all__ = ["DEVICE_ROWS", "SERIAL_DELTAS", "device_comparison", "serial_changes", "raised_urgency", "reading_ids"]
+__all__ = ["DEVICE_ROWS", "SERIAL_DELTAS", "device_comparison", "device_lines", "serial_changes", "raised_urgency", "reading_ids"]
 
 #: (key in ecgpilot's measurements, key in the device's, label, unit, tolerance, relative tolerance)
 DEVICE_ROWS: tuple[tuple[str, str, str, str, float, float], ...] = (
@@ -88,6 +88,23 @@ def device_comparison(analysis: Mapping[str, Any] | None, lang: str = "fr") -> d
                      "tolerance": limit, "beyond": delta is not None and abs(delta) > limit})
     return {"manufacturer": src.get("manufacturer"), "device": src.get("device"), "statements": statements,
             "rows": rows, "n_beyond": sum(r["beyond"] for r in rows)}
+
+
+def device_lines(analysis: Mapping[str, Any] | None, lang: str = "fr") -> list[str]:
+    """The cart's reading as short printable lines (for the PDF): who, its statements, and the
+    measurements that differ from ecgpilot's beyond tolerance. Empty when the file carries none."""
+    cart = device_comparison(analysis, lang)
+    if cart is None:
+        return []
+    fr = lang == "fr"
+    who = " ".join(x for x in (cart["manufacturer"], cart["device"]) if x) or ("appareil" if fr else "device")
+    lines = [(f"Lecture de l'appareil ({who}) : " if fr else f"The device's reading ({who}): ")
+             + ("; ".join(cart["statements"]) or "—")]
+    beyond = [f"{r['label']} {r['ours']:.0f} / {r['device']:.0f} {r['unit']}" for r in cart["rows"] if r["beyond"]]
+    if beyond:
+        lines.append(("Écarts au-delà de la tolérance IEC 60601-2-25 (ecgpilot / appareil) : " if fr else
+                      "Differences beyond the IEC 60601-2-25 tolerance (ecgpilot / device): ") + ", ".join(beyond))
+    return lines
 
 
 def reading_ids(reading: Mapping[str, Any] | None) -> set[str]:
