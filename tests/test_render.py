@@ -204,3 +204,42 @@ def test_pdf_long_doctor_statements_are_wrapped_not_cut(tmp_path):
                 tmp_path)
     flat = " ".join(txt.split())
     assert "(bloc bifasciculaire)" in flat
+
+
+@pytest.mark.parametrize("gain", [5, 10, 20])
+def test_svg_each_lead_is_clipped_to_its_row_and_states_its_scale(gain):
+    root = parse(ecg_svg(spike_record(amplitude_uv=2500.0), gain_mm_mv=gain, speed_mm_s=50))
+    assert root.get("data-mm-per-mv") == str(gain) and root.get("data-mm-per-s") == "50"
+    clips = {c.get("id"): c[0] for c in root.xpath("//s:clipPath", namespaces=NS)}
+    assert len(clips) == 4
+    for tr in traces(root):
+        rect = clips[re.match(r"url\(#(row-\d)\)", tr.get("clip-path")).group(1)]
+        top, height = float(rect.get("y")), float(rect.get("height"))
+        base = np.median(points(tr)[:, 1])                  # the flat baseline of the trace
+        assert top < base < top + height                    # its own row
+    lead_ii = traces(root, "II")[0]                          # the spike at 1 s is in the first column
+    row = clips[re.match(r"url\(#(row-\d)\)", lead_ii.get("clip-path")).group(1)]
+    assert (points(lead_ii)[:, 1].min() < float(row.get("y"))) == (gain >= 10)   # 2.5 mV overruns at 10-20 mm/mV
+
+
+def test_pdf_traces_are_clipped_to_their_row_and_the_scale_is_printed(tmp_path):
+    if shutil.which("pdftoppm") is None:
+        pytest.skip("pdftoppm (poppler-utils) is not installed")
+    rec = spike_record(amplitude_uv=5000.0)
+    pdf = report_pdf(rec, {"measurements": {}}, {"statements": []}, gain_mm_mv=20,
+                     report={"doctor": "Dr Martin", "signed_at": "2026-11-22T10:30:00", "final_statements": ["x"]})
+    assert "50 mm/s" not in _text(pdf, tmp_path) and "25 mm/s · 20 mm/mV" in _text(pdf, tmp_path)
+    (tmp_path / "c.pdf").write_bytes(pdf)
+    subprocess.run(["pdftoppm", "-r", "254", "-gray", "-singlefile", str(tmp_path / "c.pdf"), str(tmp_path / "c")], check=True)
+    data = (tmp_path / "c.pgm").read_bytes()
+    m = re.match(rb"P5\s+(\d+)\s+(\d+)\s+(\d+)\s", data)
+    width, height = int(m.group(1)), int(m.group(2))
+    img = np.frombuffer(data[m.end():], dtype=np.uint8).reshape(height, width)
+    from ecgpilot.render.pdf import ROW_HEIGHT_MM
+
+    top_mm = GRID_ORIGIN_MM[1] + 4 * ROW_HEIGHT_MM              # grid top, from the page bottom
+    x = round((GRID_ORIGIN_MM[0] + 10 + 1.0 * 25) * 10)          # the spike of the first column's leads (t = 1 s)
+    above = img[height - round((top_mm + 8) * 10): height - round((top_mm + 0.5) * 10), x - 15: x + 15]
+    inside = img[height - round((top_mm - 1) * 10): height - round((top_mm - 20) * 10), x - 15: x + 15]
+    assert above.min() > 100                                    # nothing black above the grid: lead I is clipped
+    assert inside.min() < 60                                    # but drawn up to its row's top

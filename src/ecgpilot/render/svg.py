@@ -9,7 +9,7 @@ import numpy as np
 
 from ecgpilot.errors import ConfigError
 from ecgpilot.record import ECGRecord
-from ecgpilot.render import CAL_WIDTH_MM, calibration_path, paper_layout
+from ecgpilot.render import CAL_WIDTH_MM, Paper, calibration_path, paper_layout
 from ecgpilot.render.matrix import StMark, ischaemia_leads, st_marks
 
 __all__ = ["ecg_svg", "GRID_MINOR", "GRID_MAJOR", "TRACE", "ST_MARK"]
@@ -74,6 +74,19 @@ def _st_legend(x: float, y: float, leads: list[str], lang: str) -> list[str]:
     return out
 
 
+def _row_of(paper: Paper, baseline_mm: float) -> int:
+    """Index of the row whose baseline is ``baseline_mm``."""
+    return min(range(len(paper.calibrations)), key=lambda k: abs(paper.calibrations[k] - baseline_mm))
+
+
+def _row_clips(paper: Paper) -> list[str]:
+    """One clip rectangle per row (60 % of the row above its baseline, 40 % below), in the grid's
+    coordinates: a large complex stays in its own row instead of running over its neighbours."""
+    pitch = paper.height_mm / max(1, len(paper.calibrations))
+    return [f'<clipPath id="row-{k}" clipPathUnits="userSpaceOnUse"><rect x="0" y="{base - 0.6 * pitch:.2f}" '
+            f'width="{paper.width_mm:g}" height="{pitch:.2f}"/></clipPath>' for k, base in enumerate(paper.calibrations)]
+
+
 def ecg_svg(record: ECGRecord, *, analysis: dict | None = None, speed_mm_s: float = 25,
             gain_mm_mv: float = 10, layout: str = "3x4+II", reading: dict | None = None,
             lang: str = "fr") -> str:
@@ -87,7 +100,8 @@ def ecg_svg(record: ECGRecord, *, analysis: dict | None = None, speed_mm_s: floa
     rhythm strip. With ``analysis`` carrying ``measurements.lead_matrix`` and ``reading`` (the
     output of :func:`ecgpilot.interpret.interpret`), the J, J+60 and J+80 points of every beat
     of the leads an ischaemia statement rests on are marked at the measured ST level
-    (:func:`ecgpilot.render.matrix.st_marks`), with a legend in ``lang`` (fr, en).
+    (:func:`ecgpilot.render.matrix.st_marks`), with a legend in ``lang`` (fr, en). Each trace is
+    clipped to its row; the root carries ``data-mm-per-s`` and ``data-mm-per-mv`` (the caliper's scale).
     Speed must be 25 or 50 mm/s and gain 5, 10 or 20 mm/mV (``ConfigError``).
     """
     if lang not in _LEGEND:
@@ -98,8 +112,10 @@ def ecg_svg(record: ECGRecord, *, analysis: dict | None = None, speed_mm_s: floa
     h = paper.height_mm + _HEADER + 2 * _MARGIN
     out = [
         '<?xml version="1.0" encoding="UTF-8"?>',
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w:g}mm" height="{h:g}mm" viewBox="0 0 {w:g} {h:g}">',
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w:g}mm" height="{h:g}mm" viewBox="0 0 {w:g} {h:g}" '
+        f'data-mm-per-s="{paper.speed_mm_s:g}" data-mm-per-mv="{paper.gain_mm_mv:g}">',
         "<defs>",
+        *_row_clips(paper),
         f'<pattern id="grid1mm" x="{gx:g}" y="{gy:g}" width="1" height="1" patternUnits="userSpaceOnUse">'
         f'<path d="M 1 0 L 0 0 0 1" fill="none" stroke="{GRID_MINOR}" stroke-width="0.1"/></pattern>',
         f'<pattern id="grid5mm" x="{gx:g}" y="{gy:g}" width="5" height="5" patternUnits="userSpaceOnUse">'
@@ -136,6 +152,7 @@ def ecg_svg(record: ECGRecord, *, analysis: dict | None = None, speed_mm_s: floa
                        f'x2="{tr.x0_mm:.2f}" y2="{tr.baseline_mm + 3:.2f}" stroke="{TRACE}" stroke-width="0.25"/>')
         if tr.x.size:
             out.append(f'<polyline class="trace" data-lead="{escape(tr.lead)}" data-t0="{tr.t0_s:g}" '
+                       f'clip-path="url(#row-{_row_of(paper, tr.baseline_mm)})" '
                        f'points="{_pts(tr.x, tr.y)}" fill="none" stroke="{TRACE}" stroke-width="0.3" '
                        'stroke-linejoin="round"/>')
     if analysis is not None and paper.rhythm_baseline_mm is not None:
