@@ -124,7 +124,7 @@ def _t_end_and_flags(name: str) -> tuple[np.ndarray, np.ndarray, list[dict]]:
 def test_qt_reliable_on_hand_checked_records(qtdb):
     """sele0406 (tuning half): upright T waves in both leads ending together, our T end within a
     few ms of the cardiologists' -> reliable throughout. sel223 (tuning half): flat T after a
-    depressed ST segment in MLII, almost none in V1; our T end ~100 ms before the cardiologists'
+    depressed ST segment in MLII, almost none in V1; our T end ~80 ms before the cardiologists'
     -> flagged on nearly every window, the QT still reported."""
     err, flag, meas = _t_end_and_flags("sele0406")
     assert len(err) >= 28 and abs(err.mean()) < 10 and not flag.any()
