@@ -107,3 +107,13 @@ def test_sniff_decides_from_content(tmp_path: Path) -> None:
     assert wfdb_reader.sniff(head, tmp_path / "renamed.txt")
     assert not wfdb_reader.sniff(b"time_s,I,II\n0,1,2\n", tmp_path / "x.hea")
     assert not wfdb_reader.sniff(b"just some words\n", tmp_path / "notes.txt")
+
+
+def test_qtdb_two_unnamed_leads_are_both_read():
+    """QT Database records name their two Holter leads ECG1 and ECG2: both are kept (ECG1 is the
+    single-lead alias 'ECG'), not one dropped as a duplicate or an unknown name."""
+    from ecgpilot.io import read_ecg
+
+    rec = read_ecg(data_file("qtdb", "sel14046.hea"))
+    assert rec.leads == ("ECG", "ECG2") and rec.fs == 250.0
+    assert float(abs(rec.signal[0] - rec.signal[1]).max()) > 100.0   # two different leads

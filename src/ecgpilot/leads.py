@@ -25,7 +25,7 @@ LIMB_INDEPENDENT: tuple[str, ...] = ("I", "II", "V1", "V2", "V3", "V4", "V5", "V
 #: Frank leads and "ECG" for a single lead of unknown placement (handhelds).
 EXTRA_LEADS: tuple[str, ...] = (
     "V3R", "V4R", "V5R", "V6R", "V7", "V8", "V9",
-    "MLI", "MLII", "MLIII", "X", "Y", "Z", "ECG",
+    "MLI", "MLII", "MLIII", "X", "Y", "Z", "ECG", "ECG2", "ECG3",
 )
 KNOWN_LEADS: tuple[str, ...] = STANDARD_12 + EXTRA_LEADS
 
