@@ -188,13 +188,13 @@ def test_marks_skip_unmeasured_points() -> None:
 
 # -------------------------------------------------------------------------- the PDF ----
 
-def _words(pdf: bytes, tmp_path) -> list[tuple[str, float, float, float, float]]:
-    """Every word of the page with its box (mm from the page's top-left corner), via pdftotext -bbox."""
+def _words(pdf: bytes, tmp_path, page: int = 1) -> list[tuple[str, float, float, float, float]]:
+    """Every word of page ``page`` with its box (mm from the page's top-left corner), via pdftotext -bbox."""
     if shutil.which("pdftotext") is None:
         pytest.skip("pdftotext (poppler-utils) is not installed")
     (tmp_path / "m.pdf").write_bytes(pdf)
-    out = subprocess.run(["pdftotext", "-bbox", str(tmp_path / "m.pdf"), "-"], check=True, capture_output=True,
-                         text=True).stdout
+    out = subprocess.run(["pdftotext", "-f", str(page), "-l", str(page), "-bbox", str(tmp_path / "m.pdf"), "-"],
+                         check=True, capture_output=True, text=True).stdout
     k = 25.4 / 72
     return [(html.fromstring(m.group(5)).text_content() if m.group(5) else "", float(m.group(1)) * k,
              float(m.group(2)) * k, float(m.group(3)) * k, float(m.group(4)) * k)
@@ -239,9 +239,13 @@ def test_pdf_matrix_clears_the_fullest_header_and_the_doctors_conclusion(tmp_pat
                               "leads": [], "evidence": [], "urgency": "routine", "confidence": 0.5} for k in range(6)]
     report = {"doctor": "Dr Martin", "signed_at": "2026-11-22T10:30:00",
               "final_statements": [f"Conclusion du médecin, ligne {k}" for k in range(20)]}
-    words = _words(report_pdf(st_record(), matrix_doc(), interp, report=report), tmp_path)
+    pdf = report_pdf(st_record(), matrix_doc(), interp, report=report)
+    words = _words(pdf, tmp_path)
     table_top = min(w[2] for w in words if w[0] == "Mesures")
-    assert "autre(s)" in [w[0] for w in words]                       # the "… and n more" line is printed
+    text = " ".join(w[0] for w in words)
+    assert "page 2" in text and "Constat" not in text                  # the AI's list is not printed as findings
+    page2 = " ".join(w[0] for w in _words(pdf, tmp_path, page=2))
+    assert "ligne 0" in page2 and "ligne 19" in page2                  # the doctor's words are never cut
     header_bottom = max(w[4] for w in words if w[2] < table_top - 0.5)
     assert header_bottom < table_top - 1.0                           # header, conclusion and signature above
     assert "validé" in [w[0] for w in words if w[4] < table_top]      # the signature line is still there
@@ -286,6 +290,9 @@ def study(tmp_path):  # noqa: ANN001, ANN201
         doc = dict(s.analysis or {})
         doc["measurements"] = matrix_doc()["measurements"]
         s.analysis, s.interpretation = doc, reading()
+        from ecgpilot.web.services import _initial_draft
+
+        s.draft = _initial_draft(s.interpretation)   # the draft proposes this reading (its ST marks are shown)
         db.commit()
     return client, url
 

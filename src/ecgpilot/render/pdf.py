@@ -55,7 +55,7 @@ _TXT = {
            "levels": {"emergency": "urgence", "repeat_now": "refaire l'ECG maintenant", "soon": "avis cardiologique rapide",
                       "routine": "suivi habituel", "normal": "normal"},
            "matrix": "Mesures par dérivation — amplitudes en µV (niveau PR), durées en ms ; ST : 100 µV = 1 mm",
-           "lead": "Dér.", "st_legend": "points ST mesurés (niveau PR + ST)", "more": "… (suite tronquée)"},
+           "lead": "Dér.", "st_legend": "points ST mesurés (niveau PR + ST)", "continued": "… suite de la conclusion en page 2"},
     "en": {"title": "12-lead ECG", "patient": "Patient", "born": "born", "sex": "sex", "age": "{n} years",
            "ins": "INS", "acq": "Acquired", "unknown": "unknown", "hr": "HR", "axis": "Axes P/QRS/T",
            "urgency": "Urgency", "versions": "Versions", "model": "AI model",
@@ -73,7 +73,7 @@ _TXT = {
            "levels": {"emergency": "emergency", "repeat_now": "repeat the ECG now", "soon": "cardiology advice soon",
                       "routine": "routine follow-up", "normal": "normal"},
            "matrix": "Per-lead measurements — amplitudes in µV (PR level), durations in ms; ST: 100 µV = 1 mm",
-           "lead": "Lead", "st_legend": "measured ST points (PR level + ST)", "more": "… (cut)"},
+           "lead": "Lead", "st_legend": "measured ST points (PR level + ST)", "continued": "… the conclusion continues on page 2"},
 }
 _LEVEL_COLOUR = {"emergency": (0.75, 0.0, 0.0), "repeat_now": (0.75, 0.0, 0.0), "soon": (0.8, 0.4, 0.0), "routine": (0.1, 0.3, 0.6),
                  "normal": (0.1, 0.45, 0.1)}
@@ -182,7 +182,7 @@ def _fit(c: Any, items: list[tuple[str, str]], width_mm: float, height_mm: float
         if len(lines) * pitch <= height_mm:
             return size, pitch, lines
     n = max(1, int(height_mm // pitch))
-    return size, pitch, lines[: n - 1] + [("Helvetica", "…")]
+    return size, pitch, lines[: n - 1] + [("Helvetica-Bold", "…")]
 
 
 def report_pdf(record: ECGRecord, analysis: dict, interpretation: dict, *, report: dict | None = None,
@@ -355,6 +355,9 @@ def report_pdf(record: ECGRecord, analysis: dict, interpretation: dict, *, repor
     if rep.get("conclusion") and not level_txt:
         items.append(("Helvetica", f"• {rep['conclusion']}"))
     size, pitch, lines = _fit(c, items, _LEFT_W_MM - 3, y - (above + 2.0))
+    overflow = bool(lines) and lines[-1] == ("Helvetica-Bold", "…")
+    if overflow:   # never cut the doctor's words: the whole conclusion follows on page 2
+        lines[-1] = ("Helvetica-Bold", _latin(t["continued"]))
     for font, ln in lines:
         c.setFillColorRGB(0, 0, 0)
         c.setFont(font, size)
@@ -406,9 +409,35 @@ def report_pdf(record: ECGRecord, analysis: dict, interpretation: dict, *, repor
                       f"{t['rules']} {interpretation.get('rules_version', '?')}")
     for ln in simpleSplit(versions, "Helvetica", 6.5, (PAGE_MM[0] - rx - 6) * mm)[:3]:
         right(ln, size=6.5, colour=(0.4, 0.4, 0.4), dy=2.7)
+    if overflow:
+        c.showPage()
+        _continuation(c, t, name, born, acq, items, signed)
     c.showPage()
     c.save()
     return buf.getvalue()
+
+
+def _continuation(c: Any, t: dict[str, Any], name: str, born: str, acq: str, items: list[tuple[str, str]],
+                  signed: bool) -> None:
+    """Page 2: the whole conclusion when page 1 has no room for it (the doctor's words are never cut)."""
+    from reportlab.lib.units import mm
+    from reportlab.lib.utils import simpleSplit
+
+    y = PAGE_MM[1] - 15.0
+    c.setFont("Helvetica-Bold", 12)
+    c.drawString(GRID_ORIGIN_MM[0] * mm, y * mm, _latin(f"{t['title']} — {t['doctor'] if signed else t['draft']}"))
+    y -= 6.0
+    c.setFont("Helvetica", 9)
+    c.drawString(GRID_ORIGIN_MM[0] * mm, y * mm, _latin(f"{t['patient']} : {name}   {t['born']} {born}   |   {t['acq']} : {acq}"))
+    y -= 8.0
+    for font, text in items:
+        for ln in simpleSplit(_latin(text), font, 9, (PAGE_MM[0] - 2 * GRID_ORIGIN_MM[0]) * mm):
+            if y < 12.0:
+                c.showPage()
+                y = PAGE_MM[1] - 15.0
+            c.setFont(font, 9)
+            c.drawString((GRID_ORIGIN_MM[0] + 3) * mm, y * mm, ln)
+            y -= 4.2
 
 
 def _draw_st_marks(c: Any, marks: list[tuple[float, float, str]]) -> None:

@@ -186,7 +186,12 @@ def study_view(request: Request, db: Session, user: User, study: Any, status_cod
 
     lang = lang_of(request)
     record = services.study_record(data_dir(request), study)
-    svg = (services.tracing_svg(record, study.analysis, reading=study.interpretation, lang=lang)
+    from ecgpilot.web.documents import kept_reading
+
+    speed, gain = services.paper_settings(request.query_params.get("speed"), request.query_params.get("gain"))
+    shown = extra.get("draft") or study.draft or {"statements": []}   # the ST marks of what the doctor keeps (or has yet to decide)
+    reading = kept_reading(study.interpretation, shown["statements"], with_pending=study.status != "signed")
+    svg = (services.tracing_svg(record, study.analysis, reading=reading, lang=lang, speed_mm_s=speed, gain_mm_mv=gain)
            if record is not None else None)
     reps = services.reports(db, study)
     signers = {u.id: u.name for u in db.scalars(select(User).where(User.id.in_([r.signed_by for r in reps] or [0])))}
@@ -200,7 +205,7 @@ def study_view(request: Request, db: Session, user: User, study: Any, status_cod
         "cardiologists": [c for c in care.cardiologists(db) if c.id != user.id],
         "dispatches": care.dispatches(db, request.app.state.engine, study),
         "user": user, "study": study, "svg": svg, "reports": reps, "signers": signers, "events": events,
-        "history": history.sentences(db, events, lang, pseudo=pseudo),
+        "history": history.sentences(db, events, lang, pseudo=pseudo), "paper": {"speed": speed, "gain": gain},
         "ins_statuses": INS_STATUSES, "analysis": study.analysis or {}, "draft": study.draft or {"statements": [], "urgency": {}},
         "matrix": matrix_rows(study.analysis, study.interpretation), "matrix_columns": MATRIX_COLUMNS,
         "reading": {s["id"]: s for s in (study.interpretation or {}).get("statements", [])},

@@ -25,7 +25,7 @@ from ecgpilot.ins import normalize_ins, normalize_status
 
 __all__ = [
     "UploadRejected", "NothingUploaded", "Conflict", "group_upload", "ingest", "get_study", "list_studies", "update_draft",
-    "update_identity", "identity", "reports", "access_of", "ACCESS", "require_identified_access", "redacted_report", "redacted_analysis", "audit_event", "sign", "amend", "study_record", "tracing_svg",
+    "update_identity", "identity", "reports", "access_of", "ACCESS", "require_identified_access", "redacted_report", "redacted_analysis", "audit_event", "sign", "amend", "study_record", "tracing_svg", "paper_settings",
     "pdf_bytes", "report_content", "NotReady", "still_to_decide", "not_ready",
     "preview_draft",
 ]
@@ -557,13 +557,28 @@ def study_record(data_dir: Path, study: Study) -> ECGRecord | None:
 
 
 def tracing_svg(record: ECGRecord, analysis: dict[str, Any] | None, *, reading: dict[str, Any] | None = None,
-                lang: str = "fr") -> str:
-    """The ECG paper SVG (``ecgpilot.render.svg``); with ``reading`` the measured ST points of
-    the leads an ischaemia statement rests on are marked, legend in ``lang``."""
+                lang: str = "fr", speed_mm_s: float = 25, gain_mm_mv: float = 10) -> str:
+    """The ECG paper SVG (``ecgpilot.render.svg``) at ``speed_mm_s`` (25, 50) and ``gain_mm_mv``
+    (5, 10, 20); with ``reading`` the measured ST points of the leads an ischaemia statement rests
+    on are marked, legend in ``lang``."""
     from ecgpilot.render.svg import ecg_svg
 
-    svg = ecg_svg(record, analysis=analysis, reading=reading, lang=lang)
+    svg = ecg_svg(record, analysis=analysis, reading=reading, lang=lang, speed_mm_s=speed_mm_s, gain_mm_mv=gain_mm_mv)
     return svg[svg.index("<svg"):] if "<svg" in svg else svg
+
+
+def paper_settings(speed: str | None, gain: str | None) -> tuple[float, float]:
+    """(speed mm/s, gain mm/mV) from the page's ``?speed=``/``?gain=``; the standard 25 and 10 otherwise."""
+    from ecgpilot.render import GAINS, SPEEDS
+
+    def pick(raw: str | None, allowed: tuple[float, ...], default: float) -> float:
+        try:
+            value = float(raw) if raw else default
+        except ValueError:
+            return default
+        return value if value in allowed else default
+
+    return pick(speed, SPEEDS, 25.0), pick(gain, GAINS, 10.0)
 
 
 def pdf_bytes(db: Session, data_dir: Path, study: Study, lang: str = "fr", version: int | None = None,

@@ -11,12 +11,25 @@
     var vb = svg.viewBox.baseVal;
     var baseW = vb && vb.width ? vb.width : svg.getBoundingClientRect().width;
     var baseH = vb && vb.height ? vb.height : svg.getBoundingClientRect().height;
+    var level = document.getElementById("zoom-level");
     function apply() {
       svg.setAttribute("width", (baseW * zoom) + "mm");
       svg.setAttribute("height", (baseH * zoom) + "mm");
+      if (level) level.textContent = Math.round(zoom * 100) + " %";
     }
-    document.getElementById("zoom-in").addEventListener("click", function () { zoom = Math.min(zoom * 1.25, 8); apply(); });
-    document.getElementById("zoom-out").addEventListener("click", function () { zoom = Math.max(zoom / 1.25, 0.25); apply(); });
+    // Default: the whole recording fits the box's width (true size when it fits); buttons for both.
+    function fit() {
+      var px = baseW * 96 / 25.4;                 // CSS px of the paper at true size
+      var room = box.clientWidth - 2;
+      return room > 0 && px > room ? room / px : 1;
+    }
+    zoom = fit();
+    apply();
+    function on(id, f) { var b = document.getElementById(id); if (b) b.addEventListener("click", function () { f(); apply(); }); }
+    on("zoom-in", function () { zoom = Math.min(zoom * 1.25, 8); });
+    on("zoom-out", function () { zoom = Math.max(zoom / 1.25, 0.25); });
+    on("zoom-fit", function () { zoom = fit(); });
+    on("zoom-true", function () { zoom = 1; });
     var mmPerS = parseFloat(svg.getAttribute("data-mm-per-s") || "25");
     var mmPerMv = parseFloat(svg.getAttribute("data-mm-per-mv") || "10");
     var out = document.getElementById("caliper-out");
