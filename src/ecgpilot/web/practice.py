@@ -304,5 +304,8 @@ def previous_for_page(db: Session, data_dir: Path, study: Study, lang: str = "fr
     found["urgency"] = (rep.content or {}).get("urgency") if rep else None
     found["notable"] = [c for c in found["changes"] if c["notable"]]
     found["stable"] = [c for c in found["changes"] if not c["notable"]]
-    found["applied"] = ((study.interpretation or {}).get("serial") or {}).get("reasons") or []
+    serial = (study.interpretation or {}).get("serial") or {}
+    found["applied"] = serial.get("reasons") or []
+    if found["applied"]:   # raised at upload: the reasons again, in this page's language
+        found["reasons"] = compare.raised_urgency(serial.get("raised_from"), found["changes"])[1]
     return found
