@@ -183,7 +183,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if status in (403, 404, 500):   # nothing there helps the user (role codes, ids): the plain sentence only
             message = ""
         page = {"lang": lang, "status": status, "message": plain or i18n.error_text(status, lang),
-                "detail": None if plain else message or None, "back": _back_link(request), "user": None, "csrf": ""}
+                "detail": None if plain else message or None, "back": _back_link(request, status), "user": None, "csrf": ""}
         return templates.TemplateResponse(request, "error.html", page, status_code=status)
 
     @app.exception_handler(LoginRequired)
@@ -260,16 +260,19 @@ class OutboxWorker:
             self._stop.wait(self.interval_s)
 
 
-def _back_link(request: Request) -> str:
+def _back_link(request: Request, status: int) -> str:
     """Where "go back" leads: the page the request came from when it is one of ours (e.g. the study
-    page, where what was typed and the study are), else the worklist."""
+    page, where what was typed and the study are), else the study the action was on, else the worklist."""
     from urllib.parse import urlsplit
 
+    path = request.url.path
     ref = urlsplit(request.headers.get("referer", ""))
     own = urlsplit(str(request.base_url))
-    if ref.netloc == own.netloc and ref.path.startswith("/") and not ref.path.startswith("//"):
+    if (ref.netloc == own.netloc and ref.path.startswith("/") and not ref.path.startswith("//")
+            and ref.path != path):
         return ref.path + (f"?{ref.query}" if ref.query else "")
-    path = request.url.path
+    if status == 404:
+        return "/"
     parts = path.strip("/").split("/")
     if len(parts) >= 2 and parts[0] in ("studies", "opinions") and parts[1].isdigit():
         return f"/{parts[0]}/{parts[1]}"

@@ -74,6 +74,11 @@
       if (evt.dataTransfer && evt.dataTransfer.files.length) { input.files = evt.dataTransfer.files; form.submit(); }
     });
   }
-  function start() { init(); initDrop(); }
+  // A refused signature: bring its message (and the statements still to decide) into view.
+  function showRefusal() {
+    var err = document.getElementById("sign-error");
+    if (err) { err.setAttribute("tabindex", "-1"); err.scrollIntoView({block: "start"}); err.focus({preventScroll: true}); }
+  }
+  function start() { init(); initDrop(); showRefusal(); }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start); else start();
 })();
