@@ -126,3 +126,34 @@ def test_worklist_study_and_sign_flow_fit_every_width(tmp_path_factory) -> None:
     shots = sorted(p.name for p in SHOTS.glob("screen_*.png"))
     assert {f"screen_{n}_{w}.png" for n in ("study", "worklist", "signed") for w in WIDTHS} <= set(shots)
     assert all(re.match(r"screen_\w+_\d+\.png", s) for s in shots)
+
+
+def test_admin_pages_fit_a_phone(tmp_path_factory) -> None:  # noqa: ANN001
+    app = _web.make_app(tmp_path_factory.mktemp("app"))
+    with app.state.sessions() as db:
+        _web.add_user(db, "adm@x.fr", _web.PASSWORD, name="Admin", role="admin", practice="A")
+        db.commit()
+    with serving(app) as server:
+        browser = Browser(tmp_path_factory.mktemp("chromium-profile"))
+        try:
+            _metrics(browser, 1366, 900)
+            browser.get(f"{server}/login?lang=fr")
+            browser.type("#email", "adm@x.fr")
+            browser.type("#password", _web.PASSWORD)
+            browser.click("#login-button")
+            browser.wait_url(r":\d+/$")
+            for width in WIDTHS:
+                browser.get(server + "/admin/users")
+                _check(browser, width, "admin_users", ["#add-user", "#create-practice", ".top form button"])
+            # a new doctor with the RPPS typed with spaces, from the phone
+            _metrics(browser, 390, 900)
+            browser.type("#new-email", "dr.d@x.fr")
+            browser.type("#new-name", "Dr D")
+            browser.type("#new-rpps", "1000 123 456 5")
+            browser.type("#new-password", _web.PASSWORD)
+            browser.click("#add-user")
+            browser.wait_url(r"/admin/users")
+            assert "dr.d@x.fr" in browser.text("#created")
+            assert "10001234565" in browser.text("#users")
+        finally:
+            browser.quit()
