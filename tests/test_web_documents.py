@@ -123,8 +123,15 @@ def test_audit_verify_checks_the_stored_documents(app, tmp_path, capsys) -> None
     assert main(["audit", "verify", "--db", str(data / "ecgpilot.db")]) == 0
     out = capsys.readouterr().out
     assert "chain intact" in out and "signed documents OK: 1 checked" in out
+    # a backup of the database and the stored files carries the signed documents: the restored copy verifies
+    from ecgpilot import backup
+
+    backup.create_backup(data / "ecgpilot.db", data / "files", tmp_path / "b.tar")
+    backup.restore_backup(tmp_path / "b.tar", tmp_path / "r" / "ecgpilot.db", tmp_path / "r" / "files")
+    assert main(["audit", "verify", "--db", str(tmp_path / "r" / "ecgpilot.db")]) == 0
+    assert "signed documents OK: 1 checked" in capsys.readouterr().out
     sha = audit.entries(app.state.engine, action="signature")[-1]["details"]["documents"]["pdf:fr"]
-    stored = data / "documents" / sha
+    stored = data / "files" / "documents" / sha
     stored.write_bytes(stored.read_bytes().replace(b"%%EOF", b"%%EOF\n% edited"))
     assert main(["audit", "verify", "--db", str(data / "ecgpilot.db"), "--data-dir", str(data)]) == 1
     out = capsys.readouterr().out

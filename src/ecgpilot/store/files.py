@@ -4,7 +4,7 @@ A file set is first written to a private temporary folder, then moved into place
 one atomic rename; the database row is written afterwards. A crash can therefore leave
 at most an unreferenced folder (never shown, reused by the same upload), never a row
 pointing to a missing or half-written file. Signed documents (PDF, CDA, FHIR) are kept the same way under
-``<data_dir>/documents/<sha256>``: :func:`store_document` writes them once (temporary file, fsync,
+``<data_dir>/files/documents/<sha256>`` (inside the stored-files folder, so a backup of it holds them): :func:`store_document` writes them once (temporary file, fsync,
 atomic rename), :func:`read_document` gives them back only when their bytes still hash to their name.
 Staging folders left by a crash under
 ``<data_dir>/tmp`` are swept by later uploads once they are older than
@@ -145,7 +145,7 @@ def document_path(data_dir: Path, sha256: str) -> Path:
     """Where a signed document with this SHA-256 is (or would be) stored."""
     if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
         raise ReadError(f"{sha256!r} is not a SHA-256 (64 lowercase hex characters).")
-    return data_dir / "documents" / sha256
+    return data_dir / "files" / "documents" / sha256
 
 
 def store_document(data_dir: Path, content: bytes) -> str:

@@ -6,7 +6,7 @@
   points are marked only for the statements the doctor kept (:func:`kept_reading`). A draft is
   printed as a draft (statements still to decide marked, "draft" across the tracing).
 * Frozen at signing (:func:`freeze`): the PDF (in the signing language and in French), the CDA R2
-  and the FHIR bundle are written to the file store by their SHA-256 (``store.files.store_document``),
+  and the FHIR bundle are written to the file store by their SHA-256 (``store.files.store_document``, under ``files/documents/``),
   recorded as :class:`~ecgpilot.store.models.ReportDocument` rows and named in the signature's
   audit entry, in the signing transaction. When the CDA/FHIR cannot be made yet (no RPPS, no
   practice identifier, incomplete identity), they are made and frozen on first request
