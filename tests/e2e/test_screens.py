@@ -118,6 +118,15 @@ def test_worklist_study_and_sign_flow_fit_every_width(tmp_path_factory) -> None:
                 sizes = browser.js("""return [...document.querySelectorAll('#serial-pair img')].map(i => i.naturalWidth);""")
                 assert len(sizes) == 2 and sizes[0] == sizes[1] > 0, sizes  # same scale: same paper width
                 _check(browser, width, "previous", ["#serial-changes", ".top form button"])
+                if width == 1366:  # side by side, rows level, scrolling together
+                    tops = browser.js("return [...document.querySelectorAll('#serial-pair figure')]"
+                                      ".map(f => Math.round(f.getBoundingClientRect().top))")
+                    assert tops[0] == tops[1], tops
+                    left = browser.js_async("""const done = arguments[arguments.length - 1];
+                        const b = document.querySelectorAll('#serial-pair .tracing-box');
+                        b[0].scrollLeft = 200;
+                        setTimeout(() => done([b[0].scrollLeft, b[1].scrollLeft]), 300);""")
+                    assert left[0] > 0 and left[1] == left[0], left
             for width in (768, 390):
                 browser.get(server + "/model-card")
                 _check(browser, width, "model_card", ["#mc-perf", "#technical-card"])

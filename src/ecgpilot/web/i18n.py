@@ -334,8 +334,8 @@ TEXT: dict[str, dict[str, str]] = {
     "urgency_raised": {"fr": "Urgence de la proposition relevée à", "en": "Proposal's urgency raised to"},
     "urgency_suggested": {"fr": "La comparaison justifierait l'urgence", "en": "The comparison would justify"},
     "previous_conclusion": {"fr": "Conclusion signée", "en": "Signed conclusion"},
-    "same_scale": {"fr": "Même échelle (25 mm/s, 10 mm/mV), dérivations aux mêmes places.",
-                   "en": "Same scale (25 mm/s, 10 mm/mV), leads in the same places."},
+    "same_scale": {"fr": "Même échelle (25 mm/s, 10 mm/mV), dérivations aux mêmes places ; les deux tracés défilent ensemble.",
+                   "en": "Same scale (25 mm/s, 10 mm/mV), leads in the same places; both tracings scroll together."},
 }
 
 
