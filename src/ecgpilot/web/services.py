@@ -130,8 +130,8 @@ def _prefill(study: Study, record: ECGRecord) -> None:
     study.given_names = p.given_name
     study.birth_date = p.birth_date
     study.sex = p.sex if p.sex in ("M", "F") else None
-    study.recorded_at = record.start_time
     study.age_years = p.age_years
+    study.recorded_at = record.start_time
 
 
 def ingest(db: Session, data_dir: Path, user: User, group: list[tuple[str, bytes]], *, lang: str = "fr",
@@ -145,7 +145,6 @@ def ingest(db: Session, data_dir: Path, user: User, group: list[tuple[str, bytes
         raise PermissionError(f"role {user.role!r} cannot upload ECGs; only doctors (gp, cardiologist) can.")
     main = _main_name(group)
     sha = filestore.fileset_sha256(group, main)
-    staged = filestore.stage_files(data_dir, group)
     from ecgpilot.web import practice
 
     existing = practice.find_duplicate(db, user, sha)
@@ -155,6 +154,7 @@ def ingest(db: Session, data_dir: Path, user: User, group: list[tuple[str, bytes
         db.commit()
         existing.uploaded_again = True
         return existing
+    staged = filestore.stage_files(data_dir, group)
     try:
         study = _analyse_staged(staged, main, sha, user, group, lang=lang, use_ai=use_ai)
     except BaseException:
@@ -164,8 +164,8 @@ def ingest(db: Session, data_dir: Path, user: User, group: list[tuple[str, bytes
     try:
         db.add(study)
         db.flush()
-        db.add(StudyEvent(study_id=study.id, user_id=user.id, action="upload", after={"files": study.file_names, "sha256": sha}))
         practice.apply_serial_comparison(db, study, lang)   # a new LBBB / ST elevation since the last signed ECG
+        db.add(StudyEvent(study_id=study.id, user_id=user.id, action="upload", after={"files": study.file_names, "sha256": sha}))
         audit_event(db, user, "analysis", f"study:{study.id}", input_sha256=sha, model_version=study.model_version,
                     rules_version=study.rules_version, outputs={"analysis": study.analysis, "interpretation": study.interpretation},
                     details={"status": study.status, "ai": use_ai})
