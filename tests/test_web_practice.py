@@ -86,7 +86,7 @@ def test_ins_as_printed_a_bad_key_explained_and_qualification_only_by_verificati
     assert _text(c.get(url).text, "ins-status") == "Provisoire"
 
 
-def test_same_file_twice_opens_the_first_study(app) -> None:  # noqa: ANN001
+def test_same_file_twice_opens_the_first_study(app, tmp_path) -> None:  # noqa: ANN001
     c = _client(app)
     first = _upload(c, *_muse()).headers["location"]
     again = _upload(c, *_muse())
@@ -95,6 +95,7 @@ def test_same_file_twice_opens_the_first_study(app) -> None:  # noqa: ANN001
     assert c.get("/").text.count('class="open"') == 1
     with app.state.sessions() as db:
         assert len(list(db.scalars(select(Study)))) == 1
+    assert not list((tmp_path / "data" / "tmp").glob("*"))  # nothing staged for the second upload
     # another practice's copy of the same file is its own study
     other = _client(app, "b@x.fr")
     assert _upload(other, *_muse()).headers["location"] != first
