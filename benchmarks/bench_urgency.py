@@ -119,10 +119,22 @@ def ai_parts(ds, idx: np.ndarray, model: Path | None = None) -> tuple[dict[int, 
         version = clf.version
     except Exception as exc:   # classifier not installed / model file missing
         return {}, f"classifier unavailable ({type(exc).__name__}: {str(exc).split('(')[0].strip()})"
-    out = {}
-    for i in idx:
-        rec = ECGRecord(signal=np.asarray(ds.signals[i], dtype=np.float32).T, fs=FS, leads=LEADS)
-        out[int(ds.ecg_id[i])] = clf.classify(rec)
+    import hashlib
+
+    cache = cache_dir() / "bench_urgency" / f"ai_{hashlib.sha256(version.encode()).hexdigest()[:10]}_100hz.jsonl"
+    out: dict[int, dict[str, Any]] = {}
+    if cache.exists():
+        for line in cache.read_text().splitlines():
+            d = json.loads(line)
+            out[d["ecg_id"]] = d["ai"]
+    with cache.open("a") as f:
+        for i in idx:
+            e = int(ds.ecg_id[i])
+            if e in out:
+                continue
+            rec = ECGRecord(signal=np.asarray(ds.signals[i], dtype=np.float32).T, fs=FS, leads=LEADS)
+            out[e] = clf.classify(rec)
+            f.write(json.dumps({"ecg_id": e, "ai": out[e]}) + "\n")
     return out, version
 
 

@@ -39,7 +39,11 @@ def matrix(changes: dict[str, dict[str, float]] | None = None, **all_leads: floa
              "st_j_uv": 0.0, "st_60_uv": 0.0, "st_80_uv": 10.0, "t_pos_uv": 0.0, "t_neg_uv": 0.0, "pr_seg_uv": 0.0}
         e.update(NORMAL[name])
         e.update(all_leads)
-        e.update((changes or {}).get(name, {}))
+        ch = dict((changes or {}).get(name, {}))
+        if "st_j_uv" in ch:   # an ST deviation given at J holds through the ST segment unless stated
+            ch.setdefault("st_60_uv", ch["st_j_uv"])
+            ch.setdefault("st_80_uv", ch["st_j_uv"])
+        e.update(ch)
         e["qrs_pp_uv"] = e["r_uv"] - min(e["s_uv"], e["q_uv"])
         leads[name] = e
     return {"baseline": "pr_segment", "points_ms": {"qrs_on": -40.0, "j": 50.0, "j60": 110.0, "j80": 130.0},
@@ -190,13 +194,14 @@ def test_inferior_q_waves_confirm_the_ai_infarction():
     assert "pathological_q" not in found(read(doc({"III": {"q_uv": -300, "q_ms": 40}})))
 
 
-def test_q_waves_with_st_elevation_are_possibly_acute():
+def test_stemi_over_q_waves_says_so():
     ch = {"V2": {"r_uv": 0, "q_uv": -1500, "q_ms": 80, "s_uv": 0, "st_j_uv": 150},
-          "V3": {"r_uv": 0, "q_uv": -1200, "q_ms": 80, "s_uv": 0, "st_j_uv": 120},
+          "V3": {"r_uv": 0, "q_uv": -1200, "q_ms": 80, "s_uv": 0, "st_j_uv": 210},   # ≥ 2 mm (man of 60)
           "V4": {"q_uv": -500, "q_ms": 40, "st_j_uv": 110}}
     r = read(doc(ch))
-    s = found(r)["infarction_possibly_acute"]
+    s = found(r)["stemi"]
     assert s["urgency"] == "emergency" and {"V3", "V4"} <= set(s["leads"])
+    assert "Q waves in the same territory" in s["text"] and any(e["name"].endswith("V3.q_ms") for e in s["evidence"])
 
 
 # --- voltage and conduction ------------------------------------------------------------------------
@@ -332,3 +337,11 @@ def test_a_qt_running_into_the_next_p_wave_is_not_an_emergency():
     assert "reaches the next P wave" in found(r)["qt_unreliable"]["text"]
     ok = read(doc(heart_rate_bpm=55.0, rr_ms=1090.0, qt_ms=620.0, qtc_ms=602.0))
     assert "very_long_qtc" in found(ok)
+
+
+def test_a_j_point_elevation_not_sustained_at_j60_is_not_a_stemi():
+    """ST at J above the limit that is gone 60 ms later: a QRS-end (J-point) artefact, not an injury current."""
+    ch = {x: {"st_j_uv": 180, "st_60_uv": 40, "st_80_uv": 30} for x in ("II", "III", "aVF")}
+    assert "stemi" not in found(read(doc(ch)))
+    ch = {x: {"st_j_uv": 180, "st_60_uv": 190, "st_80_uv": 200} for x in ("II", "III", "aVF")}
+    assert "stemi" in found(read(doc(ch)))

@@ -49,7 +49,7 @@ STATEMENTS: dict[str, tuple[str, str, str, str]] = {
     "tachycardia": ("rate", "routine", "Tachycardie", "Tachycardia"),
     "sinus_tachycardia": ("rate", "routine", "Tachycardie sinusale", "Sinus tachycardia"),
     "bradycardia": ("rate", "routine", "Bradycardie", "Bradycardia"),
-    "sinus_bradycardia": ("rate", "routine", "Bradycardie sinusale", "Sinus bradycardia"),
+    "sinus_bradycardia": ("rate", "normal", "Bradycardie sinusale", "Sinus bradycardia"),
     "very_slow_rate": ("rate", "emergency", "Fréquence très lente", "Very slow heart rate"),
     # conduction
     "first_degree_avb": ("conduction", "routine", "Bloc auriculo-ventriculaire du 1er degré",
@@ -82,7 +82,7 @@ STATEMENTS: dict[str, tuple[str, str, str, str]] = {
     "right_axis_deviation": ("axis", "routine", "Déviation axiale droite", "Right axis deviation"),
     "extreme_axis": ("axis", "routine", "Axe hyperdévié (axe extrême)", "Extreme axis deviation"),
     # hypertrophy
-    "lvh": ("hypertrophy", "soon", "Hypertrophie ventriculaire gauche", "Left ventricular hypertrophy"),
+    "lvh": ("hypertrophy", "routine", "Hypertrophie ventriculaire gauche", "Left ventricular hypertrophy"),
     "rvh": ("hypertrophy", "soon", "Hypertrophie ventriculaire droite", "Right ventricular hypertrophy"),
     "septal_hypertrophy": ("hypertrophy", "soon", "Hypertrophie septale", "Septal hypertrophy"),
     "left_atrial_enlargement": ("hypertrophy", "routine", "Hypertrophie atriale gauche",

@@ -165,12 +165,13 @@ def av_block_from_tracing(ctx: Context, found: Mapping[str, Finding]) -> list[Fi
                         note=ctx.fr("conduction 1:1 et fréquence ≥ 60/min sur le tracé",
                                     "1:1 conduction and rate ≥ 60/min on the tracing"))]
     unspecified = ctx.ai_present("AVB", "_AVB")
-    if unspecified:   # the AI's AV block of unspecified degree: the rate, PR and P-QRS relation say which
+    if unspecified:   # the AI's AV block of unspecified degree (97 % first degree in PTB-XL): the tracing says which
         a = unspecified[0]
-        slow = ctx.hr is not None and ctx.hr < ctx.th["hr_slow"] and not one_to_one
-        if ctx.pr is not None and ctx.pr > ctx.th["pr_long"] and not slow:
+        blocked = ctx.rhythm.get("av_relation") in ("2:1", "dissociated", "wenckebach", "mobitz2")
+        slow = ctx.hr is not None and ctx.hr < ctx.th["hr_slow"] and (blocked or ctx.pr is None)
+        if ctx.pr is not None and ctx.pr > ctx.th["pr_long"] and not blocked:
             return [finding("first_degree_avb", source="ai", evidence=[ctx.ev_ai(a)], confidence=a.probability)]
-        if slow or ctx.pr is None:
+        if slow or blocked:
             ev = [ctx.ev_ai(a)] + ([_ev_hr(ctx)] if ctx.hr else [])
             return [finding("high_degree_avb", source="ai+measurement" if ctx.hr else "ai", evidence=ev,
                             confidence=a.probability)]
