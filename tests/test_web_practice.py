@@ -291,3 +291,26 @@ def test_doctor_account_rpps_checked_and_kept_when_refused(app) -> None:  # noqa
     assert r.status_code == 200
     with app.state.sessions() as db:
         assert db.scalar(select(User).where(User.email == "a@x.fr")).rpps == "10001234565"
+
+
+def test_api_identity_verification_and_archive(app) -> None:  # noqa: ANN001
+    from _web import token_for
+
+    api = TestClient(app, headers={"Authorization": f"Bearer {token_for(app, 'a@x.fr')}"})
+    name, content = _muse()
+    (study,) = api.post("/api/v1/studies", files=[("files", (name, content))]).json()
+    sid = study["id"]
+    (again,) = api.post("/api/v1/studies", files=[("files", (name, content))]).json()
+    assert again["id"] == sid and again["uploaded_again"] and not study["uploaded_again"]
+    assert api.patch(f"/api/v1/studies/{sid}/patient", json={"ins": "1 44 05 75 123 456 45"}).json()["ins"] == "144057512345645"
+    assert api.patch(f"/api/v1/studies/{sid}/patient", json={"ins_status": "qualifiee"}).status_code == 422
+    assert api.post(f"/api/v1/studies/{sid}/identity/verify", json={"insi": "teleservice"}).status_code == 422
+    r = api.post(f"/api/v1/studies/{sid}/identity/verify", json={"id_document": "passeport", "insi": "practice_software"})
+    assert r.json()["ins_status"] == "qualifiee"
+    full = api.get(f"/api/v1/studies/{sid}").json()
+    assert full["identity_check"]["by_name"] == "Dr A" and full["identity_check"]["id_document"] == "passeport"
+    assert full["age_years"] == 40
+    assert api.post(f"/api/v1/studies/{sid}/archive", json={"reason": "mauvais patient"}).json()["archived"]
+    assert [s["id"] for s in api.get("/api/v1/studies").json()] == []
+    (fresh,) = api.post("/api/v1/studies", files=[("files", (name, content))]).json()
+    assert fresh["id"] != sid and not fresh["uploaded_again"]  # an archived study is not reopened

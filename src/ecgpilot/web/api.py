@@ -117,7 +117,8 @@ def get_study(study_id: int, db: Session = Depends(db_session), user: User = Dep
         reps = [dict(r, content=services.redacted_report(r["content"])) for r in reps]
     return {**summary(study, user), "analysis": services.redacted_analysis(study.analysis) if _pseudo(user) else study.analysis, "interpretation": study.interpretation,
             "model_version": study.model_version, "rules_version": study.rules_version, "draft": study.draft,
-            "reports": reps}
+            "reports": reps, "identity_check": None if _pseudo(user) else study.identity_check,
+            "age_years": study.age_years}
 
 
 @router.patch("/studies/{study_id}/statements", summary="Confirm, edit or reject statements; add some; set urgency")
