@@ -124,3 +124,16 @@ def test_rpps_luhn_key() -> None:
     with pytest.raises(RecordError, match="11 chiffres"):
         check_rpps("123")
     assert check_rpps("  ") is None
+
+
+def test_v2_v3_limit_follows_sex_and_age() -> None:
+    before, reading = _muse()  # a man of 40: V2-V3 limit 2 mm
+    after = copy.deepcopy(before)
+    leads = after["measurements"]["lead_matrix"]["leads"]
+    for lead in ("V2", "V3"):
+        leads[lead]["st_j_uv"] = 180.0
+    assert not [c for c in compare.serial_changes(before, reading, after, reading) if c["kind"] == "st_elevation"]
+    woman = copy.deepcopy(after)
+    woman["record"]["patient"]["sex"] = "F"   # 1.5 mm for women
+    (st,) = [c for c in compare.serial_changes(before, reading, woman, reading) if c["kind"] == "st_elevation"]
+    assert st["leads"] == ["V2", "V3"]

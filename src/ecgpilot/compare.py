@@ -136,12 +136,15 @@ def _pathological_q(lead: str, m: Mapping[str, Any]) -> bool:
     return qs or (q_ms >= _Q_MS and q_uv <= _Q_LIMIT_UV)
 
 
-def _sex(analysis: Mapping[str, Any]) -> str | None:
-    return (((analysis.get("record") or {}).get("patient")) or {}).get("sex")
-
-
-def _v2v3_limit(sex: str | None) -> float:
-    return THRESHOLDS["stemi_v2v3_f_uv"] if sex == "F" else THRESHOLDS["stemi_v2v3_u_uv"]
+def _v2v3_limit(analysis: Mapping[str, Any]) -> float:
+    """The 4th-UDMI V2-V3 limit for the patient: women 1.5 mm, men under 40 2.5 mm, else 2 mm."""
+    patient = ((analysis.get("record") or {}).get("patient")) or {}
+    sex, age = patient.get("sex"), _num(patient.get("age_years"))
+    if sex == "F":
+        return THRESHOLDS["stemi_v2v3_f_uv"]
+    if sex == "M":
+        return THRESHOLDS["stemi_v2v3_m_young_uv"] if age is not None and age < 40 else THRESHOLDS["stemi_v2v3_m_uv"]
+    return THRESHOLDS["stemi_v2v3_u_uv"]
 
 
 def _change(kind: str, text: str, *, leads: Iterable[str] = (), raise_to: str | None = None,
@@ -185,8 +188,7 @@ def serial_changes(previous: Mapping[str, Any], previous_reading: Mapping[str, A
                            before=a, after=b, delta=d, notable=abs(d) >= notable))
     pl, cl = _leads(previous), _leads(current)
     common = [lead for lead in LEAD_ORDER if lead in pl and lead in cl]
-    sex = _sex(current)
-    limit, limit_v2v3 = THRESHOLDS["stemi_uv"], _v2v3_limit(sex)
+    limit, limit_v2v3 = THRESHOLDS["stemi_uv"], _v2v3_limit(current)
     risen: dict[str, float | None] = {}
     for lead in common:
         a, b = _num(pl[lead].get("st_j_uv")), _num(cl[lead].get("st_j_uv"))
