@@ -345,3 +345,13 @@ def test_a_j_point_elevation_not_sustained_at_j60_is_not_a_stemi():
     assert "stemi" not in found(read(doc(ch)))
     ch = {x: {"st_j_uv": 180, "st_60_uv": 190, "st_80_uv": 200} for x in ("II", "III", "aVF")}
     assert "stemi" in found(read(doc(ch)))
+
+
+def test_ai_infarction_with_st_t_changes_in_its_territory_is_proposed():
+    """No Q wave, but T inversion in II, III, aVF where the AI sees an inferior infarction: proposed (soon);
+    the same AI statement over a normal matrix stays AI only."""
+    ch = {x: {"t_pos_uv": 0, "t_neg_uv": -200} for x in ("II", "aVF")}
+    r = read(doc(ch, ai=[("SR", 0.95), ("IMI", 0.9)]))
+    inf = found(r)["infarction"]
+    assert inf["source"] == "ai+measurement" and set(inf["leads"]) == {"II", "aVF"} and r["urgency"]["level"] == "soon"
+    assert "no pathological Q wave" in inf["text"]

@@ -286,6 +286,14 @@ def q_waves_and_infarction(ctx: Context, found: Mapping[str, Finding]) -> list[F
         best = max(ai, key=lambda a: a.probability)
         out.append(finding("infarction", source="ai", evidence=[ctx.ev_ai(best)], confidence=best.probability,
                            leads=list(AI_TERRITORY.get(best.code, []))))
+    elif ai and _st_t_support(ctx, {x for a in ai for x in AI_TERRITORY.get(a.code, [])}):
+        best = max(ai, key=lambda a: a.probability)
+        terr = {x for a in ai for x in AI_TERRITORY.get(a.code, [])}
+        support = _st_t_support(ctx, terr)
+        out.append(finding("infarction", source="ai+measurement", evidence=[ctx.ev_ai(best)] + support,
+                           confidence=best.probability, leads=sorted({e["name"].split(".")[1] for e in support}, key=lead_order),
+                           note=ctx.fr("sans onde Q pathologique : anomalies ST-T dans le territoire",
+                                       "no pathological Q wave: ST-T changes in the territory")))
     elif ai:
         best = max(ai, key=lambda a: a.probability)
         out.append(finding("infarction", source="ai", status="ai_only", evidence=[ctx.ev_ai(best)],
@@ -293,6 +301,27 @@ def q_waves_and_infarction(ctx: Context, found: Mapping[str, Finding]) -> list[F
                            note=ctx.fr("ni onde Q pathologique ni anomalie de ST sur le tracé",
                                        "no pathological Q wave or ST change on the tracing")))
     return out
+
+
+def _st_t_support(ctx: Context, leads: set[str]) -> list[dict[str, object]]:
+    """ST-T changes in ``leads`` that support the AI's infarction without Q waves: J elevation at its
+    4th-UDMI limit (sustained at J+60), ST depression ≥ 0.5 mm at J and J+60, or T inversion ≥ 1 mm
+    (III, aVR and V1 excluded)."""
+    ev = []
+    for x in sorted(leads, key=lead_order):
+        j, j60, tn = ctx.v(x, "st_j_uv"), ctx.v(x, "st_60_uv"), ctx.v(x, "t_neg_uv")
+        if j is None or j60 is None:
+            continue
+        lim = stemi_limit_uv(ctx, x)
+        if j >= lim and j60 >= lim:
+            ev.append(ctx.ev_lead(x, "st_j_uv", "ST J"))
+        elif j60 >= 100 and (ctx.v(x, "st_80_uv") or 0) >= 100 and x not in ("V2", "V3"):
+            ev.append(ctx.ev_lead(x, "st_60_uv", "ST J+60"))
+        elif j <= -50 and j60 <= -50:
+            ev.append(ctx.ev_lead(x, "st_j_uv", "ST J"))
+        elif x not in ("III", "aVR", "V1") and tn is not None and tn <= -100 and (ctx.v(x, "t_pos_uv") or 0) < 50:
+            ev.append(ctx.ev_lead(x, "t_neg_uv", "T−"))
+    return ev
 
 
 def terr_fr(t: str) -> str:
