@@ -275,7 +275,7 @@ def interpret(analysis: dict[str, Any], *, lang: str = "fr",
     level = max((s["urgency"] for s in counted), key=level_rank, default="normal")
     if level == "normal" and not any(s["id"] == "normal_ecg" for s in statements):
         level = "routine" if not ctx.measured or not ctx.ai_ok or ctx.child else "normal"
-    reasons = [{"statement_id": s["id"], "text": s["text"]} for s in statements
+    reasons = [{"statement_id": s["id"], "text": s["text"]} for s in counted
                if s["urgency"] == level and (s["category"] != "quality" or s["id"] in
                                              ("repeat_recording", "not_measured", "possible_on_poor_tracing"))]
     seen: set[str] = set()

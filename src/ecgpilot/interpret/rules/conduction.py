@@ -98,9 +98,11 @@ def ivcd(ctx: Context, found: Mapping[str, Finding]) -> list[Finding]:
         return []
     ai = ctx.ai_present("IVCD")
     if ctx.qrs > ctx.th["qrs_ivcd"]:
+        # 111–119 ms with a normal shape: stated, no urgency of its own; from 120 ms: routine
         return [finding("ivcd", source="ai+measurement" if ai else "measurement",
                         evidence=[_ev_qrs(ctx), *(ctx.ev_ai(a) for a in ai)], detail=f"QRS {ctx.qrs:.0f} ms",
-                        confidence=ai[0].probability if ai else None)]
+                        confidence=ai[0].probability if ai else None,
+                        urgency=None if ctx.wide else "normal")]
     if ai:
         return [finding("ivcd", source="ai", status="ai_only", evidence=[ctx.ev_ai(ai[0]), _ev_qrs(ctx)],
                         confidence=ai[0].probability, note=f"QRS {ctx.qrs:.0f} ms")]
