@@ -92,7 +92,8 @@ def test_tele_expertise_round_trip_on_pages(app) -> None:  # noqa: ANN001
     csrf = csrf_of(page)
     # a bad request says what is wrong
     r = gp.post(f"/studies/{sid}/opinion", data={"csrf": csrf, "cardiologist_id": str(_uid(app, "b@x.fr")), "question": "?", "consent": "yes"})
-    assert r.status_code == 422 and "not a cardiologist" in r.text
+    assert r.status_code == 422 and "Choisissez un cardiologue dans la liste" in r.text   # on the study page
+    assert 'id="opinion-error"' in r.text and ">?</textarea>" in r.text                   # the question kept
     r = gp.post(f"/studies/{sid}/opinion", data={"csrf": csrf, "cardiologist_id": str(_uid(app, "c@x.fr")), "question": "QT ?"})
     assert r.status_code == 422 and "consent" in r.text  # the patient's consent is required and recorded
     r = gp.post(f"/studies/{sid}/opinion", data={"csrf": csrf, "cardiologist_id": str(_uid(app, "c@x.fr")), "question": "  ", "consent": "yes"})
@@ -580,7 +581,7 @@ def test_bad_form_values_are_clear_errors_not_500(app) -> None:  # noqa: ANN001
     sid = _upload(_api(app, "a@x.fr"))["id"]
     csrf = csrf_of(gp.get(f"/studies/{sid}").text)
     r = gp.post(f"/studies/{sid}/opinion", data={"csrf": csrf, "cardiologist_id": "²", "question": "Q", "consent": "yes"})
-    assert r.status_code == 422 and "choose a cardiologist" in r.text
+    assert r.status_code == 422 and "Choisissez un cardiologue" in r.text
     r = gp.post("/account", data={"csrf": csrf, "rpps": "¹" * 11})
     assert r.status_code == 422 and "RPPS" in r.text
     r = gp.post("/account", data={"csrf": csrf, "mssante_address": "a@x.mssante.fr, b@x.mssante.fr"})

@@ -46,7 +46,7 @@ from ecgpilot.store.models import (
     User,
     utcnow,
 )
-from ecgpilot.web.services import URGENCY_LEVELS, Conflict, audit_event, reports
+from ecgpilot.web.services import URGENCY_LEVELS, Conflict, Invalid, audit_event, reports
 
 __all__ = [
     "cardiologists", "request_opinion", "opinion_queue", "get_opinion", "opinions_of_study", "answer_opinion",
@@ -77,25 +77,33 @@ def request_opinion(db: Session, user: User, study: Study, cardiologist_id: int,
     if not user.can_sign or user.practice_id != study.practice_id:
         raise PermissionError(f"role {user.role!r} cannot ask an opinion; only the practice's doctors (gp, cardiologist) can.")
     if study.status == "unreadable":
-        raise Conflict(f"study {study.id} has no readable tracing; upload a readable file before asking an opinion.")
+        raise Conflict(f"study {study.id} has no readable tracing; upload a readable file before asking an opinion.",
+                       fr="Le tracé de cet ECG est illisible : déposez un fichier lisible avant de demander un avis.")
     if consent is not True:
-        raise RecordError("the patient's consent to the tele-expertise is not recorded; ask the patient, then tick "
-                          "the consent box (consent: true).")
+        raise Invalid("the patient's consent to the tele-expertise is not recorded; ask the patient, then tick "
+                      "the consent box (consent: true).",
+                      fr="Le consentement du patient à la télé-expertise n'est pas coché : demandez-le au patient, "
+                         "puis cochez la case.")
     question = (question or "").strip()
     if not question:
-        raise RecordError("the question to the cardiologist is empty; say what you want to know.")
+        raise Invalid("the question to the cardiologist is empty; say what you want to know.",
+                      fr="La question au cardiologue est vide : écrivez ce que vous voulez savoir.")
     if len(question) > MAX_QUESTION:
-        raise RecordError(f"the question has {len(question)} characters; at most {MAX_QUESTION}.")
+        raise Invalid(f"the question has {len(question)} characters; at most {MAX_QUESTION}.",
+                      fr=f"La question compte {len(question)} caractères ; {MAX_QUESTION} au plus : raccourcissez-la.")
     cardio = db.get(User, cardiologist_id) if isinstance(cardiologist_id, int) else None
     if cardio is None or cardio.role != "cardiologist":
         names = ", ".join(f"{c.id} ({c.name})" for c in cardiologists(db)) or "none registered"
-        raise RecordError(f"user {cardiologist_id!r} is not a cardiologist on this instance; cardiologists: {names}.")
+        raise Invalid(f"user {cardiologist_id!r} is not a cardiologist on this instance; cardiologists: {names}.",
+                      fr="Choisissez un cardiologue dans la liste.")
     if cardio.id == user.id:
-        raise RecordError("you cannot ask yourself for an opinion; choose another cardiologist.")
+        raise Invalid("you cannot ask yourself for an opinion; choose another cardiologist.",
+                      fr="Vous ne pouvez pas vous demander un avis à vous-même : choisissez un autre cardiologue.")
     already = db.scalar(select(OpinionRequest).where(OpinionRequest.study_id == study.id, OpinionRequest.status == "open",
                                                      OpinionRequest.cardiologist_id == cardio.id))
     if already is not None:
-        raise Conflict(f"an opinion request to {cardio.name} on study {study.id} is already open (request {already.id}).")
+        raise Conflict(f"an opinion request to {cardio.name} on study {study.id} is already open (request {already.id}).",
+                       fr=f"Une demande d'avis à {cardio.name} sur cet ECG attend déjà sa réponse.")
     req = OpinionRequest(study_id=study.id, requested_by=user.id, cardiologist_id=cardio.id, question=question,
                          status="open", requested_at=utcnow(), ai_urgency=study.ai_urgency, model_version=study.model_version)
     db.add(req)
@@ -350,14 +358,20 @@ def export_report(db: Session, study: Study, rep: Report) -> dict[str, Any]:
     signer = db.get(User, rep.signed_by)
     practice = db.get(Practice, study.practice_id)
     if not signer.rpps:
-        raise RecordError(f"the signing doctor {signer.name} has no RPPS number; set it under /account before sending.")
+        raise Invalid(f"the signing doctor {signer.name} has no RPPS number; set it under /account before sending.",
+                      fr=f"Le médecin signataire ({signer.name}) n'a pas de numéro RPPS : renseignez-le dans « Mon compte », "
+                         "puis renvoyez.")
     if not practice.org_id:
-        raise RecordError(f"practice {practice.name!r} has no FINESS/SIRET identifier; the administrator sets it under /admin/users.")
+        raise Invalid(f"practice {practice.name!r} has no FINESS/SIRET identifier; the administrator sets it under /admin/users.",
+                      fr=f"Le cabinet « {practice.name} » n'a pas de numéro FINESS ou SIRET : l'administrateur le "
+                         "renseigne dans « Cabinet ».")
     c = rep.content
     p = c.get("patient") or {}
     missing = [k for k in ("family_name", "given_names", "birth_date") if not p.get(k)]
     if missing:
-        raise RecordError(f"the signed report lacks the patient's {', '.join(missing)}; amend the study, fill the identity and sign again.")
+        raise Invalid(f"the signed report lacks the patient's {', '.join(missing)}; amend the study, fill the identity and sign again.",
+                      fr="Le compte rendu signé n'a pas l'identité complète du patient (nom, prénoms, date de naissance) : "
+                         "amendez-le, complétez l'identité et signez à nouveau.")
     family, given = split_name(signer.name)
     level = c.get("urgency")
     from ecgpilot.web.i18n import t
@@ -413,15 +427,19 @@ def send_report(db: Session, engine: Engine, user: User, study: Study, pdf: byte
         raise PermissionError(f"role {user.role!r} cannot send a report; only the practice's doctors can.")
     reps = reports(db, study)
     if study.status != "signed" or not reps:
-        raise Conflict(f"study {study.id} is {study.status}; sign the report before sending it.")
+        raise Conflict(f"study {study.id} is {study.status}; sign the report before sending it.",
+                       fr="Le compte rendu n'est pas signé : signez-le avant de l'envoyer.")
     rep = reps[-1]
     to_doctors = parse_addresses(doctors)
     if not to_doctors and not to_patient:
-        raise RecordError("no recipient: give the treating doctor's MSSanté address and/or tick the patient's record.")
+        raise Invalid("no recipient: give the treating doctor's MSSanté address and/or tick the patient's record.",
+                      fr="Aucun destinataire : saisissez l'adresse MSSanté du médecin traitant et/ou cochez le dossier "
+                         "du patient.")
     practice = db.get(Practice, study.practice_id)
     sender = user.mssante_address or practice.mssante_address
     if not sender:
-        raise RecordError("no MSSanté sender address: set yours under /account (or the practice's) before sending.")
+        raise Invalid("no MSSanté sender address: set yours under /account (or the practice's) before sending.",
+                      fr="Pas d'adresse MSSanté d'envoi : renseignez la vôtre dans « Mon compte » (ou celle du cabinet).")
     report = export_report(db, study, rep)
     plan: list[tuple[str, list[str]]] = []
     if to_doctors:

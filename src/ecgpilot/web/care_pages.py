@@ -17,7 +17,7 @@ from ecgpilot.errors import RecordError
 from ecgpilot.store.models import Practice, Study, User
 from ecgpilot.web import care, evaluation, services
 from ecgpilot.web.app import data_dir, db_session, opinion_or_404, study_or_404
-from ecgpilot.web.pages import checked_form, page_user, render, require_role
+from ecgpilot.web.pages import checked_form, lang_of, page_user, render, require_role, study_view
 
 __all__ = ["router", "pseudonym_key", "queue_notice", "signed_documents", "frozen_cda", "exported_document", "evaluator_only",
            "evaluation_csv_response"]
@@ -55,9 +55,17 @@ async def ask_opinion(study_id: int, request: Request, db: Session = Depends(db_
     form = await checked_form(request)
     study = study_or_404(db, user, study_id)
     raw = str(form.get("cardiologist_id", "")).strip()
-    if not (raw.isascii() and raw.isdigit()):
-        raise RecordError(f"choose a cardiologist (got {raw!r}).")
-    req = care.request_opinion(db, user, study, int(raw), str(form.get("question", "")), consent=form.get("consent") == "yes")
+    typed = {"question": str(form.get("question", "")), "cardiologist_id": raw}
+    try:
+        if not (raw.isascii() and raw.isdigit()):
+            raise services.Invalid(f"choose a cardiologist (got {raw!r}).", fr="Choisissez un cardiologue dans la liste.")
+        req = care.request_opinion(db, user, study, int(raw), typed["question"], consent=form.get("consent") == "yes")
+    except (RecordError, services.Conflict) as exc:   # said on the study page, the question kept
+        db.rollback()
+        said = getattr(exc, "message", None)
+        msg = said(lang_of(request)) if callable(said) else str(exc)
+        return study_view(request, db, user, study, 409 if isinstance(exc, services.Conflict) else 422,
+                          opinion_error=msg, opinion_form=typed)
     queue_notice(request, db.get(User, req.cardiologist_id), "opinion_requested", f"/opinions/{req.id}")
     return RedirectResponse(f"/studies/{study_id}#opinions", status_code=303)
 
@@ -153,11 +161,19 @@ def frozen_cda(request: Request, db: Session, user: User, study: Study, rep: Any
 async def send(study_id: int, request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
     form = await checked_form(request)
     study = study_or_404(db, user, study_id)
-    rep, _, pdf = signed_documents(request, db, user, study)
-    care.send_report(db, request.app.state.engine, user, study, pdf, cda=frozen_cda(request, db, user, study, rep),
-                     doctors=str(form.get("doctors", "")),
-                     to_patient=bool(form.get("to_patient")), resend=bool(form.get("resend")),
-                     patient_domain=getattr(request.app.state.settings, "patient_mssante_domain", care.PATIENT_MSSANTE_DOMAIN))
+    typed = {"doctors": str(form.get("doctors", ""))}
+    try:
+        rep, _, pdf = signed_documents(request, db, user, study)
+        care.send_report(db, request.app.state.engine, user, study, pdf, cda=frozen_cda(request, db, user, study, rep),
+                         doctors=typed["doctors"], to_patient=bool(form.get("to_patient")), resend=bool(form.get("resend")),
+                         patient_domain=getattr(request.app.state.settings, "patient_mssante_domain",
+                                                care.PATIENT_MSSANTE_DOMAIN))
+    except (RecordError, services.Conflict) as exc:   # said on the study page, the addresses kept
+        db.rollback()
+        said = getattr(exc, "message", None)
+        msg = said(lang_of(request)) if callable(said) else str(exc)
+        return study_view(request, db, user, study, 409 if isinstance(exc, services.Conflict) else 422,
+                          send_error=msg, send_form=typed)
     return RedirectResponse(f"/studies/{study_id}#sending", status_code=303)
 
 

@@ -24,7 +24,7 @@ from ecgpilot.store.models import Report, Study, StudyEvent, User, utcnow
 from ecgpilot.ins import normalize_ins, normalize_status
 
 __all__ = [
-    "UploadRejected", "NothingUploaded", "Conflict", "group_upload", "ingest", "get_study", "list_studies", "update_draft",
+    "UploadRejected", "NothingUploaded", "Invalid", "Conflict", "group_upload", "ingest", "get_study", "list_studies", "update_draft",
     "update_identity", "identity", "reports", "access_of", "ACCESS", "require_identified_access", "redacted_report", "redacted_analysis", "audit_event", "sign", "amend", "study_record", "tracing_svg", "paper_settings",
     "pdf_bytes", "report_content", "NotReady", "still_to_decide", "not_ready",
     "preview_draft",
@@ -54,6 +54,10 @@ class UploadRejected(_Said):
 
 class NothingUploaded(_Said, RecordError):
     """The upload held no file (or only empty ones): HTTP 422."""
+
+
+class Invalid(_Said, RecordError):
+    """A value the user gave cannot be accepted (HTTP 422), with its French words."""
 
 
 class Conflict(_Said):
