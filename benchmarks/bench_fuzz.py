@@ -68,10 +68,17 @@ SEEDS: dict[str, tuple[tuple[str, ...], ...]] = {
     "wfdb": (("ludb", "data", "1.hea"),),
     "csv": (("<generated>", "ludb-1.csv"),),
 }
-MUTATIONS = ("bitflip", "insert", "delete", "int_field", "text_number", "truncate", "dup_chunk")
+MUTATIONS = ("bitflip", "insert", "delete", "int_field", "text_number", "text_token", "long_run", "truncate",
+             "dup_chunk")
 EXTREME_INTS = (0, 1, 0x7F, 0xFF, 0x7FFF, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFFF, 0x80000000)
 EXTREME_NUMBERS = (b"0", b"-1", b"1e30", b"-1e30", b"99999999999", b"4294967295", b"1e-30", b"nan", b"65535")
 _DIGITS = re.compile(rb"\d+(\.\d+)?")
+#: Replacement tokens of ``text_token``: extreme counts, WFDB frame sizes and gains, units, empty and long text.
+EXTREME_TOKENS = (b"16x100000", b"212x99999", b"0", b"-1", b"1e308", b"99999999999/mV", b"1e-300(0)/mV", b"kV",
+                  b"", b"x" * 10_000, b"1" * 10_000, b"(" * 10_000, b"NaN", b"inf")
+#: Bytes repeated by ``long_run`` (10^4 to 10^5 times): separators, brackets, spaces, digits, markup.
+RUN_BYTES = (b" ", b"(", b",", b";", b"0", b"<a>", b"\t", b"#", b"=", b"\x00", b"9.", b"e")
+_TOKEN = re.compile(rb"[^\s<>\"=,;/]+")
 OUTCOMES = ("refused", "valid", "foreign", "hang", "memory", "absurd")
 _PLAUSIBILITY = re.compile(r"MAX_ABS_UV|MAX_TYPICAL_UV|MIN_SAMPLES")
 BAD = ("foreign", "hang", "memory", "absurd")
@@ -136,6 +143,20 @@ def mutate(data: bytes, rng: np.random.Generator, kind: str) -> tuple[bytes, str
             edits.append(f"@{p}: {data[p:q][:20]!r} -> {new!r}")
             buf[p:q] = new
         return bytes(buf), "text_number " + "; ".join(edits[::-1])
+    if kind == "text_token":
+        spans = [m.span() for m in _TOKEN.finditer(data[: 1 << 20])]
+        if not spans:
+            return mutate(data, rng, "insert")
+        p, q = spans[int(rng.integers(0, len(spans)))]
+        new = bytes(rng.choice(np.array(EXTREME_TOKENS, dtype=object)))
+        buf[p:q] = new
+        return bytes(buf), f"text_token @{p}: {data[p:q][:20]!r} -> {new[:20]!r} ({len(new)} bytes)"
+    if kind == "long_run":
+        p = int(rng.integers(0, n + 1))
+        unit = bytes(rng.choice(np.array(RUN_BYTES, dtype=object)))
+        count = int(rng.integers(10_000, 100_001)) // len(unit)
+        buf[p:p] = unit * count
+        return bytes(buf), f"long_run @{p}: {unit!r} x {count}"
     if kind == "truncate":
         cut = int(rng.integers(1, n))
         return bytes(buf[:cut]), f"truncate to {cut} of {n}"
