@@ -119,7 +119,9 @@ def test_tele_expertise_round_trip_on_pages(app) -> None:  # noqa: ANN001
     csrf_c = csrf_of(op)
     partial = {"csrf": csrf_c, "urgency": "soon", "answer": "Avis"} | {f"agree_{i}": "yes" for i in ai_ids[1:]}
     r = cardio.post(f"/opinions/{rid}/answer", data=partial)
-    assert r.status_code == 422 and ai_ids[0] in r.text
+    assert r.status_code == 422 and f'class="statement to-decide" data-id="{ai_ids[0]}"' in r.text   # highlighted
+    assert "reste(nt) à décider" in html.unescape(r.text) and ">Avis</textarea>" in r.text   # said; answer kept
+    assert r.text.count('value="yes" required checked') == len(ai_ids) - 1                  # choices kept
     full = partial | {f"agree_{ai_ids[0]}": "no", f"comment_{ai_ids[0]}": "Je ne retiens pas cet énoncé"}
     time.sleep(0.05)
     assert cardio.post(f"/opinions/{rid}/answer", data=full, follow_redirects=False).status_code == 303

@@ -164,18 +164,24 @@ def answer_opinion(db: Session, user: User, req: OpinionRequest, answer: str, ag
     if user.id != req.cardiologist_id:
         raise PermissionError("only the cardiologist the request was sent to can answer it.")
     if req.status != "open":
-        raise Conflict(f"opinion request {req.id} is {req.status}; it cannot be answered again.")
+        raise Conflict(f"opinion request {req.id} is {req.status}; it cannot be answered again.",
+                       fr="Cette demande d'avis a déjà reçu une réponse, ou a été retirée : elle ne peut plus être "
+                          "répondue.")
     study = db.get(Study, req.study_id)
     statements = _ai_statements(study)
     missing = [s["id"] for s in statements if not isinstance((agreement.get(s["id"]) or {}).get("agree"), bool)]
     if missing:
-        raise RecordError(f"say whether you agree with each AI statement; still to decide: {', '.join(missing)}.")
+        texts = {s["id"]: s.get("text", s["id"]) for s in statements}
+        raise Invalid(f"say whether you agree with each AI statement; still to decide: {', '.join(missing)}.",
+                      fr=f"Dites pour chaque énoncé si vous êtes d'accord ; {len(missing)} reste(nt) à décider : "
+                         + " ; ".join(f"« {texts[i]} »" for i in missing) + ".")
     unknown = sorted(set(agreement) - {s["id"] for s in statements})
     if unknown:
         raise RecordError(f"statement ids {', '.join(unknown)} are not AI statements of study {study.id}; "
                           f"ids: {', '.join(s['id'] for s in statements) or 'none'}.")
     if urgency not in URGENCY_LEVELS:
-        raise RecordError(f"urgency {urgency!r} unknown; give the urgency you would set: {', '.join(URGENCY_LEVELS)}.")
+        raise Invalid(f"urgency {urgency!r} unknown; give the urgency you would set: {', '.join(URGENCY_LEVELS)}.",
+                      fr="Choisissez l'urgence que vous retiendriez.")
     answer = (answer or "").strip()
     if len(answer) > 4 * MAX_QUESTION:
         raise RecordError(f"the answer has {len(answer)} characters; at most {4 * MAX_QUESTION}.")

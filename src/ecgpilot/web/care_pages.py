@@ -96,11 +96,18 @@ def opinion_page(opinion_id: int, request: Request, db: Session = Depends(db_ses
     services.audit_event(db, user, "view", f"study:{study.id}", details={"via": f"opinion:{req.id}"})
     db.commit()
     care.mark_read(db, user, study.id)
-    return render(request, "opinion.html", {
-        "user": user, "req": req, "study": study, "svg": svg, "analysis": study.analysis or {},
-        "statements": (study.interpretation or {}).get("statements", []), "asker": db.get(User, req.requested_by),
-        "cardiologist": db.get(User, req.cardiologist_id), "draft": study.draft or {"statements": [], "urgency": {}},
-    })
+    return _opinion_view(request, db, user, req, study, svg)
+
+
+def _opinion_view(request: Request, db: Session, user: User, req: Any, study: Study, svg: str | None,
+                  status_code: int = 200, **extra: Any) -> Response:
+    """The opinion page; ``extra``: a refusal and what the cardiologist had typed (kept)."""
+    ctx = {"user": user, "req": req, "study": study, "svg": svg, "analysis": study.analysis or {},
+           "statements": (study.interpretation or {}).get("statements", []), "asker": db.get(User, req.requested_by),
+           "cardiologist": db.get(User, req.cardiologist_id), "draft": study.draft or {"statements": [], "urgency": {}},
+           "answer_error": None, "typed": {}, "to_decide": []}
+    ctx.update(extra)
+    return render(request, "opinion.html", ctx, status_code)
 
 
 @router.post("/opinions/{opinion_id}/answer")
@@ -113,7 +120,18 @@ async def answer_opinion(opinion_id: int, request: Request, db: Session = Depend
         v = form.get(f"agree_{s['id']}")
         if v in ("yes", "no"):
             agreement[s["id"]] = {"agree": v == "yes", "comment": str(form.get(f"comment_{s['id']}", ""))}
-    care.answer_opinion(db, user, req, str(form.get("answer", "")), agreement, str(form.get("urgency", "")) or None)
+    try:
+        care.answer_opinion(db, user, req, str(form.get("answer", "")), agreement, str(form.get("urgency", "")) or None)
+    except (RecordError, services.Conflict) as exc:   # said on the opinion page, what was typed kept
+        db.rollback()
+        said = getattr(exc, "message", None)
+        record = services.study_record(data_dir(request), study)
+        svg = services.tracing_svg(record, study.analysis) if record is not None else None
+        typed = {k: str(v) for k, v in form.items() if k != "csrf"}
+        missing = [s["id"] for s in (study.interpretation or {}).get("statements", []) if s["id"] not in agreement]
+        return _opinion_view(request, db, user, req, study, svg, 409 if isinstance(exc, services.Conflict) else 422,
+                             answer_error=said(lang_of(request)) if callable(said) else str(exc), typed=typed,
+                             to_decide=missing)
     queue_notice(request, db.get(User, req.requested_by), "opinion_answered", f"/studies/{study.id}#opinions")
     return RedirectResponse(f"/opinions/{opinion_id}", status_code=303)
 
