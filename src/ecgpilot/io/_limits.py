@@ -48,9 +48,10 @@ MAX_FILE_BYTES = 256 * 2**20
 MAX_XML_BYTES = 64 * 2**20
 #: Largest WFDB header (``.hea``) read as text.
 MAX_HEADER_BYTES = 1 * 2**20
-#: Most sample values (leads x samples per lead) a record may declare: 12 leads x 30 min at ~925 Hz,
-#: 160 MB as float64. Checked before the samples are decoded or allocated.
-MAX_SAMPLES = 20_000_000
+#: Most sample values (leads x samples per lead) a record may declare, checked before the samples are
+#: decoded or allocated: 12 leads x 11 min at 1 kHz, or 2 leads x 4.4 h at 250 Hz (MIT-BIH: 1.3 M);
+#: 64 MB as float64, and a few seconds for the slowest decoder (SCP Huffman, ~0.5 µs a sample).
+MAX_SAMPLES = 8_000_000
 #: SCP-ECG section 2: most Huffman tables, most codes over all tables, longest code prefix (bits).
 #: The standard's default table has 19 codes of at most 10 prefix bits; JPEG and DEFLATE cap their
 #: codes at 16 and 15 bits.

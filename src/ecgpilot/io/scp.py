@@ -189,44 +189,66 @@ def _huffman_tables(data: bytes) -> list[list[HuffmanCode]]:
     return tables
 
 
+def _bit_windows(data: bytes, width: int) -> tuple[list[int], int]:
+    """For every bit position, the integer formed by the next ``width`` bits (zeros past the end)."""
+    bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8)).astype(np.int64)
+    nbits = bits.size
+    padded = np.concatenate((bits, np.zeros(width, dtype=np.int64)))
+    win = np.zeros(nbits, dtype=np.int64)
+    for j in range(width):
+        win |= padded[j: j + nbits] << (width - 1 - j)
+    return win.tolist(), nbits
+
+
+def _lookup(table: list[HuffmanCode], prefix: int) -> list[HuffmanCode | None]:
+    """The entry of every ``prefix``-bit value (at most 2**MAX_HUFFMAN_PREFIX_BITS entries)."""
+    entries: list[HuffmanCode | None] = [None] * (1 << prefix)
+    for c in table:
+        first = c.code << (prefix - c.prefix_bits)
+        entries[first: first + (1 << (prefix - c.prefix_bits))] = [c] * (1 << (prefix - c.prefix_bits))
+    return entries
+
+
 def huffman_decode(data: bytes, n: int, tables: list[list[HuffmanCode]]) -> NDArray[np.int64]:
     """Decode ``n`` integers from an SCP Huffman-coded byte string (most significant bit first).
 
-    Bit by bit against each table's codes keyed by (length, code): memory is linear in the codes
-    and the work in the bits of ``data`` (every step consumes one), whatever the tables hold.
+    One lookup list per table, indexed by the next ``prefix`` bits (the longest code prefix, at
+    most :data:`MAX_HUFFMAN_PREFIX_BITS`) and built when the stream first uses that table; every
+    step decodes a sample or switches table by consuming at least one bit, so the work is bounded
+    by ``n`` and the bits of ``data``.
     """
     if n > 8 * len(data):  # every code takes at least one bit
         raise CorruptFileError(f"Huffman data of {len(data)} bytes cannot hold {n} samples (at most one per bit).")
-    by_code = [{(c.prefix_bits, c.code): c for c in t} for t in tables]
-    longest = [max((c.prefix_bits for c in t), default=0) for t in tables]
-    bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8)).tolist()
-    nbits = len(bits)
+    prefix = max((c.prefix_bits for t in tables for c in t), default=1)
+    width = max([prefix] + [c.total_bits - c.prefix_bits for t in tables for c in t if c.mode == 1])
+    if prefix > MAX_HUFFMAN_PREFIX_BITS or width > 24:  # pragma: no cover - refused by _huffman_tables
+        raise CorruptFileError(f"Huffman codes of {prefix} prefix bits / {width} bits are beyond the budget.")
+    lookup: list[list[HuffmanCode | None] | None] = [None] * len(tables)
+    win, nbits = _bit_windows(data, width)
+    shift = width - prefix
     out = np.empty(n, dtype=np.int64)
     pos, k, cur = 0, 0, 0
+    entries = lookup[0] = _lookup(tables[0], prefix)
     while k < n:
-        table, limit = by_code[cur], longest[cur]
-        code, length, hit = 0, 0, None
-        while hit is None:
-            if length >= limit:
-                raise CorruptFileError(f"invalid Huffman code at bit {pos - length} (sample {k}).")
-            if pos >= nbits:
-                raise CorruptFileError(f"Huffman stream ended after {k} of {n} samples (truncated lead data).")
-            code = (code << 1) | bits[pos]
-            pos += 1
-            length += 1
-            hit = table.get((length, code))
+        if pos >= nbits:
+            raise CorruptFileError(f"Huffman stream ended after {k} of {n} samples (truncated lead data).")
+        hit = entries[win[pos] >> shift]
+        if hit is None:
+            raise CorruptFileError(f"invalid Huffman code at bit {pos} (sample {k}).")
+        pos += hit.prefix_bits
         if hit.mode == 0:
             if not 1 <= hit.value <= len(tables):
                 raise CorruptFileError(f"Huffman code switches to table {hit.value}; section 2 has {len(tables)}.")
             cur = hit.value - 1
+            if lookup[cur] is None:
+                lookup[cur] = _lookup(tables[cur], prefix)
+            entries = lookup[cur]  # type: ignore[assignment]
             continue
         extra = hit.total_bits - hit.prefix_bits
         if pos + extra > nbits:
             raise CorruptFileError(f"Huffman stream ended after {k} of {n} samples (truncated lead data).")
         if extra:
-            v = 0
-            for b in bits[pos: pos + extra]:
-                v = (v << 1) | b
+            v = win[pos] >> (width - extra)
             pos += extra
             out[k] = v - (1 << extra) if v >= 1 << (extra - 1) else v
         else:
