@@ -85,8 +85,12 @@ TEXT: dict[str, dict[str, str]] = {
     "ins": {"fr": "INS (matricule + clé)", "en": "INS (number + key)"},
     "ins_status": {"fr": "Statut de l'identité", "en": "Identity status"},
     "unreadable_title": {"fr": "Fichier illisible", "en": "Unreadable file"},
-    "unreadable_help": {"fr": "Le fichier a été conservé mais n'a pas pu être lu. Message du lecteur :",
-                        "en": "The file was kept but could not be read. Reader's message:"},
+    "unreadable_help": {"fr": "Le fichier a été conservé mais n'a pas pu être lu comme un ECG. Vérifiez qu'il s'agit bien "
+                              "de l'export de l'appareil (DICOM, SCP-ECG, HL7 aECG, MUSE, Sierra, EDF, WFDB avec son .dat, "
+                              "CSV) et déposez-le à nouveau ; sinon archivez ce dépôt.",
+                        "en": "The file was kept but could not be read as an ECG. Check it is the device's export (DICOM, "
+                              "SCP-ECG, HL7 aECG, MUSE, Sierra, EDF, WFDB with its .dat, CSV) and upload it again; "
+                              "otherwise archive this upload."},
     "history": {"fr": "Historique", "en": "History"},
     "error": {"fr": "Erreur", "en": "Error"},
     "back": {"fr": "Retour à la liste", "en": "Back to the worklist"},
