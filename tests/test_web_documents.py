@@ -214,3 +214,22 @@ def test_cardiologists_answer_taken_into_the_draft_in_one_step(app, tmp_path) ->
     assert gp_api.post(f"/api/v1/studies/{sid}/sign").status_code == 201
     text = _pdf_text(gp_api.get(f"/api/v1/studies/{sid}/report.pdf").content, tmp_path)
     assert "Contrôle Holter à prévoir" in text and "Urgence : avis cardiologique rapide" in text
+
+
+def test_a_version_signed_before_documents_were_frozen_is_frozen_at_its_first_download(app, monkeypatch) -> None:  # noqa: ANN001, F811
+    from ecgpilot.store.models import Study, User
+    from ecgpilot.web import services
+
+    api = _api(app, "a@x.fr")
+    sid = _upload(api)["id"]
+    _decide(api, sid, "routine")
+    with app.state.sessions() as db:          # as signed by a version of the app that kept no documents
+        services.sign(db, db.scalar(select(User).where(User.email == "a@x.fr")), db.get(Study, sid))
+    assert not audit.entries(app.state.engine, action="signature")[-1]["details"].get("documents")
+    first = api.get(f"/api/v1/studies/{sid}/report.pdf").content
+    frozen = [e for e in audit.entries(app.state.engine, action="export") if e["details"].get("documents")]
+    assert frozen and frozen[-1]["details"]["documents"]["pdf:fr"] == hashlib.sha256(first).hexdigest()
+    import ecgpilot.render.pdf
+
+    monkeypatch.setattr(ecgpilot.render.pdf, "report_pdf", lambda *a, **k: b"%PDF-1.4 upgraded renderer")
+    assert api.get(f"/api/v1/studies/{sid}/report.pdf").content == first
