@@ -243,3 +243,11 @@ def test_pdf_traces_are_clipped_to_their_row_and_the_scale_is_printed(tmp_path):
     inside = img[height - round((top_mm - 1) * 10): height - round((top_mm - 20) * 10), x - 15: x + 15]
     assert above.min() > 100                                    # nothing black above the grid: lead I is clipped
     assert inside.min() < 60                                    # but drawn up to its row's top
+
+
+def test_pdf_signature_time_in_french_local_time(tmp_path):
+    rep = {"doctor": "Dr Martin", "signed_at": "2026-07-01T08:30:00+00:00", "final_statements": ["x"]}
+    text = _text(report_pdf(spike_record(), _analysis(), _interp(), report=rep), tmp_path)
+    assert "validé par Dr Martin le 01/07/2026 10:30" in text          # UTC+2 in summer
+    rep["signed_at"] = "2026-12-05T04:12:00+00:00"
+    assert "le 05/12/2026 05:12" in _text(report_pdf(spike_record(), _analysis(), _interp(), report=rep), tmp_path)

@@ -94,17 +94,26 @@ def _patient(record: ECGRecord, report: dict[str, Any] | None) -> dict[str, Any]
     return p
 
 
+#: the clock the printout's times are written in (a signature time is stored in UTC)
+LOCAL_TZ = "Europe/Paris"
+
+
 def _fmt_date(x: Any) -> str | None:
+    """dd/mm/yyyy [HH:MM]; a time with a zone (e.g. the signature, in UTC) is written in French local time."""
     if x is None:
         return None
     if isinstance(x, datetime):
+        if x.tzinfo is not None:
+            from zoneinfo import ZoneInfo
+
+            x = x.astimezone(ZoneInfo(LOCAL_TZ))
         return x.strftime("%d/%m/%Y %H:%M")
     if isinstance(x, date):
         return x.strftime("%d/%m/%Y")
     s = str(x)
     try:
         d = datetime.fromisoformat(s)
-        return d.strftime("%d/%m/%Y %H:%M") if ("T" in s or " " in s) else d.strftime("%d/%m/%Y")
+        return _fmt_date(d) if ("T" in s or " " in s) else d.strftime("%d/%m/%Y")
     except ValueError:
         return s
 
