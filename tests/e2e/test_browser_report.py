@@ -21,8 +21,19 @@ pytestmark = pytest.mark.skipif(browser_missing() is not None, reason=browser_mi
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):  # noqa: ANN001, ANN201
-    with serving(_web.make_app(tmp_path_factory.mktemp("app"))) as url:
+def app(tmp_path_factory):  # noqa: ANN001, ANN201
+    from ecgpilot.store import add_user
+
+    app = _web.make_app(tmp_path_factory.mktemp("app"))
+    with app.state.sessions() as db:
+        add_user(db, "c@x.fr", _web.PASSWORD, name="Dr Claire CARDIO", role="cardiologist", practice="Cardio")
+        db.commit()
+    return app
+
+
+@pytest.fixture(scope="module")
+def server(app):  # noqa: ANN001, ANN201
+    with serving(app) as url:
         yield url
 
 
@@ -98,3 +109,38 @@ def test_sign_flow_at_1366(server, browser) -> None:  # noqa: ANN001
     assert "Page introuvable" in browser.text("h1") and "/" == browser.js(
         "return new URL(document.getElementById('error-back').href).pathname")
     browser.screenshot(SHOTS / "report_error_404.png")
+
+
+def test_gp_takes_the_cardiologists_answer_into_the_report(app, server, browser) -> None:  # noqa: ANN001
+    from fastapi.testclient import TestClient
+
+    def api(email: str) -> TestClient:
+        c = TestClient(app)
+        c.headers["Authorization"] = f"Bearer {_web.token_for(app, email)}"
+        return c
+
+    gp, cardio = api("a@x.fr"), api("c@x.fr")
+    path = data_file(*MUSE)
+    body = path.read_bytes().replace(b"<AcquisitionDate>09-22-2020</AcquisitionDate>",
+                                     b"<AcquisitionDate>09-22-2021</AcquisitionDate>")   # another ECG than the first test's
+    sid = gp.post("/api/v1/studies", files=[("files", ("m2.xml", body))]).json()[0]["id"]
+    ai = gp.get(f"/api/v1/studies/{sid}").json()["interpretation"]["statements"]
+    cid = next(c["id"] for c in gp.get("/api/v1/cardiologists").json())
+    rid = gp.post(f"/api/v1/studies/{sid}/opinion-requests",
+                  json={"cardiologist_id": cid, "question": "BAV 1 et QRS larges ?", "consent": True}).json()["id"]
+    opinions = [{"id": s["id"], "agree": k > 0, "comment": "" if k else "artefact de la ligne de base"}
+                for k, s in enumerate(ai)]
+    assert cardio.post(f"/api/v1/opinions/{rid}/answer", json={"answer": "Holter ECG de 24 h à prévoir",
+                                                              "statements": opinions, "urgency": "soon"}).status_code == 200
+    browser.get(f"{server}/studies/{sid}")
+    browser.wait_url(rf"/studies/{sid}$")
+    browser.js(f"document.getElementById('adopt-{rid}').scrollIntoView()")
+    browser.screenshot(SHOTS / "report_opinion_answered.png")
+    _submit_and_wait(browser, f"#adopt-{rid} button")
+    assert browser.js(f"return document.getElementById('adopt-{rid}')") is None            # taken once
+    notes = browser.js("return [...document.querySelectorAll('#statements .cardio-note')].map(n => n.textContent)")
+    assert any("pas d'accord" in n and "artefact de la ligne de base" in n for n in notes)
+    assert "Holter ECG de 24 h à prévoir" in browser.text("#statements")
+    assert browser.js("return document.getElementById('urgency').value") == "soon"
+    browser.js("document.getElementById('statements').scrollIntoView()")
+    browser.screenshot(SHOTS / "report_opinion_taken.png")
