@@ -152,8 +152,8 @@ def store_document(data_dir: Path, content: bytes) -> str:
     """Keep ``content`` content-addressed (written once, durable) and return its SHA-256."""
     sha = hashlib.sha256(content).hexdigest()
     final = document_path(data_dir, sha)
-    if final.is_file() and final.stat().st_size == len(content):
-        return sha
+    if final.is_file() and hashlib.sha256(final.read_bytes()).hexdigest() == sha:
+        return sha                      # already kept (the same bytes signed again): a damaged copy is rewritten
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=".tmp-")
     try:

@@ -12,6 +12,9 @@
   practice identifier, incomplete identity), they are made and frozen on first request
   (:func:`signed_document`), with their own audit entry. Afterwards the stored bytes are served,
   checked against their hash: a new renderer or new rules never change a signed document.
+  The files are written before the signing transaction commits: a failed commit leaves at most an
+  unreferenced, content-addressed file (reused if the same bytes are signed again), never a row
+  without its file.
 """
 
 from __future__ import annotations
