@@ -136,7 +136,8 @@ def check_store(data_dir: Path, acked: dict[int, str] | None = None) -> StoreRep
         "exactly one 'analysis' audit entry per study"
     assert all(e["input_sha256"] == rep.sha_of[int(e["target"].split(":")[1])] for e in analysis)
     referenced = set(rep.sha_of.values())
-    stored = {p.name for p in files_root.iterdir()} if files_root.is_dir() else set()
+    # files/documents/ holds the signed PDFs/CDA/FHIR, not an upload
+    stored = {p.name for p in files_root.iterdir() if p.name != "documents"} if files_root.is_dir() else set()
     rep.orphan_folders = len(stored - referenced)
     tmp_root = data_dir / "tmp"
     rep.staging_leftovers = len(list(tmp_root.iterdir())) if tmp_root.is_dir() else 0
