@@ -203,8 +203,8 @@ def report_pdf(record: ECGRecord, analysis: dict, interpretation: dict, *, repor
     ``final_statements`` (the kept statements), ``pending_statements`` (draft: still to decide),
     ``urgency`` (the doctor's level) and ``urgency_text``, ``doctor`` (name, or a dict with ``name``),
     ``doctor_rpps``, ``practice``, ``acquired_at`` (when the record has no start time), ``signed_at``
-    (ISO date-time) and ``ai_review`` (counts: ``proposed``, ``confirmed``, ``edited``, ``rejected``,
-    ``pending``, ``added``). The AI's proposal is only a separate, labelled block (its urgency and
+    (ISO date-time), ``ai_review`` (counts: ``proposed``, ``confirmed``, ``edited``, ``rejected``,
+    ``pending``, ``added``) and ``device_lines`` (the cart's own reading, printed apart). The AI's proposal is only a separate, labelled block (its urgency and
     what the doctor changed); rejected statements are never printed. Without ``signed_at`` the page
     is a draft: a banner, and "draft" written across the tracing. Without ``report`` the AI's
     statements are printed as a draft still to decide (likewise when ``report`` carries only the patient). The page states the paper speed and gain
@@ -418,6 +418,16 @@ def report_pdf(record: ECGRecord, analysis: dict, interpretation: dict, *, repor
                       f"{t['rules']} {interpretation.get('rules_version', '?')}")
     for ln in simpleSplit(versions, "Helvetica", 6.5, (PAGE_MM[0] - rx - 6) * mm)[:3]:
         right(ln, size=6.5, colour=(0.4, 0.4, 0.4), dy=2.7)
+    cart = [str(x) for x in rep.get("device_lines") or []]   # the cart's own reading, apart as well
+    if cart:
+        ry -= 1.0
+        room = int((ry - (above + 2.0)) // 2.8)
+        for k, text in enumerate(cart):
+            for ln in simpleSplit(_latin(text), "Helvetica", 6.5, (PAGE_MM[0] - rx - 6) * mm):
+                if room <= 0:
+                    break
+                right(ln, size=6.5, colour=(0.55, 0.25, 0.0) if k else (0.15, 0.15, 0.15), dy=2.8)
+                room -= 1
     if overflow:
         c.showPage()
         _continuation(c, t, name, born, acq, items, signed)

@@ -82,7 +82,15 @@ def pdf_view(study: Study, content: dict[str, Any], lang: str) -> dict[str, Any]
         "signed_at": content.get("signed_at"),
         "acquired_at": study.recorded_at.isoformat() if study.recorded_at else None,
         "ai_review": review_counts(decisions),
+        "device_lines": _device_lines(study.analysis, lang),
     }
+
+
+def _device_lines(analysis: dict[str, Any] | None, lang: str) -> list[str]:
+    """The cart's own reading (statements, measurements beyond tolerance), printed apart from the conclusion."""
+    from ecgpilot.compare import device_lines
+
+    return device_lines(analysis, lang)
 
 
 def render_pdf(data_dir: Path, study: Study, content: dict[str, Any], lang: str) -> bytes:
