@@ -61,7 +61,7 @@ def test_signed_pdf_carries_the_doctors_conclusion_only(app, tmp_path) -> None: 
     assert "Contrôle dans un an" in text
     assert "Proposition de l'IA (avant relecture par le médecin)" in text    # the AI only as its own block
     assert "1 rejeté(s)" in text and "ajouté(s) par le médecin" in text
-    assert "Lecture de l'appareil (GE Healthcare MAC55)" in text and "1st degree A-V block" in text   # the cart's, apart
+    assert "Lecture de l'appareil (GE Healthcare MAC55) : Sinus bradycardia" in text     # the cart's, apart
     # the study page shows the same conclusion, the AI's urgency only as what it proposed
     web = TestClient(app)
     login(web, "a@x.fr")
