@@ -153,6 +153,7 @@ def ingest(db: Session, data_dir: Path, user: User, group: list[tuple[str, bytes
 
     existing = practice.find_duplicate(db, user, sha)
     if existing is not None:   # the same file again: open the study already made of it
+        filestore.sweep_staging(data_dir)   # a later upload sweeps crash leftovers, a repeated one too
         db.add(StudyEvent(study_id=existing.id, user_id=user.id, action="upload_again", after={"files": [n for n, _ in group]}))
         audit_event(db, user, "view", f"study:{existing.id}", input_sha256=sha, details={"kind": "same_file_uploaded_again"})
         db.commit()
