@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import logging
 import stat
 
@@ -92,4 +93,5 @@ def test_admin_adds_a_gp_of_the_same_practice(tmp_path) -> None:  # noqa: ANN001
         rows = {u.email: u.practice_id for u in db.scalars(select(User))}
     assert rows["gp@cabinet.fr"] == rows[email]
     r = admin.post("/admin/users", data={"csrf": csrf_of(page.text), "email": "x@cabinet.fr", "role": "gp", "password": "short"})
-    assert r.status_code == 400 and "too short" in r.text
+    assert r.status_code == 422 and "x@cabinet.fr" in r.text          # refused in place, in French, the form kept
+    assert "mot de passe" in html.unescape(r.text).lower() and "too short" not in r.text
