@@ -93,8 +93,9 @@ def test_care_pathway_and_audit_on_postgresql(pg_url, tmp_path) -> None:  # noqa
     assert cardio.post(f"/api/v1/opinions/{rid}/answer", json=body).json()["status"] == "answered"
     # a second app on the same database: the schema is already current, nothing re-applied
     from ecgpilot.store import current_version, migrate
+    from ecgpilot.store.migrate import SCHEMA_VERSION
 
-    assert migrate(app.state.engine) == [] and current_version(app.state.engine) == 2
+    assert migrate(app.state.engine) == [] and current_version(app.state.engine) == SCHEMA_VERSION == 4
     # concurrent writers, each in its own transaction: one unbroken chain (advisory lock)
     errors: list[BaseException] = []
 
