@@ -69,7 +69,7 @@ def with_st(rec: ECGRecord, doc: dict[str, Any], shift_uv: dict[str, float]) -> 
 def test_the_normal_tracing_reads_normal_without_acute_finding(ludb):
     doc, r = reading(ludb(NORMAL))
     assert r["urgency"]["level"] in ("normal", "routine")
-    assert not {"stemi", "infarction_possibly_acute", "posterior_stemi", "avr_stemi_equivalent"} & found(r)
+    assert not {"stemi", "posterior_stemi", "avr_stemi_equivalent"} & found(r)
 
 
 def test_inferior_stemi_on_a_real_tracing(ludb):
@@ -163,7 +163,7 @@ def test_q_wave_infarction_on_a_real_tracing(ludb):
     """LUDB 21: QS in V2–V5 (anterior scar), the AI sees an anterior MI: a confirmed infarction with its
     Q-wave evidence, not an AI-only one."""
     _, r = reading(ludb(21), use_ai=True)
-    inf = next(s for s in r["statements"] if s["id"] in ("infarction", "infarction_possibly_acute"))
+    inf = next(s for s in r["statements"] if s["id"] in ("infarction"))
     assert inf["status"] == "finding" and {"V2", "V3"} <= set(inf["leads"])
     assert any(e["name"].startswith("lead_matrix.V") and e["name"].endswith("q_ms") for e in inf["evidence"])
 

@@ -45,9 +45,8 @@ EXCLUDES: dict[str, tuple[str, ...]] = {
     "very_long_qtc": ("long_qtc", "qt_unreliable"),
     "qt_unreliable": ("long_qtc",),
     # ischaemia: the acute statement carries the others as evidence
-    "stemi": ("infarction_possibly_acute", "acute_st_elevation", "st_elevation_mimic", "pericarditis_pattern"),
+    "stemi": ("acute_st_elevation", "st_elevation_mimic", "pericarditis_pattern"),
     "sgarbossa": ("acute_st_elevation",),
-    "infarction_possibly_acute": ("acute_st_elevation",),
     "infarction": ("pathological_q", "q_waves"),
     "pathological_q": ("q_waves",),
     "pericarditis_pattern": ("st_elevation_mimic",),
@@ -74,7 +73,7 @@ def resolve(found: dict[str, Finding]) -> dict[str, Finding]:
 
 #: Emergencies read on ST levels: a lead with baseline wander, muscle noise, mains interference or
 #: saturation cannot carry them (the ST segment is what those artefacts move).
-ST_EMERGENCIES: frozenset[str] = frozenset({"stemi", "infarction_possibly_acute", "posterior_stemi",
+ST_EMERGENCIES: frozenset[str] = frozenset({"stemi", "posterior_stemi",
                                             "avr_stemi_equivalent", "de_winter", "sgarbossa"})
 ST_NOISE: frozenset[str] = frozenset({"baseline_wander", "muscle_noise", "powerline", "saturated"})
 

@@ -75,7 +75,7 @@ def other_ai(ctx: Context, found: Mapping[str, Finding]) -> list[Finding]:
         for a in ctx.ai_present(code):
             out.append(finding(sid, source="ai", evidence=[ctx.ev_ai(a)], confidence=a.probability))
     inj = ctx.ai_present("INJAS", "INJAL", "INJIN", "INJLA", "INJIL", "STE_", "STE")
-    acute = [k for k in ("stemi", "infarction_possibly_acute", "sgarbossa", "posterior_stemi", "avr_stemi_equivalent",
+    acute = [k for k in ("stemi", "sgarbossa", "posterior_stemi", "avr_stemi_equivalent",
                          "de_winter") if k in found]
     if inj:
         best = max(inj, key=lambda a: a.probability)
