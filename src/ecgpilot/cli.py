@@ -135,9 +135,13 @@ def _cmd_user(args: argparse.Namespace) -> int:
     import getpass
     import os
 
-    from ecgpilot.web.server import create_user
+    from ecgpilot.web.server import change_password, create_user
 
     password = os.environ.get("ECGPILOT_NEW_PASSWORD") or getpass.getpass(f"password for {args.email}: ")
+    if args.user_command == "passwd":
+        ended = change_password(args.email, password, db=args.db)
+        print(f"password of {args.email.strip().lower()} changed; {ended} login session(s) ended")
+        return 0
     create_user(args.email, password, name=args.name, role=args.role, practice=args.practice, db=args.db, rpps=args.rpps)
     print(f"account {args.email.strip().lower()} created (role {args.role}, practice {args.practice!r})")
     return 0
@@ -245,6 +249,10 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--name", default="", help="display name, 'Given FAMILY' (used as the report's author)")
     u.add_argument("--practice", default="Cabinet", help="practice (created if new)")
     u.add_argument("--rpps", default=None, help="11-digit RPPS number (needed to send reports)")
+    u.add_argument("--db", default=None, help="database URL or SQLite file (default: ./ecgpilot-data/ecgpilot.db)")
+    u = usub.add_parser("passwd", help="set an account's password (from $ECGPILOT_NEW_PASSWORD or asked) "
+                                       "and end its login sessions")
+    u.add_argument("email")
     u.add_argument("--db", default=None, help="database URL or SQLite file (default: ./ecgpilot-data/ecgpilot.db)")
     p.set_defaults(func=_cmd_user)
 

@@ -56,8 +56,14 @@ def _v4_signed_documents(conn: Connection) -> None:
     models.Base.metadata.create_all(conn, tables=[models.ReportDocument.__table__])  # type: ignore[attr-defined]
 
 
+def _v5_login_sessions(conn: Connection) -> None:
+    """Server-side login sessions, so that logout, a password change and the timeouts end them."""
+    models.Base.metadata.create_all(conn, tables=[models.LoginSession.__table__])  # type: ignore[attr-defined]
+
+
 MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = (
-    (1, _v1_initial), (2, _v2_care_pathway), (3, _v3_practice_fit), (4, _v4_signed_documents))
+    (1, _v1_initial), (2, _v2_care_pathway), (3, _v3_practice_fit), (4, _v4_signed_documents),
+    (5, _v5_login_sessions))
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 

@@ -3,6 +3,8 @@
 * ``Practice`` – a GP practice; every user and study belongs to one.
 * ``User`` – a doctor (role ``gp``/``cardiologist``), an ``evaluator`` (read only) or an ``admin``.
 * ``ApiToken`` – bearer tokens for practice software (only their SHA-256 is stored).
+* ``LoginSession`` – a web login (only the SHA-256 of its id is stored; the signed cookie carries the
+  id): ended by logout or a password change, and by the idle and absolute timeouts.
 * ``Study`` – one uploaded ECG: original file(s) by sha256, the AI proposal (analysis and
   interpretation documents, model and rules versions), the doctor's working draft.
 * ``StudyEvent`` – every change made by a person: who, when, before/after.
@@ -25,7 +27,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from ecgpilot.errors import RecordError
 
-__all__ = ["Base", "Practice", "User", "ApiToken", "Study", "StudyEvent", "Report", "OpinionRequest", "Notification",
+__all__ = ["Base", "Practice", "User", "ApiToken", "LoginSession", "Study", "StudyEvent", "Report", "OpinionRequest", "Notification",
            "Dispatch", "ReportDocument", "DOCUMENT_KINDS", "utcnow"]
 
 ROLES = ("gp", "cardiologist", "evaluator", "admin")
@@ -80,6 +82,17 @@ class ApiToken(Base):
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     label: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LoginSession(Base):
+    __tablename__ = "login_session"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sid_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    end_reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
 
 
 class Study(Base):

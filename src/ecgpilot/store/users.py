@@ -1,20 +1,22 @@
-"""Accounts: creation with argon2 password hashes, login check, API tokens."""
+"""Accounts: creation with argon2 password hashes, login check, password change, login sessions, API tokens."""
 
 from __future__ import annotations
 
 import functools
 import hashlib
 import secrets
+from datetime import datetime, timezone
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ecgpilot.errors import ConfigError
-from ecgpilot.store.models import ROLES, ApiToken, Practice, User
+from ecgpilot.store.models import ROLES, ApiToken, LoginSession, Practice, User, utcnow
 
-__all__ = ["add_user", "authenticate", "create_api_token", "user_for_token", "hash_password"]
+__all__ = ["add_user", "authenticate", "create_api_token", "user_for_token", "hash_password", "set_password",
+           "start_session", "session_owner", "end_session", "end_user_sessions"]
 
 _HASHER = PasswordHasher()
 MIN_PASSWORD = 10
@@ -89,3 +91,67 @@ def user_for_token(db: Session, token: str) -> User | None:
     """The owner of a bearer token, or ``None``."""
     row = db.scalar(select(ApiToken).where(ApiToken.token_sha256 == _token_hash(token)))
     return db.get(User, row.user_id) if row else None
+
+
+def set_password(db: Session, user: User, password: str) -> None:
+    """Change ``user``'s password and end every login session of theirs; the caller commits.
+
+    Raises :class:`ConfigError` for a short password.
+    """
+    if len(password) < MIN_PASSWORD:
+        raise ConfigError(f"password too short ({len(password)} characters); use at least {MIN_PASSWORD}.")
+    user.password_hash = hash_password(password)
+    end_user_sessions(db, user.id, "password_changed")
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=timezone.utc)   # SQLite gives naive UTC
+
+
+def start_session(db: Session, user: User) -> str:
+    """A new login session for ``user``; returns its id (for the signed cookie; only its hash is stored)."""
+    sid = secrets.token_urlsafe(32)
+    db.add(LoginSession(user_id=user.id, sid_sha256=_token_hash(sid)))
+    db.flush()
+    return sid
+
+
+def session_owner(db: Session, sid: str, *, idle_s: float, absolute_s: float,
+                  now: datetime | None = None) -> User | None:
+    """The user of a live session ``sid``, else ``None``.
+
+    A session is live when it has not been ended (logout, password change) and is younger than
+    ``absolute_s`` and was last used less than ``idle_s`` ago; one found past a timeout is ended
+    here. Its last use is recorded (at most every ``idle_s / 10`` seconds, to spare the database);
+    the caller commits.
+    """
+    if not sid:
+        return None
+    now = now or utcnow()
+    row = db.scalar(select(LoginSession).where(LoginSession.sid_sha256 == _token_hash(sid)))
+    if row is None or row.ended_at is not None:
+        return None
+    age = (now - _aware(row.created_at)).total_seconds()
+    idle = (now - _aware(row.last_seen_at)).total_seconds()
+    if age >= absolute_s or idle >= idle_s:
+        row.ended_at, row.end_reason = now, ("absolute_timeout" if age >= absolute_s else "idle_timeout")
+        return None
+    if idle >= min(60.0, idle_s / 10):
+        row.last_seen_at = now
+    return db.get(User, row.user_id)
+
+
+def end_session(db: Session, sid: str, reason: str = "logout") -> bool:
+    """End the session ``sid`` (True when it was live); the caller commits."""
+    row = db.scalar(select(LoginSession).where(LoginSession.sid_sha256 == _token_hash(sid))) if sid else None
+    if row is None or row.ended_at is not None:
+        return False
+    row.ended_at, row.end_reason = utcnow(), reason
+    return True
+
+
+def end_user_sessions(db: Session, user_id: int, reason: str) -> int:
+    """End every live session of ``user_id``; returns how many; the caller commits."""
+    res = db.execute(update(LoginSession).where(LoginSession.user_id == user_id, LoginSession.ended_at.is_(None))
+                     .values(ended_at=utcnow(), end_reason=reason))
+    return int(res.rowcount or 0)  # type: ignore[attr-defined]

@@ -44,7 +44,9 @@ class Settings:
     """Where the app keeps its data and how strict it is.
 
     ``database_url`` defaults to ``sqlite:///<data_dir>/ecgpilot.db``; ``secret_key`` signs
-    the session cookie (random per process when ``None``: sessions end at restart).
+    the session cookie (random per process when ``None``: sessions end at restart). Login sessions
+    are also kept server-side (:class:`ecgpilot.store.models.LoginSession`): logout and a password
+    change end them, as do ``session_idle_s`` without use and ``session_max_age_s`` after login.
     """
 
     data_dir: Path = field(default_factory=lambda: Path("ecgpilot-data"))
@@ -52,7 +54,8 @@ class Settings:
     secret_key: str | None = None
     max_upload_bytes: int = 20 * 1024 * 1024
     secure_cookies: bool = False
-    session_max_age_s: int = 8 * 3600
+    session_max_age_s: int = 8 * 3600   # absolute lifetime of a login session (and of its cookie)
+    session_idle_s: int = 30 * 60       # a login session unused this long is ended
     login_attempts: int = 5
     login_window_s: float = 300.0
     use_ai: bool = True
@@ -302,9 +305,41 @@ def db_session(request: Request) -> Iterator[Session]:
 
 
 def session_user(request: Request, db: Session) -> User | None:
-    """The logged-in user of the session cookie, if any."""
-    uid = request.session.get("user_id")
-    return db.get(User, uid) if isinstance(uid, int) else None
+    """The logged-in user of the session cookie, if its server-side session is live
+    (:func:`ecgpilot.store.users.session_owner`); a cookie of an ended session is cleared."""
+    from ecgpilot.store.users import session_owner
+
+    sid, uid = request.session.get("sid"), request.session.get("user_id")
+    if not isinstance(sid, str) or not isinstance(uid, int):
+        return None
+    settings = request.app.state.settings
+    user = session_owner(db, sid, idle_s=settings.session_idle_s, absolute_s=settings.session_max_age_s)
+    db.commit()   # the last use, or the end by timeout
+    if user is None or user.id != uid:
+        request.session.clear()   # the cookie of an ended session is worth nothing (its CSRF token included)
+        return None
+    return user
+
+
+def begin_session(request: Request, db: Session, user: User) -> None:
+    """Log ``user`` in: a new server-side session, a fresh cookie and CSRF token; the caller commits."""
+    from ecgpilot.store.users import start_session
+
+    sid = start_session(db, user)
+    request.session.clear()
+    request.session["user_id"] = user.id
+    request.session["sid"] = sid
+    request.session["csrf"] = secrets.token_urlsafe(32)
+
+
+def end_request_session(request: Request, db: Session) -> None:
+    """Log out: end the server-side session of the cookie and clear the cookie; the caller commits."""
+    from ecgpilot.store.users import end_session
+
+    sid = request.session.get("sid")
+    if isinstance(sid, str):
+        end_session(db, sid, "logout")
+    request.session.clear()
 
 
 def ai_allowed(request: Request) -> bool:

@@ -43,7 +43,7 @@ from ecgpilot.security.oidc import (
 )
 from ecgpilot.store.models import User
 from ecgpilot.web import i18n, services
-from ecgpilot.web.app import db_session
+from ecgpilot.web.app import begin_session, db_session
 
 __all__ = ["router", "PendingLogins", "PENDING_COOKIE", "PENDING_TTL_S"]
 
@@ -246,10 +246,8 @@ def oidc_callback(request: Request, db: Session = Depends(db_session)) -> Respon
         services.audit_event(db, user, "admin", f"user:{user.id}", details={"operation": "link_oidc_subject",
                                                                             "method": "oidc"})
     services.audit_event(db, user, "login", f"user:{user.id}", details={"method": "oidc"})
+    begin_session(request, db, user)
     db.commit()
-    request.session.clear()
-    request.session["user_id"] = user.id
-    request.session["csrf"] = secrets.token_urlsafe(32)
     resp = _continue_page(request)
     resp.delete_cookie(PENDING_COOKIE, path=CALLBACK_PATH)
     return resp

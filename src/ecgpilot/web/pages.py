@@ -20,8 +20,10 @@ from ecgpilot.web import i18n, services
 from ecgpilot.web.app import (
     LoginRequired,
     ai_allowed,
+    begin_session,
     data_dir,
     db_session,
+    end_request_session,
     session_user,
     study_or_404,
 )
@@ -113,17 +115,19 @@ async def login(request: Request, db: Session = Depends(db_session)) -> Response
                                                "oidc": request.app.state.settings.oidc is not None}, 401)
     limiter.reset(key)
     services.audit_event(db, user, "login", f"user:{user.id}")
+    begin_session(request, db, user)
     db.commit()
-    request.session.clear()
-    request.session["user_id"] = user.id
-    request.session["csrf"] = secrets.token_urlsafe(32)
     return RedirectResponse("/", status_code=303)
 
 
 @router.post("/logout")
-async def logout(request: Request) -> Response:
+async def logout(request: Request, db: Session = Depends(db_session)) -> Response:
     await checked_form(request)
-    request.session.clear()
+    user = session_user(request, db)
+    if user is not None:
+        services.audit_event(db, user, "logout", f"user:{user.id}")
+    end_request_session(request, db)
+    db.commit()
     return RedirectResponse("/login", status_code=303)
 
 

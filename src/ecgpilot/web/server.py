@@ -62,6 +62,37 @@ def _database_url(db: str | None, data_dir: Path) -> str:
     return db or f"sqlite:///{data_dir / 'ecgpilot.db'}"
 
 
+def change_password(email: str, password: str, *, db: str | None = None, actor: str = "cli-admin") -> int:
+    """Set an account's password and end all its login sessions (audited); for ``ecgpilot user passwd``.
+
+    Returns the number of sessions ended. Raises :class:`ConfigError` for an unknown account or a short password.
+    """
+    from sqlalchemy import select
+
+    from ecgpilot import audit
+    from ecgpilot.store import migrate, open_database
+    from ecgpilot.store.models import User
+    from ecgpilot.store.users import end_user_sessions, set_password
+
+    data_dir = Path(os.environ.get("ECGPILOT_WEB_DATA", "ecgpilot-data")).resolve()
+    engine, sessions = open_database(_database_url(db, data_dir))
+    migrate(engine)
+    audit.open_audit(engine)
+    try:
+        with sessions() as s:
+            user = s.scalar(select(User).where(User.email == email.strip().lower()))
+            if user is None:
+                raise ConfigError(f"no account with e-mail {email.strip().lower()!r}.")
+            live = end_user_sessions(s, user.id, "password_changed")
+            set_password(s, user, password)
+            audit.append(s.connection(), actor_id=actor, actor_role="admin", action="admin", target=f"user:{user.id}",
+                         details={"operation": "set_password", "sessions_ended": live})
+            s.commit()
+    finally:
+        engine.dispose()
+    return live
+
+
 def create_user(email: str, password: str, *, name: str = "", role: str = "gp", practice: str = "Cabinet",
                 db: str | None = None, rpps: str | None = None) -> None:
     """Add an account to the app's database (migrated first); for ``ecgpilot user add``."""
