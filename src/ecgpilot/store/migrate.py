@@ -61,9 +61,24 @@ def _v5_login_sessions(conn: Connection) -> None:
     models.Base.metadata.create_all(conn, tables=[models.LoginSession.__table__])  # type: ignore[attr-defined]
 
 
+def _v6_token_expiry(conn: Connection) -> None:
+    """API tokens: expiry, revocation, last use. Tokens made before this version expire
+    :data:`ecgpilot.store.users.DEFAULT_TOKEN_DAYS` days after the upgrade (none is left without an end)."""
+    from datetime import timedelta
+
+    from ecgpilot.store.users import DEFAULT_TOKEN_DAYS
+
+    models.Base.metadata.create_all(conn, tables=[models.ApiToken.__table__])  # type: ignore[attr-defined]  # partial early schema
+    ts = "TIMESTAMP WITH TIME ZONE"
+    _add_columns(conn, "api_token", {"expires_at": ts, "revoked_at": ts, "last_used_at": ts})
+    conn.execute(text("UPDATE api_token SET expires_at = :e WHERE expires_at IS NULL"),
+                 {"e": models.utcnow() + timedelta(days=DEFAULT_TOKEN_DAYS)})
+
+
 MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = (
     (1, _v1_initial), (2, _v2_care_pathway), (3, _v3_practice_fit), (4, _v4_signed_documents),
-    (5, _v5_login_sessions))
+    (5, _v5_login_sessions),
+    (6, _v6_token_expiry))
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 

@@ -2,7 +2,8 @@
 
 * ``Practice`` – a GP practice; every user and study belongs to one.
 * ``User`` – a doctor (role ``gp``/``cardiologist``), an ``evaluator`` (read only) or an ``admin``.
-* ``ApiToken`` – bearer tokens for practice software (only their SHA-256 is stored).
+* ``ApiToken`` – bearer tokens for practice software (only their SHA-256 is stored); each expires,
+  can be revoked, and records its last use.
 * ``LoginSession`` – a web login (only the SHA-256 of its id is stored; the signed cookie carries the
   id): ended by logout or a password change, and by the idle and absolute timeouts.
 * ``Study`` – one uploaded ECG: original file(s) by sha256, the AI proposal (analysis and
@@ -82,6 +83,9 @@ class ApiToken(Base):
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     label: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class LoginSession(Base):

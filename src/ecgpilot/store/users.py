@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import secrets
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -16,10 +16,13 @@ from ecgpilot.errors import ConfigError
 from ecgpilot.store.models import ROLES, ApiToken, LoginSession, Practice, User, utcnow
 
 __all__ = ["add_user", "authenticate", "create_api_token", "user_for_token", "hash_password", "set_password",
-           "start_session", "session_owner", "end_session", "end_user_sessions"]
+           "start_session", "session_owner", "end_session", "end_user_sessions", "list_api_tokens",
+           "revoke_api_token", "DEFAULT_TOKEN_DAYS", "MAX_TOKEN_DAYS"]
 
 _HASHER = PasswordHasher()
 MIN_PASSWORD = 10
+DEFAULT_TOKEN_DAYS = 180   # an API token's lifetime unless asked otherwise
+MAX_TOKEN_DAYS = 365       # and the longest one can be asked
 
 
 def hash_password(password: str) -> str:
@@ -79,19 +82,55 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_api_token(db: Session, user: User, label: str = "") -> str:
-    """New bearer token for ``user``; only its hash is stored, the token is returned once."""
+def create_api_token(db: Session, user: User, label: str = "", days: int = DEFAULT_TOKEN_DAYS) -> str:
+    """New bearer token for ``user``, valid ``days`` days (1 to :data:`MAX_TOKEN_DAYS`); only its hash is
+    stored, the token is returned once (its row is the last one :func:`list_api_tokens` gives). Raises
+    :class:`ConfigError` for a lifetime out of range."""
+    if not (isinstance(days, int) and 1 <= days <= MAX_TOKEN_DAYS):
+        raise ConfigError(f"token lifetime {days!r} days is out of range; give 1 to {MAX_TOKEN_DAYS} days.")
     token = "ecgp_" + secrets.token_urlsafe(32)
-    db.add(ApiToken(user_id=user.id, token_sha256=_token_hash(token), label=label))
+    db.add(ApiToken(user_id=user.id, token_sha256=_token_hash(token), label=label.strip()[:200],
+                    expires_at=utcnow() + timedelta(days=days)))
     db.flush()
     return token
 
 
-def user_for_token(db: Session, token: str) -> User | None:
-    """The owner of a bearer token, or ``None``."""
-    row = db.scalar(select(ApiToken).where(ApiToken.token_sha256 == _token_hash(token)))
-    return db.get(User, row.user_id) if row else None
+def token_state(row: ApiToken, now: datetime | None = None) -> str:
+    """``active``, ``expired`` or ``revoked``."""
+    now = now or utcnow()
+    if row.revoked_at is not None:
+        return "revoked"
+    if row.expires_at is None or _aware(row.expires_at) <= now:
+        return "expired"
+    return "active"
 
+
+def user_for_token(db: Session, token: str, now: datetime | None = None) -> User | None:
+    """The owner of an active (neither expired nor revoked) bearer token, or ``None``; its last use is
+    recorded (at most once a minute); the caller commits."""
+    now = now or utcnow()
+    row = db.scalar(select(ApiToken).where(ApiToken.token_sha256 == _token_hash(token))) if token else None
+    if row is None or token_state(row, now) != "active":
+        return None
+    if row.last_used_at is None or (now - _aware(row.last_used_at)).total_seconds() >= 60:
+        row.last_used_at = now
+    return db.get(User, row.user_id)
+
+
+def list_api_tokens(db: Session, user: User) -> list[ApiToken]:
+    """``user``'s tokens, oldest first (hashes only; the tokens themselves are never kept)."""
+    return list(db.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)))
+
+
+def revoke_api_token(db: Session, user: User, token_id: int) -> ApiToken | None:
+    """Revoke ``user``'s token ``token_id`` (``None`` when they have no such token; revoking a revoked
+    one changes nothing); the caller commits."""
+    row = db.get(ApiToken, token_id)
+    if row is None or row.user_id != user.id:
+        return None
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+    return row
 
 def set_password(db: Session, user: User, password: str) -> None:
     """Change ``user``'s password and end every login session of theirs; the caller commits.

@@ -12,7 +12,15 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from ecgpilot.store import user_for_token
-from ecgpilot.store.models import Study, StudyEvent, User
+from ecgpilot.store.models import ApiToken, Study, StudyEvent, User
+from ecgpilot.store.users import (
+    DEFAULT_TOKEN_DAYS,
+    MAX_TOKEN_DAYS,
+    create_api_token,
+    list_api_tokens,
+    revoke_api_token,
+    token_state,
+)
 from ecgpilot.web import services
 from ecgpilot.web.app import ai_allowed, data_dir, db_session, study_or_404
 from ecgpilot.web.care import iso
@@ -28,9 +36,46 @@ def api_user(request: Request, db: Session = Depends(db_session)) -> User:
     scheme, _, token = auth.partition(" ")
     user = user_for_token(db, token.strip()) if scheme.lower() == "bearer" and token.strip() else None
     if user is None:
-        raise HTTPException(401, "missing or invalid API token; send 'Authorization: Bearer <token>' "
-                                 "(create one on the web app's worklist page).", headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(401, "missing, invalid, expired or revoked API token; send 'Authorization: Bearer <token>' "
+                                 "(create one on the web app's account page).", headers={"WWW-Authenticate": "Bearer"})
+    db.commit()   # the token's last use
     return user
+
+
+class NewToken(BaseModel):
+    label: str = Field(default="", max_length=200)
+    days: int = Field(default=DEFAULT_TOKEN_DAYS, ge=1, le=MAX_TOKEN_DAYS)
+
+
+def token_summary(row: ApiToken) -> dict[str, Any]:
+    """A token as listed: never the token itself (only its hash is kept)."""
+    return {"id": row.id, "label": row.label, "created_at": iso(row.created_at), "expires_at": iso(row.expires_at),
+            "last_used_at": iso(row.last_used_at), "revoked_at": iso(row.revoked_at), "state": token_state(row)}
+
+
+@router.get("/tokens", summary="Your API tokens (state, expiry, last use; never the tokens themselves)")
+def list_tokens(db: Session = Depends(db_session), user: User = Depends(api_user)) -> list[dict[str, Any]]:
+    return [token_summary(t) for t in list_api_tokens(db, user)]
+
+
+@router.post("/tokens", status_code=201, summary="A new API token (shown once), valid 'days' days")
+def new_token(body: NewToken, db: Session = Depends(db_session), user: User = Depends(api_user)) -> dict[str, Any]:
+    token = create_api_token(db, user, label=body.label, days=body.days)
+    row = list_api_tokens(db, user)[-1]
+    services.audit_event(db, user, "settings", f"api_token:{row.id}",
+                         details={"kind": "create_api_token", "days": body.days, "via": "api"})
+    db.commit()
+    return {**token_summary(row), "token": token}
+
+
+@router.delete("/tokens/{token_id}", status_code=204, summary="Revoke one of your API tokens (at once)")
+def revoke_token(token_id: int, db: Session = Depends(db_session), user: User = Depends(api_user)) -> Response:
+    row = revoke_api_token(db, user, token_id)
+    if row is None:
+        raise HTTPException(404, f"API token {token_id} not found among yours.")
+    services.audit_event(db, user, "settings", f"api_token:{row.id}", details={"kind": "revoke_api_token", "via": "api"})
+    db.commit()
+    return Response(status_code=204)
 
 
 def _pseudo(user: User | None) -> bool:

@@ -235,9 +235,57 @@ def _one_address(raw: str) -> str:
     return found[0]
 
 
+def _account_page(request: Request, db: Session, user: User, status_code: int = 200, **extra: Any) -> Response:
+    """The account page: identifiers, and the API tokens (state, expiry, last use; revoke, create)."""
+    from ecgpilot.store.users import DEFAULT_TOKEN_DAYS, MAX_TOKEN_DAYS, list_api_tokens, token_state
+
+    tokens = [(t, token_state(t)) for t in reversed(list_api_tokens(db, user))]
+    ctx: dict[str, Any] = {"user": user, "saved": False, "error": None, "form": {}, "tokens": tokens, "token": None,
+                           "token_error": None, "token_days": DEFAULT_TOKEN_DAYS, "token_max_days": MAX_TOKEN_DAYS}
+    ctx.update(extra)
+    return render(request, "account.html", ctx, status_code)
+
+
 @router.get("/account", response_class=HTMLResponse)
-def account(request: Request, user: User = Depends(page_user)) -> Response:
-    return render(request, "account.html", {"user": user, "saved": False, "error": None, "form": {}})
+def account(request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
+    return _account_page(request, db, user)
+
+
+@router.post("/account/token", response_class=HTMLResponse)
+async def new_token(request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
+    """A new API token (label, lifetime in days), shown once on the page; audited."""
+    from ecgpilot.errors import ConfigError
+    from ecgpilot.store.users import DEFAULT_TOKEN_DAYS, create_api_token, list_api_tokens
+    from ecgpilot.web import i18n
+
+    form = await checked_form(request)
+    raw = str(form.get("days", "") or DEFAULT_TOKEN_DAYS).strip()
+    try:
+        days = int(raw) if raw.isdigit() else -1
+        token = create_api_token(db, user, label=str(form.get("label", "")), days=days)
+    except ConfigError:
+        db.rollback()
+        return _account_page(request, db, user, 422, token_error=i18n.t("token_days_bad", lang_of(request)))
+    row = list_api_tokens(db, user)[-1]
+    services.audit_event(db, user, "settings", f"api_token:{row.id}",
+                         details={"kind": "create_api_token", "days": days, "via": "web"})
+    db.commit()
+    return _account_page(request, db, user, token=token)
+
+
+@router.post("/account/tokens/{token_id}/revoke", response_class=HTMLResponse)
+async def revoke_token(token_id: int, request: Request, db: Session = Depends(db_session),
+                       user: User = Depends(page_user)) -> Response:
+    """Revoke one of one's own API tokens (at once; audited)."""
+    from ecgpilot.store.users import revoke_api_token
+
+    await checked_form(request)
+    row = revoke_api_token(db, user, token_id)
+    if row is None:
+        raise HTTPException(404, f"API token {token_id} not found among yours.")
+    services.audit_event(db, user, "settings", f"api_token:{row.id}", details={"kind": "revoke_api_token", "via": "web"})
+    db.commit()
+    return RedirectResponse("/account#tokens", status_code=303)
 
 
 @router.post("/account", response_class=HTMLResponse)
@@ -254,13 +302,13 @@ async def save_account(request: Request, db: Session = Depends(db_session), user
         if addr is not None:
             addr = _one_address(addr)
     except RecordError as exc:
-        return render(request, "account.html", {"user": user, "saved": False, "error": str(exc), "form": typed}, 422)
+        return _account_page(request, db, user, 422, error=str(exc), form=typed)
     before = {"rpps": user.rpps, "mssante_address": user.mssante_address}
     user.rpps, user.mssante_address = rpps, addr
     services.audit_event(db, user, "settings", f"user:{user.id}", details={"changed": sorted(k for k, v in before.items()
                                                                                              if v != getattr(user, k))})
     db.commit()
-    return render(request, "account.html", {"user": user, "saved": True, "error": None, "form": {}})
+    return _account_page(request, db, user, saved=True)
 
 
 def _admin(user: User) -> User:

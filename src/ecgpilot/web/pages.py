@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from ecgpilot.errors import ConfigError, RecordError
 from ecgpilot.ins import ID_DOCUMENTS, INS_STATUSES, INSI_SOURCES, InsError, status_label
 from ecgpilot.render.matrix import MATRIX_COLUMNS, matrix_rows
-from ecgpilot.store import add_user, authenticate, create_api_token
+from ecgpilot.store import add_user, authenticate
 from ecgpilot.store.models import ROLES, Practice, StudyEvent, User
 from ecgpilot.web import i18n, services
 from ecgpilot.web.app import (
@@ -157,16 +157,6 @@ async def upload(request: Request, db: Session = Depends(db_session), user: User
     if len(studies) == 1 and getattr(studies[0], "uploaded_again", False):
         target += "?notice=duplicate"
     return RedirectResponse(target, status_code=303)
-
-
-@router.post("/account/token", response_class=HTMLResponse)
-async def new_token(request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
-    await checked_form(request)
-    token = create_api_token(db, user, label="web")
-    db.commit()
-    return render(request, "worklist.html", {"user": user, "studies": services.list_studies(db, user), "token": token,
-                                             "pseudo": services.access_of(user) == "pseudonymised", "archived": [],
-                                             "just_archived": None})
 
 
 @router.get("/studies/{study_id}", response_class=HTMLResponse)
