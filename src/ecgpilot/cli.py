@@ -62,7 +62,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 def _cmd_serve(args: argparse.Namespace) -> int:
     from ecgpilot.web.server import serve
 
-    return serve(host=args.host, port=args.port, db=args.db)
+    return serve(host=args.host, port=args.port, db=args.db, secure_cookies=args.secure_cookies,
+                 hsts_max_age_s=args.hsts, session_idle_s=args.session_idle_s, session_max_age_s=args.session_max_age_s)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -196,6 +197,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--db", default=None, help="database URL or SQLite file (default: ./ecgpilot-data/ecgpilot.db)")
+    p.add_argument("--secure-cookies", action=argparse.BooleanOptionalAction, default=None,
+                   help="send cookies over HTTPS only (behind an HTTPS proxy; default $ECGPILOT_SECURE_COOKIES, off)")
+    p.add_argument("--hsts", type=int, nargs="?", const=31536000, default=None, metavar="SECONDS",
+                   help="send Strict-Transport-Security (one year when no value; 0 = off; implies --secure-cookies; "
+                        "default $ECGPILOT_HSTS_MAX_AGE, off)")
+    p.add_argument("--session-idle-s", type=int, default=None, metavar="SECONDS",
+                   help="end a login session unused this long (default $ECGPILOT_SESSION_IDLE_S, 1800)")
+    p.add_argument("--session-max-age-s", type=int, default=None, metavar="SECONDS",
+                   help="end a login session this long after login (default $ECGPILOT_SESSION_MAX_AGE_S, 28800)")
     p.set_defaults(func=_cmd_serve)
 
     p = sub.add_parser("train", help="train the classifier on PTB-XL (needs the [train] extra)")

@@ -53,7 +53,8 @@ class Settings:
     database_url: str | None = None
     secret_key: str | None = None
     max_upload_bytes: int = 20 * 1024 * 1024
-    secure_cookies: bool = False
+    secure_cookies: bool = False   # cookies sent over HTTPS only (behind an HTTPS proxy)
+    hsts_max_age_s: int = 0        # Strict-Transport-Security max-age; 0 = no HSTS header
     session_max_age_s: int = 8 * 3600   # absolute lifetime of a login session (and of its cookie)
     session_idle_s: int = 30 * 60       # a login session unused this long is ended
     login_attempts: int = 5
@@ -161,6 +162,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers.setdefault("Cache-Control", "no-store")
+        if settings.hsts_max_age_s > 0:
+            response.headers["Strict-Transport-Security"] = f"max-age={settings.hsts_max_age_s}; includeSubDomains"
         return response
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")

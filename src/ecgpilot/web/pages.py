@@ -85,7 +85,8 @@ def render(request: Request, name: str, ctx: dict[str, Any], status_code: int = 
     resp = request.app.state.templates.TemplateResponse(
         request, name, {"lang": lang, "csrf": csrf_token(request), **ctx}, status_code=status_code)
     if request.query_params.get("lang") in i18n.LANGS:
-        resp.set_cookie("lang", lang, max_age=365 * 86400, samesite="strict", httponly=True)
+        resp.set_cookie("lang", lang, max_age=365 * 86400, samesite="strict", httponly=True,
+                        secure=bool(request.app.state.settings.secure_cookies))
     return resp
 
 

@@ -15,6 +15,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -25,7 +26,10 @@ from ecgpilot.store import add_user
 from ecgpilot.store.models import User
 from ecgpilot.web.app import Settings, create_app
 
-__all__ = ["serve", "ensure_first_admin", "load_secret_key", "create_user", "oidc_config_from_env", "smtp_config_from_env"]
+__all__ = ["serve", "ensure_first_admin", "load_secret_key", "create_user", "oidc_config_from_env", "smtp_config_from_env",
+           "http_security_from_env", "change_password", "HSTS_DEFAULT_S"]
+
+HSTS_DEFAULT_S = 365 * 86400   # `--hsts` without a value: one year
 
 
 def load_secret_key(data_dir: Path) -> str:
@@ -176,15 +180,69 @@ def smtp_config_from_env(environ: Mapping[str, str] | None = None) -> SmtpConfig
                       password=env.get("ECGPILOT_SMTP_PASSWORD") or None, ssl_context=ctx)
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000, db: str | None = None) -> int:
-    """Start the web app (blocking); ``db`` is a SQLAlchemy URL (default SQLite under ./ecgpilot-data)."""
+def _env_bool(env: Mapping[str, str], name: str) -> bool | None:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return None
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a yes/no value; give 1 or 0.")
+
+
+def _env_seconds(env: Mapping[str, str], name: str, minimum: int) -> int | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < minimum:
+        raise ConfigError(f"{name}={raw!r} is not a number of seconds (at least {minimum}).")
+    return int(raw)
+
+
+def http_security_from_env(environ: Mapping[str, str] | None = None, *, secure_cookies: bool | None = None,
+                           hsts_max_age_s: int | None = None, session_idle_s: int | None = None,
+                           session_max_age_s: int | None = None) -> dict[str, Any]:
+    """Cookie, HSTS and session-timeout settings: the ``serve`` options when given, else
+    ``ECGPILOT_SECURE_COOKIES`` (1/0), ``ECGPILOT_HSTS_MAX_AGE`` (seconds, 0 = off),
+    ``ECGPILOT_SESSION_IDLE_S`` and ``ECGPILOT_SESSION_MAX_AGE_S``, else the defaults of :class:`Settings`.
+    Returns the :class:`Settings` fields to set. HSTS without secure cookies is refused (a site sent
+    only over HTTPS must not send its session cookie over HTTP)."""
+    env = os.environ if environ is None else environ
+    out: dict[str, Any] = {}
+    secure = secure_cookies if secure_cookies is not None else _env_bool(env, "ECGPILOT_SECURE_COOKIES")
+    hsts = hsts_max_age_s if hsts_max_age_s is not None else _env_seconds(env, "ECGPILOT_HSTS_MAX_AGE", 0)
+    idle = session_idle_s if session_idle_s is not None else _env_seconds(env, "ECGPILOT_SESSION_IDLE_S", 60)
+    age = session_max_age_s if session_max_age_s is not None else _env_seconds(env, "ECGPILOT_SESSION_MAX_AGE_S", 60)
+    for name, value, minimum in (("session idle timeout", idle, 60), ("session lifetime", age, 60), ("HSTS max-age", hsts, 0)):
+        if value is not None and value < minimum:
+            raise ConfigError(f"{name} {value} s is too short; give at least {minimum} s.")
+    if hsts and secure is False:
+        raise ConfigError("HSTS is on but secure cookies are off; turn secure cookies on (--secure-cookies, "
+                          "ECGPILOT_SECURE_COOKIES=1) or HSTS off.")
+    if hsts:
+        secure = True
+    for key, value in (("secure_cookies", secure), ("hsts_max_age_s", hsts), ("session_idle_s", idle),
+                       ("session_max_age_s", age)):
+        if value is not None:
+            out[key] = value
+    return out
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000, db: str | None = None, *, secure_cookies: bool | None = None,
+          hsts_max_age_s: int | None = None, session_idle_s: int | None = None,
+          session_max_age_s: int | None = None) -> int:
+    """Start the web app (blocking); ``db`` is a SQLAlchemy URL (default SQLite under ./ecgpilot-data);
+    the HTTP security options as :func:`http_security_from_env`."""
     import uvicorn
 
     data_dir = Path(os.environ.get("ECGPILOT_WEB_DATA", "ecgpilot-data")).resolve()
+    security = http_security_from_env(secure_cookies=secure_cookies, hsts_max_age_s=hsts_max_age_s,
+                                      session_idle_s=session_idle_s, session_max_age_s=session_max_age_s)
     settings = Settings(data_dir=data_dir, database_url=_database_url(db, data_dir), secret_key=load_secret_key(data_dir),
                         oidc=oidc_config_from_env(), smtp=smtp_config_from_env(),
                         notice_sender=os.environ.get("ECGPILOT_NOTICE_SENDER") or None,
-                        base_url=os.environ.get("ECGPILOT_BASE_URL") or None)
+                        base_url=os.environ.get("ECGPILOT_BASE_URL") or None, **security)
     app = create_app(settings)
     created = ensure_first_admin(app.state.sessions, os.environ.get("ECGPILOT_ADMIN_EMAIL"),
                                  os.environ.get("ECGPILOT_ADMIN_PASSWORD"))
@@ -199,6 +257,9 @@ def serve(host: str = "127.0.0.1", port: int = 8000, db: str | None = None) -> i
         print("MSSanté sending off (set ECGPILOT_SMTP_HOST): reports to send are kept in the outbox.", flush=True)
     if settings.oidc is not None:
         print(f"OIDC login on: issuer {settings.oidc.issuer}, callback {settings.oidc.redirect_uri}", flush=True)
+    if settings.secure_cookies:
+        print(f"Secure cookies on (HTTPS only){f', HSTS max-age {settings.hsts_max_age_s} s' if settings.hsts_max_age_s else ''}: "
+              "serve it behind an HTTPS proxy.", flush=True)
     shown_host = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
     print(f"ecgpilot is running: open http://{shown_host}:{port}/ in your browser (Ctrl+C to stop)", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
