@@ -63,7 +63,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from ecgpilot.web.server import serve
 
     return serve(host=args.host, port=args.port, db=args.db, secure_cookies=args.secure_cookies,
-                 hsts_max_age_s=args.hsts, session_idle_s=args.session_idle_s, session_max_age_s=args.session_max_age_s)
+                 hsts_max_age_s=args.hsts, session_idle_s=args.session_idle_s, session_max_age_s=args.session_max_age_s,
+                 trusted_proxies=args.trusted_proxies)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -206,6 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="end a login session unused this long (default $ECGPILOT_SESSION_IDLE_S, 1800)")
     p.add_argument("--session-max-age-s", type=int, default=None, metavar="SECONDS",
                    help="end a login session this long after login (default $ECGPILOT_SESSION_MAX_AGE_S, 28800)")
+    p.add_argument("--trusted-proxies", default=None, metavar="IPS",
+                   help="reverse proxies whose X-Forwarded-For is believed (comma-separated IPs or networks; "
+                        "default $ECGPILOT_TRUSTED_PROXIES, none)")
     p.set_defaults(func=_cmd_serve)
 
     p = sub.add_parser("train", help="train the classifier on PTB-XL (needs the [train] extra)")

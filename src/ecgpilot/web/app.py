@@ -26,12 +26,13 @@ from starlette.middleware.sessions import SessionMiddleware
 from ecgpilot.errors import ConfigError, ECGPilotError, ReadError, RecordError
 from ecgpilot.export.mssante import SmtpConfig
 from ecgpilot.security.oidc import OIDCConfig
+from ecgpilot.security.ratelimit import LoginThrottle
 from ecgpilot.store import migrate, open_database
 from ecgpilot.store.models import OpinionRequest, Study, User
 from ecgpilot.web import care, i18n, services
 from ecgpilot.web.services import Conflict, NothingUploaded, UploadRejected
 
-__all__ = ["Settings", "create_app", "LoginRequired", "LoginLimiter", "OutboxWorker"]
+__all__ = ["Settings", "create_app", "LoginRequired", "OutboxWorker"]
 
 HERE = Path(__file__).resolve().parent
 
@@ -57,8 +58,12 @@ class Settings:
     hsts_max_age_s: int = 0        # Strict-Transport-Security max-age; 0 = no HSTS header
     session_max_age_s: int = 8 * 3600   # absolute lifetime of a login session (and of its cookie)
     session_idle_s: int = 30 * 60       # a login session unused this long is ended
+    # failed logins slow the next ones down (never a lockout): free failures per account and per
+    # client within the window, then 1, 2, 4 ... s up to login_max_delay_s (security.ratelimit.LoginThrottle)
     login_attempts: int = 5
-    login_window_s: float = 300.0
+    login_attempts_per_client: int = 20
+    login_window_s: float = 900.0
+    login_max_delay_s: float = 60.0
     use_ai: bool = True
     oidc: OIDCConfig | None = None  # optional OpenID Connect login (e.g. Pro Santé Connect)
     # MSSanté sending and notice mails: the outbox is always kept; a worker sends it when smtp is set
@@ -74,26 +79,6 @@ class Settings:
 
 class LoginRequired(Exception):
     """Raised by page dependencies when nobody is logged in (handled as a redirect)."""
-
-
-class LoginLimiter:
-    """At most ``attempts`` failed logins per key (e-mail and client) within ``window_s``."""
-
-    def __init__(self, attempts: int, window_s: float) -> None:
-        self.attempts, self.window_s = attempts, window_s
-        self._failures: dict[str, list[float]] = {}
-
-    def blocked(self, key: str, now: float | None = None) -> bool:
-        now = time.monotonic() if now is None else now
-        recent = [t for t in self._failures.get(key, []) if now - t < self.window_s]
-        self._failures[key] = recent
-        return len(recent) >= self.attempts
-
-    def failed(self, key: str, now: float | None = None) -> None:
-        self._failures.setdefault(key, []).append(time.monotonic() if now is None else now)
-
-    def reset(self, key: str) -> None:
-        self._failures.pop(key, None)
 
 
 _STATUS_OF: tuple[tuple[type[BaseException], int], ...] = (
@@ -144,7 +129,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = factory
-    app.state.limiter = LoginLimiter(settings.login_attempts, settings.login_window_s)
+    app.state.limiter = LoginThrottle(free_per_account=settings.login_attempts,
+                                      free_per_ip=settings.login_attempts_per_client,
+                                      max_delay_s=settings.login_max_delay_s, window_s=settings.login_window_s)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals["t"] = i18n.t
     templates.env.globals["texts"] = i18n.TEXT

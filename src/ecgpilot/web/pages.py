@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 from typing import Any
 
@@ -99,22 +100,25 @@ def login_page(request: Request) -> Response:
 async def login(request: Request, db: Session = Depends(db_session)) -> Response:
     form = await checked_form(request)
     email = str(form.get("email", "")).strip().lower()
-    key = f"{email}|{request.client.host if request.client else ''}"
+    client = request.client.host if request.client else ""   # the socket peer, or the declared proxies' X-Forwarded-For
     limiter = request.app.state.limiter
     lang = lang_of(request)
-    if limiter.blocked(key):
-        return render(request, "login.html", {"user": None, "error": i18n.t("too_many", lang),
-                                               "oidc": request.app.state.settings.oidc is not None}, 429)
+    wait = limiter.retry_after(email, client)
+    if wait > 0:
+        resp = render(request, "login.html", {"user": None, "error": i18n.t("too_many", lang),
+                                              "oidc": request.app.state.settings.oidc is not None}, 429)
+        resp.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+        return resp
     user = authenticate(db, email, str(form.get("password", "")))
     if user is None:
-        limiter.failed(key)
+        limiter.record_failure(email, client)
         from ecgpilot import audit
 
         audit.append(request.app.state.engine, actor_id="anonymous", actor_role="none", action="login_failed",
-                     details={"client": request.client.host if request.client else None})
+                     details={"client": client or None})
         return render(request, "login.html", {"user": None, "error": i18n.t("bad_login", lang),
                                                "oidc": request.app.state.settings.oidc is not None}, 401)
-    limiter.reset(key)
+    limiter.record_success(email, client)
     services.audit_event(db, user, "login", f"user:{user.id}")
     begin_session(request, db, user)
     db.commit()

@@ -27,7 +27,7 @@ from ecgpilot.store.models import User
 from ecgpilot.web.app import Settings, create_app
 
 __all__ = ["serve", "ensure_first_admin", "load_secret_key", "create_user", "oidc_config_from_env", "smtp_config_from_env",
-           "http_security_from_env", "change_password", "HSTS_DEFAULT_S"]
+           "http_security_from_env", "change_password", "HSTS_DEFAULT_S", "proxy_options"]
 
 HSTS_DEFAULT_S = 365 * 86400   # `--hsts` without a value: one year
 
@@ -229,14 +229,36 @@ def http_security_from_env(environ: Mapping[str, str] | None = None, *, secure_c
     return out
 
 
+def proxy_options(trusted: str | None = None, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """uvicorn's proxy settings: ``X-Forwarded-For``/``-Proto`` are believed only from the declared
+    proxies (``--trusted-proxies`` or ``ECGPILOT_TRUSTED_PROXIES``: comma-separated IPs or networks),
+    never by default (uvicorn would otherwise believe them from loopback, letting any local client
+    pose as many clients to the login limiter)."""
+    import ipaddress
+
+    env = os.environ if environ is None else environ
+    raw = trusted if trusted is not None else env.get("ECGPILOT_TRUSTED_PROXIES", "")
+    entries = [e.strip() for e in raw.split(",") if e.strip()]
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ConfigError(f"trusted proxy {entry!r} is not an IP address or network (e.g. 127.0.0.1, 10.0.0.0/24); "
+                              "'*' is not accepted.") from None
+    if not entries:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": entries}
+
+
 def serve(host: str = "127.0.0.1", port: int = 8000, db: str | None = None, *, secure_cookies: bool | None = None,
           hsts_max_age_s: int | None = None, session_idle_s: int | None = None,
-          session_max_age_s: int | None = None) -> int:
+          session_max_age_s: int | None = None, trusted_proxies: str | None = None) -> int:
     """Start the web app (blocking); ``db`` is a SQLAlchemy URL (default SQLite under ./ecgpilot-data);
     the HTTP security options as :func:`http_security_from_env`."""
     import uvicorn
 
     data_dir = Path(os.environ.get("ECGPILOT_WEB_DATA", "ecgpilot-data")).resolve()
+    proxies = proxy_options(trusted_proxies)
     security = http_security_from_env(secure_cookies=secure_cookies, hsts_max_age_s=hsts_max_age_s,
                                       session_idle_s=session_idle_s, session_max_age_s=session_max_age_s)
     settings = Settings(data_dir=data_dir, database_url=_database_url(db, data_dir), secret_key=load_secret_key(data_dir),
@@ -262,5 +284,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, db: str | None = None, *, s
               "serve it behind an HTTPS proxy.", flush=True)
     shown_host = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
     print(f"ecgpilot is running: open http://{shown_host}:{port}/ in your browser (Ctrl+C to stop)", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    if proxies["proxy_headers"]:
+        print(f"X-Forwarded-For believed from: {', '.join(proxies['forwarded_allow_ips'])}", flush=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, **proxies)
     return 0
