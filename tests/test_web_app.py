@@ -209,3 +209,17 @@ def test_study_page_shows_the_evidence_and_keeps_ai_only_statements_apart(tmp_pa
     for s in aside:
         assert s["text"] in text and s.get("id", s.get("statement_id")) not in ids
     assert '<option value="repeat_now"' in page and "refaire l&#39;ECG maintenant" in page
+
+
+def test_the_evidence_follows_the_page_language(tmp_path) -> None:  # noqa: ANN001
+    """A study read in French shows its evidence and AI aside in English on ?lang=en (the rules re-read in
+    the page's language); the doctor's draft keeps its text."""
+    pytest.importorskip("onnxruntime", reason="the classifier is needed for AI-only statements")
+    path = data_file(*MUSE)
+    client = TestClient(make_app(tmp_path, use_ai=True))
+    login(client, "a@x.fr")
+    study_url = _upload_page(client, [(path.name, path.read_bytes())]).headers["location"]
+    fr = html.unescape(client.get(study_url).text)
+    en = html.unescape(client.get(study_url + "?lang=en").text)
+    assert "axe du QRS" in fr and "QRS axis" in en                      # evidence of the axis statement
+    assert "IA seule, non confirmé par les mesures" in fr and "AI only, not supported by the measurements" in en

@@ -199,6 +199,7 @@ def study_view(request: Request, db: Session, user: User, study: Any, status_cod
     people = {u.id: u for u in db.scalars(select(User).where(User.id.in_([o.cardiologist_id for o in opinions] or [0])))}
     pseudo = services.access_of(user) == "pseudonymised"
     from ecgpilot.web import history
+    page_reading = _reading_in(study, lang)
     ctx: dict[str, Any] = {
         "pseudo": pseudo, "opinions": opinions, "people": people,
         "cardiologists": [c for c in care.cardiologists(db) if c.id != user.id],
@@ -207,9 +208,9 @@ def study_view(request: Request, db: Session, user: User, study: Any, status_cod
         "history": history.sentences(db, events, lang, pseudo=pseudo), "paper": {"speed": speed, "gain": gain},
         "ins_statuses": INS_STATUSES, "analysis": study.analysis or {}, "draft": study.draft or {"statements": [], "urgency": {}},
         "matrix": matrix_rows(study.analysis, study.interpretation), "matrix_columns": MATRIX_COLUMNS,
-        "reading": {s["id"]: s for s in (study.interpretation or {}).get("statements", [])},
-        "ai_only": [s for s in (study.interpretation or {}).get("statements", []) if s.get("status") == "ai_only"],
-        "also_considered": (study.interpretation or {}).get("also_considered", []),
+        "reading": {s["id"]: s for s in page_reading["statements"]},
+        "ai_only": [s for s in page_reading["statements"] if s.get("status") == "ai_only"],
+        "also_considered": page_reading.get("also_considered", []),
         "status_label": status_label(study.ins_status, lang), "id_documents": ID_DOCUMENTS, "insi_sources": INSI_SOURCES,
         "identity_check": identity.check_summary(study.identity_check, lang), "identity_error": None, "form": None,
         "verify_error": None, "notice": None, "age": practice.age_at_recording(study),
@@ -472,3 +473,12 @@ def api_docs(request: Request) -> Response:
     return render(request, "api_docs.html", {"user": None, "spec": spec})
 
 
+def _reading_in(study: Any, lang: str) -> dict[str, Any]:
+    """The stored reading, or the same rules re-read in the page's language when it differs (the evidence,
+    the AI-only statements and the 'also considered' list follow the page; the draft keeps its text)."""
+    stored = study.interpretation or {}
+    if not stored or stored.get("lang") == lang or not study.analysis:
+        return {"statements": stored.get("statements", []), "also_considered": stored.get("also_considered", [])}
+    from ecgpilot.interpret import interpret
+
+    return interpret(study.analysis, lang=lang)
