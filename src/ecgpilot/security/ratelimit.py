@@ -20,7 +20,51 @@ from ecgpilot.errors import ConfigError
 __all__ = ["LoginRateLimiter", "LoginThrottle"]
 
 
-class LoginRateLimiter:
+class _FailureLog:
+    """Failed-login timestamps per account and per client IP over a sliding window (thread-safe)."""
+
+    window_s: float
+
+    def __init__(self, window_s: float, clock: Callable[[], float]) -> None:
+        self.window_s = window_s
+        self._clock = clock
+        self._fails: dict[tuple[str, str], deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
+        """The key's failures inside the window (older ones dropped; an empty key removed)."""
+        q = self._fails.get(key)
+        if q is None:
+            return deque()
+        while q and q[0] <= now - self.window_s:
+            q.popleft()
+        if not q:
+            del self._fails[key]
+            return deque()
+        return q
+
+    def retry_after(self, account: str, ip: str) -> float:
+        raise NotImplementedError
+
+    def allowed(self, account: str, ip: str) -> bool:
+        """Whether a login attempt for ``account`` from ``ip`` may be checked now."""
+        return self.retry_after(account, ip) <= 0.0
+
+    def record_failure(self, account: str, ip: str) -> None:
+        """Count one failed attempt for the account and the IP."""
+        account = account.strip().lower()
+        with self._lock:
+            now = self._clock()
+            self._fails[("acct", account)].append(now)
+            self._fails[("ip", ip)].append(now)
+
+    def record_success(self, account: str, ip: str) -> None:
+        """Clear the account's failures after a successful login (not the IP's)."""
+        with self._lock:
+            self._fails.pop(("acct", account.strip().lower()), None)
+
+
+class LoginRateLimiter(_FailureLog):
     """Sliding-window limiter of failed logins, keyed by account and by IP."""
 
     def __init__(
@@ -35,21 +79,9 @@ class LoginRateLimiter:
             raise ConfigError(
                 f"rate limits must be positive (got max_per_account={max_per_account}, max_per_ip={max_per_ip}, window_s={window_s})."
             )
+        super().__init__(window_s, clock)
         self.max_per_account = max_per_account
         self.max_per_ip = max_per_ip
-        self.window_s = window_s
-        self._clock = clock
-        self._fails: dict[tuple[str, str], deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
-
-    def _prune(self, key: tuple[str, str], now: float) -> deque[float]:
-        q = self._fails[key]
-        while q and q[0] <= now - self.window_s:
-            q.popleft()
-        if not q:
-            del self._fails[key]
-            return deque()
-        return q
 
     def retry_after(self, account: str, ip: str) -> float:
         """Seconds to wait before the next attempt is allowed (0 when allowed now)."""
@@ -58,30 +90,13 @@ class LoginRateLimiter:
             now = self._clock()
             waits = [0.0]
             for key, limit in ((("acct", account), self.max_per_account), (("ip", ip), self.max_per_ip)):
-                q = self._prune(key, now)
+                q = self._recent(key, now)
                 if len(q) >= limit:
                     waits.append(q[len(q) - limit] + self.window_s - now)
             return max(waits)
 
-    def allowed(self, account: str, ip: str) -> bool:
-        """Whether a login attempt for ``account`` from ``ip`` may be checked now."""
-        return self.retry_after(account, ip) == 0.0
 
-    def record_failure(self, account: str, ip: str) -> None:
-        """Count one failed attempt for the account and the IP."""
-        account = account.strip().lower()
-        with self._lock:
-            now = self._clock()
-            self._fails[("acct", account)].append(now)
-            self._fails[("ip", ip)].append(now)
-
-    def record_success(self, account: str, ip: str) -> None:
-        """Clear the account's failures after a successful login."""
-        with self._lock:
-            self._fails.pop(("acct", account.strip().lower()), None)
-
-
-class LoginThrottle:
+class LoginThrottle(_FailureLog):
     """Failed logins slow the next attempt down instead of locking the account.
 
     Per account and per client IP, the first ``free_per_account`` / ``free_per_ip`` failures within
@@ -108,22 +123,9 @@ class LoginThrottle:
                 f"login throttle settings must be positive (got free_per_account={free_per_account}, "
                 f"free_per_ip={free_per_ip}, base_delay_s={base_delay_s}, max_delay_s={max_delay_s}, window_s={window_s})."
             )
+        super().__init__(window_s, clock)
         self.free_per_account, self.free_per_ip = free_per_account, free_per_ip
-        self.base_delay_s, self.max_delay_s, self.window_s = base_delay_s, max_delay_s, window_s
-        self._clock = clock
-        self._fails: dict[tuple[str, str], deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
-
-    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
-        q = self._fails.get(key)
-        if q is None:
-            return deque()
-        while q and q[0] <= now - self.window_s:
-            q.popleft()
-        if not q:
-            del self._fails[key]
-            return deque()
-        return q
+        self.base_delay_s, self.max_delay_s = base_delay_s, max_delay_s
 
     def delay_after(self, failures: int, free: int) -> float:
         """The wait imposed after ``failures`` failures when ``free`` are free."""
@@ -142,17 +144,3 @@ class LoginThrottle:
                 if q:
                     waits.append(q[-1] + self.delay_after(len(q), free) - now)
             return max(waits)
-
-    def allowed(self, account: str, ip: str) -> bool:
-        return self.retry_after(account, ip) <= 0.0
-
-    def record_failure(self, account: str, ip: str) -> None:
-        account = account.strip().lower()
-        with self._lock:
-            now = self._clock()
-            self._fails[("acct", account)].append(now)
-            self._fails[("ip", ip)].append(now)
-
-    def record_success(self, account: str, ip: str) -> None:
-        with self._lock:
-            self._fails.pop(("acct", account.strip().lower()), None)
