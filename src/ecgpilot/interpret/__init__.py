@@ -26,7 +26,7 @@ from typing import Any
 
 from ecgpilot.errors import ConfigError
 from ecgpilot.interpret.catalogue import AI_MAP, CATEGORIES, STATEMENTS
-from ecgpilot.interpret.context import Context, Finding, build_context, lead_order
+from ecgpilot.interpret.context import Context, Finding, build_context, contiguous_leads, lead_order
 from ecgpilot.interpret.resolve import quality_gate, resolve
 from ecgpilot.interpret.rules import RULES
 
@@ -120,14 +120,8 @@ def level_rank(level: str) -> int:
 
 def st_elevation_leads(st_uv: Mapping[str, float | None], limit_uv: float, limit_v2v3_uv: float) -> list[str]:
     """Leads of the contiguous pairs whose ST elevation both reach the limit (V2/V3: their own)."""
-    from ecgpilot.interpret.catalogue import CONTIGUOUS
-
-    def high(lead: str) -> bool:
-        v = st_uv.get(lead)
-        return v is not None and v >= (limit_v2v3_uv if lead in ("V2", "V3") else limit_uv)
-
-    found = {lead for a, b in CONTIGUOUS if high(a) and high(b) for lead in (a, b)}
-    return sorted(found, key=lead_order)
+    return contiguous_leads({x for x, v in st_uv.items()
+                             if v is not None and v >= (limit_v2v3_uv if x in ("V2", "V3") else limit_uv)})
 
 
 def _merge(found: dict[str, Finding], f: Finding) -> None:

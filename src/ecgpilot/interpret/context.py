@@ -13,7 +13,13 @@ from typing import Any
 
 from ecgpilot.interpret.catalogue import AI_MAP, CONTIGUOUS, LEAD_ORDER
 
-__all__ = ["AIStatement", "Context", "Finding", "build_context", "lead_order"]
+__all__ = ["AIStatement", "Context", "Finding", "build_context", "contiguous_leads", "lead_order"]
+
+
+def contiguous_leads(leads: set[str]) -> list[str]:
+    """The leads of ``leads`` that have a contiguous neighbour (:data:`CONTIGUOUS`) also in ``leads``."""
+    found = {x for a, b in CONTIGUOUS if a in leads and b in leads for x in (a, b)}
+    return sorted(found, key=lead_order)
 
 
 def lead_order(name: str) -> tuple[int, str]:
@@ -116,8 +122,7 @@ class Context:
 
     def contiguous(self, leads: set[str]) -> list[str]:
         """The leads of ``leads`` that have a contiguous neighbour also in ``leads``."""
-        found = {x for a, b in CONTIGUOUS if a in leads and b in leads for x in (a, b)}
-        return sorted(found, key=lead_order)
+        return contiguous_leads(leads)
 
     def ev(self, name: str, value: Any, text: str) -> dict[str, Any]:
         return {"kind": "measurement", "name": name, "value": value, "text": text}

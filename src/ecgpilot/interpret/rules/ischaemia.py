@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ecgpilot.interpret.catalogue import AI_TERRITORY, CONTIGUOUS, TERRITORIES
+from ecgpilot.interpret.catalogue import AI_TERRITORY, TERRITORIES
 from ecgpilot.interpret.context import Context, Finding, lead_order
 from ecgpilot.interpret.rules.base import Rule, finding
 from ecgpilot.interpret.rules.conduction import lbbb_morphology
@@ -45,8 +45,7 @@ def st_elevation_leads(ctx: Context, limit: float | None = None) -> list[str]:
         # (J located ±10 ms); chosen on PTB-XL fold 9 (false STEMI 41 → 30 of 2180, no fold-9 STE lost)
         return j is not None and j >= lim and j60 is not None and j60 >= lim
 
-    found = {x for a, b in CONTIGUOUS if high(a) and high(b) for x in (a, b)}
-    return sorted(found, key=lead_order)
+    return ctx.contiguous({x for x in ctx.leads if high(x)})
 
 
 def _blocked(ctx: Context, found: Mapping[str, Finding]) -> bool:
