@@ -31,13 +31,13 @@ from typing import Any, Callable
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.stats import norm
 
 from ecgpilot.leads import STANDARD_12
 from ecgpilot.paths import cache_dir, shared_data_dir
 from ecgpilot.record import ECGRecord
 from ecgpilot.signal.beats import record_beats
 from ecgpilot.signal.quality import NOT_INTERPRETABLE, assess_quality
+from _stats import wilson
 
 FS = 500.0
 UV_PER_UNIT = 5.0
@@ -95,18 +95,6 @@ def load_cinc2011(root: Path | None = None) -> CinC2011:
     acceptable = np.array([r["acceptable"] == "1" for r in rows])
     assert [int(r["row"]) for r in rows] == list(range(len(rows)))
     return CinC2011(signals, acceptable, [r["record"] for r in rows], stratified_tune_mask(acceptable))
-
-
-def wilson(k: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
-    """Wilson score interval of the proportion k/n."""
-    if n == 0:
-        return (float("nan"), float("nan"))
-    z = float(norm.ppf(1 - alpha / 2))
-    p = k / n
-    den = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / den
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return (max(0.0, centre - half), min(1.0, centre + half))
 
 
 def quality_of(rec: ECGRecord) -> dict[str, Any]:

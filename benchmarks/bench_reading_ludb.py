@@ -26,20 +26,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from scipy.stats import binomtest
-
 from ecgpilot.analysis import analyze_record
 from ecgpilot.datasets.ludb import ludb_diagnoses, ludb_root, read_ludb
 from ecgpilot.interpret import RULES_VERSION, interpret, level_rank
+from _stats import wilson as _wilson
 
 STEMI = (7, 21, 24, 33, 55, 64, 69, 86)
 
 
 def wilson(k: int, n: int) -> str:
+    """``k/n = p (low–high)`` with the Wilson 95 % interval, or – for no case."""
     if n == 0:
         return "–"
-    ci = binomtest(k, n).proportion_ci(method="wilson")
-    return f"{k}/{n} = {k / n:.2f} ({ci.low:.2f}–{ci.high:.2f})"
+    lo, hi = _wilson(k, n)
+    return f"{k}/{n} = {k / n:.2f} ({lo:.2f}–{hi:.2f})"
 
 
 def _has(row: dict[str, str], col: str, text: str) -> bool:

@@ -47,6 +47,7 @@ import bench_measurements as bm  # noqa: E402
 from ecgpilot.paths import cache_dir  # noqa: E402
 from ecgpilot.signal import rhythm as rh  # noqa: E402
 from ecgpilot.signal.beats import detect_beats, record_beats  # noqa: E402
+from _stats import wilson
 
 CLASSES = ("sinus", "atrial_fibrillation", "atrial_flutter", "svt", "paced")
 PTBXL_MAP = {"SR": "sinus", "SBRAD": "sinus", "STACH": "sinus", "SARRH": "sinus", "AFIB": "atrial_fibrillation",
@@ -221,24 +222,6 @@ def mitdb_rows() -> list[dict[str, Any]]:
 
 
 # ---------------------------------------------------------------- scoring
-def wilson(k: int, n: int) -> tuple[float, float]:
-    if n == 0:
-        return float("nan"), float("nan")
-    try:
-        from statsmodels.stats.proportion import proportion_confint
-
-        lo, hi = proportion_confint(k, n, method="wilson")
-        return float(lo), float(hi)
-    except ImportError:
-        from scipy.stats import norm
-
-        z = float(norm.ppf(0.975))
-        p = k / n
-        c = (p + z * z / (2 * n)) / (1 + z * z / n)
-        h = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-        return c - h, c + h
-
-
 def redecide(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rule layer (current thresholds of the module) on stored measurements
     (``rhythm_features(..., rules=False)``); records stopped early (too few beats) keep their output."""

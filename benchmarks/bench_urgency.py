@@ -31,6 +31,7 @@ from ecgpilot.datasets.ptbxl import FS, LEADS, load_ptbxl
 from ecgpilot.interpret import LEVELS, RULES_VERSION, THRESHOLDS, interpret, level_rank
 from ecgpilot.paths import cache_dir
 from ecgpilot.record import ECGRecord
+from _stats import wilson
 
 #: Reference urgency from the PTB-XL labels available (documented in the results).
 REFERENCE = {
@@ -165,16 +166,6 @@ def scores(ref: list[str], pred: list[str]) -> dict[str, Any]:
                      "spec": float((p[~nm] > 0).mean()) if (~nm).any() else float("nan")}
     res["confusion"] = [[int(((r == i) & (p == j)).sum()) for j in range(len(LEVELS))] for i in range(len(LEVELS))]
     return res
-
-
-def wilson(k: int, n: int) -> tuple[float, float]:
-    """Wilson 95 % interval of k/n (scipy.stats.binomtest)."""
-    from scipy.stats import binomtest
-
-    if n == 0:
-        return float("nan"), float("nan")
-    ci = binomtest(k, n).proportion_ci(method="wilson")
-    return float(ci.low), float(ci.high)
 
 
 def tune(docs, ais, ids, ref) -> tuple[dict[str, float], dict[str, Any]]:
