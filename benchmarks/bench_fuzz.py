@@ -47,6 +47,7 @@ from pathlib import Path
 import numpy as np
 
 from ecgpilot.paths import shared_data_dir
+from ecgpilot.datasets.ptbxl import decode_packed
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fuzz.md"
 FS = "format-samples"
@@ -457,15 +458,7 @@ def real_data() -> list[RealCheck]:
     dev_max = share_one = share_all = 0.0
     n = p.shape[1]
     for a in range(0, n, 2000):  # decode a block of records at a time
-        x = p[:, a:a + 2000].astype(np.int32)
-        for k in (0, 1, 6, 7, 8, 9, 10, 11):
-            x[k] = np.cumsum(x[k], axis=1)
-        i, ii = x[0], x[1]
-        x[2] += ii - i
-        x[3] += -((i + ii) // 2)
-        x[4] += i - (ii // 2)
-        x[5] += ii - (i // 2)
-        x = x.astype(np.int16).astype(np.float32).transpose(1, 0, 2)  # (records, 12, 1000) µV
+        x = decode_packed(p[:, a:a + 2000]).astype(np.float32).transpose(0, 2, 1)  # (records, 12, 1000) µV
         dev = np.abs(x - np.median(x, axis=2, keepdims=True))
         share = (dev > 5e4).mean(axis=2)
         dev_max = max(dev_max, float(dev.max()))

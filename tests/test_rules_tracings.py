@@ -186,8 +186,8 @@ def test_a_child_raises_no_urgency_from_adult_limits(ludb):
 
 
 def test_an_emergency_on_a_critical_lead_becomes_repeat_now(ludb):
-    """Inferior STEMI added, then lead III replaced by electrode-off noise (steps of several mV): the
-    quality gate calls III critical, the STEMI rests on it: "possible ...: repeat the recording now"."""
+    """Inferior STEMI added, then electrode-off noise (steps of several mV) added to aVF: the
+    quality gate calls aVF critical, the STEMI rests on it: "possible ...: repeat the recording now"."""
     rec = ludb(NORMAL)
     doc, _ = reading(rec)
     sick = with_st(rec, doc, {"II": 200.0})
