@@ -37,14 +37,10 @@ def ludb_root(root: Path | None = None) -> Path | None:
 
 
 def header_gains(hea: Path) -> list[float]:
-    """Per-signal ADC gains (units per mV) of a WFDB header."""
-    lines = [s.split() for s in hea.read_text().splitlines() if s.strip() and not s.startswith("#")]
-    n = int(lines[0][1])
-    gains = []
-    for parts in lines[1:1 + n]:
-        g = parts[2].split("/")[0].split("(")[0]
-        gains.append(float(g))
-    return gains
+    """Per-signal ADC gains (units per mV) of a WFDB header, as the ``wfdb`` library reads them."""
+    import wfdb
+
+    return [float(g) for g in wfdb.rdheader(str(hea.with_suffix(""))).adc_gain]
 
 
 def read_ludb(number: int, root: Path | None = None) -> ECGRecord:
