@@ -16,7 +16,7 @@ from ecgpilot.errors import ConfigError
 from ecgpilot.leads import STANDARD_12
 from ecgpilot.record import ECGRecord
 from ecgpilot.render.pdf import GRID_ORIGIN_MM, PAGE_MM, report_pdf
-from ecgpilot.render.svg import ecg_svg
+from ecgpilot.render.svg import SCREEN_COLUMN_MM, ecg_svg, screen_points
 
 from conftest import data_file
 
@@ -90,13 +90,20 @@ def test_real_r_peak_height_in_mm(shared_data):
     w = wfdb.rdrecord(str(hea.with_suffix("")))
     ii_mv = w.p_signal[:, w.sig_name.index("ii")]                 # mV, straight from the file
     rec = ECGRecord(signal=w.p_signal.T * 1000.0, fs=w.fs, leads=tuple(w.sig_name))
-    root = parse(ecg_svg(rec))
+    root = parse(ecg_svg(rec, column_mm=None))                    # every sample
     strip = [t for t in traces(root, "II") if np.ptp(points(t)[:, 0]) > 100][0]
     y = points(strip)[:, 1]
     r = int(np.argmax(ii_mv))
     # height above the trace's baseline (the lead median) at 10 mm/mV
     assert y[0] - y[r] == pytest.approx((ii_mv[r] - ii_mv[0]) * 10.0, abs=0.02)
     assert float(np.median(y)) - y[r] == pytest.approx((ii_mv[r] - np.median(ii_mv)) * 10.0, abs=0.05)
+    # the screen image (two points per 0.25 mm column) keeps the same R peak, at its own time
+    screen = [t for t in traces(parse(ecg_svg(rec)), "II") if np.ptp(points(t)[:, 0]) > 100][0]
+    p = points(screen)
+    assert len(p) < len(y) / 2
+    k = int(np.argmin(p[:, 1]))
+    assert p[k, 1] == pytest.approx(y[r], abs=0.006) and p[k, 0] == pytest.approx(10.0 + r / w.fs * 25.0, abs=0.006)
+    assert p[0, 1] == pytest.approx(y[0], abs=0.006)
 
 
 def test_missing_leads_are_labelled_and_single_lead_is_a_rhythm_strip():
@@ -220,6 +227,39 @@ def test_svg_each_lead_is_clipped_to_its_row_and_states_its_scale(gain):
     lead_ii = traces(root, "II")[0]                          # the spike at 1 s is in the first column
     row = clips[re.match(r"url\(#(row-\d)\)", lead_ii.get("clip-path")).group(1)]
     assert (points(lead_ii)[:, 1].min() < float(row.get("y"))) == (gain >= 10)   # 2.5 mV overruns at 10-20 mm/mV
+
+
+def test_screen_points_keep_each_columns_extremes_in_time_order():
+    rng = np.random.default_rng(22)
+    x = np.arange(2000) * 0.05 + 10.0                       # 500 Hz at 25 mm/s
+    y = rng.normal(50.0, 0.2, x.size)
+    y[777] = 20.0                                            # a one-sample spike (pacing artefact)
+    y[1300] = 80.0
+    keep = screen_points(x, y)
+    assert np.all(np.diff(keep) > 0) and keep[0] == 0 and keep[-1] == x.size - 1
+    assert 777 in keep and 1300 in keep
+    col = np.floor(x / SCREEN_COLUMN_MM + 1e-6).astype(int)
+    for c in np.unique(col):                                 # each column: its min and max, at most 2 + the ends
+        inside = np.flatnonzero(col == c)
+        kept = np.intersect1d(keep, inside)
+        assert y[kept].min() == y[inside].min() and y[kept].max() == y[inside].max()
+        assert len(np.setdiff1d(kept, [0, x.size - 1])) <= 2
+    assert np.array_equal(screen_points(x, y, None), np.arange(x.size))
+    assert np.array_equal(screen_points(x[:2], y[:2]), [0, 1])
+
+
+def test_screen_svg_keeps_a_one_sample_spike_at_1000_hz():
+    fs, sig = 1000.0, np.zeros((12, 10000), dtype=np.float32)
+    sig[:, 1000] = 1500.0                                   # one sample, 1 ms
+    sig[:, 6001] = -800.0
+    root = parse(ecg_svg(ECGRecord(signal=sig, fs=fs, leads=STANDARD_12)))
+    strip = [t for t in traces(root, "II") if np.ptp(points(t)[:, 0]) > 100][0]
+    p = points(strip)
+    base = float(np.median(p[:, 1]))
+    top, bottom = int(np.argmin(p[:, 1])), int(np.argmax(p[:, 1]))
+    assert base - p[top, 1] == pytest.approx(15.0, abs=0.01) and p[top, 0] == pytest.approx(10.0 + 25.0, abs=0.01)
+    assert p[bottom, 1] - base == pytest.approx(8.0, abs=0.01) and p[bottom, 0] == pytest.approx(10.0 + 6.001 * 25, abs=0.01)
+    assert len(p) <= 2 * 250 / SCREEN_COLUMN_MM + 2          # 2 points a column, not 40 samples a mm
 
 
 def test_pdf_traces_are_clipped_to_their_row_and_the_scale_is_printed(tmp_path):

@@ -12,7 +12,7 @@ from ecgpilot.record import ECGRecord
 from ecgpilot.render import CAL_WIDTH_MM, Paper, calibration_path, paper_layout
 from ecgpilot.render.matrix import StMark, ischaemia_leads, st_marks
 
-__all__ = ["ecg_svg", "GRID_MINOR", "GRID_MAJOR", "TRACE", "ST_MARK"]
+__all__ = ["ecg_svg", "screen_points", "SCREEN_COLUMN_MM", "GRID_MINOR", "GRID_MAJOR", "TRACE", "ST_MARK"]
 
 GRID_MINOR = "#f2a7a7"
 GRID_MAJOR = "#e06666"
@@ -24,8 +24,31 @@ _HEADER = 10.0
 _LEGEND = {"fr": "Points ST mesurés (niveau PR + ST) :", "en": "Measured ST points (PR level + ST):"}
 
 
+#: Width (mm) of the columns a trace is reduced to on screen: a quarter of the small square, about
+#: one CSS pixel at true size (25.4 / 96 = 0.26 mm). 10 ms at 25 mm/s, 5 ms at 50 mm/s.
+SCREEN_COLUMN_MM = 0.25
+
+
+def screen_points(x: np.ndarray, y: np.ndarray, column_mm: float | None = SCREEN_COLUMN_MM) -> np.ndarray:
+    """Indices of the samples of a trace (x increasing, mm) drawn on screen: in every column of
+    ``column_mm`` of the paper, the lowest and the highest point, in time order, plus the first and
+    last samples. The drawn envelope is that of the signal at that width, so a QRS peak, a notch's
+    extremes or a pacing spike of one sample are kept at their own time and amplitude; only the path
+    between a column's two extremes is straightened. ``None``: every sample (a 500 Hz record at
+    25 mm/s has 20 samples a millimetre, 1000 Hz has 40; this keeps at most 8)."""
+    n = x.size
+    if column_mm is None or n <= 2:
+        return np.arange(n)
+    col = np.floor(x / column_mm + 1e-6).astype(np.int64)   # 34.99999999 mm is in the column from 35
+    order = np.lexsort((y, col))             # by column, then by y within the column
+    starts = np.flatnonzero(np.r_[True, col[order][1:] != col[order][:-1]])
+    ends = np.r_[starts[1:] - 1, n - 1]
+    return np.unique(np.r_[order[starts], order[ends], 0, n - 1])
+
+
 def _pts(x: np.ndarray, y: np.ndarray) -> str:
-    return " ".join(f"{a:.2f},{b:.2f}" for a, b in zip(x, y))
+    """SVG points at 0.01 mm, without trailing zeros ("123.4,56" for 123.40, 56.00)."""
+    return " ".join(f"{a:g},{b:g}" for a, b in zip(np.round(x, 2).tolist(), np.round(y, 2).tolist()))
 
 
 def _measure_line(analysis: dict[str, Any]) -> str:
@@ -89,7 +112,7 @@ def _row_clips(paper: Paper) -> list[str]:
 
 def ecg_svg(record: ECGRecord, *, analysis: dict | None = None, speed_mm_s: float = 25,
             gain_mm_mv: float = 10, layout: str = "3x4+II", reading: dict | None = None,
-            lang: str = "fr") -> str:
+            lang: str = "fr", column_mm: float | None = SCREEN_COLUMN_MM) -> str:
     """Standard ECG paper as an SVG document whose user unit is the millimetre.
 
     1-mm and 5-mm grids (two pattern-filled rects), the 3 × 4 layout plus a lead II
@@ -103,6 +126,10 @@ def ecg_svg(record: ECGRecord, *, analysis: dict | None = None, speed_mm_s: floa
     (:func:`ecgpilot.render.matrix.st_marks`), with a legend in ``lang`` (fr, en). Each trace is
     clipped to its row; the root carries ``data-mm-per-s`` and ``data-mm-per-mv`` (the caliper's scale).
     Speed must be 25 or 50 mm/s and gain 5, 10 or 20 mm/mV (``ConfigError``).
+
+    The image is for the screen: each trace keeps, per ``column_mm`` of paper, its lowest and
+    highest sample (:func:`screen_points`; ``None`` draws every sample), at 0.01 mm. The paper scale
+    is unchanged; the PDF (:mod:`ecgpilot.render.pdf`) draws every sample.
     """
     if lang not in _LEGEND:
         raise ConfigError(f"Unknown language {lang!r}; accepted: {', '.join(_LEGEND)}.")
@@ -151,9 +178,10 @@ def ecg_svg(record: ECGRecord, *, analysis: dict | None = None, speed_mm_s: floa
             out.append(f'<line class="separator" x1="{tr.x0_mm:.2f}" y1="{tr.baseline_mm - 3:.2f}" '
                        f'x2="{tr.x0_mm:.2f}" y2="{tr.baseline_mm + 3:.2f}" stroke="{TRACE}" stroke-width="0.25"/>')
         if tr.x.size:
+            keep = screen_points(tr.x, tr.y, column_mm)
             out.append(f'<polyline class="trace" data-lead="{escape(tr.lead)}" data-t0="{tr.t0_s:g}" '
                        f'clip-path="url(#row-{_row_of(paper, tr.baseline_mm)})" '
-                       f'points="{_pts(tr.x, tr.y)}" fill="none" stroke="{TRACE}" stroke-width="0.3" '
+                       f'points="{_pts(tr.x[keep], tr.y[keep])}" fill="none" stroke="{TRACE}" stroke-width="0.3" '
                        'stroke-linejoin="round"/>')
     if analysis is not None and paper.rhythm_baseline_mm is not None:
         beats = (analysis.get("measurements") or {}).get("beats_s") or []
