@@ -32,6 +32,7 @@ import numpy as np
 
 from ecgpilot.errors import CorruptFileError, RecordError, UnsupportedFormatError
 from ecgpilot.io._limits import MAX_CSV_CELL_CHARS, check_samples, read_bounded
+from ecgpilot.io._units import UNIT_TO_UV, unit_factor
 from ecgpilot.leads import KNOWN_LEADS, canonical_lead
 from ecgpilot.record import ECGRecord, SourceInfo
 
@@ -41,7 +42,6 @@ FORMAT = "csv"
 DESCRIPTION = "CSV table of samples (header of lead names, # fs= and # units=; docs/csv-format.md)"
 
 #: Units accepted, with their factor to µV.
-UNIT_TO_UV: dict[str, float] = {"uv": 1.0, "µv": 1.0, "μv": 1.0, "mv": 1000.0, "v": 1e6}
 #: Time column names and their factor to seconds.
 TIME_COLUMNS: dict[str, float] = {"time": 1.0, "time_s": 1.0, "t": 1.0, "seconds": 1.0, "time_ms": 1e-3}
 
@@ -217,11 +217,7 @@ def read(path: Path) -> ECGRecord:
                 f"{path.name!r}: the units of lead {name} are not given. Add a '# units=uV' "
                 "(or mV) line, or write the header as 'I (mV)'."
             )
-        if u.strip().lower() not in UNIT_TO_UV:
-            raise UnsupportedFormatError(
-                f"{path.name!r}: unit {u!r} of lead {name} is not accepted; use uV, mV or V."
-            )
-        factors.append(UNIT_TO_UV[u.strip().lower()])
+        factors.append(unit_factor(u, where=f"{path.name!r}: lead {name}"))
 
     scale = 1.0
     if "scale" in directives:

@@ -19,6 +19,7 @@ import numpy as np
 
 from ecgpilot.errors import CorruptFileError, ECGPilotError, RecordError, UnsupportedFormatError
 from ecgpilot.io._limits import check_samples, read_bounded
+from ecgpilot.io._units import UNIT_TO_UV, unit_factor
 from ecgpilot.io._patient import complete_patient, sex_code
 from ecgpilot.leads import canonical_lead
 from ecgpilot.record import ECGRecord, PatientInfo, SourceInfo
@@ -29,7 +30,6 @@ FORMAT = "dicom"
 DESCRIPTION = "DICOM waveform ECG (12-lead / general ECG storage), rhythm multiplex group"
 
 #: UCUM sensitivity units accepted, with their factor to µV.
-UNIT_TO_UV: dict[str, float] = {"uv": 1.0, "mv": 1000.0, "v": 1e6}
 
 #: Lead term codes shared by SCP-ECG (``5.6.3-9-<n>``) and MDC (``2:<n>``, decimal
 #: ``131072 + n``) for the 12 leads (DICOM CID 3001).
@@ -243,11 +243,7 @@ def _read(path: Path) -> ECGRecord:
         if "ChannelSensitivityUnitsSequence" in ch:
             items = ch.ChannelSensitivityUnitsSequence
             unit = str(getattr(items[0], "CodeValue", "") or "").strip().lower() if len(items) else ""
-        if unit not in UNIT_TO_UV:
-            raise UnsupportedFormatError(
-                f"{path.name!r}: channel {lead} has sensitivity units {unit!r}; accepted: uV, mV, V."
-            )
-        rows.append(scaled[c] * UNIT_TO_UV[unit])
+        rows.append(scaled[c] * unit_factor(unit, where=f"{path.name!r}: channel {lead}", what="sensitivity unit"))
         leads.append(lead)
     if not rows:
         raise UnsupportedFormatError(f"{path.name!r}: no ECG lead among the waveform channels {skipped}.")

@@ -22,6 +22,7 @@ import numpy as np
 
 from ecgpilot.errors import CorruptFileError, RecordError, UnsupportedFormatError
 from ecgpilot.io._limits import check_samples, read_bounded
+from ecgpilot.io._units import UNIT_TO_UV, unit_factor
 from ecgpilot.io._patient import complete_patient, sex_code
 from ecgpilot.leads import canonical_lead
 from ecgpilot.record import ECGRecord, PatientInfo, SourceInfo
@@ -32,7 +33,6 @@ FORMAT = "edf"
 DESCRIPTION = "EDF / EDF+ (European Data Format), 16-bit, ECG channels"
 
 #: Physical dimensions accepted for ECG signals, with their factor to µV.
-UNIT_TO_UV: dict[str, float] = {"uv": 1.0, "µv": 1.0, "μv": 1.0, "mv": 1000.0, "v": 1e6}
 
 # Widths of the per-signal header fields, in the order they are stored.
 _SIGNAL_FIELDS: tuple[tuple[str, int], ...] = (
@@ -227,12 +227,7 @@ def read(path: Path) -> ECGRecord:
         except RecordError:
             skipped.append(label)
             continue
-        unit = s["dimension"].strip().lower()
-        if unit not in UNIT_TO_UV:
-            raise UnsupportedFormatError(
-                f"{path.name!r}: signal {label!r} has physical dimension {s['dimension']!r}; "
-                "accepted for ECG: uV, mV, V."
-            )
+        to_uv = unit_factor(s["dimension"], where=f"{path.name!r}: signal {label!r}", what="physical dimension")
         pmin = _number(s["phys_min"], f"physical minimum of {label!r}", path)
         pmax = _number(s["phys_max"], f"physical maximum of {label!r}", path)
         dmin = _number(s["dig_min"], f"digital minimum of {label!r}", path)
@@ -250,7 +245,7 @@ def read(path: Path) -> ECGRecord:
                 f"{dmin:g}..{dmax:g}: the header and the data disagree."
             )
         gain = (pmax - pmin) / (dmax - dmin)
-        rows.append(((counts - dmin) * gain + pmin) * UNIT_TO_UV[unit])
+        rows.append(((counts - dmin) * gain + pmin) * to_uv)
         names.append(lead)
         rates.append(per_record[i] / seconds)
     if not rows:

@@ -21,6 +21,7 @@ from lxml import etree
 from ecgpilot.errors import CorruptFileError, RecordError, UnsupportedFormatError
 from ecgpilot.io._limits import check_samples
 from ecgpilot.io._patient import complete_patient, sex_code
+from ecgpilot.io._units import UNIT_TO_UV, unit_factor
 from ecgpilot.io._vendor_xml import local_name, parse_xml, xml_root_name
 from ecgpilot.leads import canonical_lead
 from ecgpilot.record import ECGRecord, PatientInfo, SourceInfo
@@ -31,7 +32,6 @@ FORMAT = "hl7aecg"
 DESCRIPTION = "HL7 v3 annotated ECG XML (FDA aECG), rhythm series"
 
 #: Units accepted on ``origin``/``scale``, with their factor to µV.
-UNIT_TO_UV: dict[str, float] = {"uv": 1.0, "µv": 1.0, "mv": 1000.0, "v": 1e6}
 _TIME_TO_S: dict[str, float] = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
 
 
@@ -73,8 +73,9 @@ def _first(root: etree._Element, name: str) -> etree._Element | None:
     return next((e for e in root.iter(f"{{*}}{name}")), None)
 
 
-def _quantity(el: etree._Element | None, what: str, path: Path, units: dict[str, float]) -> float:
-    """``value × unit factor`` of a PQ element such as ``<scale value='2.5' unit='uV'/>``."""
+def _quantity(el: etree._Element | None, what: str, path: Path, units: dict[str, float] | None = None) -> float:
+    """``value × unit factor`` of a PQ element such as ``<scale value='2.5' unit='uV'/>``; ``units`` None:
+    an amplitude, converted to µV by :func:`~ecgpilot.io._units.unit_factor`."""
     if el is None:
         raise CorruptFileError(f"{path.name!r}: the {what} element is missing.")
     try:
@@ -82,6 +83,8 @@ def _quantity(el: etree._Element | None, what: str, path: Path, units: dict[str,
     except ValueError:
         raise CorruptFileError(f"{path.name!r}: {what} value {el.get('value')!r} is not a number.") from None
     unit = (el.get("unit") or "").strip()
+    if units is None:
+        return value * unit_factor(unit, where=f"{path.name!r}: {what}")
     if unit.lower() not in units:
         raise UnsupportedFormatError(
             f"{path.name!r}: {what} unit {unit!r} is not supported; accepted: {', '.join(units)}."
@@ -214,8 +217,8 @@ def read(path: Path) -> ECGRecord:
             skipped.append(code)
             continue
         origin_el = _child(value, "origin")
-        origin = _quantity(origin_el, f"{lead} origin", path, UNIT_TO_UV) if origin_el is not None else 0.0
-        scale = _quantity(_child(value, "scale"), f"{lead} scale", path, UNIT_TO_UV)
+        origin = _quantity(origin_el, f"{lead} origin", path) if origin_el is not None else 0.0
+        scale = _quantity(_child(value, "scale"), f"{lead} scale", path)
         digits_el = _child(value, "digits")
         text = digits_el.text if digits_el is not None else None
         if not text or not text.strip():

@@ -19,6 +19,7 @@ from lxml import etree
 
 from ecgpilot.errors import CorruptFileError, RecordError
 from ecgpilot.io._patient import complete_patient, sex_code
+from ecgpilot.io._units import unit_factor
 from ecgpilot.io._vendor_xml import decode_base64, parse_xml, to_float, xml_root_name
 from ecgpilot.leads import canonical_lead
 from ecgpilot.record import ECGRecord, PatientInfo, SourceInfo
@@ -48,7 +49,6 @@ MEASUREMENT_KEYS: dict[str, str] = {
     "TOffset": "t_offset_sample",
 }
 
-_UNIT_TO_UV = {"MICROVOLTS": 1.0, "MILLIVOLTS": 1000.0, "NANOVOLTS": 0.001, "VOLTS": 1e6}
 _AGE_UNIT_YEARS = {"YEARS": 1.0, "MONTHS": 1 / 12, "WEEKS": 7 / 365.25, "DAYS": 1 / 365.25, "HOURS": 1 / 8766}
 
 
@@ -188,12 +188,9 @@ def _lead_samples(lead: etree._Element, index: int, name: str) -> tuple[str, np.
     if per_bit is None or per_bit <= 0:
         raise CorruptFileError(f"{what}: LeadAmplitudeUnitsPerBit is missing or not positive.")
     units = (_text(lead, "LeadAmplitudeUnits") or "MICROVOLTS").upper()
-    if units not in _UNIT_TO_UV:
-        raise CorruptFileError(
-            f"{what}: amplitude unit {units!r} is not known; accepted: {', '.join(_UNIT_TO_UV)}."
-        )
+    factor = unit_factor(units, where=what, what="amplitude unit")
     counts = np.frombuffer(raw, dtype="<i2").astype(np.float64)
-    return lead_id, counts * (per_bit * _UNIT_TO_UV[units])
+    return lead_id, counts * (per_bit * factor)
 
 
 def read(path: Path) -> ECGRecord:

@@ -26,6 +26,7 @@ import numpy as np
 
 from ecgpilot.errors import CorruptFileError, RecordError, UnsupportedFormatError
 from ecgpilot.io._limits import MAX_HEADER_BYTES, check_samples, read_bounded
+from ecgpilot.io._units import UNIT_TO_UV, unit_factor
 from ecgpilot.io._patient import plausible_age, sex_code
 from ecgpilot.leads import canonical_lead
 from ecgpilot.record import ECGRecord, PatientInfo, Sex, SourceInfo
@@ -36,7 +37,6 @@ FORMAT = "wfdb"
 DESCRIPTION = "PhysioNet WFDB record (.hea header with .dat/.mat signal files)"
 
 #: Physical units accepted in a header, and the factor that turns them into µV.
-UNIT_TO_UV: dict[str, float] = {"uv": 1.0, "µv": 1.0, "μv": 1.0, "mv": 1000.0, "v": 1e6}
 
 #: Bytes per sample of each WFDB storage format (see the WFDB ``signal(5)`` page).
 _BYTES_PER_SAMPLE: dict[int, float] = {
@@ -217,13 +217,8 @@ def _comments_to_patient(comments: list[str]) -> tuple[PatientInfo, tuple[str, .
 
 
 def _to_uv(units: str | None, name: str, hea: Path) -> float:
-    key = (units or "").strip().lower()
-    if key not in UNIT_TO_UV:
-        raise UnsupportedFormatError(
-            f"{hea.name!r}: signal {name!r} has physical units {units!r}; "
-            "accepted: mV, uV, V. Fix the units in the header's gain field (e.g. 200/mV)."
-        )
-    return UNIT_TO_UV[key]
+    return unit_factor(units, where=f"{hea.name!r}: signal {name!r}", what="physical units",
+                       hint="Fix the units in the header's gain field (e.g. 200/mV).")
 
 
 def read(path: Path) -> ECGRecord:
