@@ -1,0 +1,180 @@
+"""The evaluators' plots as SVG (matplotlib, object API: no pyplot state, no CDN): ECG volume per month by arm
+with the steps, the stepped-wedge diagram, indicators with their 95% CIs, the monthly p-chart, the AI urgency
+confusion matrix as a heatmap, the cost-effect plane and the tornado.
+
+matplotlib is optional: :func:`available` says whether it is installed; each function raises
+:class:`ConfigError` naming the extra to install when it is not.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from ecgpilot.errors import ConfigError
+
+__all__ = ["available", "volume_by_arm", "stepped_wedge_diagram", "indicator_forest", "p_chart_plot",
+           "confusion_heatmap", "cost_effect_plane", "tornado"]
+
+ARM_COLOURS = {"ai_on": "#1f6feb", "ai_off": "#9a6700"}
+ARM_LABELS = {"ai_on": "IA active / AI on", "ai_off": "IA inactive / AI off (contrôle)"}
+
+
+def available() -> bool:
+    """Whether matplotlib can be imported."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _figure(w: float = 7.0, h: float = 4.0) -> Any:
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ConfigError("plots need matplotlib: install ecgpilot with the [pilot] extra (pip install 'ecgpilot[pilot]').") from None
+    return Figure(figsize=(w, h), layout="constrained")
+
+
+def _svg(fig: Any) -> str:
+    import matplotlib
+
+    buf = io.StringIO()
+    with matplotlib.rc_context({"svg.hashsalt": "ecgpilot", "svg.fonttype": "none"}):
+        fig.savefig(buf, format="svg", metadata={"Date": None})
+    return buf.getvalue()
+
+
+def volume_by_arm(panel: pd.DataFrame, period_starts: Sequence[str] = ()) -> str:
+    """Mean ECGs per GP per month in each arm (with the number of GPs), vertical lines at the period starts."""
+    fig = _figure()
+    ax = fig.subplots()
+    df = panel.copy()
+    df["arm"] = df["ai_on"].map({1: "ai_on", 0: "ai_off"})
+    months = sorted(df["month"].unique())
+    pos = {m: i for i, m in enumerate(months)}
+    for arm, g in df.groupby("arm"):
+        s = g.groupby("month")["n_ecg"].mean()
+        ax.plot([pos[m] for m in s.index], s.values, marker="o", ms=3, color=ARM_COLOURS[str(arm)], label=ARM_LABELS[str(arm)])
+    for m in period_starts:
+        if m in pos:
+            ax.axvline(pos[m], color="#888", lw=0.8, ls="--")
+    step = max(1, len(months) // 12)
+    ax.set_xticks(range(0, len(months), step), [months[i] for i in range(0, len(months), step)], rotation=45, ha="right")
+    ax.set_ylabel("ECG / médecin / mois — per GP per month")
+    ax.set_title("Volume d'ECG par bras — ECG volume by arm")
+    ax.legend(frameon=False)
+    return _svg(fig)
+
+
+def stepped_wedge_diagram(schedule: Mapping[Any, Sequence[bool]], labels: Mapping[Any, str] | None = None) -> str:
+    """Practices (rows) × periods (columns): filled = AI on."""
+    from matplotlib.colors import ListedColormap
+
+    rows = list(schedule)
+    fig = _figure(6.0, max(2.0, 0.25 * len(rows) + 1.2))
+    ax = fig.subplots()
+    data = [[1 if on else 0 for on in schedule[r]] for r in rows]
+    ax.imshow(data, aspect="auto", cmap=ListedColormap(["#f2e6cc", ARM_COLOURS["ai_on"]]), vmin=0, vmax=1)
+    ax.set_yticks(range(len(rows)), [(labels or {}).get(r, str(r)) for r in rows], fontsize=7)
+    n = len(data[0]) if data else 0
+    ax.set_xticks(range(n), [f"P{p}" for p in range(n)])
+    ax.set_xlabel("période — period (bleu/blue = IA active / AI on)")
+    ax.set_title("Plan en escalier — stepped-wedge schedule")
+    return _svg(fig)
+
+
+def indicator_forest(indicators: Mapping[str, Mapping[str, Any]], names: Sequence[str]) -> str:
+    """Each named proportion per arm with its Wilson 95% CI (``indicators[arm][name]`` = Proportion or dict)."""
+    fig = _figure(7.0, 0.5 * len(names) + 1.5)
+    ax = fig.subplots()
+    arms = sorted(indicators)
+    for j, arm in enumerate(arms):
+        for i, name in enumerate(names):
+            v = indicators[arm].get(name)
+            d = v.to_dict() if hasattr(v, "to_dict") else (v or {})
+            if d.get("p") is None:
+                continue
+            y = i + (j - (len(arms) - 1) / 2) * 0.25
+            ax.errorbar(d["p"], y, xerr=[[d["p"] - d["ci_low"]], [d["ci_high"] - d["p"]]], fmt="o",
+                        color=ARM_COLOURS.get(arm, "k"), label=ARM_LABELS.get(arm, arm) if i == 0 else None, capsize=3)
+    ax.set_yticks(range(len(names)), list(names))
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("proportion (IC 95 % Wilson — 95% Wilson CI)")
+    ax.legend(frameon=False, loc="lower right")
+    return _svg(fig)
+
+
+def p_chart_plot(chart: Sequence[Mapping[str, Any]], title: str) -> str:
+    """A monthly p-chart: p per month, the centre line and the control limits; out-of-control months in red."""
+    fig = _figure()
+    ax = fig.subplots()
+    x = list(range(len(chart)))
+    ax.plot(x, [c["p"] for c in chart], marker="o", color="#333")
+    ax.step(x, [c["ucl"] for c in chart], where="mid", color="#c00", lw=0.8, ls="--")
+    ax.step(x, [c["lcl"] for c in chart], where="mid", color="#c00", lw=0.8, ls="--")
+    if chart:
+        ax.axhline(chart[0]["centre"], color="#888", lw=0.8)
+    bad = [i for i, c in enumerate(chart) if c["out_of_control"]]
+    ax.plot(bad, [chart[i]["p"] for i in bad], "o", color="#c00", ms=8, mfc="none")
+    ax.set_xticks(x, [c["month"] for c in chart], rotation=45, ha="right")
+    ax.set_title(title)
+    return _svg(fig)
+
+
+def confusion_heatmap(pairs: Sequence[tuple[str, str]], levels: Sequence[str], title: str) -> str:
+    """AI urgency (rows) × reference urgency (columns), counts in the cells."""
+    fig = _figure(5.5, 4.5)
+    ax = fig.subplots()
+    idx = {lvl: i for i, lvl in enumerate(levels)}
+    m = [[0] * len(levels) for _ in levels]
+    for a, r in pairs:
+        if a in idx and r in idx:
+            m[idx[a]][idx[r]] += 1
+    ax.imshow(m, cmap="Blues")
+    for i in range(len(levels)):
+        for j in range(len(levels)):
+            ax.text(j, i, str(m[i][j]), ha="center", va="center", fontsize=8)
+    ax.set_xticks(range(len(levels)), list(levels), rotation=45, ha="right")
+    ax.set_yticks(range(len(levels)), list(levels))
+    ax.set_xlabel("référence — reference")
+    ax.set_ylabel("IA — AI")
+    ax.set_title(title)
+    return _svg(fig)
+
+
+def cost_effect_plane(replicates: Sequence[Sequence[float]], point: tuple[float, float]) -> str:
+    """Bootstrap replicates (Δ effect, Δ cost) and the point estimate on the cost-effect plane."""
+    fig = _figure(5.5, 4.5)
+    ax = fig.subplots()
+    if replicates:
+        xs, ys = zip(*replicates)
+        ax.scatter(xs, ys, s=3, alpha=0.3, color="#1f6feb")
+    ax.plot([point[0]], [point[1]], "o", color="#c00", ms=7)
+    ax.axhline(0, color="#444", lw=0.8)
+    ax.axvline(0, color="#444", lw=0.8)
+    ax.set_xlabel("Δ nouveaux diagnostics par ECG — Δ new diagnoses per ECG")
+    ax.set_ylabel("Δ coût par ECG (€) — Δ cost per ECG")
+    ax.set_title("Plan coût-efficacité — cost-effectiveness plane")
+    return _svg(fig)
+
+
+def tornado(rows: Sequence[Mapping[str, Any]], unit: str = "€") -> str:
+    """One-way sensitivity (:func:`ecgpilot.pilot.costs.one_way_sensitivity` rows, widest swing on top)."""
+    fig = _figure(7.0, 0.45 * len(rows) + 1.5)
+    ax = fig.subplots()
+    base = rows[0]["base"] if rows else 0.0
+    for i, r in enumerate(rows):
+        lo, hi = sorted((r["at_low"], r["at_high"]))
+        ax.barh(i, hi - lo, left=lo, color="#1f6feb", alpha=0.7)
+    ax.axvline(base, color="#c00", lw=1)
+    ax.set_yticks(range(len(rows)), [f"{r['parameter']} [{r['low_value']:g}–{r['high_value']:g}]" for r in rows])
+    ax.invert_yaxis()
+    ax.set_xlabel(f"impact budgétaire total — total budget impact ({unit})")
+    ax.set_title("Analyse de sensibilité — one-way sensitivity")
+    return _svg(fig)
