@@ -1,4 +1,7 @@
-"""Command line: ``ecgpilot what|analyze|serve|train ...``."""
+"""Command line: ``ecgpilot what|analyze|compare-models|serve|train ...``.
+
+Every command but ``train`` works on a serving install (no PyTorch); ``train`` needs the ``[train]`` extra.
+"""
 
 from __future__ import annotations
 
@@ -45,10 +48,12 @@ def _cmd_what(args: argparse.Namespace) -> int:
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
+    if args.out is not None or len(args.paths) > 1 or args.jobs != 1 or args.engine != "local":
+        return _cmd_analyze_batch(args)
     from ecgpilot.analysis import analyze_file, format_text
     from ecgpilot.interpret import ai_labels, format_reading, interpret
 
-    doc = analyze_file(Path(args.file), use_ai=not args.no_ai)
+    doc = analyze_file(Path(args.paths[0]), use_ai=not args.no_ai)
     doc["reading"] = interpret(doc, lang=args.lang)   # the same reading the web page shows
     if args.json:
         print(json.dumps(doc, indent=2, ensure_ascii=False))
@@ -56,6 +61,40 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         print(format_text(doc, lang=args.lang, ai_labels=ai_labels(args.lang)))
         print()
         print(format_reading(doc["reading"]))
+    return 0
+
+
+def _cmd_analyze_batch(args: argparse.Namespace) -> int:
+    from ecgpilot import batch
+    from ecgpilot.errors import ConfigError
+
+    if args.out is None:
+        raise ConfigError("several files (or --jobs/--engine) make a batch: give --out RESULTS.parquet "
+                          "for its table (one row per ECG).")
+    if args.json:
+        raise ConfigError("--json prints one file's analysis; a batch writes --out RESULTS.parquet instead.")
+    batch._pyarrow()   # refuse before hours of work when the table cannot be written
+    files = batch.expand_paths(args.paths)
+    if not files:
+        raise ConfigError(f"no ECG file found in {', '.join(args.paths)} (folders are searched for "
+                          f"{', '.join(batch.ECG_SUFFIXES)}).")
+    print(f"analysing {len(files)} file(s) with engine {args.engine}, {args.jobs} job(s)", file=sys.stderr)
+    bar = None if args.quiet else batch.Progress(len(files))
+    rows = batch.run_batch(files, use_ai=not args.no_ai, lang=args.lang, jobs=args.jobs, engine=args.engine,
+                           ray_address=args.ray_address, on_row=None if bar is None else (lambda r: bar.update(r["ok"])))
+    out = batch.write_parquet(rows, args.out)
+    n_err = sum(1 for r in rows if not r["ok"])
+    print(f"{len(rows)} rows written to {out} ({len(rows) - n_err} analysed, {n_err} errors)")
+    return 0
+
+
+def _cmd_compare_models(args: argparse.Namespace) -> int:
+    from ecgpilot import batch
+
+    result = batch.compare_runs(batch.read_parquet(args.a), batch.read_parquet(args.b))
+    print(batch.format_comparison(result, limit=args.limit))
+    if args.out:
+        print(f"comparison of {len(result['records'])} records written to {batch.write_comparison_csv(result, args.out)}")
     return 0
 
 
@@ -67,14 +106,31 @@ def _cmd_serve(args: argparse.Namespace) -> int:
                  trusted_proxies=args.trusted_proxies)
 
 
-def _cmd_train(args: argparse.Namespace) -> int:
+#: Modules of the ``[train]`` extra that ``ecgpilot train`` needs (import name → package).
+TRAIN_MODULES: dict[str, str] = {"torch": "torch", "onnx": "onnx", "sklearn": "scikit-learn"}
+
+
+def _importable(name: str) -> bool:
+    """True when module ``name`` can be found, without importing it."""
+    import importlib.util
+
     try:
-        from ecgpilot.train.cli import run_train
-    except ImportError as exc:
-        raise ECGPilotError(
-            f"Training needs PyTorch, which is not installed ({exc}). "
-            "Install it with: pip install -e '.[train]'"
-        ) from None
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from ecgpilot.errors import ConfigError
+
+    missing = [pkg for mod, pkg in TRAIN_MODULES.items() if not _importable(mod)]
+    if missing:
+        raise ConfigError(
+            f"'ecgpilot train' needs the [train] extra; missing: {', '.join(missing)}. Install it with: "
+            "pip install '.[train]' (from the source folder; or: bash scripts/setup web,train)"
+        )
+    from ecgpilot.train.cli import run_train
+
     return run_train(args)
 
 
@@ -178,7 +234,9 @@ def _cmd_outbox(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ecgpilot", description=__doc__)
+    parser = argparse.ArgumentParser(prog="ecgpilot", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"ecgpilot {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("what", help="identify a file's format and contents")
@@ -186,13 +244,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_what)
 
-    p = sub.add_parser("analyze", help="quality verdict, measurements and AI reading of one ECG file")
-    p.add_argument("file")
+    p = sub.add_parser("analyze", help="quality verdict, measurements and AI reading of one ECG file, "
+                                       "or of many into a Parquet table (--out)")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="ECG file or WFDB record name; several, or a folder (searched recursively), make a batch")
     p.add_argument("--json", action="store_true",
                    help="print the analysis document with its 'reading' block (docs/analysis-schema.md)")
     p.add_argument("--no-ai", action="store_true", help="skip the classifier")
     p.add_argument("--lang", choices=("fr", "en"), default="fr", help="language of the output and of the reading")
+    p.add_argument("--out", default=None, metavar="RESULTS.parquet",
+                   help="batch: write one row per ECG (file, sha256, measurements, lead matrix, reading, urgency, "
+                        "AI outputs, versions; an unreadable file is a row with its error) to this Parquet file "
+                        "(needs the [batch] extra: pyarrow)")
+    p.add_argument("--jobs", type=_positive_int, default=1, metavar="N",
+                   help="batch: analyse on N local processes (default 1; at most the CPU cores help)")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="batch: local processes (default) or Ray tasks (the [scale] extra; a local Ray instance "
+                        "of --jobs CPUs, or the cluster at --ray-address / $RAY_ADDRESS)")
+    p.add_argument("--ray-address", default=None, metavar="ADDRESS",
+                   help="batch with --engine ray: the Ray cluster to use (e.g. ray://head:10001); the files must be "
+                        "readable at the same paths on its workers")
+    p.add_argument("--quiet", action="store_true", help="batch: no progress bar on stderr")
     p.set_defaults(func=_cmd_analyze)
+
+    p = sub.add_parser("compare-models", help="compare two batch runs (Parquet files of 'analyze --out') record "
+                                              "by record, matched on sha256: urgency and statement changes")
+    p.add_argument("a", metavar="A.parquet", help="the reference run (e.g. the model in use)")
+    p.add_argument("b", metavar="B.parquet", help="the candidate run (e.g. the new model version)")
+    p.add_argument("--out", default=None, metavar="CHANGES.csv", help="also write one CSV row per record")
+    p.add_argument("--limit", type=_positive_int, default=50, help="changed records listed on screen (default 50)")
+    p.set_defaults(func=_cmd_compare_models)
 
     p = sub.add_parser("serve", help="start the web app")
     p.add_argument("--host", default="127.0.0.1")
@@ -213,12 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_serve)
 
     p = sub.add_parser("train", help="train the classifier on PTB-XL (needs the [train] extra)")
-    try:
-        from ecgpilot.train.cli import add_arguments
-    except ImportError:
-        pass
-    else:
-        add_arguments(p)
+    from ecgpilot.train.cli import add_arguments   # no PyTorch: its options are known on every install
+
+    add_arguments(p)
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("audit", help="verify or purge the tamper-evident audit trail")
@@ -282,6 +360,22 @@ def build_parser() -> argparse.ArgumentParser:
         o.add_argument("--db", required=True, help="the app's database URL or SQLite file")
     p.set_defaults(func=_cmd_outbox)
     return parser
+
+
+def _positive_int(text: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
+def _version() -> str:
+    """The installed distribution's version (``0.0.0+src`` from a source tree that is not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ecgpilot")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0.0.0+src"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,7 +15,7 @@ SERVE_STRIDE = 375  # serving windows: 3 windows of 2.5 s per 10-s ECG (at 0, 3.
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ecgpilot.train.loop import TrainConfig
+    from ecgpilot.train.config import TrainConfig  # no PyTorch: the parser exists on a serving install
 
     d = TrainConfig()
     p.add_argument("--out-dir", default=d.out_dir,

@@ -8,7 +8,7 @@ import math
 import os
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable
 
@@ -22,6 +22,7 @@ from ecgpilot.model import aggregate_windows
 from ecgpilot.model.features import FEATURE_NAMES, FEATURES_VERSION, RHYTHM_NAMES, model_features
 from ecgpilot.model.metrics import macro_auc
 from ecgpilot.paths import cache_dir
+from ecgpilot.train.config import TrainConfig
 from ecgpilot.train.net import ECGResNet
 
 __all__ = ["TrainConfig", "train", "output_list", "windows", "predict_records", "window_logits", "record_features"]
@@ -30,25 +31,6 @@ TRAIN_FOLDS = (1, 2, 3, 4, 5, 6, 7, 8)
 FEATURE_SETS: dict[str, tuple[str, ...]] = {"all": FEATURE_NAMES, "rhythm": RHYTHM_NAMES}
 VAL_FOLD = 9
 TEST_FOLD = 10
-
-
-@dataclass
-class TrainConfig:
-    out_dir: str = "runs/ptbxl"
-    epochs: int = 30
-    batch_size: int = 128
-    lr: float = 3e-3
-    weight_decay: float = 1e-2
-    width: int = 40
-    kernel: int = 5
-    window: int = 250
-    stride: int = 125
-    seed: int = 20261122
-    threads: int = 1
-    device: str = "cpu"  # "cpu" or "cuda" (a GPU machine, when one is lent; never required)
-    features: bool = True  # whole-record features (ecgpilot.model.features) into the head
-    feature_set: str = "all"  # "all" (rhythm + beat) or "rhythm"
-    limit: int = 0  # >0: use only this many training records (smoke tests)
 
 
 def output_list(data: PTBXL) -> list[tuple[str, str]]:
