@@ -26,7 +26,7 @@ from scipy import stats
 
 from ecgpilot.errors import ConfigError
 
-__all__ = ["Effect", "fit_random_intercept", "stepped_wedge_lmm", "stepped_wedge_poisson", "difference_in_differences",
+__all__ = ["Effect", "fit_random_intercept", "fe_covariance", "stepped_wedge_lmm", "stepped_wedge_poisson", "difference_in_differences",
            "hussey_hughes_variance", "hussey_hughes_power", "design_matrix"]
 
 
@@ -74,6 +74,16 @@ def fit_random_intercept(data: pd.DataFrame, formula: str, group: str, *, reml: 
             raise ConfigError(f"the mixed model {formula!r} (groups {group!r}) could not be fitted: {exc}") from None
 
 
+def fe_covariance(res: Any) -> np.ndarray:
+    """Covariance of the fixed effects at the fitted variance components, (X'V̂⁻¹X)⁻¹ — the one R ``lme4``
+    (``vcov``), SAS and Hussey & Hughes report: the inverse of the fixed-effects block of statsmodels'
+    Hessian. (statsmodels' ``bse_fe`` inverts the whole Hessian, whose fixed/variance cross terms add a
+    little in small samples; it is kept in the details.)"""
+    hess, _sing = res.model.hessian(res.params_object)
+    k = res.k_fe
+    return np.linalg.inv(-hess[:k, :k])
+
+
 def stepped_wedge_lmm(panel: pd.DataFrame, *, outcome: str = "n_ecg", treatment: str = "ai_on",
                       period: str = "period", cluster: str = "practice") -> Effect:
     """Hussey & Hughes: ``outcome ~ C(period) + treatment`` + random cluster intercept (REML). Effect on the
@@ -86,14 +96,17 @@ def stepped_wedge_lmm(panel: pd.DataFrame, *, outcome: str = "n_ecg", treatment:
     if df[treatment].nunique() < 2:
         raise ConfigError(f"{treatment!r} takes one value only ({df[treatment].iloc[0]}); no effect can be estimated.")
     res = fit_random_intercept(df, f"{outcome} ~ C({period}) + {treatment}", cluster)
-    est, se = float(res.fe_params[treatment]), float(res.bse_fe[treatment])
+    cov = fe_covariance(res)
+    j = list(res.fe_params.index).index(treatment)
+    est, se = float(res.fe_params[treatment]), float(np.sqrt(cov[j, j]))
     z = stats.norm.ppf(0.975)
     return Effect("linear mixed model, period fixed effects, random practice intercept (Hussey & Hughes 2007)",
                   f"difference in {outcome} (AI on − AI off)", est, se, est - z * se, est + z * se,
                   float(2 * stats.norm.sf(abs(est / se))), int(len(df)), int(df[cluster].nunique()),
                   {"cluster_variance": float(np.asarray(res.cov_re).ravel()[0]), "residual_variance": float(res.scale),
                    "icc": float(np.asarray(res.cov_re).ravel()[0] / (np.asarray(res.cov_re).ravel()[0] + res.scale)),
-                   "converged": bool(res.converged), "reml": True})
+                   "converged": bool(res.converged), "reml": True,
+                   "se_statsmodels_full_hessian": float(res.bse_fe[treatment])})
 
 
 def stepped_wedge_poisson(panel: pd.DataFrame, *, outcome: str = "n_ecg", treatment: str = "ai_on",
