@@ -433,7 +433,8 @@ def format_comparison(result: dict[str, Any], *, limit: int = 50) -> str:
         lines.append("")
         lines.append("  ".join(h.ljust(w) for h, w in zip(head, widths)))
         lines.append("  ".join("-" * w for w in widths))
-        lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in body]
+        lines += ["  ".join((c if len(c) <= w else c[: w - 1] + "…").ljust(w) for c, w in zip(row, widths))
+                  for row in body]
         if len(changed) > limit:
             lines.append(f"... and {len(changed) - limit} more changed records (all of them in --out CSV)")
     return "\n".join(lines)
