@@ -147,7 +147,8 @@ def test_actions_reach_the_audit_trail_and_stop_switch(api) -> None:  # noqa: AN
     assert api.post(f"/api/v1/studies/{sid}/sign").status_code == 201
     api.get(f"/api/v1/studies/{sid}/report.pdf")
     rows = audit.entries(engine, target=f"study:{sid}")
-    assert [r["action"] for r in rows] == ["analysis", "change", "signature", "export"]
+    assert [r["action"] for r in rows] == ["analysis", "view", "change", "signature", "export"]   # the API read audited
+    assert rows[1]["details"] == {"via": "api"}
     assert rows[0]["input_sha256"] == study["file"]["sha256"]
     assert audit.verify(engine).ok
     assert "TESTONE" not in str(audit.entries(engine))

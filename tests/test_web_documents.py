@@ -113,7 +113,7 @@ def test_signed_documents_are_frozen_and_served_byte_for_byte(app, monkeypatch, 
     assert api.get(f"/api/v1/studies/{sid}/report.pdf?version=2").content == b"%PDF-1.4 upgraded renderer"
 
 
-def test_audit_verify_checks_the_stored_documents(app, tmp_path, capsys) -> None:  # noqa: ANN001, F811
+def test_audit_verify_checks_the_stored_documents(app, tmp_path, capsys, monkeypatch) -> None:  # noqa: ANN001, F811
     from ecgpilot.cli import main
 
     api = _api(app, "a@x.fr")
@@ -129,8 +129,13 @@ def test_audit_verify_checks_the_stored_documents(app, tmp_path, capsys) -> None
 
     backup.create_backup(data / "ecgpilot.db", data / "files", tmp_path / "b.tar")
     backup.restore_backup(tmp_path / "b.tar", tmp_path / "r" / "ecgpilot.db", tmp_path / "r" / "files")
+    # the audit key is not in the backup: without it the seals cannot be checked, and verify says so (exit 1)
+    assert main(["audit", "verify", "--db", str(tmp_path / "r" / "ecgpilot.db")]) == 1
+    assert "seals not checked" in capsys.readouterr().out
+    monkeypatch.setenv("ECGPILOT_AUDIT_KEY_FILE", str(data / "audit_key"))   # the key from its safe copy
     assert main(["audit", "verify", "--db", str(tmp_path / "r" / "ecgpilot.db")]) == 0
     assert "signed documents OK: 1 checked" in capsys.readouterr().out
+    monkeypatch.delenv("ECGPILOT_AUDIT_KEY_FILE")
     sha = audit.entries(app.state.engine, action="signature")[-1]["details"]["documents"]["pdf:fr"]
     stored = data / "files" / "documents" / sha
     stored.write_bytes(stored.read_bytes().replace(b"%%EOF", b"%%EOF\n% edited"))

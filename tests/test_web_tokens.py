@@ -134,7 +134,7 @@ def test_migration_gives_old_tokens_an_expiry(tmp_path) -> None:  # noqa: ANN001
         conn.execute(text("INSERT INTO api_token (user_id, token_sha256, label, created_at) "
                           "VALUES (1, :h, 'old', '2026-01-01 00:00:00')"),
                      {"h": "0" * 64})
-    assert migrate(engine) == [6]
+    assert migrate(engine)[0] == 6
     with sessions() as db:
         exp = db.scalar(select(ApiToken)).expires_at
         assert exp is not None

@@ -27,8 +27,27 @@ the signature of a report, or the first export that froze a document) vouches fo
 :func:`verify_documents` reads each through a caller-given function (the file store) and reports
 the missing ones and those whose SHA-256 no longer matches.
 
-Deleting the *last* rows cannot be seen from inside any hash chain: export :func:`head` regularly
-(e.g. in the backup or to the administrator) and pass it to ``verify(expected_head=...)``.
+Anchoring (outside the database). A hash chain alone can be recomputed by whoever can write the
+database, and deleting its *last* rows leaves a shorter chain that still links. Two anchors close that:
+
+* a **keyed seal**: with an instance key (:func:`load_key`: ``$ECGPILOT_AUDIT_KEY``, the file named by
+  ``$ECGPILOT_AUDIT_KEY_FILE``, else ``<data_dir>/audit_key`` created 0600 at first start; never in the
+  database), every entry gets ``HMAC-SHA256(key, "seal:<seq>:<hash>")`` in the table ``audit_seal``,
+  written in the same transaction. A chain recomputed without the key has no valid seals;
+* a **signed head** exported after every request that appended (:func:`write_anchor`): the file
+  ``<data_dir>/audit-head.json`` (or ``$ECGPILOT_AUDIT_ANCHOR``) holds the last ``seq`` and ``hash``,
+  the first sealed ``seq`` and an HMAC of them, and the same line goes to the ``ecgpilot.audit.head``
+  logger (send it to syslog / another host). :func:`verify` with ``anchor=`` (or ``expected_head=``, e.g.
+  ``ecgpilot audit verify --expect-head HASH`` with a head kept elsewhere) detects removed last rows
+  and a rewritten chain.
+
+Keep the key (and a copy of the head) where the database's writer cannot reach: another mount, the
+operator's password safe, a log host. A key kept beside the database only stops attackers who can
+write the database but not read the data folder (e.g. SQL access, a restored or copied database).
+
+Signed reports. :func:`verify_reports` checks every signed report row against its signature entry
+(content SHA-256 in ``details.report_sha256`` and the ``outputs_digest``): a report rewritten with its
+own ``content_sha256`` recomputed no longer matches the sealed trail.
 
 No patient identity goes into the log: targets are study ids, and :func:`pseudonymise` gives a
 keyed hash for anything that identifies a person; :func:`append` refuses detail keys that look like
@@ -40,8 +59,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
+import os
+import secrets
+import threading
+import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -85,6 +109,15 @@ __all__ = [
     "digest",
     "set_ai_enabled",
     "ai_enabled",
+    "load_key",
+    "protect",
+    "write_anchor",
+    "read_anchor",
+    "verify_reports",
+    "ReportsResult",
+    "verify_instance",
+    "anchor_location",
+    "is_sealed",
 ]
 
 ACTIONS = (
@@ -128,6 +161,14 @@ audit_log = Table(
     Column("details", Text, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+)
+
+# keyed seals of the entries (HMAC with the instance key, which is never stored in the database)
+audit_seal = Table(
+    "audit_seal",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("mac", String(64), nullable=False),
 )
 
 settings = Table(
@@ -185,7 +226,7 @@ def open_audit(db: Engine | str | Path, *, must_exist: bool = False) -> Engine:
             raise ConfigError(f"database {db!r} is not a usable database URL ({exc}); give a SQLite file path or "
                               "a URL such as sqlite:///ecgpilot.db or postgresql+psycopg://user@host/db.") from exc
     try:
-        metadata.create_all(engine, tables=[audit_log, settings])
+        metadata.create_all(engine, tables=[audit_log, audit_seal, settings])
     except DBAPIError as exc:
         raise ConfigError(f"database {db!r} cannot be opened as the app's database: {exc.orig}. Check that it is "
                           "the ecgpilot database (SQLite file or URL) and that it is reachable.") from exc
@@ -280,9 +321,11 @@ def append(
     for _attempt in range(20):
         try:
             with engine.begin() as conn:
-                return _append_row(conn, fields, ts)
+                row = _append_row(conn, fields, ts)
         except IntegrityError:  # another writer took this seq: read the new head and retry
             continue
+        write_anchor(engine)
+        return row
     raise ConfigError("could not append to the audit log after 20 attempts (too many concurrent writers).")
 
 
@@ -302,7 +345,183 @@ def _append_row(conn: Connection, fields: dict[str, Any], ts: str) -> dict[str, 
            "prev_hash": GENESIS_HASH if last is None else last.hash}
     row["hash"] = _entry_hash(row)
     conn.execute(insert(audit_log).values(**row))
+    guard = _GUARDS.get(conn.engine)
+    if guard is not None and guard.key:
+        conn.execute(insert(audit_seal).values(seq=row["seq"], mac=_seal(guard.key, row["seq"], row["hash"])))
     return row
+
+
+# ------------------------------------------------------------------ anchoring -------
+
+log_head = logging.getLogger("ecgpilot.audit.head")
+KEY_FILE = "audit_key"
+ANCHOR_FILE = "audit-head.json"
+
+
+def _seal(key: bytes, seq: int, entry_hash: str) -> str:
+    return hmac.new(key, f"seal:{seq}:{entry_hash}".encode(), hashlib.sha256).hexdigest()
+
+
+def _anchor_signature(key: bytes, seq: int, entry_hash: str, sealed_from: int) -> str:
+    return hmac.new(key, f"anchor:{seq}:{entry_hash}:{sealed_from}".encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass
+class _Guard:
+    key: bytes | None
+    anchor_path: Path | None
+    sealed_from: int
+    written_seq: int = -1
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_GUARDS: "weakref.WeakKeyDictionary[Engine, _Guard]" = weakref.WeakKeyDictionary()
+
+
+def load_key(data_dir: Path | None = None, *, create: bool = False, environ: dict[str, str] | None = None) -> bytes | None:
+    """The instance's audit key, never kept in the database: ``$ECGPILOT_AUDIT_KEY`` (text), else the file
+    ``$ECGPILOT_AUDIT_KEY_FILE``, else ``<data_dir>/audit_key``. With ``create`` and none found, the file
+    is created (random 256-bit key, mode 0600). ``None`` when there is none and none is created."""
+    env = os.environ if environ is None else environ
+    raw = env.get("ECGPILOT_AUDIT_KEY", "").strip()
+    if raw:
+        if len(raw) < 32:
+            raise ConfigError("ECGPILOT_AUDIT_KEY is shorter than 32 characters; give a long random value "
+                              "(e.g. python -c 'import secrets; print(secrets.token_hex(32))').")
+        return raw.encode()
+    named = env.get("ECGPILOT_AUDIT_KEY_FILE", "").strip()
+    path = Path(named) if named else (Path(data_dir) / KEY_FILE if data_dir is not None else None)
+    if path is None:
+        return None
+    try:
+        text = path.read_text().strip()
+    except FileNotFoundError:
+        if not create or named:
+            if named:
+                raise ConfigError(f"ECGPILOT_AUDIT_KEY_FILE {named!r} does not exist; restore the audit key there "
+                                  "(it is never in the database) or unset the variable.") from None
+            return None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_hex(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(key + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        return key.encode()
+    except OSError as exc:
+        raise ConfigError(f"the audit key file {path} cannot be read ({exc.strerror}); check its permissions.") from None
+    if len(text) < 32:
+        raise ConfigError(f"the audit key file {path} holds fewer than 32 characters; it is damaged. Restore it from "
+                          "its safe copy (a new key would make every existing seal fail verification).")
+    return text.encode()
+
+
+def protect(engine: Engine, *, key: bytes | None, anchor_path: Path | None = None) -> None:
+    """From now on, seal every entry appended through ``engine`` with ``key`` and let
+    :func:`write_anchor` export the head to ``anchor_path``.
+
+    Refused (:class:`ConfigError`) when the log has seals but ``key`` is not the key that made them
+    (a lost or replaced key), and when ``anchor_path`` names a head that the log no longer has
+    (rows removed from the end, an older or a different database): the app must not carry on
+    writing on top of a trail it cannot vouch for."""
+    with engine.connect() as conn:
+        first_sealed = conn.execute(select(func.min(audit_seal.c.seq))).scalar()
+        last = conn.execute(select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)).first()
+        sealed_row = None
+        if first_sealed is not None:
+            sealed_row = conn.execute(select(audit_log.c.seq, audit_log.c.hash, audit_seal.c.mac)
+                                      .join(audit_seal, audit_seal.c.seq == audit_log.c.seq)
+                                      .order_by(audit_log.c.seq.desc()).limit(1)).first()
+    head_seq = 0 if last is None else int(last.seq)
+    if sealed_row is not None and (key is None or not hmac.compare_digest(_seal(key, sealed_row.seq, sealed_row.hash),
+                                                                          sealed_row.mac)):
+        raise ConfigError("the audit trail is sealed with a key that is not this instance's audit key (the key "
+                          f"file was lost or replaced{', or none was given' if key is None else ''}). Restore the key "
+                          "(ECGPILOT_AUDIT_KEY, ECGPILOT_AUDIT_KEY_FILE or audit_key in the data folder) from its "
+                          "safe copy; starting with another key would hide any rewriting of the trail.")
+    sealed_from = int(first_sealed) if first_sealed is not None else head_seq + 1
+    guard = _Guard(key=key, anchor_path=Path(anchor_path) if anchor_path else None, sealed_from=sealed_from)
+    if guard.anchor_path is not None:
+        saved = read_anchor(guard.anchor_path)
+        if saved is not None:
+            problem = _anchor_problem(engine, saved, key)
+            if problem:
+                raise ConfigError(f"the audit trail does not match its saved head {guard.anchor_path}: {problem}. The "
+                                  "database may have been truncated, replaced by an older copy or rewritten. Run "
+                                  "'ecgpilot audit verify' and 'ecgpilot check'; if you restored a backup on purpose, "
+                                  f"move {guard.anchor_path.name} aside (keep it as evidence) and start again.")
+            guard.sealed_from = int(saved.get("sealed_from", sealed_from))
+    _GUARDS[engine] = guard
+    write_anchor(engine)
+
+
+def is_sealed(engine: Engine) -> bool:
+    """Whether any entry of the trail carries a keyed seal."""
+    with engine.connect() as conn:
+        return conn.execute(select(audit_seal.c.seq).limit(1)).first() is not None
+
+
+def read_anchor(path: Path) -> dict[str, Any] | None:
+    """The saved head ``{"seq", "hash", "sealed_from", "signature", ...}`` of ``path`` (``None`` if absent)."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"the saved audit head {path} cannot be read ({exc}); restore it or move it aside.") from None
+    if not isinstance(data, dict) or not isinstance(data.get("seq"), int) or not isinstance(data.get("hash"), str):
+        raise ConfigError(f"the saved audit head {path} is not an ecgpilot audit head; restore it or move it aside.")
+    return data
+
+
+def _anchor_problem(engine: Engine, saved: dict[str, Any], key: bytes | None) -> str:
+    seq, h = int(saved["seq"]), str(saved["hash"])
+    sealed_from = int(saved.get("sealed_from", seq + 1))
+    if key is not None and saved.get("signature") is not None:
+        if not hmac.compare_digest(_anchor_signature(key, seq, h, sealed_from), str(saved["signature"])):
+            return "the saved head's signature does not match the audit key (the file was edited)"
+    if seq == 0:
+        return ""
+    with engine.connect() as conn:
+        row = conn.execute(select(audit_log.c.hash).where(audit_log.c.seq == seq)).first()
+        last = conn.execute(select(func.max(audit_log.c.seq))).scalar() or 0
+    if row is None:
+        return (f"entry {seq} (the last one exported) is missing; the log ends at {last}" if last < seq else
+                f"entry {seq} is missing")
+    if row.hash != h:
+        return f"entry {seq} has another hash than the one exported (the chain was rewritten)"
+    return ""
+
+
+def write_anchor(engine: Engine) -> tuple[int, str] | None:
+    """Export the head of ``engine``'s trail (set up by :func:`protect`) to the anchor file and the
+    ``ecgpilot.audit.head`` log, when it moved since the last export; returns it, else ``None``.
+    The file is replaced atomically (temporary file, fsync, rename)."""
+    guard = _GUARDS.get(engine)
+    if guard is None:
+        return None
+    seq, h = head(engine)
+    if seq <= guard.written_seq:
+        return None
+    with guard.lock:
+        if seq <= guard.written_seq:
+            return None
+        seq, h = head(engine)
+        doc = {"format": "ecgpilot-audit-head", "seq": seq, "hash": h, "sealed_from": guard.sealed_from,
+               "written_at": _now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
+        if guard.key:
+            doc["signature"] = _anchor_signature(guard.key, seq, h, guard.sealed_from)
+        if guard.anchor_path is not None:
+            tmp = guard.anchor_path.with_name(guard.anchor_path.name + ".tmp")
+            with open(tmp, "w") as f:
+                f.write(canonical_json(doc) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, guard.anchor_path)
+        guard.written_seq = seq
+    log_head.info("audit head seq=%d hash=%s", seq, h)
+    return seq, h
 
 
 def entries(engine: Engine, *, target: str | None = None, action: str | None = None) -> list[dict[str, Any]]:
@@ -330,17 +549,34 @@ def _signature(key: bytes, first: int, through: int, anchor: str) -> str:
     return hmac.new(key, f"{first}:{through}:{anchor}".encode(), hashlib.sha256).hexdigest()
 
 
-def verify(engine: Engine, *, key: bytes | None = None, expected_head: tuple[int, str] | None = None) -> VerifyResult:
+def verify(engine: Engine, *, key: bytes | None = None, expected_head: tuple[int, str] | str | None = None,
+           seal_key: bytes | None = None, anchor: dict[str, Any] | None = None) -> VerifyResult:
     """Walk the chain and report the first broken entry (changed, missing, reordered, bad checkpoint).
 
-    With ``key``, checkpoint signatures are checked too; with ``expected_head`` (from :func:`head`),
-    entries removed from the end are detected.
-    """
+    With ``key``, checkpoint signatures are checked too; with ``expected_head`` (``(seq, hash)`` from
+    :func:`head`, or a bare hash) entries removed from the end and a rewritten chain are detected.
+    With ``seal_key`` (the instance key, :func:`load_key`) every entry's seal is checked: from the first
+    sealed entry on (or from ``anchor["sealed_from"]``), an entry without a valid seal was written or
+    rewritten without the key. ``anchor`` (:func:`read_anchor`) is checked as a signed expected head."""
     with engine.connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(select(audit_log).order_by(audit_log.c.seq))]
+        seals = {int(r.seq): r.mac for r in conn.execute(select(audit_seal.c.seq, audit_seal.c.mac))}
+    sealed_from = None
+    if anchor is not None:
+        a_seq, a_hash = int(anchor["seq"]), str(anchor["hash"])
+        sealed_from = int(anchor.get("sealed_from", a_seq + 1))
+        if seal_key is not None:
+            sig = str(anchor.get("signature") or "")
+            if not hmac.compare_digest(_anchor_signature(seal_key, a_seq, a_hash, sealed_from), sig):
+                return VerifyResult(False, 0, a_seq, "the saved head's signature does not match the audit key "
+                                                     "(the head file was edited or belongs to another instance)")
+        if expected_head is None:
+            expected_head = (a_seq, a_hash)
     if not rows:
-        if expected_head and expected_head[0] > 0:
-            return VerifyResult(False, 0, expected_head[0], "the log is empty but the saved head says it had entries")
+        want = expected_head if isinstance(expected_head, tuple) else None
+        if (want and want[0] > 0) or (isinstance(expected_head, str) and expected_head != GENESIS_HASH):
+            return VerifyResult(False, 0, want[0] if want else None,
+                                "the log is empty but the saved head says it had entries")
         return VerifyResult(True, 0)
     # checkpoints, by the last seq they purged
     checkpoints: dict[int, dict[str, Any]] = {}
@@ -366,6 +602,8 @@ def verify(engine: Engine, *, key: bytes | None = None, expected_head: tuple[int
             if not hmac.compare_digest(sig, str(cp.get("signature", ""))):
                 return VerifyResult(False, 0, cp["_seq"], "checkpoint signature does not match the key")
         expected_prev = str(cp["anchor_hash"])
+    if seal_key is not None and sealed_from is None:
+        sealed_from = min(seals) if seals else None
     expected_seq = first["seq"]
     for n, r in enumerate(rows):
         if r["seq"] != expected_seq:
@@ -374,9 +612,22 @@ def verify(engine: Engine, *, key: bytes | None = None, expected_head: tuple[int
             return VerifyResult(False, n, r["seq"], "previous-hash link does not match the preceding entry (rows reordered, replaced or deleted)")
         if _entry_hash(r) != r["hash"]:
             return VerifyResult(False, n, r["seq"], "content does not match its hash (entry modified)")
+        if seal_key is not None:
+            mac = seals.get(r["seq"])
+            if mac is not None and not hmac.compare_digest(_seal(seal_key, r["seq"], r["hash"]), mac):
+                return VerifyResult(False, n, r["seq"], "seal does not match the audit key (entry rewritten and its "
+                                                        "hash chain recomputed without the key)")
+            if mac is None and sealed_from is not None and r["seq"] >= sealed_from:
+                return VerifyResult(False, n, r["seq"], "entry has no seal although the trail is sealed from entry "
+                                                        f"{sealed_from} on (written or rewritten without the key)")
         expected_prev = r["hash"]
         expected_seq += 1
-    if expected_head is not None:
+    if isinstance(expected_head, str):
+        h = expected_head.strip().lower()
+        if h != GENESIS_HASH and not any(r["hash"] == h for r in rows):
+            return VerifyResult(False, len(rows), None, "no entry has the expected head hash: entries were removed "
+                                                        "from the end or the chain was rewritten")
+    elif expected_head is not None:
         seq, h = expected_head
         last = rows[-1]
         if last["seq"] < seq:
@@ -385,6 +636,135 @@ def verify(engine: Engine, *, key: bytes | None = None, expected_head: tuple[int
         if seq > 0 and match is not None and match["hash"] != h:
             return VerifyResult(False, len(rows), seq, "entry differs from the saved head hash (chain rewritten)")
     return VerifyResult(True, len(rows))
+
+
+@dataclass(frozen=True)
+class ReportsResult:
+    """Outcome of :func:`verify_reports`: reports checked, those whose signature entry was purged
+    (retention), and the bad ones as (study id, version, reason)."""
+
+    checked: int
+    unchecked: int = 0
+    bad: tuple[tuple[int, int, str], ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.bad
+
+    def __str__(self) -> str:
+        extra = f" ({self.unchecked} older than the trail's retention not checked)" if self.unchecked else ""
+        if self.ok:
+            return f"signed reports OK: {self.checked} match their signature entries{extra}"
+        lines = [f"signed reports BROKEN: {len(self.bad)} of {self.checked}{extra}"]
+        lines += [f"  study {sid} version {v}: {why}" for sid, v, why in self.bad]
+        return "\n".join(lines)
+
+
+def verify_reports(engine: Engine) -> ReportsResult:
+    """Check every signed report (table ``report``) against the signature entry of the trail: the
+    content's SHA-256 must equal both the row's ``content_sha256`` and the entry's ``report_sha256``,
+    and its canonical digest the entry's ``outputs_digest``. A report whose entry was purged by
+    retention is counted as unchecked; with nothing purged, a report without an entry is bad."""
+    from sqlalchemy import inspect as sa_inspect
+
+    if not sa_inspect(engine).has_table("report"):
+        return ReportsResult(0)
+    with engine.connect() as conn:
+        reps = conn.execute(text("SELECT study_id, version, content, content_sha256 FROM report ORDER BY study_id, version")).all()
+        sigs = conn.execute(select(audit_log.c.seq, audit_log.c.target, audit_log.c.outputs_digest, audit_log.c.details)
+                            .where(audit_log.c.action == "signature")).all()
+        first_seq = conn.execute(select(func.min(audit_log.c.seq))).scalar() or 1
+    entry: dict[tuple[int, int], tuple[str | None, str | None]] = {}
+    for _seq, target, out_digest, raw in sigs:
+        try:
+            d = json.loads(raw)
+            sid = int(str(target).removeprefix("study:"))
+            entry[(sid, int(d["version"]))] = (d.get("report_sha256"), out_digest)
+        except (ValueError, KeyError, TypeError):
+            continue
+    checked = unchecked = 0
+    bad: list[tuple[int, int, str]] = []
+    for sid, version, raw, stored in reps:
+        content = json.loads(raw) if isinstance(raw, str) else raw
+        own = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+        if (sid, version) not in entry:
+            if first_seq > 1:
+                unchecked += 1
+            else:
+                checked += 1
+                bad.append((sid, version, "no signature entry in the audit trail"))
+            continue
+        checked += 1
+        logged, out_digest = entry[(sid, version)]
+        if own != stored:
+            bad.append((sid, version, "content does not match its stored SHA-256 (report changed)"))
+        elif own != logged or (out_digest is not None and digest(content) != out_digest):
+            bad.append((sid, version, "content and its SHA-256 differ from those sealed in the audit trail at signing "
+                                      "(report rewritten with its hash recomputed)"))
+    return ReportsResult(checked, unchecked, tuple(bad))
+
+
+def verify_instance(engine: Engine, *, data_dir: Path | None, key: bytes | None = None,
+                    expected_head: str | None = None) -> tuple[bool, list[str]]:
+    """Everything ``ecgpilot audit verify`` checks, as (all good, lines to print): the chain with its
+    seals (instance key from :func:`load_key`) and saved head (``<data_dir>/audit-head.json`` or
+    ``$ECGPILOT_AUDIT_ANCHOR``), ``expected_head`` (``HASH`` or ``SEQ:HASH``), the signed reports and,
+    with ``data_dir``, the signed documents."""
+    lines: list[str] = []
+    seal_key = load_key(data_dir)
+    anchor_path = anchor_location(data_dir)
+    anchor = read_anchor(anchor_path) if anchor_path is not None else None
+    want: tuple[int, str] | str | None = None
+    if expected_head:
+        raw = expected_head.strip()
+        if ":" in raw:
+            a, _, b = raw.partition(":")
+            if not a.isdigit():
+                raise ConfigError(f"--expect-head {raw!r}: give HASH or SEQ:HASH (from the audit head file or log).")
+            want = (int(a), b.lower())
+        else:
+            want = raw.lower()
+        if len(want[1] if isinstance(want, tuple) else want) != 64:
+            raise ConfigError(f"--expect-head {raw!r}: the hash has 64 hex characters.")
+    with engine.connect() as conn:
+        any_seal = conn.execute(select(audit_seal.c.seq).limit(1)).first() is not None
+    result = verify(engine, key=key, expected_head=want, seal_key=seal_key, anchor=anchor)
+    ok = result.ok
+    if result.ok and want is not None and anchor is not None:  # both: the anchor and the given head
+        result2 = verify(engine, key=key, expected_head=want, seal_key=seal_key)
+        ok, result = result2.ok, result2
+    lines.append(str(result))
+    if seal_key is None:
+        lines.append("seals not checked: no audit key (ECGPILOT_AUDIT_KEY, ECGPILOT_AUDIT_KEY_FILE or "
+                     "<data folder>/audit_key)" + (" although the trail is sealed" if any_seal else ""))
+        ok = ok and not any_seal
+    else:
+        lines.append("seals checked with the instance's audit key")
+    if anchor is not None:
+        lines.append(f"saved head {anchor_path} checked: entry {anchor['seq']} {str(anchor['hash'])[:16]}...")
+    elif want is None:
+        lines.append("removal of the last entries not checked: no saved head (give --expect-head or the data folder)")
+    reps = verify_reports(engine)
+    lines.append(str(reps))
+    ok = ok and reps.ok
+    if data_dir is None:
+        lines.append("signed documents not checked: give --data-dir (the app's data folder)")
+    else:
+        from ecgpilot.store import files as filestore
+
+        docs = verify_documents(engine, lambda sha: filestore.read_document(data_dir, sha))
+        lines.append(str(docs))
+        ok = ok and docs.ok
+    return ok, lines
+
+
+def anchor_location(data_dir: Path | None, environ: dict[str, str] | None = None) -> Path | None:
+    """Where the head is exported: ``$ECGPILOT_AUDIT_ANCHOR``, else ``<data_dir>/audit-head.json``."""
+    env = os.environ if environ is None else environ
+    named = env.get("ECGPILOT_AUDIT_ANCHOR", "").strip()
+    if named:
+        return Path(named)
+    return Path(data_dir) / ANCHOR_FILE if data_dir is not None else None
 
 
 @dataclass(frozen=True)
@@ -479,6 +859,7 @@ def purge(
     append(engine, actor_id=actor_id, actor_role=actor_role, action="checkpoint", details=details, when=now)
     with engine.begin() as conn:
         conn.execute(delete(audit_log).where(audit_log.c.seq <= through))
+        conn.execute(delete(audit_seal).where(audit_seal.c.seq <= through))
     return len(prefix)
 
 

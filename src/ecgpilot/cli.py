@@ -143,17 +143,10 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         n = audit.purge(engine, older_than_days=args.days, actor_id=args.actor, key=key)
         print(f"purged {n} entries older than {args.days} days (checkpoint chained)")
         return 0
-    result = audit.verify(engine, key=args.key.encode() if args.key else None)
-    print(result)
-    data_dir = _data_dir_of(args)
-    if data_dir is None:
-        print("signed documents not checked: give --data-dir (the app's data folder)")
-        return 0 if result.ok else 1
-    from ecgpilot.store import files as filestore
-
-    docs = audit.verify_documents(engine, lambda sha: filestore.read_document(data_dir, sha))
-    print(docs)
-    return 0 if result.ok and docs.ok else 1
+    ok, lines = audit.verify_instance(engine, data_dir=_data_dir_of(args), key=args.key.encode() if args.key else None,
+                                      expected_head=args.expect_head)
+    print("\n".join(lines))
+    return 0 if ok else 1
 
 
 def _data_dir_of(args: argparse.Namespace) -> Path | None:
@@ -308,6 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "verify":
             a.add_argument("--data-dir", default=None, help="the app's data folder, to check the signed documents "
                                                             "against their hashes (default: the SQLite file's folder)")
+            a.add_argument("--expect-head", default=None, metavar="HASH",
+                           help="the head kept outside the database (HASH or SEQ:HASH, from audit-head.json or the "
+                                "log): detects removed last entries and a recomputed chain")
         if name == "purge":
             a.add_argument("--days", type=int, required=True, help="delete entries older than this many days")
             a.add_argument("--actor", default="cli-admin", help="who runs the purge (logged)")

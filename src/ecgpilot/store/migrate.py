@@ -75,10 +75,16 @@ def _v6_token_expiry(conn: Connection) -> None:
                  {"e": models.utcnow() + timedelta(days=DEFAULT_TOKEN_DAYS)})
 
 
+def _v7_study_row_version(conn: Connection) -> None:
+    """Study: the optimistic-concurrency counter (two simultaneous changes of a draft: none is lost)."""
+    _add_columns(conn, "study", {"row_version": "INTEGER NOT NULL DEFAULT 1"})
+
+
 MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = (
     (1, _v1_initial), (2, _v2_care_pathway), (3, _v3_practice_fit), (4, _v4_signed_documents),
     (5, _v5_login_sessions),
-    (6, _v6_token_expiry))
+    (6, _v6_token_expiry),
+    (7, _v7_study_row_version))
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 

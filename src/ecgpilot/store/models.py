@@ -7,7 +7,8 @@
 * ``LoginSession`` – a web login (only the SHA-256 of its id is stored; the signed cookie carries the
   id): ended by logout or a password change, and by the idle and absolute timeouts.
 * ``Study`` – one uploaded ECG: original file(s) by sha256, the AI proposal (analysis and
-  interpretation documents, model and rules versions), the doctor's working draft.
+  interpretation documents, model and rules versions), the doctor's working draft; ``row_version``
+  is checked and incremented by every update (a concurrent change is detected, never lost).
 * ``StudyEvent`` – every change made by a person: who, when, before/after.
 * ``Report`` – a signed report version; never updated (an amendment adds a version).
 * ``OpinionRequest`` – tele-expertise: a GP's question on a study to a cardiologist, and the answer
@@ -135,6 +136,11 @@ class Study(Base):
     # archived (an unreadable or mistaken upload): out of the worklist, kept with its history
     archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
     archive_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # optimistic concurrency: every UPDATE of the row checks and increments it (SQLAlchemy's version counter),
+    # so two requests changing the same study at once cannot both write from the same old state (lost update)
+    row_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1")
+
+    __mapper_args__ = {"version_id_col": row_version}
 
 
 class StudyEvent(Base):

@@ -109,6 +109,9 @@ class DraftPatch(BaseModel):
     changes: list[StatementChange] = Field(default_factory=list)
     add: list[str] = Field(default_factory=list, description="free-text statements to add")
     urgency: Literal["emergency", "repeat_now", "soon", "routine", "normal"] | None = None
+    version: int | None = Field(None, description="the study's row_version you read; a study changed since is "
+                                                  "refused with 409 (without it, your change is applied on top of "
+                                                  "concurrent ones)")
 
 
 class PatientPatch(BaseModel):
@@ -150,12 +153,22 @@ async def upload(request: Request, files: list[UploadFile] = File(...), db: Sess
 @router.get("/studies", summary="The practice's worklist")
 def list_studies(status: Literal["to_read", "signed", "unreadable"] | None = None, db: Session = Depends(db_session),
                  user: User = Depends(api_user)) -> list[dict[str, Any]]:
-    return [summary(s, user) for s in services.list_studies(db, user, status)]
+    rows = [summary(s, user) for s in services.list_studies(db, user, status)]
+    _audit_read(db, user, f"practice:{user.practice_id}", kind="worklist", count=len(rows))
+    return rows
+
+
+def _audit_read(db: Session, user: User, target: str, **details: Any) -> None:
+    """An API read of patient data, audited like a page view (action ``view``, ``via: api``); committed.
+    If the trail cannot be written the read is refused (fail closed: no untraced access)."""
+    services.audit_event(db, user, "view", target, details={**details, "via": "api"})
+    db.commit()
 
 
 @router.get("/studies/{study_id}", summary="One study: AI analysis, interpretation, draft, signed versions")
 def get_study(study_id: int, db: Session = Depends(db_session), user: User = Depends(api_user)) -> dict[str, Any]:
     study = study_or_404(db, user, study_id)
+    _audit_read(db, user, f"study:{study.id}")
     reps = [{"version": r.version, "signed_at": iso(r.signed_at), "content": r.content,
              "sha256": r.content_sha256} for r in services.reports(db, study)]
     if _pseudo(user):
@@ -163,14 +176,15 @@ def get_study(study_id: int, db: Session = Depends(db_session), user: User = Dep
     return {**summary(study, user), "analysis": services.redacted_analysis(study.analysis) if _pseudo(user) else study.analysis, "interpretation": study.interpretation,
             "model_version": study.model_version, "rules_version": study.rules_version, "draft": study.draft,
             "reports": reps, "identity_check": None if _pseudo(user) else study.identity_check,
-            "age_years": study.age_years}
+            "age_years": study.age_years, "row_version": study.row_version}
 
 
 @router.patch("/studies/{study_id}/statements", summary="Confirm, edit or reject statements; add some; set urgency")
 def patch_statements(study_id: int, body: DraftPatch, db: Session = Depends(db_session),
                      user: User = Depends(api_user)) -> dict[str, Any]:
     study = study_or_404(db, user, study_id)
-    services.update_draft(db, user, study, [c.model_dump() for c in body.changes], body.add, body.urgency)
+    services.update_draft(db, user, study, [c.model_dump() for c in body.changes], body.add, body.urgency,
+                          expected_version=body.version)
     return study.draft or {}
 
 
@@ -219,6 +233,7 @@ def amend(study_id: int, db: Session = Depends(db_session), user: User = Depends
 @router.get("/studies/{study_id}/events", summary="Who changed what, when")
 def events(study_id: int, db: Session = Depends(db_session), user: User = Depends(api_user)) -> list[dict[str, Any]]:
     study = study_or_404(db, user, study_id)
+    _audit_read(db, user, f"study:{study.id}", kind="events")
     rows = db.scalars(select(StudyEvent).where(StudyEvent.study_id == study.id).order_by(StudyEvent.id))
     hide = _pseudo(user)  # before/after carry names, file names, free text: what happened and when only
     return [{"at": iso(e.at), "user_id": e.user_id, "action": e.action, "target": e.target,

@@ -72,9 +72,70 @@ class Settings:
     base_url: str | None = None  # public URL of the app, for links in notice mails
     patient_mssante_domain: str = "patient.mssante.fr"  # Mon espace santé: <INS>@<domain>
     outbox_interval_s: float = 30.0
+    integrity_check_at_start: bool = True   # SQLite PRAGMA integrity_check before serving (ecgpilot.store.health)
+    audit_key_dir: Path | None = None   # where audit_key is kept (default: data_dir; $ECGPILOT_AUDIT_KEY(_FILE) first)
+    # bounded uploads: bytes per request (and so per file), files per request, analyses at once, seconds each
+    max_upload_files: int = 20
+    analysis_workers: int = 2
+    analysis_timeout_s: float = 60.0
+    page_size: int = 50
 
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{(Path(self.data_dir) / 'ecgpilot.db').resolve()}"
+
+
+def open_instance(settings: Settings) -> tuple[Any, Any]:
+    """Open (or, in a fresh data folder, create) the instance's database, refusing with a clear message
+    what must not be papered over (:mod:`ecgpilot.store.health`): an empty or missing database where an
+    instance lived, a damaged one (``PRAGMA integrity_check``), a read-only data folder or database.
+    Then the schema is migrated, the audit trail opened and anchored (:func:`ecgpilot.audit.protect`:
+    the instance key outside the database, the exported head checked)."""
+    from sqlalchemy.exc import DBAPIError
+
+    from ecgpilot import audit
+    from ecgpilot.export import mssante
+    from ecgpilot.store import health
+
+    data = Path(settings.data_dir)
+    try:
+        data.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fault = health.storage_fault(exc)
+        raise (type(fault)(f"the data folder {data} cannot be created: {fault}", fr=fault.fr) if fault else
+               ConfigError(f"the data folder {data} cannot be created ({exc.strerror}).")) from None
+    url = settings.db_url()
+    new = health.check_before_open(url, data)
+    engine, factory = open_database(url)
+    try:
+        if not new:
+            problems = health.integrity_problems(engine) if settings.integrity_check_at_start else []
+            if problems:
+                raise health.database_damaged("PRAGMA integrity_check: " + "; ".join(problems[:5]))
+            health.probe_writable(engine, data)
+        migrate(engine)
+        audit.open_audit(engine)  # the audit trail lives in the app's database
+        mssante.open_outbox(engine)  # so does the outbox of mails to send
+        if new:
+            health.probe_writable(engine, data)
+    except DBAPIError as exc:
+        engine.dispose()
+        fault = health.storage_fault(exc)
+        if fault is not None:
+            raise fault from None
+        raise ConfigError(f"the database cannot be opened: {exc.orig}") from None
+    except BaseException:
+        engine.dispose()
+        raise
+    key_dir = settings.audit_key_dir or data
+    key = audit.load_key(key_dir)
+    if key is None and not audit.is_sealed(engine):   # a new key only for a trail that has no seals yet
+        key = audit.load_key(key_dir, create=True)
+    try:
+        audit.protect(engine, key=key, anchor_path=audit.anchor_location(data))
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine, factory
 
 
 class LoginRequired(Exception):
@@ -88,7 +149,7 @@ _STATUS_OF: tuple[tuple[type[BaseException], int], ...] = (
 
 _TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
            409: "Conflict", 413: "Content Too Large", 422: "Unprocessable Content", 429: "Too Many Requests",
-           500: "Internal Server Error"}
+           500: "Internal Server Error", 503: "Service Unavailable", 507: "Insufficient Storage"}
 
 
 def problem(status: int, detail: str, instance: str, **extra: Any) -> JSONResponse:
@@ -103,15 +164,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from ecgpilot.web import api, care_api, care_pages, oidc_routes, pages
 
     settings = settings or Settings()
-    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
-    engine, factory = open_database(settings.db_url())
-    migrate(engine)
+    engine, factory = open_instance(settings)
     from ecgpilot import audit
-
-    audit.open_audit(engine)  # the audit trail lives in the app's database
-    from ecgpilot.export import mssante
-
-    mssante.open_outbox(engine)  # so does the outbox of mails to send
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI):  # type: ignore[no-untyped-def]
@@ -143,7 +197,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
-        response: Response = await call_next(request)
+        try:
+            response: Response = await call_next(request)
+        except Exception as exc:  # noqa: BLE001 - answered here, so the 500 keeps the connection and these headers
+            response = _unexpected_response(request, exc)
+        if not request.url.path.startswith("/static/"):
+            try:   # export the audit head outside the database after any request that appended to it
+                audit.write_anchor(engine)
+            except Exception:  # noqa: BLE001 - never fails the answer; the next request tries again
+                import logging
+
+                logging.getLogger("ecgpilot.audit").exception("audit head could not be exported")
         response.headers["Content-Security-Policy"] = CSP
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["X-Content-Type-Options"] = "nosniff"
@@ -209,13 +273,44 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return handler
         app.add_exception_handler(exc_type, _make(status))
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> Response:
+    def _unexpected_response(request: Request, exc: Exception) -> Response:
+        """A storage fault said as such (full: 507, read-only or damaged: 503), anything else a plain 500."""
         import logging
 
-        logging.getLogger("ecgpilot.web").exception("unexpected error on %s %s", request.method, request.url.path)
+        from ecgpilot.store import health
+
+        fault = health.storage_fault(exc)
+        if fault is not None:
+            logging.getLogger("ecgpilot.web").error("storage fault on %s %s: %s", request.method, request.url.path, exc)
+            if _is_api(request):
+                return problem(fault.status, str(fault), request.url.path)
+            return _error_page(request, fault.status, str(fault), fault)
+        logging.getLogger("ecgpilot.web").error("unexpected error on %s %s", request.method, request.url.path,
+                                                exc_info=exc)
         msg = "unexpected server error; the details are in the server log."
         return problem(500, msg, request.url.path) if _is_api(request) else _error_page(request, 500, msg)
+
+    async def _storage_or_unexpected(request: Request, exc: Exception) -> Response:
+        return _unexpected_response(request, exc)
+
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from ecgpilot.store.health import StorageFault
+
+    app.add_exception_handler(StorageFault, _storage_or_unexpected)
+    app.add_exception_handler(DBAPIError, _storage_or_unexpected)
+    app.add_exception_handler(OSError, _storage_or_unexpected)
+
+    @app.exception_handler(StaleDataError)
+    async def _stale(request: Request, exc: StaleDataError) -> Response:
+        err = Conflict("the study was changed at the same time by another request; nothing of yours was saved. "
+                       "Reload it and apply your change again.",
+                       fr="L'ECG a été modifié au même moment par une autre action : votre modification n'a pas été "
+                          "enregistrée. Rechargez la page et refaites-la.")
+        if _is_api(request):
+            return problem(409, str(err), request.url.path)
+        return _error_page(request, 409, str(err), err)
 
     return app
 

@@ -333,19 +333,45 @@ def preview_draft(study: Study, user: User, changes: list[dict[str, Any]], new_s
     return draft
 
 
+DRAFT_ATTEMPTS = 30
+"""How many times :func:`update_draft` re-applies a change on top of concurrent ones before answering 409."""
+
+
 def update_draft(db: Session, user: User, study: Study, changes: list[dict[str, Any]],
-                 new_statements: list[str] = (), urgency: str | None = None) -> None:
+                 new_statements: list[str] = (), urgency: str | None = None, *,
+                 expected_version: int | None = None) -> None:
     """Apply the doctor's decisions: ``changes`` items ``{id, decision, text?}``; free-text
-    statements; the final urgency. Each change is logged with before/after (committed)."""
-    _require_editable(study, user)
-    draft = copy.deepcopy(study.draft)
-    events = _apply_changes(study, user, draft, changes, new_statements, urgency)
-    study.draft = draft
-    db.add_all(events)
-    if events:
-        audit_event(db, user, "change", f"study:{study.id}", input_sha256=study.file_sha256, outputs=draft,
-                    details={"changes": [{"what": e.action, "id": e.target} for e in events]})
-    db.commit()
+    statements; the final urgency. Each change is logged with before/after (committed).
+
+    Concurrent changes are never lost: the row's version is checked at commit
+    (:attr:`~ecgpilot.store.models.Study.row_version`); when another request changed the study in
+    between, the study is read again and these decisions are applied on top of it (up to
+    :data:`DRAFT_ATTEMPTS` times, then :class:`Conflict`). With ``expected_version`` (the version the
+    client saw) a study changed since is refused at once (:class:`Conflict`, HTTP 409)."""
+    from sqlalchemy.orm.exc import StaleDataError
+
+    for _attempt in range(DRAFT_ATTEMPTS):
+        _require_editable(study, user)
+        if expected_version is not None and study.row_version != expected_version:
+            raise Conflict(f"study {study.id} changed since version {expected_version} (now {study.row_version}); "
+                           "read it again and apply your change to the current draft.",
+                           fr="Cet ECG a été modifié entre-temps : rechargez la page et refaites votre modification.")
+        draft = copy.deepcopy(study.draft)
+        events = _apply_changes(study, user, draft, changes, new_statements, urgency)
+        study.draft = draft
+        db.add_all(events)
+        if events:
+            audit_event(db, user, "change", f"study:{study.id}", input_sha256=study.file_sha256, outputs=draft,
+                        details={"changes": [{"what": e.action, "id": e.target} for e in events]})
+        try:
+            db.commit()
+            return
+        except StaleDataError:   # another request changed the study first: ours again, on top of theirs
+            db.rollback()
+            db.refresh(study)
+    raise Conflict(f"study {study.id} is being changed by too many requests at once; nothing of this one was saved, "
+                   "retry it.", fr="Cet ECG est modifié par trop d'actions à la fois : votre modification n'a pas été "
+                                   "enregistrée, refaites-la.")
 
 
 def update_identity(db: Session, user: User, study: Study, fields: dict[str, str | None]) -> None:

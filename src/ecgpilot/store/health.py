@@ -1,0 +1,225 @@
+"""Storage faults that say what happened: full, read-only, damaged or empty database.
+
+* :func:`check_before_open` refuses, before SQLAlchemy creates anything, a SQLite file that is empty
+  (zero bytes: never re-initialised as a new instance), that is not a SQLite database, or that is
+  absent from a data folder which already held an instance (stored files, an exported audit head):
+  only an absent database in a fresh data folder makes a new instance.
+* :func:`integrity_problems` runs ``PRAGMA integrity_check`` (SQLite); at start and in ``ecgpilot check``.
+* :func:`storage_fault` tells a write failure from a full disk or a read-only store (SQLite's
+  ``SQLITE_FULL``/``SQLITE_READONLY``, ``ENOSPC``/``EDQUOT``/``EROFS``/``EACCES``) and gives the
+  :class:`StorageFault` to show: what happened, that nothing was lost, what to do, French and English.
+* :func:`probe_writable` tries a write (a SQLite write lock, a file in the data folder) at start, so a
+  read-only store is refused with a clear message instead of failing at the first login.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sqlite3
+from pathlib import Path
+
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
+
+from ecgpilot.errors import ConfigError
+
+__all__ = ["StorageFault", "StorageFull", "StorageReadOnly", "DatabaseDamaged", "storage_fault", "check_before_open",
+           "integrity_problems", "probe_writable", "sqlite_file"]
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+class StorageFault(ConfigError):
+    """A storage failure explained: ``str()`` in English, :meth:`message` in the user's language."""
+
+    status = 503
+    fr = ""
+
+    def __init__(self, message: str, *, fr: str) -> None:
+        super().__init__(message)
+        self.fr = fr
+
+    def message(self, lang: str = "fr") -> str:
+        return self.fr if lang == "fr" else str(self)
+
+
+class StorageFull(StorageFault):
+    """The disk (or the database's quota) is full: HTTP 507; the change was not made, nothing was lost."""
+
+    status = 507
+
+
+class StorageReadOnly(StorageFault):
+    """The data folder or the database cannot be written: HTTP 503; nothing is changed."""
+
+
+class DatabaseDamaged(StorageFault):
+    """The database file is damaged (``integrity_check`` fails, malformed image): HTTP 503."""
+
+
+def storage_full(what: str = "") -> StorageFull:
+    return StorageFull(
+        f"storage full: nothing was lost, the change was not made{f' ({what})' if what else ''}. Free space on the "
+        "server's disk (or ask the administrator), then retry.",
+        fr="Stockage plein : rien n'a été perdu, la modification n'a pas été faite. Libérez de l'espace sur le disque "
+           "du serveur (ou prévenez l'administrateur), puis réessayez.")
+
+
+def storage_read_only(what: str = "") -> StorageReadOnly:
+    return StorageReadOnly(
+        f"storage is read-only: nothing can be changed or recorded{f' ({what})' if what else ''}; nothing was lost. "
+        "The administrator must make the data folder writable again (disk remounted read-only, permissions), then retry.",
+        fr="Stockage en lecture seule : rien ne peut être modifié ni enregistré ; rien n'a été perdu. L'administrateur "
+           "doit rendre le dossier de données à nouveau inscriptible (disque remonté en lecture seule, droits), puis "
+           "réessayez.")
+
+
+def database_damaged(what: str = "") -> DatabaseDamaged:
+    return DatabaseDamaged(
+        f"the database file is damaged{f' ({what})' if what else ''}; nothing more is written to it. The "
+        "administrator must run 'ecgpilot check' and restore the last backup.",
+        fr="Le fichier de la base de données est endommagé : plus rien n'y est écrit. L'administrateur doit lancer "
+           "« ecgpilot check » et restaurer la dernière sauvegarde.")
+
+
+_FULL_ERRNO = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+_RO_ERRNO = {errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def storage_fault(exc: BaseException) -> StorageFault | None:
+    """The :class:`StorageFault` that ``exc`` (or its cause) is, else ``None``."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, StorageFault):
+            return cur
+        if isinstance(cur, DBAPIError) and cur.orig is not None:
+            cur = cur.orig
+            continue
+        if isinstance(cur, sqlite3.Error):
+            code = getattr(cur, "sqlite_errorcode", None)
+            msg = str(cur).lower()
+            if code == sqlite3.SQLITE_FULL or "database or disk is full" in msg:
+                return storage_full(str(cur))
+            if code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN) or "readonly database" in msg \
+                    or "unable to open database" in msg:
+                return storage_read_only(str(cur))
+            if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB) or "malformed" in msg or "not a database" in msg:
+                return database_damaged(str(cur))
+            if code == sqlite3.SQLITE_IOERR or "disk i/o error" in msg:
+                return storage_read_only(str(cur))
+        if isinstance(cur, OSError) and cur.errno is not None:
+            if cur.errno in _FULL_ERRNO:
+                return storage_full(cur.strerror or "")
+            if cur.errno in _RO_ERRNO:
+                return storage_read_only(cur.strerror or "")
+        if type(cur).__module__.startswith("psycopg"):
+            state = getattr(cur, "sqlstate", None) or ""
+            if state in ("53100", "53000"):   # disk_full, insufficient_resources
+                return storage_full(str(cur))
+            if state == "25006":   # read_only_sql_transaction (a standby)
+                return storage_read_only(str(cur))
+        cur = cur.__cause__ or cur.__context__
+    return None
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a ``sqlite:///`` URL (``None`` for other databases and in-memory ones)."""
+    if not url.startswith("sqlite:///") or url.startswith("sqlite:///:memory:") or "mode=memory" in url:
+        return None
+    return Path(url.removeprefix("sqlite:///").split("?", 1)[0])
+
+
+def _held_an_instance(data_dir: Path) -> list[str]:
+    """What in ``data_dir`` shows that an instance lived there (stored files, the exported audit head)."""
+    signs = []
+    files = data_dir / "files"
+    try:
+        if files.is_dir() and any(files.iterdir()):
+            signs.append(f"{files} (stored ECG files)")
+    except OSError:
+        pass
+    if (data_dir / "audit-head.json").exists():
+        signs.append(f"{data_dir / 'audit-head.json'} (the exported audit head)")
+    return signs
+
+
+def check_before_open(url: str, data_dir: Path) -> bool:
+    """Refuse to open a database that would silently become a new instance; ``True`` when a new one
+    will be created (absent file in a fresh data folder)."""
+    f = sqlite_file(url)
+    if f is None:
+        return False
+    if f.is_dir():
+        raise ConfigError(f"the database path {f} is a folder, not a SQLite file; give the database file.")
+    if not f.exists():
+        signs = _held_an_instance(Path(data_dir))
+        if signs and f.parent.resolve() == Path(data_dir).resolve():
+            raise ConfigError(
+                f"the database {f} is missing but this data folder already held an instance ({'; '.join(signs)}). "
+                "ecgpilot does not start a new, empty instance in its place: restore the database from the last backup "
+                "('ecgpilot backup restore'), or give the right --db / ECGPILOT_WEB_DATA.")
+        return True
+    try:
+        size = f.stat().st_size
+        with open(f, "rb") as fh:
+            head = fh.read(len(SQLITE_MAGIC))
+    except PermissionError:
+        raise storage_read_only(f"{f} cannot be read") from None
+    except OSError as exc:
+        raise ConfigError(f"the database {f} cannot be read ({exc.strerror}).") from None
+    if size == 0:
+        raise ConfigError(
+            f"the database {f} is an empty file (0 bytes): the instance's data is not in it. ecgpilot does not "
+            "re-initialise it as a new instance (that would hide the loss and create a new administrator). Restore "
+            "the database from the last backup ('ecgpilot backup restore'), or move the empty file aside if you "
+            "really want a new instance in this folder.")
+    if head != SQLITE_MAGIC:
+        raise database_damaged(f"{f} is not a SQLite database: its first bytes are not the SQLite header")
+    return False
+
+
+def integrity_problems(engine: Engine, *, quick: bool = False, limit: int = 20) -> list[str]:
+    """What ``PRAGMA integrity_check`` (or ``quick_check``) finds wrong in a SQLite database
+    (empty when sound, or for other databases, which check themselves)."""
+    if engine.dialect.name != "sqlite":
+        return []
+    pragma = "quick_check" if quick else "integrity_check"
+    try:
+        with engine.connect() as conn:
+            rows = [str(r[0]) for r in conn.execute(text(f"PRAGMA {pragma}({int(limit)})"))]
+    except DBAPIError as exc:
+        return [f"the database cannot be checked: {exc.orig}"]
+    return [] if rows == ["ok"] else rows
+
+
+def probe_writable(engine: Engine, data_dir: Path) -> None:
+    """Try a write to the database (SQLite: take and release its write lock) and to the data folder;
+    raise the :class:`StorageFault` (or :class:`ConfigError`) saying which cannot be written."""
+    probe = Path(data_dir) / ".write-probe"
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, b"ok")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        probe.unlink()
+    except OSError as exc:
+        fault = storage_fault(exc)
+        if fault is not None:
+            raise type(fault)(f"the data folder {data_dir} cannot be written ({exc.strerror}): {fault}", fr=fault.fr) from None
+        raise ConfigError(f"the data folder {data_dir} cannot be written ({exc.strerror}).") from None
+    if engine.dialect.name != "sqlite":
+        return
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.exec_driver_sql("ROLLBACK")
+    except DBAPIError as exc:
+        fault = storage_fault(exc)
+        if fault is not None:
+            raise type(fault)(f"the database cannot be written: {fault}", fr=fault.fr) from None
+        raise
