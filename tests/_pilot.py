@@ -24,8 +24,18 @@ def make_db(tmp_path: Path):  # noqa: ANN201
     return engine, factory
 
 
-def add_practices(db: Session, n: int, gps: int = 2, rpps: dict[tuple[int, int], str] | None = None) -> list[Practice]:
-    """``n`` practices "Cabinet 1…n", each with ``gps`` GPs (gp{i}-{j}@x.fr)."""
+def rpps(n: int) -> str:
+    """A valid RPPS (Luhn key computed here by hand) built from the number ``n``."""
+    first10 = f"1{n:09d}"
+    total = 0
+    for i, ch in enumerate(reversed(first10)):
+        d = int(ch) * (2 if i % 2 == 0 else 1)
+        total += d - 9 if d > 9 else d
+    return first10 + str((10 - total % 10) % 10)
+
+
+def add_practices(db: Session, n: int, gps: int = 2, with_rpps: bool = True) -> list[Practice]:
+    """``n`` practices "Cabinet 1…n", each with ``gps`` GPs (gp{i}-{j}@x.fr, RPPS :func:`rpps` (100 i + j))."""
     out = []
     for i in range(1, n + 1):
         p = Practice(name=f"Cabinet {i}")
@@ -33,7 +43,7 @@ def add_practices(db: Session, n: int, gps: int = 2, rpps: dict[tuple[int, int],
         db.flush()
         for j in range(gps):
             db.add(User(email=f"gp{i}-{j}@x.fr", name=f"Dr {i}{j}", role="gp", password_hash="x", practice_id=p.id,
-                        rpps=(rpps or {}).get((i, j))))
+                        rpps=rpps(100 * i + j) if with_rpps else None))
         out.append(p)
     db.flush()
     return out

@@ -153,7 +153,7 @@ def _cmd_analyse(args: argparse.Namespace) -> int:
         res = evaluate.evaluate(p, al, panel, rows, tariffs, n_gps=args.n_gps, uptake=args.uptake, seed=args.seed)
         res["registration"] = {"status": row.status, "registration_sha256": row.registration_sha256,
                                "allocation_sha256": row.allocation_sha256, "seed": row.seed}
-        labels = {pid: "P-" + audit.pseudonymise(f"practice:{pid}", key)[:16] for pid in al}
+        labels = {pid: service.practice_label(pid, key) for pid in al}
         written = evaluate.write_outputs(Path(args.out), res, p, al, panel, rows, tariffs, labels, st,
                                          res["registration"])
         audit.append(engine, actor_id=args.actor, actor_role="evaluator", action="export", target=f"pilot_protocol:{row.id}",

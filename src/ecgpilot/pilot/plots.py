@@ -67,7 +67,8 @@ def volume_by_arm(panel: pd.DataFrame, period_starts: Sequence[str] = ()) -> str
     ax.set_xticks(range(0, len(months), step), [months[i] for i in range(0, len(months), step)], rotation=45, ha="right")
     ax.set_ylabel("ECG / médecin / mois — per GP per month")
     ax.set_title("Volume d'ECG par bras — ECG volume by arm")
-    ax.legend(frameon=False)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(frameon=False)
     return _svg(fig)
 
 
@@ -79,10 +80,12 @@ def stepped_wedge_diagram(schedule: Mapping[Any, Sequence[bool]], labels: Mappin
     fig = _figure(6.0, max(2.0, 0.25 * len(rows) + 1.2))
     ax = fig.subplots()
     data = [[1 if on else 0 for on in schedule[r]] for r in rows]
-    ax.imshow(data, aspect="auto", cmap=ListedColormap(["#f2e6cc", ARM_COLOURS["ai_on"]]), vmin=0, vmax=1)
-    ax.set_yticks(range(len(rows)), [(labels or {}).get(r, str(r)) for r in rows], fontsize=7)
     n = len(data[0]) if data else 0
-    ax.set_xticks(range(n), [f"P{p}" for p in range(n)])
+    ax.pcolormesh(range(n + 1), range(len(rows) + 1), data, cmap=ListedColormap(["#f2e6cc", ARM_COLOURS["ai_on"]]),
+                  vmin=0, vmax=1, edgecolors="white", linewidth=0.5)   # vector cells (prints sharp)
+    ax.set_yticks([i + 0.5 for i in range(len(rows))], [(labels or {}).get(r, str(r)) for r in rows], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xticks([p + 0.5 for p in range(n)], [f"P{p}" for p in range(n)])
     ax.set_xlabel("période — period (bleu/blue = IA active / AI on)")
     ax.set_title("Plan en escalier — stepped-wedge schedule")
     return _svg(fig)
@@ -106,7 +109,8 @@ def indicator_forest(indicators: Mapping[str, Mapping[str, Any]], names: Sequenc
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
     ax.set_xlabel("proportion (IC 95 % Wilson — 95% Wilson CI)")
-    ax.legend(frameon=False, loc="lower right")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(frameon=False, loc="lower right")
     return _svg(fig)
 
 
@@ -136,12 +140,14 @@ def confusion_heatmap(pairs: Sequence[tuple[str, str]], levels: Sequence[str], t
     for a, r in pairs:
         if a in idx and r in idx:
             m[idx[a]][idx[r]] += 1
-    ax.imshow(m, cmap="Blues")
-    for i in range(len(levels)):
-        for j in range(len(levels)):
-            ax.text(j, i, str(m[i][j]), ha="center", va="center", fontsize=8)
-    ax.set_xticks(range(len(levels)), list(levels), rotation=45, ha="right")
-    ax.set_yticks(range(len(levels)), list(levels))
+    k = len(levels)
+    ax.pcolormesh(range(k + 1), range(k + 1), m, cmap="Blues", edgecolors="white", linewidth=0.5)
+    for i in range(k):
+        for j in range(k):
+            ax.text(j + 0.5, i + 0.5, str(m[i][j]), ha="center", va="center", fontsize=8)
+    ax.set_xticks([j + 0.5 for j in range(k)], list(levels), rotation=45, ha="right")
+    ax.set_yticks([i + 0.5 for i in range(k)], list(levels))
+    ax.invert_yaxis()
     ax.set_xlabel("référence — reference")
     ax.set_ylabel("IA — AI")
     ax.set_title(title)

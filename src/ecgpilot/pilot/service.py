@@ -22,13 +22,13 @@ from ecgpilot import audit
 from ecgpilot.errors import ConfigError, RecordError
 from ecgpilot.pilot import followup as fu
 from ecgpilot.pilot import protocol as proto
-from ecgpilot.pilot.volume import build_panel, doctor_key, parse_activity_csv
+from ecgpilot.pilot.volume import build_panel, doctor_key, parse_activity_csv, pseudonym
 from ecgpilot.store.models import OpinionRequest, Practice, Report, Study, User, utcnow
 from ecgpilot.store.pilot import PilotActivity, PilotAllocation, PilotFollowUp, PilotProtocol
 
 __all__ = ["Actor", "save_protocol", "load_protocol", "allocation_of", "randomise_practices", "register_protocol",
            "registered_protocols", "ai_on_for_practice", "import_activity", "save_followup", "due_followups",
-           "gp_key", "volume_panel", "study_rows", "practice_sizes"]
+           "gp_key", "volume_panel", "study_rows", "practice_sizes", "practice_label"]
 
 
 @dataclass(frozen=True)
@@ -245,7 +245,7 @@ def due_followups(db: Session, user: User, today: date | None = None, days: int 
 def gp_key(user: User, key: bytes) -> str:
     """A GP's pseudonym in the analysis: the keyed hash of the RPPS when known (so that the insurer's rows
     with the same RPPS join), else of the account id."""
-    return doctor_key(user.rpps, key) if user.rpps else "U-" + audit.pseudonymise(f"user:{user.id}", key)[:32]
+    return doctor_key(user.rpps, key) if user.rpps else pseudonym("U-", f"user:{user.id}", key)
 
 
 def volume_panel(db: Session, p: proto.Protocol, allocation: Mapping[int, int | None], key: bytes) -> pd.DataFrame:
@@ -287,8 +287,8 @@ def study_rows(db: Session, p: proto.Protocol, allocation: Mapping[int, int | No
         f = fups.get(s.id)
         uploader = users.get(s.uploaded_by)
         row: dict[str, Any] = {
-            "study": "S-" + audit.pseudonymise(f"study:{s.id}", key)[:24],
-            "practice": "P-" + audit.pseudonymise(f"practice:{s.practice_id}", key)[:16],
+            "study": pseudonym("S-", f"study:{s.id}", key),
+            "practice": practice_label(s.practice_id, key),
             "practice_id": s.practice_id,
             "gp": gp_key(uploader, key) if uploader else None,
             "arm": arm, "period": period, "month": f"{when.year:04d}-{when.month:02d}",
@@ -310,6 +310,11 @@ def study_rows(db: Session, p: proto.Protocol, allocation: Mapping[int, int | No
         row["signed_month"] = f"{signed.year:04d}-{signed.month:02d}" if signed else None
         out.append(row)
     return out
+
+
+def practice_label(practice_id: int, key: bytes) -> str:
+    """A practice's pseudonym in the analysis outputs."""
+    return pseudonym("P-", f"practice:{practice_id}", key)
 
 
 def _age_band(s: Study) -> str | None:

@@ -29,7 +29,7 @@ from ecgpilot.errors import ConfigError
 from ecgpilot.pilot.protocol import Protocol, ai_on, month_index, month_str, period_of
 
 __all__ = ["COLUMNS", "CCAM_ECG", "ActivityRow", "ActivityImportError", "parse_activity_csv", "doctor_key",
-           "rpps_is_valid", "build_panel", "MAX_ACTS"]
+           "rpps_is_valid", "build_panel", "MAX_ACTS", "pseudonym"]
 
 COLUMNS = ("doctor", "month", "ecg_acts", "ccam_code")
 CCAM_ECG = "DEQP003"
@@ -68,9 +68,14 @@ def rpps_is_valid(s: str) -> bool:
     return (10 - total % 10) % 10 == int(s[10])
 
 
+def pseudonym(prefix: str, value: str, key: bytes) -> str:
+    """``prefix`` + the keyed pseudonym of ``value`` (:func:`ecgpilot.audit.pseudonymise`, 16 hex characters)."""
+    return prefix + audit.pseudonymise(value, key).removeprefix("p:")
+
+
 def doctor_key(doctor: str, key: bytes) -> str:
-    """The stored pseudonym: an RPPS becomes its keyed hash (``R-`` + 32 hex); an insurer pseudonym is kept."""
-    return "R-" + audit.pseudonymise(doctor, key)[:32] if rpps_is_valid(doctor) else doctor
+    """The stored pseudonym: an RPPS becomes its keyed hash (``R-`` + 16 hex); an insurer pseudonym is kept."""
+    return pseudonym("R-", f"rpps:{doctor}", key) if rpps_is_valid(doctor) else doctor
 
 
 def parse_activity_csv(data: bytes | str, *, first_month: str | None = None, last_month: str | None = None) -> list[ActivityRow]:
