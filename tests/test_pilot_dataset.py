@@ -145,3 +145,9 @@ def test_cli_protocol_randomise_import_analyse(tmp_path, capsys, monkeypatch) ->
     assert any(e["details"].get("pilot") == "analysis_export" for e in audit.entries(engine, action="export"))
     assert _run(["pilot", "simulate", "--practices", "12", "--effect", "1.5", "--seed", "2"]) == 0
     assert "covered" in capsys.readouterr().out
+
+
+def test_cli_choices_match_the_library() -> None:
+    from ecgpilot.pilot import cli, costs
+
+    assert cli.DESIGN_CHOICES == proto.DESIGNS and cli.UPTAKE_CHOICES == tuple(costs.UPTAKE_SCENARIOS)

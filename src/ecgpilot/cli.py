@@ -355,6 +355,8 @@ def build_parser() -> argparse.ArgumentParser:
     for o in osub.choices.values():
         o.add_argument("--db", required=True, help="the app's database URL or SQLite file")
     p.set_defaults(func=_cmd_outbox)
+    from ecgpilot.pilot.cli import add_pilot_commands
+    add_pilot_commands(sub)
     return parser
 
 

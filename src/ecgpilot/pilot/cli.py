@@ -16,7 +16,11 @@ from typing import Any
 
 from ecgpilot.errors import ConfigError
 
-__all__ = ["add_pilot_commands", "pseudonym_key"]
+__all__ = ["add_pilot_commands", "pseudonym_key", "DESIGN_CHOICES", "UPTAKE_CHOICES"]
+
+# the same as protocol.DESIGNS and costs.UPTAKE_SCENARIOS (a test checks), so that building the parser stays light
+DESIGN_CHOICES = ("stepped_wedge", "parallel")
+UPTAKE_CHOICES = ("slow", "medium", "fast")
 
 
 def pseudonym_key(secret: str) -> bytes:
@@ -197,9 +201,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def add_pilot_commands(subparsers: Any) -> None:
-    """Add ``ecgpilot pilot …`` to the CLI's subparsers."""
-    from ecgpilot.pilot import costs
-    from ecgpilot.pilot.protocol import DESIGNS
+    """Add ``ecgpilot pilot …`` to the CLI's subparsers (imports nothing heavy: the commands import what they use)."""
 
     p = subparsers.add_parser("pilot", help="the pilot's evaluation: protocol, randomisation, activity, analysis")
     sub = p.add_subparsers(dest="pilot_command", required=True)
@@ -217,7 +219,7 @@ def add_pilot_commands(subparsers: Any) -> None:
     common(c)
     c.add_argument("--file", help="protocol JSON (keys of ecgpilot.pilot.protocol.Protocol)")
     c.add_argument("--name", default="pilot")
-    c.add_argument("--design", choices=DESIGNS, default="stepped_wedge")
+    c.add_argument("--design", choices=DESIGN_CHOICES, default="stepped_wedge")
     c.add_argument("--start-month", default="2027-01", help="YYYY-MM, first month of period 0")
     c.add_argument("--period-months", type=int, default=3)
     c.add_argument("--n-periods", type=int, default=5)
@@ -251,7 +253,7 @@ def add_pilot_commands(subparsers: Any) -> None:
     a.add_argument("--out", required=True)
     a.add_argument("--tariffs", help="tariff table JSON (pilot tariffs --write)")
     a.add_argument("--n-gps", type=int, default=50_000, help="GPs of the national roll-out (budget impact)")
-    a.add_argument("--uptake", choices=list(costs.UPTAKE_SCENARIOS), default="medium")
+    a.add_argument("--uptake", choices=UPTAKE_CHOICES, default="medium")
     a.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     a.set_defaults(func=_cmd_analyse)
 
