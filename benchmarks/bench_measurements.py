@@ -43,8 +43,17 @@ def ludb_dir() -> Path | None:
     return data / "ludb" / "data"
 
 
+AMPLITUDES = "header"
+
+
 def load_record(n: int, root: Path | None = None) -> ECGRecord:
-    """LUDB record ``n`` as an ECGRecord (WFDB physical mV × 1000 → µV)."""
+    """LUDB record ``n`` as an ECGRecord: WFDB physical mV × 1000 → µV with the header gains
+    (``AMPLITUDES = "header"``: every lead spans 1 mV), or the true amplitudes from the ADC values
+    (``"true"``, :func:`ecgpilot.datasets.ludb.read_ludb`)."""
+    if AMPLITUDES == "true":
+        from ecgpilot.datasets.ludb import read_ludb
+
+        return read_ludb(n)
     root = root or ludb_dir()
     rec = wfdb.rdrecord(str(root / str(n)))
     return ECGRecord(
@@ -313,13 +322,18 @@ def main() -> None:
     ap.add_argument("--no-paced", action="store_true", help="leave out the paced ECGs (as the CSE set does)")
     ap.add_argument("--worst", type=int, default=0, help="print the N worst records per measure")
     ap.add_argument("--muse", action="store_true", help="also compare with GE 12SL on the MUSE samples")
+    ap.add_argument("--amplitudes", choices=("header", "true"), default="header",
+                    help="LUDB amplitudes: the header gains (each lead 1 mV peak to peak) or the true ones")
     args = ap.parse_args()
+    global AMPLITUDES
+    AMPLITUDES = args.amplitudes
     if args.muse:
         compare_muse()
     records = _parse_range(args.records)
     if args.no_paced:
         records = [r for r in records if r not in paced_records()]
-    label = f"LUDB records {args.records}" + (" without paced ECGs" if args.no_paced else "")
+    label = (f"LUDB records {args.records}" + (" without paced ECGs" if args.no_paced else "")
+             + f", {args.amplitudes} amplitudes")
     res = evaluate(records, ours, args.rank)
     print_stats(f"ecgpilot on {label}", res)
     if args.worst:

@@ -159,3 +159,38 @@ def test_t_end_disagreeing_between_leads_is_not_reliable():
     m = measure_detail(x, 500.0, ("I", "II"), detect_beats(x, 500.0))[0]
     assert m["qt_ms"] is not None and m["qt_reliable"] is False
     assert 30 < m["t_end_spread_ms"] <= 90
+
+
+def test_boundaries_do_not_depend_on_one_lead_gain(shared_data):
+    """The boundaries are found on equalised leads: amplifying one precordial lead fourfold (a device
+    whose V3 is at another gain, or a large V3) leaves PR, QRS and QT as they are, and the
+    amplitudes (R in V3 of the lead matrix, via analyze) still follow the true signal."""
+    from ecgpilot.datasets.ludb import ludb_root, read_ludb
+
+    if ludb_root() is None:
+        pytest.skip("LUDB is not in the shared data")
+    import sys
+
+    mod = sys.modules["ecgpilot.signal.measure"]
+    for n in (1, 150):
+        rec = read_ludb(n)
+        k = rec.leads.index("V3")
+        louder = rec.signal.copy()
+        louder[k] *= 4.0
+        a, b = measure(rec), measure(dataclasses.replace(rec, signal=louder))
+        for key in ("pr_ms", "qrs_ms", "qt_ms"):
+            assert a[key] is not None and abs(a[key] - b[key]) <= 4, (n, key, a[key], b[key])
+    # without equalisation the same change moves at least one boundary (the test can fail)
+    moved = []
+    try:
+        mod.EQUALISE = False
+        for n in (1, 150):
+            rec = read_ludb(n)
+            k = rec.leads.index("V3")
+            louder = rec.signal.copy()
+            louder[k] *= 4.0
+            a, b = measure(rec), measure(dataclasses.replace(rec, signal=louder))
+            moved += [abs((a[key] or 0) - (b[key] or 0)) for key in ("pr_ms", "qrs_ms", "qt_ms")]
+    finally:
+        mod.EQUALISE = True
+    assert max(moved) > 4, moved

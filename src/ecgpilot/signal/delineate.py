@@ -64,6 +64,7 @@ P_ON_FRAC = 0.15
 P_OFF_FRAC = 0.20
 P_MIN_UV = 20.0
 P_MIN_CORR = 0.30
+P_MIN_CORR_V2 = 0.60  # LUDB 1-100: sinus P waves 0.79-0.99, fibrillatory/flutter "P" 0.42-0.44 (not legacy)
 P_SEARCH_MS = 330.0
 P_HALF_MS = 120.0
 SPIKE_RATIO = 5.0
@@ -353,7 +354,7 @@ def delineate(mb: MedianBeat, spike: int | None = None, legacy: bool = False) ->
             if P_FOOT_MS > 0:
                 on = _foot(pm_all, on, -1, int(round(P_FOOT_MS * ms)))
                 off = min(_foot(pm_all, off, 1, int(round(P_FOOT_MS * ms))), qrs_on)
-            if on > 0 and off > on and _p_repeats(mb, on, off):
+            if on > 0 and off > on and _p_repeats(mb, on, off, P_MIN_CORR if legacy else P_MIN_CORR_V2):
                 p_on, p_off = on, off
     return Boundaries(p_on=p_on, p_off=p_off, qrs_on=qrs_on, qrs_off=qrs_off, t_peak=t_peak, t_off=t_off,
                       qrs_found=qrs_found, lead_t_off=None if lead_t is None else tuple(lead_t))
@@ -482,8 +483,9 @@ def _trapezium_end(curve: NDArray[np.float64], peak: int, stop: int) -> int:
     return int(t[np.argmax(area)])
 
 
-def _p_repeats(mb: MedianBeat, on: int, off: int) -> bool:
-    """True when the beats' P segments correlate with the median P (a real, repeated P wave)."""
+def _p_repeats(mb: MedianBeat, on: int, off: int, min_corr: float = P_MIN_CORR) -> bool:
+    """True when the beats' P segments correlate with the median P (a real, repeated P wave):
+    median correlation at least ``min_corr``."""
     if mb.segments.shape[0] < 3:
         return True
     seg = mb.segments[:, :, on:off + 1]
@@ -492,4 +494,4 @@ def _p_repeats(mb: MedianBeat, on: int, off: int) -> bool:
     ref = ref - ref.mean(axis=1, keepdims=True)
     num = (seg * ref[None]).sum(axis=(1, 2))
     den = np.sqrt((seg * seg).sum(axis=(1, 2)) * (ref * ref).sum()) + 1e-12
-    return float(np.median(num / den)) >= P_MIN_CORR
+    return float(np.median(num / den)) >= min_corr
