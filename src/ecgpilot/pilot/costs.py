@@ -203,10 +203,10 @@ class BudgetInputs:
     AI price (tele-expertise, consultations, emergencies, stays) in each arm.
     """
 
-    n_gps: int = 50_000
+    n_gps: int = 50_000        # assumption: order of magnitude of the GPs in private practice in France
     uptake: tuple[float, ...] = UPTAKE_SCENARIOS["medium"]
-    ecg_per_gp_month: float = 10.0
-    effect_per_gp_month: float = 1.0
+    ecg_per_gp_month: float = 28 / 12   # ~28 ECGs per GP per year (CNAM's rationale for the pilot, Nov 2024)
+    effect_per_gp_month: float = 0.5   # placeholder: replaced by the measured effect
     downstream_per_ecg_on: float = 20.0
     downstream_per_ecg_off: float = 20.0
     extra: dict[str, Any] = field(default_factory=dict)
