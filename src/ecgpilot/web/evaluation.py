@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 from collections import Counter
 from typing import Any
 
@@ -26,14 +25,17 @@ __all__ = ["wilson", "proportion", "urgency_agreement", "quantiles", "indicators
 
 
 def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float] | None:
-    """Wilson score 95% interval of ``k`` successes out of ``n`` (``None`` when ``n == 0``)."""
+    """Wilson score 95% interval of ``k`` successes out of ``n`` (``None`` when ``n == 0``), by
+    :func:`scipy.stats.binomtest` (``proportion_ci(method="wilson")``); ``z`` is kept for callers and
+    must be the 95 % quantile."""
     if n <= 0:
         return None
-    p = k / n
-    den = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return max(0.0, centre - half), min(1.0, centre + half)
+    if abs(z - 1.959964) > 1e-3:
+        raise ValueError(f"wilson: only the 95 % interval is provided (z=1.96), got z={z!r}")
+    from scipy.stats import binomtest
+
+    ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=0.95, method="wilson")
+    return max(0.0, float(ci.low)), min(1.0, float(ci.high))
 
 
 def proportion(k: int, n: int) -> dict[str, Any]:
@@ -66,18 +68,15 @@ def urgency_agreement(pairs: list[tuple[str, str]]) -> dict[str, Any]:
 
 
 def quantiles(values: list[float], qs: tuple[float, ...] = (0.5, 0.9)) -> dict[str, float | None]:
-    """Linear-interpolated quantiles (numpy's default method) of ``values``; ``None`` when empty."""
-    xs = sorted(values)
-    out: dict[str, float | None] = {}
-    for q in qs:
-        key = f"p{int(round(q * 100))}"
-        if not xs:
-            out[key] = None
-            continue
-        pos = q * (len(xs) - 1)
-        lo, hi = math.floor(pos), math.ceil(pos)
-        out[key] = xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
-    return out
+    """Linear-interpolated quantiles (:func:`numpy.quantile`'s default method) of ``values``;
+    ``None`` when empty."""
+    import numpy as np
+
+    keys = [f"p{int(round(q * 100))}" for q in qs]
+    if not values:
+        return {k: None for k in keys}
+    got = np.quantile(np.asarray(values, dtype=np.float64), list(qs))
+    return {k: float(v) for k, v in zip(keys, got)}
 
 
 def _last_reports(db: Session) -> dict[int, Report]:
