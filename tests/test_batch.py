@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -163,3 +164,29 @@ def test_ray_engine_gives_the_same_rows(serial_rows: list[dict[str, Any]]) -> No
     finally:
         ray.shutdown()
     assert _same(rows) == _same(serial_rows)
+
+
+def test_a_worker_that_dies_becomes_error_rows() -> None:
+    """Worker processes killed mid-batch (SIGKILL, as the kernel's out-of-memory killer does) do not stop
+    the batch: the files they could not finish become error rows, the others keep their results."""
+    import multiprocessing
+    import signal
+
+    files = [str(data_file("ludb", "data", f"{n}.hea")) for n in range(1, 9)]
+    killed: list[int] = []
+
+    def kill_workers(row: dict[str, Any]) -> None:
+        if not killed:
+            for child in multiprocessing.active_children():
+                os.kill(child.pid, signal.SIGKILL)
+                killed.append(child.pid)
+
+    rows = batch.run_batch(files, jobs=2, on_row=kill_workers)
+    assert killed and [r["file"] for r in rows] == files
+    lost = [r for r in rows if not r["ok"]]
+    assert lost and sum(r["ok"] for r in rows) >= 1
+    for r in lost:
+        assert r["error_type"] == "BrokenProcessPool" and "stopped before returning a result" in r["error"]
+        assert r["sha256"] and len(r["sha256"]) == 64 and set(r) == set(batch.COLUMNS)
+    again = batch.run_batch(files[:2], jobs=2)       # a new pool works
+    assert all(r["ok"] for r in again)

@@ -240,8 +240,21 @@ def run_batch(paths: Sequence[str], *, use_ai: bool = True, lang: str = "fr", jo
         with ProcessPoolExecutor(max_workers=min(jobs, len(paths)), initializer=_worker_init) as pool:
             futures = {pool.submit(analyze_one, p, use_ai, lang): i for i, p in enumerate(paths)}
             for fut in as_completed(futures):
-                got(futures[fut], fut.result())
+                i = futures[fut]
+                try:
+                    row = fut.result()
+                except Exception as exc:  # noqa: BLE001 - a worker that died (killed, out of memory)
+                    row = _worker_lost(paths[i], lang, exc)
+                got(i, row)
     return [r for r in rows if r is not None]
+
+
+def _worker_lost(path: str, lang: str, exc: BaseException) -> dict[str, Any]:
+    """The error row of a file whose worker process or Ray task died before returning its row."""
+    row = _empty_row(path)
+    row.update(lang=lang, error_type=type(exc).__name__, sha256=_file_sha256(path),
+               error=f"the worker analysing this file stopped before returning a result: {exc or type(exc).__name__}")
+    return row
 
 
 def _run_ray(paths: list[str], use_ai: bool, lang: str, jobs: int, address: str | None,
@@ -264,7 +277,12 @@ def _run_ray(paths: list[str], use_ai: bool, lang: str, jobs: int, address: str 
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             for ref in done:
-                got(pending.pop(ref), ray.get(ref))
+                i = pending.pop(ref)
+                try:
+                    row = ray.get(ref)
+                except Exception as exc:  # noqa: BLE001 - a task whose worker died, or a lost node
+                    row = _worker_lost(paths[i], lang, exc)
+                got(i, row)
     finally:
         if started:
             ray.shutdown()
