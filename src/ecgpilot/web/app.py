@@ -223,6 +223,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(oidc_routes.router)
     app.include_router(care_api.router)
     app.include_router(care_pages.router)
+    from ecgpilot.web import pilot_routes
+    pilot_routes.install(app)   # the pilot's evaluation pages (ecgpilot.pilot)
 
     def _is_api(request: Request) -> bool:
         return request.url.path.startswith("/api/")
