@@ -190,3 +190,15 @@ def test_a_worker_that_dies_becomes_error_rows() -> None:
         assert r["sha256"] and len(r["sha256"]) == 64 and set(r) == set(batch.COLUMNS)
     again = batch.run_batch(files[:2], jobs=2)       # a new pool works
     assert all(r["ok"] for r in again)
+
+
+def test_a_folder_alone_is_a_batch(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    hea = data_file("ludb", "data", "21.hea")
+    for suffix in (".hea", ".dat"):
+        shutil.copy(hea.with_suffix(suffix), tmp_path / f"21{suffix}")
+    assert main(["analyze", str(tmp_path)]) == 2                       # a folder needs --out
+    assert "give --out RESULTS.parquet" in capsys.readouterr().err
+    out = tmp_path / "r.parquet"
+    assert main(["analyze", str(tmp_path), "--out", str(out), "--no-ai"]) == 0
+    rows = batch.read_parquet(out)
+    assert [r["name"] for r in rows] == ["21.hea"] and rows[0]["ok"] and rows[0]["model_version"] is None

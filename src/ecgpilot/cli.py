@@ -48,7 +48,8 @@ def _cmd_what(args: argparse.Namespace) -> int:
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
-    if args.out is not None or len(args.paths) > 1 or args.jobs != 1 or args.engine != "local":
+    if (args.out is not None or len(args.paths) > 1 or Path(args.paths[0]).is_dir() or args.jobs != 1
+            or args.engine != "local"):
         return _cmd_analyze_batch(args)
     from ecgpilot.analysis import analyze_file, format_text
     from ecgpilot.interpret import ai_labels, format_reading, interpret
