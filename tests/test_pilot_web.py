@@ -103,3 +103,30 @@ def test_followup_reminder_and_form(tmp_path) -> None:  # noqa: ANN001
         login(c, "e@x.fr")
         assert c.get("/pilot/followups").status_code == 403
     assert any(e["details"].get("pilot") == "followup" for e in audit.entries(app.state.engine, action="change"))
+
+
+def test_ai_allowed_for_follows_the_registered_allocation(tmp_path) -> None:  # noqa: ANN001
+    from starlette.requests import Request
+
+    from ecgpilot.pilot import protocol as proto
+    from ecgpilot.pilot import service
+    from ecgpilot.web.pilot_routes import ai_allowed_for
+
+    app = make_app(tmp_path, use_ai=True)
+    request = Request({"type": "http", "app": app, "headers": []})
+    actor = service.Actor("t", "admin")
+    with app.state.sessions() as db:
+        a = db.scalar(select(User).where(User.email == "a@x.fr"))
+        b = db.scalar(select(User).where(User.email == "b@x.fr"))
+        p = proto.Protocol(name="sw", start_month="2030-01", period_months=1, n_periods=3, baseline_months=0)
+        service.save_protocol(db, p, actor)
+        al = service.randomise_practices(db, "sw", 3, {a.practice_id: "x", b.practice_id: "x"}, actor)
+        service.register_protocol(db, "sw", actor, today=date(2029, 12, 1))
+        db.commit()
+    first_on = {pid: date(2030, 1 + c, 1) for pid, c in al.items()}
+    for u in (a, b):
+        assert ai_allowed_for(request, u, date(2029, 6, 1)) is True                    # before the pilot: instance
+        assert ai_allowed_for(request, u, first_on[u.practice_id] - timedelta(days=1)) is False  # control arm: off
+        assert ai_allowed_for(request, u, first_on[u.practice_id]) is True
+    audit.set_ai_enabled(app.state.engine, False, actor_id="t", actor_role="admin")     # the stop switch wins
+    assert ai_allowed_for(request, a, first_on[a.practice_id]) is False

@@ -20,7 +20,7 @@ from ecgpilot.store.models import User
 from ecgpilot.web.app import db_session, study_or_404
 from ecgpilot.web.pages import checked_form, page_user, render
 
-__all__ = ["router", "install", "TEXT", "pt"]
+__all__ = ["router", "install", "TEXT", "pt", "ai_allowed_for"]
 
 router = APIRouter(include_in_schema=False)
 
@@ -118,6 +118,21 @@ def install(app: FastAPI) -> None:
 
     env.globals["pilot_due"] = pilot_due
     app.include_router(router)
+
+
+def ai_allowed_for(request: Request, user: User, when: date | None = None) -> bool:
+    """Whether the AI reading runs for ``user``'s upload: the instance setting and stop switch
+    (:func:`ecgpilot.web.app.ai_allowed`) first, then the registered pilot protocol of the user's practice
+    (:func:`ecgpilot.pilot.service.ai_on_for_practice`: off in the control arm, on in the AI arm, no say
+    outside the pilot). Meant to replace ``ai_allowed(request)`` at the upload call sites."""
+    from ecgpilot.pilot.service import ai_on_for_practice
+    from ecgpilot.web.app import ai_allowed
+
+    if not ai_allowed(request):
+        return False
+    with request.app.state.sessions() as db:
+        on = ai_on_for_practice(db, user.practice_id, when or date.today())
+    return True if on is None else on
 
 
 def _actor(user: User) -> Any:
