@@ -85,3 +85,13 @@ def test_one_way_sensitivity_orders_by_swing() -> None:
     inp = costs.BudgetInputs(n_gps=1000, uptake=(0.1, 0.5), ecg_per_gp_month=10, effect_per_gp_month=2,
                              downstream_per_ecg_on=5, downstream_per_ecg_off=4)
     assert total == pytest.approx(sum(r["total_eur"] for r in costs.budget_impact(inp, T)))
+
+
+def test_icer_bootstrap_resamples_practices() -> None:
+    rows = [{"arm": a, "practice": f"P{k}", "new_diagnosis": (i % 4 == 0) == (a == "ai_on"), "tele_expertise": a == "ai_on"}
+            for k in range(12) for a in ("ai_on", "ai_off") for i in range(8 + k)]
+    r = costs.icer_bootstrap(rows, T, n_resamples=300, seed=2)
+    assert r["clusters"] == 12 and r["resampled_unit"] == "practice"
+    flat = costs.icer_bootstrap([{k: v for k, v in x.items() if k != "practice"} for x in rows], T, n_resamples=300, seed=2)
+    assert flat["clusters"] == len(rows)
+    assert r["delta_cost_per_ecg"] == pytest.approx(flat["delta_cost_per_ecg"]) and r["icer"] == pytest.approx(flat["icer"])

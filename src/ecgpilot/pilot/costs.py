@@ -153,44 +153,62 @@ def arm_costs(rows: Iterable[Mapping[str, Any]], tariffs: Tariffs) -> dict[str, 
 
 
 def icer_bootstrap(rows: Iterable[Mapping[str, Any]], tariffs: Tariffs, *, n_resamples: int = 2000,
-                   seed: int = 0) -> dict[str, Any]:
+                   seed: int = 0, cluster: str = "practice") -> dict[str, Any]:
     """ICER of AI on vs off: (mean cost per ECG on − off) / (new-diagnosis rate on − off), in € per additional
-    new diagnosis; percentile 95% bootstrap CIs (ECGs resampled within each arm, ``scipy.stats.bootstrap``).
-    ``replicates``: the (Δ effect, Δ cost) pairs for the cost-effect plane. The ICER's CI is only meaningful
-    when the Δ effect interval excludes 0 (``icer_ci_meaningful``)."""
-    rs = list(rows)
-    cost = {a: np.array([pathway_cost(r, tariffs) for r in rs if r["arm"] == a]) for a in ("ai_on", "ai_off")}
-    eff = {a: np.array([1.0 if r.get("new_diagnosis") else 0.0 for r in rs if r["arm"] == a]) for a in ("ai_on", "ai_off")}
-    for a in ("ai_on", "ai_off"):
-        if len(cost[a]) < 2:
-            raise ConfigError(f"arm {a} has {len(cost[a])} ECG(s); at least 2 per arm are needed for the ICER.")
+    new diagnosis, with percentile 95% bootstrap CIs (``scipy.stats.bootstrap``).
 
-    def stat(i_on: np.ndarray, i_off: np.ndarray) -> np.ndarray:
-        i_on, i_off = i_on.astype(int), i_off.astype(int)
-        dc = cost["ai_on"][i_on].mean() - cost["ai_off"][i_off].mean()
-        de = eff["ai_on"][i_on].mean() - eff["ai_off"][i_off].mean()
-        return np.array([de, dc])
+    The bootstrap resamples **clusters** (the row key ``cluster``, the practice: ECGs of a practice are not
+    independent, and in a stepped wedge a practice contributes to both arms), each with all its ECGs; rows
+    without that key are their own cluster. ``replicates``: the (Δ effect, Δ cost) pairs for the cost-effect
+    plane. The ICER's CI is only meaningful when the Δ effect interval excludes 0 (``icer_ci_meaningful``).
+    """
+    sums: dict[Any, list[float]] = {}   # cluster → [cost on, effect on, n on, cost off, effect off, n off]
+    for i, r in enumerate(rows):
+        if r.get("arm") not in ("ai_on", "ai_off"):
+            continue
+        k = r.get(cluster, ("row", i))
+        acc = sums.setdefault(k, [0.0] * 6)
+        j = 0 if r["arm"] == "ai_on" else 3
+        acc[j] += pathway_cost(r, tariffs)
+        acc[j + 1] += 1.0 if r.get("new_diagnosis") else 0.0
+        acc[j + 2] += 1.0
+    m = np.array(list(sums.values())).reshape(-1, 6)
+    for a, j in (("ai_on", 2), ("ai_off", 5)):
+        if m[:, j].sum() < 2:
+            raise ConfigError(f"arm {a} has {int(m[:, j].sum())} ECG(s); at least 2 per arm are needed for the ICER.")
+    if len(m) < 2:
+        raise ConfigError(f"{len(m)} cluster(s): the bootstrap needs at least 2.")
 
-    idx = (np.arange(len(cost["ai_on"]), dtype=float), np.arange(len(cost["ai_off"]), dtype=float))
-    res = stats.bootstrap(idx, stat, paired=False, vectorized=False, n_resamples=n_resamples,
-                          method="percentile", rng=seed)
-    de, dc = stat(*idx)
+    def stat(idx: np.ndarray, axis: int = -1) -> np.ndarray:
+        t = m[idx.astype(int)].sum(axis=-2)            # (..., 6)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            de = t[..., 1] / t[..., 2] - t[..., 4] / t[..., 5]
+            dc = t[..., 0] / t[..., 2] - t[..., 3] / t[..., 5]
+        return np.stack([de, dc])
+
+    idx = np.arange(len(m), dtype=float)
+    res = stats.bootstrap((idx,), stat, vectorized=True, n_resamples=n_resamples, method="percentile", rng=seed,
+                          batch=200)
+    de, dc = (float(v) for v in stat(idx))
     dist = res.bootstrap_distribution   # (2, n_resamples)
+    dist = dist[:, np.isfinite(dist).all(axis=0)]   # a resample without one arm has no difference
     with np.errstate(divide="ignore", invalid="ignore"):
         ratios = dist[1] / dist[0]
     finite = ratios[np.isfinite(ratios)]
-    e_lo, e_hi = float(res.confidence_interval.low[0]), float(res.confidence_interval.high[0])
+    e_lo, e_hi = (float(v) for v in np.percentile(dist[0], [2.5, 97.5]))
+    c_lo, c_hi = (float(v) for v in np.percentile(dist[1], [2.5, 97.5]))
     return {
-        "delta_cost_per_ecg": float(dc), "delta_cost_ci": [float(res.confidence_interval.low[1]), float(res.confidence_interval.high[1])],
-        "delta_effect": float(de), "delta_effect_ci": [e_lo, e_hi],
-        "icer": float(dc / de) if de != 0 else None,
+        "delta_cost_per_ecg": dc, "delta_cost_ci": [c_lo, c_hi],
+        "delta_effect": de, "delta_effect_ci": [e_lo, e_hi],
+        "icer": dc / de if de != 0 else None,
         "icer_ci": [float(np.percentile(finite, 2.5)), float(np.percentile(finite, 97.5))] if len(finite) else None,
         "icer_ci_meaningful": bool(e_lo > 0 or e_hi < 0),
         "quadrants": {"more_effective_more_costly": float(np.mean((dist[0] > 0) & (dist[1] > 0))),
                       "more_effective_less_costly": float(np.mean((dist[0] > 0) & (dist[1] <= 0))),
                       "less_effective_more_costly": float(np.mean((dist[0] <= 0) & (dist[1] > 0))),
                       "less_effective_less_costly": float(np.mean((dist[0] <= 0) & (dist[1] <= 0)))},
-        "replicates": dist.T.tolist(), "n_resamples": n_resamples, "seed": seed,
+        "replicates": dist.T.tolist(), "n_resamples": n_resamples, "seed": seed, "clusters": int(len(m)),
+        "resampled_unit": cluster,
     }
 
 

@@ -261,55 +261,78 @@ def volume_panel(db: Session, p: proto.Protocol, allocation: Mapping[int, int | 
 
 def study_rows(db: Session, p: proto.Protocol, allocation: Mapping[int, int | None], key: bytes) -> list[dict[str, Any]]:
     """One pseudonymised row per signed study of an allocated practice, from the start of the pilot: arm,
-    month, AI and doctor urgency, decisions on the AI proposal, tele-expertise, over-read urgency, follow-up."""
-    reports: dict[int, Report] = {}
-    for rep in db.scalars(select(Report).order_by(Report.study_id, Report.version)):
-        reports[rep.study_id] = rep
-    first_signed = dict(db.execute(select(Report.study_id, func.min(Report.signed_at)).group_by(Report.study_id)).all())
-    ops: dict[int, OpinionRequest] = {}
-    for o in db.scalars(select(OpinionRequest).where(OpinionRequest.status != "cancelled").order_by(OpinionRequest.id)):
-        ops.setdefault(o.study_id, o)
-    fups = {f.study_id: f for f in db.scalars(select(PilotFollowUp))}
-    users = {u.id: u for u in db.scalars(select(User))}
+    month, AI and doctor urgency, decisions on the AI proposal, tele-expertise, over-read urgency, follow-up.
+    Reads only the columns it needs (JSON paths for the device and the report's urgency and decisions), so it
+    scales to a national pilot."""
+    practices = list(allocation)
+    device = Study.analysis[("record", "source", "device")].as_string()
+    studies = db.execute(select(Study.id, Study.practice_id, Study.uploaded_by, Study.recorded_at, Study.created_at,
+                                Study.sex, Study.age_years, Study.birth_date, Study.model_version, Study.rules_version,
+                                Study.ai_urgency, device.label("device"))
+                         .where(Study.practice_id.in_(practices)).order_by(Study.id)).all()
+    last: dict[int, tuple[str | None, Any]] = {}
+    first_signed: dict[int, datetime] = {}
+    q = (select(Report.study_id, Report.signed_at, Report.content[("urgency",)].as_string(), Report.content[("decisions",)])
+         .join(Study, Study.id == Report.study_id).where(Study.practice_id.in_(practices))
+         .order_by(Report.study_id, Report.version))
+    for sid, signed_at, urgency, decisions in db.execute(q):
+        last[sid] = (urgency, decisions)
+        first_signed.setdefault(sid, signed_at)
+    ops: dict[int, tuple[Any, Any, str | None]] = {}
+    for sid, req, ans, urg in db.execute(select(OpinionRequest.study_id, OpinionRequest.requested_at,
+                                                OpinionRequest.answered_at, OpinionRequest.urgency)
+                                         .where(OpinionRequest.status != "cancelled").order_by(OpinionRequest.id)):
+        ops.setdefault(sid, (req, ans, urg))
+    fcols = ("referred", "referral_kind", "emergency", "hospitalised", "diagnosis", "new_diagnosis", "treatment_changed")
+    fups = {r[0]: r[1:] for r in db.execute(select(PilotFollowUp.study_id, PilotFollowUp.seen_on,
+                                                   *[getattr(PilotFollowUp, c) for c in fcols]))}
+    rpps = dict(db.execute(select(User.id, User.rpps)).all())
+    gp_keys: dict[int, str] = {}
+    labels = {pid: practice_label(pid, key) for pid in practices}
     out = []
-    q = select(Study).where(Study.practice_id.in_(list(allocation)), Study.id.in_(list(reports))).order_by(Study.id)
-    for s in db.scalars(q):
+    for s in studies:
+        if s.id not in last:
+            continue
         when = s.recorded_at or s.created_at
-        arm = proto.arm_of(p, allocation, s.practice_id, when.date())
         period = proto.period_of(p, when.date())
         if period is None or period < 0:
             continue
-        content = reports[s.id].content or {}
-        ai_dec = [d.get("decision") for d in content.get("decisions") or [] if d.get("origin") == "ai"]
+        urgency, decisions = last[s.id]
+        ai_dec = [d.get("decision") for d in decisions or [] if isinstance(d, dict) and d.get("origin") == "ai"]
         decision = None if not ai_dec else ("accepted" if all(d == "confirmed" for d in ai_dec) else
                                              "rejected" if all(d == "rejected" for d in ai_dec) else "modified")
         o = ops.get(s.id)
         f = fups.get(s.id)
-        uploader = users.get(s.uploaded_by)
+        if s.uploaded_by not in gp_keys:
+            r = rpps.get(s.uploaded_by)
+            gp_keys[s.uploaded_by] = doctor_key(r, key) if r else pseudonym("U-", f"user:{s.uploaded_by}", key)
         row: dict[str, Any] = {
-            "study": pseudonym("S-", f"study:{s.id}", key),
-            "practice": practice_label(s.practice_id, key),
-            "practice_id": s.practice_id,
-            "gp": gp_key(uploader, key) if uploader else None,
-            "arm": arm, "period": period, "month": f"{when.year:04d}-{when.month:02d}",
-            "sex": s.sex, "age_band": _age_band(s),
-            "device": ((s.analysis or {}).get("source") or {}).get("device") if isinstance(s.analysis, dict) else None,
-            "model_version": s.model_version, "rules_version": s.rules_version,
-            "ai_urgency": s.ai_urgency, "doctor_urgency": content.get("urgency") if isinstance(content.get("urgency"), str) else None,
-            "decision": decision,
+            "study": pseudonym("S-", f"study:{s.id}", key), "practice": labels[s.practice_id],
+            "practice_id": s.practice_id, "gp": gp_keys[s.uploaded_by],
+            "arm": proto.arm_of(p, allocation, s.practice_id, when.date()), "period": period,
+            "month": f"{when.year:04d}-{when.month:02d}", "sex": s.sex, "age_band": _age_band(s.age_years, s.birth_date, when),
+            "device": s.device, "model_version": s.model_version, "rules_version": s.rules_version,
+            "ai_urgency": s.ai_urgency, "doctor_urgency": urgency, "decision": decision,
             "tele_expertise": o is not None,
-            "te_turnaround_h": (o.turnaround_s / 3600) if o is not None and o.turnaround_s is not None else None,
-            "overread_urgency": o.urgency if o is not None else None,
+            "te_turnaround_h": _hours(o[0], o[1]) if o is not None and o[1] is not None else None,
+            "overread_urgency": o[2] if o is not None else None,
             "followed_up": f is not None,
         }
-        for k in ("referred", "referral_kind", "emergency", "hospitalised", "diagnosis", "new_diagnosis", "treatment_changed"):
-            row[k] = getattr(f, k) if f is not None else None
+        for i, c in enumerate(fcols):
+            row[c] = f[1 + i] if f is not None else None
+        seen_on = f[0] if f is not None else None
+        row["days_to_cardiology"] = (seen_on - when.date()).days if seen_on else None
+        row["seen_by_cardiologist"] = bool(seen_on)
         signed = first_signed.get(s.id)
-        row["days_to_cardiology"] = ((f.seen_on - when.date()).days if f is not None and f.seen_on else None)
-        row["seen_by_cardiologist"] = bool(f is not None and f.seen_on)
         row["signed_month"] = f"{signed.year:04d}-{signed.month:02d}" if signed else None
         out.append(row)
     return out
+
+
+def _hours(a: datetime, b: datetime) -> float:
+    if (a.tzinfo is None) != (b.tzinfo is None):
+        a, b = a.replace(tzinfo=None), b.replace(tzinfo=None)
+    return (b - a).total_seconds() / 3600
 
 
 def practice_label(practice_id: int, key: bytes) -> str:
@@ -317,11 +340,9 @@ def practice_label(practice_id: int, key: bytes) -> str:
     return pseudonym("P-", f"practice:{practice_id}", key)
 
 
-def _age_band(s: Study) -> str | None:
-    age = s.age_years
-    if age is None and s.birth_date is not None:
-        ref = (s.recorded_at or s.created_at).date()
-        age = (ref - s.birth_date).days / 365.25
+def _age_band(age: float | None, birth: date | None, when: datetime) -> str | None:
+    if age is None and birth is not None:
+        age = (when.date() - birth).days / 365.25
     if age is None:
         return None
     for hi, band in ((40, "<40"), (60, "40-59"), (75, "60-74")):
