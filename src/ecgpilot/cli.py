@@ -10,6 +10,7 @@ import json
 import sys
 from pathlib import Path
 
+from ecgpilot import __version__
 from ecgpilot.errors import ECGPilotError
 
 __all__ = ["main"]
@@ -230,7 +231,7 @@ def _cmd_outbox(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ecgpilot", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"ecgpilot {_version()}")
+    parser.add_argument("--version", action="version", version=f"ecgpilot {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("what", help="identify a file's format and contents")
@@ -365,16 +366,6 @@ def _positive_int(text: str) -> int:
     if not text.strip().isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
     return int(text)
-
-
-def _version() -> str:
-    """The installed distribution's version (``0.0.0+src`` from a source tree that is not installed)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("ecgpilot")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "0.0.0+src"
 
 
 def main(argv: list[str] | None = None) -> int:
