@@ -29,8 +29,9 @@ from ecgpilot.store.pilot import PilotFollowUp, ensure_pilot_schema
 KEY = b"b" * 32
 
 
-def build(path: Path, gps: int, months: int, per_month: float, seed: int = 0) -> tuple[proto.Protocol, dict, int]:
-    engine, factory = open_database(f"sqlite:///{path}")
+def build(url: str, gps: int, months: int, per_month: float, seed: int = 0) -> tuple[proto.Protocol, dict, int]:
+    """Fill the (empty) database at ``url``; returns the protocol, the allocation and the number of studies."""
+    engine, factory = open_database(url)
     migrate(engine)
     audit.open_audit(engine)
     ensure_pilot_schema(engine)
@@ -88,12 +89,14 @@ def main() -> None:
     ap.add_argument("--months", type=int, default=24)
     ap.add_argument("--per-month", type=float, default=12.5)
     ap.add_argument("--resamples", type=int, default=2000)
+    ap.add_argument("--db-url", help="an empty database (e.g. postgresql+psycopg://…); default: SQLite in a temp folder")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
+        url = a.db_url or f"sqlite:///{Path(tmp) / 'b.db'}"
         t0 = time.perf_counter()
-        p, al, n = build(Path(tmp) / "b.db", a.gps, a.months, a.per_month)
+        p, al, n = build(url, a.gps, a.months, a.per_month)
         t_build = time.perf_counter() - t0
-        engine, factory = open_database(f"sqlite:///{Path(tmp) / 'b.db'}")
+        engine, factory = open_database(url)
         times = {}
         with factory() as db:
             _, row = service.load_protocol(db, "bench")
@@ -112,7 +115,7 @@ def main() -> None:
         evaluate.write_outputs(Path(tmp) / "out", res, p, al, panel, rows, evaluate.costs.DEFAULT_TARIFFS, labels, st, {})
         times["write_outputs_s"] = time.perf_counter() - t
         times["total_s"] = sum(times.values())
-        out = {"gps": a.gps, "months": a.months, "studies": n, "gp_months": len(panel), "build_db_s": round(t_build, 1),
+        out = {"database": engine.dialect.name, "gps": a.gps, "months": a.months, "studies": n, "gp_months": len(panel), "build_db_s": round(t_build, 1),
                **{k: round(v, 2) for k, v in times.items()},
                "effect": round(res["primary"]["lmm"]["estimate"], 3),
                "ci": [round(res["primary"]["lmm"]["ci_low"], 3), round(res["primary"]["lmm"]["ci_high"], 3)]}
