@@ -117,3 +117,49 @@ def test_version_and_python_dash_m() -> None:
     proc = subprocess.run([sys.executable, "-m", "ecgpilot", "what", "--help"], capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 0 and proc.stdout.startswith("usage: ecgpilot what")
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _requirement_name(req: str) -> str:
+    import re
+
+    return re.split(r"[\[<>=!~; ]", req.strip(), maxsplit=1)[0].lower().replace("_", "-").replace(".", "-")
+
+
+def test_serving_install_has_no_torch_and_ci_installs_the_extras() -> None:
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    extras = project["optional-dependencies"]
+    serving = {_requirement_name(r) for r in project["dependencies"] + extras["web"]}
+    assert not serving & {"torch", "onnx", "scikit-learn", "pytest", "pyarrow", "ray"}
+    assert "torch" in {_requirement_name(r) for r in extras["train"]}
+    assert {"pyarrow"} <= {_requirement_name(r) for r in extras["batch"]}
+    assert {"ray", "pyarrow"} <= {_requirement_name(r) for r in extras["scale"]}
+    run = (ROOT / "scripts" / "run").read_text(encoding="utf-8")
+    assert "bash scripts/setup web\n" in run
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "bash scripts/setup web,train,test,batch,scale" in ci
+    assert project["license"] == "Apache-2.0" and project["license-files"] == ["LICENSE"]
+    assert "Apache License" in (ROOT / "LICENSE").read_text(encoding="utf-8")[:200]
+
+
+def test_constraints_pin_every_dependency_of_every_extra() -> None:
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    pinned = {}
+    for line in (ROOT / "constraints.txt").read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            assert version and "+" not in version, f"constraints.txt: {line!r} is not NAME==VERSION"
+            pinned[_requirement_name(name)] = version
+    wanted = {_requirement_name(r) for r in project["dependencies"]}
+    for reqs in project["optional-dependencies"].values():
+        wanted |= {_requirement_name(r) for r in reqs}
+    assert wanted - set(pinned) == set(), "add them with the command in constraints.txt's header"
+    assert "ecgpilot" not in pinned
+    setup = (ROOT / "scripts" / "setup").read_text(encoding="utf-8")
+    assert "-c constraints.txt" in setup
