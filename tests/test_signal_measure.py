@@ -162,35 +162,34 @@ def test_t_end_disagreeing_between_leads_is_not_reliable():
 
 
 def test_boundaries_do_not_depend_on_one_lead_gain(shared_data):
-    """The boundaries are found on equalised leads: amplifying one precordial lead fourfold (a device
-    whose V3 is at another gain, or a large V3) leaves PR, QRS and QT as they are, and the
-    amplitudes (R in V3 of the lead matrix, via analyze) still follow the true signal."""
+    """The boundaries are found on equalised leads: one lead at four times its gain (a device or
+    an electrode at another gain, a very large V3) moves PR, QRS and QT by a few ms at most;
+    without the equalisation the same change moves a boundary by 18 ms on these records (the
+    T end by ~130 ms on LUDB 60), so this can fail."""
+    import sys
+
     from ecgpilot.datasets.ludb import ludb_root, read_ludb
 
     if ludb_root() is None:
         pytest.skip("LUDB is not in the shared data")
-    import sys
-
     mod = sys.modules["ecgpilot.signal.measure"]
-    for n in (1, 150):
-        rec = read_ludb(n)
-        k = rec.leads.index("V3")
-        louder = rec.signal.copy()
-        louder[k] *= 4.0
-        a, b = measure(rec), measure(dataclasses.replace(rec, signal=louder))
-        for key in ("pr_ms", "qrs_ms", "qt_ms"):
-            assert a[key] is not None and abs(a[key] - b[key]) <= 4, (n, key, a[key], b[key])
-    # without equalisation the same change moves at least one boundary (the test can fail)
-    moved = []
+
+    def largest_move() -> float:
+        moves = []
+        for n in (1, 2, 150):
+            rec = read_ludb(n)
+            a = measure(rec)
+            assert all(a[k] is not None for k in ("pr_ms", "qrs_ms", "qt_ms")), (n, a)
+            for lead in ("V3", "aVL", "III"):
+                louder = rec.signal.copy()
+                louder[rec.leads.index(lead)] *= 4.0
+                b = measure(dataclasses.replace(rec, signal=louder))
+                moves += [abs((a[k] or 0) - (b[k] or 0)) for k in ("pr_ms", "qrs_ms", "qt_ms")]
+        return max(moves)
+
+    assert largest_move() <= 6
     try:
         mod.EQUALISE = False
-        for n in (1, 150):
-            rec = read_ludb(n)
-            k = rec.leads.index("V3")
-            louder = rec.signal.copy()
-            louder[k] *= 4.0
-            a, b = measure(rec), measure(dataclasses.replace(rec, signal=louder))
-            moved += [abs((a[key] or 0) - (b[key] or 0)) for key in ("pr_ms", "qrs_ms", "qt_ms")]
+        assert largest_move() > 12
     finally:
         mod.EQUALISE = True
-    assert max(moved) > 4, moved
