@@ -112,3 +112,17 @@ def test_panel_hand_counted() -> None:
     assert df.loc[("g2", "2027-01"), ["n_ecg", "source"]].tolist() == [6, "insurer"]
     assert df.loc[("g2", "2027-02"), ["n_ecg", "ai_on"]].tolist() == [1, 0]
     assert len(df) == 5 + 3
+
+
+def test_practice_funnel_by_hand() -> None:
+    import pandas as pd
+
+    from ecgpilot.pilot.volume import practice_funnel
+
+    rows = [{"practice": 1, "period": 0, "n_ecg": 10}] * 4 + [{"practice": 2, "period": 1, "n_ecg": 30}] * 4 \
+        + [{"practice": 3, "period": 1, "n_ecg": 20}] * 100 + [{"practice": 3, "period": -1, "n_ecg": 99}]
+    f = {x["practice"]: x for x in practice_funnel(pd.DataFrame(rows))}
+    lam = (40 + 120 + 2000) / 108                                     # baseline month left out
+    assert f[1]["centre"] == pytest.approx(lam) and f[1]["n"] == 4 and f[3]["n"] == 100
+    assert f[1]["hi95"] == pytest.approx(lam + 1.96 * (lam / 4) ** 0.5)
+    assert [f[k]["outside"] for k in (1, 2, 3)] == [True, True, False]   # 10 and 30 are > 3.09·√(20/4) ≈ 6.9 from 20

@@ -16,6 +16,7 @@ import pandas as pd
 from ecgpilot.errors import ConfigError
 from ecgpilot.pilot import analysis, costs, dataset, followup, plots
 from ecgpilot.pilot import protocol as proto
+from ecgpilot.pilot.volume import practice_funnel
 
 __all__ = ["evaluate", "write_outputs"]
 
@@ -47,6 +48,7 @@ def evaluate(p: proto.Protocol, allocation: Mapping[int, int | None], panel: pd.
     res: dict[str, Any] = {"protocol": p.to_dict(), "protocol_sha256": proto.protocol_sha256(p),
                            "n_gp_months": int(len(panel)), "n_studies": len(rows)}
     res["primary"] = _primary(p, panel) if len(panel) else {"error": "no GP-month in the panel"}
+    res["funnel"] = practice_funnel(panel) if len(panel) else []
     ind = followup.arm_indicators(rows)
     res["indicators"] = {a: {k: (v.to_dict() if hasattr(v, "to_dict") else v) for k, v in d.items()} for a, d in ind.items()}
     on = [r for r in rows if r["arm"] == "ai_on"]
@@ -151,7 +153,9 @@ def write_outputs(out: Path, res: Mapping[str, Any], p: proto.Protocol, allocati
                 "confusion_overread.svg": lambda: plots.confusion_heatmap(
                     [(r.get("ai_urgency"), r.get("overread_urgency")) for r in rows if r.get("arm") == "ai_on"],
                     followup.URGENCY_LEVELS, "Urgence IA vs relecture — AI urgency vs over-read"),
-                "tornado.svg": lambda: plots.tornado(res["sensitivity"])}
+                "tornado.svg": lambda: plots.tornado(res["sensitivity"]),
+                "funnel_practices.svg": lambda: plots.funnel(
+                    [{**f, "practice": labels.get(int(f["practice"]), str(f["practice"]))} for f in res["funnel"]])}
         if "icer" in res:
             figs["cost_effect_plane.svg"] = lambda: plots.cost_effect_plane(
                 res["icer"]["replicates"], (res["icer"]["delta_effect"], res["icer"]["delta_cost_per_ecg"]))

@@ -16,7 +16,7 @@ import pandas as pd
 
 from ecgpilot.errors import ConfigError
 
-__all__ = ["available", "volume_by_arm", "stepped_wedge_diagram", "indicator_forest", "p_chart_plot",
+__all__ = ["available", "funnel", "volume_by_arm", "stepped_wedge_diagram", "indicator_forest", "p_chart_plot",
            "confusion_heatmap", "cost_effect_plane", "tornado"]
 
 ARM_COLOURS = {"ai_on": "#1f6feb", "ai_off": "#9a6700"}
@@ -73,10 +73,10 @@ def volume_by_arm(panel: pd.DataFrame, period_starts: Sequence[str] = ()) -> str
 
 
 def stepped_wedge_diagram(schedule: Mapping[Any, Sequence[bool]], labels: Mapping[Any, str] | None = None) -> str:
-    """Practices (rows) × periods (columns): filled = AI on."""
+    """Practices (rows, earliest switch on top) × periods (columns): filled = AI on."""
     from matplotlib.colors import ListedColormap
 
-    rows = list(schedule)
+    rows = sorted(schedule, key=lambda r: (-sum(bool(x) for x in schedule[r]), str(r)))
     fig = _figure(6.0, max(2.0, 0.25 * len(rows) + 1.2))
     ax = fig.subplots()
     data = [[1 if on else 0 for on in schedule[r]] for r in rows]
@@ -172,15 +172,39 @@ def cost_effect_plane(replicates: Sequence[Sequence[float]], point: tuple[float,
 
 def tornado(rows: Sequence[Mapping[str, Any]], unit: str = "€") -> str:
     """One-way sensitivity (:func:`ecgpilot.pilot.costs.one_way_sensitivity` rows, widest swing on top)."""
-    fig = _figure(7.0, 0.45 * len(rows) + 1.5)
+    fig = _figure(7.5, 0.45 * len(rows) + 1.5)
     ax = fig.subplots()
     base = rows[0]["base"] if rows else 0.0
+    big = max([abs(r["at_low"]) for r in rows] + [abs(r["at_high"]) for r in rows] + [1.0]) >= 1e6
+    k, unit = (1e6, f"M{unit}") if big else (1.0, unit)
     for i, r in enumerate(rows):
-        lo, hi = sorted((r["at_low"], r["at_high"]))
+        lo, hi = sorted((r["at_low"] / k, r["at_high"] / k))
         ax.barh(i, hi - lo, left=lo, color="#1f6feb", alpha=0.7)
-    ax.axvline(base, color="#c00", lw=1)
-    ax.set_yticks(range(len(rows)), [f"{r['parameter']} [{r['low_value']:g}–{r['high_value']:g}]" for r in rows])
+    ax.axvline(base / k, color="#c00", lw=1)
+    ax.set_yticks(range(len(rows)), [f"{r['parameter']} [{r['low_value']:.3g} – {r['high_value']:.3g}]" for r in rows])
     ax.invert_yaxis()
     ax.set_xlabel(f"impact budgétaire total — total budget impact ({unit})")
     ax.set_title("Analyse de sensibilité — one-way sensitivity")
+    return _svg(fig)
+
+
+def funnel(points: Sequence[Mapping[str, Any]]) -> str:
+    """Practices' mean ECGs per GP-month against their GP-months, with the 95 % and 99.8 % Poisson limits
+    (:func:`ecgpilot.pilot.volume.practice_funnel`); practices outside the 99.8 % limits in red."""
+    import numpy as np
+
+    fig = _figure(6.0, 4.5)
+    ax = fig.subplots()
+    if points:
+        lam = points[0]["centre"]
+        ns = np.linspace(max(1, min(p["n"] for p in points) * 0.8), max(p["n"] for p in points) * 1.1, 100)
+        for zz, ls in ((1.96, "--"), (3.09, ":")):
+            ax.plot(ns, lam + zz * np.sqrt(lam / ns), color="#888", ls=ls, lw=0.8)
+            ax.plot(ns, lam - zz * np.sqrt(lam / ns), color="#888", ls=ls, lw=0.8)
+        ax.axhline(lam, color="#444", lw=0.8)
+        ax.scatter([p["n"] for p in points], [p["mean"] for p in points], s=14,
+                   c=["#c00" if p["outside"] else "#1f6feb" for p in points])
+    ax.set_xlabel("mois-médecin du cabinet — practice GP-months")
+    ax.set_ylabel("ECG / médecin / mois — per GP per month")
+    ax.set_title("Entonnoir des cabinets — funnel plot of practices")
     return _svg(fig)

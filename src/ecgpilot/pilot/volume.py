@@ -29,7 +29,7 @@ from ecgpilot.errors import ConfigError
 from ecgpilot.pilot.protocol import Protocol, ai_on, month_index, month_str, period_of
 
 __all__ = ["COLUMNS", "CCAM_ECG", "ActivityRow", "ActivityImportError", "parse_activity_csv", "doctor_key",
-           "rpps_is_valid", "build_panel", "MAX_ACTS", "pseudonym"]
+           "rpps_is_valid", "build_panel", "MAX_ACTS", "pseudonym", "practice_funnel"]
 
 COLUMNS = ("doctor", "month", "ecg_acts", "ccam_code")
 CCAM_ECG = "DEQP003"
@@ -212,3 +212,22 @@ def build_panel(protocol: Protocol, allocation: Mapping[int, int | None], gp_pra
     df["crossover_period"] = df["crossover_period"].astype("Int64")
     df["period"] = df["period"].astype("Int64")
     return df
+
+
+def practice_funnel(panel: pd.DataFrame, z: tuple[float, float] = (1.96, 3.09)) -> list[dict[str, object]]:
+    """Funnel plot data (Spiegelhalter 2005): for each practice, its GP-months ``n`` and mean ECGs per GP-month,
+    against the overall mean λ with Poisson limits λ ± z·√(λ/n) at 95 % and 99.8 %; ``outside`` flags a
+    practice beyond the 99.8 % limits. Over the pilot's periods only (baseline months left out)."""
+    df = panel[panel["period"].notna() & (panel["period"] >= 0)]
+    if df.empty:
+        return []
+    lam = float(df["n_ecg"].sum()) / len(df)
+    out = []
+    for pid, g in df.groupby("practice"):
+        n = len(g)
+        mean = float(g["n_ecg"].sum()) / n
+        half95, half998 = (zz * (lam / n) ** 0.5 for zz in z)
+        out.append({"practice": pid, "n": n, "mean": mean, "centre": lam, "lo95": lam - half95, "hi95": lam + half95,
+                    "lo998": lam - half998, "hi998": lam + half998,
+                    "outside": bool(mean < lam - half998 or mean > lam + half998)})
+    return out

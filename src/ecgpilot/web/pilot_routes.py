@@ -266,6 +266,7 @@ def indicators_page(protocol_id: int, request: Request, db: Session = Depends(db
         if plots.available() and len(panel):
             starts = [proto.month_str(proto.month_index(p.start_month) + k * p.period_months) for k in range(p.n_periods)]
             figs["volume"] = _inline(plots.volume_by_arm(panel, starts))
+            figs["funnel"] = _inline(plots.funnel(res["funnel"]))
             figs["indicators"] = _inline(plots.indicator_forest(
                 res["indicators"], ["referral", "tele_expertise", "emergency", "new_diagnosis", "treatment_changed"]))
             if res["drift_agreement"]:
