@@ -72,7 +72,10 @@ def test_evaluation_and_dataset_round_trip(tmp_path) -> None:  # noqa: ANN001
     assert len(res["budget_impact"]["years"]) == 5 and res["sensitivity"][0]["parameter"] == "effect_per_gp_month"
     labels = {pid: f"P{pid}" for pid in al}
     out = evaluate.write_outputs(tmp_path / "out", res, p, al, panel, rows, evaluate.costs.DEFAULT_TARIFFS, labels, strata, {})
-    assert "results.json" in out["written"]
+    assert "results.json" in out["written"] and "report.html" in out["written"]
+    report = (tmp_path / "out" / "report.html").read_text()
+    assert "+3.00" in report and "CONSORT-AI" in report and "5 (i)" in report and "<script" not in report
+    assert "ED_VISIT" in report                                   # the assumptions to check are named
     back = dataset.read_dataset(tmp_path / "out" / "dataset")
     assert set(back) == {"volume", "studies", "allocation"}
     vol = back["volume"]

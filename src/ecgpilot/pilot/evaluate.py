@@ -162,4 +162,9 @@ def write_outputs(out: Path, res: Mapping[str, Any], p: proto.Protocol, allocati
         for name, make in figs.items():
             (pd_dir / name).write_text(make(), encoding="utf-8")
             written.append(f"plots/{name}")
+    from ecgpilot.pilot.report import render_html
+
+    svgs = {f.name: f.read_text(encoding="utf-8") for f in sorted((out / "plots").glob("*.svg"))} if (out / "plots").is_dir() else {}
+    (out / "report.html").write_text(render_html(res, meta, svgs), encoding="utf-8")
+    written.append("report.html")
     return {"out": str(out), "written": written}
