@@ -127,3 +127,18 @@ def test_analysis_refuses_data_without_both_arms() -> None:
         analysis.stepped_wedge_lmm(df)
     with pytest.raises(ConfigError, match=r"lack columns \['n_ecg'\]"):
         analysis.stepped_wedge_lmm(df.drop(columns=["n_ecg"]))
+
+
+def test_interrupted_time_series_level_and_slope() -> None:
+    rng = np.random.default_rng(1)
+    t = np.arange(36, dtype=float)
+    y = 10 + 0.1 * t + 2.0 * (t >= 18) + 0.05 * np.maximum(0, t - 18) + rng.normal(0, 0.3, 36)
+    res = analysis.interrupted_time_series(pd.DataFrame({"y": y, "t": t}), 18)
+    assert res["after"].ci_low <= 2.0 <= res["after"].ci_high and abs(res["after"].estimate - 2.0) < 0.5
+    assert abs(res["t_after"].estimate - 0.05) < 0.05 and res["t_after"].ci_low < res["t_after"].estimate < res["t_after"].ci_high
+    # the point estimates are those of ordinary least squares (numpy lstsq on the same design)
+    X = np.column_stack([np.ones(36), t, (t >= 18).astype(float), np.maximum(0, t - 18)])
+    beta = np.linalg.lstsq(X, y, rcond=None)[0]
+    assert res["after"].estimate == pytest.approx(beta[2]) and res["t_after"].estimate == pytest.approx(beta[3])
+    with pytest.raises(ConfigError, match="at least 3 points before and 3 after"):
+        analysis.interrupted_time_series(pd.DataFrame({"y": y[:20], "t": t[:20]}), 18)

@@ -26,7 +26,7 @@ from scipy import stats
 
 from ecgpilot.errors import ConfigError
 
-__all__ = ["Effect", "fit_random_intercept", "fe_covariance", "stepped_wedge_lmm", "stepped_wedge_poisson", "difference_in_differences",
+__all__ = ["Effect", "fit_random_intercept", "fe_covariance", "interrupted_time_series", "stepped_wedge_lmm", "stepped_wedge_poisson", "difference_in_differences",
            "hussey_hughes_variance", "hussey_hughes_power", "design_matrix"]
 
 
@@ -153,6 +153,34 @@ def difference_in_differences(panel: pd.DataFrame, *, outcome: str = "n_ecg", tr
     return Effect("difference-in-differences, OLS with practice-clustered SE",
                   f"difference in {outcome} change (treated − control)", est, se, lo, hi, float(res.pvalues[name]),
                   int(len(df)), int(df[cluster].nunique()), {})
+
+
+def interrupted_time_series(series: pd.DataFrame, start: int, *, outcome: str = "y", time: str = "t",
+                            maxlags: int | None = None) -> dict[str, Effect]:
+    """Segmented regression of one series (e.g. mean ECGs per GP per month) around the intervention at ``time ==
+    start``: ``y ~ t + after + t_after`` (after = t ≥ start, t_after = max(0, t − start)); OLS with Newey–West
+    (HAC) SE for autocorrelation, small-sample corrected, t-based CI (``maxlags`` default int(4·(n/100)^(2/9)),
+    Newey & West's rule). Returns the level change and the slope change. Caution: HAC intervals are too narrow in
+    short series — on 36 months of independent noise the 95 % CI of the slope change covered the truth 173/200
+    times (86.5 %); prefer the controlled designs (stepped wedge, DiD) and read an ITS as supporting evidence."""
+    import statsmodels.formula.api as smf
+
+    _need(series, [outcome, time])
+    df = series[[outcome, time]].dropna().astype(float).copy()
+    df["after"] = (df[time] >= start).astype(float)
+    df["t_after"] = np.maximum(0.0, df[time] - start)
+    if df["after"].nunique() < 2 or (df["after"] == 0).sum() < 3 or (df["after"] == 1).sum() < 3:
+        raise ConfigError(f"an interrupted time series needs at least 3 points before and 3 after {time} = {start}.")
+    lags = maxlags if maxlags is not None else int(4 * (len(df) / 100) ** (2 / 9))
+    res = smf.ols(f"{outcome} ~ {time} + after + t_after", df).fit(
+        cov_type="HAC", cov_kwds={"maxlags": lags, "use_correction": True}, use_t=True)
+    out = {}
+    for name, label in (("after", "level change"), ("t_after", "slope change per time unit")):
+        lo, hi = (float(v) for v in res.conf_int().loc[name])
+        out[name] = Effect(f"interrupted time series, OLS with Newey-West SE (maxlags {lags})", label,
+                           float(res.params[name]), float(res.bse[name]), lo, hi, float(res.pvalues[name]),
+                           int(len(df)), 1, {})
+    return out
 
 
 def design_matrix(crossovers: list[int | None], n_periods: int) -> np.ndarray:
