@@ -184,3 +184,35 @@ def test_api_reads_of_patient_data_are_audited(tmp_path) -> None:  # noqa: ANN00
     assert (f"study:{sid}", None, "api") in kinds
     assert (f"study:{sid}", "events", "api") in kinds
     assert any(k[1] == "worklist" and k[2] == "api" for k in kinds)
+
+
+def test_free_text_a_gp_typed_is_withheld_from_the_evaluator(tmp_path) -> None:  # noqa: ANN001
+    from _web import login
+
+    from ecgpilot.web.services import WITHHELD
+
+    app = make_app(tmp_path)
+    api = TestClient(app)
+    api.headers["Authorization"] = f"Bearer {token_for(app, 'a@x.fr')}"
+    path = data_file(*MUSE)
+    sid = api.post("/api/v1/studies", files=[("files", (path.name, path.read_bytes()))]).json()[0]["id"]
+    draft = api.get(f"/api/v1/studies/{sid}").json()["draft"]
+    first, *rest = draft["statements"]
+    changes = [{"id": first["id"], "decision": "edited", "text": "Mme DUPONT Jeanne, vue le 3/12"}]
+    changes += [{"id": s["id"], "decision": "confirmed"} for s in rest]
+    assert api.patch(f"/api/v1/studies/{sid}/statements",
+                     json={"changes": changes, "add": ["Patient M. MARTIN Paul, INS 1 85 05..."],
+                           "urgency": "routine"}).status_code == 200
+    assert api.post(f"/api/v1/studies/{sid}/sign").status_code == 201
+    ev = TestClient(app)
+    ev.headers["Authorization"] = f"Bearer {token_for(app, 'e@x.fr')}"
+    doc = ev.get(f"/api/v1/studies/{sid}").text
+    assert "DUPONT" not in doc and "MARTIN" not in doc and WITHHELD.split(" /")[0] in doc
+    body = ev.get(f"/api/v1/studies/{sid}").json()
+    assert [s["text"] for s in body["draft"]["statements"][1:len(rest) + 1]] == [s["ai_text"] for s in rest]  # AI wording kept
+    page = TestClient(app)
+    login(page, "e@x.fr")
+    html = page.get(f"/studies/{sid}").text
+    assert "DUPONT" not in html and "MARTIN" not in html
+    # the GP who typed it still sees it
+    assert "DUPONT" in api.get(f"/api/v1/studies/{sid}").text

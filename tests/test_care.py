@@ -485,9 +485,12 @@ def test_admin_stops_the_ai_and_the_app_keeps_working(tmp_path) -> None:  # noqa
     assert r.status_code == 422 and "why" in r.text  # a reason is required
     r = admin.post("/admin/ai", data={"csrf": csrf_of(page), "state": "off", "reason": "incident qualité modèle"},
                    follow_redirects=False)
-    assert r.status_code == 303 and not audit.ai_enabled(app.state.engine)
+    assert r.status_code == 303 and audit.ai_enabled(app.state.engine)   # a practice's admin: not the whole instance
     entry = audit.entries(app.state.engine, action="settings")[-1]
-    assert entry["details"] == {"setting": "ai_enabled", "value": False, "reason": "incident qualité modèle"}
+    assert entry["details"] == {"setting": "ai_enabled", "value": False, "reason": "incident qualité modèle",
+                                "scope": "practice"}
+    practice_a = int(entry["target"].split(":")[1])
+    assert not audit.ai_enabled(app.state.engine, practice_a)   # but their own practice
     gp = _web(app, "a@x.fr")
     assert gp.post("/admin/ai", data={"csrf": csrf_of(gp.get("/").text), "state": "on"}).status_code == 403
     study = _upload(api)

@@ -151,6 +151,15 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def _cmd_check(args: argparse.Namespace) -> int:
+    from ecgpilot.store.health import check_instance
+
+    ok, lines = check_instance(args.db, Path(args.data_dir) if args.data_dir else None)
+    print("\n".join(lines))
+    print("instance OK" if ok else "instance NOT OK: see above")
+    return 0 if ok else 1
+
+
 def _data_dir_of(args: argparse.Namespace) -> Path | None:
     """The data folder holding the signed documents: ``--data-dir``, else the folder of a SQLite database file."""
     if getattr(args, "data_dir", None):
@@ -310,6 +319,12 @@ def build_parser() -> argparse.ArgumentParser:
             a.add_argument("--days", type=int, required=True, help="delete entries older than this many days")
             a.add_argument("--actor", default="cli-admin", help="who runs the purge (logged)")
     p.set_defaults(func=_cmd_audit)
+
+    p = sub.add_parser("check", help="check the instance: database file, integrity_check, schema, writable, free "
+                                     "space, audit trail (exit 1 when something is wrong)")
+    p.add_argument("--db", default=None, help="database URL or SQLite file (default: ./ecgpilot-data/ecgpilot.db)")
+    p.add_argument("--data-dir", default=None, help="the app's data folder (default: the SQLite file's folder)")
+    p.set_defaults(func=_cmd_check)
 
     p = sub.add_parser("ai", help="AI stop switch: turn the AI reading on/off (audited) or show its state")
     p.add_argument("state", choices=("on", "off", "status"))

@@ -8,6 +8,7 @@
 * :func:`storage_fault` tells a write failure from a full disk or a read-only store (SQLite's
   ``SQLITE_FULL``/``SQLITE_READONLY``, ``ENOSPC``/``EDQUOT``/``EROFS``/``EACCES``) and gives the
   :class:`StorageFault` to show: what happened, that nothing was lost, what to do, French and English.
+* :func:`check_instance` is ``ecgpilot check``: all of the above plus free space and the audit trail.
 * :func:`probe_writable` tries a write (a SQLite write lock, a file in the data folder) at start, so a
   read-only store is refused with a clear message instead of failing at the first login.
 """
@@ -25,7 +26,7 @@ from sqlalchemy.exc import DBAPIError
 from ecgpilot.errors import ConfigError
 
 __all__ = ["StorageFault", "StorageFull", "StorageReadOnly", "DatabaseDamaged", "storage_fault", "check_before_open",
-           "integrity_problems", "probe_writable", "sqlite_file"]
+           "integrity_problems", "probe_writable", "sqlite_file", "check_instance"]
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -129,7 +130,7 @@ def sqlite_file(url: str) -> Path | None:
     """The file of a ``sqlite:///`` URL (``None`` for other databases and in-memory ones)."""
     if not url.startswith("sqlite:///") or url.startswith("sqlite:///:memory:") or "mode=memory" in url:
         return None
-    return Path(url.removeprefix("sqlite:///").split("?", 1)[0])
+    return Path(url.removeprefix("sqlite:///").split("?", 1)[0].removeprefix("file:"))
 
 
 def _held_an_instance(data_dir: Path) -> list[str]:
@@ -217,9 +218,87 @@ def probe_writable(engine: Engine, data_dir: Path) -> None:
     try:
         with engine.connect() as conn:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
-            conn.exec_driver_sql("ROLLBACK")
+            try:   # a real write (a read-only connection takes the lock but refuses this), never committed
+                conn.exec_driver_sql("CREATE TABLE _ecgpilot_write_probe (x INTEGER)")
+            finally:
+                conn.exec_driver_sql("ROLLBACK")
     except DBAPIError as exc:
         fault = storage_fault(exc)
         if fault is not None:
             raise type(fault)(f"the database cannot be written: {fault}", fr=fault.fr) from None
         raise
+
+
+def check_instance(db: str | Path | None, data_dir: Path | None = None) -> tuple[bool, list[str]]:
+    """What ``ecgpilot check`` reports, as (all good, lines): the database file (present, not empty,
+    a SQLite database), ``PRAGMA integrity_check``, the schema version, whether the data folder and
+    the database can be written, the free space, and the audit trail (chain, seals, saved head)."""
+    import shutil
+
+    from sqlalchemy import create_engine
+
+    from ecgpilot import audit
+    from ecgpilot.store.migrate import SCHEMA_VERSION, current_version
+
+    if db is None:
+        data_dir = Path(data_dir or os.environ.get("ECGPILOT_WEB_DATA", "ecgpilot-data"))
+        url = f"sqlite:///{(data_dir / 'ecgpilot.db').resolve()}"
+    else:
+        text_db = str(db)
+        url = text_db if "://" in text_db else f"sqlite:///{Path(text_db).resolve()}"
+    f = sqlite_file(url)
+    if data_dir is None and f is not None:
+        data_dir = f.parent
+    lines: list[str] = []
+    ok = True
+    if f is not None:
+        if not f.exists():
+            return False, [f"database {f}: MISSING"]
+        try:
+            check_before_open(url, data_dir or f.parent)
+        except ConfigError as exc:
+            return False, [f"database {f}: REFUSED: {exc}"]
+        lines.append(f"database {f}: SQLite file, {f.stat().st_size:,} bytes")
+    engine = create_engine(url, future=True)
+    try:
+        problems = integrity_problems(engine)
+        if problems:
+            ok = False
+            lines.append(f"integrity_check: DAMAGED ({len(problems)} problem(s) shown): " + "; ".join(problems[:5]))
+            lines.append("  restore the last backup ('ecgpilot backup restore'); keep this file aside as evidence")
+            return ok, lines
+        if engine.dialect.name == "sqlite":
+            lines.append("integrity_check: ok")
+        try:
+            have = current_version(engine)
+        except DBAPIError as exc:
+            return False, lines + [f"schema: cannot be read ({exc.orig})"]
+        state = "ok" if have == SCHEMA_VERSION else ("to migrate at next start" if have < SCHEMA_VERSION else "NEWER than this ecgpilot")
+        ok = ok and have <= SCHEMA_VERSION
+        lines.append(f"schema version {have} (this ecgpilot: {SCHEMA_VERSION}): {state}")
+        if data_dir is not None:
+            try:
+                probe_writable(engine, data_dir)
+                lines.append(f"data folder {data_dir} and database: writable")
+            except ConfigError as exc:
+                ok = False
+                lines.append(f"WRITE REFUSED: {exc}")
+            try:
+                usage = shutil.disk_usage(data_dir)
+                low = usage.free < 100 * 1024 * 1024
+                ok = ok and not low
+                lines.append(f"free space: {usage.free / 1e9:.2f} GB of {usage.total / 1e9:.2f} GB"
+                             + (" - LOW: free space before the disk fills" if low else ""))
+            except OSError:
+                pass
+        from sqlalchemy import inspect
+
+        if inspect(engine).has_table("audit_log"):
+            good, more = audit.verify_instance(engine, data_dir=data_dir)
+            ok = ok and good
+            lines += ["audit: " + line for line in more]
+        else:
+            lines.append("audit: no audit trail in this database")
+    finally:
+        engine.dispose()
+    return ok, lines

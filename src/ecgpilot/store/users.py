@@ -17,7 +17,7 @@ from ecgpilot.store.models import ROLES, ApiToken, LoginSession, Practice, User,
 
 __all__ = ["add_user", "authenticate", "create_api_token", "user_for_token", "hash_password", "set_password",
            "start_session", "session_owner", "end_session", "end_user_sessions", "list_api_tokens",
-           "revoke_api_token", "DEFAULT_TOKEN_DAYS", "MAX_TOKEN_DAYS"]
+           "revoke_api_token", "change_own_password", "DEFAULT_TOKEN_DAYS", "MAX_TOKEN_DAYS"]
 
 _HASHER = PasswordHasher()
 MIN_PASSWORD = 10
@@ -189,8 +189,27 @@ def end_session(db: Session, sid: str, reason: str = "logout") -> bool:
     return True
 
 
-def end_user_sessions(db: Session, user_id: int, reason: str) -> int:
-    """End every live session of ``user_id``; returns how many; the caller commits."""
-    res = db.execute(update(LoginSession).where(LoginSession.user_id == user_id, LoginSession.ended_at.is_(None))
-                     .values(ended_at=utcnow(), end_reason=reason))
+def end_user_sessions(db: Session, user_id: int, reason: str, *, keep_sid: str | None = None) -> int:
+    """End every live session of ``user_id`` (but ``keep_sid``'s, when given: the one making the change);
+    returns how many; the caller commits."""
+    q = update(LoginSession).where(LoginSession.user_id == user_id, LoginSession.ended_at.is_(None))
+    if keep_sid:
+        q = q.where(LoginSession.sid_sha256 != _token_hash(keep_sid))
+    res = db.execute(q.values(ended_at=utcnow(), end_reason=reason))
     return int(res.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def change_own_password(db: Session, user: User, current: str, new: str, *, keep_sid: str | None) -> int:
+    """A user changing their own password: the current one must be right (:class:`ConfigError` otherwise),
+    the new one long enough and different; their other sessions are ended (returns how many), the one
+    of ``keep_sid`` stays. The caller commits."""
+    try:
+        _HASHER.verify(user.password_hash, current)
+    except (VerificationError, InvalidHashError):
+        raise ConfigError("the current password is wrong.") from None
+    if len(new) < MIN_PASSWORD:
+        raise ConfigError(f"password too short ({len(new)} characters); use at least {MIN_PASSWORD}.")
+    if new == current:
+        raise ConfigError("the new password is the same as the current one.")
+    user.password_hash = hash_password(new)
+    return end_user_sessions(db, user.id, "password_changed", keep_sid=keep_sid)

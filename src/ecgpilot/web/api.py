@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, File, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from ecgpilot.store import user_for_token
 from ecgpilot.store.models import ApiToken, Study, StudyEvent, User
@@ -22,6 +21,7 @@ from ecgpilot.store.users import (
     token_state,
 )
 from ecgpilot.web import services
+from ecgpilot.web.uploads import read_upload, upload_openapi
 from ecgpilot.web.app import ai_allowed, data_dir, db_session, study_or_404
 from ecgpilot.web.care import iso
 
@@ -135,26 +135,37 @@ class Archive(BaseModel):
     reason: str = Field(..., description="why (unreadable file, wrong patient, duplicate...)")
 
 
-@router.post("/studies", status_code=201, summary="Upload one or more ECG files")
-async def upload(request: Request, files: list[UploadFile] = File(...), db: Session = Depends(db_session),
-                 user: User = Depends(api_user)) -> list[dict[str, Any]]:
-    """Each file is a study, except a WFDB ``.hea`` sent with its ``.dat`` (one study)."""
+@router.post("/studies", status_code=201, summary="Upload one or more ECG files",
+             openapi_extra=upload_openapi("files"))
+async def upload(request: Request, db: Session = Depends(db_session), user: User = Depends(api_user)) -> list[dict[str, Any]]:
+    """Each file is a study, except a WFDB ``.hea`` sent with its ``.dat`` (one study). The token is
+    checked before the body is read; the body is streamed within the limits (413 beyond them); a file
+    that cannot be read becomes its own "unreadable" study, never failing the others."""
     settings = request.app.state.settings
-    content = []
-    for f in files:
-        content.append((f.filename or "", await f.read(settings.max_upload_bytes + 1)))
-    groups = services.group_upload(content, max_bytes=settings.max_upload_bytes)
-    # analysis is CPU work: run it off the event loop so other requests (and responses) keep flowing
-    studies = [await run_in_threadpool(services.ingest, db, data_dir(request), user, g, use_ai=ai_allowed(request))
-               for g in groups]
+    _fields, content = await read_upload(request, max_bytes=settings.max_upload_bytes,
+                                         max_files=settings.max_upload_files)
+    groups = services.group_upload(content, max_bytes=settings.max_upload_bytes, max_files=settings.max_upload_files)
+    del content
+    studies = [await services.run_analysis(request.app, services.ingest, db, data_dir(request), user, g,
+                                           use_ai=ai_allowed(request, user)) for g in groups]
     return [summary(s, user) for s in studies]
 
 
 @router.get("/studies", summary="The practice's worklist")
-def list_studies(status: Literal["to_read", "signed", "unreadable"] | None = None, db: Session = Depends(db_session),
-                 user: User = Depends(api_user)) -> list[dict[str, Any]]:
-    rows = [summary(s, user) for s in services.list_studies(db, user, status)]
+def list_studies(request: Request, response: Response,
+                 status: Literal["to_read", "signed", "unreadable"] | None = None,
+                 limit: int = Query(100, ge=1, le=500, description="studies per page"),
+                 offset: int = Query(0, ge=0, description="studies to skip (in the worklist's order)"),
+                 db: Session = Depends(db_session), user: User = Depends(api_user)) -> list[dict[str, Any]]:
+    """One page of the worklist (to read first, most urgent first); ``X-Total-Count`` gives the number
+    of studies in all and ``Link: <...>; rel="next"`` the next page while there is one."""
+    page, total = services.worklist(db, user, status, offset=offset, limit=limit)
+    rows = [summary(s, user) for s in page]
     _audit_read(db, user, f"practice:{user.practice_id}", kind="worklist", count=len(rows))
+    response.headers["X-Total-Count"] = str(total)
+    if offset + limit < total:
+        nxt = request.url.include_query_params(offset=offset + limit, limit=limit)
+        response.headers["Link"] = f'<{nxt.path}?{nxt.query}>; rel="next"'
     return rows
 
 
@@ -174,7 +185,8 @@ def get_study(study_id: int, db: Session = Depends(db_session), user: User = Dep
     if _pseudo(user):
         reps = [dict(r, content=services.redacted_report(r["content"])) for r in reps]
     return {**summary(study, user), "analysis": services.redacted_analysis(study.analysis) if _pseudo(user) else study.analysis, "interpretation": study.interpretation,
-            "model_version": study.model_version, "rules_version": study.rules_version, "draft": study.draft,
+            "model_version": study.model_version, "rules_version": study.rules_version,
+            "draft": services.redacted_draft(study.draft) if _pseudo(user) else study.draft,
             "reports": reps, "identity_check": None if _pseudo(user) else study.identity_check,
             "age_years": study.age_years, "row_version": study.row_version}
 

@@ -182,6 +182,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   lifespan=lifespan)
     app.state.settings = settings
     app.state.engine = engine
+    from concurrent.futures import ThreadPoolExecutor
+
+    # uploads are read and analysed here, at most analysis_workers at once (services.run_analysis)
+    app.state.analysis_pool = ThreadPoolExecutor(max_workers=max(1, settings.analysis_workers),
+                                                 thread_name_prefix="ecgpilot-analysis")
     app.state.sessions = factory
     app.state.limiter = LoginThrottle(free_per_account=settings.login_attempts,
                                       free_per_ip=settings.login_attempts_per_client,
@@ -429,11 +434,13 @@ def end_request_session(request: Request, db: Session) -> None:
     request.session.clear()
 
 
-def ai_allowed(request: Request) -> bool:
-    """AI reading on: the setting and the administrator's stop switch (:func:`ecgpilot.audit.ai_enabled`)."""
+def ai_allowed(request: Request, user: User | None = None) -> bool:
+    """AI reading on: the setting and the stop switches (:func:`ecgpilot.audit.ai_enabled`): the
+    instance's, and the practice's of ``user`` when given."""
     from ecgpilot import audit
 
-    return bool(request.app.state.settings.use_ai) and audit.ai_enabled(request.app.state.engine)
+    return bool(request.app.state.settings.use_ai) and audit.ai_enabled(
+        request.app.state.engine, practice_id=user.practice_id if user is not None else None)
 
 
 def data_dir(request: Request) -> Path:

@@ -326,7 +326,7 @@ def practice_page(request: Request, db: Session = Depends(db_session), user: Use
                if care.outbox_practice(db, e["target"]) == user.practice_id][-100:][::-1]
     return render(request, "practice.html", {"user": user, "practice": db.get(Practice, user.practice_id), "outbox": entries,
                                              "root": care.patient_id_root(db.get(Practice, user.practice_id)), "saved": False,
-                                             "ai_on": audit.ai_enabled(request.app.state.engine)})
+                                             "ai_on": audit.ai_enabled(request.app.state.engine, user.practice_id)})
 
 
 @router.post("/admin/practice", response_class=HTMLResponse)
@@ -363,7 +363,8 @@ async def ai_switch(request: Request, db: Session = Depends(db_session), user: U
         raise RecordError("say why the AI reading is stopped (kept in the audit trail).")
     from ecgpilot import audit
 
-    audit.set_ai_enabled(request.app.state.engine, state == "on", actor_id=str(user.id), actor_role=user.role, reason=reason)
+    audit.set_ai_enabled(request.app.state.engine, state == "on", actor_id=str(user.id), actor_role=user.role, reason=reason,
+                         practice_id=user.practice_id)   # a practice's admin stops it for their practice only
     return RedirectResponse("/admin/practice#ai", status_code=303)
 
 

@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from ecgpilot.errors import ConfigError, RecordError
 from ecgpilot.ins import ID_DOCUMENTS, INS_STATUSES, INSI_SOURCES, InsError, status_label
@@ -136,12 +135,58 @@ async def logout(request: Request, db: Session = Depends(db_session)) -> Respons
     return RedirectResponse("/login", status_code=303)
 
 
+_PASSWORD_ERRORS = {
+    "the current password is wrong.": ("Le mot de passe actuel est faux : rien n'a été changé.",
+                                       "The current password is wrong: nothing was changed."),
+    "the new password is the same as the current one.": ("Le nouveau mot de passe est le même que l'actuel : "
+                                                         "choisissez-en un autre.",
+                                                         "The new password is the same as the current one: "
+                                                         "choose another."),
+}
+
+
+@router.get("/account/password", response_class=HTMLResponse)
+def password_page(request: Request, user: User = Depends(page_user)) -> Response:
+    return render(request, "password.html", {"user": user, "error": None, "done": None})
+
+
+@router.post("/account/password", response_class=HTMLResponse)
+async def change_password(request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
+    """A user changes their own password (the current one asked again); their other login sessions are
+    ended, this one stays; audited. Refusals are said on the page (422), nothing typed is sent back."""
+    from ecgpilot.store.users import change_own_password
+
+    form = await checked_form(request)
+    lang = lang_of(request)
+    new, again = str(form.get("new", "")), str(form.get("again", ""))
+    if new != again:
+        error = ("Les deux nouveaux mots de passe diffèrent : rien n'a été changé." if lang == "fr" else
+                 "The two new passwords differ: nothing was changed.")
+        return render(request, "password.html", {"user": user, "error": error, "done": None}, 422)
+    try:
+        ended = change_own_password(db, user, str(form.get("current", "")), new, keep_sid=request.session.get("sid"))
+    except ConfigError as exc:
+        db.rollback()
+        fr, en = _PASSWORD_ERRORS.get(str(exc), (f"Mot de passe trop court : {len(new)} caractères, 10 au moins.", str(exc)))
+        return render(request, "password.html", {"user": user, "error": fr if lang == "fr" else en, "done": None}, 422)
+    services.audit_event(db, user, "admin", f"user:{user.id}", details={"operation": "own_password_changed",
+                                                                        "sessions_ended": ended})
+    db.commit()
+    return render(request, "password.html", {"user": user, "error": None, "done": ended})
+
+
 @router.get("/", response_class=HTMLResponse)
 def worklist(request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
     from ecgpilot.web import practice
 
     raw = request.query_params.get("archived", "")
-    return render(request, "worklist.html", {"user": user, "studies": services.list_studies(db, user), "token": None,
+    size = max(1, int(request.app.state.settings.page_size))
+    raw_page = request.query_params.get("page", "1")
+    page_no = int(raw_page) if raw_page.isdigit() and int(raw_page) >= 1 else 1
+    studies, total = services.worklist(db, user, offset=(page_no - 1) * size, limit=size)
+    pages = max(1, -(-total // size))
+    return render(request, "worklist.html", {"user": user, "studies": studies, "token": None,
+                                             "paging": {"page": page_no, "pages": pages, "total": total},
                                              "pseudo": services.access_of(user) == "pseudonymised",
                                              "archived": practice.archived_studies(db, user),
                                              "just_archived": int(raw) if raw.isdigit() else None})
@@ -149,15 +194,17 @@ def worklist(request: Request, db: Session = Depends(db_session), user: User = D
 
 @router.post("/upload")
 async def upload(request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
+    from ecgpilot.web.uploads import read_upload
+
     settings = request.app.state.settings
-    async with request.form(max_files=20, max_part_size=settings.max_upload_bytes + 1) as form:
-        check_csrf(request, form.get("csrf"))
-        files = [(f.filename or "", await f.read()) for f in form.getlist("files") if hasattr(f, "read")]
-    files = [(n, c) for n, c in files if n or c]
-    groups = services.group_upload(files, max_bytes=settings.max_upload_bytes)
-    # analysis is CPU work: run it off the event loop so other requests (and responses) keep flowing
-    studies = [await run_in_threadpool(services.ingest, db, data_dir(request), user, g, lang=lang_of(request),
-                                       use_ai=ai_allowed(request)) for g in groups]
+    # the session was checked (page_user) before any byte of the body is read; then streamed within the limits
+    fields, files = await read_upload(request, max_bytes=settings.max_upload_bytes, max_files=settings.max_upload_files)
+    check_csrf(request, fields.get("csrf"))
+    groups = services.group_upload(files, max_bytes=settings.max_upload_bytes, max_files=settings.max_upload_files)
+    del files
+    # analysis is CPU work: in the bounded analysis pool, off the event loop, so other requests keep flowing
+    studies = [await services.run_analysis(request.app, services.ingest, db, data_dir(request), user, g,
+                                           lang=lang_of(request), use_ai=ai_allowed(request, user)) for g in groups]
     target = f"/studies/{studies[0].id}" if len(studies) == 1 else "/"
     if len(studies) == 1 and getattr(studies[0], "uploaded_again", False):
         target += "?notice=duplicate"
@@ -206,7 +253,8 @@ def study_view(request: Request, db: Session, user: User, study: Any, status_cod
         "dispatches": care.dispatches(db, request.app.state.engine, study),
         "user": user, "study": study, "svg": svg, "reports": reps, "signers": signers, "events": events,
         "history": history.sentences(db, events, lang, pseudo=pseudo), "paper": {"speed": speed, "gain": gain},
-        "ins_statuses": INS_STATUSES, "analysis": study.analysis or {}, "draft": study.draft or {"statements": [], "urgency": {}},
+        "ins_statuses": INS_STATUSES, "analysis": study.analysis or {},
+        "draft": (services.redacted_draft(study.draft) if pseudo else study.draft) or {"statements": [], "urgency": {}},
         "matrix": matrix_rows(study.analysis, study.interpretation), "matrix_columns": MATRIX_COLUMNS,
         "reading": {s["id"]: s for s in page_reading["statements"]},
         "ai_only": [s for s in page_reading["statements"] if s.get("status") == "ai_only"],
@@ -217,6 +265,8 @@ def study_view(request: Request, db: Session, user: User, study: Any, status_cod
         "cart": compare.device_comparison(study.analysis, lang),
         "previous": None if pseudo else practice.previous_for_page(db, data_dir(request), study, lang),
         "rpps_missing": practice.rpps_warning(user, lang) if study.status == "to_read" else None,
+        # pseudonymised access: the signed conclusion without text the doctor typed (services.redacted_report)
+        "conclusion": services.redacted_report(reps[-1].content) if pseudo and reps else None,
     }
     ctx.update(extra)
     return render(request, "study.html", ctx, status_code)

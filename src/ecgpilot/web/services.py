@@ -24,8 +24,8 @@ from ecgpilot.store.models import Report, Study, StudyEvent, User, utcnow
 from ecgpilot.ins import normalize_ins, normalize_status
 
 __all__ = [
-    "UploadRejected", "NothingUploaded", "Invalid", "Conflict", "group_upload", "ingest", "get_study", "list_studies", "update_draft",
-    "update_identity", "identity", "reports", "access_of", "ACCESS", "require_identified_access", "redacted_report", "redacted_analysis", "audit_event", "sign", "amend", "study_record", "tracing_svg", "paper_settings",
+    "UploadRejected", "NothingUploaded", "Invalid", "Conflict", "group_upload", "ingest", "get_study", "list_studies", "worklist", "update_draft",
+    "update_identity", "identity", "reports", "access_of", "ACCESS", "require_identified_access", "redacted_report", "redacted_draft", "WITHHELD", "redacted_analysis", "audit_event", "sign", "amend", "study_record", "tracing_svg", "paper_settings",
     "pdf_bytes", "report_content", "NotReady", "still_to_decide", "not_ready",
     "preview_draft",
 ]
@@ -103,6 +103,17 @@ def group_upload(files: list[tuple[str, bytes]], *, max_bytes: int, max_files: i
     return list(groups.values())
 
 
+async def run_analysis(app: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run ``fn(*args, **kwargs)`` (an ingest: reading and analysis, CPU work) in the app's bounded
+    analysis pool (``Settings.analysis_workers`` threads): off the event loop, and never more analyses
+    at once than that, however many uploads arrive (the others wait their turn; page requests use
+    their own threads and keep flowing)."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(app.state.analysis_pool, functools.partial(fn, *args, **kwargs))
+
+
 def _size_fr(n: int) -> str:
     return f"{n / 1e6:.1f} Mo".replace(".", ",") if n >= 100_000 else f"{n} octets"
 
@@ -162,8 +173,15 @@ def ingest(db: Session, data_dir: Path, user: User, group: list[tuple[str, bytes
     staged = filestore.stage_files(data_dir, group)
     try:
         study = _analyse_staged(staged, main, sha, user, group, lang=lang, use_ai=use_ai)
+    except Exception:   # a bug met by this file: it becomes its own "unreadable" study, the others go on
+        log.exception("reading or analysing %s failed unexpectedly; stored as unreadable", main)
+        study = Study(practice_id=user.practice_id, uploaded_by=user.id, file_sha256=sha, file_name=main,
+                      file_names=[n for n, _ in group], status="unreadable",
+                      error=("this file could not be read (an unexpected error in ecgpilot, written to the server log; "
+                             "nothing else of the upload was affected). Export the ECG again from the device, or "
+                             "send the file to the administrator."))
     except BaseException:
-        filestore.discard(staged)  # an unexpected failure leaves no staging folder behind
+        filestore.discard(staged)  # an interruption leaves no staging folder behind
         raise
     folder, created = filestore.commit_files(data_dir, staged, sha)
     try:
@@ -244,18 +262,32 @@ def get_study(db: Session, user: User, study_id: int) -> Study | None:
 
 def list_studies(db: Session, user: User, status: str | None = None, limit: int = 200) -> list[Study]:
     """The practice's studies: to read first (most urgent first), then unreadable, then signed;
-    newest first within each group. Empty for roles without access to studies."""
+    newest first within each group. Every study still to read, however old (an urgent one must not
+    fall off), then the newest ``limit`` others. Empty for roles without access to studies."""
+    rows, _total = worklist(db, user, status)
+    to_read = [s for s in rows if s.status == "to_read"]
+    return to_read + [s for s in rows if s.status != "to_read"][:limit]
+
+
+def worklist(db: Session, user: User, status: str | None = None, offset: int = 0,
+             limit: int | None = None) -> tuple[list[Study], int]:
+    """One page of the worklist in its order (:func:`list_studies`) and the number of studies in all.
+
+    Only the light columns are loaded to order the list (the analysis and interpretation documents
+    are left in the database), then the page is sliced: a page costs the same at 50 or 5,000 studies."""
+    from sqlalchemy.orm import defer
+
     if access_of(user) is None:
-        return []
-    q = select(Study).where(Study.practice_id == user.practice_id, Study.archived_at.is_(None))
+        return [], 0
+    q = (select(Study).options(defer(Study.analysis), defer(Study.interpretation), defer(Study.identity_check))
+         .where(Study.practice_id == user.practice_id, Study.archived_at.is_(None)))
     if status:
         q = q.where(Study.status == status)
     order = {"to_read": 0, "unreadable": 1, "signed": 2}
-    newest = (Study.created_at.desc(), Study.id.desc())
-    # every study still to read, however old (an urgent one must not fall off), then the newest others
-    rows = list(db.scalars(q.where(Study.status == "to_read").order_by(*newest)))
-    rows += list(db.scalars(q.where(Study.status != "to_read").order_by(*newest).limit(limit)))
-    return sorted(rows, key=lambda s: (order.get(s.status, 3), _urgency_rank(s) if s.status == "to_read" else 0))
+    rows = list(db.scalars(q.order_by(Study.created_at.desc(), Study.id.desc())))
+    rows.sort(key=lambda s: (order.get(s.status, 3), _urgency_rank(s) if s.status == "to_read" else 0))
+    end = None if limit is None else offset + limit
+    return rows[offset:end], len(rows)
 
 
 def _urgency_rank(study: Study) -> int:
@@ -452,9 +484,33 @@ def redacted_analysis(analysis: dict[str, Any] | None) -> dict[str, Any] | None:
     })
 
 
+WITHHELD = "[texte libre masqué / free text withheld]"
+"""What pseudonymised access (evaluators) sees in place of text a doctor typed: it can name the patient."""
+
+
+def redacted_draft(draft: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The draft for pseudonymised access: the AI's own statement texts and every decision kept; text a
+    doctor typed (free-text statements, edited wording) withheld (:data:`WITHHELD`)."""
+    if not draft:
+        return draft
+    out = copy.deepcopy(draft)
+    for st in out.get("statements") or []:
+        if st.get("origin") != "ai":
+            st["text"] = WITHHELD
+        elif st.get("text") != st.get("ai_text"):
+            st["text"] = WITHHELD
+    return out
+
+
 def redacted_report(content: dict[str, Any]) -> dict[str, Any]:
-    """A signed report's content without the patient identity (for pseudonymised access)."""
+    """A signed report's content without the patient identity and without text a doctor typed (for
+    pseudonymised access): the kept statements that are not the AI's wording are withheld."""
     out = dict(content)
+    decisions = redacted_draft({"statements": out.get("decisions") or []}) or {"statements": []}
+    out["decisions"] = decisions["statements"]
+    ai_texts = {d.get("ai_text") for d in content.get("decisions") or [] if d.get("origin") == "ai"
+                and d.get("decision") == "confirmed"}
+    out["statements"] = [t if t in ai_texts else WITHHELD for t in out.get("statements") or []]
     p = dict(out.get("patient") or {})
     out["patient"] = {"family_name": None, "given_names": None, "birth_date": None, "sex": p.get("sex"), "ins": None,
                       "ins_status": p.get("ins_status"), "pseudonymised": True}

@@ -1,0 +1,100 @@
+"""Bounded reading of upload bodies (issue 23 §2).
+
+The routes that take files authenticate first (a FastAPI dependency that raises before the body is
+touched: the endpoints declare no body parameter), then call :func:`read_upload`, which
+
+* refuses at once a ``Content-Length`` over the request limit (nothing read);
+* streams the body through a counter that stops at the request limit (a chunked body without a
+  length, or one that lies about it, is cut there: 413, never spooled in full);
+* parses it with Starlette's multipart parser, files spooled to disk beyond 1 MB (never the whole
+  body in memory), at most ``max_files`` files and a few small fields;
+* refuses a file over ``max_file_bytes``.
+
+The file contents come back as ``(name, bytes)`` pairs (at most the request limit in all) for
+:func:`ecgpilot.web.services.group_upload`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import Request
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+
+from ecgpilot.web.services import NothingUploaded, UploadRejected, _size_fr
+
+__all__ = ["read_upload", "FORM_OVERHEAD", "upload_openapi"]
+
+FORM_OVERHEAD = 64 * 1024
+"""Bytes allowed beyond the files' own limit for the multipart framing and the small form fields."""
+
+
+def _too_big(total: int | None, limit: int) -> UploadRejected:
+    said = f"{total} bytes" if total is not None else "more"
+    return UploadRejected(f"upload of {said} is over the limit of {limit} bytes; nothing was stored.",
+                          fr=(f"Le dépôt fait {_size_fr(total)}, " if total is not None else "Le dépôt dépasse ")
+                          + f"la limite de {_size_fr(limit)} : rien n'a été enregistré. Un fichier ECG pèse "
+                            "d'ordinaire moins de 1 Mo. Vérifiez le fichier choisi.")
+
+
+async def _limited(request: Request, limit: int) -> AsyncIterator[bytes]:
+    seen = 0
+    async for chunk in request.stream():
+        seen += len(chunk)
+        if seen > limit:
+            raise _too_big(None, limit - FORM_OVERHEAD)
+        yield chunk
+
+
+async def read_upload(request: Request, *, max_bytes: int, max_files: int = 20, max_file_bytes: int | None = None,
+                      field: str = "files") -> tuple[dict[str, str], list[tuple[str, bytes]]]:
+    """The small text fields and the files (``(name, bytes)``, empty parts dropped) of a multipart body,
+    within the limits; :class:`UploadRejected` (413) beyond them, :class:`NothingUploaded` (422) for none."""
+    ctype = request.headers.get("content-type", "")
+    if not ctype.startswith("multipart/form-data"):
+        raise NothingUploaded(f"expected a multipart/form-data body with the files in '{field}' (got {ctype or 'none'}).",
+                              fr="Aucun fichier n'a été reçu : choisissez au moins un fichier ECG, puis « Envoyer ».")
+    limit = max_bytes + FORM_OVERHEAD
+    raw_length = request.headers.get("content-length", "")
+    if raw_length.isdigit() and int(raw_length) > limit:
+        raise _too_big(int(raw_length), max_bytes)
+    parser = MultiPartParser(request.headers, _limited(request, limit), max_files=max_files, max_fields=20,
+                             max_part_size=16 * 1024)
+    try:
+        form = await parser.parse()
+    except MultiPartException as exc:
+        if "files" in str(exc).lower():
+            raise UploadRejected(f"too many files in one upload: at most {max_files} ({exc}).",
+                                 fr=f"Trop de fichiers envoyés : au plus {max_files} par dépôt. Déposez-les en "
+                                    "plusieurs fois.") from None
+        raise NothingUploaded(f"the upload's form cannot be read ({exc}).",
+                              fr="Le formulaire de dépôt est illisible : rechargez la page et recommencez.") from None
+    fields: dict[str, str] = {}
+    files: list[tuple[str, bytes]] = []
+    per_file = max_file_bytes or max_bytes
+    try:
+        for key, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                if key != field:
+                    continue
+                if value.size is not None and value.size > per_file:
+                    raise UploadRejected(f"file {value.filename!r} has {value.size} bytes, over the limit of {per_file}.",
+                                         fr=f"Le fichier « {value.filename} » fait {_size_fr(value.size)}, au-delà de la "
+                                            f"limite de {_size_fr(per_file)} par fichier.")
+                content = await value.read(per_file + 1)
+                if value.filename or content:
+                    files.append((value.filename or "", content))
+            else:
+                fields.setdefault(key, str(value))
+    finally:
+        await form.close()
+    return fields, files
+
+
+def upload_openapi(field: str = "files") -> dict[str, Any]:
+    """The request body of an upload route for the OpenAPI document (the route reads the body itself)."""
+    return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+        "type": "object", "required": [field],
+        "properties": {field: {"type": "array", "items": {"type": "string", "format": "binary"}}}}}}}}
