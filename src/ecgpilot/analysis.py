@@ -120,7 +120,7 @@ def analyze_file(path: str | Path, *, use_ai: bool = True) -> dict[str, Any]:
     return doc
 
 
-_LABELS = {
+_LABELS: dict[str, dict[str, Any]] = {
     "fr": {
         "title": "Analyse ECG", "quality": "Qualité", "good": "bonne", "usable": "exploitable (avec réserves)",
         "not_interpretable": "NON INTERPRÉTABLE", "refused": "Mesures non faites : le tracé n'est pas interprétable.",

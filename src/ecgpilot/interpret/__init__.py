@@ -81,7 +81,7 @@ THRESHOLDS: dict[str, float] = {
 
 _RANK = {lv: i for i, lv in enumerate(LEVELS)}
 
-_T = {
+_T: dict[str, dict[str, Any]] = {
     "fr": {
         "caveat": "à confirmer : qualité du signal limitée",
         "ai_unavailable": "Lecture IA indisponible : interprétation fondée sur les seules mesures.",
@@ -272,8 +272,10 @@ def interpret(analysis: dict[str, Any], *, lang: str = "fr",
     reasons = [{"statement_id": s["id"], "text": s["text"]} for s in counted
                if s["urgency"] == level and (s["category"] != "quality" or s["id"] in
                                              ("repeat_recording", "not_measured", "possible_on_poor_tracing"))]
-    seen: set[str] = set()
-    reasons = [r for r in reasons if not (r["statement_id"] in seen or seen.add(r["statement_id"]))]
+    first: dict[str, dict[str, Any]] = {}
+    for r in reasons:  # one reason per statement, the first
+        first.setdefault(r["statement_id"], r)
+    reasons = list(first.values())
     return {
         "rules_version": RULES_VERSION,
         "lang": lang,
@@ -317,7 +319,7 @@ def ai_labels(lang: str) -> dict[str, str]:
     return out
 
 
-_FMT = {
+_FMT: dict[str, dict[str, Any]] = {
     "fr": {"title": "Lecture proposée", "urgency": "Urgence", "reason": "motif", "evidence": "arguments",
            "also": "Également envisagé par l'IA (sous son seuil)", "ai_only": "IA seule", "rules": "règles",
            "levels": {"emergency": "URGENCE", "repeat_now": "REFAIRE L'ECG MAINTENANT", "soon": "avis rapide",

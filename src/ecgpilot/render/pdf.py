@@ -37,7 +37,7 @@ _MATRIX_FONT = 5.5              # pt
 _MATRIX_ST_COLOUR = {"high": (0.75, 0.0, 0.0), "low": (0.05, 0.25, 0.7)}
 _ST_MARK_RGB = (0.76, 0.09, 0.36)
 
-_TXT = {
+_TXT: dict[str, dict[str, Any]] = {
     "fr": {"title": "ECG 12 dérivations", "patient": "Patient", "born": "né(e) le", "sex": "sexe", "age": "{n} ans",
            "ins": "INS", "acq": "Acquisition", "unknown": "inconnu(e)", "hr": "FC", "axis": "Axes P/QRS/T",
            "urgency": "Urgence", "versions": "Versions", "model": "modèle IA",

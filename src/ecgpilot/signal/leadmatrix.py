@@ -106,7 +106,7 @@ def _lobes(y: NDArray[np.float64], fs: float) -> list[tuple[int, int, float, int
         if sign[i] == 0:
             sign[i] = sign[i - 1]
     cuts = [0] + [i for i in range(1, y.size) if sign[i] != sign[i - 1]] + [y.size]
-    lobes = []
+    lobes: list[list[Any]] = []
     for a, b in zip(cuts[:-1], cuts[1:]):
         seg = y[a:b]
         k = int(np.argmax(np.abs(seg)))
@@ -285,9 +285,9 @@ def lead_matrix(signal: NDArray, fs: float, mb: MedianBeat, bd: Boundaries,
     if not bd.qrs_found:
         return None
     if qrs_ms is not None and np.isfinite(qrs_ms):
-        j = bd.qrs_on + int(round(qrs_ms * mb.fs / 1000.0))
-        if j > bd.qrs_off and (bd.t_off is None or j < bd.t_off):
-            bd = dataclasses.replace(bd, qrs_off=j)
+        j_beat = bd.qrs_on + int(round(qrs_ms * mb.fs / 1000.0))
+        if j_beat > bd.qrs_off and (bd.t_off is None or j_beat < bd.t_off):
+            bd = dataclasses.replace(bd, qrs_off=j_beat)
     j_end = _j_after_qrs_activity(mb, bd)
     if j_end > bd.qrs_off:
         bd = dataclasses.replace(bd, qrs_off=j_end)

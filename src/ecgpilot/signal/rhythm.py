@@ -207,6 +207,7 @@ def _ventricular(rr: NDArray[np.float64]) -> dict[str, Any]:
     irr = float(np.median(np.abs(np.diff(rr)))) / float(np.median(rr)) if rr.size >= 3 else None
     out["rr_irregularity"] = _r(irr, 3)
     if rr.size >= 3:
+        assert irr is not None
         out["rr_regular"] = bool(out["rr_cv"] < RR_CV_REGULAR and irr < RR_IRREGULAR)
         out["grouped_beating"] = _grouped(rr)
     return out
@@ -404,7 +405,7 @@ def rhythm_features(signal: NDArray, fs: float, leads: tuple[str, ...], beats: N
     ``rules=False`` returns the measurements before the rule layer (:func:`decide`, to be applied
     on a copy when re-evaluating thresholds): ``av_relation`` is then that of the discrete P
     waves and the flutter, fibrillation and guess keys are left empty."""
-    out = {k: (list(v) if isinstance(v, list) else v) for k, v in EMPTY_RHYTHM.items()}
+    out: dict[str, Any] = {k: (list(v) if isinstance(v, list) else v) for k, v in EMPTY_RHYTHM.items()}
     x = np.atleast_2d(np.asarray(signal, dtype=np.float64))
     beats = np.unique(np.asarray(beats, dtype=np.int64))  # sorted, no duplicate
     beats = beats[(beats >= 0) & (beats < x.shape[1])]
@@ -463,7 +464,7 @@ def rhythm_features(signal: NDArray, fs: float, leads: tuple[str, ...], beats: N
     # flutter / organised atrial activity
     frows = [leads.index(n) for n in FLUTTER_LEADS if n in leads] or rows
     fd, oi, fi, frms = _spectrum(res[frows], valid, fs)
-    if fd is not None:
+    if fd is not None and fi is not None:
         out["atrial_dominant_hz"] = _r(fd, 2)
         out["atrial_organisation"] = _r(oi, 3)
         out["atrial_lead"] = leads[frows[fi]]

@@ -290,7 +290,7 @@ def q_waves_and_infarction(ctx: Context, found: Mapping[str, Finding]) -> list[F
         terr = {x for a in ai for x in AI_TERRITORY.get(a.code, [])}
         support = _st_t_support(ctx, terr)
         out.append(finding("infarction", source="ai+measurement", evidence=[ctx.ev_ai(best)] + support,
-                           confidence=best.probability, leads=sorted({e["name"].split(".")[1] for e in support}, key=lead_order),
+                           confidence=best.probability, leads=sorted({str(e["name"]).split(".")[1] for e in support}, key=lead_order),
                            note=ctx.fr("sans onde Q pathologique : anomalies ST-T dans le territoire",
                                        "no pathological Q wave: ST-T changes in the territory")))
     elif ai:

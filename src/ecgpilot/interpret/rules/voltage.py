@@ -89,17 +89,17 @@ def low_voltage(ctx: Context, found: Mapping[str, Finding]) -> list[Finding]:
     """QRS peak to peak < 0.5 mV in every limb lead, or < 1.0 mV in every precordial lead (AHA 2009 part V)."""
     if not ctx.amplitudes_reliable:
         return []
-    limb = [ctx.v(x, "qrs_pp_uv") for x in ("I", "II", "III", "aVR", "aVL", "aVF")]
-    prec = [ctx.v(x, "qrs_pp_uv") for x in ("V1", "V2", "V3", "V4", "V5", "V6")]
-    limb_low = all(v is not None for v in limb) and max(limb) < ctx.th["low_voltage_limb_uv"]  # type: ignore[type-var]
-    prec_low = all(v is not None for v in prec) and max(prec) < ctx.th["low_voltage_precordial_uv"]  # type: ignore[type-var]
+    limb = [v for x in ("I", "II", "III", "aVR", "aVL", "aVF") if (v := ctx.v(x, "qrs_pp_uv")) is not None]
+    prec = [v for x in ("V1", "V2", "V3", "V4", "V5", "V6") if (v := ctx.v(x, "qrs_pp_uv")) is not None]
+    limb_low = len(limb) == 6 and max(limb) < ctx.th["low_voltage_limb_uv"]
+    prec_low = len(prec) == 6 and max(prec) < ctx.th["low_voltage_precordial_uv"]
     ai = ctx.ai_present("LVOLT")
     if limb_low or prec_low:
         ev = []
         if limb_low:
-            ev.append(ctx.ev("voltage.limb_max_qrs_pp", max(limb), f"{ctx.fr('QRS max. périphériques', 'max limb QRS')} {max(limb) / 1000:.2f} mV"))  # type: ignore[type-var]
+            ev.append(ctx.ev("voltage.limb_max_qrs_pp", max(limb), f"{ctx.fr('QRS max. périphériques', 'max limb QRS')} {max(limb) / 1000:.2f} mV"))
         if prec_low:
-            ev.append(ctx.ev("voltage.precordial_max_qrs_pp", max(prec), f"{ctx.fr('QRS max. précordiales', 'max precordial QRS')} {max(prec) / 1000:.2f} mV"))  # type: ignore[type-var]
+            ev.append(ctx.ev("voltage.precordial_max_qrs_pp", max(prec), f"{ctx.fr('QRS max. précordiales', 'max precordial QRS')} {max(prec) / 1000:.2f} mV"))
         return [finding("low_voltage", source="ai+measurement" if ai else "measurement", evidence=ev + [ctx.ev_ai(a) for a in ai])]
     if ai and ctx.leads:
         return [finding("low_voltage", source="ai", status="ai_only", evidence=[ctx.ev_ai(ai[0])], confidence=ai[0].probability,
