@@ -63,6 +63,16 @@ def test_evaluation_and_dataset_round_trip(tmp_path) -> None:  # noqa: ANN001
         panel = service.volume_panel(db, p, al, KEY)
         rows = service.study_rows(db, p, al, KEY)
     assert len(panel) == 16 * 7 and (panel[panel["period"] == -1]["source"] == "insurer").all()
+    with factory() as db:                      # a GP with no ECG at all still counts, with zeros
+        u = User(email="idle@x.fr", name="Dr Idle", role="gp", password_hash="x", practice_id=next(iter(al)),
+                 created_at=utc(2026, 12, 15))
+        db.add(u)
+        db.commit()
+        idle = service.volume_panel(db, p, al, KEY)
+        db.delete(u)
+        db.commit()
+    extra = idle[idle["gp"] == service.gp_key(u, KEY)]
+    assert list(extra["month"]) == ["2026-12", "2027-01", "2027-02", "2027-03", "2027-04"] and extra["n_ecg"].sum() == 0
     # every GP-month is 3 or 5 (+3 with the AI), each practice's mean 4: the mixed model recovers 3 exactly
     res = evaluate.evaluate(p, al, panel, rows, n_gps=1000, n_resamples=300)
     assert res["primary"]["lmm"]["estimate"] == pytest.approx(3.0, abs=1e-6)

@@ -249,14 +249,26 @@ def gp_key(user: User, key: bytes) -> str:
 
 
 def volume_panel(db: Session, p: proto.Protocol, allocation: Mapping[int, int | None], key: bytes) -> pd.DataFrame:
-    """The GP × month panel (:func:`ecgpilot.pilot.volume.build_panel`) from the app's studies and the imported extract."""
+    """The GP × month panel (:func:`ecgpilot.pilot.volume.build_panel`) from the app's studies (archived uploads
+    left out) and the imported extract. A GP of an allocated practice counts from the month their account was
+    created (or the panel's first month) to the last month with data anywhere — with 0 ECG in a month without
+    any, so that a GP who performs none is not dropped from the outcome."""
     gps = list(db.scalars(select(User).where(User.role == "gp", User.practice_id.in_(list(allocation)))))
     keys = {u.id: gp_key(u, key) for u in gps}
     gp_practice = {keys[u.id]: u.practice_id for u in gps}
     events = [(keys[uid], rec or cre) for uid, rec, cre in db.execute(
-        select(Study.uploaded_by, Study.recorded_at, Study.created_at).where(Study.uploaded_by.in_(list(keys))))]
+        select(Study.uploaded_by, Study.recorded_at, Study.created_at)
+        .where(Study.uploaded_by.in_(list(keys)), Study.archived_at.is_(None)))]
     insurer = [(k, m, n) for k, m, n in db.execute(select(PilotActivity.doctor_key, PilotActivity.month, PilotActivity.n_acts))]
-    return build_panel(p, allocation, gp_practice, events, insurer)
+    months = [ts.year * 12 + ts.month - 1 for _, ts in events] + [proto.month_index(m) for _, m, _ in insurer]
+    active: list[tuple[str, str]] = []
+    if months:
+        first = proto.month_index(p.start_month) - p.baseline_months
+        last = min(max(months), proto.month_index(p.end_month))
+        for u in gps:
+            since = max(first, u.created_at.year * 12 + u.created_at.month - 1) if u.created_at else first
+            active += [(keys[u.id], proto.month_str(m)) for m in range(since, last + 1)]
+    return build_panel(p, allocation, gp_practice, events, insurer, gp_months=active)
 
 
 def study_rows(db: Session, p: proto.Protocol, allocation: Mapping[int, int | None], key: bytes) -> list[dict[str, Any]]:
