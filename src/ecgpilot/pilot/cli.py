@@ -200,6 +200,23 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return 0 if covered else 1
 
 
+def _cmd_simulate_app(args: argparse.Namespace) -> int:
+    # the one pilot command that reaches into the web app: it drives the real app in-process, as a GP's software would
+    from ecgpilot.web.pilot_simulate import simulate_pilot
+
+    r = simulate_pilot(Path(args.data_dir), Path(args.records), practices=args.practices, gps=args.gps,
+                       n_periods=args.n_periods, per_month=args.per_month, effect=args.effect, seed=args.seed,
+                       use_ai=not args.no_ai)
+    print(f"{r.uploads} uploads through the API, {r.signed} signed, {r.opinions} tele-expertise answers, "
+          f"{r.followups} follow-ups")
+    _print_summary(r.results)
+    print(f"simulated effect {r.effect:+.2f}: {'covered' if r.covered else 'NOT covered'} by the 95% CI")
+    if args.out:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        (Path(args.out) / "results.json").write_text(json.dumps(r.results, indent=2, default=str), encoding="utf-8")
+    return 0 if r.covered else 1
+
+
 def add_pilot_commands(subparsers: Any) -> None:
     """Add ``ecgpilot pilot …`` to the CLI's subparsers (imports nothing heavy: the commands import what they use)."""
 
@@ -269,3 +286,17 @@ def add_pilot_commands(subparsers: Any) -> None:
     s.add_argument("--seed", type=int, default=1)
     s.add_argument("--out")
     s.set_defaults(func=_cmd_simulate)
+
+    sa = sub.add_parser("simulate-app", help="run a small pilot through the real app's API with LUDB records and a known "
+                        "effect; check the evaluation recovers it")
+    sa.add_argument("--data-dir", required=True, help="an empty folder for the simulated instance")
+    sa.add_argument("--records", default="../shared/data/ludb", help="the LUDB folder (data/ and ludb.csv)")
+    sa.add_argument("--practices", type=int, default=6)
+    sa.add_argument("--gps", type=int, default=2)
+    sa.add_argument("--n-periods", type=int, default=4)
+    sa.add_argument("--per-month", type=float, default=3.0)
+    sa.add_argument("--effect", type=float, default=2.0)
+    sa.add_argument("--seed", type=int, default=1)
+    sa.add_argument("--no-ai", action="store_true", help="the instance's AI off (faster; the volume effect is simulated)")
+    sa.add_argument("--out")
+    sa.set_defaults(func=_cmd_simulate_app)
