@@ -111,6 +111,8 @@ def test_evaluation_and_dataset_round_trip(tmp_path) -> None:  # noqa: ANN001
         assert svg.lstrip().startswith("<?xml") and "<svg" in svg
         assert "<script" not in svg and 'href="http' not in svg and "<image" not in svg   # nothing fetched
         assert (tmp_path / "out" / "plots" / "cost_effect_plane.svg").is_file()
+        pdf = (tmp_path / "out" / "report.pdf").read_bytes()
+        assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page ") >= 9
 
 
 def test_dataset_refuses_undocumented_columns(tmp_path) -> None:  # noqa: ANN001

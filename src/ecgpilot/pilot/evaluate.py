@@ -144,24 +144,30 @@ def write_outputs(out: Path, res: Mapping[str, Any], p: proto.Protocol, allocati
         pd_dir = out / "plots"
         pd_dir.mkdir(exist_ok=True)
         starts = [proto.month_str(proto.month_index(p.start_month) + k * p.period_months) for k in range(p.n_periods)]
-        figs = {"volume_by_arm.svg": lambda: plots.volume_by_arm(panel, starts),
-                "stepped_wedge.svg": lambda: plots.stepped_wedge_diagram(proto.schedule(p, allocation), labels),
-                "indicators.svg": lambda: plots.indicator_forest(
-                    res["indicators"], ["referral", "tele_expertise", "emergency", "new_diagnosis", "treatment_changed"]),
-                "drift_agreement.svg": lambda: plots.p_chart_plot(res["drift_agreement"],
-                                                                  "Accord IA / médecin par mois — AI/doctor agreement per month"),
-                "confusion_overread.svg": lambda: plots.confusion_heatmap(
+        figs = {"volume_by_arm.svg": lambda f: plots.volume_by_arm(panel, starts, as_figure=f),
+                "stepped_wedge.svg": lambda f: plots.stepped_wedge_diagram(proto.schedule(p, allocation), labels, as_figure=f),
+                "funnel_practices.svg": lambda f: plots.funnel(
+                    [{**x, "practice": labels.get(int(x["practice"]), str(x["practice"]))} for x in res["funnel"]], as_figure=f),
+                "indicators.svg": lambda f: plots.indicator_forest(
+                    res["indicators"], ["referral", "tele_expertise", "emergency", "new_diagnosis", "treatment_changed"],
+                    as_figure=f),
+                "drift_agreement.svg": lambda f: plots.p_chart_plot(
+                    res["drift_agreement"], "Accord IA / médecin par mois — AI/doctor agreement per month", as_figure=f),
+                "confusion_overread.svg": lambda f: plots.confusion_heatmap(
                     [(r.get("ai_urgency"), r.get("overread_urgency")) for r in rows if r.get("arm") == "ai_on"],
-                    followup.URGENCY_LEVELS, "Urgence IA vs relecture — AI urgency vs over-read"),
-                "tornado.svg": lambda: plots.tornado(res["sensitivity"]),
-                "funnel_practices.svg": lambda: plots.funnel(
-                    [{**f, "practice": labels.get(int(f["practice"]), str(f["practice"]))} for f in res["funnel"]])}
+                    followup.URGENCY_LEVELS, "Urgence IA vs relecture — AI urgency vs over-read", as_figure=f),
+                "tornado.svg": lambda f: plots.tornado(res["sensitivity"], as_figure=f)}
         if "icer" in res:
-            figs["cost_effect_plane.svg"] = lambda: plots.cost_effect_plane(
-                res["icer"]["replicates"], (res["icer"]["delta_effect"], res["icer"]["delta_cost_per_ecg"]))
+            figs["cost_effect_plane.svg"] = lambda f: plots.cost_effect_plane(
+                res["icer"]["replicates"], (res["icer"]["delta_effect"], res["icer"]["delta_cost_per_ecg"]), as_figure=f)
         for name, make in figs.items():
-            (pd_dir / name).write_text(make(), encoding="utf-8")
+            (pd_dir / name).write_text(make(False), encoding="utf-8")
             written.append(f"plots/{name}")
+        from ecgpilot.pilot.report import summary_lines
+
+        (out / "report.pdf").write_bytes(plots.pdf_pages([make(True) for make in figs.values()], summary_lines(res, meta),
+                                                         f"Évaluation / evaluation — {p.name}"))
+        written.append("report.pdf")
     from ecgpilot.pilot.report import render_html
 
     svgs = {f.name: f.read_text(encoding="utf-8") for f in sorted((out / "plots").glob("*.svg"))} if (out / "plots").is_dir() else {}

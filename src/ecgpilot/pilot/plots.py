@@ -1,4 +1,4 @@
-"""The evaluators' plots as SVG (matplotlib, object API: no pyplot state, no CDN): ECG volume per month by arm
+"""The evaluators' plots as SVG (or as matplotlib figures, ``as_figure=True``, for the PDF report) (matplotlib, object API: no pyplot state, no CDN): ECG volume per month by arm
 with the steps, the stepped-wedge diagram, indicators with their 95% CIs, the monthly p-chart, the AI urgency
 confusion matrix as a heatmap, the cost-effect plane and the tornado.
 
@@ -16,7 +16,7 @@ import pandas as pd
 
 from ecgpilot.errors import ConfigError
 
-__all__ = ["available", "funnel", "volume_by_arm", "stepped_wedge_diagram", "indicator_forest", "p_chart_plot",
+__all__ = ["available", "pdf_pages", "funnel", "volume_by_arm", "stepped_wedge_diagram", "indicator_forest", "p_chart_plot",
            "confusion_heatmap", "cost_effect_plane", "tornado"]
 
 ARM_COLOURS = {"ai_on": "#1f6feb", "ai_off": "#9a6700"}
@@ -49,7 +49,26 @@ def _svg(fig: Any) -> str:
     return buf.getvalue()
 
 
-def volume_by_arm(panel: pd.DataFrame, period_starts: Sequence[str] = ()) -> str:
+def pdf_pages(figures: Sequence[Any], summary: Sequence[str], title: str) -> bytes:
+    """A PDF (matplotlib's own writer): a first page with ``title`` and the ``summary`` lines, then one figure a
+    page. Each plot function gives its figure with ``as_figure=True``."""
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    buf = io.BytesIO()
+    with PdfPages(buf, metadata={"Title": title, "Creator": "ecgpilot", "CreationDate": None}) as pdf:
+        first = _figure(8.27, 11.69)
+        first.text(0.06, 0.95, title, fontsize=14, weight="bold", va="top")
+        y = 0.9
+        for line in summary:
+            first.text(0.06, y, line, fontsize=9, va="top", wrap=True)
+            y -= 0.028
+        pdf.savefig(first)
+        for fig in figures:
+            pdf.savefig(fig)
+    return buf.getvalue()
+
+
+def volume_by_arm(panel: pd.DataFrame, period_starts: Sequence[str] = (), *, as_figure: bool = False) -> Any:
     """Mean ECGs per GP per month in each arm (with the number of GPs), vertical lines at the period starts."""
     fig = _figure()
     ax = fig.subplots()
@@ -69,10 +88,11 @@ def volume_by_arm(panel: pd.DataFrame, period_starts: Sequence[str] = ()) -> str
     ax.set_title("Volume d'ECG par bras — ECG volume by arm")
     if ax.get_legend_handles_labels()[0]:
         ax.legend(frameon=False)
-    return _svg(fig)
+    return fig if as_figure else _svg(fig)
 
 
-def stepped_wedge_diagram(schedule: Mapping[Any, Sequence[bool]], labels: Mapping[Any, str] | None = None) -> str:
+def stepped_wedge_diagram(schedule: Mapping[Any, Sequence[bool]], labels: Mapping[Any, str] | None = None, *,
+                          as_figure: bool = False) -> Any:
     """Practices (rows, earliest switch on top) × periods (columns): filled = AI on."""
     from matplotlib.colors import ListedColormap
 
@@ -88,10 +108,10 @@ def stepped_wedge_diagram(schedule: Mapping[Any, Sequence[bool]], labels: Mappin
     ax.set_xticks([p + 0.5 for p in range(n)], [f"P{p}" for p in range(n)])
     ax.set_xlabel("période — period (bleu/blue = IA active / AI on)")
     ax.set_title("Plan en escalier — stepped-wedge schedule")
-    return _svg(fig)
+    return fig if as_figure else _svg(fig)
 
 
-def indicator_forest(indicators: Mapping[str, Mapping[str, Any]], names: Sequence[str]) -> str:
+def indicator_forest(indicators: Mapping[str, Mapping[str, Any]], names: Sequence[str], *, as_figure: bool = False) -> Any:
     """Each named proportion per arm with its Wilson 95% CI (``indicators[arm][name]`` = Proportion or dict)."""
     fig = _figure(7.0, 0.5 * len(names) + 1.5)
     ax = fig.subplots()
@@ -111,10 +131,10 @@ def indicator_forest(indicators: Mapping[str, Mapping[str, Any]], names: Sequenc
     ax.set_xlabel("proportion (IC 95 % Wilson — 95% Wilson CI)")
     if ax.get_legend_handles_labels()[0]:
         ax.legend(frameon=False, loc="lower right")
-    return _svg(fig)
+    return fig if as_figure else _svg(fig)
 
 
-def p_chart_plot(chart: Sequence[Mapping[str, Any]], title: str) -> str:
+def p_chart_plot(chart: Sequence[Mapping[str, Any]], title: str, *, as_figure: bool = False) -> Any:
     """A monthly p-chart: p per month, the centre line and the control limits; out-of-control months in red."""
     fig = _figure()
     ax = fig.subplots()
@@ -128,10 +148,11 @@ def p_chart_plot(chart: Sequence[Mapping[str, Any]], title: str) -> str:
     ax.plot(bad, [chart[i]["p"] for i in bad], "o", color="#c00", ms=8, mfc="none")
     ax.set_xticks(x, [c["month"] for c in chart], rotation=45, ha="right")
     ax.set_title(title)
-    return _svg(fig)
+    return fig if as_figure else _svg(fig)
 
 
-def confusion_heatmap(pairs: Sequence[tuple[str, str]], levels: Sequence[str], title: str) -> str:
+def confusion_heatmap(pairs: Sequence[tuple[str, str]], levels: Sequence[str], title: str, *,
+                      as_figure: bool = False) -> Any:
     """AI urgency (rows) × reference urgency (columns), counts in the cells."""
     fig = _figure(5.5, 4.5)
     ax = fig.subplots()
@@ -151,10 +172,10 @@ def confusion_heatmap(pairs: Sequence[tuple[str, str]], levels: Sequence[str], t
     ax.set_xlabel("référence — reference")
     ax.set_ylabel("IA — AI")
     ax.set_title(title)
-    return _svg(fig)
+    return fig if as_figure else _svg(fig)
 
 
-def cost_effect_plane(replicates: Sequence[Sequence[float]], point: tuple[float, float]) -> str:
+def cost_effect_plane(replicates: Sequence[Sequence[float]], point: tuple[float, float], *, as_figure: bool = False) -> Any:
     """Bootstrap replicates (Δ effect, Δ cost) and the point estimate on the cost-effect plane."""
     fig = _figure(5.5, 4.5)
     ax = fig.subplots()
@@ -167,10 +188,10 @@ def cost_effect_plane(replicates: Sequence[Sequence[float]], point: tuple[float,
     ax.set_xlabel("Δ nouveaux diagnostics par ECG — Δ new diagnoses per ECG")
     ax.set_ylabel("Δ coût par ECG (€) — Δ cost per ECG")
     ax.set_title("Plan coût-efficacité — cost-effectiveness plane")
-    return _svg(fig)
+    return fig if as_figure else _svg(fig)
 
 
-def tornado(rows: Sequence[Mapping[str, Any]], unit: str = "€") -> str:
+def tornado(rows: Sequence[Mapping[str, Any]], unit: str = "€", *, as_figure: bool = False) -> Any:
     """One-way sensitivity (:func:`ecgpilot.pilot.costs.one_way_sensitivity` rows, widest swing on top)."""
     fig = _figure(7.5, 0.45 * len(rows) + 1.5)
     ax = fig.subplots()
@@ -185,10 +206,10 @@ def tornado(rows: Sequence[Mapping[str, Any]], unit: str = "€") -> str:
     ax.invert_yaxis()
     ax.set_xlabel(f"impact budgétaire total — total budget impact ({unit})")
     ax.set_title("Analyse de sensibilité — one-way sensitivity")
-    return _svg(fig)
+    return fig if as_figure else _svg(fig)
 
 
-def funnel(points: Sequence[Mapping[str, Any]]) -> str:
+def funnel(points: Sequence[Mapping[str, Any]], *, as_figure: bool = False) -> Any:
     """Practices' mean ECGs per GP-month against their GP-months, with the 95 % and 99.8 % Poisson limits
     (:func:`ecgpilot.pilot.volume.practice_funnel`); practices outside the 99.8 % limits in red."""
     import numpy as np
@@ -207,4 +228,4 @@ def funnel(points: Sequence[Mapping[str, Any]]) -> str:
     ax.set_xlabel("mois-médecin du cabinet — practice GP-months")
     ax.set_ylabel("ECG / médecin / mois — per GP per month")
     ax.set_title("Entonnoir des cabinets — funnel plot of practices")
-    return _svg(fig)
+    return fig if as_figure else _svg(fig)

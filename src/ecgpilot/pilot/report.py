@@ -10,7 +10,7 @@ import html
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["CONSORT_AI", "render_html"]
+__all__ = ["CONSORT_AI", "render_html", "summary_lines"]
 
 # (item, requirement, where this report answers it)
 CONSORT_AI: tuple[tuple[str, str, str], ...] = (
@@ -120,3 +120,43 @@ def render_html(res: Mapping[str, Any], meta: Mapping[str, Any], svgs: Mapping[s
     out += ["</table><p>The CONSORT 2010 items and its stepped-wedge extension (Hemming et al., BMJ 2018) not listed here "
             "are answered by the protocol text and the trial report written by the committee.</p></body></html>"]
     return "\n".join(x for x in out if x)
+
+
+def summary_lines(res: Mapping[str, Any], meta: Mapping[str, Any]) -> list[str]:
+    """The key results as short lines (the first page of the PDF report)."""
+    p = res["protocol"]
+    lines = [f"Design: {p['design']}, {p['n_periods']} periods of {p['period_months']} months from {p['start_month']}; "
+             f"unit: {p['unit']}; strata: {p['strata_by']}.",
+             f"Protocol sha256 {res['protocol_sha256'][:16]}…; registration {str(meta.get('registration_sha256'))[:16]}… "
+             f"({meta.get('status')}).",
+             f"Data: {res['n_gp_months']} GP-months, {res['n_studies']} signed ECGs.", ""]
+    lmm = res["primary"].get("lmm")
+    if lmm:
+        lines.append(f"Primary: {lmm['estimate']:+.2f} ECG/GP/month with the AI (95% CI {lmm['ci_low']:+.2f}; "
+                     f"{lmm['ci_high']:+.2f}), {lmm['n_clusters']} practices.")
+    pois = res["primary"].get("poisson")
+    if pois:
+        lines.append(f"Rate ratio (Poisson GEE): {pois['estimate']:.3f} (95% CI {pois['ci_low']:.3f}; {pois['ci_high']:.3f}).")
+    lines.append("")
+    for arm, d in res["indicators"].items():
+        lines.append(f"{arm}: {d['n_ecg']} ECGs; referral {_plain(d['referral'])}; tele-expertise {_plain(d['tele_expertise'])}; "
+                     f"new diagnoses {_plain(d['new_diagnosis'])}.")
+    for arm, c in res["costs"].items():
+        lines.append(f"{arm}: {c['per_ecg_eur']:.2f} EUR per ECG.")
+    icer = res.get("icer")
+    if icer and icer.get("icer") is not None:
+        lines.append(f"ICER: {icer['icer']:.0f} EUR per additional new diagnosis"
+                     + ("" if icer["icer_ci_meaningful"] else " (CI not interpretable: delta effect CI includes 0)") + ".")
+    bi = res["budget_impact"]
+    lines.append(f"Budget impact, {len(bi['years'])} years, {bi['inputs']['n_gps']} GPs ({bi['inputs']['scenario']}): "
+                 f"{sum(r['total_eur'] for r in bi['years']) / 1e6:.1f} M EUR.")
+    assumed = [u["code"] for u in res["tariffs"]["items"].values() if u.get("assumption")]
+    lines.append(f"Unit costs still assumptions: {', '.join(assumed) or 'none'}.")
+    lines.append("The checklist (CONSORT-AI) and all tables: report.html; the data: dataset/.")
+    return lines
+
+
+def _plain(d: Mapping[str, Any] | None) -> str:
+    if not d or d.get("p") is None:
+        return "-"
+    return f"{100 * d['p']:.1f}% [{100 * d['ci_low']:.1f}-{100 * d['ci_high']:.1f}]"
