@@ -149,7 +149,7 @@ def check_report(report: dict[str, Any]) -> dict[str, Any]:
         if k in MEASUREMENT_CODES and v is not None:
             meas[k] = float(v)
     r["measurements"] = meas
-    r["version"] = int(r.get("version") or 1)
+    r["version"] = int(str(r.get("version") or 1))
     if not r.get("document_id"):
         r["document_id"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"ecgpilot:{s['id']}:v{r['version']}"))
     r["set_id"] = r.get("set_id") or str(uuid.uuid5(uuid.NAMESPACE_URL, f"ecgpilot:{s['id']}"))

@@ -167,7 +167,7 @@ def enqueue(engine: Engine, msg: EmailMessage, *, target: str | None = None, now
             created_at=_ts(now), status="pending", attempts=0, next_attempt_at=_ts(now),
             message_id=str(msg["Message-ID"]), recipients=str(msg["To"]), target=target, message=msg.as_bytes(),
         ))
-        return int(res.inserted_primary_key[0])
+        return int(res.inserted_primary_key[0])  # type: ignore[index]  # one row inserted
 
 
 def _backoff(attempts: int) -> timedelta:
@@ -322,7 +322,7 @@ def queue_report(
             created_at=_ts(now), status="pending", attempts=0, next_attempt_at=_ts(now),
             message_id=str(msg["Message-ID"]), recipients=str(msg["To"]), target=study_id, message=msg.as_bytes(),
         ))
-        outbox_id = int(res.inserted_primary_key[0])
+        outbox_id = int(res.inserted_primary_key[0])  # type: ignore[index]  # one row inserted
         if actor is not None:
             audit.append(conn, actor_id=actor[0], actor_role=actor[1], action="export", target=study_id,
                          details={"format": "CDA R2 N1 in IHE XDM", "channel": "mssante", "outbox_id": outbox_id,

@@ -82,7 +82,7 @@ def parse_header(buf: bytes, path: Path) -> tuple[dict[str, Any], list[EdfSignal
         fixed = buf[:256].decode("ascii")
     except UnicodeDecodeError:
         raise _fail(path, "the 256-byte header is not ASCII text.") from None
-    main = {
+    main: dict[str, Any] = {
         "version": fixed[0:8].strip(),
         "patient": fixed[8:88].strip(),
         "recording": fixed[88:168].strip(),
@@ -122,6 +122,7 @@ def _start_time(main: dict[str, Any]) -> datetime | None:
     if m is None or t is None:
         return None
     day, month, yy = (int(x) for x in m.groups())
+    hh, mi, ss = (int(x) for x in t.groups())
     year = 1900 + yy if yy >= 85 else 2000 + yy
     plus = re.match(r"Startdate\s+(\d\d-[A-Za-z]{3}-\d{4})", main["recording"])
     if plus:
@@ -130,7 +131,7 @@ def _start_time(main: dict[str, Any]) -> datetime | None:
         except ValueError:
             pass
     try:
-        return datetime(year, month, day, *(int(x) for x in t.groups()))
+        return datetime(year, month, day, hh, mi, ss)
     except ValueError:
         return None
 

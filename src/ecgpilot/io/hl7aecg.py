@@ -47,10 +47,10 @@ def parse_ts(text: str | None) -> datetime | None:
     m = re.match(r"^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\.\d+)?", text.strip())
     if m is None:
         return None
-    parts = [int(g) if g else d for g, d in zip(m.groups()[:6], (0, 1, 1, 0, 0, 0))]
+    y, mo, d, h, mi, s = (int(g) if g else dflt for g, dflt in zip(m.groups()[:6], (0, 1, 1, 0, 0, 0)))
     micro = int(round(float(m.group(7)) * 1e6)) if m.group(7) else 0
     try:
-        return datetime(*parts, min(micro, 999999))  # type: ignore[misc]
+        return datetime(y, mo, d, h, mi, s, min(micro, 999999))
     except ValueError:
         return None
 
@@ -143,9 +143,9 @@ def _patient(root: etree._Element, when: datetime | None) -> PatientInfo:
 
 def _rhythm_series(root: etree._Element, path: Path) -> tuple[etree._Element, int]:
     series = list(root.iter("{*}series"))
-    rhythm = [s for s in series if (_child(s, "code") is not None and _child(s, "code").get("code") == "RHYTHM")]
+    codes = [None if (c := _child(s, "code")) is None else c.get("code") for s in series]
+    rhythm = [s for s, c in zip(series, codes) if c == "RHYTHM"]
     if not rhythm:
-        codes = [(_child(s, "code").get("code") if _child(s, "code") is not None else None) for s in series]
         raise UnsupportedFormatError(
             f"{path.name!r}: no RHYTHM series (found series codes {codes}); ecgpilot reads "
             "rhythm waveforms, not representative beats."

@@ -17,7 +17,7 @@ import struct
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -51,7 +51,7 @@ _LEAD_TABLE = (
     "dCS5 dCB5 dCR5 dML dAB1 dAB2 dAB3 dAB4 dES dAS dAI dS dRL dCV5RL dCV6LL dCV6LU dV10"
 ).split()
 
-_SEX = {1: "M", 2: "F", 0: "U", 9: "U"}
+_SEX: dict[int, Literal["M", "F", "U"]] = {1: "M", 2: "F", 0: "U", 9: "U"}
 
 
 def crc_ccitt(data: bytes) -> int:
@@ -160,7 +160,8 @@ def _huffman_tables(data: bytes) -> list[list[HuffmanCode]]:
     if not 1 <= n <= MAX_HUFFMAN_TABLES:
         raise CorruptFileError(f"section 2 declares {n} Huffman tables; ecgpilot accepts 1 to {MAX_HUFFMAN_TABLES} "
                                "(MAX_HUFFMAN_TABLES) or 19999 (the default table).")
-    tables, off, total = [], 2, 0
+    tables: list[Any] = []
+    off, total = 2, 0
     for _ in range(n):
         count = struct.unpack_from("<H", data, off)[0]
         off += 2
@@ -466,7 +467,7 @@ def _decode_leads(data: bytes, st: _Stream, counts: list[int], tables: list[list
             if ln < 2 * n:
                 raise _fail(path, f"lead {names[k]} has {ln} bytes for {n} 16-bit samples (truncated).")
             d = np.frombuffer(chunk[: 2 * n], dtype="<i2").astype(np.int64)
-        out.append(_undo_differences(d, st.diff) * (st.avm_nv / 1000.0))
+        out.append(np.asarray(_undo_differences(d, st.diff) * (st.avm_nv / 1000.0), dtype=np.float64))
     return out
 
 

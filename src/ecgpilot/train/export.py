@@ -111,7 +111,8 @@ def combine(members: list[tuple[ECGResNet, dict[str, Any]]]) -> tuple[nn.Module,
         scales.append([union[n][1] / sd for n, sd in zip(f["names"], f["std"])])
         shifts.append([(union[n][0] - mu) / sd for n, mu, sd in zip(f["names"], f["mean"], f["std"])])
     net = ECGEnsemble([m for m, _ in members], columns, scales, shifts).eval()
-    spec = {"names": names, "mean": [union[n][0] for n in names], "std": [union[n][1] for n in names]}
+    spec: dict[str, list[Any]] = {"names": names, "mean": [union[n][0] for n in names],
+                                  "std": [union[n][1] for n in names]}
     return net, (spec if names else None)
 
 
@@ -457,6 +458,8 @@ class _OnnxNet(nn.Module):
     def forward(self, x: torch.Tensor, feats: torch.Tensor | None = None) -> torch.Tensor:
         feed = {"ecg": x.numpy()}
         if "features" in self.inputs:
+            if feats is None:
+                raise ValueError("this ONNX model needs its record features")
             feed["features"] = feats.numpy()
         return torch.from_numpy(self.session.run(["logits"], feed)[0])
 

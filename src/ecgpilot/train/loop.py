@@ -156,7 +156,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
     ytr, yva = y_all[tr], y_all[va]
 
     ftr = fva = None
-    fnorm: dict[str, list[float]] | None = None
+    fnorm: dict[str, list[Any]] | None = None
     if cfg.feature_set not in FEATURE_SETS:
         raise ValueError(f"feature_set {cfg.feature_set!r} is not one of {sorted(FEATURE_SETS)}")
     names = FEATURE_SETS[cfg.feature_set]
@@ -169,7 +169,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
         fmean, fstd = raw_tr.mean(axis=0), raw_tr.std(axis=0)
         fstd = np.where(fstd > 1e-6, fstd, 1.0)
         fnorm = {"names": list(names), "mean": fmean.tolist(), "std": fstd.tolist()}
-        ftr, fva = standardise(raw_tr, fnorm["mean"], fnorm["std"]), standardise(raw_va, fnorm["mean"], fnorm["std"])
+        ftr, fva = standardise(raw_tr, fmean.tolist(), fstd.tolist()), standardise(raw_va, fmean.tolist(), fstd.tolist())
     model = ECGResNet(len(outputs), width=cfg.width, kernel=cfg.kernel,
                       n_features=len(names) if cfg.features else 0).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)

@@ -103,4 +103,5 @@ class ECGEnsemble(nn.Module):
                 f = feats.index_select(1, getattr(self, f"cols{k}")) * getattr(self, f"scale{k}") + getattr(self, f"shift{k}")
             out = m(x, f)
             total = out if total is None else total + out
+        assert total is not None  # an ensemble has at least one member
         return total / len(self.members)

@@ -110,7 +110,7 @@ def _float32_at_most(t: float) -> float:
 
 def _tables(models: Sequence[Any]) -> dict[str, Any]:
     """The flat node and leaf tables of a ``TreeEnsemble`` node for ``models`` (one target each)."""
-    roots, feat, split, t_id, t_leaf, f_id, f_leaf, miss = ([] for _ in range(8))
+    roots, feat, split, t_id, t_leaf, f_id, f_leaf, miss = ([] for _ in range(8))  # type: list[Any], list[Any], list[Any], list[Any], list[Any], list[Any], list[Any], list[Any]
     leaf_target: list[int] = []
     leaf_weight: list[float] = []
     bias = np.zeros(len(models))
