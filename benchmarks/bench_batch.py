@@ -9,7 +9,9 @@ Usage (repository root)::
 Each configuration runs ``ecgpilot.batch.run_batch`` (the job of ``ecgpilot analyze --out``: read,
 quality, measurements, AI, reading) over the same files, ``--repeat`` times after one warm-up pass
 of 10 files in this process; the table gives the best and the median wall time. Every run must give
-the same rows as the first (the ``seconds`` column aside), or the benchmark stops. Process start-up,
+the same rows as the first (the ``seconds`` column aside), or the benchmark stops. The CPU time per
+file (this process and its reaped workers) is given too: unlike the wall time, it does not depend on
+other jobs sharing the machine. Process start-up,
 the model load in each worker and (with ``--ray``) the start of a local Ray instance are part of the
 time, as for a user.
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import statistics
 import sys
 import time
@@ -35,6 +38,12 @@ from ecgpilot.paths import shared_data_dir  # noqa: E402
 def _records(spec: str) -> list[int]:
     lo, _, hi = spec.partition("-")
     return list(range(int(lo), int(hi or lo) + 1))
+
+
+def _cpu_s() -> float:
+    """User + system CPU seconds of this process and of its reaped children (the pool's workers)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def _rows_key(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -63,11 +72,13 @@ def main() -> None:
     reference: list[dict[str, Any]] | None = None
     results = []
     for name, engine, jobs in configs:
-        times = []
+        times, cpus = [], []
         for _ in range(args.repeat):
+            c0 = _cpu_s()
             t0 = time.perf_counter()
             rows = batch.run_batch(files, jobs=jobs, engine=engine)
             times.append(time.perf_counter() - t0)
+            cpus.append(_cpu_s() - c0)
             key = _rows_key(rows)
             if reference is None:
                 reference = key
@@ -75,9 +86,10 @@ def main() -> None:
                 raise SystemExit(f"{name}: the rows differ from the first run's")
         n_err = sum(1 for r in rows if not r["ok"])
         best, med = min(times), statistics.median(times)
-        results.append((name, best, med, len(files) / best, len(files) / med, n_err))
+        cpu = statistics.median(cpus) / len(files) * 1000 if engine == "local" else float("nan")
+        results.append((name, best, med, len(files) / best, len(files) / med, cpu, n_err))
         print(f"{name:<56} best {best:6.2f} s  median {med:6.2f} s  {len(files) / best:6.2f} files/s "
-              f"(median {len(files) / med:.2f}), {n_err} error rows", flush=True)
+              f"(median {len(files) / med:.2f}), CPU {cpu:.0f} ms/file, {n_err} error rows", flush=True)
 
     head = (f"LUDB records {args.records} ({len(files)} files, AI on), {args.repeat} runs each after a warm-up; "
             f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
@@ -85,10 +97,13 @@ def main() -> None:
             f"1-min load average {load_before:.1f} before and {os.getloadavg()[0]:.1f} after (other jobs on the machine "
             "when above 0.5)")
     lines = ["# Batch analysis throughput (`ecgpilot analyze PATHS... --out`)", "", head, "",
-             "| engine | best s | median s | files/s (best) | files/s (median) | error rows |",
-             "|---|---:|---:|---:|---:|---:|"]
-    lines += [f"| {n} | {b:.2f} | {m:.2f} | {fb:.2f} | {fm:.2f} | {e} |" for n, b, m, fb, fm, e in results]
-    lines += ["", "Every run gave the same rows (the `seconds` column aside).", "",
+             "| engine | best s | median s | files/s (best) | files/s (median) | CPU ms per file | error rows |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    lines += [f"| {n} | {b:.2f} | {m:.2f} | {fb:.2f} | {fm:.2f} | {'-' if c != c else f'{c:.0f}'} | {e} |"
+              for n, b, m, fb, fm, c, e in results]
+    lines += ["", "Every run gave the same rows (the `seconds` column aside). CPU ms per file: user + system time of "
+              "this process and its finished worker processes (not measured for Ray, whose workers are not our "
+              "children); it does not depend on other jobs, the wall time does.", "",
               "```", f"OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_batch.py --records {args.records} "
               f"--jobs {args.jobs}{' --ray' if args.ray else ''} --repeat {args.repeat}", "```", ""]
     print("\n".join(lines))
