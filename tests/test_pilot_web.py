@@ -128,5 +128,8 @@ def test_ai_allowed_for_follows_the_registered_allocation(tmp_path) -> None:  # 
         assert ai_allowed_for(request, u, date(2029, 6, 1)) is True                    # before the pilot: instance
         assert ai_allowed_for(request, u, first_on[u.practice_id] - timedelta(days=1)) is False  # control arm: off
         assert ai_allowed_for(request, u, first_on[u.practice_id]) is True
-    audit.set_ai_enabled(app.state.engine, False, actor_id="t", actor_role="admin")     # the stop switch wins
+    audit.set_ai_enabled(app.state.engine, False, actor_id="t", actor_role="admin", practice_id=b.practice_id)
+    assert ai_allowed_for(request, b, first_on[b.practice_id]) is False                  # the practice's switch wins
+    assert ai_allowed_for(request, a, first_on[a.practice_id]) is True
+    audit.set_ai_enabled(app.state.engine, False, actor_id="t", actor_role="admin")     # the instance's too
     assert ai_allowed_for(request, a, first_on[a.practice_id]) is False

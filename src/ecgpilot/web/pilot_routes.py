@@ -121,14 +121,14 @@ def install(app: FastAPI) -> None:
 
 
 def ai_allowed_for(request: Request, user: User, when: date | None = None) -> bool:
-    """Whether the AI reading runs for ``user``'s upload: the instance setting and stop switch
-    (:func:`ecgpilot.web.app.ai_allowed`) first, then the registered pilot protocol of the user's practice
-    (:func:`ecgpilot.pilot.service.ai_on_for_practice`: off in the control arm, on in the AI arm, no say
-    outside the pilot). Meant to replace ``ai_allowed(request)`` at the upload call sites."""
+    """Whether the AI reading runs for ``user``'s upload: the setting and the stop switches, the instance's and
+    the practice's (:func:`ecgpilot.web.app.ai_allowed`) first, then the registered pilot protocol of the user's
+    practice (:func:`ecgpilot.pilot.service.ai_on_for_practice`: off in the control arm, on in the AI arm, no say
+    outside the pilot). Meant to replace ``ai_allowed(request, user)`` at the upload call sites."""
     from ecgpilot.pilot.service import ai_on_for_practice
     from ecgpilot.web.app import ai_allowed
 
-    if not ai_allowed(request):
+    if not ai_allowed(request, user):
         return False
     with request.app.state.sessions() as db:
         on = ai_on_for_practice(db, user.practice_id, when or date.today())
