@@ -142,3 +142,18 @@ def test_interrupted_time_series_level_and_slope() -> None:
     assert res["after"].estimate == pytest.approx(beta[2]) and res["t_after"].estimate == pytest.approx(beta[3])
     with pytest.raises(ConfigError, match="at least 3 points before and 3 after"):
         analysis.interrupted_time_series(pd.DataFrame({"y": y[:20], "t": t[:20]}), 18)
+
+
+def test_gp_nested_within_practice() -> None:
+    p = proto.Protocol(name="s", start_month="2027-01", period_months=3, n_periods=4, baseline_months=0)
+    al = proto.randomise(p, [proto.Practice(i, "x") for i in range(1, 41)], 1)
+    df = simulate_volume_panel(p, al, gps_per_practice=4, effect=2.0, seed=3, noise="gaussian", residual_sd=1.0)
+    rng = np.random.default_rng(0)
+    gp_effect = {g: rng.normal(0, 2.0) for g in sorted(df["gp"].unique())}
+    df["n_ecg"] = df["n_ecg"] + df["gp"].map(gp_effect)
+    e = analysis.stepped_wedge_lmm(df, nested="gp")
+    assert e.ci_low <= 2.0 <= e.ci_high and "within practice" in e.method
+    assert 2.0 < e.details["gp_variance"] < 6.0 and e.details["cluster_variance"] > 1.0   # true 4 and 4
+    assert 0.6 < e.details["residual_variance"] < 1.5                                     # true 1
+    flat = analysis.stepped_wedge_lmm(df)
+    assert flat.details["residual_variance"] > 3.0     # without the GP term, GP differences land in the residual

@@ -172,6 +172,9 @@ def _print_summary(res: dict[str, Any]) -> None:
     if lmm:
         print(f"primary (ECG per GP per month, AI on − off): {lmm['estimate']:.2f} "
               f"[95% CI {lmm['ci_low']:.2f}; {lmm['ci_high']:.2f}], {lmm['n_clusters']} practices, {lmm['n_obs']} GP-months")
+    gp = res["primary"].get("lmm_gp")
+    if gp:
+        print(f"sensitivity, random GP within practice: {gp['estimate']:.2f} [95% CI {gp['ci_low']:.2f}; {gp['ci_high']:.2f}]")
     pois = res["primary"].get("poisson")
     if pois:
         print(f"rate ratio: {pois['estimate']:.3f} [95% CI {pois['ci_low']:.3f}; {pois['ci_high']:.3f}]")

@@ -28,6 +28,8 @@ def _primary(p: proto.Protocol, panel: pd.DataFrame) -> dict[str, Any]:
         return {"error": "both arms are needed in the data (no GP-month with the AI on, or none with it off)"}
     try:
         out["lmm"] = analysis.stepped_wedge_lmm(in_pilot).to_dict()
+        if "gp" in in_pilot.columns and in_pilot["gp"].nunique() > in_pilot["practice"].nunique():
+            out["lmm_gp"] = analysis.stepped_wedge_lmm(in_pilot, nested="gp").to_dict()   # sensitivity: GPs as a cohort
         out["poisson"] = analysis.stepped_wedge_poisson(in_pilot).to_dict()
         if p.design == "parallel" and (in_pilot["period"] < 0).any():
             d = in_pilot.assign(treated=(in_pilot["crossover_period"] == 0).astype(int),

@@ -79,6 +79,10 @@ def render_html(res: Mapping[str, Any], meta: Mapping[str, Any], svgs: Mapping[s
                    f"ICC {lmm['details'].get('icc', float('nan')):.3f}.</p>")
     else:
         out.append(f"<p>{_e(res['primary'].get('error', 'not estimable'))}</p>")
+    gp = res["primary"].get("lmm_gp")
+    if gp:
+        out.append(f"<p>Sensitivity analysis, GPs as a cohort (random GP intercept within practice): {gp['estimate']:+.2f} "
+                   f"(95 % CI {gp['ci_low']:+.2f}; {gp['ci_high']:+.2f}).</p>")
     if pois:
         out.append(f"<p>Rate ratio (Poisson GEE): {pois['estimate']:.3f} (95 % CI {pois['ci_low']:.3f}; {pois['ci_high']:.3f}).</p>")
     out += [fig("volume_by_arm.svg"), fig("funnel_practices.svg"), "<h2 id='pathway'>4. Care pathway at 30 days</h2>",
