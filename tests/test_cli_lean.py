@@ -141,7 +141,7 @@ def test_serving_install_has_no_torch_and_ci_installs_the_extras() -> None:
     run = (ROOT / "scripts" / "run").read_text(encoding="utf-8")
     assert "bash scripts/setup web\n" in run
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    assert "bash scripts/setup web,train,test,batch,scale" in ci
+    assert "bash scripts/setup web,train,test,batch,scale,pilot" in ci
     assert project["license"] == "Apache-2.0" and project["license-files"] == ["LICENSE"]
     assert "Apache License" in (ROOT / "LICENSE").read_text(encoding="utf-8")[:200]
 
