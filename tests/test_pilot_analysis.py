@@ -157,3 +157,14 @@ def test_gp_nested_within_practice() -> None:
     assert 0.6 < e.details["residual_variance"] < 1.5                                     # true 1
     flat = analysis.stepped_wedge_lmm(df)
     assert flat.details["residual_variance"] > 3.0     # without the GP term, GP differences land in the residual
+
+
+def test_gp_nested_fit_keeps_the_best_likelihood_near_a_boundary() -> None:
+    """No GP effect (its variance is 0, a boundary): the practice variance is still found (true 1.0)."""
+    p = proto.Protocol(name="s", start_month="2027-01", period_months=6, n_periods=4, baseline_months=0)
+    al = proto.randomise(p, [proto.Practice(i, "x") for i in range(1, 81)], 1)
+    df = simulate_volume_panel(p, al, gps_per_practice=5, effect=2.0, seed=3, practice_sd=1.0, noise="gaussian",
+                               residual_sd=3.0)
+    e = analysis.stepped_wedge_lmm(df, nested="gp")
+    assert e.ci_low <= 2.0 <= e.ci_high
+    assert e.details["gp_variance"] < 0.3 and 0.5 < e.details["cluster_variance"] < 2.0

@@ -74,7 +74,8 @@ def test_evaluation_and_dataset_round_trip(tmp_path) -> None:  # noqa: ANN001
     extra = idle[idle["gp"] == service.gp_key(u, KEY)]
     assert list(extra["month"]) == ["2026-12", "2027-01", "2027-02", "2027-03", "2027-04"] and extra["n_ecg"].sum() == 0
     # every GP-month is 3 or 5 (+3 with the AI), each practice's mean 4: the mixed model recovers 3 exactly
-    res = evaluate.evaluate(p, al, panel, rows, n_gps=1000, n_resamples=300)
+    res = evaluate.evaluate(p, al, panel, rows, n_gps=1000, n_resamples=300, gp_sensitivity=True)
+    assert res["primary"]["lmm_gp"]["estimate"] == pytest.approx(3.0, abs=1e-6)
     assert res["primary"]["lmm"]["estimate"] == pytest.approx(3.0, abs=1e-6)
     assert res["primary"]["lmm"]["se"] > 0 and res["primary"]["lmm"]["details"]["residual_variance"] == pytest.approx(1.0, rel=0.1)
     assert res["primary"]["poisson"]["estimate"] == pytest.approx(7 / 4, rel=1e-3)

@@ -69,10 +69,20 @@ def fit_random_intercept(data: pd.DataFrame, formula: str, group: str, *, reml: 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if nested:
+            # two variance components: near a boundary (one close to 0) single optimisers stop early; fit with
+            # several and keep the highest likelihood, as lme4's allFit() advises
             model = smf.mixedlm(formula, data, groups=data[group], re_formula="1",
                                 vc_formula={nested: f"0 + C({nested})"})
-        else:
-            model = smf.mixedlm(formula, data, groups=data[group])
+            fits = []
+            for method in ("nm", "lbfgs", "powell"):
+                try:
+                    fits.append(model.fit(reml=reml, method=[method]))
+                except (np.linalg.LinAlgError, ValueError):
+                    continue
+            if not fits:
+                raise ConfigError(f"the mixed model {formula!r} (groups {group!r}, nested {nested!r}) could not be fitted.")
+            return max(fits, key=lambda r: r.llf)
+        model = smf.mixedlm(formula, data, groups=data[group])
         try:
             return model.fit(reml=reml)
         except (np.linalg.LinAlgError, ValueError) as exc:

@@ -154,7 +154,8 @@ def _cmd_analyse(args: argparse.Namespace) -> int:
         panel = service.volume_panel(db, p, al, key)
         rows = service.study_rows(db, p, al, key)
         tariffs = _tariffs(args)
-        res = evaluate.evaluate(p, al, panel, rows, tariffs, n_gps=args.n_gps, uptake=args.uptake, seed=args.seed)
+        res = evaluate.evaluate(p, al, panel, rows, tariffs, n_gps=args.n_gps, uptake=args.uptake, seed=args.seed,
+                                gp_sensitivity=args.gp_sensitivity)
         res["registration"] = {"status": row.status, "registration_sha256": row.registration_sha256,
                                "allocation_sha256": row.allocation_sha256, "seed": row.seed}
         labels = {pid: service.practice_label(pid, key) for pid in al}
@@ -275,6 +276,8 @@ def add_pilot_commands(subparsers: Any) -> None:
     a.add_argument("--n-gps", type=int, default=50_000, help="GPs of the national roll-out (budget impact)")
     a.add_argument("--uptake", choices=UPTAKE_CHOICES, default="medium")
     a.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    a.add_argument("--gp-sensitivity", action="store_true",
+                   help="also fit the model with a random GP intercept within the practice (slower)")
     a.set_defaults(func=_cmd_analyse)
 
     s = sub.add_parser("simulate", help="simulate a stepped-wedge volume panel with a known effect and check it is recovered")
