@@ -62,6 +62,8 @@ CRITERIA = {
     "low voltage (form LVOLT)": (("form", {"LVOLT"}), {"low_voltage"}),
     "paced (rhythm PACE)": (("rhythm", {"PACE"}), {"paced_rhythm"}),
     "WPW": (("sub_class", {"WPW"}), {"wpw", "possible_preexcitation"}),
+    "premature ventricular complexes (form PVC)": (("form", {"PVC"}), {"pvc"}),
+    "premature atrial complexes (form PAC)": (("form", {"PAC"}), {"pac"}),
 }
 GOAL = 0.95
 

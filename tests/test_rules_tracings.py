@@ -202,3 +202,21 @@ def test_an_emergency_on_a_critical_lead_becomes_repeat_now(ludb):
     poor = [s for s in r["statements"] if s["id"] == "possible_on_poor_tracing"]
     assert [p["replaces"] for p in poor] == ["stemi"]
     assert poor[0]["urgency"] == "repeat_now" and r["urgency"]["level"] == "repeat_now"
+
+
+def test_premature_ventricular_complexes_from_the_tracing(ludb, shared_data):
+    """LUDB's records with ventricular extrasystoles (ludb.csv) read "PVC" from the tracing, with the times
+    of the beats of another shape as evidence, AI off; a normal sinus record does not."""
+    from ecgpilot.datasets.ludb import ludb_diagnoses
+
+    dx = ludb_diagnoses()
+    with_pvc = [n for n in range(1, 201) if "ventricular" in dx[n]["Extrasystolies"].lower()
+                and not dx[n]["Cardiac pacing"]]
+    assert len(with_pvc) >= 5
+    for n in with_pvc:
+        doc, r = reading(ludb(n))
+        ids = {s["id"]: s for s in r["statements"] if s["status"] == "finding"}
+        assert "pvc" in ids, (n, doc["measurements"]["ectopy"])
+        assert ids["pvc"]["source"] == "measurement" and ids["pvc"]["evidence"][0]["name"] == "ectopy.n_v"
+    doc, r = reading(ludb(NORMAL))
+    assert doc["measurements"]["ectopy"]["n_v"] == 0 and "pvc" not in found(r)

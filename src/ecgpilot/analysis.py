@@ -59,6 +59,7 @@ def analyze_record(record: ECGRecord, *, use_ai: bool = True) -> dict[str, Any]:
     from ecgpilot.signal.beats import record_beats
     from ecgpilot.signal.leadmatrix import lead_matrix
     from ecgpilot.signal.measure import measure_detail, net_areas
+    from ecgpilot.signal.ectopy import ectopy_summary
     from ecgpilot.signal.rhythm import rhythm_features
     from ecgpilot.signal.quality import USABLE, GOOD, assess_quality, limb_consistency_reasons, refresh_advice, reversal_reasons
 
@@ -76,6 +77,7 @@ def analyze_record(record: ECGRecord, *, use_ai: bool = True) -> dict[str, Any]:
         measurements, mb, bd = measure_detail(rec.signal, rec.fs, rec.leads, beats)
         measurements["lead_matrix"] = None
         measurements["rhythm"] = rhythm_features(rec.signal, rec.fs, rec.leads, beats)
+        measurements["ectopy"] = ectopy_summary(rec.signal, rec.fs, beats)
         if mb is not None and bd is not None:
             measurements["lead_matrix"] = lead_matrix(rec.signal, rec.fs, mb, bd, measurements.get("qrs_ms"))
             extra = reversal_reasons(rec.leads, net_areas(mb, bd, "p"), net_areas(mb, bd, "qrs") or {})

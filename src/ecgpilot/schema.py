@@ -143,6 +143,17 @@ class Rhythm(BaseModel):
     av_relation: str | None = None
 
 
+class Ectopy(_Closed):
+    """Beats classed from the tracing (``signal.ectopy``): ventricular (V) and supraventricular premature (S)."""
+
+    n_classified: int = Field(ge=0)
+    n_v: int = Field(ge=0)
+    n_s: int = Field(ge=0)
+    v_s: list[float]
+    s_s: list[float]
+    s_assessed: bool
+
+
 class Measurements(BaseModel):
     model_config = ConfigDict(extra="allow")
     heart_rate_bpm: float | None
@@ -167,6 +178,7 @@ class Measurements(BaseModel):
     t_end_spread_ms: float | None
     lead_matrix: LeadMatrix | None = None
     rhythm: Rhythm | None = None
+    ectopy: Ectopy | None = None
 
 
 class AIStatement(_Closed):

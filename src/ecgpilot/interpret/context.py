@@ -91,6 +91,7 @@ class Context:
     ai: Mapping[str, AIStatement]
     ai_ok: bool
     amplitudes_reliable: bool = True
+    ectopy: Mapping[str, Any] = field(default_factory=dict)
 
     # --- helpers -----------------------------------------------------------------------
     def v(self, lead: str, key: str) -> float | None:
@@ -212,4 +213,5 @@ def build_context(analysis: Mapping[str, Any], lang: str, th: Mapping[str, float
         ai=_ai_statements(ai, th["ai_critical_probability"]),
         ai_ok=isinstance(ai, dict) and "statements" in ai,
         amplitudes_reliable=quality.get("amplitudes_reliable", True) is not False,
+        ectopy=m.get("ectopy") or {},
     )

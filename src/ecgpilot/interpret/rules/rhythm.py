@@ -261,10 +261,47 @@ def wide_complex_tachycardia(ctx: Context, found: Mapping[str, Finding]) -> list
     return [finding("wide_complex_tachycardia", evidence=[_ev_hr(ctx), ctx.ev("qrs_ms", ctx.qrs, f"QRS {ctx.qrs:.0f} ms")])]
 
 
-def ectopy_from_ai(ctx: Context, found: Mapping[str, Finding]) -> list[Finding]:
-    """Premature complexes, bigeminy, trigeminy, sinus arrhythmia: from the AI at its operating point."""
+def _times(ts: list[float]) -> str:
+    shown = ", ".join(f"{t:.1f}" for t in ts[:6])
+    return shown + (" …" if len(ts) > 6 else "") + " s"
+
+
+def premature_complexes(ctx: Context, found: Mapping[str, Finding]) -> list[Finding]:
+    """Premature ventricular complexes: beats whose QRS differs from the dominant one (AAMI EC57 class V,
+    ``signal.ectopy``). Premature atrial complexes: the AI's, supported (or not) by early beats of dominant
+    shape. An AI statement the classified tracing contradicts is shown as AI only."""
+    e = ctx.ectopy
+    if ctx.pacing or "paced_rhythm" in found or not e or int(e.get("n_classified") or 0) < 4:
+        return []
     out = []
-    for code, sid in (("PVC", "pvc"), ("PAC", "pac"), ("BIGU", "bigeminy"), ("TRIGU", "trigeminy"),
+    n_v = int(e.get("n_v") or 0)
+    ai_v = ctx.ai_present("PVC")
+    if n_v:
+        ev = [ctx.ev("ectopy.n_v", n_v, ctx.fr(f"{n_v} complexe(s) de forme différente à ", f"{n_v} complex(es) of "
+                                               "another shape at ") + _times(e.get("v_s") or []))]
+        out.append(finding("pvc", source="ai+measurement" if ai_v else "measurement",
+                           evidence=ev + [ctx.ev_ai(a) for a in ai_v]))
+    elif ai_v:
+        out.append(finding("pvc", source="ai", evidence=[ctx.ev_ai(a) for a in ai_v], status="ai_only",
+                           confidence=ai_v[0].probability,
+                           note=ctx.fr("tous les QRS ont la forme dominante", "every QRS has the dominant shape")))
+    ai_s = ctx.ai_present("PAC")
+    n_s = int(e.get("n_s") or 0)
+    if ai_s:
+        if n_s:
+            ev = [ctx.ev("ectopy.n_s", n_s, ctx.fr(f"{n_s} QRS précoce(s) de forme dominante à ", f"{n_s} early QRS of "
+                                                   "dominant shape at ") + _times(e.get("s_s") or []))]
+            out.append(finding("pac", source="ai+measurement", evidence=[ctx.ev_ai(ai_s[0])] + ev,
+                               confidence=ai_s[0].probability))
+        else:
+            out.append(finding("pac", source="ai", evidence=[ctx.ev_ai(ai_s[0])], confidence=ai_s[0].probability))
+    return out
+
+
+def ectopy_from_ai(ctx: Context, found: Mapping[str, Finding]) -> list[Finding]:
+    """Bigeminy, trigeminy, sinus and supraventricular arrhythmia: from the AI at its operating point."""
+    out = []
+    for code, sid in (("BIGU", "bigeminy"), ("TRIGU", "trigeminy"),
                       ("SARRH", "sinus_arrhythmia"), ("SVARR", "supraventricular_arrhythmia")):
         for a in ctx.ai_present(code):
             if sid == "sinus_arrhythmia" and "sinus_rhythm" not in found:
@@ -284,5 +321,7 @@ RHYTHM_RULES: tuple[Rule, ...] = (
     Rule("rate", AHA_2009_II + "; NEWS2 (Royal College of Physicians 2017)", rate),
     Rule("wide_complex_tachycardia", "ESC guidelines for ventricular arrhythmias (Zeppenfeld et al. 2022)",
          wide_complex_tachycardia),
+    Rule("premature_complexes", "AAMI EC57 beat classes (ANSI/AAMI EC57:2012): QRS shape against the dominant beat, "
+         "prematurity ≤ 85 % of the dominant RR (thresholds chosen on the MIT-BIH tuning half)", premature_complexes),
     Rule("ectopy_ai", "PTB-XL classifier at its fold-9 operating point", ectopy_from_ai),
 )
