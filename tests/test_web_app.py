@@ -213,7 +213,8 @@ def test_study_page_shows_the_evidence_and_keeps_ai_only_statements_apart(tmp_pa
 
 def test_the_evidence_follows_the_page_language(tmp_path) -> None:  # noqa: ANN001
     """A study read in French shows its evidence and AI aside in English on ?lang=en (the rules re-read in
-    the page's language); the doctor's draft keeps its text."""
+    the page's language), and so are the proposed statements the doctor has not reworded (the stored draft
+    keeps its text, which is what gets signed)."""
     pytest.importorskip("onnxruntime", reason="the classifier is needed for AI-only statements")
     path = data_file(*MUSE)
     client = TestClient(make_app(tmp_path, use_ai=True))
@@ -223,3 +224,15 @@ def test_the_evidence_follows_the_page_language(tmp_path) -> None:  # noqa: ANN0
     en = html.unescape(client.get(study_url + "?lang=en").text)
     assert "axe du QRS" in fr and "QRS axis" in en                      # evidence of the axis statement
     assert "IA seule, non confirmé par les mesures" in fr and "AI only, not supported by the measurements" in en
+    # the proposed statements the doctor has not reworded are shown in the page's language too
+    from ecgpilot.analysis import analyze_file
+    from ecgpilot.interpret import interpret
+
+    doc = analyze_file(path)
+    fr_first = next(s for s in interpret(doc, lang="fr")["statements"] if s["status"] == "finding")
+    en_first = next(s for s in interpret(doc, lang="en")["statements"]
+                    if s["status"] == "finding" and s["id"] == fr_first["id"])
+    assert fr_first["text"] != en_first["text"]
+    div = 'data-id="%s">' % fr_first["id"]
+    assert en_first["text"] in en.split(div, 1)[1].split("</div>", 1)[0]
+    assert fr_first["text"] in fr.split(div, 1)[1].split("</div>", 1)[0]
