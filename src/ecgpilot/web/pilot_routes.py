@@ -63,6 +63,8 @@ TEXT: dict[str, dict[str, str]] = {
     "budget": {"fr": "Impact budgétaire (5 ans, scénario moyen)", "en": "Budget impact (5 years, medium scenario)"},
     "plots": {"fr": "Graphiques", "en": "Plots"},
     "no_data": {"fr": "Pas encore assez de données.", "en": "Not enough data yet."},
+    "missing": {"fr": "Les analyses demandent un module absent de cette installation :",
+                "en": "The analyses need a module this installation lacks:"},
     "followups": {"fr": "Suivis à 30 jours", "en": "30-day follow-ups"},
     "followups_due": {"fr": "suivi(s) à 30 jours à remplir", "en": "30-day follow-up(s) to complete"},
     "no_followup_due": {"fr": "Aucun suivi à remplir.", "en": "No follow-up to complete."},
@@ -259,6 +261,11 @@ def indicators_page(protocol_id: int, request: Request, db: Session = Depends(db
     al, _st = service.allocation_of(db, row)
     key = pseudonym_key(request)
     res, figs = None, {}
+    try:
+        import statsmodels  # noqa: F401
+    except ImportError:   # a serving install without the [pilot] extra: say so instead of failing
+        return render(request, "pilot/indicators.html", {"user": user, "row": row, "res": None, "figs": {},
+                                                         "missing": "statsmodels ([pilot] extra)"})
     if al:
         panel = service.volume_panel(db, p, al, key)
         rows = service.study_rows(db, p, al, key)
@@ -277,7 +284,7 @@ def indicators_page(protocol_id: int, request: Request, db: Session = Depends(db
                 figs["plane"] = _inline(plots.cost_effect_plane(res["icer"]["replicates"],
                                                                 (res["icer"]["delta_effect"], res["icer"]["delta_cost_per_ecg"])))
             figs["tornado"] = _inline(plots.tornado(res["sensitivity"]))
-    return render(request, "pilot/indicators.html", {"user": user, "row": row, "res": res, "figs": figs})
+    return render(request, "pilot/indicators.html", {"user": user, "row": row, "res": res, "figs": figs, "missing": None})
 
 
 @router.get("/pilot/followups", response_class=HTMLResponse)
