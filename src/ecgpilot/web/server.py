@@ -35,13 +35,29 @@ HSTS_DEFAULT_S = 365 * 86400   # `--hsts` without a value: one year
 def load_secret_key(data_dir: Path) -> str:
     """The session-signing key kept in ``data_dir/secret_key`` (created, mode 0600, if absent)."""
     path = data_dir / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(key)
+    try:
+        if path.exists():
+            return path.read_text().strip()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")   # written whole, then linked in place:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)   # workers starting at once
+        with os.fdopen(fd, "w") as f:                                    # share the first one's key
+            f.write(key)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            key = path.read_text().strip()
+        finally:
+            tmp.unlink()
+    except OSError as exc:   # a read-only or full disk, a missing permission: said, not a traceback
+        from ecgpilot.store.health import storage_fault
+
+        fault = storage_fault(exc)
+        where = f"the data folder {data_dir} (its session key {path.name})"
+        if fault is not None:
+            raise type(fault)(f"{where} cannot be written ({exc.strerror}): {fault}", fr=fault.fr) from None
+        raise ConfigError(f"{where} cannot be used ({exc.strerror}); check the folder and its permissions.") from None
     return key
 
 
