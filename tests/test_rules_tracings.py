@@ -220,3 +220,14 @@ def test_premature_ventricular_complexes_from_the_tracing(ludb, shared_data):
         assert ids["pvc"]["source"] == "measurement" and ids["pvc"]["evidence"][0]["name"] == "ectopy.n_v"
     doc, r = reading(ludb(NORMAL))
     assert doc["measurements"]["ectopy"]["n_v"] == 0 and "pvc" not in found(r)
+
+
+def test_a_beat_of_another_shape_the_ai_rules_out_is_no_pvc(ludb):
+    """With the AI: LUDB 64 (no extrasystole in ludb.csv) has one beat of another shape in the tracing, which
+    the AI gives a PVC probability under ``pvc_ai_support``: no PVC; the records with PVCs keep it."""
+    pytest.importorskip("onnxruntime", reason="the classifier is needed")
+    doc, r = reading(ludb(64), use_ai=True)
+    assert doc["measurements"]["ectopy"]["n_v"] >= 1 and "pvc" not in found(r)
+    _, r = reading(ludb(106), use_ai=True)
+    pvc = next(s for s in r["statements"] if s["id"] == "pvc")
+    assert pvc["status"] == "finding" and pvc["source"] == "ai+measurement"

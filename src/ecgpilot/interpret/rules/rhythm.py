@@ -268,14 +268,20 @@ def _times(ts: list[float]) -> str:
 
 def premature_complexes(ctx: Context, found: Mapping[str, Finding]) -> list[Finding]:
     """Premature ventricular complexes: beats whose QRS differs from the dominant one (AAMI EC57 class V,
-    ``signal.ectopy``). Premature atrial complexes: the AI's, supported (or not) by early beats of dominant
-    shape. An AI statement the classified tracing contradicts is shown as AI only."""
+    ``signal.ectopy``), when the AI does not rule them out (its PVC probability at least
+    ``pvc_ai_support``; without an AI reading the tracing alone). Premature atrial complexes: the AI's,
+    supported (or not) by early beats of dominant shape. An AI PVC that the classified tracing contradicts
+    (every QRS of the dominant shape) is shown as AI only."""
     e = ctx.ectopy
     if ctx.pacing or "paced_rhythm" in found or not e or int(e.get("n_classified") or 0) < 4:
         return []
     out = []
     n_v = int(e.get("n_v") or 0)
     ai_v = ctx.ai_present("PVC")
+    p_v = ctx.ai["PVC"].probability if "PVC" in ctx.ai else None
+    if n_v and ctx.ai_ok and p_v is not None and p_v < ctx.th["pvc_ai_support"]:
+        n_v = 0   # another QRS shape the AI does not see as a PVC (noise, aberrancy, a changing axis)
+        ai_v = []
     if n_v:
         ev = [ctx.ev("ectopy.n_v", n_v, ctx.fr(f"{n_v} complexe(s) de forme différente à ", f"{n_v} complex(es) of "
                                                "another shape at ") + _times(e.get("v_s") or []))]
