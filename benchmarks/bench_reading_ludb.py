@@ -80,6 +80,8 @@ CRITERIA: dict[str, tuple[Callable[[dict[str, str]], bool], Callable[[dict[str, 
     "left axis deviation": (lambda r: _has(r, "Electric axis of the heart", "Electric axis of the heart: left axis deviation"),
                             lambda rd: "left_axis_deviation" in _ids(rd)),
     "paced rhythm": (lambda r: bool(r["Cardiac pacing"]), lambda rd: "paced_rhythm" in _ids(rd)),
+    "premature ventricular complexes": (lambda r: "ventricular extrasystole" in r["Extrasystolies"].lower(),
+                                        lambda rd: "pvc" in _ids(rd)),
 }
 
 
