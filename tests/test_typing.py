@@ -1,6 +1,6 @@
 """Static types: mypy (plain mode, ``[tool.mypy]`` in pyproject.toml) reports no error in the packages
-listed here. The list grows as packages are made clean; ``web``, ``store``, ``security`` and ``pilot``
-are not in it yet (their remaining errors are counted in the closing note of the issue)."""
+listed here. The list grows as packages are made clean; the rest of ``web`` and ``store`` is not in it yet
+(their remaining errors are counted in the closing note of the issue)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src" / "ecgpilot"
 
 CLEAN = ["errors.py", "leads.py", "record.py", "paths.py", "analysis.py", "compare.py", "schema.py", "batch.py",
-         "io", "signal", "model", "interpret", "render", "export", "datasets", "train"]
+         "io", "signal", "model", "interpret", "render", "export", "datasets", "train", "pilot", "security",
+         "store/lookup.py", "store/pilot.py", "web/care.py", "web/care_pages.py", "web/care_api.py",
+         "web/evaluation.py", "web/pilot_routes.py"]
 
 
 def test_mypy_is_clean_on_the_typed_packages():

@@ -119,7 +119,7 @@ def indicator_forest(indicators: Mapping[str, Mapping[str, Any]], names: Sequenc
     for j, arm in enumerate(arms):
         for i, name in enumerate(names):
             v = indicators[arm].get(name)
-            d = v.to_dict() if hasattr(v, "to_dict") else (v or {})
+            d = v.to_dict() if v is not None and hasattr(v, "to_dict") else (v or {})
             if d.get("p") is None:
                 continue
             y = i + (j - (len(arms) - 1) / 2) * 0.25
@@ -151,7 +151,7 @@ def p_chart_plot(chart: Sequence[Mapping[str, Any]], title: str, *, as_figure: b
     return fig if as_figure else _svg(fig)
 
 
-def confusion_heatmap(pairs: Sequence[tuple[str, str]], levels: Sequence[str], title: str, *,
+def confusion_heatmap(pairs: Sequence[tuple[str | None, str | None]], levels: Sequence[str], title: str, *,
                       as_figure: bool = False) -> Any:
     """AI urgency (rows) × reference urgency (columns), counts in the cells."""
     fig = _figure(5.5, 4.5)

@@ -38,6 +38,7 @@ def simulate_volume_panel(protocol: Protocol, allocation: Mapping[int, int | Non
                 p = period_of(protocol, month)
                 on = bool(ai_on(protocol, allocation, pid, month))
                 mu = base_rate + u + period_step * (p if p is not None else protocol.n_periods) + effect * on
+                y: float
                 if noise == "poisson":
                     y = int(rng.poisson(max(mu, 0.1)))
                 else:

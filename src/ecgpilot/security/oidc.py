@@ -161,7 +161,7 @@ def validate_id_token(
     candidates = [k for k in keys.keys if header.get("kid") is None or k.key_id == header.get("kid")]
     if not candidates:
         raise AuthenticationError(f"ID token key id {header.get('kid')!r} is not in the provider's JWKS.")
-    options = {"require": ["exp", "iat", "iss", "aud", "sub"]}
+    options: dict[str, Any] = {"require": ["exp", "iat", "iss", "aud", "sub"]}
     if now is not None:
         options["verify_iat"] = False  # jwt checks against the real clock; done by hand below
     last_error: Exception | None = None
@@ -170,7 +170,7 @@ def validate_id_token(
             claims = jwt.decode(
                 id_token, key.key, algorithms=list(config.algorithms), audience=config.client_id,
                 issuer=config.issuer, leeway=config.leeway_s,
-                options=options | ({"verify_exp": False} if now is not None else {}),
+                options=options | ({"verify_exp": False} if now is not None else {}),  # type: ignore[arg-type]
             )
             break
         except jwt.InvalidSignatureError as exc:

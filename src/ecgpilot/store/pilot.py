@@ -118,4 +118,5 @@ def _registered_protocol_is_kept(_mapper, _conn, target: PilotProtocol) -> None:
 
 def ensure_pilot_schema(engine: Engine) -> None:
     """Create the pilot's tables that do not exist yet (idempotent; existing tables are left as they are)."""
-    Base.metadata.create_all(engine, tables=[t.__table__ for t in PILOT_TABLES])  # type: ignore[attr-defined]
+    tables: list[Any] = [t.__table__ for t in PILOT_TABLES]  # type: ignore[attr-defined]
+    Base.metadata.create_all(engine, tables=tables)

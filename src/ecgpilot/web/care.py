@@ -35,6 +35,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from ecgpilot.errors import RecordError
+from ecgpilot.store.lookup import must_get
 from ecgpilot.store.models import (
     Dispatch,
     Notification,
@@ -142,7 +143,7 @@ def get_opinion(db: Session, user: User, opinion_id: int) -> OpinionRequest | No
     if req.cardiologist_id == user.id:
         # a withdrawn request no longer opens the study; nor does a former cardiologist's account
         return req if req.status != "cancelled" and user.role == "cardiologist" else None
-    study = db.get(Study, req.study_id)
+    study = must_get(db, Study, req.study_id)
     if study is not None and study.practice_id == user.practice_id and user.can_sign:
         return req
     return None
@@ -167,7 +168,7 @@ def answer_opinion(db: Session, user: User, req: OpinionRequest, answer: str, ag
         raise Conflict(f"opinion request {req.id} is {req.status}; it cannot be answered again.",
                        fr="Cette demande d'avis a déjà reçu une réponse, ou a été retirée : elle ne peut plus être "
                           "répondue.")
-    study = db.get(Study, req.study_id)
+    study = must_get(db, Study, req.study_id)
     statements = _ai_statements(study)
     missing = [s["id"] for s in statements if not isinstance((agreement.get(s["id"]) or {}).get("agree"), bool)]
     if missing:
@@ -272,7 +273,7 @@ def _claim(db: Session, req: OpinionRequest, status: str) -> None:
     withdrawal (or two answers) racing each other cannot both succeed."""
     res = db.execute(update(OpinionRequest).where(OpinionRequest.id == req.id, OpinionRequest.status == "open")
                      .values(status=status).execution_options(synchronize_session=False))
-    if res.rowcount != 1:
+    if getattr(res, "rowcount", None) != 1:   # a CursorResult for an UPDATE
         db.rollback()
         db.refresh(req)
         raise Conflict(f"opinion request {req.id} is {req.status} now; it was changed meanwhile (reload the page).")
@@ -281,7 +282,7 @@ def _claim(db: Session, req: OpinionRequest, status: str) -> None:
 
 def cancel_opinion(db: Session, user: User, req: OpinionRequest) -> None:
     """Withdraw an open request (a doctor of the requesting practice); the cardiologist is notified."""
-    study = db.get(Study, req.study_id)
+    study = must_get(db, Study, req.study_id)
     if not user.can_sign or study.practice_id != user.practice_id:
         raise PermissionError("only a doctor of the requesting practice can withdraw the request.")
     if req.status != "open":
@@ -306,7 +307,7 @@ def mark_read(db: Session, user: User, study_id: int) -> int:
     res = db.execute(update(Notification).where(Notification.user_id == user.id, Notification.study_id == study_id,
                                                 Notification.read_at.is_(None)).values(read_at=utcnow()))
     db.commit()
-    return int(res.rowcount or 0)
+    return int(getattr(res, "rowcount", 0) or 0)
 
 
 def notice_mail(sender: str, recipient: str, kind: str, link: str, lang: str = "fr") -> EmailMessage:
@@ -361,8 +362,8 @@ def export_report(db: Session, study: Study, rep: Report) -> dict[str, Any]:
     """The :mod:`ecgpilot.export` report dict of one signed version (checked by ``check_report`` later).
 
     Recording times without a zone are taken as French local time (the devices' clock)."""
-    signer = db.get(User, rep.signed_by)
-    practice = db.get(Practice, study.practice_id)
+    signer = must_get(db, User, rep.signed_by)
+    practice = must_get(db, Practice, study.practice_id)
     if not signer.rpps:
         raise Invalid(f"the signing doctor {signer.name} has no RPPS number; set it under /account before sending.",
                       fr=f"Le médecin signataire ({signer.name}) n'a pas de numéro RPPS : renseignez-le dans « Mon compte », "
@@ -441,7 +442,7 @@ def send_report(db: Session, engine: Engine, user: User, study: Study, pdf: byte
         raise Invalid("no recipient: give the treating doctor's MSSanté address and/or tick the patient's record.",
                       fr="Aucun destinataire : saisissez l'adresse MSSanté du médecin traitant et/ou cochez le dossier "
                          "du patient.")
-    practice = db.get(Practice, study.practice_id)
+    practice = must_get(db, Practice, study.practice_id)
     sender = user.mssante_address or practice.mssante_address
     if not sender:
         raise Invalid("no MSSanté sender address: set yours under /account (or the practice's) before sending.",
@@ -467,18 +468,18 @@ def send_report(db: Session, engine: Engine, user: User, study: Study, pdf: byte
             raise Conflict(f"version {rep.version} was already queued for the {d['kind']} recipient(s) on "
                            f"{d['created_at']:%Y-%m-%d %H:%M} UTC (state: {d['status']}); send again only on purpose "
                            "(resend: true).")
-    out = []
+    out: list[Dispatch] = []
     conn = db.connection()  # the outbox rows, their audit entries and the dispatches: one transaction
     for kind, recipients in plan:
         outbox_id = queue_report(conn, report, pdf, sender=sender, recipients=recipients,
                                  source_oid=patient_id_root(practice), require_qualified_ins=kind == "dmp",
                                  actor=(str(user.id), user.role), target=f"study:{study.id}", cda=cda)
-        d = Dispatch(study_id=study.id, report_version=rep.version, kind=kind, recipients=recipients, outbox_id=outbox_id,
-                     created_by=user.id, created_at=utcnow())
-        db.add(d)
+        disp = Dispatch(study_id=study.id, report_version=rep.version, kind=kind, recipients=recipients,
+                        outbox_id=outbox_id, created_by=user.id, created_at=utcnow())
+        db.add(disp)
         db.add(StudyEvent(study_id=study.id, user_id=user.id, action="send", target=f"v{rep.version}",
                           after={"kind": kind, "recipients": len(recipients), "outbox_id": outbox_id}))
-        out.append(d)
+        out.append(disp)
     try:
         db.commit()
     except Exception:

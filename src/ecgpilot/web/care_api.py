@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from ecgpilot.store.lookup import must_get
 from ecgpilot.store.models import OpinionRequest, Study, User
 from ecgpilot.web import care, evaluation, services
 from ecgpilot.web.api import api_user, summary
@@ -72,7 +73,7 @@ def ask(study_id: int, body: OpinionAsk, request: Request, db: Session = Depends
         user: User = Depends(api_user)) -> dict[str, Any]:
     study = study_or_404(db, user, study_id)
     req = care.request_opinion(db, user, study, body.cardiologist_id, body.question, consent=body.consent)
-    queue_notice(request, db.get(User, req.cardiologist_id), "opinion_requested", f"/opinions/{req.id}")
+    queue_notice(request, must_get(db, User, req.cardiologist_id), "opinion_requested", f"/opinions/{req.id}")
     return opinion_doc(req)
 
 
@@ -91,7 +92,7 @@ def queue(db: Session = Depends(db_session), user: User = Depends(api_user)) -> 
 @router.get("/opinions/{opinion_id}", summary="One request with its study (for the cardiologist)")
 def opinion(opinion_id: int, db: Session = Depends(db_session), user: User = Depends(api_user)) -> dict[str, Any]:
     req = opinion_or_404(db, user, opinion_id)
-    study = db.get(Study, req.study_id)
+    study = must_get(db, Study, req.study_id)
     services.audit_event(db, user, "view", f"study:{study.id}", details={"via": f"opinion:{req.id}"})
     db.commit()
     return {**opinion_doc(req), "study": {**summary(study), "analysis": study.analysis, "interpretation": study.interpretation,
@@ -104,7 +105,7 @@ def answer(opinion_id: int, body: OpinionAnswer, request: Request, db: Session =
     req = opinion_or_404(db, user, opinion_id)
     agreement = {s.id: {"agree": s.agree, "comment": s.comment} for s in body.statements}
     care.answer_opinion(db, user, req, body.answer, agreement, body.urgency)
-    queue_notice(request, db.get(User, req.requested_by), "opinion_answered", f"/studies/{req.study_id}#opinions")
+    queue_notice(request, must_get(db, User, req.requested_by), "opinion_answered", f"/studies/{req.study_id}#opinions")
     return opinion_doc(req)
 
 
@@ -112,7 +113,7 @@ def answer(opinion_id: int, body: OpinionAnswer, request: Request, db: Session =
 def cancel(opinion_id: int, request: Request, db: Session = Depends(db_session), user: User = Depends(api_user)) -> dict[str, Any]:
     req = opinion_or_404(db, user, opinion_id)
     care.cancel_opinion(db, user, req)
-    queue_notice(request, db.get(User, req.cardiologist_id), "opinion_cancelled", "/opinions")
+    queue_notice(request, must_get(db, User, req.cardiologist_id), "opinion_cancelled", "/opinions")
     return opinion_doc(req)
 
 

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from ecgpilot.errors import RecordError
+from ecgpilot.store.lookup import must_get
 from ecgpilot.store.models import Practice, Study, User
 from ecgpilot.web import care, evaluation, services
 from ecgpilot.web.app import data_dir, db_session, opinion_or_404, study_or_404
@@ -66,7 +67,7 @@ async def ask_opinion(study_id: int, request: Request, db: Session = Depends(db_
         msg = said(lang_of(request)) if callable(said) else str(exc)
         return study_view(request, db, user, study, 409 if isinstance(exc, services.Conflict) else 422,
                           opinion_error=msg, opinion_form=typed)
-    queue_notice(request, db.get(User, req.cardiologist_id), "opinion_requested", f"/opinions/{req.id}")
+    queue_notice(request, must_get(db, User, req.cardiologist_id), "opinion_requested", f"/opinions/{req.id}")
     return RedirectResponse(f"/studies/{study_id}#opinions", status_code=303)
 
 
@@ -75,7 +76,7 @@ async def cancel_opinion(opinion_id: int, request: Request, db: Session = Depend
     await checked_form(request)
     req = opinion_or_404(db, user, opinion_id)
     care.cancel_opinion(db, user, req)
-    queue_notice(request, db.get(User, req.cardiologist_id), "opinion_cancelled", "/opinions")
+    queue_notice(request, must_get(db, User, req.cardiologist_id), "opinion_cancelled", "/opinions")
     return RedirectResponse(f"/studies/{req.study_id}#opinions", status_code=303)
 
 
@@ -90,7 +91,7 @@ def opinion_queue(request: Request, db: Session = Depends(db_session), user: Use
 @router.get("/opinions/{opinion_id}", response_class=HTMLResponse)
 def opinion_page(opinion_id: int, request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
     req = opinion_or_404(db, user, opinion_id)
-    study = db.get(Study, req.study_id)
+    study = must_get(db, Study, req.study_id)
     record = services.study_record(data_dir(request), study)
     svg = services.tracing_svg(record, study.analysis) if record is not None else None
     services.audit_event(db, user, "view", f"study:{study.id}", details={"via": f"opinion:{req.id}"})
@@ -114,7 +115,7 @@ def _opinion_view(request: Request, db: Session, user: User, req: Any, study: St
 async def answer_opinion(opinion_id: int, request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
     form = await checked_form(request)
     req = opinion_or_404(db, user, opinion_id)
-    study = db.get(Study, req.study_id)
+    study = must_get(db, Study, req.study_id)
     agreement: dict[str, dict[str, Any]] = {}
     for s in (study.interpretation or {}).get("statements", []):
         v = form.get(f"agree_{s['id']}")
@@ -132,7 +133,7 @@ async def answer_opinion(opinion_id: int, request: Request, db: Session = Depend
         return _opinion_view(request, db, user, req, study, svg, 409 if isinstance(exc, services.Conflict) else 422,
                              answer_error=said(lang_of(request)) if callable(said) else str(exc), typed=typed,
                              to_decide=missing)
-    queue_notice(request, db.get(User, req.requested_by), "opinion_answered", f"/studies/{study.id}#opinions")
+    queue_notice(request, must_get(db, User, req.requested_by), "opinion_answered", f"/studies/{study.id}#opinions")
     return RedirectResponse(f"/opinions/{opinion_id}", status_code=303)
 
 
@@ -325,7 +326,7 @@ def practice_page(request: Request, db: Session = Depends(db_session), user: Use
                for e in outbox_entries(request.app.state.engine)
                if care.outbox_practice(db, e["target"]) == user.practice_id][-100:][::-1]
     return render(request, "practice.html", {"user": user, "practice": db.get(Practice, user.practice_id), "outbox": entries,
-                                             "root": care.patient_id_root(db.get(Practice, user.practice_id)), "saved": False,
+                                             "root": care.patient_id_root(must_get(db, Practice, user.practice_id)), "saved": False,
                                              "ai_on": audit.ai_enabled(request.app.state.engine, user.practice_id)})
 
 
@@ -333,7 +334,7 @@ def practice_page(request: Request, db: Session = Depends(db_session), user: Use
 async def save_practice(request: Request, db: Session = Depends(db_session), user: User = Depends(page_user)) -> Response:
     form = await checked_form(request)
     _admin(user)
-    p = db.get(Practice, user.practice_id)
+    p = must_get(db, Practice, user.practice_id)
     org = str(form.get("org_id", "")).strip() or None
     if org is not None and not (org.isascii() and org.isdigit() and len(org) in (9, 14)):
         raise RecordError(f"organisation id {org!r} is not a FINESS (9 digits) or SIRET (14 digits).")

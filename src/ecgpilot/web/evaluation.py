@@ -174,9 +174,9 @@ def study_rows(db: Session, key: bytes) -> list[dict[str, Any]]:
     for s in db.scalars(select(Study).order_by(Study.id)):
         rep = last.get(s.id)
         dec = Counter(d.get("decision") for d in (rep.content.get("decisions") or []) if d.get("origin") == "ai") if rep else Counter()
-        o = ops.get(s.id)
-        answered = o is not None and o.status == "answered"
-        agreed = sum(bool(x["agree"]) for x in (o.statement_opinions or [])) if answered else None
+        op = ops.get(s.id)
+        answered = op is not None and op.status == "answered"
+        agreed = sum(bool(x["agree"]) for x in (op.statement_opinions or [])) if op is not None and answered else None
         rows.append({
             "study": audit.pseudonymise(f"study:{s.id}", key), "practice": audit.pseudonymise(f"practice:{s.practice_id}", key),
             "month": s.created_at.strftime("%Y-%m"), "format": s.file_format or "", "status": s.status,
@@ -186,10 +186,10 @@ def study_rows(db: Session, key: bytes) -> list[dict[str, Any]]:
             "ai_confirmed": dec["confirmed"], "ai_edited": dec["edited"], "ai_rejected": dec["rejected"],
             "doctor_added": sum(1 for d in (rep.content.get("decisions") or [])
                                 if d.get("origin") != "ai" and d.get("decision") in ("confirmed", "edited")) if rep else 0,
-            "opinion_status": o.status if o else "", "cardiologist_urgency": (o.urgency or "") if o else "",
+            "opinion_status": op.status if op else "", "cardiologist_urgency": (op.urgency or "") if op else "",
             "cardiologist_agreed": "" if agreed is None else agreed,
-            "cardiologist_disagreed": "" if agreed is None else len(o.statement_opinions or []) - agreed,
-            "turnaround_h": "" if not o or o.turnaround_s is None else round(o.turnaround_s / 3600, 3),
+            "cardiologist_disagreed": "" if agreed is None or op is None else len(op.statement_opinions or []) - agreed,
+            "turnaround_h": "" if not op or op.turnaround_s is None else round(op.turnaround_s / 3600, 3),
         })
     return rows
 
