@@ -27,6 +27,11 @@ _LEGEND = {"fr": "Points ST mesurés (niveau PR + ST) :", "en": "Measured ST poi
 #: Width (mm) of the columns a trace is reduced to on screen: a quarter of the small square, about
 #: one CSS pixel at true size (25.4 / 96 = 0.26 mm). 10 ms at 25 mm/s, 5 ms at 50 mm/s.
 SCREEN_COLUMN_MM = 0.25
+#: Recordings drawn on more than this much paper (a 12-lead page draws about 1 000 mm of trace; a 60-s
+#: single-lead recording 1 500 mm) use columns of :data:`LONG_COLUMN_MM`, so that no study page passes
+#: ~150 KB; 0.5 mm columns still hold every 1-mm extreme (they tile each millimetre).
+LONG_PAPER_MM = 1200.0
+LONG_COLUMN_MM = 0.5
 
 
 def screen_points(x: np.ndarray, y: np.ndarray, column_mm: float | None = SCREEN_COLUMN_MM) -> np.ndarray:
@@ -127,13 +132,16 @@ def ecg_svg(record: ECGRecord, *, analysis: dict | None = None, speed_mm_s: floa
     clipped to its row; the root carries ``data-mm-per-s`` and ``data-mm-per-mv`` (the caliper's scale).
     Speed must be 25 or 50 mm/s and gain 5, 10 or 20 mm/mV (``ConfigError``).
 
-    The image is for the screen: each trace keeps, per ``column_mm`` of paper, its lowest and
-    highest sample (:func:`screen_points`; ``None`` draws every sample), at 0.01 mm. The paper scale
+    The image is for the screen: each trace keeps, per ``column_mm`` of paper (:data:`LONG_COLUMN_MM`
+    when the traces span more than :data:`LONG_PAPER_MM`), its lowest and highest sample
+    (:func:`screen_points`; ``None`` draws every sample), at 0.01 mm. The paper scale
     is unchanged; the PDF (:mod:`ecgpilot.render.pdf`) draws every sample.
     """
     if lang not in _LEGEND:
         raise ConfigError(f"Unknown language {lang!r}; accepted: {', '.join(_LEGEND)}.")
     paper = paper_layout(record, speed_mm_s=speed_mm_s, gain_mm_mv=gain_mm_mv, layout=layout)
+    if column_mm is not None and sum(float(tr.x[-1] - tr.x[0]) for tr in paper.traces if tr.x.size) > LONG_PAPER_MM:
+        column_mm = max(column_mm, LONG_COLUMN_MM)
     gx, gy = _MARGIN, _MARGIN + _HEADER
     w = paper.width_mm + 2 * _MARGIN
     h = paper.height_mm + _HEADER + 2 * _MARGIN
