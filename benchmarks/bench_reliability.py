@@ -94,6 +94,30 @@ class Server:
                 return int(line.split()[1]) / 1024
         return float("nan")
 
+    def tree_rss_mb(self) -> float:
+        """RSS of the server and every process under it (the reader workers of web.reader_pool)."""
+        parent: dict[int, int] = {}
+        for d in Path("/proc").iterdir():
+            if d.name.isdigit():
+                try:
+                    parent[int(d.name)] = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                except (OSError, IndexError, ValueError):
+                    pass
+        tree, todo = set(), [self.proc.pid]
+        while todo:
+            pid = todo.pop()
+            tree.add(pid)
+            todo += [c for c, pp in parent.items() if pp == pid and c not in tree]
+        total = 0.0
+        for pid in tree:
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) / 1024
+            except OSError:
+                pass
+        return total
+
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
@@ -255,20 +279,20 @@ def soak(work: Path, base: bytes, n: int, ai: bool) -> dict:
     samples, lat = [], []
     try:
         request(srv.port, "POST", "/api/v1/studies", token, multipart([("warm.xml", variant(base, 10**6))]))
-        samples.append((0, srv.rss_mb()))
+        samples.append((0, srv.rss_mb(), srv.tree_rss_mb()))
         t0 = time.perf_counter()
         for i in range(1, n + 1):
             status, _b, dt = request(srv.port, "POST", "/api/v1/studies", token, multipart([(f"s{i}.xml", variant(base, i))]))
             assert status == 201, (status, _b[:300])
             lat.append(dt)
             if i % 25 == 0:
-                samples.append((i, srv.rss_mb()))
+                samples.append((i, srv.rss_mb(), srv.tree_rss_mb()))
         wall = time.perf_counter() - t0
         status, body, list_s = request(srv.port, "GET", "/api/v1/studies?limit=50", token)
         assert status == 200
     finally:
         srv.stop()
-    half = [r for i, r in samples if i >= n // 2]
+    half = [r for i, r, _t in samples if i >= n // 2]
     slope = (half[-1] - half[0]) / max(1, (n - n // 2)) * 100 if len(half) > 1 else float("nan")
     q = statistics.quantiles(lat, n=20)
     return {"n": n, "rate": n / wall, "p50": statistics.median(lat), "p95": q[18], "samples": samples,
@@ -418,8 +442,8 @@ def write(r: dict, out: Path) -> None:
     s = r["soak"]
     L += ["## Soak", "", f"{s['n']} uploads one after another: {s['rate']:.2f} analyses/s, p50 {s['p50']*1000:.0f} ms, "
           f"p95 {s['p95']*1000:.0f} ms; a worklist page (50) then: {s['list_page_s']*1000:.0f} ms, {s['list_page_kb']:.0f} KB.",
-          "", "| uploads | server RSS MB |", "|---:|---:|"]
-    L += [f"| {i} | {m:.1f} |" for i, m in s["samples"]]
+          "", "| uploads | server RSS MB | with its reader workers MB |", "|---:|---:|---:|"]
+    L += [f"| {i} | {m:.1f} | {t:.1f} |" for i, m, t in s["samples"]]
     L += ["", f"Second half slope: {s['slope_mb_per_100']:+.2f} MB per 100 uploads.", ""]
     if "faults" in r:
         L += ["## Faults", "", "```", json.dumps(r["faults"], indent=1, ensure_ascii=False), "```", ""]

@@ -170,3 +170,24 @@ def test_openapi_still_documents_the_upload(tmp_path, n) -> None:  # noqa: ANN00
     spec = TestClient(app).get("/api/v1/openapi.json").json()
     body = spec["paths"]["/api/v1/studies"]["post"]["requestBody"]["content"]
     assert "multipart/form-data" in body
+
+
+def test_a_read_past_the_time_limit_is_stopped_and_the_next_upload_goes_on(tmp_path) -> None:  # noqa: ANN001
+    """Each upload is read in a worker process; past the limit it is stopped and refused, the pool replaced."""
+    app = make_app(tmp_path)
+    pool = app.state.reader_pool
+    api = TestClient(app)
+    api.headers["Authorization"] = f"Bearer {token_for(app, 'a@x.fr')}"
+    muse = data_file(*MUSE).read_bytes()
+    pool.timeout_s = 1e-4   # no read fits in 0.1 ms
+    r = api.post("/api/v1/studies", files=[("files", ("slow.xml", muse))])
+    assert r.status_code == 201
+    (slow,) = r.json()
+    assert slow["status"] == "unreadable" and "took more than" in slow["error"]
+    pool.timeout_s = 60.0
+    r = api.post("/api/v1/studies", files=[("files", ("next.xml", muse + b" "))])
+    assert r.status_code == 201 and r.json()[0]["status"] == "to_read"
+    hostile = data_file("hostile", "scp_huffman_lookup_bomb_16x24__cases2-scp-01687.scp").read_bytes()
+    r = api.post("/api/v1/studies", files=[("files", ("bomb.scp", hostile))])
+    assert r.status_code == 201 and r.json()[0]["status"] == "unreadable"   # the reader's own refusal, from the worker
+    pool.close()

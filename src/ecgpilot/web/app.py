@@ -77,7 +77,7 @@ class Settings:
     # bounded uploads: bytes per request (and so per file), files per request, analyses at once, seconds each
     max_upload_files: int = 20
     analysis_workers: int = 2
-    analysis_timeout_s: float = 60.0
+    read_timeout_s: float = 20.0   # per uploaded file, read in a worker process (web.reader_pool); 0 = in-thread
     page_size: int = 50
 
     def db_url(self) -> str:
@@ -95,6 +95,7 @@ def open_instance(settings: Settings) -> tuple[Any, Any]:
     from ecgpilot import audit
     from ecgpilot.export import mssante
     from ecgpilot.store import health
+    from ecgpilot.store.locks import schema_lock
 
     data = Path(settings.data_dir)
     try:
@@ -112,9 +113,10 @@ def open_instance(settings: Settings) -> tuple[Any, Any]:
             if problems:
                 raise health.database_damaged("PRAGMA integrity_check: " + "; ".join(problems[:5]))
             health.probe_writable(engine, data)
-        migrate(engine)
-        audit.open_audit(engine)  # the audit trail lives in the app's database
-        mssante.open_outbox(engine)  # so does the outbox of mails to send
+        with schema_lock(engine):   # several workers starting at once take turns (PostgreSQL)
+            migrate(engine)
+            audit.open_audit(engine)  # the audit trail lives in the app's database
+            mssante.open_outbox(engine)  # so does the outbox of mails to send
         if new:
             health.probe_writable(engine, data)
     except DBAPIError as exc:
@@ -187,6 +189,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # uploads are read and analysed here, at most analysis_workers at once (services.run_analysis)
     app.state.analysis_pool = ThreadPoolExecutor(max_workers=max(1, settings.analysis_workers),
                                                  thread_name_prefix="ecgpilot-analysis")
+    from ecgpilot.web.reader_pool import ReaderPool
+
+    # each upload's file is read in a worker process, stopped past read_timeout_s (web.reader_pool)
+    app.state.reader_pool = (ReaderPool(settings.analysis_workers, settings.read_timeout_s)
+                             if settings.read_timeout_s > 0 else None)
     app.state.sessions = factory
     app.state.limiter = LoginThrottle(free_per_account=settings.login_attempts,
                                       free_per_ip=settings.login_attempts_per_client,
@@ -441,6 +448,12 @@ def ai_allowed(request: Request, user: User | None = None) -> bool:
 
     return bool(request.app.state.settings.use_ai) and audit.ai_enabled(
         request.app.state.engine, practice_id=user.practice_id if user is not None else None)
+
+
+def upload_reader(request: Request) -> Any:
+    """How uploads are read: the app's reader pool (a time limit per file), or ``None`` (in the thread)."""
+    pool = getattr(request.app.state, "reader_pool", None)
+    return pool.read if pool is not None else None
 
 
 def data_dir(request: Request) -> Path:

@@ -26,6 +26,7 @@ from ecgpilot.web.app import (
     end_request_session,
     session_user,
     study_or_404,
+    upload_reader,
 )
 
 __all__ = ["router", "lang_of", "require_role", "study_view"]
@@ -204,7 +205,8 @@ async def upload(request: Request, db: Session = Depends(db_session), user: User
     del files
     # analysis is CPU work: in the bounded analysis pool, off the event loop, so other requests keep flowing
     studies = [await services.run_analysis(request.app, services.ingest, db, data_dir(request), user, g,
-                                           lang=lang_of(request), use_ai=ai_allowed(request, user)) for g in groups]
+                                           lang=lang_of(request), use_ai=ai_allowed(request, user),
+                                           reader=upload_reader(request)) for g in groups]
     target = f"/studies/{studies[0].id}" if len(studies) == 1 else "/"
     if len(studies) == 1 and getattr(studies[0], "uploaded_again", False):
         target += "?notice=duplicate"

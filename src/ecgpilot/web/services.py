@@ -150,11 +150,12 @@ def _prefill(study: Study, record: ECGRecord) -> None:
 
 
 def ingest(db: Session, data_dir: Path, user: User, group: list[tuple[str, bytes]], *, lang: str = "fr",
-           use_ai: bool = True) -> Study:
+           use_ai: bool = True, reader: Any = None) -> Study:
     """Store one file set and its AI proposal as a new study (committed).
 
     The files are staged, read and analysed, moved into place, then the row is committed;
-    if the database write fails the just-created folder is removed.
+    if the database write fails the just-created folder is removed. ``reader`` reads the main file
+    (default :func:`ecgpilot.io.read_ecg` in this thread).
     """
     if not user.can_sign:
         raise PermissionError(f"role {user.role!r} cannot upload ECGs; only doctors (gp, cardiologist) can.")
@@ -172,7 +173,7 @@ def ingest(db: Session, data_dir: Path, user: User, group: list[tuple[str, bytes
         return existing
     staged = filestore.stage_files(data_dir, group)
     try:
-        study = _analyse_staged(staged, main, sha, user, group, lang=lang, use_ai=use_ai)
+        study = _analyse_staged(staged, main, sha, user, group, lang=lang, use_ai=use_ai, reader=reader)
     except Exception:   # a bug met by this file: it becomes its own "unreadable" study, the others go on
         log.exception("reading or analysing %s failed unexpectedly; stored as unreadable", main)
         study = Study(practice_id=user.practice_id, uploaded_by=user.id, file_sha256=sha, file_name=main,
@@ -203,15 +204,16 @@ def ingest(db: Session, data_dir: Path, user: User, group: list[tuple[str, bytes
 
 
 def _analyse_staged(staged: Path, main: str, sha: str, user: User, group: list[tuple[str, bytes]], *, lang: str,
-                    use_ai: bool) -> Study:
-    """The (not yet added) study row for a staged file set: read, analysed, interpreted."""
+                    use_ai: bool, reader: Any = None) -> Study:
+    """The (not yet added) study row for a staged file set: read (by ``reader``, e.g. the app's
+    :class:`~ecgpilot.web.reader_pool.ReaderPool` with its time limit, else in this thread), analysed, interpreted."""
     from ecgpilot.analysis import analyze_record
     from ecgpilot.io import read_ecg
 
     study = Study(practice_id=user.practice_id, uploaded_by=user.id, file_sha256=sha, file_name=main,
                   file_names=[n for n, _ in group], status="to_read")
     try:
-        record = read_ecg(staged / main)
+        record = (reader or read_ecg)(staged / main)
     except ECGPilotError as exc:
         study.status, study.error = "unreadable", str(exc).replace(str(staged), "")
         record = None
