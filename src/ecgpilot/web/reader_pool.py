@@ -2,7 +2,8 @@
 
 The readers already work within explicit budgets (bytes, samples, decoded size, steps: issue 23 §1);
 this is the backstop for what a budget did not foresee: each upload's :func:`ecgpilot.io.read_ecg` runs
-in a small pool of worker processes (``forkserver``: clean children, no copy of the server's threads),
+in a small pool of worker processes (``spawn``: clean children, no copy of the server's threads; each
+ends with the server, even a server killed with SIGKILL),
 and a read that takes longer than ``timeout_s`` is refused as unreadable while the worker running it is
 killed and the pool replaced. A worker that dies (e.g. killed by the kernel for memory) is the same:
 that file is unreadable, the server and the other uploads go on. Reads that were running in the killed
@@ -25,6 +26,33 @@ __all__ = ["ReaderPool", "ReadTimeout"]
 
 class ReadTimeout(CorruptFileError):
     """Reading a file took longer than the per-upload limit: refused (the file is stored as unreadable)."""
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker initializer: end when the server ends, even killed with SIGKILL (no orphan keeps its memory):
+    the kernel's parent-death signal (Linux), and a watch on the parent's pid elsewhere."""
+    import os
+    import signal
+    import sys
+    import time
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:   # the parent was already gone
+        os._exit(0)
+
+    def watch() -> None:
+        while True:
+            time.sleep(2.0)
+            if os.getppid() != parent:
+                os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def _read_in_child(path: str) -> tuple[str, Any, str]:
@@ -60,8 +88,10 @@ class ReaderPool:
     def _current(self) -> ProcessPoolExecutor:
         with self._lock:
             if self._pool is None:
-                self._pool = ProcessPoolExecutor(max_workers=self.workers,
-                                                 mp_context=multiprocessing.get_context("forkserver"))
+                import os
+
+                self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                                 initializer=_die_with_parent, initargs=(os.getpid(),))
             return self._pool
 
     def _replace(self, pool: ProcessPoolExecutor) -> None:
