@@ -237,6 +237,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(care_pages.router)
     from ecgpilot.web import pilot_routes
     pilot_routes.install(app)   # the pilot's evaluation pages (ecgpilot.pilot)
+    from ecgpilot.web import health_routes
+    app.include_router(health_routes.router)   # /healthz, /readyz (no login, no patient data)
 
     def _is_api(request: Request) -> bool:
         return request.url.path.startswith("/api/")
