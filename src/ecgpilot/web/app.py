@@ -239,6 +239,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     pilot_routes.install(app)   # the pilot's evaluation pages (ecgpilot.pilot)
     from ecgpilot.web import health_routes
     app.include_router(health_routes.router)   # /healthz, /readyz (no login, no patient data)
+    from ecgpilot.web import docs_routes
+    docs_routes.install(app)   # /api/docs: Swagger UI from local assets
 
     def _is_api(request: Request) -> bool:
         return request.url.path.startswith("/api/")
