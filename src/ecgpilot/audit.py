@@ -403,11 +403,20 @@ def load_key(data_dir: Path | None = None, *, create: bool = False, environ: dic
             return None
         path.parent.mkdir(parents=True, exist_ok=True)
         key = secrets.token_hex(32)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # written whole under a private name, then linked in place: workers starting at once never read
+        # a half-written key, and the one that comes second uses the first one's key
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(key + "\n")
             f.flush()
             os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return load_key(data_dir, environ=environ)
+        finally:
+            tmp.unlink()
         return key.encode()
     except OSError as exc:
         raise ConfigError(f"the audit key file {path} cannot be read ({exc.strerror}); check its permissions.") from None
@@ -513,7 +522,8 @@ def write_anchor(engine: Engine) -> tuple[int, str] | None:
         if guard.key:
             doc["signature"] = _anchor_signature(guard.key, seq, h, guard.sealed_from)
         if guard.anchor_path is not None:
-            tmp = guard.anchor_path.with_name(guard.anchor_path.name + ".tmp")
+            # one temporary file per process: several workers export the same head file
+            tmp = guard.anchor_path.with_name(f"{guard.anchor_path.name}.{os.getpid()}.tmp")
             with open(tmp, "w") as f:
                 f.write(canonical_json(doc) + "\n")
                 f.flush()

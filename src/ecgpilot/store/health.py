@@ -199,7 +199,7 @@ def integrity_problems(engine: Engine, *, quick: bool = False, limit: int = 20) 
 def probe_writable(engine: Engine, data_dir: Path) -> None:
     """Try a write to the database (SQLite: take and release its write lock) and to the data folder;
     raise the :class:`StorageFault` (or :class:`ConfigError`) saying which cannot be written."""
-    probe = Path(data_dir) / ".write-probe"
+    probe = Path(data_dir) / f".{os.getpid()}.write-probe"   # one per process: workers start at once
     try:
         fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:

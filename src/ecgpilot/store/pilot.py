@@ -118,5 +118,8 @@ def _registered_protocol_is_kept(_mapper, _conn, target: PilotProtocol) -> None:
 
 def ensure_pilot_schema(engine: Engine) -> None:
     """Create the pilot's tables that do not exist yet (idempotent; existing tables are left as they are)."""
+    from ecgpilot.store.locks import schema_lock
+
     tables: list[Any] = [t.__table__ for t in PILOT_TABLES]  # type: ignore[attr-defined]
-    Base.metadata.create_all(engine, tables=tables)
+    with schema_lock(engine):   # several workers starting at once take turns (PostgreSQL)
+        Base.metadata.create_all(engine, tables=tables)
