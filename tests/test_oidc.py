@@ -16,7 +16,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ecgpilot.errors import AuthenticationError, ConfigError
-from ecgpilot.security.oidc import OIDCConfig, authorization_request, complete_login, discover, fetch_userinfo, validate_id_token
+from ecgpilot.security.oidc import (JWKSCache, OIDCConfig, authorization_request, complete_login, discover,
+                                    fetch_userinfo, validate_id_token)
 
 REDIRECT = "http://127.0.0.1:9/callback"
 
@@ -138,6 +139,36 @@ def test_full_login(cfg):
     assert claims["sub"] == "u1" and claims["iss"] == cfg.issuer and claims["aud"] == "ecgpilot"
     info = fetch_userinfo(cfg, meta, claims["_access_token"])
     assert info["SubjectNameID"] == "810001234567"
+
+
+def test_jwks_cached_with_expiry_and_refetched_on_key_rotation(cfg, provider):
+    """Three logins fetch the provider's keys once; after the cache's lifetime they are fetched again; a
+    token signed with a new key id (rotation) refetches at once, unless the last fetch was too recent."""
+    meta = discover(cfg)
+    clock = [1000.0]
+    cache = JWKSCache(ttl_s=3600, min_refresh_s=60, clock=lambda: clock[0])
+    for _ in range(3):
+        req = authorization_request(cfg, meta)
+        assert complete_login(cfg, meta, _browser(req), req, jwks_cache=cache)["sub"] == "u1"
+    assert cache.fetches == 1
+    clock[0] += 3601
+    req = authorization_request(cfg, meta)
+    complete_login(cfg, meta, _browser(req), req, jwks_cache=cache)
+    assert cache.fetches == 2
+    old_kid = provider.kid
+    try:
+        provider.kid = "k2"                     # the provider rotates: same key material under a new id
+        clock[0] += 10                          # too soon after the last fetch: not refetched, refused
+        req = authorization_request(cfg, meta)
+        with pytest.raises(AuthenticationError, match="key id"):
+            complete_login(cfg, meta, _browser(req), req, jwks_cache=cache)
+        assert cache.fetches == 2
+        clock[0] += 60                          # later: the unknown key id refetches, the login passes
+        req = authorization_request(cfg, meta)
+        assert complete_login(cfg, meta, _browser(req), req, jwks_cache=cache)["sub"] == "u1"
+        assert cache.fetches == 3
+    finally:
+        provider.kid = old_kid
 
 
 def test_wrong_state_refused(cfg):

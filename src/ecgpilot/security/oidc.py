@@ -25,6 +25,9 @@ import base64
 import hashlib
 import hmac
 import secrets
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -42,6 +45,7 @@ __all__ = [
     "exchange_code",
     "validate_id_token",
     "complete_login",
+    "JWKSCache",
     "fetch_userinfo",
 ]
 
@@ -132,6 +136,36 @@ def exchange_code(config: OIDCConfig, metadata: dict[str, Any], code: str, *, co
     return tokens
 
 
+class JWKSCache:
+    """The provider's signing keys, fetched once and kept ``ttl_s`` seconds; a token naming a key id the
+    cached set lacks (the provider rotated its keys) refetches at once, at most every ``min_refresh_s``
+    (so forged key ids cannot make the app hammer the provider). Thread-safe."""
+
+    def __init__(self, ttl_s: float = 3600.0, min_refresh_s: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_s, self.min_refresh_s, self.clock = float(ttl_s), float(min_refresh_s), clock
+        self._keys: jwt.PyJWKSet | None = None
+        self._fetched_at = float("-inf")
+        self._uri: str | None = None
+        self._lock = threading.Lock()
+        self.fetches = 0
+
+    def get(self, config: OIDCConfig, metadata: dict[str, Any], kid: str | None = None) -> jwt.PyJWKSet:
+        """The key set for ``metadata["jwks_uri"]``, refetched when expired, for another URI, or missing ``kid``."""
+        with self._lock:
+            now = self.clock()
+            stale = (self._keys is None or self._uri != metadata.get("jwks_uri")
+                     or now - self._fetched_at >= self.ttl_s)
+            unknown = (kid is not None and self._keys is not None
+                       and all(k.key_id != kid for k in self._keys.keys))
+            if stale or (unknown and now - self._fetched_at >= self.min_refresh_s):
+                self._keys = _jwks(config, metadata)
+                self._uri, self._fetched_at = metadata.get("jwks_uri"), now
+                self.fetches += 1
+            assert self._keys is not None
+            return self._keys
+
+
 def _jwks(config: OIDCConfig, metadata: dict[str, Any]) -> jwt.PyJWKSet:
     try:
         resp = httpx.get(metadata["jwks_uri"], timeout=config.timeout)
@@ -149,6 +183,7 @@ def validate_id_token(
     nonce: str,
     jwks: jwt.PyJWKSet | None = None,
     now: float | None = None,
+    jwks_cache: JWKSCache | None = None,
 ) -> dict[str, Any]:
     """Claims of a valid ID token (signature, iss, aud/azp, exp/iat, nonce, acr); else AuthenticationError."""
     try:
@@ -157,7 +192,8 @@ def validate_id_token(
         raise AuthenticationError(f"ID token is not a JWT ({exc}).") from None
     if header.get("alg") not in config.algorithms:
         raise AuthenticationError(f"ID token algorithm {header.get('alg')!r} is not accepted; accepted: {', '.join(config.algorithms)}.")
-    keys = jwks or _jwks(config, metadata)
+    keys = jwks or (jwks_cache.get(config, metadata, header.get("kid")) if jwks_cache is not None
+                    else _jwks(config, metadata))
     candidates = [k for k in keys.keys if header.get("kid") is None or k.key_id == header.get("kid")]
     if not candidates:
         raise AuthenticationError(f"ID token key id {header.get('kid')!r} is not in the provider's JWKS.")
@@ -192,8 +228,10 @@ def validate_id_token(
     return claims
 
 
-def complete_login(config: OIDCConfig, metadata: dict[str, Any], params: dict[str, str], pending: AuthRequest) -> dict[str, Any]:
-    """Handle the redirect back (query ``params``) for the stored ``pending`` request; return the ID token claims."""
+def complete_login(config: OIDCConfig, metadata: dict[str, Any], params: dict[str, str], pending: AuthRequest,
+                   jwks_cache: JWKSCache | None = None) -> dict[str, Any]:
+    """Handle the redirect back (query ``params``) for the stored ``pending`` request; return the ID token claims.
+    ``jwks_cache``: the app's :class:`JWKSCache` (without it the keys are fetched for this login)."""
     if "error" in params:
         raise AuthenticationError(f"the identity provider returned an error: {params['error']} {params.get('error_description', '')}".strip())
     if not hmac.compare_digest(str(params.get("state", "")), pending.state):
@@ -202,7 +240,7 @@ def complete_login(config: OIDCConfig, metadata: dict[str, Any], params: dict[st
     if not code:
         raise AuthenticationError("OIDC redirect has no authorization code.")
     tokens = exchange_code(config, metadata, code, code_verifier=pending.code_verifier)
-    claims = validate_id_token(tokens["id_token"], config, metadata, nonce=pending.nonce)
+    claims = validate_id_token(tokens["id_token"], config, metadata, nonce=pending.nonce, jwks_cache=jwks_cache)
     claims["_access_token"] = tokens.get("access_token")
     return claims
 

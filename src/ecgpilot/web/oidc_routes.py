@@ -35,6 +35,7 @@ from ecgpilot import audit
 from ecgpilot.errors import AuthenticationError, ConfigError
 from ecgpilot.security.oidc import (
     AuthRequest,
+    JWKSCache,
     OIDCConfig,
     authorization_request,
     complete_login,
@@ -108,6 +109,15 @@ def _pending(request: Request) -> PendingLogins:
     return store
 
 
+def _jwks_cache(request: Request) -> JWKSCache:
+    """The provider's signing keys, kept on ``app.state`` for an hour (refetched on an unknown key id)."""
+    with _STATE_LOCK:
+        cache = getattr(request.app.state, "oidc_jwks", None)
+        if cache is None:
+            cache = request.app.state.oidc_jwks = JWKSCache()
+    return cache
+
+
 def _metadata(request: Request, cfg: OIDCConfig) -> dict[str, Any]:
     """The provider metadata, discovered on first use and kept on ``app.state`` (not cached on failure)."""
     meta = getattr(request.app.state, "oidc_metadata", None)
@@ -178,7 +188,7 @@ def _claims(request: Request, cfg: OIDCConfig) -> dict[str, Any]:
         raise _Failure(401, i18n.t("oidc_expired", lang), "no_pending_login")
     meta = _metadata(request, cfg)
     try:
-        return complete_login(cfg, meta, params, pending)
+        return complete_login(cfg, meta, params, pending, jwks_cache=_jwks_cache(request))
     except AuthenticationError as exc:
         if isinstance(exc.__context__, httpx.HTTPError):  # the provider's token/JWKS endpoint could not be used
             log.warning("OIDC provider unreachable at callback: %s", exc)
