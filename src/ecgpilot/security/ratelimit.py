@@ -1,11 +1,10 @@
-"""Login rate limiting: sliding windows per account and per client IP (in memory, thread-safe).
+"""Login throttling: failed logins slow the next attempts down, per account and per client IP (in memory,
+thread-safe), never locking the owner out (:class:`LoginThrottle`, the one the web app uses).
 
-A login attempt is allowed when, over the last ``window_s`` seconds, the account has fewer than
-``max_per_account`` failures and the IP fewer than ``max_per_ip`` failures. Only failures count;
-a success clears the account's failures (not the IP's, so one IP cannot try many accounts by
-interleaving one correct password). :meth:`LoginRateLimiter.retry_after` tells the client how long
-to wait. The limiter is per process: with several workers, put it behind a shared store or a
-reverse-proxy limit.
+Only failures count, over a sliding window of ``window_s`` seconds; a success clears the account's
+failures (not the IP's, so one IP cannot try many accounts by interleaving one correct password).
+:meth:`LoginThrottle.retry_after` tells the client how long to wait. The throttle is per process: with
+several workers, add a reverse-proxy limit as well.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from collections.abc import Callable
 
 from ecgpilot.errors import ConfigError
 
-__all__ = ["LoginRateLimiter", "LoginThrottle"]
+__all__ = ["LoginThrottle"]
 
 
 class _FailureLog:
@@ -64,38 +63,6 @@ class _FailureLog:
             self._fails.pop(("acct", account.strip().lower()), None)
 
 
-class LoginRateLimiter(_FailureLog):
-    """Sliding-window limiter of failed logins, keyed by account and by IP."""
-
-    def __init__(
-        self,
-        *,
-        max_per_account: int = 5,
-        max_per_ip: int = 20,
-        window_s: float = 900.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        if max_per_account < 1 or max_per_ip < 1 or window_s <= 0:
-            raise ConfigError(
-                f"rate limits must be positive (got max_per_account={max_per_account}, max_per_ip={max_per_ip}, window_s={window_s})."
-            )
-        super().__init__(window_s, clock)
-        self.max_per_account = max_per_account
-        self.max_per_ip = max_per_ip
-
-    def retry_after(self, account: str, ip: str) -> float:
-        """Seconds to wait before the next attempt is allowed (0 when allowed now)."""
-        account = account.strip().lower()
-        with self._lock:
-            now = self._clock()
-            waits = [0.0]
-            for key, limit in ((("acct", account), self.max_per_account), (("ip", ip), self.max_per_ip)):
-                q = self._recent(key, now)
-                if len(q) >= limit:
-                    waits.append(q[len(q) - limit] + self.window_s - now)
-            return max(waits)
-
-
 class LoginThrottle(_FailureLog):
     """Failed logins slow the next attempt down instead of locking the account.
 
@@ -104,8 +71,7 @@ class LoginThrottle(_FailureLog):
     seconds after the last failure, at most ``max_delay_s``. The account's owner is never locked
     out (at worst they wait ``max_delay_s``), while guessing is held to about one try per
     ``max_delay_s`` per account and per client, however many e-mails one client tries. A success
-    clears the account's failures (not the client's). Thread-safe; per process, like
-    :class:`LoginRateLimiter`.
+    clears the account's failures (not the client's). Thread-safe; per process.
     """
 
     def __init__(
