@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from bench_classifier import probs_from_signals, task_cols
-from ecgpilot.datasets.ptbxl import TASKS, load_ptbxl
+from ecgpilot.datasets.ptbxl import load_ptbxl
 from ecgpilot.model import load_model
 from ecgpilot.model.metrics import macro_auc, roc_auc
 
@@ -40,17 +40,23 @@ def main() -> None:
     y = data.targets([(o["task"], o["code"]) for o in outs])[idx]
     p = [probs_from_signals(m, sig) for m in models]
     cols = {t: [j for j in c if 0 < y[:, j].sum() < len(y)] for t, c in task_cols(outs).items()}
-    rng = np.random.default_rng(0)
-    diffs = {t: [] for t in TASKS}
-    for _ in range(args.boot):
-        b = rng.integers(0, len(y), len(y))
-        for t, c in cols.items():
-            diffs[t].append(macro_auc(y[b][:, c], p[0][b][:, c]) - macro_auc(y[b][:, c], p[1][b][:, c]))
+    from scipy.stats import bootstrap
+
+    tasks = list(cols)
+
+    def delta(i: np.ndarray) -> np.ndarray:   # paired: the same resampled records for both models
+        i = i.astype(int)
+        return np.array([macro_auc(y[i][:, cols[t]], p[0][i][:, cols[t]]) - macro_auc(y[i][:, cols[t]], p[1][i][:, cols[t]])
+                         for t in tasks])
+
+    ci = bootstrap((np.arange(len(y)),), delta, vectorized=False, n_resamples=args.boot, method="percentile",
+                   random_state=np.random.default_rng(0)).confidence_interval
     print(f"fold {args.fold}: {models[0].version} vs {models[1].version}")
     print("| task | new | old | new − old (paired 95 % CI) |\n|---|---|---|---|")
     for t, c in cols.items():
         a, o = macro_auc(y[:, c], p[0][:, c]), macro_auc(y[:, c], p[1][:, c])
-        lo, hi = np.nanpercentile(diffs[t], [2.5, 97.5])
+        k = tasks.index(t)
+        lo, hi = ci.low[k], ci.high[k]
         print(f"| {t} | {a:.4f} | {o:.4f} | {a - o:+.4f} ({lo:+.4f} to {hi:+.4f}) |")
     moved = sorted(((roc_auc(y[:, j], p[0][:, j]) - roc_auc(y[:, j], p[1][:, j]), j)
                     for c in cols.values() for j in c), key=lambda d: abs(d[0]), reverse=True)[:8]
