@@ -86,6 +86,10 @@ def test_evaluation_and_dataset_round_trip(tmp_path) -> None:  # noqa: ANN001
     assert "results.json" in out["written"] and "report.html" in out["written"]
     report = (tmp_path / "out" / "report.html").read_text()
     assert "+3.00" in report and "CONSORT-AI" in report and "5 (i)" in report and "<script" not in report
+    from ecgpilot.pilot.report import DECIDE_AI
+
+    assert "DECIDE-AI" in report and all(f"<td>{item}</td>" in report for item, _, _ in DECIDE_AI)
+    assert all(where for _, _, where in DECIDE_AI)                # every item says where it is answered
     assert "ED_VISIT" in report                                   # the assumptions to check are named
     back = dataset.read_dataset(tmp_path / "out" / "dataset")
     assert set(back) == {"volume", "studies", "allocation"}

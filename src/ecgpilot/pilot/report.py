@@ -1,6 +1,6 @@
 """The evaluation report (HTML, self-contained, printable): results generated from the data, the plots inline,
-and the CONSORT-AI checklist (Liu et al., *Nat Med* 2020;26:1364–1374 — the AI-specific items added to
-CONSORT 2010), each item pointing to where the report answers it or saying "not applicable" / "outside
+the CONSORT-AI checklist (Liu et al., *Nat Med* 2020;26:1364–1374 — the AI-specific items added to
+CONSORT 2010) and the DECIDE-AI one (Vasey et al., *Nat Med* 2022;28:924–933), each item pointing to where the report answers it or saying "not applicable" / "outside
 the software". Pure: a results dict (:func:`ecgpilot.pilot.evaluate.evaluate`) in, a string out.
 """
 
@@ -10,7 +10,7 @@ import html
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["CONSORT_AI", "render_html", "summary_lines"]
+__all__ = ["CONSORT_AI", "DECIDE_AI", "render_html", "summary_lines"]
 
 # (item, requirement, where this report answers it)
 CONSORT_AI: tuple[tuple[str, str, str], ...] = (
@@ -36,6 +36,35 @@ CONSORT_AI: tuple[tuple[str, str, str], ...] = (
      "30-day diagnoses; drift chart)"),
     ("25", "Whether and how the AI intervention and/or its code can be accessed, including any restrictions",
      "open source (Apache-2.0) repository; MODEL_CARD.md"),
+)
+
+
+# DECIDE-AI (Vasey et al., Nat Med 2022;28:924–933 and BMJ 2022;377:e070904): the early live clinical evaluation
+# of AI decision support, 17 AI-specific items. Items 1–4 with their published numbers; the other themes of the
+# checklist are listed by name (see the published checklist for their numbering and exact wording).
+DECIDE_AI: tuple[tuple[str, str, str], ...] = (
+    ("1", "Title: identify the study as early clinical evaluation of an AI/ML decision support system, with the problem",
+     "#design (title of this report)"),
+    ("2a", "Intended use: the targeted condition and problem, current standard practice, intended patients",
+     "#design; docs/pilot.md §1"),
+    ("2b", "Intended use: the intended users, the planned integration in the care pathway, the expected impact",
+     "#design (GPs; the AI proposes, the GP signs; referral and tele-expertise paths)"),
+    ("3a", "Participants: patient recruitment, inclusion and exclusion criteria at patient and data level",
+     "#data; outside the software: protocol text"),
+    ("3b", "Participants: how users (doctors) were recruited and how many", "#design (practices and GPs per arm)"),
+    ("3c", "Participants: how users were familiarised with the AI system", "outside the software: training plan; "
+     "the GP model card page (/model) is what users read"),
+    ("4a", "AI system: version, type of algorithm, training population and preclinical performance",
+     "#ai (model versions in use); MODEL_CARD.md; BENCHMARKS.md"),
+    ("theme: implementation", "Settings, integration in the clinical workflow, how AI outputs reached users",
+     "#design (self-hosted instance; AI on/off per practice and period from the registered allocation)"),
+    ("theme: modifications", "Changes made to the AI system or its use during the study, with their timing",
+     "#ai (model and rules versions in use per month)"),
+    ("theme: human-AI agreement", "Users' agreement with the AI outputs, and how decisions were made",
+     "#ai (doctors' decisions on the proposal; agreement per month, drift chart)"),
+    ("theme: safety and errors", "Errors of the AI system, their identification, and the harms they could cause",
+     "#ai (against over-reads and 30-day diagnoses; under-triage)"),
+    ("theme: human factors", "Usability and the users' experience of the system", "outside the software: user survey"),
 )
 
 
@@ -121,8 +150,12 @@ def render_html(res: Mapping[str, Any], meta: Mapping[str, Any], svgs: Mapping[s
             "<h2 id='consort'>7. CONSORT-AI checklist (AI-specific items)</h2>",
             "<table><tr><th>item</th><th>requirement</th><th>where</th></tr>"]
     out += [f"<tr><td>{_e(i)}</td><td>{_e(r)}</td><td>{_e(w)}</td></tr>" for i, r, w in CONSORT_AI]
-    out += ["</table><p>The CONSORT 2010 items and its stepped-wedge extension (Hemming et al., BMJ 2018) not listed here "
-            "are answered by the protocol text and the trial report written by the committee.</p></body></html>"]
+    out += ["</table>", "<h2 id='decide'>8. DECIDE-AI checklist (early live clinical evaluation)</h2>",
+            "<table><tr><th>item</th><th>requirement</th><th>where</th></tr>"]
+    out += [f"<tr><td>{_e(i)}</td><td>{_e(r)}</td><td>{_e(w)}</td></tr>" for i, r, w in DECIDE_AI]
+    out += ["</table><p>The CONSORT 2010 items and its stepped-wedge extension (Hemming et al., BMJ 2018), and the DECIDE-AI "
+            "generic items, not listed here are answered by the protocol text and the trial report written by the "
+            "committee.</p></body></html>"]
     return "\n".join(x for x in out if x)
 
 
