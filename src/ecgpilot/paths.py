@@ -30,8 +30,17 @@ def shared_data_dir() -> Path | None:
 
 
 def cache_dir() -> Path:
-    """A writable cache folder (``$ECGPILOT_CACHE`` or ``<repo>/.cache``), created on demand."""
+    """A writable cache folder, created on demand: ``$ECGPILOT_CACHE``; else ``<repo>/.cache`` in a source
+    checkout (a ``pyproject.toml`` beside ``src/``); else the user's cache folder
+    (``$XDG_CACHE_HOME/ecgpilot``, default ``~/.cache/ecgpilot``), never inside an installed package."""
     env = os.environ.get("ECGPILOT_CACHE")
-    path = Path(env) if env else package_dir().parents[1] / ".cache"
+    repo = package_dir().parents[1]
+    if env:
+        path = Path(env)
+    elif (repo / "pyproject.toml").is_file() and (repo / "src" / "ecgpilot").is_dir():
+        path = repo / ".cache"
+    else:
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        path = Path(base) / "ecgpilot"
     path.mkdir(parents=True, exist_ok=True)
     return path
