@@ -106,7 +106,7 @@ def test_analysis_pdf_quality_and_tracing_texts():
     from ecgpilot.signal import quality
 
     errors = _by_lang(analysis._LABELS, "analysis._LABELS") + _by_lang(pdf._TXT, "render.pdf._TXT")
-    errors += _by_lang(svg._LEGEND, "render.svg._LEGEND")
+    errors += _by_lang(svg._LEGEND, "render.svg._LEGEND") + _by_lang(svg._MEASURE_WORDS, "render.svg._MEASURE_WORDS")
     for code, pair in quality._TEXT.items():
         errors += _same_shape(pair[0], pair[1], f"signal.quality._TEXT.{code}")
     assert not errors, errors

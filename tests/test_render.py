@@ -291,3 +291,16 @@ def test_pdf_signature_time_in_french_local_time(tmp_path):
     assert "validé par Dr Martin le 01/07/2026 10:30" in text          # UTC+2 in summer
     rep["signed_at"] = "2026-12-05T04:12:00+00:00"
     assert "le 05/12/2026 05:12" in _text(report_pdf(spike_record(), _analysis(), _interp(), report=rep), tmp_path)
+
+
+def test_the_measurement_line_follows_the_language():
+    """The line above the tracing is written in the page's language (it was French on English pages)."""
+    from ecgpilot.analysis import analyze_record
+
+    t = np.arange(5000) / 500.0
+    sig = np.stack([800.0 * np.exp(-((t % 0.8) - 0.2) ** 2 / 0.0002) for _ in STANDARD_12]).astype(np.float32)
+    rec = ECGRecord(signal=sig, fs=500.0, leads=STANDARD_12)
+    doc = analyze_record(rec, use_ai=False)
+    fr, en = ecg_svg(rec, analysis=doc, lang="fr"), ecg_svg(rec, analysis=doc, lang="en")
+    assert "FC " in fr and "Axe QRS" in fr and "HR " not in fr
+    assert "HR " in en and "QRS axis" in en and "Axe QRS" not in en

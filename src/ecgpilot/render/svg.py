@@ -22,6 +22,8 @@ ST_MARK = "#c2185b"
 _MARGIN = 5.0
 _HEADER = 10.0
 _LEGEND = {"fr": "Points ST mesurés (niveau PR + ST) :", "en": "Measured ST points (PR level + ST):"}
+#: The measurement line above the tracing: heart rate and QRS axis labels per language.
+_MEASURE_WORDS = {"fr": {"hr": "FC", "axis": "Axe QRS"}, "en": {"hr": "HR", "axis": "QRS axis"}}
 
 
 #: Width (mm) of the columns a trace is reduced to on screen: a quarter of the small square, about
@@ -56,15 +58,16 @@ def _pts(x: np.ndarray, y: np.ndarray) -> str:
     return " ".join(f"{a:g},{b:g}" for a, b in zip(np.round(x, 2).tolist(), np.round(y, 2).tolist()))
 
 
-def _measure_line(analysis: dict[str, Any]) -> str:
+def _measure_line(analysis: dict[str, Any], lang: str = "fr") -> str:
     m = analysis.get("measurements") or {}
+    w = _MEASURE_WORDS[lang]
 
     def v(key: str, unit: str) -> str:
         return "—" if m.get(key) is None else f"{m[key]:.0f} {unit}"
 
     formula = (m.get("qtc_formula") or "fridericia").capitalize()
-    return (f"FC {v('heart_rate_bpm', '/min')}  PR {v('pr_ms', 'ms')}  QRS {v('qrs_ms', 'ms')}  "
-            f"QT {v('qt_ms', 'ms')}  QTc ({formula}) {v('qtc_ms', 'ms')}  Axe QRS {v('qrs_axis_deg', '°')}")
+    return (f"{w['hr']} {v('heart_rate_bpm', '/min')}  PR {v('pr_ms', 'ms')}  QRS {v('qrs_ms', 'ms')}  "
+            f"QT {v('qt_ms', 'ms')}  QTc ({formula}) {v('qtc_ms', 'ms')}  {w['axis']} {v('qrs_axis_deg', '°')}")
 
 
 def _st_symbol(point: str, x: float, y: float, attrs: str = "") -> str:
@@ -167,7 +170,7 @@ def ecg_svg(record: ECGRecord, *, analysis: dict | None = None, speed_mm_s: floa
                f'font-size="3">{escape(info)}</text>')
     if analysis is not None:
         out.append(f'<text x="{gx:g}" y="{_MARGIN + 8.5:g}" font-family="Helvetica, Arial, sans-serif" '
-                   f'font-size="3">{escape(_measure_line(analysis))}</text>')
+                   f'font-size="3">{escape(_measure_line(analysis, lang))}</text>')
     marks = st_marks(paper, analysis, reading) if analysis is not None and reading is not None else []
     if marks:
         out.extend(_st_legend(gx + 80.0, _MARGIN + 4, [n for n in ischaemia_leads(reading)
