@@ -215,7 +215,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             response = _unexpected_response(request, exc)
         if not request.url.path.startswith("/static/"):
             try:   # export the audit head outside the database after any request that appended to it
-                audit.write_anchor(engine)
+                # (a read of the head, and when it moved an fsync'ed file: off the event loop)
+                from starlette.concurrency import run_in_threadpool
+
+                await run_in_threadpool(audit.write_anchor, engine)
             except Exception:  # noqa: BLE001 - never fails the answer; the next request tries again
                 import logging
 
