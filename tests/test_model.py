@@ -634,3 +634,19 @@ def test_int8_compute_quantises_the_convolutions_and_keeps_the_scores(tiny_run: 
         main(["train", "--members", "rhythm", "--compute", "int8", "--weights", "float16", "--no-export"])
     with pytest.raises(SystemExit, match="do nothing with --no-export"):
         main(["train", "--members", "rhythm", "--compute", "int8", "--no-export"])
+
+
+def test_loading_the_model_sends_and_keeps_no_usage_telemetry(tmp_path) -> None:  # noqa: ANN001
+    """ONNX Runtime's official wheels create a device id and queue usage events under ~/.cache/Microsoft;
+    loading and running ecgpilot's model in a fresh process and home leaves no such file."""
+    import subprocess
+    import sys
+
+    code = ("from ecgpilot.model import load_model; import numpy as np; m = load_model(); "
+            "import os; print(os.environ.get('ORT_DISABLE_TELEMETRY'))")
+    env = {"HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / ".cache"), "PATH": "/usr/bin:/bin",
+           "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "1"
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()], sorted(tmp_path.rglob("*"))

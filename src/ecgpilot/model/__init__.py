@@ -24,7 +24,8 @@ from ecgpilot.model.calibration import apply_platt
 from ecgpilot.model.preprocess import model_input
 from ecgpilot.record import ECGRecord
 
-__all__ = ["Classifier", "load_model", "classify", "default_model_path", "aggregate_windows", "AGGREGATES"]
+__all__ = ["Classifier", "load_model", "classify", "default_model_path", "aggregate_windows", "AGGREGATES",
+           "onnxruntime_without_telemetry"]
 
 # How the windows of one record become its probability: "max", the largest window
 # probability; "mean_logit", the sigmoid of the windows' mean logit.
@@ -32,6 +33,22 @@ AGGREGATES = ("max", "mean_logit")
 
 _LOCK = threading.Lock()
 _CACHE: dict[Path, "Classifier"] = {}
+
+
+def onnxruntime_without_telemetry() -> Any:
+    """The ``onnxruntime`` module with Microsoft's usage telemetry off: ONNX Runtime's official Linux wheels
+    (1.29 and later) otherwise create a persistent device identifier and queue usage events for upload
+    (its Privacy.md). Health data stays at home and so does usage: ``ORT_DISABLE_TELEMETRY=1`` is set
+    before ONNX Runtime initialises (an operator's own value is kept), and the non-essential events are
+    switched off through the API as well. Every ecgpilot import of onnxruntime goes through here."""
+    import os
+
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+    import onnxruntime as ort
+
+    if hasattr(ort, "disable_telemetry_events"):
+        ort.disable_telemetry_events()
+    return ort
 
 
 def default_model_path() -> Path:
@@ -149,7 +166,7 @@ def load_model(path: str | Path | None = None) -> Classifier:
                 "'ecgpilot train', or reinstall ecgpilot."
             )
         try:
-            import onnxruntime as ort
+            ort = onnxruntime_without_telemetry()
         except ImportError as exc:  # pragma: no cover - core dependency
             raise ModelError(f"onnxruntime is not installed ({exc}); pip install onnxruntime") from None
         meta = json.loads(meta_path.read_text(encoding="utf-8"))

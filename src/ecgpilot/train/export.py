@@ -448,7 +448,9 @@ class _OnnxNet(nn.Module):
 
     def __init__(self, path: Path) -> None:
         super().__init__()
-        import onnxruntime as ort
+        from ecgpilot.model import onnxruntime_without_telemetry
+
+        ort = onnxruntime_without_telemetry()
 
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1

@@ -95,6 +95,9 @@ def quantize_onnx(src: Path, dst: Path, feeds: list[dict[str, np.ndarray]]) -> d
     """Write to ``dst`` the network ``src`` with its convolutions in 8-bit integers (static,
     calibrated on ``feeds``, see the module docstring). Returns what the sidecar records."""
     import onnx
+    from ecgpilot.model import onnxruntime_without_telemetry
+
+    onnxruntime_without_telemetry()   # before onnxruntime.quantization initialises ONNX Runtime
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
