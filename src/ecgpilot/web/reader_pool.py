@@ -55,6 +55,15 @@ def _die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
+def _warm() -> int:
+    """In a new worker: import the readers (numpy, scipy, wfdb …) before the first timed read."""
+    import os
+
+    import ecgpilot.io  # noqa: F401
+
+    return os.getpid()
+
+
 def _read_in_child(path: str) -> tuple[str, Any, str]:
     """In the worker: ``("ok", record, "")`` or ``("error", error class name, message)``."""
     from ecgpilot.io import read_ecg
@@ -80,6 +89,10 @@ def _error(name: str, message: str) -> ECGPilotError:
 class ReaderPool:
     """``read(path)`` = :func:`ecgpilot.io.read_ecg` in one of ``workers`` processes, within ``timeout_s``."""
 
+    #: Time allowed to start a new pool's workers and import the readers; not counted in ``timeout_s``
+    #: (on a loaded server a cold start alone took over 20 s and made the first valid upload "unreadable").
+    START_TIMEOUT_S = 300.0
+
     def __init__(self, workers: int = 2, timeout_s: float = 20.0) -> None:
         self.workers, self.timeout_s = max(1, workers), float(timeout_s)
         self._pool: ProcessPoolExecutor | None = None
@@ -90,8 +103,12 @@ class ReaderPool:
             if self._pool is None:
                 import os
 
-                self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                                 initializer=_die_with_parent, initargs=(os.getpid(),))
+                pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                           initializer=_die_with_parent, initargs=(os.getpid(),))
+                warm = [pool.submit(_warm) for _ in range(self.workers)]
+                for f in warm:   # the workers' start and imports, before any timed read
+                    f.result(timeout=self.START_TIMEOUT_S)
+                self._pool = pool
             return self._pool
 
     def _replace(self, pool: ProcessPoolExecutor) -> None:
