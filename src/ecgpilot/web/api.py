@@ -22,7 +22,7 @@ from ecgpilot.store.users import (
 )
 from ecgpilot.web import services
 from ecgpilot.web.uploads import read_upload, upload_openapi
-from ecgpilot.web.app import ai_allowed, data_dir, db_session, study_or_404, upload_reader
+from ecgpilot.web.app import data_dir, db_session, study_or_404, upload_reader, upload_uses_ai
 from ecgpilot.web.care import iso
 
 __all__ = ["router"]
@@ -147,7 +147,7 @@ async def upload(request: Request, db: Session = Depends(db_session), user: User
     groups = services.group_upload(content, max_bytes=settings.max_upload_bytes, max_files=settings.max_upload_files)
     del content
     studies = [await services.run_analysis(request.app, services.ingest, db, data_dir(request), user, g,
-                                           use_ai=ai_allowed(request, user), reader=upload_reader(request))
+                                           use_ai=upload_uses_ai(request, user), reader=upload_reader(request))
                for g in groups]
     return [summary(s, user) for s in studies]
 

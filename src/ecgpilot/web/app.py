@@ -32,7 +32,7 @@ from ecgpilot.store.models import OpinionRequest, Study, User
 from ecgpilot.web import care, i18n, services
 from ecgpilot.web.services import Conflict, NothingUploaded, UploadRejected
 
-__all__ = ["Settings", "create_app", "LoginRequired", "OutboxWorker"]
+__all__ = ["Settings", "create_app", "LoginRequired", "OutboxWorker", "upload_uses_ai"]
 
 HERE = Path(__file__).resolve().parent
 
@@ -455,6 +455,17 @@ def ai_allowed(request: Request, user: User | None = None) -> bool:
 
     return bool(request.app.state.settings.use_ai) and audit.ai_enabled(
         request.app.state.engine, practice_id=user.practice_id if user is not None else None)
+
+
+def upload_uses_ai(request: Request, user: User) -> bool:
+    """Whether this user's upload gets the AI reading: :func:`ai_allowed` (setting and stop switches), then the
+    registered pilot protocol of the user's practice (off in the control arm, on in the AI arm, no say outside
+    the pilot: :func:`ecgpilot.web.pilot_routes.ai_allowed_for`)."""
+    if not ai_allowed(request, user):
+        return False
+    from ecgpilot.web.pilot_routes import ai_allowed_for
+
+    return ai_allowed_for(request, user)
 
 
 def upload_reader(request: Request) -> Any:

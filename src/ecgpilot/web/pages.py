@@ -19,7 +19,6 @@ from ecgpilot.store.models import ROLES, Practice, StudyEvent, User
 from ecgpilot.web import i18n, services
 from ecgpilot.web.app import (
     LoginRequired,
-    ai_allowed,
     begin_session,
     data_dir,
     db_session,
@@ -27,6 +26,7 @@ from ecgpilot.web.app import (
     session_user,
     study_or_404,
     upload_reader,
+    upload_uses_ai,
 )
 
 __all__ = ["router", "lang_of", "require_role", "study_view"]
@@ -205,7 +205,7 @@ async def upload(request: Request, db: Session = Depends(db_session), user: User
     del files
     # analysis is CPU work: in the bounded analysis pool, off the event loop, so other requests keep flowing
     studies = [await services.run_analysis(request.app, services.ingest, db, data_dir(request), user, g,
-                                           lang=lang_of(request), use_ai=ai_allowed(request, user),
+                                           lang=lang_of(request), use_ai=upload_uses_ai(request, user),
                                            reader=upload_reader(request)) for g in groups]
     target = f"/studies/{studies[0].id}" if len(studies) == 1 else "/"
     if len(studies) == 1 and getattr(studies[0], "uploaded_again", False):
