@@ -8,6 +8,7 @@ A new schema change = a new numbered function appended here (never edit an old o
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import Connection, Engine, inspect, text
 
@@ -17,10 +18,15 @@ from ecgpilot.store import models
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate", "current_version"]
 
 
+def _create(conn: Connection, *mapped: Any) -> None:
+    """Create the tables of the ``mapped`` ORM classes that do not exist yet."""
+    tables: list[Any] = [m.__table__ for m in mapped]
+    models.Base.metadata.create_all(conn, tables=tables)
+
+
 def _v1_initial(conn: Connection) -> None:
     """Tables of schema version 1."""
-    tables = [models.Practice, models.User, models.ApiToken, models.Study, models.StudyEvent, models.Report]
-    models.Base.metadata.create_all(conn, tables=[t.__table__ for t in tables])  # type: ignore[attr-defined]
+    _create(conn, models.Practice, models.User, models.ApiToken, models.Study, models.StudyEvent, models.Report)
 
 
 def _add_columns(conn: Connection, table: str, columns: dict[str, str]) -> None:
@@ -38,14 +44,12 @@ def _v2_care_pathway(conn: Connection) -> None:
     _add_columns(conn, "user_account", {"rpps": "VARCHAR(11)", "mssante_address": "VARCHAR(254)",
                                         "oidc_subject": "VARCHAR(255)"})
     conn.execute(text("CREATE UNIQUE INDEX IF NOT EXISTS ix_user_oidc_subject ON user_account (oidc_subject)"))
-    tables = [models.OpinionRequest, models.Notification, models.Dispatch]
-    models.Base.metadata.create_all(conn, tables=[t.__table__ for t in tables])  # type: ignore[attr-defined]
+    _create(conn, models.OpinionRequest, models.Notification, models.Dispatch)
 
 
 def _v3_practice_fit(conn: Connection) -> None:
     """Study: age from the file, the identity verification record, archiving."""
-    tables = [models.Study, models.StudyEvent, models.Report]   # absent only from a partial early schema
-    models.Base.metadata.create_all(conn, tables=[t.__table__ for t in tables])  # type: ignore[attr-defined]
+    _create(conn, models.Study, models.StudyEvent, models.Report)   # absent only from a partial early schema
     _add_columns(conn, "study", {"age_years": "FLOAT", "identity_check": "JSON", "archived_at": "TIMESTAMP WITH TIME ZONE",
                                  "archive_reason": "TEXT"})
     conn.execute(text("CREATE INDEX IF NOT EXISTS ix_study_archived_at ON study (archived_at)"))
@@ -53,12 +57,12 @@ def _v3_practice_fit(conn: Connection) -> None:
 
 def _v4_signed_documents(conn: Connection) -> None:
     """The signed documents (PDF, CDA, FHIR) frozen at signing: their SHA-256 and where they are stored."""
-    models.Base.metadata.create_all(conn, tables=[models.ReportDocument.__table__])  # type: ignore[attr-defined]
+    _create(conn, models.ReportDocument)
 
 
 def _v5_login_sessions(conn: Connection) -> None:
     """Server-side login sessions, so that logout, a password change and the timeouts end them."""
-    models.Base.metadata.create_all(conn, tables=[models.LoginSession.__table__])  # type: ignore[attr-defined]
+    _create(conn, models.LoginSession)
 
 
 def _v6_token_expiry(conn: Connection) -> None:
@@ -68,7 +72,7 @@ def _v6_token_expiry(conn: Connection) -> None:
 
     from ecgpilot.store.users import DEFAULT_TOKEN_DAYS
 
-    models.Base.metadata.create_all(conn, tables=[models.ApiToken.__table__])  # type: ignore[attr-defined]  # partial early schema
+    _create(conn, models.ApiToken)   # partial early schema
     ts = "TIMESTAMP WITH TIME ZONE"
     _add_columns(conn, "api_token", {"expires_at": ts, "revoked_at": ts, "last_used_at": ts})
     conn.execute(text("UPDATE api_token SET expires_at = :e WHERE expires_at IS NULL"),

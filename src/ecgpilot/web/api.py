@@ -181,7 +181,7 @@ def _audit_read(db: Session, user: User, target: str, **details: Any) -> None:
 def get_study(study_id: int, db: Session = Depends(db_session), user: User = Depends(api_user)) -> dict[str, Any]:
     study = study_or_404(db, user, study_id)
     _audit_read(db, user, f"study:{study.id}")
-    reps = [{"version": r.version, "signed_at": iso(r.signed_at), "content": r.content,
+    reps: list[dict[str, Any]] = [{"version": r.version, "signed_at": iso(r.signed_at), "content": r.content,
              "sha256": r.content_sha256} for r in services.reports(db, study)]
     if _pseudo(user):
         reps = [dict(r, content=services.redacted_report(r["content"])) for r in reps]

@@ -144,7 +144,7 @@ class LoginRequired(Exception):
     """Raised by page dependencies when nobody is logged in (handled as a redirect)."""
 
 
-_STATUS_OF: tuple[tuple[type[BaseException], int], ...] = (
+_STATUS_OF: tuple[tuple[type[Exception], int], ...] = (
     (NothingUploaded, 422), (UploadRejected, 413), (Conflict, 409), (PermissionError, 403), (ReadError, 422),
     (RecordError, 422), (ConfigError, 400), (ECGPilotError, 422),
 )
@@ -254,8 +254,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lang = pages.lang_of(request)
         said = getattr(exc, "message", None)
         plain = said(lang) if callable(said) else None
-        if plain is None and exc is not None and lang == "fr" and isinstance(getattr(exc, "fr", None), str):
-            plain = exc.fr
+        fr_text = getattr(exc, "fr", None)
+        if plain is None and lang == "fr" and isinstance(fr_text, str):
+            plain = fr_text
         if plain is None and status == 403 and "CSRF" in message:
             plain = i18n.t("error_csrf", lang)
         if status in (403, 404, 500):   # nothing there helps the user (role codes, ids): the plain sentence only

@@ -480,7 +480,8 @@ async def edit_user_page(user_id: int, request: Request, db: Session = Depends(d
 
     form = await checked_form(request)
     _admin(user)
-    fields = {k: str(form.get(k, "")) for k in ("name", "role", "practice_id", "rpps", "mssante_address") if k in form}
+    keys: tuple[str, ...] = ("name", "role", "practice_id", "rpps", "mssante_address")
+    fields = {k: str(form.get(k, "")) for k in keys if k in form}
     try:
         changed = practice.update_account(db, user, user_id, fields, lang_of(request))
     except RecordError as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -134,7 +135,7 @@ def rename_practice(db: Session, admin: User, practice_id: int, name: str, lang:
     return p
 
 
-def update_account(db: Session, admin: User, user_id: int, fields: dict[str, str], lang: str = "fr") -> User:
+def update_account(db: Session, admin: User, user_id: int, fields: Mapping[str, str], lang: str = "fr") -> User:
     """Change an account's name, role, practice, RPPS and MSSanté address (checked; committed, audited)."""
     _require_admin(admin)
     u = db.get(User, user_id)

@@ -12,6 +12,7 @@ import json
 import logging
 from datetime import date, datetime
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import func, select
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 from ecgpilot.errors import ECGPilotError, NotInterpretableError, RecordError
 from ecgpilot.record import ECGRecord
 from ecgpilot.store import files as filestore
+from ecgpilot.store.lookup import must_get
 from ecgpilot.store.models import Report, Study, StudyEvent, User, utcnow
 from ecgpilot.ins import normalize_ins, normalize_status
 
@@ -169,7 +171,7 @@ def ingest(db: Session, data_dir: Path, user: User, group: list[tuple[str, bytes
         db.add(StudyEvent(study_id=existing.id, user_id=user.id, action="upload_again", after={"files": [n for n, _ in group]}))
         audit_event(db, user, "view", f"study:{existing.id}", input_sha256=sha, details={"kind": "same_file_uploaded_again"})
         db.commit()
-        existing.uploaded_again = True
+        setattr(existing, "uploaded_again", True)   # read by the pages (a transient mark, not a column)
         return existing
     staged = filestore.stage_files(data_dir, group)
     try:
@@ -304,6 +306,13 @@ def reports(db: Session, study: Study) -> list[Report]:
 
 # ------------------------------------------------------------------ doctor ----------
 
+def _editable_draft(study: Study, user: User) -> dict[str, Any]:
+    """The study's draft once :func:`_require_editable` allows the change (so never ``None``)."""
+    _require_editable(study, user)
+    assert study.draft is not None
+    return study.draft
+
+
 def _require_editable(study: Study, user: User) -> None:
     if not user.can_sign:
         raise PermissionError(f"role {user.role!r} cannot change a report; only gp and cardiologist can.")
@@ -361,8 +370,7 @@ def _apply_changes(study: Study, user: User, draft: dict[str, Any], changes: lis
 def preview_draft(study: Study, user: User, changes: list[dict[str, Any]], new_statements: list[str] | tuple[str, ...] = (),
                   urgency: str | None = None) -> dict[str, Any]:
     """The draft as it would be with these decisions, nothing saved (e.g. to check a sign attempt first)."""
-    _require_editable(study, user)
-    draft = copy.deepcopy(study.draft)
+    draft = copy.deepcopy(_editable_draft(study, user))
     _apply_changes(study, user, draft, changes, new_statements, urgency)
     return draft
 
@@ -372,7 +380,7 @@ DRAFT_ATTEMPTS = 30
 
 
 def update_draft(db: Session, user: User, study: Study, changes: list[dict[str, Any]],
-                 new_statements: list[str] = (), urgency: str | None = None, *,
+                 new_statements: list[str] | tuple[str, ...] = (), urgency: str | None = None, *,
                  expected_version: int | None = None) -> None:
     """Apply the doctor's decisions: ``changes`` items ``{id, decision, text?}``; free-text
     statements; the final urgency. Each change is logged with before/after (committed).
@@ -385,12 +393,12 @@ def update_draft(db: Session, user: User, study: Study, changes: list[dict[str, 
     from sqlalchemy.orm.exc import StaleDataError
 
     for _attempt in range(DRAFT_ATTEMPTS):
-        _require_editable(study, user)
+        current = _editable_draft(study, user)
         if expected_version is not None and study.row_version != expected_version:
             raise Conflict(f"study {study.id} changed since version {expected_version} (now {study.row_version}); "
                            "read it again and apply your change to the current draft.",
                            fr="Cet ECG a été modifié entre-temps : rechargez la page et refaites votre modification.")
-        draft = copy.deepcopy(study.draft)
+        draft = copy.deepcopy(current)
         events = _apply_changes(study, user, draft, changes, new_statements, urgency)
         study.draft = draft
         db.add_all(events)
@@ -408,7 +416,7 @@ def update_draft(db: Session, user: User, study: Study, changes: list[dict[str, 
                                    "enregistrée, refaites-la.")
 
 
-def update_identity(db: Session, user: User, study: Study, fields: dict[str, str | None]) -> None:
+def update_identity(db: Session, user: User, study: Study, fields: Mapping[str, str | None]) -> None:
     """Set the patient identity (INS checked); committed. The status can only be put back to
     ``provisoire`` here (a higher one comes from :func:`ecgpilot.web.identity.verify_identity`);
     changing a verified trait (INS, names, birth date, sex) drops the verification."""
@@ -590,8 +598,7 @@ def sign(db: Session, user: User, study: Study, *, data_dir: Path | None = None,
     Refused (:class:`NotReady`, nothing logged) while a statement or the urgency is undecided. With
     ``data_dir`` the version's documents (PDF in ``lang`` and French, CDA, FHIR) are rendered and frozen
     in the file store, their SHA-256 in the signature's audit entry (:func:`ecgpilot.web.documents.freeze`)."""
-    _require_editable(study, user)
-    refusal = not_ready(study.draft, lang)
+    refusal = not_ready(_editable_draft(study, user), lang)
     if refusal is not None:
         raise refusal
     from ecgpilot.web import documents
@@ -689,5 +696,5 @@ def pdf_bytes(db: Session, data_dir: Path, study: Study, lang: str = "fr", versi
         chosen = reps[-1]
     if chosen is None:
         return documents.render_pdf(data_dir, study, report_content(study, practice=documents.practice_name(db, study)), lang)
-    signer = user or db.get(User, chosen.signed_by)
+    signer = user or must_get(db, User, chosen.signed_by)
     return documents.signed_document(db, data_dir, signer, study, chosen, "pdf", lang)

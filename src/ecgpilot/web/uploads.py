@@ -16,7 +16,7 @@ The file contents come back as ``(name, bytes)`` pairs (at most the request limi
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from fastapi import Request
@@ -39,7 +39,7 @@ def _too_big(total: int | None, limit: int) -> UploadRejected:
                             "d'ordinaire moins de 1 Mo. Vérifiez le fichier choisi.")
 
 
-async def _limited(request: Request, limit: int) -> AsyncIterator[bytes]:
+async def _limited(request: Request, limit: int) -> AsyncGenerator[bytes, None]:
     seen = 0
     async for chunk in request.stream():
         seen += len(chunk)
