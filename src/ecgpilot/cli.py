@@ -105,7 +105,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     return serve(host=args.host, port=args.port, db=args.db, secure_cookies=args.secure_cookies,
                  hsts_max_age_s=args.hsts, session_idle_s=args.session_idle_s, session_max_age_s=args.session_max_age_s,
-                 trusted_proxies=args.trusted_proxies)
+                 trusted_proxies=args.trusted_proxies, workers=args.workers)
 
 
 #: Modules of the ``[train]`` extra that ``ecgpilot train`` needs (import name → package).
@@ -282,7 +282,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="start the web app")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--db", default=None, help="database URL or SQLite file (default: ./ecgpilot-data/ecgpilot.db)")
+    p.add_argument("--db", default=None, help="database URL or SQLite file (default $ECGPILOT_DATABASE_URL, "
+                                               "else ./ecgpilot-data/ecgpilot.db)")
+    p.add_argument("--workers", type=int, default=1, help="app processes on the same database and data folder "
+                                                             "(default 1; PostgreSQL advised above 1)")
     p.add_argument("--secure-cookies", action=argparse.BooleanOptionalAction, default=None,
                    help="send cookies over HTTPS only (behind an HTTPS proxy; default $ECGPILOT_SECURE_COOKIES, off)")
     p.add_argument("--hsts", type=int, nargs="?", const=31536000, default=None, metavar="SECONDS",

@@ -77,6 +77,9 @@ def ensure_first_admin(sessions, email: str | None = None, password: str | None 
 
 
 def _database_url(db: str | None, data_dir: Path) -> str:
+    """``db`` (a URL or a SQLite file), else ``$ECGPILOT_DATABASE_URL`` (keeps a password out of the process's
+    arguments), else SQLite in the data folder."""
+    db = db or os.environ.get("ECGPILOT_DATABASE_URL") or None
     if db and "://" not in db:
         return f"sqlite:///{Path(db).resolve()}"
     return db or f"sqlite:///{data_dir / 'ecgpilot.db'}"
@@ -266,21 +269,37 @@ def proxy_options(trusted: str | None = None, environ: Mapping[str, str] | None 
     return {"proxy_headers": True, "forwarded_allow_ips": entries}
 
 
+def _settings_from_env(db: str | None = None, **security_options: Any) -> Settings:
+    """The app's settings as ``serve`` makes them: the data folder ``$ECGPILOT_WEB_DATA``, the database, the
+    session key, OIDC, SMTP and the HTTP security options (arguments first, then the environment)."""
+    data_dir = Path(os.environ.get("ECGPILOT_WEB_DATA", "ecgpilot-data")).resolve()
+    security = http_security_from_env(**security_options)
+    return Settings(data_dir=data_dir, database_url=_database_url(db, data_dir), secret_key=load_secret_key(data_dir),
+                    oidc=oidc_config_from_env(), smtp=smtp_config_from_env(),
+                    notice_sender=os.environ.get("ECGPILOT_NOTICE_SENDER") or None,
+                    base_url=os.environ.get("ECGPILOT_BASE_URL") or None, **security)
+
+
+def worker_app() -> Any:
+    """One worker's app when ``serve --workers N`` runs several processes (uvicorn calls it in each):
+    the same settings as the parent, passed through the environment."""
+    return create_app(_settings_from_env())
+
+
 def serve(host: str = "127.0.0.1", port: int = 8000, db: str | None = None, *, secure_cookies: bool | None = None,
           hsts_max_age_s: int | None = None, session_idle_s: int | None = None,
-          session_max_age_s: int | None = None, trusted_proxies: str | None = None) -> int:
-    """Start the web app (blocking); ``db`` is a SQLAlchemy URL (default SQLite under ./ecgpilot-data);
-    the HTTP security options as :func:`http_security_from_env`."""
+          session_max_age_s: int | None = None, trusted_proxies: str | None = None, workers: int = 1) -> int:
+    """Start the web app (blocking); ``db`` is a SQLAlchemy URL (default ``$ECGPILOT_DATABASE_URL``, else
+    SQLite under ./ecgpilot-data); the HTTP security options as :func:`http_security_from_env`.
+    ``workers`` > 1 runs that many processes on the same database and data folder (PostgreSQL advised)."""
     import uvicorn
 
-    data_dir = Path(os.environ.get("ECGPILOT_WEB_DATA", "ecgpilot-data")).resolve()
+    if workers < 1:
+        raise ConfigError(f"--workers {workers} is not accepted; give 1 or more.")
     proxies = proxy_options(trusted_proxies)
-    security = http_security_from_env(secure_cookies=secure_cookies, hsts_max_age_s=hsts_max_age_s,
-                                      session_idle_s=session_idle_s, session_max_age_s=session_max_age_s)
-    settings = Settings(data_dir=data_dir, database_url=_database_url(db, data_dir), secret_key=load_secret_key(data_dir),
-                        oidc=oidc_config_from_env(), smtp=smtp_config_from_env(),
-                        notice_sender=os.environ.get("ECGPILOT_NOTICE_SENDER") or None,
-                        base_url=os.environ.get("ECGPILOT_BASE_URL") or None, **security)
+    options = dict(secure_cookies=secure_cookies, hsts_max_age_s=hsts_max_age_s,
+                   session_idle_s=session_idle_s, session_max_age_s=session_max_age_s)
+    settings = _settings_from_env(db, **options)
     app = create_app(settings)
     created = ensure_first_admin(app.state.sessions, os.environ.get("ECGPILOT_ADMIN_EMAIL"),
                                  os.environ.get("ECGPILOT_ADMIN_PASSWORD"))
@@ -302,5 +321,22 @@ def serve(host: str = "127.0.0.1", port: int = 8000, db: str | None = None, *, s
     print(f"ecgpilot is running: open http://{shown_host}:{port}/ in your browser (Ctrl+C to stop)", flush=True)
     if proxies["proxy_headers"]:
         print(f"X-Forwarded-For believed from: {', '.join(proxies['forwarded_allow_ips'])}", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, **proxies)
+    if workers == 1:
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, **proxies)
+        return 0
+    # several processes: each builds its app from the environment (the first start above made the schema,
+    # the keys and the first admin; the workers open the same instance)
+    app.state.engine.dispose()
+    os.environ["ECGPILOT_WEB_DATA"] = str(settings.data_dir)
+    os.environ["ECGPILOT_DATABASE_URL"] = settings.db_url()
+    env_names = {"secure_cookies": "ECGPILOT_SECURE_COOKIES", "hsts_max_age_s": "ECGPILOT_HSTS_MAX_AGE",
+                 "session_idle_s": "ECGPILOT_SESSION_IDLE_S", "session_max_age_s": "ECGPILOT_SESSION_MAX_AGE_S"}
+    for key, value in options.items():
+        if value is not None:
+            os.environ[env_names[key]] = str(int(value)) if not isinstance(value, bool) else ("1" if value else "0")
+    if settings.db_url().startswith("sqlite"):
+        print(f"{workers} workers on SQLite: they take turns to write; PostgreSQL is advised for several workers.",
+              flush=True)
+    uvicorn.run("ecgpilot.web.server:worker_app", factory=True, workers=workers, host=host, port=port,
+                log_level="warning", access_log=False, **proxies)
     return 0
