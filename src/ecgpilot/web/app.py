@@ -208,6 +208,34 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        same_site="strict", https_only=settings.secure_cookies)
 
     @app.middleware("http")
+    async def access_log(request: Request, call_next):  # type: ignore[no-untyped-def]
+        """The request id (X-Request-ID) and one access-log record without patient data (web.access_log)."""
+        import logging
+        import time as _time
+
+        from ecgpilot.web.access_log import CURRENT_REQUEST_ID, access_record, request_id_of
+
+        rid = request_id_of(request.headers.get("x-request-id"))
+        token = CURRENT_REQUEST_ID.set(rid)
+        t0 = _time.perf_counter()
+        try:
+            response: Response = await call_next(request)
+        except Exception:
+            rec = access_record(request.method, getattr(request.scope.get("route"), "path", None), 500,
+                                (_time.perf_counter() - t0) * 1000, rid)
+            logging.getLogger("ecgpilot.access").info("%s %s 500", rec["method"], rec["route"],
+                                                      extra={"access": rec, "request_id": rid})
+            raise
+        finally:
+            CURRENT_REQUEST_ID.reset(token)
+        route = getattr(request.scope.get("route"), "path", None)
+        rec = access_record(request.method, route, response.status_code, (_time.perf_counter() - t0) * 1000, rid)
+        logging.getLogger("ecgpilot.access").info("%s %s %s %.0f ms", rec["method"], rec["route"], rec["status"],
+                                                  rec["ms"], extra={"access": rec, "request_id": rid})
+        response.headers["X-Request-ID"] = rid
+        return response
+
+    @app.middleware("http")
     async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
         try:
             response: Response = await call_next(request)

@@ -283,6 +283,9 @@ def _settings_from_env(db: str | None = None, **security_options: Any) -> Settin
 def worker_app() -> Any:
     """One worker's app when ``serve --workers N`` runs several processes (uvicorn calls it in each):
     the same settings as the parent, passed through the environment."""
+    from ecgpilot.web.access_log import configure_logging
+
+    configure_logging(os.environ.get("ECGPILOT_LOG_FORMAT"))
     return create_app(_settings_from_env())
 
 
@@ -296,6 +299,9 @@ def serve(host: str = "127.0.0.1", port: int = 8000, db: str | None = None, *, s
 
     if workers < 1:
         raise ConfigError(f"--workers {workers} is not accepted; give 1 or more.")
+    from ecgpilot.web.access_log import configure_logging
+
+    configure_logging(os.environ.get("ECGPILOT_LOG_FORMAT"))   # JSON lines with ECGPILOT_LOG_FORMAT=json
     proxies = proxy_options(trusted_proxies)
     options = dict(secure_cookies=secure_cookies, hsts_max_age_s=hsts_max_age_s,
                    session_idle_s=session_idle_s, session_max_age_s=session_max_age_s)
