@@ -38,7 +38,6 @@ import platform
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -50,6 +49,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 VENV_BIN = Path(sys.executable).parent
+sys.path.insert(0, str(ROOT / "tests"))
+from _net import free_port, pg_bin  # noqa: E402  (the loopback helpers the PostgreSQL tests use)
 
 SAMPLES = [  # 12-lead resting ECGs of the shared format samples (one file each)
     "ge-muse-xml/perottelab-introecg/MUSE_20200923_093504_79000_example.xml",
@@ -61,30 +62,16 @@ SAMPLES = [  # 12-lead resting ECGs of the shared format samples (one file each)
 ]
 
 
-def _pg_bin(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    for d in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
-        if (d / name).exists():
-            return str(d / name)
-    return None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Postgres:
     """A throw-away PostgreSQL server on loopback (run as the ``postgres`` account when we are root)."""
 
     def __init__(self, base: Path) -> None:
-        self.initdb, self.pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+        self.initdb, self.pg_ctl = pg_bin("initdb"), pg_bin("pg_ctl")
         if not self.initdb or not self.pg_ctl:
             raise SystemExit("PostgreSQL server binaries (initdb, pg_ctl) not found: apt-get install postgresql")
-        self.base, self.data, self.port = base, base / "pgdata", _free_port()
+        self.base, self.data, self.port = base, base / "pgdata", free_port()
         self.run_as: list[str] = []
         if os.geteuid() == 0:   # PostgreSQL refuses to run as root
             shutil.chown(base, user="postgres")
@@ -244,7 +231,7 @@ def run_one(pg: Postgres, base: Path, n_workers: int, groups: list[list[str]], a
     url = pg.create_database(f"scale_{tag}")
     data_dir = base / f"data_{tag}"
     data_dir.mkdir()
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", ORT_DISABLE_TELEMETRY="1", ECGPILOT_WEB_DATA=str(data_dir),
                ECGPILOT_DATABASE_URL=url)
     for k in ("ECGPILOT_SMTP_HOST", "ECGPILOT_OIDC_ISSUER", "ECGPILOT_AUDIT_KEY", "ECGPILOT_AUDIT_KEY_FILE",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -13,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from _net import free_port, pg_bin
 from _web import PASSWORD, make_app, token_for
 from conftest import data_file
 from fastapi.testclient import TestClient
@@ -27,25 +27,11 @@ pytest.importorskip("psycopg", reason="PostgreSQL driver not installed (pip inst
 MUSE = ("format-samples", "ge-muse-xml", "perottelab-introecg", "MUSE_20200923_093504_79000_example.xml")
 
 
-def _pg_bin(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    for d in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
-        if (d / name).exists():
-            return str(d / name)
-    return None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def pg_url():  # noqa: ANN201
-    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+    initdb, pg_ctl = pg_bin("initdb"), pg_bin("pg_ctl")
     if not initdb or not pg_ctl:
         pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not installed: apt-get install postgresql")
     # not under pytest's tmp folder: its parents are private to root, and the server runs as postgres
@@ -60,7 +46,7 @@ def pg_url():  # noqa: ANN201
         except (LookupError, PermissionError):
             pytest.skip("no 'postgres' system user to run the server as")
         run_as = ["runuser", "-u", "postgres", "--"]
-    port = _free_port()
+    port = free_port()
     subprocess.run(run_as + [initdb, "-D", str(data), "-A", "trust", "-U", "ecg", "--no-sync"], check=True,
                    capture_output=True)
     subprocess.run(run_as + [pg_ctl, "-D", str(data), "-l", str(base / "log"), "-w", "-o",

@@ -6,7 +6,6 @@ environment (not the command line, where a password would show) is the one used.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,18 +13,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from _net import free_port
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="counts worker processes with pgrep")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 def test_two_workers_on_the_database_named_by_the_environment(tmp_path) -> None:  # noqa: ANN001
-    port = _free_port()
+    port = free_port()
     db_file = tmp_path / "elsewhere" / "instance.db"
     db_file.parent.mkdir()
     env = dict(os.environ, ECGPILOT_WEB_DATA=str(tmp_path / "data"), ECGPILOT_DATABASE_URL=f"sqlite:///{db_file}",
