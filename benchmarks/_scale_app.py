@@ -14,7 +14,8 @@ from pathlib import Path
 
 
 def create():  # noqa: ANN201 - uvicorn calls it once per worker process
-    from ecgpilot.web.app import Settings, create_app
+    from ecgpilot.web.app import create_app
+    from ecgpilot.web.settings import Settings
     from ecgpilot.web.server import load_secret_key
 
     data_dir = Path(os.environ["ECGPILOT_WEB_DATA"]).resolve()

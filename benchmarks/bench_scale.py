@@ -369,7 +369,7 @@ def _ms(x: float) -> str:
 
 
 def report(results: list[dict], args: argparse.Namespace, groups: int, started: str) -> str:
-    from ecgpilot.web.app import Settings
+    from ecgpilot.web.settings import Settings
 
     pool = args.read_timeout if args.read_timeout is not None else getattr(Settings(), "read_timeout_s", 0)
     reading = "uploads read in a reader process pool per worker" if pool else "uploads read in the worker's threads"

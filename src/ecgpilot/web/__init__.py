@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from ecgpilot.web.app import Settings, create_app
+from ecgpilot.web.app import create_app
+from ecgpilot.web.settings import Settings
 
 __all__ = ["Settings", "create_app"]

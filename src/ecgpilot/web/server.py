@@ -24,7 +24,8 @@ from ecgpilot.export.mssante import SmtpConfig
 from ecgpilot.security.oidc import OIDCConfig
 from ecgpilot.store import add_user
 from ecgpilot.store.models import User
-from ecgpilot.web.app import Settings, create_app
+from ecgpilot.web.app import create_app
+from ecgpilot.web.settings import Settings
 
 __all__ = ["serve", "ensure_first_admin", "load_secret_key", "create_user", "oidc_config_from_env", "smtp_config_from_env",
            "http_security_from_env", "change_password", "HSTS_DEFAULT_S", "proxy_options"]
