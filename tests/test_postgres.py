@@ -81,7 +81,7 @@ def test_care_pathway_and_audit_on_postgresql(pg_url, tmp_path) -> None:  # noqa
     from ecgpilot.store import current_version, migrate
     from ecgpilot.store.migrate import SCHEMA_VERSION
 
-    assert migrate(app.state.engine) == [] and current_version(app.state.engine) == SCHEMA_VERSION == 7
+    assert migrate(app.state.engine) == [] and current_version(app.state.engine) == SCHEMA_VERSION == 9
     # concurrent writers, each in its own transaction: one unbroken chain (advisory lock)
     errors: list[BaseException] = []
 

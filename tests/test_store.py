@@ -6,27 +6,29 @@ import pytest
 from sqlalchemy import inspect, select, text
 
 from ecgpilot.errors import ConfigError, RecordError
-from ecgpilot.store import SCHEMA_VERSION, add_user, authenticate, current_version, migrate, open_database
+from ecgpilot.store import SCHEMA_VERSION, add_user, authenticate, current_revision, current_version, migrate, open_database
 from ecgpilot.store.models import Study, User
 from ecgpilot.ins import ins_key, normalize_ins
 
 
 def test_migrate_empty_then_idempotent(tmp_path) -> None:  # noqa: ANN001
     engine, _ = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    assert current_version(engine) == 0
-    assert migrate(engine) == list(range(1, SCHEMA_VERSION + 1))
-    assert current_version(engine) == SCHEMA_VERSION
+    assert current_version(engine) == 0 and current_revision(engine) is None
+    assert migrate(engine) == list(range(7, SCHEMA_VERSION + 1))   # 0007 (the baseline) and every later revision
+    assert current_version(engine) == SCHEMA_VERSION and current_revision(engine) == f"{SCHEMA_VERSION:04d}"
     assert migrate(engine) == []
     names = set(inspect(engine).get_table_names())
-    assert {"practice", "user_account", "study", "study_event", "report", "api_token"} <= names
+    assert {"practice", "user_account", "study", "study_event", "report", "api_token", "audit_log", "outbox",
+            "pilot_protocol", "login_failure", "alembic_version"} <= names
+    assert "schema_version" not in names
 
 
 def test_newer_schema_refused(tmp_path) -> None:  # noqa: ANN001
     engine, _ = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
     migrate(engine)
     with engine.begin() as conn:
-        conn.execute(text("UPDATE schema_version SET version = 999"))
-    with pytest.raises(ConfigError, match="999"):
+        conn.execute(text("UPDATE alembic_version SET version_num = '0999'"))
+    with pytest.raises(ConfigError, match=f"revision 0999 is newer .* revision {SCHEMA_VERSION:04d}"):
         migrate(engine)
 
 

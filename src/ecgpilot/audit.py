@@ -83,6 +83,7 @@ from sqlalchemy import (
     delete,
     false,
     func,
+    inspect,
     insert,
     select,
     text,
@@ -226,7 +227,9 @@ def open_audit(db: Engine | str | Path, *, must_exist: bool = False) -> Engine:
             raise ConfigError(f"database {db!r} is not a usable database URL ({exc}); give a SQLite file path or "
                               "a URL such as sqlite:///ecgpilot.db or postgresql+psycopg://user@host/db.") from exc
     try:
-        metadata.create_all(engine, tables=[audit_log, audit_seal, settings])
+        if not inspect(engine).has_table("alembic_version"):   # a database of its own (tests, tools)
+            metadata.create_all(engine, tables=[audit_log, audit_seal, settings])
+        # in the app's database the tables belong to the migrations (ecgpilot.store.migrations)
     except DBAPIError as exc:
         raise ConfigError(f"database {db!r} cannot be opened as the app's database: {exc.orig}. Check that it is "
                           "the ecgpilot database (SQLite file or URL) and that it is reachable.") from exc

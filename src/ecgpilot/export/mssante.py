@@ -33,7 +33,7 @@ from email.utils import make_msgid
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Column, Connection, Engine, Integer, LargeBinary, MetaData, String, Table, Text, insert, select, update
+from sqlalchemy import Column, Connection, Engine, Integer, LargeBinary, MetaData, String, Table, Text, insert, inspect, select, update
 
 from ecgpilot.errors import ConfigError, RecordError
 from ecgpilot.export.xdm import cda_metadata
@@ -152,8 +152,10 @@ def send_message(msg: EmailMessage, config: SmtpConfig) -> None:
 
 
 def open_outbox(engine: Engine) -> Engine:
-    """Create the ``outbox`` table if needed and return ``engine``."""
-    metadata.create_all(engine, tables=[outbox])
+    """Create the ``outbox`` table if needed and return ``engine``: in a database of its own only; in the app's
+    database (under Alembic) the table belongs to the migrations (``ecgpilot.store.migrations``)."""
+    if not inspect(engine).has_table("alembic_version"):
+        metadata.create_all(engine, tables=[outbox])
     return engine
 
 

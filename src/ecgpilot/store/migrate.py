@@ -1,124 +1,149 @@
-"""A small explicit, versioned schema migration runner.
+"""Schema migrations with Alembic; the revisions ship in :mod:`ecgpilot.store.migrations`.
 
-The database holds one row in ``schema_version``. :data:`MIGRATIONS` lists numbered
-steps; :func:`migrate` runs, in one transaction each, the steps above the stored version.
-A new schema change = a new numbered function appended here (never edit an old one).
+:func:`migrate` (called at every start of the app and by the CLI) runs ``upgrade head`` in one transaction,
+configuring Alembic in code (no ``alembic.ini`` at run time). Revisions are numbered ``0007``, ``0008``…
+after the versions of the hand-written runner they replace: ``0007`` is that runner's version 7 written out
+table by table (the baseline), so :func:`current_version` stays a number that only grows.
+
+A database made by the old runner (table ``schema_version``, any version 1..7, with the audit, outbox and
+pilot tables made on the side) is adopted: revision 0007 keeps every existing table and row, creates the
+missing tables and indexes and adds the columns an older runner had not yet added; API tokens without an
+expiry (versions < 6) get one; ``schema_version`` is dropped and ``alembic_version`` says ``0007``; then
+the later revisions run. A database at a revision this code does not know (a newer ecgpilot) is refused.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from datetime import timedelta
+from pathlib import Path
 
-from sqlalchemy import Connection, Engine, inspect, text
+from alembic import command
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, MetaData, inspect, text
 
 from ecgpilot.errors import ConfigError
-from ecgpilot.store import models
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate", "current_version"]
+__all__ = ["SCHEMA_VERSION", "BASELINE", "migrate", "current_version", "current_revision", "head_revision",
+           "alembic_config", "target_metadata", "downgrade", "history"]
 
-
-def _create(conn: Connection, *mapped: Any) -> None:
-    """Create the tables of the ``mapped`` ORM classes that do not exist yet."""
-    tables: list[Any] = [m.__table__ for m in mapped]
-    models.Base.metadata.create_all(conn, tables=tables)
+SCHEMA_VERSION = 9          # the head revision as a number (tests check it equals the scripts' head)
+BASELINE = "0007"           # the old runner's last version, written out as the first Alembic revision
+_LEGACY_TABLE = "schema_version"
 
 
-def _v1_initial(conn: Connection) -> None:
-    """Tables of schema version 1."""
-    _create(conn, models.Practice, models.User, models.ApiToken, models.Study, models.StudyEvent, models.Report)
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Alembic configuration of the package's migrations (``connection``: the one :mod:`env` uses)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
 
 
-def _add_columns(conn: Connection, table: str, columns: dict[str, str]) -> None:
-    have = {c["name"] for c in inspect(conn).get_columns(table)}
-    for name, ddl in columns.items():
-        if name not in have:
-            conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}"))
+def head_revision() -> str:
+    """The newest revision this code knows (e.g. ``"0009"``)."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None   # the package always ships revisions
+    return head
 
 
-def _v2_care_pathway(conn: Connection) -> None:
-    """Identities for export and login (RPPS, MSSanté addresses, OIDC subject, organisation ids);
-    tele-expertise requests, notifications and dispatches."""
-    _add_columns(conn, "practice", {"org_id": "VARCHAR(40)", "org_id_prefix": "VARCHAR(2)",
-                                    "patient_id_root": "VARCHAR(128)", "mssante_address": "VARCHAR(254)"})
-    _add_columns(conn, "user_account", {"rpps": "VARCHAR(11)", "mssante_address": "VARCHAR(254)",
-                                        "oidc_subject": "VARCHAR(255)"})
-    conn.execute(text("CREATE UNIQUE INDEX IF NOT EXISTS ix_user_oidc_subject ON user_account (oidc_subject)"))
-    _create(conn, models.OpinionRequest, models.Notification, models.Dispatch)
+def history() -> list[str]:
+    """One line per revision, oldest first: ``"0008  drop the duplicate unique index ..."``."""
+    script = ScriptDirectory.from_config(alembic_config())
+    revs = list(script.walk_revisions())[::-1]
+    return [f"{r.revision}  {(r.doc or '').strip().splitlines()[0] if r.doc else ''}" for r in revs]
 
 
-def _v3_practice_fit(conn: Connection) -> None:
-    """Study: age from the file, the identity verification record, archiving."""
-    _create(conn, models.Study, models.StudyEvent, models.Report)   # absent only from a partial early schema
-    _add_columns(conn, "study", {"age_years": "FLOAT", "identity_check": "JSON", "archived_at": "TIMESTAMP WITH TIME ZONE",
-                                 "archive_reason": "TEXT"})
-    conn.execute(text("CREATE INDEX IF NOT EXISTS ix_study_archived_at ON study (archived_at)"))
+def target_metadata() -> MetaData:
+    """One :class:`MetaData` holding every table of the package: models (incl. pilot and login attempts),
+    audit trail, outbox. What the migrations at head must equal (autogenerate compares against it)."""
+    from ecgpilot import audit
+    from ecgpilot.export import mssante
+    from ecgpilot.store import login_attempts, models, pilot  # noqa: F401  (pilot, login_attempts: their tables)
+
+    union = MetaData()
+    for md in (models.Base.metadata, audit.metadata, mssante.metadata):
+        for table in md.tables.values():
+            table.to_metadata(union)
+    return union
 
 
-def _v4_signed_documents(conn: Connection) -> None:
-    """The signed documents (PDF, CDA, FHIR) frozen at signing: their SHA-256 and where they are stored."""
-    _create(conn, models.ReportDocument)
+def _revision(conn: Connection) -> str | None:
+    return MigrationContext.configure(conn).get_current_revision()
 
 
-def _v5_login_sessions(conn: Connection) -> None:
-    """Server-side login sessions, so that logout, a password change and the timeouts end them."""
-    _create(conn, models.LoginSession)
+def _legacy_version(conn: Connection) -> int | None:
+    if not inspect(conn).has_table(_LEGACY_TABLE):
+        return None
+    return int(conn.execute(text(f"SELECT version FROM {_LEGACY_TABLE}")).scalar() or 0)
 
 
-def _v6_token_expiry(conn: Connection) -> None:
-    """API tokens: expiry, revocation, last use. Tokens made before this version expire
-    :data:`ecgpilot.store.users.DEFAULT_TOKEN_DAYS` days after the upgrade (none is left without an end)."""
-    from datetime import timedelta
-
-    from ecgpilot.store.users import DEFAULT_TOKEN_DAYS
-
-    _create(conn, models.ApiToken)   # partial early schema
-    ts = "TIMESTAMP WITH TIME ZONE"
-    _add_columns(conn, "api_token", {"expires_at": ts, "revoked_at": ts, "last_used_at": ts})
-    conn.execute(text("UPDATE api_token SET expires_at = :e WHERE expires_at IS NULL"),
-                 {"e": models.utcnow() + timedelta(days=DEFAULT_TOKEN_DAYS)})
-
-
-def _v7_study_row_version(conn: Connection) -> None:
-    """Study: the optimistic-concurrency counter (two simultaneous changes of a draft: none is lost)."""
-    _add_columns(conn, "study", {"row_version": "INTEGER NOT NULL DEFAULT 1"})
-
-
-MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = (
-    (1, _v1_initial), (2, _v2_care_pathway), (3, _v3_practice_fit), (4, _v4_signed_documents),
-    (5, _v5_login_sessions),
-    (6, _v6_token_expiry),
-    (7, _v7_study_row_version))
-SCHEMA_VERSION = MIGRATIONS[-1][0]
+def current_revision(engine: Engine) -> str | None:
+    """The Alembic revision of the database (``None``: empty, or made by the old runner)."""
+    with engine.connect() as conn:
+        return _revision(conn)
 
 
 def current_version(engine: Engine) -> int:
-    """Schema version stored in the database (0 for an empty database)."""
-    if not inspect(engine).has_table("schema_version"):
-        return 0
+    """Schema version of the database as a number: its revision (``9`` for ``"0009"``), the old runner's
+    version for a database not yet adopted, ``0`` for an empty one."""
     with engine.connect() as conn:
-        v = conn.execute(text("SELECT version FROM schema_version")).scalar()
-    return int(v or 0)
+        rev = _revision(conn)
+        if rev is not None:
+            return int(rev)
+        return _legacy_version(conn) or 0
+
+
+def _refuse_newer(have: str, known: set[str]) -> None:
+    if have not in known:
+        raise ConfigError(f"database schema revision {have} is newer than this ecgpilot (which knows up to "
+                          f"revision {head_revision()}); upgrade ecgpilot or use a different database URL.")
 
 
 def migrate(engine: Engine) -> list[int]:
-    """Bring the schema up to :data:`SCHEMA_VERSION`; returns the versions applied."""
+    """Bring the schema to the head revision in one transaction; returns the versions applied (numbers).
+
+    An empty database gets ``[7, 8, …]``; one of the old runner at version ``v`` gets ``[v+1, …]`` (adopted, see
+    the module's text). Raises :class:`ConfigError` naming both revisions for a database newer than this code.
+    """
+    from ecgpilot.store.users import DEFAULT_TOKEN_DAYS
+
+    known = {s.revision for s in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
     with engine.begin() as conn:
-        conn.execute(text("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"))
-        if conn.execute(text("SELECT COUNT(*) FROM schema_version")).scalar() == 0:
-            conn.execute(text("INSERT INTO schema_version (version) VALUES (0)"))
-    have = current_version(engine)
-    if have > SCHEMA_VERSION:
-        raise ConfigError(
-            f"database schema version {have} is newer than this ecgpilot ({SCHEMA_VERSION}); "
-            "upgrade ecgpilot or use a different database URL."
-        )
-    applied = []
-    for version, step in MIGRATIONS:
-        if version <= have:
-            continue
-        with engine.begin() as conn:
-            step(conn)
-            conn.execute(text("UPDATE schema_version SET version = :v"), {"v": version})
-        applied.append(version)
-    return applied
+        rev = _revision(conn)
+        if rev is not None:
+            _refuse_newer(rev, known)
+        applied: list[int] = []
+        if rev is None:
+            legacy = _legacy_version(conn)
+            if legacy is not None and legacy > int(BASELINE):
+                raise ConfigError(f"database schema version {legacy} (of the old runner) is newer than this "
+                                  f"ecgpilot (revision {head_revision()}); upgrade ecgpilot or use a different database URL.")
+            cfg = alembic_config(conn)
+            cfg.attributes["ecgpilot_adopt"] = True   # keep what exists: tables side-made, or the old runner's
+            command.upgrade(cfg, BASELINE)
+            if legacy is not None:
+                if legacy < 6:   # the old step 6: tokens made before expiry existed get one
+                    from ecgpilot.store.models import utcnow
+
+                    conn.execute(text("UPDATE api_token SET expires_at = :e WHERE expires_at IS NULL"),
+                                 {"e": utcnow() + timedelta(days=DEFAULT_TOKEN_DAYS)})
+                conn.execute(text(f"DROP TABLE {_LEGACY_TABLE}"))
+            applied = list(range((legacy or 0) + 1 if legacy else int(BASELINE), int(BASELINE) + 1))
+            rev = BASELINE
+        command.upgrade(alembic_config(conn), "head")
+        new = _revision(conn)
+    assert new is not None
+    return applied + list(range(int(rev) + 1, int(new) + 1))
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Downgrade the schema to ``revision`` (``"base"``: no table left) in one transaction; for tests and
+    ``ecgpilot db downgrade``. Data in dropped tables and columns is lost: back up first."""
+    with engine.begin() as conn:
+        rev = _revision(conn)
+        if rev is not None:
+            _refuse_newer(rev, {s.revision for s in ScriptDirectory.from_config(alembic_config()).walk_revisions()})
+        command.downgrade(alembic_config(conn), revision)

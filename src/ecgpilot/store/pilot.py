@@ -9,8 +9,8 @@
 * ``PilotFollowUp`` – the GP's 30-day follow-up of a signed ECG (referral, cardiology visit,
   emergency, final diagnosis, change of treatment). No patient identity: the study id only.
 
-:func:`ensure_pilot_schema` creates these tables when absent (idempotent); the numbered migration
-step that will create them belongs in :mod:`ecgpilot.store.migrate`.
+The tables are created by the Alembic baseline revision 0007 (:mod:`ecgpilot.store.migrations`), like every
+other table; :func:`ensure_pilot_schema` only makes sure the database is migrated.
 """
 
 from __future__ import annotations
@@ -117,9 +117,9 @@ def _registered_protocol_is_kept(_mapper, _conn, target: PilotProtocol) -> None:
 
 
 def ensure_pilot_schema(engine: Engine) -> None:
-    """Create the pilot's tables that do not exist yet (idempotent; existing tables are left as they are)."""
+    """Make sure the pilot's tables exist: migrate the database to the head revision (idempotent)."""
     from ecgpilot.store.locks import schema_lock
+    from ecgpilot.store.migrate import migrate
 
-    tables: list[Any] = [t.__table__ for t in PILOT_TABLES]  # type: ignore[attr-defined]
     with schema_lock(engine):   # several workers starting at once take turns (PostgreSQL)
-        Base.metadata.create_all(engine, tables=tables)
+        migrate(engine)
