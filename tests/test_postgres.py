@@ -3,16 +3,11 @@ migrations, the care pathway, the audit chain under concurrent writers (advisory
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 import pytest
-from _net import free_port, pg_bin
+from _pg import postgres_server
 from _web import PASSWORD, make_app, token_for
 from conftest import data_file
 from fastapi.testclient import TestClient
@@ -31,32 +26,8 @@ MUSE = ("format-samples", "ge-muse-xml", "perottelab-introecg", "MUSE_20200923_0
 
 @pytest.fixture(scope="module")
 def pg_url():  # noqa: ANN201
-    initdb, pg_ctl = pg_bin("initdb"), pg_bin("pg_ctl")
-    if not initdb or not pg_ctl:
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not installed: apt-get install postgresql")
-    # not under pytest's tmp folder: its parents are private to root, and the server runs as postgres
-    base = Path(tempfile.mkdtemp(prefix="ecgpilot-pg-"))
-    data = base / "data"
-    run_as: list[str] = []
-    if os.geteuid() == 0:  # PostgreSQL refuses to run as root: use its own account
-        if shutil.which("runuser") is None:
-            pytest.skip("running as root without runuser: cannot start PostgreSQL")
-        try:
-            shutil.chown(base, user="postgres")
-        except (LookupError, PermissionError):
-            pytest.skip("no 'postgres' system user to run the server as")
-        run_as = ["runuser", "-u", "postgres", "--"]
-    port = free_port()
-    subprocess.run(run_as + [initdb, "-D", str(data), "-A", "trust", "-U", "ecg", "--no-sync"], check=True,
-                   capture_output=True)
-    subprocess.run(run_as + [pg_ctl, "-D", str(data), "-l", str(base / "log"), "-w", "-o",
-                             f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
-                   check=True, capture_output=True)
-    try:
-        yield f"postgresql+psycopg://ecg@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run(run_as + [pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
-        shutil.rmtree(base, ignore_errors=True)
+    with postgres_server() as url:
+        yield url
 
 
 def test_care_pathway_and_audit_on_postgresql(pg_url, tmp_path) -> None:  # noqa: ANN001
