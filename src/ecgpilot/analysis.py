@@ -17,6 +17,7 @@ from pathlib import Path
 from collections.abc import Mapping
 from typing import Any
 
+from ecgpilot import messages
 from ecgpilot.errors import ModelError
 from ecgpilot.record import ECGRecord
 
@@ -122,30 +123,6 @@ def analyze_file(path: str | Path, *, use_ai: bool = True) -> dict[str, Any]:
     return doc
 
 
-_LABELS: dict[str, dict[str, Any]] = {
-    "fr": {
-        "title": "Analyse ECG", "quality": "Qualité", "good": "bonne", "usable": "exploitable (avec réserves)",
-        "not_interpretable": "NON INTERPRÉTABLE", "refused": "Mesures non faites : le tracé n'est pas interprétable.",
-        "hr": "Fréquence cardiaque", "rr": "RR moyen", "p": "Durée de P", "pr": "PR", "qrs": "QRS", "qt": "QT",
-        "qtc": "QTc", "axes": "Axes (P / QRS / T)", "absent": "absente", "na": "non mesurable",
-        "ai": "Lecture IA", "ai_error": "Lecture IA indisponible", "beats": "complexes",
-        "formula": {"fridericia": "Fridericia", "bazett": "Bazett"}, "also": "Bazett",
-        "note": "Mesures automatiques à vérifier sur le tracé par le médecin.",
-        "paced": "Spikes de stimulateur cardiaque détectés : rythme électro-entraîné probable.",
-    },
-    "en": {
-        "title": "ECG analysis", "quality": "Quality", "good": "good", "usable": "usable (with warnings)",
-        "not_interpretable": "NOT INTERPRETABLE", "refused": "No measurements: the tracing is not interpretable.",
-        "hr": "Heart rate", "rr": "Mean RR", "p": "P duration", "pr": "PR", "qrs": "QRS", "qt": "QT",
-        "qtc": "QTc", "axes": "Axes (P / QRS / T)", "absent": "absent", "na": "not measurable",
-        "ai": "AI reading", "ai_error": "AI reading unavailable", "beats": "beats",
-        "formula": {"fridericia": "Fridericia", "bazett": "Bazett"}, "also": "Bazett",
-        "note": "Automatic measurements: the doctor must check them on the tracing.",
-        "paced": "Pacemaker spikes detected: probably a paced rhythm.",
-    },
-}
-
-
 def _v(x: Any, unit: str, na: str) -> str:
     return na if x is None else f"{x:g} {unit}"
 
@@ -155,11 +132,7 @@ def format_text(doc: dict[str, Any], lang: str = "fr", ai_labels: Mapping[str, s
 
     ``ai_labels`` names the classifier's codes in ``lang`` (the model's descriptions are English);
     the GP's reading (statements, urgency) is formatted by :func:`ecgpilot.interpret.format_reading`."""
-    if lang not in _LABELS:
-        from ecgpilot.errors import ConfigError
-
-        raise ConfigError(f"Unknown language {lang!r}; accepted: {', '.join(_LABELS)}.")
-    t = _LABELS[lang]
+    t = messages.section("analysis", messages.check_lang(lang))
     rec = doc["record"]
     name = (doc.get("file") or {}).get("name") or rec.get("source", {}).get("path") or "-"
     lines = [f"{t['title']} : {name}" if lang == "fr" else f"{t['title']}: {name}",

@@ -24,8 +24,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ecgpilot import messages
 from ecgpilot.errors import ConfigError
-from ecgpilot.interpret.catalogue import AI_MAP, CATEGORIES, STATEMENTS
+from ecgpilot.interpret.catalogue import AI_MAP, CATEGORIES, STATEMENT_KINDS, STATEMENTS, statement_text
 from ecgpilot.interpret.context import Context, Finding, build_context, contiguous_leads, lead_order
 from ecgpilot.interpret.resolve import quality_gate, resolve
 from ecgpilot.interpret.rules import RULES
@@ -38,7 +39,7 @@ RULES_VERSION = "2026.12.2"
 
 #: Urgency levels, least to most urgent.
 LEVELS: tuple[str, ...] = ("normal", "routine", "soon", "repeat_now", "emergency")
-LANGS: tuple[str, ...] = ("fr", "en")
+LANGS: tuple[str, ...] = messages.LANGS
 
 #: Numeric limits of the rules (ms, bpm, degrees, µV). Guideline limits are the guideline's (see
 #: docs/rules.md); the rate emergencies were tuned on PTB-XL fold 9 in 2026-11.
@@ -82,38 +83,6 @@ THRESHOLDS: dict[str, float] = {
 }
 
 _RANK = {lv: i for i, lv in enumerate(LEVELS)}
-
-_T: dict[str, dict[str, Any]] = {
-    "fr": {
-        "caveat": "à confirmer : qualité du signal limitée",
-        "ai_unavailable": "Lecture IA indisponible : interprétation fondée sur les seules mesures.",
-        "ai_only": "IA seule, non confirmé par les mesures",
-        "possible": "possible", "repeat": "tracé de mauvaise qualité, refaire l'enregistrement maintenant",
-        "levels": {"emergency": "URGENCE : avis médical immédiat (centre 15 / cardiologue de garde)",
-                   "repeat_now": "Anomalie grave possible sur un tracé de mauvaise qualité : refaire l'ECG maintenant",
-                   "soon": "Avis cardiologique rapide recommandé",
-                   "routine": "Anomalies mineures : suivi habituel",
-                   "normal": "ECG sans anomalie décelée"},
-        "reading": "Lecture", "none": "aucune anomalie retenue",
-        "check": "Proposition automatique à confirmer par le médecin sur le tracé.",
-        "child": "critères adultes",
-    },
-    "en": {
-        "caveat": "to be confirmed: limited signal quality",
-        "ai_unavailable": "AI reading unavailable: interpretation from the measurements only.",
-        "ai_only": "AI only, not supported by the measurements",
-        "possible": "possible", "repeat": "tracing of poor quality, repeat the recording now",
-        "levels": {"emergency": "EMERGENCY: immediate medical advice (emergency services / cardiologist on call)",
-                   "repeat_now": "Possible serious finding on a poor-quality tracing: repeat the ECG now",
-                   "soon": "Cardiology advice soon recommended",
-                   "routine": "Minor findings: usual follow-up",
-                   "normal": "No abnormality detected"},
-        "reading": "Reading", "none": "no abnormality retained",
-        "check": "Automatic proposal: the doctor must confirm it on the tracing.",
-        "child": "adult criteria",
-    },
-}
-
 
 def level_rank(level: str) -> int:
     """0 (normal) to 4 (emergency)."""
@@ -161,17 +130,17 @@ def _also_considered(ctx: Context, found: Mapping[str, Finding], th: Mapping[str
         sid = AI_MAP.get(code)
         if s.present or sid is None or sid in found or s.probability < th["also_considered"]:
             continue
-        out.append({"code": code, "statement_id": sid, "text": STATEMENTS[sid][2 if ctx.lang == "fr" else 3],
+        out.append({"code": code, "statement_id": sid, "text": statement_text(sid, ctx.lang),
                     "probability": round(s.probability, 3),
                     "threshold": None if s.threshold is None else round(s.threshold, 3)})
     return out
 
 
 def _statement(ctx: Context, f: Finding, t: Mapping[str, Any], urgency: str) -> dict[str, Any]:
-    cat, _, fr, en = STATEMENTS[f.id]
-    text = fr if ctx.lang == "fr" else en
-    if f.id == "possible_on_poor_tracing" and f.note in STATEMENTS:
-        base = STATEMENTS[f.note][2 if ctx.lang == "fr" else 3]
+    cat = STATEMENT_KINDS[f.id][0]
+    text = statement_text(f.id, ctx.lang)
+    if f.id == "possible_on_poor_tracing" and f.note is not None and f.note in STATEMENT_KINDS:
+        base = statement_text(f.note, ctx.lang)
         text = (f"{base} possible : {t['repeat']}" if ctx.lang == "fr"
                 else f"Possible {base[0].lower() + base[1:]}: {t['repeat']}")
     elif f.detail:
@@ -204,11 +173,11 @@ def interpret(analysis: dict[str, Any], *, lang: str = "fr",
     if unknown:
         raise ConfigError(f"Unknown rule threshold(s) {', '.join(unknown)}; accepted: {', '.join(THRESHOLDS)}.")
     th = {**THRESHOLDS, **(thresholds or {})}
-    t = _T[lang]
+    t = messages.section("reading.text", lang)
     ctx = build_context(analysis, lang, th)
 
     found = resolve(_run_rules(ctx))
-    urgency = {sid: f.urgency or STATEMENTS[sid][1] for sid, f in found.items()}
+    urgency = {sid: f.urgency or STATEMENT_KINDS[sid][1] for sid, f in found.items()}
     for f in quality_gate(ctx, found, urgency):
         found[f"possible_on_poor_tracing:{f.note}"] = f
         urgency[f"possible_on_poor_tracing:{f.note}"] = "repeat_now"
@@ -316,27 +285,15 @@ def ai_labels(lang: str) -> dict[str, str]:
         return {}
     from ecgpilot.interpret.catalogue import AI_LABELS_FR
 
-    out = {code: STATEMENTS[sid][2] for code, sid in AI_MAP.items()}
+    out = {code: statement_text(sid, "fr") for code, sid in AI_MAP.items()}
     out.update(AI_LABELS_FR)
     return out
-
-
-_FMT: dict[str, dict[str, Any]] = {
-    "fr": {"title": "Lecture proposée", "urgency": "Urgence", "reason": "motif", "evidence": "arguments",
-           "also": "Également envisagé par l'IA (sous son seuil)", "ai_only": "IA seule", "rules": "règles",
-           "levels": {"emergency": "URGENCE", "repeat_now": "REFAIRE L'ECG MAINTENANT", "soon": "avis rapide",
-                      "routine": "courant", "normal": "normal"}},
-    "en": {"title": "Proposed reading", "urgency": "Urgency", "reason": "reason", "evidence": "evidence",
-           "also": "Also considered by the AI (below its threshold)", "ai_only": "AI only", "rules": "rules",
-           "levels": {"emergency": "EMERGENCY", "repeat_now": "REPEAT THE ECG NOW", "soon": "soon",
-                      "routine": "routine", "normal": "normal"}},
-}
 
 
 def format_reading(reading: Mapping[str, Any]) -> str:
     """The reading as text, in its own language: urgency and its reasons, then each statement with
     its evidence and leads, then what the AI also considered."""
-    t = _FMT[reading.get("lang", "fr")]
+    t = messages.section("reading.format", reading.get("lang", "fr"))
     sep = " : " if reading.get("lang", "fr") == "fr" else ": "
     u = reading["urgency"]
     lines = [f"{t['title']} ({t['rules']} {reading['rules_version']})",

@@ -1,9 +1,16 @@
 """The statement catalogue (id → category, default urgency, French, English), the AI code map
-and the lead territories. Data only: no logic."""
+and the lead territories. The texts live in the one message catalogue (:mod:`ecgpilot.messages`,
+sections ``reading.statement`` and ``reading.ai_label``); this module holds the codes and read-only
+views of those texts. No logic beyond the lookup."""
 
 from __future__ import annotations
 
-__all__ = ["STATEMENTS", "AI_MAP", "AI_LABELS_FR", "AI_TERRITORY", "TERRITORIES", "CONTIGUOUS", "LEAD_ORDER", "CATEGORIES"]
+from collections.abc import Iterator, Mapping
+
+from ecgpilot import messages
+
+__all__ = ["STATEMENTS", "STATEMENT_KINDS", "AI_MAP", "AI_LABELS_FR", "AI_TERRITORY", "TERRITORIES", "CONTIGUOUS",
+           "LEAD_ORDER", "CATEGORIES", "statement_text", "ai_label"]
 
 #: Lead order for display and sorting.
 LEAD_ORDER: tuple[str, ...] = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
@@ -22,162 +29,100 @@ TERRITORIES: dict[str, tuple[str, ...]] = {
     "lateral": ("I", "aVL", "V5", "V6"),
     "anterior": ("V1", "V2", "V3", "V4"),
 }
-# --- statement catalogue: id -> (category, urgency, French, English) ------------------------
-STATEMENTS: dict[str, tuple[str, str, str, str]] = {
+# --- statement kinds: id -> (category, default urgency); the texts are the catalogue's
+# ``reading.statement.<id>`` (ecgpilot/messages/fr.toml, en.toml) --------------------------------
+STATEMENT_KINDS: dict[str, tuple[str, str]] = {
     # rhythm
-    "sinus_rhythm": ("rhythm", "normal", "Rythme sinusal", "Sinus rhythm"),
-    "sinus_arrhythmia": ("rhythm", "routine", "Arythmie sinusale", "Sinus arrhythmia"),
-    "atrial_fibrillation": ("rhythm", "soon", "Fibrillation atriale", "Atrial fibrillation"),
-    "irregular_rhythm_no_p": ("rhythm", "soon",
-                              "Rythme irrégulier sans onde P identifiée : fibrillation atriale possible",
-                              "Irregular rhythm without identified P waves: possible atrial fibrillation"),
-    "atrial_flutter": ("rhythm", "soon", "Flutter atrial", "Atrial flutter"),
-    "svt": ("rhythm", "emergency", "Tachycardie supraventriculaire", "Supraventricular tachycardia"),
-    "supraventricular_arrhythmia": ("rhythm", "soon", "Arythmie supraventriculaire",
-                                    "Supraventricular arrhythmia"),
-    "paced_rhythm": ("rhythm", "routine", "Rythme électro-entraîné (stimulateur cardiaque)",
-                     "Paced rhythm (pacemaker)"),
-    "bigeminy": ("rhythm", "routine", "Bigéminisme", "Bigeminy"),
-    "trigeminy": ("rhythm", "routine", "Trigéminisme", "Trigeminy"),
-    "pvc": ("rhythm", "routine", "Extrasystoles ventriculaires", "Premature ventricular complexes"),
-    "pac": ("rhythm", "routine", "Extrasystoles atriales", "Premature atrial complexes"),
-    "wide_complex_tachycardia": ("rhythm", "emergency",
-                                 "Tachycardie à QRS larges : tachycardie ventriculaire possible",
-                                 "Wide-complex tachycardia: possible ventricular tachycardia"),
+    "sinus_rhythm": ("rhythm", "normal"),
+    "sinus_arrhythmia": ("rhythm", "routine"),
+    "atrial_fibrillation": ("rhythm", "soon"),
+    "irregular_rhythm_no_p": ("rhythm", "soon"),
+    "atrial_flutter": ("rhythm", "soon"),
+    "svt": ("rhythm", "emergency"),
+    "supraventricular_arrhythmia": ("rhythm", "soon"),
+    "paced_rhythm": ("rhythm", "routine"),
+    "bigeminy": ("rhythm", "routine"),
+    "trigeminy": ("rhythm", "routine"),
+    "pvc": ("rhythm", "routine"),
+    "pac": ("rhythm", "routine"),
+    "wide_complex_tachycardia": ("rhythm", "emergency"),
     # rate
-    "very_fast_rate": ("rate", "emergency", "Fréquence très rapide", "Very fast heart rate"),
-    "tachycardia": ("rate", "routine", "Tachycardie", "Tachycardia"),
-    "sinus_tachycardia": ("rate", "routine", "Tachycardie sinusale", "Sinus tachycardia"),
-    "bradycardia": ("rate", "routine", "Bradycardie", "Bradycardia"),
-    "sinus_bradycardia": ("rate", "normal", "Bradycardie sinusale", "Sinus bradycardia"),
-    "very_slow_rate": ("rate", "emergency", "Fréquence très lente", "Very slow heart rate"),
+    "very_fast_rate": ("rate", "emergency"),
+    "tachycardia": ("rate", "routine"),
+    "sinus_tachycardia": ("rate", "routine"),
+    "bradycardia": ("rate", "routine"),
+    "sinus_bradycardia": ("rate", "normal"),
+    "very_slow_rate": ("rate", "emergency"),
     # conduction
-    "first_degree_avb": ("conduction", "routine", "Bloc auriculo-ventriculaire du 1er degré",
-                         "First-degree atrioventricular block"),
-    "high_degree_avb": ("conduction", "emergency",
-                        "Bloc auriculo-ventriculaire de haut degré (2e ou 3e degré) suspecté",
-                        "Suspected high-degree (second- or third-degree) atrioventricular block"),
-    "av_block": ("conduction", "routine", "Bloc auriculo-ventriculaire", "Atrioventricular block"),
-    "lbbb": ("conduction", "soon", "Bloc de branche gauche complet", "Complete left bundle branch block"),
-    "rbbb": ("conduction", "routine", "Bloc de branche droit complet", "Complete right bundle branch block"),
-    "incomplete_lbbb": ("conduction", "routine", "Bloc de branche gauche incomplet",
-                        "Incomplete left bundle branch block"),
-    "incomplete_rbbb": ("conduction", "routine", "Bloc de branche droit incomplet",
-                        "Incomplete right bundle branch block"),
-    "lafb": ("conduction", "routine", "Hémibloc antérieur gauche", "Left anterior fascicular block"),
-    "lpfb": ("conduction", "routine", "Hémibloc postérieur gauche", "Left posterior fascicular block"),
-    "fascicular_block": ("conduction", "routine", "Hémibloc gauche (antérieur ou postérieur)",
-                         "Left fascicular block (anterior or posterior)"),
-    "bifascicular_block": ("conduction", "soon", "Bloc bifasciculaire", "Bifascicular block"),
-    "ivcd": ("conduction", "routine", "Trouble de conduction intraventriculaire non spécifique",
-             "Nonspecific intraventricular conduction delay"),
-    "wide_qrs": ("conduction", "routine", "QRS larges", "Wide QRS complexes"),
-    "wpw": ("conduction", "soon", "Pré-excitation ventriculaire (Wolff-Parkinson-White)",
-            "Ventricular pre-excitation (Wolff-Parkinson-White)"),
-    "possible_preexcitation": ("conduction", "soon", "PR court et QRS élargi : pré-excitation possible",
-                               "Short PR and widened QRS: possible pre-excitation"),
+    "first_degree_avb": ("conduction", "routine"),
+    "high_degree_avb": ("conduction", "emergency"),
+    "av_block": ("conduction", "routine"),
+    "lbbb": ("conduction", "soon"),
+    "rbbb": ("conduction", "routine"),
+    "incomplete_lbbb": ("conduction", "routine"),
+    "incomplete_rbbb": ("conduction", "routine"),
+    "lafb": ("conduction", "routine"),
+    "lpfb": ("conduction", "routine"),
+    "fascicular_block": ("conduction", "routine"),
+    "bifascicular_block": ("conduction", "soon"),
+    "ivcd": ("conduction", "routine"),
+    "wide_qrs": ("conduction", "routine"),
+    "wpw": ("conduction", "soon"),
+    "possible_preexcitation": ("conduction", "soon"),
     # axis
-    "axis_normal": ("axis", "normal", "Axe du QRS normal", "Normal QRS axis"),
-    "left_axis_deviation": ("axis", "routine", "Déviation axiale gauche", "Left axis deviation"),
-    "right_axis_deviation": ("axis", "routine", "Déviation axiale droite", "Right axis deviation"),
-    "extreme_axis": ("axis", "routine", "Axe hyperdévié (axe extrême)", "Extreme axis deviation"),
+    "axis_normal": ("axis", "normal"),
+    "left_axis_deviation": ("axis", "routine"),
+    "right_axis_deviation": ("axis", "routine"),
+    "extreme_axis": ("axis", "routine"),
     # hypertrophy
-    "lvh": ("hypertrophy", "routine", "Hypertrophie ventriculaire gauche", "Left ventricular hypertrophy"),
-    "rvh": ("hypertrophy", "soon", "Hypertrophie ventriculaire droite", "Right ventricular hypertrophy"),
-    "septal_hypertrophy": ("hypertrophy", "soon", "Hypertrophie septale", "Septal hypertrophy"),
-    "left_atrial_enlargement": ("hypertrophy", "routine", "Hypertrophie atriale gauche",
-                                "Left atrial enlargement"),
-    "right_atrial_enlargement": ("hypertrophy", "routine", "Hypertrophie atriale droite",
-                                 "Right atrial enlargement"),
-    "high_voltage": ("hypertrophy", "routine", "QRS de grande amplitude (critères de voltage)",
-                     "High QRS voltage (voltage criteria)"),
-    "low_voltage": ("other", "routine", "Microvoltage (QRS de faible amplitude)", "Low QRS voltage"),
+    "lvh": ("hypertrophy", "routine"),
+    "rvh": ("hypertrophy", "soon"),
+    "septal_hypertrophy": ("hypertrophy", "soon"),
+    "left_atrial_enlargement": ("hypertrophy", "routine"),
+    "right_atrial_enlargement": ("hypertrophy", "routine"),
+    "high_voltage": ("hypertrophy", "routine"),
+    "low_voltage": ("other", "routine"),
     # ischaemia / infarction
-    "acute_st_elevation": ("ischaemia", "emergency",
-                           "Sus-décalage du segment ST / courant de lésion : suspicion de syndrome "
-                           "coronarien aigu avec sus-décalage de ST",
-                           "ST elevation / injury current: suspected acute ST-elevation myocardial "
-                           "infarction"),
-    "infarction": ("ischaemia", "soon", "Séquelle d'infarctus du myocarde possible (âge indéterminé)",
-                   "Possible myocardial infarction, age undetermined"),
-    "ischaemic_st_t": ("ischaemia", "soon", "Anomalies ST-T d'allure ischémique",
-                       "ST-T changes suggesting ischaemia"),
-    "nonspecific_st_t": ("ischaemia", "routine", "Anomalies non spécifiques de la repolarisation",
-                         "Nonspecific repolarisation abnormalities"),
-    "st_depression": ("ischaemia", "soon", "Sous-décalage du segment ST", "ST depression"),
-    "q_waves": ("ischaemia", "routine", "Ondes Q", "Q waves"),
-    "aneurysm": ("ischaemia", "soon", "Aspect d'anévrisme ventriculaire", "Pattern of ventricular aneurysm"),
+    "acute_st_elevation": ("ischaemia", "emergency"),
+    "infarction": ("ischaemia", "soon"),
+    "ischaemic_st_t": ("ischaemia", "soon"),
+    "nonspecific_st_t": ("ischaemia", "routine"),
+    "st_depression": ("ischaemia", "soon"),
+    "q_waves": ("ischaemia", "routine"),
+    "aneurysm": ("ischaemia", "soon"),
     # QT
-    "long_qtc": ("qt", "soon", "QTc allongé", "Long QTc"),
-    "very_long_qtc": ("qt", "emergency", "QTc très allongé", "Very long QTc"),
+    "long_qtc": ("qt", "soon"),
+    "very_long_qtc": ("qt", "emergency"),
     # other
-    "drug_or_electrolyte": ("other", "routine", "Aspect compatible avec un effet médicamenteux ou "
-                            "un trouble électrolytique", "Pattern compatible with a drug effect or an "
-                            "electrolyte disturbance"),
-    "normal_ecg": ("other", "normal", "ECG normal", "Normal ECG"),
+    "drug_or_electrolyte": ("other", "routine"),
+    "normal_ecg": ("other", "normal"),
     # quality
-    "not_measured": ("quality", "routine",
-                     "Mesures automatiques impossibles : lire le tracé ou refaire l'enregistrement",
-                     "Automatic measurements impossible: read the tracing or repeat the recording"),
-    "repeat_recording": ("quality", "routine",
-                         "Tracé non interprétable : refaire l'enregistrement",
-                         "Tracing not interpretable: repeat the recording"),
+    "not_measured": ("quality", "routine"),
+    "repeat_recording": ("quality", "routine"),
     # --- added in rules 2026.12 (per-lead matrix criteria, rhythm from the tracing) ---
-    "sinus_bradycardia_marked": ("rate", "routine", "Bradycardie sinusale marquée", "Marked sinus bradycardia"),
-    "junctional_rhythm": ("rhythm", "routine", "Rythme jonctionnel", "Junctional rhythm"),
-    "complete_avb": ("conduction", "emergency", "Bloc auriculo-ventriculaire complet (3e degré)",
-                     "Complete (third-degree) atrioventricular block"),
-    "mobitz1": ("conduction", "routine", "Bloc auriculo-ventriculaire du 2e degré, type Mobitz I (Wenckebach)",
-                "Second-degree atrioventricular block, Mobitz type I (Wenckebach)"),
-    "mobitz2": ("conduction", "emergency", "Bloc auriculo-ventriculaire du 2e degré, type Mobitz II",
-                "Second-degree atrioventricular block, Mobitz type II"),
-    "avb_2to1": ("conduction", "soon", "Bloc auriculo-ventriculaire 2:1", "2:1 atrioventricular block"),
-    "stemi": ("ischaemia", "emergency",
-              "Sus-décalage du segment ST répondant aux critères d'infarctus aigu (SCA ST+)",
-              "ST elevation meeting the criteria of acute myocardial infarction (STEMI)"),
-    "posterior_stemi": ("ischaemia", "emergency",
-                        "Sous-décalage de ST en V1-V3 avec onde R dominante : équivalent d'infarctus postérieur aigu",
-                        "ST depression in V1-V3 with dominant R: posterior acute infarction equivalent"),
-    "avr_stemi_equivalent": ("ischaemia", "emergency",
-                             "Sus-décalage de ST en aVR avec sous-décalage diffus : ischémie sévère (tronc commun / "
-                             "pluritronculaire)",
-                             "ST elevation in aVR with diffuse ST depression: severe ischaemia (left main / "
-                             "multivessel)"),
-    "de_winter": ("ischaemia", "emergency", "Aspect de de Winter (équivalent de SCA ST+ antérieur)",
-                  "De Winter pattern (anterior STEMI equivalent)"),
-    "sgarbossa": ("ischaemia", "emergency",
-                  "Critères de Sgarbossa modifiés (Smith) positifs : infarctus aigu sur bloc de branche gauche / "
-                  "rythme électro-entraîné",
-                  "Modified Sgarbossa (Smith) criteria met: acute infarction with left bundle branch block / "
-                  "paced rhythm"),
-    "wellens": ("ischaemia", "soon", "Aspect de Wellens (ondes T profondes ou biphasiques en V2-V3)",
-                "Wellens pattern (deep or biphasic T waves in V2-V3)"),
-    "st_elevation_mimic": ("ischaemia", "routine", "Sus-décalage de ST d'allure non ischémique",
-                           "ST elevation of non-ischaemic appearance"),
-    "st_elevation_subthreshold": ("ischaemia", "routine",
-                                  "Sus-décalage de ST sous les seuils d'infarctus aigu",
-                                  "ST elevation below the acute infarction thresholds"),
-    "pericarditis_pattern": ("ischaemia", "soon",
-                             "Sus-décalage de ST diffus avec sous-décalage de PR : aspect de péricardite",
-                             "Diffuse ST elevation with PR depression: pattern of pericarditis"),
-    "early_repolarisation": ("ischaemia", "normal", "Aspect de repolarisation précoce",
-                             "Early repolarisation pattern"),
-    "lvh_strain": ("hypertrophy", "soon", "Hypertrophie ventriculaire gauche avec anomalies de repolarisation "
-                   "(surcharge)", "Left ventricular hypertrophy with repolarisation abnormalities (strain)"),
-    "t_wave_inversion": ("ischaemia", "routine", "Ondes T négatives", "Inverted T waves"),
-    "pathological_q": ("ischaemia", "soon", "Ondes Q pathologiques : séquelle d'infarctus possible",
-                       "Pathological Q waves: possible prior infarction"),
-    "brugada_type1": ("conduction", "soon", "Aspect de Brugada de type 1", "Brugada type 1 pattern"),
-    "qt_unreliable": ("qt", "routine", "QT non mesurable de façon fiable (fin de T imprécise)",
-                      "QT not reliably measurable (uncertain T end)"),
-    "possible_on_poor_tracing": ("quality", "repeat_now",
-                                 "Tracé de mauvaise qualité : refaire l'enregistrement maintenant",
-                                 "Tracing of poor quality: repeat the recording now"),
-    "paediatric": ("other", "routine",
-                   "ECG d'enfant (moins de 16 ans) : les critères adultes ne s'appliquent pas, lecture par un "
-                   "cardiopédiatre conseillée",
-                   "Child's ECG (under 16): adult criteria do not apply, a paediatric cardiologist's reading is "
-                   "advised"),
+    "sinus_bradycardia_marked": ("rate", "routine"),
+    "junctional_rhythm": ("rhythm", "routine"),
+    "complete_avb": ("conduction", "emergency"),
+    "mobitz1": ("conduction", "routine"),
+    "mobitz2": ("conduction", "emergency"),
+    "avb_2to1": ("conduction", "soon"),
+    "stemi": ("ischaemia", "emergency"),
+    "posterior_stemi": ("ischaemia", "emergency"),
+    "avr_stemi_equivalent": ("ischaemia", "emergency"),
+    "de_winter": ("ischaemia", "emergency"),
+    "sgarbossa": ("ischaemia", "emergency"),
+    "wellens": ("ischaemia", "soon"),
+    "st_elevation_mimic": ("ischaemia", "routine"),
+    "st_elevation_subthreshold": ("ischaemia", "routine"),
+    "pericarditis_pattern": ("ischaemia", "soon"),
+    "early_repolarisation": ("ischaemia", "normal"),
+    "lvh_strain": ("hypertrophy", "soon"),
+    "t_wave_inversion": ("ischaemia", "routine"),
+    "pathological_q": ("ischaemia", "soon"),
+    "brugada_type1": ("conduction", "soon"),
+    "qt_unreliable": ("qt", "routine"),
+    "possible_on_poor_tracing": ("quality", "repeat_now"),
+    "paediatric": ("other", "routine"),
 }
 
 # AI statement codes (PTB-XL statement and subclass codes) -> statement id.
@@ -225,19 +170,53 @@ AI_TERRITORY: dict[str, list[str]] = {
 }
 
 
+def statement_text(sid: str, lang: str) -> str:
+    """The statement ``sid``'s text in ``lang`` (catalogue key ``reading.statement.<sid>``)."""
+    return messages.text(f"reading.statement.{sid}", lang)
+
+
+def ai_label(code: str, lang: str) -> str | None:
+    """The catalogue's label of a classifier code that has no statement of its own (``None`` for the others)."""
+    key = f"reading.ai_label.{code}"
+    return messages.text(key, lang) if messages.has(key, lang) else None
+
+
+class _Statements(Mapping[str, tuple[str, str, str, str]]):
+    """``id → (category, urgency, French, English)``: :data:`STATEMENT_KINDS` joined with the catalogue's
+    texts when read (nothing is read at import)."""
+
+    def __getitem__(self, sid: str) -> tuple[str, str, str, str]:
+        category, urgency = STATEMENT_KINDS[sid]
+        return category, urgency, statement_text(sid, "fr"), statement_text(sid, "en")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(STATEMENT_KINDS)
+
+    def __len__(self) -> int:
+        return len(STATEMENT_KINDS)
+
+    def __contains__(self, sid: object) -> bool:
+        return sid in STATEMENT_KINDS
+
+
+class _FrenchAILabels(Mapping[str, str]):
+    """``code → French label`` of the classifier's codes that have no statement of their own."""
+
+    def __getitem__(self, code: str) -> str:
+        label = ai_label(code, "fr")
+        if label is None:
+            raise KeyError(code)
+        return label
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(messages.section("reading.ai_label", "fr"))
+
+    def __len__(self) -> int:
+        return len(messages.section("reading.ai_label", "fr"))
+
+
+#: id → (category, default urgency, French text, English text) (a read-only view).
+STATEMENTS: Mapping[str, tuple[str, str, str, str]] = _Statements()
 #: French labels of the classifier's codes that have no statement of their own (the others take
-#: their statement's French text).
-AI_LABELS_FR: dict[str, str] = {
-    "NORM": "ECG normal", "MI": "infarctus du myocarde", "STTC": "anomalies ST-T", "CD": "trouble de conduction",
-    "HYP": "hypertrophie", "ABQRS": "QRS anormal", "PRC(S)": "extrasystole(s)",
-    "AMI": "infarctus antérieur", "IMI": "infarctus inférieur", "LMI": "infarctus latéral", "PMI": "infarctus postérieur",
-    "ASMI": "infarctus antéroseptal", "ALMI": "infarctus antérolatéral", "ILMI": "infarctus inférolatéral",
-    "IPMI": "infarctus inféropostérieur", "IPLMI": "infarctus inféro-postéro-latéral",
-    "ISCA": "ischémie antérieure", "ISCI": "ischémie inférieure", "ISC_": "ischémie",
-    "ISCAL": "ischémie antérolatérale", "ISCIN": "ischémie inférieure", "ISCIL": "ischémie inférolatérale",
-    "ISCAS": "ischémie antéroseptale", "ISCLA": "ischémie latérale", "ISCAN": "ischémie antérieure",
-    "STD_": "sous-décalage de ST", "STE_": "sus-décalage de ST", "NST_": "anomalies ST non spécifiques",
-    "NDT": "anomalies de l'onde T non diagnostiques", "NT_": "anomalies de l'onde T", "INVT": "ondes T inversées",
-    "LOWT": "ondes T de faible amplitude", "TAB_": "ondes T anormales", "LVOLT": "microvoltage", "HVOLT": "hypervoltage",
-    "LAFB/LPFB": "hémibloc gauche", "_AVB": "bloc auriculo-ventriculaire", "LPR": "PR long", "QWAVE": "ondes Q",
-}
+#: their statement's French text); a read-only view of the catalogue's ``reading.ai_label``.
+AI_LABELS_FR: Mapping[str, str] = _FrenchAILabels()

@@ -18,22 +18,15 @@ from typing import Any
 
 from scipy.stats import binomtest
 
+from ecgpilot import messages
 from ecgpilot.errors import ConfigError
 
 __all__ = ["DIAGNOSES", "REFERRAL_KINDS", "URGENCY_LEVELS", "NEW_DIAGNOSIS_CODES", "Proportion", "proportion",
            "validate_followup", "arm_indicators", "urgency_performance", "p_chart", "subgroup_agreement"]
 
-# final diagnosis at 30 days: a short list (+ free text)
-DIAGNOSES: dict[str, dict[str, str]] = {
-    "normal": {"fr": "ECG normal / pas de cardiopathie", "en": "Normal ECG / no heart disease"},
-    "af_flutter": {"fr": "Fibrillation ou flutter atrial", "en": "Atrial fibrillation or flutter"},
-    "conduction": {"fr": "Trouble de conduction (BAV, bloc de branche)", "en": "Conduction disease (AV block, bundle branch block)"},
-    "lvh": {"fr": "Hypertrophie ventriculaire gauche", "en": "Left ventricular hypertrophy"},
-    "ischaemia": {"fr": "Cardiopathie ischémique / SCA", "en": "Ischaemic heart disease / ACS"},
-    "other_arrhythmia": {"fr": "Autre trouble du rythme", "en": "Other arrhythmia"},
-    "other": {"fr": "Autre diagnostic (préciser)", "en": "Other diagnosis (specify)"},
-    "unknown": {"fr": "Inconnu", "en": "Unknown"},
-}
+#: Final diagnosis at 30 days: a short list (+ free text); ``{code: {"fr": …, "en": …}}``, a read-only
+#: view of the message catalogue's ``pilot.diagnosis`` section.
+DIAGNOSES = messages.Bilingual("pilot.diagnosis")
 NEW_DIAGNOSIS_CODES = ("af_flutter", "conduction", "lvh", "ischaemia", "other_arrhythmia")
 REFERRAL_KINDS = ("consultation", "tele_expertise", "emergency")
 URGENCY_LEVELS = ("emergency", "repeat_now", "soon", "routine", "normal")   # most urgent first (web.services)

@@ -15,10 +15,11 @@ measured ST points of the leads an ischaemia statement rests on are marked on th
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
-from ecgpilot.errors import ConfigError
+from ecgpilot import messages
 from ecgpilot.record import ECGRecord
 from ecgpilot.render import calibration_path, paper_layout
 from ecgpilot.render.matrix import MATRIX_COLUMNS, MatrixRow, ischaemia_leads, matrix_rows, st_marks
@@ -37,44 +38,6 @@ _MATRIX_FONT = 5.5              # pt
 _MATRIX_ST_COLOUR = {"high": (0.75, 0.0, 0.0), "low": (0.05, 0.25, 0.7)}
 _ST_MARK_RGB = (0.76, 0.09, 0.36)
 
-_TXT: dict[str, dict[str, Any]] = {
-    "fr": {"title": "ECG 12 dérivations", "patient": "Patient", "born": "né(e) le", "sex": "sexe", "age": "{n} ans",
-           "ins": "INS", "acq": "Acquisition", "unknown": "inconnu(e)", "hr": "FC", "axis": "Axes P/QRS/T",
-           "urgency": "Urgence", "versions": "Versions", "model": "modèle IA",
-           "rules": "règles", "no_ai": "sans IA", "doctor": "Conclusion du médecin",
-           "signed": "validé par {name} le {when}", "rpps": "RPPS", "practice": "Cabinet", "device": "Appareil",
-           "filters": "filtres", "highpass": "passe-haut", "lowpass": "passe-bas", "mains": "secteur",
-           "unsigned": "NON VALIDÉ — proposition de l'IA, à confirmer par le médecin",
-           "draft": "BROUILLON — compte rendu non validé", "draft_urgency": "Urgence proposée (non validée)",
-           "pending": "à décider", "watermark": "BROUILLON — NON VALIDÉ",
-           "ai_block": "Proposition de l'IA (avant relecture par le médecin)",
-           "ai_urgency": "Urgence proposée par l'IA : {level}", "ai_none": "aucune lecture de l'IA",
-           "ai_kept": "urgence retenue par le médecin", "ai_changed": "le médecin a retenu : {level}",
-           "ai_review": "{n} énoncé(s) proposé(s) : {c} confirmé(s), {e} modifié(s), {r} rejeté(s)",
-           "ai_pending": "{n} encore à décider", "ai_added": "{n} énoncé(s) ajouté(s) par le médecin",
-           "levels": {"emergency": "urgence", "repeat_now": "refaire l'ECG maintenant", "soon": "avis cardiologique rapide",
-                      "routine": "suivi habituel", "normal": "normal"},
-           "matrix": "Mesures par dérivation — amplitudes en µV (niveau PR), durées en ms ; ST : 100 µV = 1 mm",
-           "lead": "Dér.", "st_legend": "points ST mesurés (niveau PR + ST)", "continued": "… suite de la conclusion en page 2"},
-    "en": {"title": "12-lead ECG", "patient": "Patient", "born": "born", "sex": "sex", "age": "{n} years",
-           "ins": "INS", "acq": "Acquired", "unknown": "unknown", "hr": "HR", "axis": "Axes P/QRS/T",
-           "urgency": "Urgency", "versions": "Versions", "model": "AI model",
-           "rules": "rules", "no_ai": "no AI", "doctor": "Doctor's conclusion",
-           "signed": "validated by {name} on {when}", "rpps": "RPPS", "practice": "Practice", "device": "Device",
-           "filters": "filters", "highpass": "high-pass", "lowpass": "low-pass", "mains": "mains",
-           "unsigned": "NOT VALIDATED — AI proposal, to be confirmed by the doctor",
-           "draft": "DRAFT — report not validated", "draft_urgency": "Proposed urgency (not validated)",
-           "pending": "to decide", "watermark": "DRAFT — NOT VALIDATED",
-           "ai_block": "The AI's proposal (before the doctor's review)",
-           "ai_urgency": "Urgency proposed by the AI: {level}", "ai_none": "no AI reading",
-           "ai_kept": "urgency kept by the doctor", "ai_changed": "the doctor chose: {level}",
-           "ai_review": "{n} statement(s) proposed: {c} confirmed, {e} edited, {r} rejected",
-           "ai_pending": "{n} still to decide", "ai_added": "{n} statement(s) added by the doctor",
-           "levels": {"emergency": "emergency", "repeat_now": "repeat the ECG now", "soon": "cardiology advice soon",
-                      "routine": "routine follow-up", "normal": "normal"},
-           "matrix": "Per-lead measurements — amplitudes in µV (PR level), durations in ms; ST: 100 µV = 1 mm",
-           "lead": "Lead", "st_legend": "measured ST points (PR level + ST)", "continued": "… the conclusion continues on page 2"},
-}
 _LEVEL_COLOUR = {"emergency": (0.75, 0.0, 0.0), "repeat_now": (0.75, 0.0, 0.0), "soon": (0.8, 0.4, 0.0), "routine": (0.1, 0.3, 0.6),
                  "normal": (0.1, 0.45, 0.1)}
 _RIGHT_X_MM = 192.0           # left edge of the right column (the AI's proposal, the draft banner)
@@ -128,7 +91,7 @@ def _num(x: float) -> str:
 
 def filter_text(extra: dict[str, Any], lang: str = "fr") -> str | None:
     """The acquisition filters the file states (high-pass, low-pass, mains), e.g. ``0.16–150 Hz, secteur 60 Hz``."""
-    t = _TXT[lang]
+    t = messages.section("pdf", lang)
     hp, lp = extra.get("highpass_hz"), extra.get("lowpass_hz")
     parts = []
     if isinstance(hp, (int, float)) and isinstance(lp, (int, float)):
@@ -210,13 +173,12 @@ def report_pdf(record: ECGRecord, analysis: dict, interpretation: dict, *, repor
     statements are printed as a draft still to decide (likewise when ``report`` carries only the patient). The page states the paper speed and gain
     (``speed_mm_s`` 25 | 50, ``gain_mm_mv`` 5 | 10 | 20) and the filters the file gives.
     """
-    if lang not in _TXT:
-        raise ConfigError(f"Unknown language {lang!r}; accepted: {', '.join(_TXT)}.")
+    messages.check_lang(lang)
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.units import mm
     from reportlab.pdfgen import canvas
 
-    t = _TXT[lang]
+    t = messages.section("pdf", lang)
     rep = report or {}
     signed = bool(rep.get("signed_at"))
     buf = io.BytesIO()
@@ -436,7 +398,7 @@ def report_pdf(record: ECGRecord, analysis: dict, interpretation: dict, *, repor
     return buf.getvalue()
 
 
-def _continuation(c: Any, t: dict[str, Any], name: str, born: str, acq: str, items: list[tuple[str, str]],
+def _continuation(c: Any, t: Mapping[str, Any], name: str, born: str, acq: str, items: list[tuple[str, str]],
                   signed: bool) -> None:
     """Page 2: the whole conclusion when page 1 has no room for it (the doctor's words are never cut)."""
     from reportlab.lib.units import mm
@@ -479,7 +441,7 @@ def _draw_st_marks(c: Any, marks: list[tuple[float, float, str]]) -> None:
     c.setStrokeColorRGB(0, 0, 0)
 
 
-def _draw_matrix(c: Any, rows: list[MatrixRow], x0: float, bottom: float, width: float, t: dict[str, Any],
+def _draw_matrix(c: Any, rows: list[MatrixRow], x0: float, bottom: float, width: float, t: Mapping[str, Any],
                  marked: list[str]) -> float:
     """The matrix in two blocks of six leads (limb | chest) above ``bottom`` (mm from the page's
     bottom), ``width`` mm wide from ``x0``; returns the top (mm) of what it drew."""

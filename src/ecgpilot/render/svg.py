@@ -7,7 +7,7 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 
-from ecgpilot.errors import ConfigError
+from ecgpilot import messages
 from ecgpilot.record import ECGRecord
 from ecgpilot.render import CAL_WIDTH_MM, Paper, calibration_path, paper_layout
 from ecgpilot.render.matrix import StMark, ischaemia_leads, st_marks
@@ -21,9 +21,6 @@ TRACE = "#000000"
 ST_MARK = "#c2185b"
 _MARGIN = 5.0
 _HEADER = 10.0
-_LEGEND = {"fr": "Points ST mesurés (niveau PR + ST) :", "en": "Measured ST points (PR level + ST):"}
-#: The measurement line above the tracing: heart rate and QRS axis labels per language.
-_MEASURE_WORDS = {"fr": {"hr": "FC", "axis": "Axe QRS"}, "en": {"hr": "HR", "axis": "QRS axis"}}
 
 
 #: Width (mm) of the columns a trace is reduced to on screen: a quarter of the small square, about
@@ -60,7 +57,7 @@ def _pts(x: np.ndarray, y: np.ndarray) -> str:
 
 def _measure_line(analysis: dict[str, Any], lang: str = "fr") -> str:
     m = analysis.get("measurements") or {}
-    w = _MEASURE_WORDS[lang]
+    w = messages.section("tracing", lang)
 
     def v(key: str, unit: str) -> str:
         return "—" if m.get(key) is None else f"{m[key]:.0f} {unit}"
@@ -92,7 +89,7 @@ def _st_marks_svg(marks: list[StMark]) -> list[str]:
 
 def _st_legend(x: float, y: float, leads: list[str], lang: str) -> list[str]:
     """Legend of the ST marks on the header line: text, the three symbols, the marked leads."""
-    title = _LEGEND[lang]
+    title = messages.text("tracing.st_legend", lang)
     out = ['<g id="st-legend" font-family="Helvetica, Arial, sans-serif" font-size="3">',
            f'<text x="{x:.2f}" y="{y:.2f}">{escape(title)}</text>']
     cx = x + 0.52 * 3 * len(title) + 2
@@ -140,8 +137,7 @@ def ecg_svg(record: ECGRecord, *, analysis: dict | None = None, speed_mm_s: floa
     (:func:`screen_points`; ``None`` draws every sample), at 0.01 mm. The paper scale
     is unchanged; the PDF (:mod:`ecgpilot.render.pdf`) draws every sample.
     """
-    if lang not in _LEGEND:
-        raise ConfigError(f"Unknown language {lang!r}; accepted: {', '.join(_LEGEND)}.")
+    messages.check_lang(lang)
     paper = paper_layout(record, speed_mm_s=speed_mm_s, gain_mm_mv=gain_mm_mv, layout=layout)
     if column_mm is not None and sum(float(tr.x[-1] - tr.x[0]) for tr in paper.traces if tr.x.size) > LONG_PAPER_MM:
         column_mm = max(column_mm, LONG_COLUMN_MM)

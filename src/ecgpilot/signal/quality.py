@@ -66,6 +66,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ecgpilot import messages
 from ecgpilot.errors import NotInterpretableError
 from ecgpilot.record import ECGRecord
 from ecgpilot.signal.filters import bandpass, lowpass
@@ -212,43 +213,9 @@ def lead_metrics(x: NDArray, fs: float, beats: NDArray[np.int64] | None = None) 
     }
 
 
-_TEXT = {
-    "implausible_amplitude": ("Amplitude de {lead} invraisemblable pour un ECG ({mv:.0f} mV crête à crête) : vérifier l'unité ou le gain déclarés par le fichier.",
-                              "Lead {lead} has an amplitude no ECG has ({mv:.0f} mV peak to peak): check the unit or gain the file declares."),
-    "disconnected": ("Dérivation {lead} : déflexions géantes ({mv:.0f} mV crête à crête), électrode qui se décolle ou câble débranché ; dérivation inutilisable.",
-                     "Lead {lead}: giant deflections ({mv:.0f} mV peak to peak), an electrode coming off or a cable pulled; lead unusable."),
-    "flat": ("Dérivation {lead} plate (électrode débranchée ou mauvais contact ?).",
-             "Lead {lead} is flat (electrode off or poor contact?)."),
-    "saturated": ("Dérivation {lead} saturée (signal écrêté) sur {pct:.0f} % du tracé.",
-                  "Lead {lead} is clipped (saturated) on {pct:.0f} % of the tracing."),
-    "powerline": ("Parasite secteur 50/60 Hz sur {lead} ({uv:.0f} µV efficaces) : vérifier la mise à la terre, éloigner les câbles secteur.",
-                  "50/60 Hz mains interference on {lead} ({uv:.0f} µV RMS): check grounding, move mains cables away."),
-    "muscle_noise": ("Bruit musculaire sur {lead} : patient tendu ou qui bouge ; le faire se détendre.",
-                     "Muscle (EMG) noise on {lead}: patient tense or moving; ask them to relax."),
-    "baseline_wander": ("Ligne de base instable sur {lead} (respiration, mouvement, contact d'électrode).",
-                        "Baseline wander on {lead} (breathing, movement, electrode contact)."),
-    "inconsistent": ("Dérivation {lead} : pas de complexes réguliers reconnaissables (bruit).",
-                     "Lead {lead}: no repeated recognisable complexes (noise)."),
-    "too_few_beats": ("Moins de {n} complexes QRS détectés : tracé trop court ou trop bruité pour être interprété.",
-                      "Fewer than {n} QRS complexes detected: tracing too short or too noisy to interpret."),
-    "too_few_leads": ("Seules {k} dérivation(s) sur {n} sont exploitables : refaire l'enregistrement.",
-                      "Only {k} of {n} leads are usable: record the ECG again."),
-    "leads_off": ("Pas de signal sur {leads} : vérifier électrode(s) et câble(s), puis refaire l'enregistrement.",
-                  "No signal on {leads}: check the electrode(s) and cable(s), then record the ECG again."),
-    "limb_leads_only": ("Aucune dérivation précordiale (V1 à V6 sans signal) : ECG des membres seul, lecture limitée aux 6 dérivations des membres.",
-                        "No chest lead (V1 to V6 without signal): limb-lead ECG only, reading limited to the 6 limb leads."),
-    "unusable_leads": ("{k} dérivations inutilisables ({leads}) : trop peu du tracé est fiable, refaire l'enregistrement.",
-                       "{k} leads unusable ({leads}): too little of the tracing is reliable, record the ECG again."),
-    "limb_gain_inconsistent": ("Les dérivations périphériques ne respectent pas la loi d'Einthoven (DIII = DII − DI, écart {pct:.0f} %) : gains du fichier incohérents ; amplitudes et critères de voltage non fiables.",
-                               "The limb leads break Einthoven's law (III = II − I, {pct:.0f} % off): inconsistent gains in the file; amplitudes and voltage criteria are unreliable."),
-    "limb_lead_reversal": ("Inversion probable des électrodes bras droit / bras gauche (P et QRS négatifs en DI, QRS positif en aVR) ; vérifier la pose, ou dextrocardie.",
-                           "Probable right/left arm electrode reversal (negative P and QRS in I, positive QRS in aVR); check placement, or dextrocardia."),
-}
-
-
 def _reason(code: str, lead: str | None, severity: str, key: str | None = None, **kw: Any) -> Reason:
-    fr, en = _TEXT[key or code]
-    return Reason(code, lead, severity, fr.format(lead=lead, **kw), en.format(lead=lead, **kw))
+    fr, en = (messages.text(f"quality.reason.{key or code}", lg, lead=lead, **kw) for lg in ("fr", "en"))
+    return Reason(code, lead, severity, fr, en)
 
 
 def _lead_reasons(name: str, m: dict[str, Any], unit_problem: bool = False) -> tuple[list[Reason], bool]:
@@ -283,24 +250,21 @@ def _lead_reasons(name: str, m: dict[str, Any], unit_problem: bool = False) -> t
 
 def _summary(verdict: str, critical_leads: list[str], no_signal: list[str]) -> tuple[str, str]:
     """The record-level advice (French, English)."""
+    return _summary_in("fr", verdict, critical_leads, no_signal), _summary_in("en", verdict, critical_leads, no_signal)
+
+
+def _summary_in(lang: str, verdict: str, critical_leads: list[str], no_signal: list[str]) -> str:
+    def say(key: str, **fields: Any) -> str:
+        return messages.text(f"quality.summary.{key}", lang, **fields)
+
     if verdict == NOT_INTERPRETABLE:
-        fr = "ECG non interprétable : refaire l'enregistrement"
-        en = "ECG not interpretable: record it again"
+        text = say("not_interpretable")
         if no_signal:
-            fr += f" après avoir vérifié les électrodes et câbles de {', '.join(no_signal)}"
-            en += f" after checking the electrodes and cables of {', '.join(no_signal)}"
-        return (fr + " ; patient allongé, détendu et immobile, peau propre et sèche, électrodes bien collées.",
-                en + "; patient lying down, relaxed and still, skin clean and dry, electrodes firmly attached.")
+            text += say("not_interpretable_leads", leads=", ".join(no_signal))
+        return text + say("not_interpretable_advice")
     if critical_leads:
-        leads = ", ".join(critical_leads)
-        return (f"Lecture sous réserve : {leads} inutilisable(s), les conclusions ne reposent que sur les autres "
-                "dérivations ; refaire l'enregistrement si ces dérivations comptent pour la question posée.",
-                f"Read with caution: {leads} unusable, the findings rest on the other leads only; record again "
-                "if these leads matter for the clinical question.")
-    if verdict == USABLE:
-        return ("Qualité exploitable avec réserves : voir les remarques de qualité.",
-                "Usable quality with reservations: see the quality remarks.")
-    return "Qualité du tracé bonne.", "Good tracing quality."
+        return say("critical_leads", leads=", ".join(critical_leads))
+    return say("usable") if verdict == USABLE else say("good")
 
 
 def quality_from_metrics(leads: dict[str, dict[str, Any]], n_beats: int, duration_s: float) -> dict[str, Any]:
