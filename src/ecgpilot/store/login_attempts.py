@@ -1,7 +1,7 @@
 """``LoginFailure``: one failed login, counted per account and per client IP by
 :class:`ecgpilot.security.ratelimit.LoginThrottle` when it is given the app's database (shared by every
-worker process). Rows older than the throttle's window are deleted as new failures come in; a successful
-login deletes its account's rows. ``at`` is wall-clock seconds since the epoch (comparable across processes).
+worker process). Rows older than the throttle's window are deleted whenever a new failure comes in (the table
+holds one window of failures); a successful login deletes its account's rows. ``at`` is wall-clock seconds since the epoch (comparable across processes).
 """
 
 from __future__ import annotations
