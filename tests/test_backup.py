@@ -157,3 +157,144 @@ def test_backup_of_a_file_that_is_not_sqlite_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="cannot be backed up: file is not a database"):
         create_backup(garbage, tmp_path / "files", out)
     assert not out.exists()  # nothing half-written
+
+
+# ------------------------------------------------------------------ PostgreSQL: rows at the schema revision --
+
+@pytest.fixture(scope="module")
+def pg_url():  # noqa: ANN201
+    from _pg import postgres_server
+
+    with postgres_server() as url:
+        yield url
+
+
+def _app_database(url: str) -> None:
+    """A migrated app database with a practice, a GP, a study, a signed report, a sealed audit trail, an outbox
+    message and a failed login: every kind of column (JSON, dates, bytes, floats)."""
+    from datetime import date, datetime, timezone
+    from email.message import EmailMessage
+
+    from ecgpilot.export import mssante
+    from ecgpilot.security.ratelimit import LoginThrottle
+    from ecgpilot.store import migrate, open_database
+    from ecgpilot.store.models import Practice, Report, Study, User
+
+    engine, sessions = open_database(url)
+    migrate(engine)
+    at = datetime(2026, 12, 1, 9, 30, tzinfo=timezone.utc)
+    with sessions() as s:
+        p = Practice(name="Cabinet")
+        s.add(p)
+        s.flush()
+        u = User(email="gp@x.fr", name="Dr GP", role="gp", password_hash="h", practice_id=p.id, created_at=at)
+        s.add(u)
+        s.flush()
+        st = Study(practice_id=p.id, uploaded_by=u.id, file_sha256="c" * 64, file_name="e.xml", file_names=["e.xml"],
+                   birth_date=date(1960, 5, 17), age_years=66.5, analysis={"heart_rate_bpm": 71.5, "leads": ["I", "II"]},
+                   created_at=at)
+        s.add(st)
+        s.flush()
+        s.add(Report(study_id=st.id, version=1, signed_by=u.id, signed_at=at, content={"conclusion": "normal"},
+                     content_sha256="d" * 64))
+        for i in range(5):
+            audit.append(s.connection(), actor_id=f"user:{u.id}", actor_role="gp", action="view", target=f"study:{st.id}",
+                         details={"i": i})
+        s.commit()
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Message-ID"] = "a@x.mssante.fr", "b@y.mssante.fr", "<m1@ecgpilot>"
+    msg.set_content("é" * 10)
+    mssante.enqueue(engine, msg, target="study:1", now=at)
+    LoginThrottle(database=engine).record_failure("gp@x.fr", "10.0.0.1")
+    engine.dispose()
+
+
+def _content(url: str) -> dict:
+    """Every table's rows (ordered by primary key), through SQLAlchemy: what a restore must give back."""
+    from sqlalchemy import MetaData, create_engine, select
+
+    engine = create_engine(url)
+    md = MetaData()
+    with engine.connect() as conn:
+        md.reflect(conn)
+        out = {t.name: [tuple(r) for r in conn.execute(select(t).order_by(*t.primary_key.columns))]
+               for t in md.sorted_tables}
+    engine.dispose()
+    return out
+
+
+def test_postgresql_backup_wipe_restore(pg_url, tmp_path):
+    from _pg import fresh_database
+    from sqlalchemy import create_engine, text
+
+    from ecgpilot.store import open_database
+
+    url = fresh_database(pg_url, "app")
+    _app_database(url)
+    files = tmp_path / "files"
+    (files / "ab").mkdir(parents=True)
+    (files / "ab" / "ecg.xml").write_bytes(b"<ecg/>")
+    before = _content(url)
+    engine = create_engine(url)
+    head_before = audit.head(engine)
+    assert audit.verify(engine).ok and head_before[0] == 5
+    engine.dispose()
+    out = tmp_path / "pg.tar"
+    manifest = create_backup(url, files, out)
+    assert manifest["database"]["kind"] == "rows" and manifest["database"]["dialect"] == "postgresql"
+    assert manifest["database"]["revision"] == "0009"
+    assert manifest["database"]["rows"]["audit_log"] == 5 and manifest["database"]["rows"]["outbox"] == 1
+    assert verify_backup(out) == manifest
+    with pytest.raises(ConfigError, match="already holds rows"):   # the running database is not overwritten by mistake
+        restore_backup(out, url, tmp_path / "rf")
+
+    wiped = fresh_database(pg_url, "app")   # dropped and created again: the wipe
+    assert _content(wiped) == {}
+    restore_backup(out, wiped, tmp_path / "rf")
+    after = _content(wiped)
+    assert after == before and len(after["audit_log"]) == 5 and after["outbox"][0][-1] == before["outbox"][0][-1]
+    assert (tmp_path / "rf" / "ab" / "ecg.xml").read_bytes() == b"<ecg/>"
+    engine, sessions = open_database(wiped)
+    assert audit.verify(engine).ok and audit.head(engine) == head_before
+    audit.append(engine, actor_id="user:1", actor_role="gp", action="view", target="study:1")   # the chain goes on
+    assert audit.verify(engine).ok and audit.head(engine)[0] == 6
+    with engine.begin() as conn:   # the sequences moved past the restored ids
+        new_id = conn.execute(text("INSERT INTO practice (name) VALUES ('Autre') RETURNING id")).scalar()
+    assert new_id == 2
+    engine.dispose()
+    # the same archive into a fresh SQLite file: the rows dump is dialect-neutral
+    restore_backup(out, tmp_path / "copy.db", tmp_path / "rf2")
+    sqlite_copy = create_engine(f"sqlite:///{tmp_path / 'copy.db'}")
+    assert audit.verify(sqlite_copy).ok and audit.head(sqlite_copy) == head_before
+    sqlite_copy.dispose()
+
+
+def test_postgresql_restore_into_another_revision_is_refused(pg_url, tmp_path):
+    from _pg import fresh_database
+
+    from ecgpilot.store import open_database
+    from ecgpilot.store.migrate import downgrade
+
+    url = fresh_database(pg_url, "src")
+    _app_database(url)
+    (tmp_path / "files").mkdir()
+    out = tmp_path / "pg.tar"
+    create_backup(url, tmp_path / "files", out)
+    other = fresh_database(pg_url, "older")
+    engine, _ = open_database(other)
+    from ecgpilot.store import migrate
+
+    migrate(engine)
+    downgrade(engine, "0008")
+    engine.dispose()
+    with pytest.raises(ConfigError, match="is at schema revision 0008, the backup at revision 0009"):
+        restore_backup(out, other, tmp_path / "rf")
+    assert _content(other)["practice"] == []   # nothing written
+    unmigrated = fresh_database(pg_url, "bare")
+    with pytest.raises(ConfigError, match="has no schema revision"):
+        create_backup(unmigrated, tmp_path / "files", tmp_path / "bare.tar")
+    with pytest.raises(ConfigError, match="holds a SQLite database file"):
+        sqlite_db = tmp_path / "s.db"
+        audit.open_audit(sqlite_db).dispose()
+        create_backup(sqlite_db, tmp_path / "files", tmp_path / "s.tar")
+        restore_backup(tmp_path / "s.tar", other, tmp_path / "rf")

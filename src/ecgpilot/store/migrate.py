@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Engine, MetaData, inspect, text
 from ecgpilot.errors import ConfigError
 
 __all__ = ["SCHEMA_VERSION", "BASELINE", "migrate", "current_version", "current_revision", "head_revision",
-           "alembic_config", "target_metadata", "downgrade", "history"]
+           "current_revision_of", "alembic_config", "target_metadata", "upgrade_to", "downgrade", "history"]
 
 SCHEMA_VERSION = 9          # the head revision as a number (tests check it equals the scripts' head)
 BASELINE = "0007"           # the old runner's last version, written out as the first Alembic revision
@@ -70,8 +70,12 @@ def target_metadata() -> MetaData:
     return union
 
 
-def _revision(conn: Connection) -> str | None:
+def current_revision_of(conn: Connection) -> str | None:
+    """The Alembic revision seen through ``conn`` (``None``: none), inside the caller's transaction."""
     return MigrationContext.configure(conn).get_current_revision()
+
+
+_revision = current_revision_of
 
 
 def _legacy_version(conn: Connection) -> int | None:
@@ -96,9 +100,9 @@ def current_version(engine: Engine) -> int:
         return _legacy_version(conn) or 0
 
 
-def _refuse_newer(have: str, known: set[str]) -> None:
+def _refuse_newer(have: str, known: set[str], what: str = "database") -> None:
     if have not in known:
-        raise ConfigError(f"database schema revision {have} is newer than this ecgpilot (which knows up to "
+        raise ConfigError(f"{what} schema revision {have} is newer than this ecgpilot (which knows up to "
                           f"revision {head_revision()}); upgrade ecgpilot or use a different database URL.")
 
 
@@ -137,6 +141,18 @@ def migrate(engine: Engine) -> list[int]:
         new = _revision(conn)
     assert new is not None
     return applied + list(range(int(rev) + 1, int(new) + 1))
+
+
+def upgrade_to(engine: Engine, revision: str) -> None:
+    """Migrate an empty database, or one at an older revision, to ``revision`` (not further), in one transaction;
+    for restoring a backup made at that revision. Refuses a revision this code does not know."""
+    known = {s.revision for s in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+    _refuse_newer(revision, known, "the requested")
+    with engine.begin() as conn:
+        rev = _revision(conn)
+        if rev is not None:
+            _refuse_newer(rev, known)
+        command.upgrade(alembic_config(conn), revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
