@@ -37,10 +37,10 @@ def ludb_root(root: Path | None = None) -> Path | None:
 
 
 def header_gains(hea: Path) -> list[float]:
-    """Per-signal ADC gains (units per mV) of a WFDB header, as the ``wfdb`` library reads them."""
-    import wfdb
+    """Per-signal ADC gains (units per mV) of a WFDB header (0 or none: 200, as WFDB reads them)."""
+    from ecgpilot.io.wfdb import read_header
 
-    return [float(g) for g in wfdb.rdheader(str(hea.with_suffix(""))).adc_gain]
+    return [s.gain for s in read_header(hea).signals]
 
 
 def read_ludb(number: int, root: Path | None = None) -> ECGRecord:
