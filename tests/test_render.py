@@ -304,3 +304,5 @@ def test_the_measurement_line_follows_the_language():
     fr, en = ecg_svg(rec, analysis=doc, lang="fr"), ecg_svg(rec, analysis=doc, lang="en")
     assert "FC " in fr and "Axe QRS" in fr and "HR " not in fr
     assert "HR " in en and "QRS axis" in en and "Axe QRS" not in en
+    with pytest.raises(ConfigError, match="Unknown language 'de'; accepted: fr, en"):
+        ecg_svg(rec, analysis=doc, lang="de")
