@@ -260,7 +260,6 @@ def _child(path: Path, mem_cap: int, fd: int) -> None:
     for name in READERS:  # imports (and the readers' lazily imported libraries) before the caps
         reader_module(name)
     import pydicom  # noqa: F401
-    import wfdb  # noqa: F401
     status = Path("/proc/self/status")
 
     def field(name: str) -> int:

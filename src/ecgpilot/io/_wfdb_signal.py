@@ -160,7 +160,8 @@ def read_digital(header: WfdbHeader, folder: Path, channels: list[int]) -> tuple
             values = samples[:, 0].copy() if k == 1 else (samples.sum(axis=1) / k).astype(np.int64)
             if s.skew:
                 values[: n - s.skew] = values[s.skew :]
-                values[max(n - s.skew, 0) :] = INVALID[fmt] if INVALID[fmt] is not None else 0
+                missing = INVALID[fmt]
+                values[max(n - s.skew, 0) :] = 0 if missing is None else missing
             out[row] = values
     return out, stored
 
