@@ -145,13 +145,19 @@ def test_every_ai_code_of_the_shipped_model_has_a_french_label():
     assert all(fr[c].strip() for c in codes)
 
 
-#: Modules that still hold a FR/EN table, each with who must move it (the web package is being split
-#: by another change; these move into the catalogue's ``web`` section next). The test fails when one
-#: of them no longer has a table, so that the list only shrinks.
+#: Modules that still hold a FR/EN table, with what it is (the web package is being split into
+#: routes/ and services/, so each is named by its new path or its former one); they move into the
+#: catalogue's ``web`` section next. The test fails when one of them no longer has a table, so that
+#: the list only shrinks.
 NOT_YET_MOVED = {
-    "web/routes/pilot.py": "the pilot pages' TEXT",
-    "web/services/history.py": "_DECISION and _FIELDS of the study history",
+    ("web/routes/pilot.py", "web/pilot_routes.py"): "the pilot pages' TEXT",
+    ("web/services/history.py", "web/history.py"): "_DECISION and _FIELDS of the study history",
 }
+
+
+def _not_yet_moved() -> list[str]:
+    """The present path of each module of :data:`NOT_YET_MOVED`."""
+    return [next((p for p in paths if (PACKAGE / p).exists()), paths[0]) for paths in NOT_YET_MOVED]
 
 
 def _language_dicts(path: Path) -> list[ast.Dict]:
@@ -184,15 +190,15 @@ def test_no_text_table_left_in_the_code():
         lines = _language_tables(path)
         if lines:
             found[rel] = lines
-    assert set(found) - set(NOT_YET_MOVED) == set(), found
-    assert set(NOT_YET_MOVED) - set(found) == set(), "moved: remove it from NOT_YET_MOVED"
+    assert set(found) - set(_not_yet_moved()) == set(), found
+    assert set(_not_yet_moved()) - set(found) == set(), "moved: remove it from NOT_YET_MOVED"
 
 
 def test_the_tables_not_yet_moved_still_say_the_same_in_both_languages():
     """Until they move into the catalogue, the remaining tables keep the same check (read from the
     source, so that a web module being rebuilt does not hide them)."""
     errors = []
-    for rel in NOT_YET_MOVED:
+    for rel in _not_yet_moved():
         for node in _language_dicts(PACKAGE / rel):
             try:
                 table = ast.literal_eval(node)
