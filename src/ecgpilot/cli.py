@@ -100,12 +100,15 @@ def _cmd_compare_models(args: argparse.Namespace) -> int:
     return 0
 
 
+#: ``serve`` arguments that are not settings (the others are fields of ecgpilot.web.settings.Settings).
+_SERVE_NOT_SETTINGS = ("command", "func", "host", "port", "workers")
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     from ecgpilot.web.server import serve
 
-    return serve(host=args.host, port=args.port, db=args.db, secure_cookies=args.secure_cookies,
-                 hsts_max_age_s=args.hsts, session_idle_s=args.session_idle_s, session_max_age_s=args.session_max_age_s,
-                 trusted_proxies=args.trusted_proxies, workers=args.workers)
+    given = {k: v for k, v in vars(args).items() if k not in _SERVE_NOT_SETTINGS and v is not None}
+    return serve(host=args.host, port=args.port, workers=args.workers, **given)
 
 
 #: Modules of the ``[train]`` extra that ``ecgpilot train`` needs (import name → package).
@@ -279,25 +282,55 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_positive_int, default=50, help="changed records listed on screen (default 50)")
     p.set_defaults(func=_cmd_compare_models)
 
-    p = sub.add_parser("serve", help="start the web app")
+    p = sub.add_parser("serve", help="start the web app",
+                       description="Start the web app. Each option overrides its ECGPILOT_* variable, which overrides "
+                                   "the default; every setting, with its variable, is in docs/settings.md.")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--db", default=None, help="database URL or SQLite file (default $ECGPILOT_DATABASE_URL, "
-                                               "else ./ecgpilot-data/ecgpilot.db)")
     p.add_argument("--workers", type=int, default=1, help="app processes on the same database and data folder "
                                                              "(default 1; PostgreSQL advised above 1)")
-    p.add_argument("--secure-cookies", action=argparse.BooleanOptionalAction, default=None,
-                   help="send cookies over HTTPS only (behind an HTTPS proxy; default $ECGPILOT_SECURE_COOKIES, off)")
-    p.add_argument("--hsts", type=int, nargs="?", const=31536000, default=None, metavar="SECONDS",
-                   help="send Strict-Transport-Security (one year when no value; 0 = off; implies --secure-cookies; "
-                        "default $ECGPILOT_HSTS_MAX_AGE, off)")
-    p.add_argument("--session-idle-s", type=int, default=None, metavar="SECONDS",
-                   help="end a login session unused this long (default $ECGPILOT_SESSION_IDLE_S, 1800)")
-    p.add_argument("--session-max-age-s", type=int, default=None, metavar="SECONDS",
-                   help="end a login session this long after login (default $ECGPILOT_SESSION_MAX_AGE_S, 28800)")
-    p.add_argument("--trusted-proxies", default=None, metavar="IPS",
+    # the settings (ecgpilot.web.settings.Settings): dest is the field, None = not given (the variable or the default);
+    # --hsts alone: one year (settings.HSTS_DEFAULT_S, checked by tests/test_settings.py)
+    g = p.add_argument_group("settings (default: the ECGPILOT_* variable, else the value shown)")
+    g.add_argument("--data-dir", dest="data_dir", default=None, metavar="DIR",
+                   help="the instance's folder: files, keys, SQLite database ($ECGPILOT_WEB_DATA, ./ecgpilot-data)")
+    g.add_argument("--db", dest="database_url", default=None, metavar="URL",
+                   help="database URL or SQLite file ($ECGPILOT_DATABASE_URL, which keeps a password out of the "
+                        "process's arguments; else DIR/ecgpilot.db)")
+    g.add_argument("--secure-cookies", dest="secure_cookies", action=argparse.BooleanOptionalAction, default=None,
+                   help="send cookies over HTTPS only (behind an HTTPS proxy; $ECGPILOT_SECURE_COOKIES, off)")
+    g.add_argument("--hsts", dest="hsts_max_age_s", nargs="?", const="31536000", default=None,
+                   metavar="SECONDS", help="send Strict-Transport-Security (one year when no value; 0 = off; implies "
+                                           "--secure-cookies; $ECGPILOT_HSTS_MAX_AGE, off)")
+    g.add_argument("--session-idle-s", dest="session_idle_s", default=None, metavar="SECONDS",
+                   help="end a login session unused this long ($ECGPILOT_SESSION_IDLE_S, 1800)")
+    g.add_argument("--session-max-age-s", dest="session_max_age_s", default=None, metavar="SECONDS",
+                   help="end a login session this long after login ($ECGPILOT_SESSION_MAX_AGE_S, 28800)")
+    g.add_argument("--login-attempts", dest="login_attempts", default=None, metavar="N",
+                   help="failed logins per account before the next ones are slowed ($ECGPILOT_LOGIN_ATTEMPTS, 5)")
+    g.add_argument("--login-attempts-per-client", dest="login_attempts_per_client", default=None, metavar="N",
+                   help="the same per client address ($ECGPILOT_LOGIN_ATTEMPTS_PER_CLIENT, 20)")
+    g.add_argument("--login-window-s", dest="login_window_s", default=None, metavar="SECONDS",
+                   help="how long failed logins are counted ($ECGPILOT_LOGIN_WINDOW_S, 900)")
+    g.add_argument("--login-max-delay-s", dest="login_max_delay_s", default=None, metavar="SECONDS",
+                   help="longest delay imposed after failed logins ($ECGPILOT_LOGIN_MAX_DELAY_S, 60)")
+    g.add_argument("--max-upload-bytes", dest="max_upload_bytes", default=None, metavar="SIZE",
+                   help="largest upload request, e.g. 20MiB ($ECGPILOT_MAX_UPLOAD_BYTES, 20MiB)")
+    g.add_argument("--max-upload-files", dest="max_upload_files", default=None, metavar="N",
+                   help="files per upload ($ECGPILOT_MAX_UPLOAD_FILES, 20)")
+    g.add_argument("--analysis-workers", dest="analysis_workers", default=None, metavar="N",
+                   help="analyses at once per process ($ECGPILOT_ANALYSIS_WORKERS, 2)")
+    g.add_argument("--read-timeout-s", dest="read_timeout_s", default=None, metavar="SECONDS",
+                   help="time limit to read one uploaded file; 0 = read in-thread, no limit ($ECGPILOT_READ_TIMEOUT_S, 20)")
+    g.add_argument("--ai", dest="use_ai", action=argparse.BooleanOptionalAction, default=None,
+                   help="run the classifier on uploads ($ECGPILOT_USE_AI, on)")
+    g.add_argument("--base-url", dest="base_url", default=None, metavar="URL",
+                   help="the app's public URL, for links in notice mails ($ECGPILOT_BASE_URL, none)")
+    g.add_argument("--trusted-proxies", dest="trusted_proxies", default=None, metavar="IPS",
                    help="reverse proxies whose X-Forwarded-For is believed (comma-separated IPs or networks; "
-                        "default $ECGPILOT_TRUSTED_PROXIES, none)")
+                        "$ECGPILOT_TRUSTED_PROXIES, none)")
+    g.add_argument("--log-format", dest="log_format", default=None, choices=("text", "json"),
+                   help="log lines as text or one JSON object each ($ECGPILOT_LOG_FORMAT, text)")
     p.set_defaults(func=_cmd_serve)
 
     p = sub.add_parser("train", help="train the classifier on PTB-XL (needs the [train] extra)")
