@@ -162,7 +162,7 @@ def test_backup_of_a_file_that_is_not_sqlite_is_refused(tmp_path):
 # ------------------------------------------------------------------ PostgreSQL: rows at the schema revision --
 
 @pytest.fixture(scope="module")
-def pg_url():  # noqa: ANN201
+def pg_url():
     from _pg import postgres_server
 
     with postgres_server() as url:
@@ -254,7 +254,7 @@ def test_postgresql_backup_wipe_restore(pg_url, tmp_path):
     after = _content(wiped)
     assert after == before and len(after["audit_log"]) == 5 and after["outbox"][0][-1] == before["outbox"][0][-1]
     assert (tmp_path / "rf" / "ab" / "ecg.xml").read_bytes() == b"<ecg/>"
-    engine, sessions = open_database(wiped)
+    engine, _ = open_database(wiped)
     assert audit.verify(engine).ok and audit.head(engine) == head_before
     audit.append(engine, actor_id="user:1", actor_role="gp", action="view", target="study:1")   # the chain goes on
     assert audit.verify(engine).ok and audit.head(engine)[0] == 6

@@ -32,7 +32,7 @@ from ecgpilot.store.pilot import PilotProtocol
 FIXTURE = Path(__file__).parent / "fixtures" / "migrations" / "v7.sqlite"
 
 
-def _differences(engine: Engine, metadata=None) -> list:  # noqa: ANN001
+def _differences(engine: Engine, metadata=None) -> list:
     with engine.connect() as conn:
         return compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}),
                                 metadata if metadata is not None else target_metadata())
@@ -48,7 +48,7 @@ def test_schema_version_is_the_head_revision() -> None:
     assert f"{SCHEMA_VERSION:04d}" == head_revision()
 
 
-def test_database_of_the_old_runner_is_adopted_with_every_row(tmp_path) -> None:  # noqa: ANN001
+def test_database_of_the_old_runner_is_adopted_with_every_row(tmp_path) -> None:
     db = _copy_fixture(tmp_path)
     engine, sessions = open_database(f"sqlite:///{db}")
     assert current_version(engine) == 7 and current_revision(engine) is None
@@ -83,7 +83,7 @@ def test_database_of_the_old_runner_is_adopted_with_every_row(tmp_path) -> None:
     assert audit.open_audit(engine) is engine and audit.verify(engine).ok
 
 
-def test_database_of_the_old_runner_at_version_1_is_adopted(tmp_path) -> None:  # noqa: ANN001
+def test_database_of_the_old_runner_at_version_1_is_adopted(tmp_path) -> None:
     db = tmp_path / "v1.db"
     con = sqlite3.connect(db)
     con.executescript("""
@@ -115,7 +115,7 @@ def test_database_of_the_old_runner_at_version_1_is_adopted(tmp_path) -> None:  
     assert migrate(engine) == []
 
 
-def test_database_of_a_newer_old_runner_is_refused(tmp_path) -> None:  # noqa: ANN001
+def test_database_of_a_newer_old_runner_is_refused(tmp_path) -> None:
     db = _copy_fixture(tmp_path)
     with sqlite3.connect(db) as con:
         con.execute("UPDATE schema_version SET version = 8")
@@ -136,12 +136,12 @@ def _round_trip(engine: Engine) -> None:
     assert _differences(engine) == []
 
 
-def test_upgrade_downgrade_upgrade_on_sqlite(tmp_path) -> None:  # noqa: ANN001
+def test_upgrade_downgrade_upgrade_on_sqlite(tmp_path) -> None:
     engine, _ = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
     _round_trip(engine)
 
 
-def test_models_and_migrations_agree_and_the_check_can_fail(tmp_path) -> None:  # noqa: ANN001
+def test_models_and_migrations_agree_and_the_check_can_fail(tmp_path) -> None:
     engine, _ = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
     migrate(engine)
     assert _differences(engine) == []
@@ -152,12 +152,12 @@ def test_models_and_migrations_agree_and_the_check_can_fail(tmp_path) -> None:  
 
 
 @pytest.fixture(scope="module")
-def pg_url():  # noqa: ANN201
+def pg_url():
     with postgres_server() as url:
         yield url
 
 
-def test_upgrade_downgrade_upgrade_on_postgresql(pg_url) -> None:  # noqa: ANN001
+def test_upgrade_downgrade_upgrade_on_postgresql(pg_url) -> None:
     engine, _ = open_database(fresh_database(pg_url, "migrations"))
     try:
         assert engine.dialect.name == "postgresql"

@@ -6,9 +6,8 @@ from __future__ import annotations
 import pytest
 from _pg import fresh_database, postgres_server
 
-from ecgpilot.store import migrate, open_database
-
 from ecgpilot.errors import ConfigError
+from ecgpilot.store import migrate, open_database
 
 
 class Clock:
@@ -20,7 +19,7 @@ class Clock:
 
 
 @pytest.fixture(params=["memory", "sqlite"])
-def store(request, tmp_path):  # noqa: ANN001, ANN201
+def store(request, tmp_path):
     """Where the failures are kept: ``{}`` (memory) or ``{"database": engine}`` (a migrated SQLite database)."""
     if request.param == "memory":
         yield {}
@@ -33,7 +32,7 @@ def store(request, tmp_path):  # noqa: ANN001, ANN201
 
 # ------------------------------------------------------------------ LoginThrottle: delays, not lockout -
 
-def test_throttle_delays_grow_and_are_capped(store):  # noqa: ANN001
+def test_throttle_delays_grow_and_are_capped(store):
     from ecgpilot.security.ratelimit import LoginThrottle
 
     c = Clock()
@@ -55,7 +54,7 @@ def test_throttle_delays_grow_and_are_capped(store):  # noqa: ANN001
     assert th.retry_after("a@x.fr", "3.3.3.3") == 0.0
 
 
-def test_throttle_per_client_across_accounts_and_window(store):  # noqa: ANN001
+def test_throttle_per_client_across_accounts_and_window(store):
     from ecgpilot.security.ratelimit import LoginThrottle
 
     c = Clock()
@@ -68,7 +67,7 @@ def test_throttle_per_client_across_accounts_and_window(store):  # noqa: ANN001
     assert th.allowed("new@x.fr", "9.9.9.9")
 
 
-def test_throttle_thread_safe_and_bad_settings(store):  # noqa: ANN001
+def test_throttle_thread_safe_and_bad_settings(store):
     import threading
 
     from ecgpilot.security.ratelimit import LoginThrottle
@@ -94,7 +93,7 @@ def test_throttle_thread_safe_and_bad_settings(store):  # noqa: ANN001
 
 # ------------------------------------------------------------------ one throttle for every worker --
 
-def _two_workers_share_failures(engine) -> None:  # noqa: ANN001
+def _two_workers_share_failures(engine) -> None:
     """Two throttles on one database (two worker processes) count the same failures; old ones stop counting."""
     from sqlalchemy import func, select
 
@@ -125,7 +124,7 @@ def _two_workers_share_failures(engine) -> None:  # noqa: ANN001
     assert one.failures("a@x.fr", "1.1.1.1") == (0, 2)   # the account cleared by the other worker; not the IP
 
 
-def test_two_workers_share_failures_on_sqlite(tmp_path) -> None:  # noqa: ANN001
+def test_two_workers_share_failures_on_sqlite(tmp_path) -> None:
     engine, _ = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
     migrate(engine)
     _two_workers_share_failures(engine)

@@ -40,7 +40,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from sqlalchemy import Connection, Date, DateTime, Engine, LargeBinary, MetaData, create_engine, func, select, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.types import TypeEngine
 
 from ecgpilot.errors import ConfigError, CorruptFileError
@@ -234,7 +234,7 @@ def _sqlite_snapshot(db_path: Path, tmp: Path) -> bytes:
 def _engine(url: str) -> Engine:
     try:
         return create_engine(url, future=True)
-    except Exception as exc:   # ArgumentError, NoSuchModuleError: a bad URL or a missing driver
+    except (ArgumentError, NoSuchModuleError) as exc:   # a bad URL or a missing driver
         raise ConfigError(f"database {url!r} is not a usable database URL ({exc}); give a SQLite file or a URL "
                           "such as postgresql+psycopg://user@host/db.") from None
 
