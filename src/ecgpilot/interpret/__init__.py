@@ -141,8 +141,9 @@ def _statement(ctx: Context, f: Finding, t: Mapping[str, Any], urgency: str) -> 
     text = statement_text(f.id, ctx.lang)
     if f.id == "possible_on_poor_tracing" and f.note is not None and f.note in STATEMENT_KINDS:
         base = statement_text(f.note, ctx.lang)
-        text = (f"{base} possible : {t['repeat']}" if ctx.lang == "fr"
-                else f"Possible {base[0].lower() + base[1:]}: {t['repeat']}")
+        if ctx.lang != "fr":   # the statement follows "Possible" in English
+            base = base[0].lower() + base[1:]
+        text = ctx.say("text.possible_finding", statement=base, repeat=t["repeat"])
     elif f.detail:
         text += f" ({f.detail})"
     if f.status == "ai_only":
@@ -194,7 +195,7 @@ def interpret(analysis: dict[str, Any], *, lang: str = "fr",
     abnormal = [s for s in statements if s["urgency"] != "normal" and s["status"] == "finding"]
     norm = ctx.ai.get("NORM")
     if not abnormal and sinus and ctx.measured and not ctx.child:
-        ev = [ctx.ev("heart_rate_bpm", ctx.hr, f"{ctx.fr('fréquence', 'rate')} {ctx.hr:.0f}/min")]
+        ev = [ctx.ev("heart_rate_bpm", ctx.hr, ctx.say("evidence.rate", hr=ctx.hr))]
         if norm is not None and norm.present:
             f = Finding("normal_ecg", "normal_ecg", "No criterion met, AI 'NORM' at its operating point",
                         source="ai+measurement", evidence=[ctx.ev_ai(norm)] + ev, confidence=norm.probability)
@@ -205,7 +206,7 @@ def interpret(analysis: dict[str, Any], *, lang: str = "fr",
     if ctx.child:
         f = Finding("paediatric", "paediatric", "Adult ECG criteria (AHA 2009) do not apply under 16 years; "
                     "paediatric norms (Rijnbeek et al. 2001)",
-                    evidence=[ctx.ev("record.patient.age_years", ctx.age, f"{ctx.age:.0f} {ctx.fr('ans', 'years')}")])
+                    evidence=[ctx.ev("record.patient.age_years", ctx.age, ctx.say("evidence.age", age=ctx.age))])
         statements.append(_statement(ctx, f, t, "routine"))
 
     # --- quality: statements of their own, never hiding a critical finding ----------------------

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ecgpilot import messages
 from ecgpilot.interpret.catalogue import AI_MAP, CONTIGUOUS, LEAD_ORDER
 
 __all__ = ["AIStatement", "Context", "Finding", "build_context", "contiguous_leads", "lead_order"]
@@ -147,12 +148,14 @@ class Context:
         return AI_LABELS_FR.get(s.code) or (STATEMENTS[sid][2] if sid else s.description)
 
     def ev_ai(self, s: AIStatement) -> dict[str, Any]:
-        word = "probabilité IA calibrée" if self.lang == "fr" else "calibrated AI probability"
+        """Evidence of one AI statement: its label and calibrated probability."""
         return {"kind": "ai", "code": s.code, "value": round(s.probability, 3),
-                "text": f"{self.ai_label(s)} ({word} {s.probability:.2f})"}
+                "text": self.say("evidence.ai_probability", label=self.ai_label(s), p=s.probability)}
 
-    def fr(self, fr: str, en: str) -> str:
-        return fr if self.lang == "fr" else en
+    def say(self, key: str, **fields: Any) -> str:
+        """The catalogue text ``reading.<key>`` in the reading's language, formatted with ``fields``
+        (e.g. ``ctx.say("evidence.rate", hr=72)``: ``'fréquence 72/min'``)."""
+        return messages.text(f"reading.{key}", self.lang, **fields)
 
 
 def _num(x: Any) -> float | None:

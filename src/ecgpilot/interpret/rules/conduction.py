@@ -33,7 +33,7 @@ def lbbb_morphology(ctx: Context) -> tuple[bool, list[dict[str, object]]]:
     notched = [x for x in ("I", "aVL", "V5", "V6") if (ctx.leads.get(x) or {}).get("r_notched")]
     ok = v1_neg and no_q and bool(late)   # notching is supporting evidence only (noise can notch an R)
     ev = [ctx.ev_lead("V1", "s_uv", "S"), *(ctx.ev_lead(x, "r_peak_time_ms", "R peak time") for x in late)]
-    ev += [ctx.ev(f"lead_matrix.{x}.r_notched", True, f"R {ctx.fr('crochetée', 'notched')} {x}") for x in notched]
+    ev += [ctx.ev(f"lead_matrix.{x}.r_notched", True, ctx.say("evidence.r_notched", lead=x)) for x in notched]
     return ok, ev
 
 
@@ -83,7 +83,7 @@ def bundle_branch_blocks(ctx: Context, found: Mapping[str, Finding]) -> list[Fin
             sid = kind if block == "complete" else f"incomplete_{kind}"
             out.append(finding(sid, source="ai", status="ai_only", evidence=[ctx.ev_ai(a), _ev_qrs(ctx)],
                                confidence=a.probability,
-                               note=ctx.fr(f"QRS {qrs:.0f} ms (< {limit:.0f} ms)", f"QRS {qrs:.0f} ms (< {limit:.0f} ms)")))
+                               note=f"QRS {qrs:.0f} ms (< {limit:.0f} ms)"))
             break
     return out
 
@@ -134,7 +134,7 @@ def fascicular_blocks(ctx: Context, found: Mapping[str, Finding]) -> list[Findin
         return []
     out: list[Finding] = []
     ax = ctx.axis
-    ev_ax = ctx.ev("qrs_axis_deg", ax, f"{ctx.fr('axe du QRS', 'QRS axis')} {ax:.0f}°")
+    ev_ax = ctx.ev("qrs_axis_deg", ax, ctx.say("evidence.qrs_axis", axis=ax))
     qr_avl = (ctx.v("aVL", "q_uv") or 0) < 0 and (ctx.v("aVL", "r_uv") or 0) > 0
     lafb = -90 <= ax <= -45 and (qr_avl or not ctx.leads)
     qr_inf = all((ctx.v(x, "q_uv") or 0) < 0 and (ctx.v(x, "r_uv") or 0) > 0 for x in ("III", "aVF"))
@@ -148,7 +148,7 @@ def fascicular_blocks(ctx: Context, found: Mapping[str, Finding]) -> list[Findin
         elif ctx.ai_present(*codes):
             a = ctx.ai_present(*codes)[0]
             out.append(finding(sid, source="ai", status="ai_only", evidence=[ctx.ev_ai(a), ev_ax], confidence=a.probability,
-                               note=ctx.fr(f"axe {ax:.0f}°", f"axis {ax:.0f}°")))
+                               note=ctx.say("note.axis", axis=ax)))
     return out
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ecgpilot import messages
 from ecgpilot.interpret.catalogue import AI_TERRITORY, TERRITORIES
 from ecgpilot.interpret.context import Context, Finding, lead_order
 from ecgpilot.interpret.rules.base import Rule, finding
@@ -129,20 +130,16 @@ def stemi(ctx: Context, found: Mapping[str, Finding]) -> list[Finding]:
         return []
     ev = [ctx.ev_lead(x, "st_j_uv", "ST J") for x in leads]
     recip = _reciprocal(ctx, leads)
-    ev_r = [ctx.ev_lead(x, "st_j_uv", ctx.fr("ST J (miroir)", "ST J (reciprocal)")) for x in recip]
+    ev_r = [ctx.ev_lead(x, "st_j_uv", ctx.say("evidence.st_j_reciprocal")) for x in recip]
     if _pericarditis(ctx, leads):
         return [finding("pericarditis_pattern", leads=leads, evidence=ev + [
             ctx.ev_lead(x, "pr_seg_uv", "PR") for x in ctx.leads if x != "aVR" and (ctx.v(x, "pr_seg_uv") or 0) <= -50][:4],
-            note=ctx.fr("diffus, sous-décalage de PR, sans miroir : péricardite plus probable qu'un infarctus",
-                        "diffuse, PR depression, no reciprocal change: pericarditis more likely than infarction"))]
+            note=ctx.say("note.pericarditis"))]
     if _lvh_discordant(ctx, leads, found):
         return [finding("st_elevation_mimic", leads=leads, evidence=ev,
-                        note=ctx.fr("sus-décalage discordant < 25 % de l'onde S (hypertrophie ventriculaire gauche ou "
-                                    "trouble de conduction)",
-                                    "discordant elevation < 25 % of the S wave (left ventricular hypertrophy or "
-                                    "conduction delay)"))]
+                        note=ctx.say("note.lvh_discordant"))]
     return [finding("stemi", leads=leads, evidence=ev + ev_r,
-                    detail=", ".join(leads) + (f"; {ctx.fr('miroir', 'reciprocal')} {', '.join(recip)}" if recip else ""))]
+                    detail=", ".join(leads) + (f"; {ctx.say('detail.reciprocal', leads=', '.join(recip))}" if recip else ""))]
 
 
 def sgarbossa_smith(ctx: Context, found: Mapping[str, Finding]) -> list[Finding]:
@@ -165,10 +162,10 @@ def sgarbossa_smith(ctx: Context, found: Mapping[str, Finding]) -> list[Finding]
         positive = pos > neg
         if positive and j >= 100:
             hits.append(x)
-            ev.append(ctx.ev_lead(x, "st_j_uv", ctx.fr("ST J concordant", "concordant ST J")))
+            ev.append(ctx.ev_lead(x, "st_j_uv", ctx.say("evidence.st_j_concordant")))
         elif not positive and x in ("V1", "V2", "V3") and j <= -100:
             hits.append(x)
-            ev.append(ctx.ev_lead(x, "st_j_uv", ctx.fr("ST J concordant", "concordant ST J")))
+            ev.append(ctx.ev_lead(x, "st_j_uv", ctx.say("evidence.st_j_concordant")))
         elif not positive and j >= 100 and neg > 0 and j / neg >= 0.25:
             hits.append(x)
             ev.append(ctx.ev(f"lead_matrix.{x}.st_s_ratio", round(j / neg, 2), f"ST/S {x} {j / neg:.2f} (≥ 0.25)"))
@@ -178,8 +175,7 @@ def sgarbossa_smith(ctx: Context, found: Mapping[str, Finding]) -> list[Finding]
     lbbb = "lbbb" in found and found["lbbb"].status == "finding"
     if paced or not lbbb:   # paced beats, or a very wide QRS of unknown mechanism: automated ST unreliable, soon
         return [finding("sgarbossa", leads=sorted(hits, key=lead_order), evidence=ev, urgency="soon",
-                        note=ctx.fr("rythme électro-entraîné : mesure automatique du ST peu fiable, vérifier sur le tracé",
-                                    "paced rhythm: automated ST measurement is unreliable, check the tracing"))]
+                        note=ctx.say("note.paced_st"))]
     return [finding("sgarbossa", leads=sorted(hits, key=lead_order), evidence=ev)]
 
 
@@ -265,20 +261,16 @@ def q_waves_and_infarction(ctx: Context, found: Mapping[str, Finding]) -> list[F
                                                                      if set(g) & set(st.leads) for x in g}:
         # ST elevation over Q waves: an evolving or recent infarction, or an old one with an aneurysm
         st.evidence += [ctx.ev_lead(x, "q_ms", "Q") for x in q_leads]
-        st.note = ctx.fr("ondes Q dans le même territoire : infarctus en évolution ou récent, ou ancien avec anévrisme ; "
-                         "comparer à un ECG antérieur, sans ECG antérieur identique traiter comme aigu",
-                         "Q waves in the same territory: an evolving or recent infarction, or an old one with an "
-                         "aneurysm; compare with a previous ECG, without an identical previous ECG treat as acute")
+        st.note = ctx.say("note.q_waves_under_stemi")
     if q_leads:
         ev = [ctx.ev_lead(x, "q_ms", "Q") for x in q_leads]
-        terrs = ", ".join(ctx.fr(terr_fr(t), t) for t in q)
+        terrs = ", ".join(_territory(ctx, t) for t in q)
         if ai:
             out.append(finding("infarction", source="ai+measurement", leads=q_leads, evidence=ev + [ctx.ev_ai(a) for a in ai],
                                confidence=max(a.probability for a in ai), detail=terrs))
         elif ctx.ai_ok and any(c in ctx.ai for c in _INFARCT_CODES):   # the AI looked and saw no infarction
             out.append(finding("pathological_q", leads=q_leads, evidence=ev, detail=terrs, urgency="routine",
-                               note=ctx.fr("l'IA ne voit pas d'infarctus : séquelle peu probable, à confronter à la clinique",
-                                           "the AI sees no infarction: a prior infarction is less likely, check the history")))
+                               note=ctx.say("note.ai_sees_no_infarction")))
         else:
             out.append(finding("pathological_q", leads=q_leads, evidence=ev, detail=terrs))
     elif ai and not ctx.leads:   # no matrix (older documents): nothing can check the AI, its statement stands
@@ -291,14 +283,12 @@ def q_waves_and_infarction(ctx: Context, found: Mapping[str, Finding]) -> list[F
         support = _st_t_support(ctx, terr)
         out.append(finding("infarction", source="ai+measurement", evidence=[ctx.ev_ai(best)] + support,
                            confidence=best.probability, leads=sorted({str(e["name"]).split(".")[1] for e in support}, key=lead_order),
-                           note=ctx.fr("sans onde Q pathologique : anomalies ST-T dans le territoire",
-                                       "no pathological Q wave: ST-T changes in the territory")))
+                           note=ctx.say("note.st_t_in_territory")))
     elif ai:
         best = max(ai, key=lambda a: a.probability)
         out.append(finding("infarction", source="ai", status="ai_only", evidence=[ctx.ev_ai(best)],
                            confidence=best.probability, leads=list(AI_TERRITORY.get(best.code, [])),
-                           note=ctx.fr("ni onde Q pathologique ni anomalie de ST sur le tracé",
-                                       "no pathological Q wave or ST change on the tracing")))
+                           note=ctx.say("note.no_q_no_st")))
     return out
 
 
@@ -323,8 +313,9 @@ def _st_t_support(ctx: Context, leads: set[str]) -> list[dict[str, object]]:
     return ev
 
 
-def terr_fr(t: str) -> str:
-    return {"inferior": "inférieur", "lateral": "latéral", "anterior": "antérieur"}.get(t, t)
+def _territory(ctx: Context, t: str) -> str:
+    """The territory's name in the reading's language (catalogue ``reading.territory``), else ``t``."""
+    return ctx.say(f"territory.{t}") if messages.has(f"reading.territory.{t}", ctx.lang) else t
 
 
 def st_depression(ctx: Context, found: Mapping[str, Finding]) -> list[Finding]:
@@ -388,8 +379,7 @@ def ai_repolarisation(ctx: Context, found: Mapping[str, Finding]) -> list[Findin
         else:
             out.append(finding("ischaemic_st_t", source="ai", status="ai_only", confidence=best.probability,
                                evidence=[ctx.ev_ai(best)],
-                               note=ctx.fr("ni sous-décalage de ST ni onde T négative mesurés",
-                                           "no ST depression or T inversion measured")))
+                               note=ctx.say("note.no_st_t_measured")))
     nst = ctx.ai_present("NST_", "NDT", "NT_", "INVT", "LOWT", "TAB_", "STTC", "STD_")
     if nst and not isc and "st_depression" not in found and "t_wave_inversion" not in found:
         best = max(nst, key=lambda a: a.probability)

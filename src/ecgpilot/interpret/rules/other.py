@@ -28,7 +28,7 @@ def axis(ctx: Context, found: Mapping[str, Finding]) -> list[Finding]:
         sid = "right_axis_deviation"
     else:
         sid = "extreme_axis"
-    return [finding(sid, evidence=[ctx.ev("qrs_axis_deg", ax, f"{ctx.fr('axe du QRS', 'QRS axis')} {ax:.0f}°")],
+    return [finding(sid, evidence=[ctx.ev("qrs_axis_deg", ax, ctx.say("evidence.qrs_axis", axis=ax))],
                     detail=f"{ax:.0f}°")]
 
 
@@ -44,19 +44,17 @@ def qt(ctx: Context, found: Mapping[str, Finding]) -> list[Finding]:
     ev = [ctx.ev("qtc_ms", ctx.qtc, f"QTc ({formula}) {ctx.qtc:.0f} ms")]
     judged = ctx.qtc - (ctx.qrs - th["qrs_normal_ref"]) if ctx.wide and ctx.qrs is not None else ctx.qtc
     detail = f"{ctx.qtc:.0f} ms, {formula}" + (
-        f"; {ctx.fr('QRS larges, QTc corrigé de l’excès de QRS', 'wide QRS, QTc less the QRS excess')}: {judged:.0f} ms"
+        f"; {ctx.say('detail.qtc_wide_qrs', qtc=judged)}"
         if ctx.wide else "")
     # the T end must come before the next P wave: a QT running into it cannot be measured (Postema & Wilde 2014)
     overlap = ctx.qt is not None and ctx.rr is not None and ctx.qt > ctx.rr - (ctx.pr if ctx.pr is not None else 120.0)
     reliable = ctx.qt_reliable and not overlap
     if overlap:
-        detail += ctx.fr(f"; QT {ctx.qt:.0f} ms atteint l'onde P suivante (RR {ctx.rr:.0f} ms)",
-                         f"; QT {ctx.qt:.0f} ms reaches the next P wave (RR {ctx.rr:.0f} ms)")
+        detail += "; " + ctx.say("detail.qt_into_next_p", qt=ctx.qt, rr=ctx.rr)
     if judged >= th["qtc_very_long"]:
         if not reliable:
             return [finding("qt_unreliable", evidence=ev, detail=detail,
-                            note=ctx.fr("fin de T discordante entre dérivations ou complexes : mesurer le QT à la main",
-                                        "T end disagrees across leads or beats: measure the QT by hand"))]
+                            note=ctx.say("note.t_end_discordant"))]
         return [finding("very_long_qtc", evidence=ev, detail=detail)]
     if judged > limit:
         if not reliable:
@@ -85,7 +83,7 @@ def other_ai(ctx: Context, found: Mapping[str, Finding]) -> list[Finding]:
         elif ctx.leads:
             out.append(finding("acute_st_elevation", source="ai", status="ai_only", evidence=[ctx.ev_ai(best)],
                                confidence=best.probability, leads=list(AI_TERRITORY.get(best.code, [])),
-                               note=ctx.fr("sus-décalage de ST mesuré sous les seuils", "measured ST elevation below the limits")))
+                               note=ctx.say("note.st_below_limits")))
         else:   # no matrix (older documents): the AI's injury statement stands, as before
             out.append(finding("acute_st_elevation", source="ai", evidence=[ctx.ev_ai(best)], confidence=best.probability,
                                leads=list(AI_TERRITORY.get(best.code, []))))

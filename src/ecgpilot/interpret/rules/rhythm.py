@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ecgpilot import messages
 from ecgpilot.interpret.context import Context, Finding
 from ecgpilot.interpret.rules.base import Rule, finding
 
@@ -27,22 +28,18 @@ def _rhythm_ev(ctx: Context) -> list[dict[str, object]]:
     share = r.get("p_before_qrs_share")
     if share is not None:
         ev.append(ctx.ev("rhythm.p_before_qrs_share", share,
-                         ctx.fr(f"onde P avant {100 * share:.0f} % des QRS", f"P wave before {100 * share:.0f} % of QRS")))
+                         ctx.say("evidence.p_before_qrs", pct=100 * share)))
     if r.get("atrial_rate_bpm") is not None:
         ev.append(ctx.ev("rhythm.atrial_rate_bpm", r["atrial_rate_bpm"],
-                         ctx.fr(f"fréquence atriale {r['atrial_rate_bpm']:.0f}/min", f"atrial rate {r['atrial_rate_bpm']:.0f}/min")))
+                         ctx.say("evidence.atrial_rate", rate=r["atrial_rate_bpm"])))
     if r.get("flutter_waves") and r.get("atrial_cycle_ms") is not None:
         ev.append(ctx.ev("rhythm.atrial_cycle_ms", r["atrial_cycle_ms"],
-                         ctx.fr(f"ondes F régulières, cycle atrial {r['atrial_cycle_ms']:.0f} ms",
-                                f"regular flutter waves, atrial cycle {r['atrial_cycle_ms']:.0f} ms")))
+                         ctx.say("evidence.flutter_waves", cycle=r["atrial_cycle_ms"])))
     rel = r.get("av_relation")
     if rel is not None:
-        names = {"1:1": ("1:1", "1:1"), "2:1": ("2:1", "2:1"), "variable": ("variable", "variable"),
-                 "dissociated": ("dissociation auriculo-ventriculaire", "atrioventricular dissociation"),
-                 "none": ("pas d'activité atriale organisée", "no organised atrial activity"),
-                 "wenckebach": ("allongement progressif de PR puis onde P bloquée", "progressive PR lengthening then a blocked P"),
-                 "mobitz2": ("PR constant avec onde P bloquée", "constant PR with a blocked P")}.get(rel, (rel, rel))
-        ev.append(ctx.ev("rhythm.av_relation", rel, ctx.fr(f"relation P-QRS : {names[0]}", f"P-QRS relation: {names[1]}")))
+        # the P–QRS relation's name (catalogue ``reading.av_relation``), an unknown one as it is
+        name = ctx.say(f"av_relation.{rel}") if messages.has(f"reading.av_relation.{rel}") else str(rel)
+        ev.append(ctx.ev("rhythm.av_relation", rel, ctx.say("evidence.av_relation", relation=name)))
     if ctx.lang == "en":
         ev += [{"kind": "measurement", "name": "rhythm.evidence", "value": None, "text": str(t)}
                for t in r.get("rhythm_evidence") or []]
@@ -51,18 +48,17 @@ def _rhythm_ev(ctx: Context) -> list[dict[str, object]]:
 
 def _ev_cv(ctx: Context) -> dict[str, object]:
     cv = ctx.rr_cv
-    label = ctx.fr("variabilité RR (écart-type/moyenne)", "RR variability (SD/mean)")
+    label = ctx.say("evidence.rr_variability")
     return ctx.ev("rr_cv", None if cv is None else round(cv, 3), f"{label} {cv:.2f}" if cv is not None else label)
 
 
 def _ev_p(ctx: Context) -> dict[str, object]:
-    p = ctx.fr("onde P", "P wave")
-    absent = ctx.fr("non identifiée", "not identified")
-    return ctx.ev("p_duration_ms", ctx.p_dur, f"{p} {absent}" if ctx.p_dur is None else f"{p} {ctx.p_dur:g} ms")
+    text = ctx.say("evidence.p_wave_absent") if ctx.p_dur is None else ctx.say("evidence.p_wave", ms=ctx.p_dur)
+    return ctx.ev("p_duration_ms", ctx.p_dur, text)
 
 
 def _ev_hr(ctx: Context) -> dict[str, object]:
-    return ctx.ev("heart_rate_bpm", ctx.hr, f"{ctx.fr('fréquence', 'rate')} {ctx.hr:.0f}/min")
+    return ctx.ev("heart_rate_bpm", ctx.hr, ctx.say("evidence.rate", hr=ctx.hr))
 
 
 def paced(ctx: Context, found: Mapping[str, Finding]) -> list[Finding]:
@@ -70,12 +66,12 @@ def paced(ctx: Context, found: Mapping[str, Finding]) -> list[Finding]:
     (``rhythm.pacing_spikes`` is None): the AI's paced rhythm is then taken, with a wide QRS."""
     ai = ctx.ai_present("PACE")
     if ctx.pacing:
-        text = ctx.fr("spikes de stimulateur détectés", "pacemaker spikes detected")
+        text = ctx.say("evidence.pacing_spikes")
         return [finding("paced_rhythm", source="ai+measurement" if ai else "measurement",
                         evidence=[ctx.ev("pacing_spikes", True, text)] + [ctx.ev_ai(a) for a in ai])]
     unseen = ctx.rhythm.get("pacing_spikes") is None
     if ai and unseen and ctx.wide:
-        note = ctx.fr("spikes non visibles à cette fréquence d'échantillonnage", "spikes not visible at this sampling rate")
+        note = ctx.say("note.spikes_unseen")
         return [finding("paced_rhythm", source="ai+measurement", note=note,
                         evidence=[ctx.ev_ai(ai[0]), ctx.ev("qrs_ms", ctx.qrs, f"QRS {ctx.qrs:.0f} ms")],
                         confidence=ai[0].probability)]
@@ -95,7 +91,7 @@ def atrial_flutter(ctx: Context, found: Mapping[str, Finding]) -> list[Finding]:
     if ai and ctx.rhythm and ctx.rhythm.get("p_before_qrs_share", 0) is not None \
             and (ctx.rhythm.get("p_before_qrs_share") or 0) >= 0.9 and ctx.rhythm.get("p_morphology_consistent"):
         return [finding("atrial_flutter", source="ai", evidence=[ctx.ev_ai(ai[0])], confidence=ai[0].probability,
-                        status="ai_only", note=ctx.fr("une onde P précède chaque QRS", "a P wave precedes every QRS"))]
+                        status="ai_only", note=ctx.say("note.p_before_each_qrs"))]
     if ai:
         return [finding("atrial_flutter", source="ai", evidence=[ctx.ev_ai(ai[0])], confidence=ai[0].probability)]
     return []
@@ -115,8 +111,7 @@ def atrial_fibrillation(ctx: Context, found: Mapping[str, Finding]) -> list[Find
         if ai:   # organised atrial activity: the AI's AF is flutter
             return [finding("atrial_fibrillation", source="ai", evidence=[ctx.ev_ai(ai[0])], status="ai_only",
                             confidence=ai[0].probability,
-                            note=ctx.fr("activité atriale organisée (flutter) sur le tracé",
-                                        "organised atrial activity (flutter) on the tracing"))]
+                            note=ctx.say("note.organised_atrial_activity"))]
         return []
     if tracing and ai:
         return [finding("atrial_fibrillation", source="ai+measurement", confidence=ai[0].probability,
@@ -128,7 +123,7 @@ def atrial_fibrillation(ctx: Context, found: Mapping[str, Finding]) -> list[Find
         if regular_with_p:
             return [finding("atrial_fibrillation", source="ai", evidence=[ctx.ev_ai(ai[0]), _ev_cv(ctx), _ev_p(ctx)],
                             confidence=ai[0].probability, status="ai_only",
-                            note=ctx.fr("rythme régulier avec ondes P", "regular rhythm with P waves"))]
+                            note=ctx.say("note.regular_with_p"))]
         return [finding("atrial_fibrillation", source="ai", evidence=[ctx.ev_ai(ai[0])], confidence=ai[0].probability)]
     return []
 
@@ -152,8 +147,7 @@ def av_block_from_tracing(ctx: Context, found: Mapping[str, Finding]) -> list[Fi
     if ai and one_to_one:
         return [finding("high_degree_avb", source="ai", evidence=[ctx.ev_ai(ai[0])] + _rhythm_ev(ctx),
                         confidence=ai[0].probability, status="ai_only",
-                        note=ctx.fr("une onde P conduite avant chaque QRS (1:1) sur le tracé",
-                                    "a conducted P wave before every QRS (1:1) on the tracing"))]
+                        note=ctx.say("note.conducted_p_1to1"))]
     if ai:
         slow = ctx.hr is not None and ctx.hr < 60
         if slow or ctx.pr is None:
@@ -162,8 +156,7 @@ def av_block_from_tracing(ctx: Context, found: Mapping[str, Finding]) -> list[Fi
                             confidence=ai[0].probability)]
         return [finding("high_degree_avb", source="ai", evidence=[ctx.ev_ai(ai[0]), _ev_hr(ctx)],
                         confidence=ai[0].probability, status="ai_only",
-                        note=ctx.fr("conduction 1:1 et fréquence ≥ 60/min sur le tracé",
-                                    "1:1 conduction and rate ≥ 60/min on the tracing"))]
+                        note=ctx.say("note.conduction_1to1_rate"))]
     unspecified = ctx.ai_present("AVB", "_AVB")
     if unspecified:   # the AI's AV block of unspecified degree (97 % first degree in PTB-XL): the tracing says which
         a = unspecified[0]
@@ -197,8 +190,7 @@ def svt_and_junctional(ctx: Context, found: Mapping[str, Finding]) -> list[Findi
                            evidence=ev + [ctx.ev_ai(a) for a in ai], confidence=ai[0].probability if ai else None))
     elif ai and p_each:
         out.append(finding("svt", source="ai", evidence=[ctx.ev_ai(ai[0]), _ev_p(ctx)], confidence=ai[0].probability,
-                           status="ai_only", note=ctx.fr("une onde P précède chaque QRS : tachycardie sinusale",
-                                                        "a P wave precedes every QRS: sinus tachycardia")))
+                           status="ai_only", note=ctx.say("note.sinus_tachycardia")))
     if guess == "junctional" and not ctx.ai_present("SR"):   # small P waves the tracing misses: the AI's sinus wins
         out.append(finding("junctional_rhythm", evidence=_rhythm_ev(ctx)))
     return out
@@ -216,8 +208,7 @@ def sinus(ctx: Context, found: Mapping[str, Finding]) -> list[Finding]:
     if ai and guess == "junctional" and not ctx.irregular:
         return [finding("sinus_rhythm", source="ai", evidence=[ctx.ev_ai(ai[0])] + _rhythm_ev(ctx),
                         confidence=ai[0].probability,
-                        note=ctx.fr("ondes P de faible amplitude, non retrouvées sur le tracé : à vérifier",
-                                    "small P waves, not found on the tracing: to be checked"))]
+                        note=ctx.say("note.small_p_waves"))]
     if guess in ("sinus", "second_degree_av_block_mobitz1", "second_degree_av_block_mobitz2", "av_block_2to1") \
             or (guess in (None, "undetermined") and ctx.measured and ctx.p_dur is not None and ctx.pr is not None
                 and not ctx.irregular):
@@ -283,20 +274,18 @@ def premature_complexes(ctx: Context, found: Mapping[str, Finding]) -> list[Find
         n_v = 0   # another QRS shape the AI does not see as a PVC (noise, aberrancy, a changing axis)
         ai_v = []
     if n_v:
-        ev = [ctx.ev("ectopy.n_v", n_v, ctx.fr(f"{n_v} complexe(s) de forme différente à ", f"{n_v} complex(es) of "
-                                               "another shape at ") + _times(e.get("v_s") or []))]
+        ev = [ctx.ev("ectopy.n_v", n_v, ctx.say("evidence.other_shape", n=n_v, times=_times(e.get("v_s") or [])))]
         out.append(finding("pvc", source="ai+measurement" if ai_v else "measurement",
                            evidence=ev + [ctx.ev_ai(a) for a in ai_v]))
     elif ai_v:
         out.append(finding("pvc", source="ai", evidence=[ctx.ev_ai(a) for a in ai_v], status="ai_only",
                            confidence=ai_v[0].probability,
-                           note=ctx.fr("tous les QRS ont la forme dominante", "every QRS has the dominant shape")))
+                           note=ctx.say("note.dominant_shape")))
     ai_s = ctx.ai_present("PAC")
     n_s = int(e.get("n_s") or 0)
     if ai_s:
         if n_s:
-            ev = [ctx.ev("ectopy.n_s", n_s, ctx.fr(f"{n_s} QRS précoce(s) de forme dominante à ", f"{n_s} early QRS of "
-                                                   "dominant shape at ") + _times(e.get("s_s") or []))]
+            ev = [ctx.ev("ectopy.n_s", n_s, ctx.say("evidence.early_dominant", n=n_s, times=_times(e.get("s_s") or [])))]
             out.append(finding("pac", source="ai+measurement", evidence=[ctx.ev_ai(ai_s[0])] + ev,
                                confidence=ai_s[0].probability))
         else:

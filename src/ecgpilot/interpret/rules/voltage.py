@@ -48,8 +48,7 @@ def lvh(ctx: Context, found: Mapping[str, Finding]) -> list[Finding]:
     if not met:
         if ai and ctx.leads:
             return [finding("lvh", source="ai", status="ai_only", evidence=[ctx.ev_ai(ai[0])], confidence=ai[0].probability,
-                            note=ctx.fr("aucun critère de voltage (Sokolow-Lyon, Cornell, R aVL)",
-                                        "no voltage criterion met (Sokolow-Lyon, Cornell, R aVL)"))]
+                            note=ctx.say("note.no_voltage_criterion"))]
         if ai:
             return [finding("lvh", source="ai", evidence=[ctx.ev_ai(ai[0])], confidence=ai[0].probability)]
         return []
@@ -76,12 +75,12 @@ def rvh(ctx: Context, found: Mapping[str, Finding]) -> list[Finding]:
     ai = ctx.ai_present("RVH")
     ok = ctx.axis > 90 and r1 is not None and (r1 >= ctx.th["rvh_r_v1_uv"] or (s1 is not None and r1 > -s1 and r1 >= 300))
     if ok:
-        ev = [ctx.ev("qrs_axis_deg", ctx.axis, f"{ctx.fr('axe du QRS', 'QRS axis')} {ctx.axis:.0f}°"), ctx.ev_lead("V1", "r_uv", "R")]
+        ev = [ctx.ev("qrs_axis_deg", ctx.axis, ctx.say("evidence.qrs_axis", axis=ctx.axis)), ctx.ev_lead("V1", "r_uv", "R")]
         return [finding("rvh", source="ai+measurement" if ai else "measurement", evidence=ev + [ctx.ev_ai(a) for a in ai],
                         confidence=ai[0].probability if ai else None)]
     if ai and ctx.leads:
         return [finding("rvh", source="ai", status="ai_only", evidence=[ctx.ev_ai(ai[0])], confidence=ai[0].probability,
-                        note=ctx.fr("ni axe droit ni R dominante en V1", "no right axis with a dominant R in V1"))]
+                        note=ctx.say("note.no_rvh_criterion"))]
     return []
 
 
@@ -97,13 +96,13 @@ def low_voltage(ctx: Context, found: Mapping[str, Finding]) -> list[Finding]:
     if limb_low or prec_low:
         ev = []
         if limb_low:
-            ev.append(ctx.ev("voltage.limb_max_qrs_pp", max(limb), f"{ctx.fr('QRS max. périphériques', 'max limb QRS')} {max(limb) / 1000:.2f} mV"))
+            ev.append(ctx.ev("voltage.limb_max_qrs_pp", max(limb), ctx.say("evidence.limb_max_qrs", mv=max(limb) / 1000)))
         if prec_low:
-            ev.append(ctx.ev("voltage.precordial_max_qrs_pp", max(prec), f"{ctx.fr('QRS max. précordiales', 'max precordial QRS')} {max(prec) / 1000:.2f} mV"))
+            ev.append(ctx.ev("voltage.precordial_max_qrs_pp", max(prec), ctx.say("evidence.precordial_max_qrs", mv=max(prec) / 1000)))
         return [finding("low_voltage", source="ai+measurement" if ai else "measurement", evidence=ev + [ctx.ev_ai(a) for a in ai])]
     if ai and ctx.leads:
         return [finding("low_voltage", source="ai", status="ai_only", evidence=[ctx.ev_ai(ai[0])], confidence=ai[0].probability,
-                        note=ctx.fr("voltages mesurés normaux", "measured voltages normal"))]
+                        note=ctx.say("note.normal_voltages"))]
     return []
 
 
