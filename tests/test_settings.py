@@ -12,8 +12,9 @@ from pydantic import ByteSize
 
 from ecgpilot.cli import build_parser, main
 from ecgpilot.errors import ConfigError
-from ecgpilot.web.settings import (HSTS_DEFAULT_S, SERVE_OPTIONS, OIDCSettings, Settings, SmtpSettings, env_name,
-                                   load_settings, settings_environ)
+from ecgpilot.web.settings import (HSTS_DEFAULT_S, OTHER_VARIABLES, SERVE_OPTIONS, OIDCSettings, Settings,
+                                   SmtpSettings, env_name, known_variables, load_settings, settings_environ,
+                                   unknown_variables)
 
 ROOT = Path(__file__).resolve().parents[1]
 MiB = 1024 * 1024
@@ -113,7 +114,7 @@ def test_smtp_from_the_environment(tmp_path) -> None:  # noqa: ANN001
     assert SmtpSettings().host is None   # keyword construction: no environment
 
 
-def test_serve_options_win_over_the_environment(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+def test_serve_options_win_over_the_environment(tmp_path, monkeypatch, capsys) -> None:  # noqa: ANN001
     """The real ``ecgpilot serve`` down to uvicorn: the app it would run has the options' values, else the
     environment's, else the defaults."""
     import uvicorn
@@ -128,6 +129,7 @@ def test_serve_options_win_over_the_environment(tmp_path, monkeypatch) -> None: 
     monkeypatch.setenv("ECGPILOT_LOGIN_ATTEMPTS", "9")
     monkeypatch.setenv("ECGPILOT_TRUSTED_PROXIES", "10.0.0.1")
     monkeypatch.setenv("ECGPILOT_ADMIN_PASSWORD", "correct horse battery")
+    monkeypatch.setenv("ECGPILOT_SESSION_MAX_AGE", "60")   # a typo: said, not silently ignored
     rc = main(["serve", "--port", "8123", "--data-dir", str(tmp_path / "from-cli"), "--secure-cookies", "--hsts",
                "--session-idle-s", "600", "--max-upload-bytes", "5MiB", "--login-attempts-per-client", "4",
                "--no-ai", "--trusted-proxies", "127.0.0.1", "--read-timeout-s", "0"])
@@ -139,6 +141,16 @@ def test_serve_options_win_over_the_environment(tmp_path, monkeypatch) -> None: 
     assert s.login_attempts == 9 and s.session_max_age_s == 28800                                      # env, default
     assert ran["proxy_headers"] is True and ran["forwarded_allow_ips"] == ["127.0.0.1"]
     assert s.secret_key == (tmp_path / "from-cli" / "secret_key").read_text().strip()
+    assert ("ecgpilot: warning: ECGPILOT_SESSION_MAX_AGE is not an ecgpilot setting and is ignored; "
+            "did you mean ECGPILOT_SESSION_MAX_AGE_S?") in capsys.readouterr().err
+
+
+def test_unknown_variables_are_named() -> None:
+    assert unknown_variables({"ECGPILOT_SECURE_COOKIES": "1", "ECGPILOT_OIDC_ISSUER": "x", "PATH": "/bin"}) == []
+    said = unknown_variables({"ECGPILOT_SECURE_COOKIE": "1", "ECGPILOT_ZZZZZZZZZZZZ": "1"})
+    assert said == ["ECGPILOT_SECURE_COOKIE is not an ecgpilot setting and is ignored; did you mean ECGPILOT_SECURE_COOKIES?",
+                    "ECGPILOT_ZZZZZZZZZZZZ is not an ecgpilot setting and is ignored; the settings are listed in "
+                    "docs/settings.md."]
 
 
 @pytest.mark.parametrize(("environ", "argv", "said"), [
@@ -264,6 +276,9 @@ def test_the_doc_lists_every_setting_and_variable() -> None:
     documented = {m for r in rows for cell in r[:2] for m in re.findall(r"`([A-Z][A-Z0-9_]+)`", cell)}
     missing = _variables_read_by_the_package() - documented
     assert not missing, f"docs/settings.md does not document {sorted(missing)}"
+    # and the names serve knows (it warns about the others) are exactly the documented ECGPILOT_* ones
+    assert known_variables() == {n for n in documented if n.startswith("ECGPILOT_")} >= set(OTHER_VARIABLES)
+    assert _variables_read_by_the_package() - {"RAY_ADDRESS", "XDG_CACHE_HOME"} <= known_variables()
     assert "ECGPILOT_SMTP_PORT" in documented and "RAY_ADDRESS" in documented and "ECGPILOT_AUDIT_KEY" in documented
 
 

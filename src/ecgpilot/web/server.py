@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from ecgpilot.store import add_user
 from ecgpilot.store.models import User
 from ecgpilot.web.app import create_app
 from ecgpilot.web.settings import (HSTS_DEFAULT_S, Settings, load_settings, oidc_config_from_env, settings_environ,
-                                   smtp_config_from_env)
+                                   smtp_config_from_env, unknown_variables)
 
 __all__ = ["serve", "ensure_first_admin", "load_secret_key", "create_user", "oidc_config_from_env", "smtp_config_from_env",
            "change_password", "HSTS_DEFAULT_S", "proxy_options", "serving_settings", "worker_app"]
@@ -170,6 +171,8 @@ def serve(host: str = "127.0.0.1", port: int = 8000, db: str | None = None, *, w
 
     given = {k: v for k, v in ({"database_url": db} | settings_given).items() if v is not None}
     settings = serving_settings(given)
+    for warning in unknown_variables():
+        print(f"ecgpilot: warning: {warning}", file=sys.stderr, flush=True)
     configure_logging(settings.log_format)   # JSON lines with ECGPILOT_LOG_FORMAT=json
     proxies = settings.proxy_options()
     app = create_app(settings)

@@ -28,7 +28,8 @@ from ecgpilot.export.mssante import SmtpConfig
 from ecgpilot.security.oidc import OIDCConfig
 
 __all__ = ["Settings", "OIDCSettings", "SmtpSettings", "load_settings", "env_name", "settings_environ",
-           "oidc_config_from_env", "smtp_config_from_env", "SERVE_OPTIONS", "HSTS_DEFAULT_S"]
+           "oidc_config_from_env", "smtp_config_from_env", "unknown_variables", "known_variables", "SERVE_OPTIONS",
+           "OTHER_VARIABLES", "HSTS_DEFAULT_S"]
 
 HSTS_DEFAULT_S = 365 * 86400   # `serve --hsts` without a value: one year
 
@@ -42,6 +43,11 @@ SERVE_OPTIONS: dict[str, str] = {
     "base_url": "--base-url", "analysis_workers": "--analysis-workers", "read_timeout_s": "--read-timeout-s",
     "trusted_proxies": "--trusted-proxies", "log_format": "--log-format",
 }
+
+#: ``ECGPILOT_*`` variables read outside :class:`Settings`: at first start, by the CLI and by the lower layers
+#: (docs/settings.md, "Variables read elsewhere").
+OTHER_VARIABLES = ("ECGPILOT_ADMIN_EMAIL", "ECGPILOT_ADMIN_PASSWORD", "ECGPILOT_NEW_PASSWORD", "ECGPILOT_AUDIT_KEY",
+                   "ECGPILOT_AUDIT_KEY_FILE", "ECGPILOT_AUDIT_ANCHOR", "ECGPILOT_DATA", "ECGPILOT_CACHE")
 
 # the environment load_settings() reads; None (the default) for a Settings(...) built by code: no environment
 _ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("ecgpilot_settings_environ", default=None)
@@ -382,6 +388,30 @@ def load_settings(given: Mapping[str, Any] | None = None, environ: Mapping[str, 
     if "smtp" not in values:
         values["smtp"] = smtp_config_from_env(env)
     return _load(Settings, values, env)   # type: ignore[no-any-return]
+
+
+def known_variables() -> set[str]:
+    """Every ``ECGPILOT_*`` variable the package reads (those of the settings and :data:`OTHER_VARIABLES`)."""
+    names = set(OTHER_VARIABLES)
+    for model in (Settings, OIDCSettings, SmtpSettings):
+        names |= {env_name(field, model) for field in model.model_fields if field not in ("oidc", "smtp")}
+    return names
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    """One sentence per ``ECGPILOT_*`` variable of ``environ`` that nothing reads (a typo is ignored otherwise),
+    with the closest known name."""
+    import difflib
+    import os
+
+    env = os.environ if environ is None else environ
+    known = sorted(known_variables())
+    out = []
+    for name in sorted(n for n in env if n.upper().startswith("ECGPILOT_") and n.upper() not in known):
+        close = difflib.get_close_matches(name.upper(), known, n=1)
+        hint = f"; did you mean {close[0]}?" if close else "; the settings are listed in docs/settings.md."
+        out.append(f"{name} is not an ecgpilot setting and is ignored{hint}")
+    return out
 
 
 def settings_environ(settings: Settings, fields: Iterable[str]) -> dict[str, str]:
