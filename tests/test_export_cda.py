@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import re
+import subprocess
+import sys
 
 import pytest
 from lxml import etree
@@ -364,6 +366,17 @@ def test_statement_codes_are_catalogue_statements_with_valid_snomed_ids():
     assert statement_id("Hypertrophie ventriculaire gauche avec anomalies de repolarisation (surcharge)") == "lvh_strain"
 
 
+def test_importing_the_cda_module_reads_no_catalogue():
+    """The statement texts are read on first use (a cached function), not when cda.py is imported."""
+    code = ("import ecgpilot.export.cda as cda\n"
+            "from ecgpilot import messages\n"
+            "before = messages.catalogue.cache_info().currsize\n"
+            "sid = cda.statement_id('Bloc de branche gauche complet')\n"
+            "print(before, messages.catalogue.cache_info().currsize, sid)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["0", "2", "lbbb"]
+
+
 def test_mdc_codes_are_those_of_the_terminology_notes():
     """Each measurement's MDC decimal is partition 2 (131072) + its term code, with the refid the
     project's terminology notes (interop_regulation.md §3.2) give for it; LOINC check digits hold."""
@@ -406,7 +419,7 @@ def test_level3_on_a_real_signed_study(tmp_path):
     from sqlalchemy import select
 
     from ecgpilot.store.models import Practice, Report, Study, User
-    from ecgpilot.web.care import export_report
+    from ecgpilot.web.services.sending import export_report
 
     path = data_file("format-samples", "ge-muse-xml", "perottelab-introecg", "MUSE_20200923_093504_79000_example.xml")
     app = make_app(tmp_path)

@@ -46,6 +46,7 @@ from __future__ import annotations
 import base64
 import uuid
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from lxml import etree
@@ -133,9 +134,14 @@ MDC_REFIDS: dict[str, str] = {
 }
 _MEASURE_FR = {"heart_rate_bpm": "Fréquence cardiaque", "pr_ms": "PR", "qrs_ms": "QRS", "qt_ms": "QT",
                "qtc_ms": "QTc", "p_axis_deg": "Axe de P", "qrs_axis_deg": "Axe de QRS", "t_axis_deg": "Axe de T"}
-#: catalogue texts (French and English) -> statement id, longest first
-_TEXTS = sorted(((text, sid) for sid, (_c, _u, fr, en) in STATEMENTS.items() for text in (fr, en)),
-                key=lambda t: -len(t[0]))
+
+
+@lru_cache(maxsize=1)
+def _texts() -> tuple[tuple[str, str], ...]:
+    """The statements' catalogue texts (French and English) with their id, longest first (read from
+    the message catalogue on first use, not at import)."""
+    return tuple(sorted(((text, sid) for sid, (_c, _u, fr, en) in STATEMENTS.items() for text in (fr, en)),
+                        key=lambda t: -len(t[0])))
 
 
 def statement_id(text: str) -> str | None:
@@ -143,7 +149,7 @@ def statement_id(text: str) -> str | None:
     followed by the rule's detail `` (…)`` or a note `` — …``; ``None`` for any other wording (the
     doctor's own, an edited statement, a "possible X on a poor tracing" statement)."""
     t = " ".join(str(text).split())
-    for cat, sid in _TEXTS:
+    for cat, sid in _texts():
         if t == cat or (t.startswith(cat) and t[len(cat):].startswith((" (", " — "))):
             return sid
     return None
