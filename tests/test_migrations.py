@@ -16,7 +16,7 @@ from sqlalchemy import Column, Engine, Integer, inspect, select, text
 
 from ecgpilot import audit
 from ecgpilot.errors import ConfigError
-from ecgpilot.store import open_database
+from ecgpilot.store import health, open_database
 from ecgpilot.store.migrate import (
     SCHEMA_VERSION,
     current_revision,
@@ -78,9 +78,14 @@ def test_database_of_the_old_runner_is_adopted_with_every_row(tmp_path) -> None:
     after = audit.verify(engine)
     assert after.ok and after.checked == 3
     assert audit.head(engine) == (3, audit.entries(engine)[-1]["hash"])
+    assert audit.verify_reports(engine).ok   # the signed report still matches its signature entry
     assert _differences(engine) == []
-    # the app's start path accepts it: the audit tables are left to the migrations
+    # the app's start path accepts it: the audit tables are left to the migrations; `ecgpilot check` is content
     assert audit.open_audit(engine) is engine and audit.verify(engine).ok
+    engine.dispose()
+    ok, lines = health.check_instance(db, tmp_path)
+    assert ok, lines
+    assert f"schema version {SCHEMA_VERSION} (this ecgpilot: {SCHEMA_VERSION}): ok" in lines
 
 
 def test_database_of_the_old_runner_at_version_1_is_adopted(tmp_path) -> None:
