@@ -17,6 +17,13 @@
 * ``Dispatch`` – one sending of a signed report version (MSSanté outbox id, recipients, kind).
 * ``ReportDocument`` – a document of a signed version (PDF, CDA, FHIR) frozen in the file store by its
   SHA-256; served byte for byte afterwards, never re-rendered.
+
+Relationships follow the foreign keys (``study.practice``, ``study.uploader``, ``study.events``,
+``study.opinions``, ``report.signer``, ``opinion.study``/``requester``/``cardiologist``, ...): a many-to-one
+loads its row from the session's identity map like ``db.get``; the one-to-many collections are read-only
+(``viewonly``, ordered), so rows are still created by adding them with their foreign keys, and a signed
+report or a frozen document is never touched through a collection. The tables are the same with or
+without them.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 from sqlalchemy import JSON, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, event
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from ecgpilot.errors import RecordError
 
@@ -71,6 +78,7 @@ class User(Base):
     rpps: Mapped[str | None] = mapped_column(String(11), nullable=True)
     mssante_address: Mapped[str | None] = mapped_column(String(254), nullable=True)
     oidc_subject: Mapped[str | None] = mapped_column(String(255), nullable=True, unique=True)
+    practice: Mapped[Practice] = relationship()
 
     @property
     def can_sign(self) -> bool:
@@ -87,6 +95,7 @@ class ApiToken(Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    user: Mapped[User] = relationship()
 
 
 class LoginSession(Base):
@@ -142,6 +151,14 @@ class Study(Base):
 
     __mapper_args__ = {"version_id_col": row_version}
 
+    practice: Mapped[Practice] = relationship()
+    uploader: Mapped[User] = relationship(foreign_keys=[uploaded_by])
+    events: Mapped[list[StudyEvent]] = relationship(viewonly=True, order_by="StudyEvent.id")
+    reports: Mapped[list[Report]] = relationship(viewonly=True, order_by="Report.version")
+    opinions: Mapped[list[OpinionRequest]] = relationship(viewonly=True, order_by="OpinionRequest.id")
+    dispatches: Mapped[list[Dispatch]] = relationship(viewonly=True, order_by="Dispatch.id")
+    documents: Mapped[list[ReportDocument]] = relationship(viewonly=True, order_by="ReportDocument.id")
+
 
 class StudyEvent(Base):
     __tablename__ = "study_event"
@@ -153,6 +170,8 @@ class StudyEvent(Base):
     target: Mapped[str | None] = mapped_column(String(100), nullable=True)
     before: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
     after: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
+    study: Mapped[Study] = relationship()
+    user: Mapped[User] = relationship()
 
 
 class Report(Base):
@@ -165,6 +184,9 @@ class Report(Base):
     signed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     content: Mapped[dict[str, Any]] = mapped_column()
     content_sha256: Mapped[str] = mapped_column(String(64))
+    study: Mapped[Study] = relationship()
+    signer: Mapped[User] = relationship()
+    documents: Mapped[list[ReportDocument]] = relationship(viewonly=True, order_by="ReportDocument.id")
 
 
 class OpinionRequest(Base):
@@ -185,6 +207,9 @@ class OpinionRequest(Base):
     urgency: Mapped[str | None] = mapped_column(String(20), nullable=True)
     ai_urgency: Mapped[str | None] = mapped_column(String(20), nullable=True)
     model_version: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    study: Mapped[Study] = relationship()
+    requester: Mapped[User] = relationship(foreign_keys=[requested_by])
+    cardiologist: Mapped[User] = relationship(foreign_keys=[cardiologist_id])
 
     @property
     def turnaround_s(self) -> float | None:
@@ -204,6 +229,8 @@ class Notification(Base):
     kind: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    user: Mapped[User] = relationship()
+    study: Mapped[Study | None] = relationship()
 
 
 class Dispatch(Base):
@@ -218,6 +245,8 @@ class Dispatch(Base):
     outbox_id: Mapped[int] = mapped_column(Integer)
     created_by: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    study: Mapped[Study] = relationship()
+    sender: Mapped[User] = relationship()
 
 
 class ReportDocument(Base):
@@ -236,6 +265,8 @@ class ReportDocument(Base):
     size: Mapped[int] = mapped_column(Integer)
     media_type: Mapped[str] = mapped_column(String(60))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    report: Mapped[Report] = relationship()
+    study: Mapped[Study] = relationship()
 
 
 @event.listens_for(ReportDocument, "before_update")
