@@ -95,3 +95,22 @@ def test_admin_adds_a_gp_of_the_same_practice(tmp_path) -> None:  # noqa: ANN001
     r = admin.post("/admin/users", data={"csrf": csrf_of(page.text), "email": "x@cabinet.fr", "role": "gp", "password": "short"})
     assert r.status_code == 422 and "x@cabinet.fr" in r.text          # refused in place, in French, the form kept
     assert "mot de passe" in html.unescape(r.text).lower() and "too short" not in r.text
+
+
+def test_serving_settings_folder_database_and_key(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """What ``serve`` and each worker run on: the data folder made absolute, the database spelt out, the session
+    key from ``$ECGPILOT_SECRET_KEY`` else the one kept (0600) in the data folder."""
+    from ecgpilot.web.server import serving_settings
+
+    for name in [k for k in __import__("os").environ if k.startswith("ECGPILOT_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    here = tmp_path.resolve() / "ecgpilot-data"
+    s = serving_settings()
+    assert s.data_dir == here and s.database_url == f"sqlite:///{here / 'ecgpilot.db'}"
+    assert s.secret_key == (here / "secret_key").read_text().strip() == serving_settings().secret_key
+    monkeypatch.setenv("ECGPILOT_SECRET_KEY", "k" * 40)
+    monkeypatch.setenv("ECGPILOT_WEB_DATA", "elsewhere")
+    s = serving_settings({"database_url": "other.db"})
+    assert (s.secret_key, s.data_dir, s.database_url) == ("k" * 40, tmp_path.resolve() / "elsewhere",
+                                                         f"sqlite:///{tmp_path.resolve() / 'other.db'}")

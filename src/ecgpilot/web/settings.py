@@ -10,12 +10,13 @@ or the option, the value and what is accepted.
 from __future__ import annotations
 
 import ipaddress
+import os
 import ssl
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (AfterValidator, AliasChoices, BeforeValidator, ByteSize, Field, HttpUrl, InstanceOf,
                       ValidationError, model_validator)
@@ -312,7 +313,8 @@ _ACCEPTED = {
     "int_parsing": "a whole number", "int_type": "a whole number", "int_from_float": "a whole number",
     "float_parsing": "a number", "float_type": "a number", "finite_number": "a number",
     "byte_size": "a size in bytes, e.g. 20971520 or 20MiB", "byte_size_unit": "a size in bytes, e.g. 20971520 or 20MiB",
-    "string_pattern_mismatch": "a domain name, e.g. patient.mssante.fr", "string_type": "text",
+    "string_pattern_mismatch": "a domain name, e.g. patient.mssante.fr",   # the one pattern: patient_mssante_domain
+    "string_type": "text",
 }
 
 
@@ -350,7 +352,10 @@ def _config_error(exc: ValidationError, model: type[_EnvSettings], given: Mappin
     return ConfigError(f"{name} {value!r} is not accepted; give {_accepted(error, field)}.")
 
 
-def _load(model: type[_EnvSettings], given: Mapping[str, Any], environ: Mapping[str, str]) -> Any:
+_Model = TypeVar("_Model", bound=_EnvSettings)
+
+
+def _load(model: type[_Model], given: Mapping[str, Any], environ: Mapping[str, str]) -> _Model:
     with _reading(environ):
         try:
             return model(**given)
@@ -360,24 +365,18 @@ def _load(model: type[_EnvSettings], given: Mapping[str, Any], environ: Mapping[
 
 def oidc_config_from_env(environ: Mapping[str, str] | None = None) -> OIDCConfig | None:
     """The OIDC login settings from ``ECGPILOT_OIDC_*`` (:class:`OIDCSettings`); ``None`` when off."""
-    import os
-
-    return _load(OIDCSettings, {}, os.environ if environ is None else environ).config()   # type: ignore[no-any-return]
+    return _load(OIDCSettings, {}, os.environ if environ is None else environ).config()
 
 
 def smtp_config_from_env(environ: Mapping[str, str] | None = None) -> SmtpConfig | None:
     """The MSSanté / notice mail settings from ``ECGPILOT_SMTP_*`` (:class:`SmtpSettings`); ``None`` when off."""
-    import os
-
-    return _load(SmtpSettings, {}, os.environ if environ is None else environ).config()   # type: ignore[no-any-return]
+    return _load(SmtpSettings, {}, os.environ if environ is None else environ).config()
 
 
 def load_settings(given: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     """The settings as ``ecgpilot serve`` makes them: ``given`` (field → value, e.g. the ``serve`` options; ``None``
     values are ignored) first, then the ``ECGPILOT_*`` variables of ``environ`` (default: the process's), then
     the defaults. Raises :class:`ConfigError` naming the option or variable, the value and what is accepted."""
-    import os
-
     env = os.environ if environ is None else environ
     values = {k: v for k, v in (given or {}).items() if v is not None}
     unknown = sorted(set(values) - set(Settings.model_fields))
@@ -387,7 +386,7 @@ def load_settings(given: Mapping[str, Any] | None = None, environ: Mapping[str, 
         values["oidc"] = oidc_config_from_env(env)
     if "smtp" not in values:
         values["smtp"] = smtp_config_from_env(env)
-    return _load(Settings, values, env)   # type: ignore[no-any-return]
+    return _load(Settings, values, env)
 
 
 def known_variables() -> set[str]:
@@ -402,7 +401,6 @@ def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
     """One sentence per ``ECGPILOT_*`` variable of ``environ`` that nothing reads (a typo is ignored otherwise),
     with the closest known name."""
     import difflib
-    import os
 
     env = os.environ if environ is None else environ
     known = sorted(known_variables())
