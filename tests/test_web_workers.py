@@ -1,7 +1,8 @@
 """``ecgpilot serve --workers N`` and ``$ECGPILOT_DATABASE_URL``: the real command in a subprocess, on loopback.
 
 Two worker processes answer on one port over the same database and data folder; the database named by the
-environment (not the command line, where a password would show) is the one used."""
+environment (not the command line, where a password would show) is the one used, and the settings given on the
+command line reach every worker."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def test_two_workers_on_the_database_named_by_the_environment(tmp_path) -> None:
     env = dict(os.environ, ECGPILOT_WEB_DATA=str(tmp_path / "data"), ECGPILOT_DATABASE_URL=f"sqlite:///{db_file}",
                OMP_NUM_THREADS="1", ECGPILOT_ADMIN_EMAIL="admin@x.fr", ECGPILOT_ADMIN_PASSWORD="correct horse battery")
     exe = Path(sys.executable).with_name("ecgpilot")
-    proc = subprocess.Popen([str(exe), "serve", "--port", str(port), "--workers", "2"], env=env, cwd=tmp_path,
+    proc = subprocess.Popen([str(exe), "serve", "--port", str(port), "--workers", "2", "--hsts", "600"], env=env, cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         end, ready = time.monotonic() + 90, None
@@ -44,8 +45,9 @@ def test_two_workers_on_the_database_named_by_the_environment(tmp_path) -> None:
         workers = subprocess.run(["pgrep", "-f", "multiprocessing.spawn", "-P", str(proc.pid)],
                                  capture_output=True, text=True).stdout.split()
         assert len(workers) >= 2, workers
-        for _ in range(6):                                              # both keep answering
-            assert httpx.get(f"http://127.0.0.1:{port}/login", timeout=10).status_code == 200
+        for _ in range(6):                                              # both keep answering, with --hsts
+            r = httpx.get(f"http://127.0.0.1:{port}/login", timeout=10)
+            assert r.status_code == 200 and r.headers["strict-transport-security"] == "max-age=600; includeSubDomains"
     finally:
         proc.terminate()
         try:
