@@ -169,3 +169,32 @@ def test_upgrade_downgrade_upgrade_on_postgresql(pg_url) -> None:
         _round_trip(engine)
     finally:
         engine.dispose()
+
+
+def _failing_last_revision(monkeypatch) -> None:  # noqa: ANN001
+    """Make the last step of revision 0009 fail, as a full disk or a bug would."""
+    from alembic.operations import Operations
+
+    create_index = Operations.create_index
+
+    def fail(self, name, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        if name == "ix_login_failure_kind_key_at":
+            raise RuntimeError("simulated failure in revision 0009")
+        return create_index(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(Operations, "create_index", fail)
+
+
+def test_a_failed_upgrade_leaves_the_database_as_it_was(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    fresh, _ = open_database(f"sqlite:///{tmp_path / 'fresh.sqlite'}")
+    old = _copy_fixture(tmp_path)
+    adopted, _ = open_database(f"sqlite:///{old}")
+    _failing_last_revision(monkeypatch)
+    for engine in (fresh, adopted):
+        with pytest.raises(RuntimeError, match="simulated"):
+            migrate(engine)
+    assert inspect(fresh).get_table_names() == []   # SQLite too: the DDL was inside the transaction
+    assert current_version(adopted) == 7 and "schema_version" in inspect(adopted).get_table_names()
+    assert "ix_user_oidc_subject" in {i["name"] for i in inspect(adopted).get_indexes("user_account")}
+    monkeypatch.undo()
+    assert migrate(fresh) == list(range(7, SCHEMA_VERSION + 1)) and migrate(adopted) == [8, 9]

@@ -14,6 +14,8 @@ the later revisions run. A database at a revision this code does not know (a new
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -100,6 +102,26 @@ def current_version(engine: Engine) -> int:
         return _legacy_version(conn) or 0
 
 
+@contextlib.contextmanager
+def _schema_transaction(engine: Engine) -> Iterator[Connection]:
+    """A connection in one transaction that holds the DDL too: on SQLite, Python's driver would run each
+    ``CREATE``/``ALTER`` outside any transaction, so a failed upgrade would leave half its tables; here the
+    transaction is begun explicitly (``BEGIN IMMEDIATE``: other processes starting at once wait their turn)."""
+    with engine.connect() as conn:
+        raw = conn.connection.driver_connection if engine.dialect.name == "sqlite" else None
+        saved = getattr(raw, "isolation_level", None)
+        if raw is not None:
+            raw.isolation_level = None   # the driver's own implicit BEGIN off: ours below holds everything
+        try:
+            with conn.begin():
+                if raw is not None:
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                yield conn
+        finally:
+            if raw is not None:
+                raw.isolation_level = saved
+
+
 def _refuse_newer(have: str, known: set[str], what: str = "database") -> None:
     if have not in known:
         raise ConfigError(f"{what} schema revision {have} is newer than this ecgpilot (which knows up to "
@@ -115,7 +137,7 @@ def migrate(engine: Engine) -> list[int]:
     from ecgpilot.store.users import DEFAULT_TOKEN_DAYS
 
     known = {s.revision for s in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
-    with engine.begin() as conn:
+    with _schema_transaction(engine) as conn:
         rev = _revision(conn)
         if rev is not None:
             _refuse_newer(rev, known)
@@ -148,7 +170,7 @@ def upgrade_to(engine: Engine, revision: str) -> None:
     for restoring a backup made at that revision. Refuses a revision this code does not know."""
     known = {s.revision for s in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
     _refuse_newer(revision, known, "the requested")
-    with engine.begin() as conn:
+    with _schema_transaction(engine) as conn:
         rev = _revision(conn)
         if rev is not None:
             _refuse_newer(rev, known)
@@ -158,7 +180,7 @@ def upgrade_to(engine: Engine, revision: str) -> None:
 def downgrade(engine: Engine, revision: str) -> None:
     """Downgrade the schema to ``revision`` (``"base"``: no table left) in one transaction; for tests and
     ``ecgpilot db downgrade``. Data in dropped tables and columns is lost: back up first."""
-    with engine.begin() as conn:
+    with _schema_transaction(engine) as conn:
         rev = _revision(conn)
         if rev is not None:
             _refuse_newer(rev, {s.revision for s in ScriptDirectory.from_config(alembic_config()).walk_revisions()})
