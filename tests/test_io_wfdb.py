@@ -117,3 +117,60 @@ def test_qtdb_two_unnamed_leads_are_both_read():
     rec = read_ecg(data_file("qtdb", "sel14046.hea"))
     assert rec.leads == ("ECG", "ECG2") and rec.fs == 250.0
     assert float(abs(rec.signal[0] - rec.signal[1]).max()) > 100.0   # two different leads
+
+
+def _ludb_with_header(tmp_path: Path, edit) -> Path:  # noqa: ANN001
+    import shutil
+
+    src = data_file("ludb", "data", "1.hea")
+    shutil.copy(src.with_suffix(".dat"), tmp_path / "1.dat")
+    lines = src.read_text().splitlines()
+    (tmp_path / "1.hea").write_text("\n".join(edit(lines)) + "\n")
+    return tmp_path / "1.hea"
+
+
+def test_multi_segment_record_is_refused_in_words(tmp_path: Path) -> None:
+    from ecgpilot.errors import UnsupportedFormatError
+
+    hea = tmp_path / "m.hea"
+    hea.write_text("m/2 12 500 10000\nm_1 5000\nm_2 5000\n")
+    with pytest.raises(UnsupportedFormatError, match="multi-segment WFDB record"):
+        read_ecg(hea)
+
+
+def test_signal_file_given_as_a_path_is_refused(tmp_path: Path) -> None:
+    from ecgpilot.errors import ReadError
+
+    hea = _ludb_with_header(tmp_path, lambda ls: [ls[0], ls[1].replace("1.dat", "../1.dat", 1), *ls[2:]])
+    with pytest.raises(ReadError, match=r"'\.\./1\.dat', which is a path"):
+        read_ecg(hea)
+
+
+def test_signal_lines_must_match_the_declared_count(tmp_path: Path) -> None:
+    from ecgpilot.errors import CorruptFileError
+
+    hea = _ludb_with_header(tmp_path, lambda ls: [ls[0], *ls[1:13], ls[12]])  # 13 lines for 12 signals
+    with pytest.raises(CorruptFileError, match="declares 12 signal.*13 signal line"):
+        read_ecg(hea)
+
+
+def test_one_file_with_two_formats_is_refused(tmp_path: Path) -> None:
+    from ecgpilot.errors import CorruptFileError
+
+    hea = _ludb_with_header(tmp_path, lambda ls: [ls[0], ls[1].replace("1.dat 16 ", "1.dat 61 ", 1), *ls[2:]])
+    with pytest.raises(CorruptFileError, match=r"formats \[16, 61\]"):
+        read_ecg(hea)
+
+
+def test_gain_zero_means_200_per_mv_and_missing_baseline_is_the_adc_zero(tmp_path: Path) -> None:
+    """header(5): a gain of 0 is 200 units per mV; without '(baseline)', the ADC zero field is the baseline."""
+    def edit(lines: list[str]) -> list[str]:
+        f = lines[1].split()  # '1.dat 16 1716(6)/mV 0 0 -120 -32198 0 i'
+        f[2], f[4] = "0/mV", "25"
+        return [lines[0], " ".join(f), *lines[2:]]
+
+    hea = _ludb_with_header(tmp_path, edit)
+    raw, _ = _hand_decoded_format16(data_file("ludb", "data", "1.hea"))
+    got = read_ecg(hea).lead("I")
+    np.testing.assert_allclose(got, (raw[:, 0] - 25) / 200.0 * 1000.0, rtol=1e-6)
+    assert wfdb_reader.read_header(hea).signals[0].gain == 200.0

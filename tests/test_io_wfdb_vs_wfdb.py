@@ -102,7 +102,12 @@ def test_qtdb_format_16(name: str, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ["A00001", "A00002", "A00050", "A00100", "A00200", "A04805"])
 def test_cinc2017_mat_16_plus_24_and_iso_date(name: str, tmp_path: Path) -> None:
-    _compare(_need("cinc2017-subset", f"{name}.hea"), tmp_path)
+    hea = _need("cinc2017-subset", f"{name}.hea")
+    _compare(hea, tmp_path)
+    import scipy.io  # a third reading: the MATLAB v4 'val' matrix as scipy loads it
+
+    digital, _ = read_digital(read_header(hea), hea.parent, [0])
+    np.testing.assert_array_equal(digital, scipy.io.loadmat(str(hea.with_suffix(".mat")))["val"])
 
 
 def test_cinc2020_record_named_with_its_mat_suffix(tmp_path: Path) -> None:
