@@ -147,8 +147,11 @@ def test_serve_options_win_over_the_environment(tmp_path, monkeypatch, capsys) -
 
 def test_unknown_variables_are_named() -> None:
     assert unknown_variables({"ECGPILOT_SECURE_COOKIES": "1", "ECGPILOT_OIDC_ISSUER": "x", "PATH": "/bin"}) == []
-    said = unknown_variables({"ECGPILOT_SECURE_COOKIE": "1", "ECGPILOT_ZZZZZZZZZZZZ": "1"})
-    assert said == ["ECGPILOT_SECURE_COOKIE is not an ecgpilot setting and is ignored; did you mean ECGPILOT_SECURE_COOKIES?",
+    said = unknown_variables({"ECGPILOT_SECURE_COOKIE": "1", "ECGPILOT_ZZZZZZZZZZZZ": "1", "ECGPILOT_DATA_DIR": "d",
+                              "ECGPILOT_HSTS_MAX_AGE_S": "60"})
+    assert said == ["ECGPILOT_DATA_DIR is not an ecgpilot setting and is ignored; did you mean ECGPILOT_WEB_DATA?",
+                    "ECGPILOT_HSTS_MAX_AGE_S is not an ecgpilot setting and is ignored; did you mean ECGPILOT_HSTS_MAX_AGE?",
+                    "ECGPILOT_SECURE_COOKIE is not an ecgpilot setting and is ignored; did you mean ECGPILOT_SECURE_COOKIES?",
                     "ECGPILOT_ZZZZZZZZZZZZ is not an ecgpilot setting and is ignored; the settings are listed in "
                     "docs/settings.md."]
 

@@ -399,15 +399,16 @@ def known_variables() -> set[str]:
 
 def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
     """One sentence per ``ECGPILOT_*`` variable of ``environ`` that nothing reads (a typo is ignored otherwise),
-    with the closest known name."""
+    with the closest known name (also found from a field's name: the prefix and ``data_dir`` → ``ECGPILOT_WEB_DATA``)."""
     import difflib
 
     env = os.environ if environ is None else environ
-    known = sorted(known_variables())
+    known = known_variables()
+    spelt = {name: name for name in known} | {f"ECGPILOT_{f.upper()}": env_name(f) for f in Settings.model_fields}
     out = []
     for name in sorted(n for n in env if n.upper().startswith("ECGPILOT_") and n.upper() not in known):
-        close = difflib.get_close_matches(name.upper(), known, n=1)
-        hint = f"; did you mean {close[0]}?" if close else "; the settings are listed in docs/settings.md."
+        close = difflib.get_close_matches(name.upper(), sorted(spelt), n=1)
+        hint = f"; did you mean {spelt[close[0]]}?" if close else "; the settings are listed in docs/settings.md."
         out.append(f"{name} is not an ecgpilot setting and is ignored{hint}")
     return out
 
