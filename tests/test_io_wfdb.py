@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tarfile
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -119,7 +120,7 @@ def test_qtdb_two_unnamed_leads_are_both_read():
     assert float(abs(rec.signal[0] - rec.signal[1]).max()) > 100.0   # two different leads
 
 
-def _ludb_with_header(tmp_path: Path, edit) -> Path:  # noqa: ANN001
+def _ludb_with_header(tmp_path: Path, edit: Callable[[list[str]], list[str]]) -> Path:
     import shutil
 
     src = data_file("ludb", "data", "1.hea")
