@@ -60,7 +60,8 @@ def test_the_catalogue_has_one_file_per_language_and_only_texts():
 
     values = leaves(messages.catalogue("fr"))
     assert len(values) > 500 and all(isinstance(v, str) for v in values)
-    assert set(messages.catalogue("fr")) == {"web", "reading", "analysis", "pdf", "quality", "tracing", "pilot"}
+    assert set(messages.catalogue("fr")) == {"web", "reading", "analysis", "pdf", "quality", "tracing", "pilot",
+                                             "ins", "compare"}
 
 
 def test_the_check_finds_a_missing_translation():
@@ -192,6 +193,97 @@ def test_no_text_table_left_in_the_code():
             found[rel] = lines
     assert set(found) - set(_not_yet_moved()) == set(), found
     assert set(_not_yet_moved()) - set(found) == set(), "moved: remove it from NOT_YET_MOVED"
+
+
+#: Code whose texts are all in the catalogue (the reading, the exports, INS, comparisons): no FR/EN
+#: pair may come back there, as a table, a ``ctx.fr("…", "…")`` call or a ``"…" if lang == "fr" else "…"``.
+CATALOGUED = ("interpret", "export", "ins.py", "compare.py")
+
+
+def _inline_pairs(path: Path) -> list[int]:
+    """Lines of FR/EN pairs written in the code: a ``{"fr": …, "en": …}`` dict, a call of a method named
+    ``fr`` with two arguments (the former ``ctx.fr("…", "…")``), or a conditional expression on the
+    language (``lang == "fr"``, or a flag named ``fr``) whose two branches are texts."""
+    lines = _language_tables(path)
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "fr" \
+                and len(node.args) == 2:
+            lines.append(node.lineno)
+        elif isinstance(node, ast.IfExp) and ("lang" in ast.unparse(node.test) or ast.unparse(node.test) == "fr") \
+                and _is_text(node.body) and _is_text(node.orelse):
+            lines.append(node.lineno)
+    return sorted(lines)
+
+
+def _is_text(node: ast.expr) -> bool:
+    """A string literal (or f-string) of words, not a name or punctuation (``"message_fr"``, ``" : "``)."""
+    parts = [node] if isinstance(node, ast.Constant) else node.values if isinstance(node, ast.JoinedStr) else []
+    literal = "".join(p.value for p in parts if isinstance(p, ast.Constant) and isinstance(p.value, str))
+    return sum(c.isalpha() for c in literal) >= 3 and not literal.isidentifier()
+
+
+def test_the_pair_detector_finds_each_kind_of_inline_pair(tmp_path):
+    src = tmp_path / "m.py"
+    src.write_text('a = ctx.fr("oui", "yes")\n'
+                   'b = f"Nouveau : {x}" if lang == "fr" else f"New: {x}"\n'
+                   'c = {"fr": "oui", "en": "yes"}\n'
+                   'sep = " : " if lang == "fr" else ": "\n'          # typography, not a text
+                   'm = "message_fr" if lang == "fr" else "message_en"\n'   # a field name
+                   'd = ctx.say("note.axis", axis=3)\n')
+    assert _inline_pairs(src) == [1, 2, 3]
+    assert not _inline_pairs(PACKAGE / "messages" / "__init__.py")
+
+
+def test_no_inline_pair_left_in_the_reading_exports_ins_and_compare():
+    found = {}
+    for where in CATALOGUED:
+        for path in sorted((PACKAGE / where).rglob("*.py")) if (PACKAGE / where).is_dir() else [PACKAGE / where]:
+            lines = _inline_pairs(path)
+            if lines:
+                found[path.relative_to(PACKAGE).as_posix()] = lines
+    assert not found, found
+
+
+def test_the_reading_evidence_comes_from_the_catalogue():
+    """The rules' evidence and notes are catalogue texts (``Context.say``), formatted the same in both
+    languages; a P–QRS relation the catalogue does not name is shown as it is."""
+    from ecgpilot.interpret.context import AIStatement, build_context
+    from ecgpilot.interpret import THRESHOLDS
+    from ecgpilot.interpret.rules.rhythm import _rhythm_ev
+
+    doc = {"measurements": {"heart_rate_bpm": 72.0, "rhythm": {"av_relation": "wenckebach",
+                                                               "p_before_qrs_share": 0.5}}}
+    fr, en = (build_context(doc, lg, THRESHOLDS) for lg in ("fr", "en"))
+    assert fr.say("evidence.rate", hr=72.4) == "fréquence 72/min" and en.say("evidence.rate", hr=72.4) == "rate 72/min"
+    s = AIStatement("LBBB_X", 0.8734, True, 0.5, "some block")
+    assert en.ev_ai(s)["text"] == "some block (calibrated AI probability 0.87)"
+    assert fr.ev_ai(s)["text"] == "some block (probabilité IA calibrée 0.87)"
+    assert [e["text"] for e in _rhythm_ev(fr)] == [
+        "onde P avant 50 % des QRS", "relation P-QRS : allongement progressif de PR puis onde P bloquée"]
+    odd = build_context({"measurements": {"rhythm": {"av_relation": "3:2"}}}, "en", THRESHOLDS)
+    assert [e["text"] for e in _rhythm_ev(odd)] == ["P-QRS relation: 3:2"]
+    assert not hasattr(fr, "fr")
+    with pytest.raises(messages.MissingTextError, match=r"'reading\.note\.nothing'"):
+        fr.say("note.nothing")
+
+
+def test_ins_and_compare_texts_come_from_the_catalogue():
+    from ecgpilot import compare, ins
+
+    assert ins.status_label("validee", "en") == "Validated" and ins.STATUS_LABELS["recuperee"]["fr"] == "Récupérée"
+    with pytest.raises(ins.InsError) as err:
+        ins.normalize_ins("1234567890123AB")
+    assert err.value.message("fr") == "La clé de l'INS « 1234567890123AB » (« AB ») doit être formée de deux chiffres."
+    assert str(err.value) == err.value.message("en") == "INS '1234567890123AB': the key 'AB' must be two digits."
+    assert ins.InsiUnavailable("x").fr.startswith("Le téléservice INSi n'est pas joignable")
+    prev = {"measurements": {"heart_rate_bpm": 60.0}}
+    now = {"measurements": {"heart_rate_bpm": 90.0}}
+    texts = [c["text"] for lg in ("fr", "en") for c in compare.serial_changes(prev, None, now, None, lg)]
+    assert texts == ["FC 60 → 90 /min (+30)", "HR 60 → 90 /min (+30)"]
+
+
+def test_a_text_may_have_a_field_named_key_or_lang():
+    assert messages.text("ins.error.key", "en", value="1", key="45", expected="11").startswith("INS '1': key 45 ")
 
 
 def test_the_tables_not_yet_moved_still_say_the_same_in_both_languages():

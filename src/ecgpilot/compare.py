@@ -19,32 +19,33 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ecgpilot import messages
 from ecgpilot.interpret import LEVELS, THRESHOLDS, level_rank, st_elevation_leads
-from ecgpilot.interpret.catalogue import CONTIGUOUS, LEAD_ORDER, STATEMENTS
+from ecgpilot.interpret.catalogue import CONTIGUOUS, LEAD_ORDER, STATEMENTS, statement_text
 
 __all__ = ["DEVICE_ROWS", "SERIAL_DELTAS", "device_comparison", "device_lines", "serial_changes", "raised_urgency", "reading_ids"]
 
-#: (key in ecgpilot's measurements, key in the device's, label, unit, tolerance, relative tolerance)
-DEVICE_ROWS: tuple[tuple[str, str, str, str, float, float], ...] = (
-    ("heart_rate_bpm", "heart_rate_bpm", "FC", "/min", 5.0, 0.10),
-    ("p_duration_ms", "p_ms", "P", "ms", 15.0, 0.0),
-    ("pr_ms", "pr_ms", "PR", "ms", 10.0, 0.0),
-    ("qrs_ms", "qrs_ms", "QRS", "ms", 10.0, 0.0),
-    ("qt_ms", "qt_ms", "QT", "ms", 30.0, 0.0),
-    ("qtc_bazett_ms", "qtc_ms", "QTc", "ms", 30.0, 0.0),
-    ("qtc_fridericia_ms", "qtc_fridericia_ms", "QTcF", "ms", 30.0, 0.0),
-    ("p_axis_deg", "p_axis_deg", "axe P", "°", 20.0, 0.0),
-    ("qrs_axis_deg", "qrs_axis_deg", "axe QRS", "°", 20.0, 0.0),
-    ("t_axis_deg", "t_axis_deg", "axe T", "°", 20.0, 0.0),
+#: (key in ecgpilot's measurements, key in the device's, unit, tolerance, relative tolerance); each
+#: measurement's label is the catalogue's ``compare.label.<key>``
+DEVICE_ROWS: tuple[tuple[str, str, str, float, float], ...] = (
+    ("heart_rate_bpm", "heart_rate_bpm", "/min", 5.0, 0.10),
+    ("p_duration_ms", "p_ms", "ms", 15.0, 0.0),
+    ("pr_ms", "pr_ms", "ms", 10.0, 0.0),
+    ("qrs_ms", "qrs_ms", "ms", 10.0, 0.0),
+    ("qt_ms", "qt_ms", "ms", 30.0, 0.0),
+    ("qtc_bazett_ms", "qtc_ms", "ms", 30.0, 0.0),
+    ("qtc_fridericia_ms", "qtc_fridericia_ms", "ms", 30.0, 0.0),
+    ("p_axis_deg", "p_axis_deg", "°", 20.0, 0.0),
+    ("qrs_axis_deg", "qrs_axis_deg", "°", 20.0, 0.0),
+    ("t_axis_deg", "t_axis_deg", "°", 20.0, 0.0),
 )
 
-#: (measurement, label, unit, notable change) for the serial comparison
-SERIAL_DELTAS: tuple[tuple[str, str, str, float], ...] = (
-    ("heart_rate_bpm", "FC", "/min", 20.0), ("pr_ms", "PR", "ms", 40.0), ("qrs_ms", "QRS", "ms", 20.0),
-    ("qt_ms", "QT", "ms", 40.0), ("qtc_ms", "QTc", "ms", 40.0), ("qrs_axis_deg", "axe QRS", "°", 45.0),
+#: (measurement, unit, notable change) for the serial comparison (label: ``compare.label.<measurement>``)
+SERIAL_DELTAS: tuple[tuple[str, str, float], ...] = (
+    ("heart_rate_bpm", "/min", 20.0), ("pr_ms", "ms", 40.0), ("qrs_ms", "ms", 20.0),
+    ("qt_ms", "ms", 40.0), ("qtc_ms", "ms", 40.0), ("qrs_axis_deg", "°", 45.0),
 )
 
-_EN_LABELS = {"FC": "HR", "axe P": "P axis", "axe QRS": "QRS axis", "axe T": "T axis"}
 _Q_LIMIT_UV = -100.0     # a Q of at least 0.1 mV ...
 _Q_MS = 30.0             # ... and 30 ms (20 ms in V2-V3), or a QS complex (4th UDMI, prior MI)
 _ST_DELTA_UV = 100.0     # a new ST elevation must also have risen by 1 mm since the previous ECG
@@ -59,8 +60,9 @@ def _angle_diff(a: float, b: float) -> float:
     return (a - b + 180.0) % 360.0 - 180.0
 
 
-def _label(label: str, lang: str) -> str:
-    return label if lang == "fr" else _EN_LABELS.get(label, label)
+def _label(key: str, lang: str) -> str:
+    """The short label of the measurement ``key`` in ``lang`` (``FC`` / ``HR``)."""
+    return messages.text(f"compare.label.{key}", lang)
 
 
 def device_comparison(analysis: Mapping[str, Any] | None, lang: str = "fr") -> dict[str, Any] | None:
@@ -78,13 +80,13 @@ def device_comparison(analysis: Mapping[str, Any] | None, lang: str = "fr") -> d
         return None
     ours = analysis.get("measurements") or {}
     rows = []
-    for key, dkey, label, unit, tol, rel in DEVICE_ROWS:
+    for key, dkey, unit, tol, rel in DEVICE_ROWS:
         d, o = _num(dev.get(dkey)), _num(ours.get(key))
         if d is None:
             continue
         delta = None if o is None else (_angle_diff(o, d) if unit == "°" else o - d)
         limit = max(tol, rel * abs(d))
-        rows.append({"key": key, "label": _label(label, lang), "unit": unit, "ours": o, "device": d, "delta": delta,
+        rows.append({"key": key, "label": _label(key, lang), "unit": unit, "ours": o, "device": d, "delta": delta,
                      "tolerance": limit, "beyond": delta is not None and abs(delta) > limit})
     return {"manufacturer": src.get("manufacturer"), "device": src.get("device"), "statements": statements,
             "rows": rows, "n_beyond": sum(r["beyond"] for r in rows)}
@@ -96,14 +98,11 @@ def device_lines(analysis: Mapping[str, Any] | None, lang: str = "fr") -> list[s
     cart = device_comparison(analysis, lang)
     if cart is None:
         return []
-    fr = lang == "fr"
-    who = " ".join(x for x in (cart["manufacturer"], cart["device"]) if x) or ("appareil" if fr else "device")
-    lines = [(f"Lecture de l'appareil ({who}) : " if fr else f"The device's reading ({who}): ")
-             + ("; ".join(cart["statements"]) or "—")]
+    who = " ".join(x for x in (cart["manufacturer"], cart["device"]) if x) or messages.text("compare.device", lang)
+    lines = [messages.text("compare.device_reading", lang, who=who, statements="; ".join(cart["statements"]) or "—")]
     beyond = [f"{r['label']} {r['ours']:.0f} / {r['device']:.0f} {r['unit']}" for r in cart["rows"] if r["beyond"]]
     if beyond:
-        lines.append(("Écarts au-delà de la tolérance IEC 60601-2-25 (ecgpilot / appareil) : " if fr else
-                      "Differences beyond the IEC 60601-2-25 tolerance (ecgpilot / device): ") + ", ".join(beyond))
+        lines.append(messages.text("compare.beyond_tolerance", lang, rows=", ".join(beyond)))
     return lines
 
 
@@ -118,8 +117,7 @@ def reading_ids(reading: Mapping[str, Any] | None) -> set[str]:
 
 
 def _statement_text(sid: str, lang: str) -> str:
-    entry = STATEMENTS.get(sid)
-    return sid if entry is None else entry[2 if lang == "fr" else 3]
+    return statement_text(sid, lang) if sid in STATEMENTS else sid
 
 
 def _leads(analysis: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -160,31 +158,27 @@ def serial_changes(previous: Mapping[str, Any], previous_reading: Mapping[str, A
     them or a signed report's content). Each change: ``kind`` (``new``/``resolved`` statement,
     ``delta``, ``st_elevation``, ``st_depression``, ``q_waves``), ``text`` in ``lang``, ``leads``,
     ``notable``, and ``raise_to``/``reason`` when it raises the urgency."""
-    fr = lang == "fr"
     out: list[dict[str, Any]] = []
     before, now = reading_ids(previous_reading), reading_ids(current_reading)
     watched = {sid for sid, e in STATEMENTS.items() if e[0] in ("rhythm", "conduction")}
     for sid in sorted((now - before) & watched, key=list(STATEMENTS).index):
         text = _statement_text(sid, lang)
         if sid == "lbbb":
-            out.append(_change("new", ("Nouveau : " if fr else "New: ") + text, statement=sid, raise_to="emergency",
-                               reason=("nouveau bloc de branche gauche : à traiter comme un SCA avec sus-décalage de ST "
-                                       "si symptômes évocateurs (ESC 2023)" if fr else
-                                       "new left bundle branch block: manage as STEMI if symptoms suggest ischaemia "
-                                       "(ESC 2023)")))
+            out.append(_change("new", messages.text("compare.new", lang, statement=text), statement=sid,
+                               raise_to="emergency", reason=messages.text("compare.reason.new_lbbb", lang)))
         else:
-            out.append(_change("new", ("Nouveau : " if fr else "New: ") + text, statement=sid,
+            out.append(_change("new", messages.text("compare.new", lang, statement=text), statement=sid,
                                notable=sid not in ("sinus_rhythm",)))
     for sid in sorted((before - now) & watched, key=list(STATEMENTS).index):
-        out.append(_change("resolved", ("Disparu : " if fr else "Resolved: ") + _statement_text(sid, lang),
+        out.append(_change("resolved", messages.text("compare.resolved", lang, statement=_statement_text(sid, lang)),
                            statement=sid, notable=sid != "sinus_rhythm"))
     pm, cm = previous.get("measurements") or {}, current.get("measurements") or {}
-    for key, label, unit, notable in SERIAL_DELTAS:
+    for key, unit, notable in SERIAL_DELTAS:
         a, b = _num(pm.get(key)), _num(cm.get(key))
         if a is None or b is None:
             continue
         d = _angle_diff(b, a) if unit == "°" else b - a
-        out.append(_change("delta", f"{_label(label, lang)} {a:.0f} → {b:.0f} {unit} ({d:+.0f})", key=key,
+        out.append(_change("delta", f"{_label(key, lang)} {a:.0f} → {b:.0f} {unit} ({d:+.0f})", key=key,
                            before=a, after=b, delta=d, notable=abs(d) >= notable))
     pl, cl = _leads(previous), _leads(current)
     common = [lead for lead in LEAD_ORDER if lead in pl and lead in cl]
@@ -199,11 +193,8 @@ def serial_changes(previous: Mapping[str, Any], previous_reading: Mapping[str, A
     if up and "lbbb" not in now and "paced_rhythm" not in now:
         values = ", ".join(f"{lead} {_num(pl[lead].get('st_j_uv')):+.0f} → {_num(cl[lead].get('st_j_uv')):+.0f} µV"
                            for lead in up)
-        out.append(_change("st_elevation", ("Nouveau sus-décalage de ST (J) : " if fr else "New ST elevation (J): ") + values,
-                           leads=up, raise_to="emergency",
-                           reason=("nouveau sus-décalage de ST dans deux dérivations contiguës (4e définition universelle "
-                                   "de l'infarctus)" if fr else
-                                   "new ST elevation in two contiguous leads (4th universal definition of MI)")))
+        out.append(_change("st_elevation", messages.text("compare.st_elevation", lang, values=values),
+                           leads=up, raise_to="emergency", reason=messages.text("compare.reason.new_st_elevation", lang)))
     down = []
     for lead in common:
         a, b = _num(pl[lead].get("st_j_uv")), _num(cl[lead].get("st_j_uv"))
@@ -213,12 +204,10 @@ def serial_changes(previous: Mapping[str, Any], previous_reading: Mapping[str, A
     if down:
         values = ", ".join(f"{lead} {_num(pl[lead].get('st_j_uv')):+.0f} → {_num(cl[lead].get('st_j_uv')):+.0f} µV"
                            for lead in down)
-        out.append(_change("st_depression", ("Nouveau sous-décalage de ST (J) : " if fr else "New ST depression (J): ")
-                           + values, leads=down))
+        out.append(_change("st_depression", messages.text("compare.st_depression", lang, values=values), leads=down))
     new_q = [lead for lead in common if _pathological_q(lead, cl[lead]) and not _pathological_q(lead, pl[lead])]
     if new_q:
-        out.append(_change("q_waves", ("Nouvelles ondes Q pathologiques : " if fr else "New pathological Q waves: ")
-                           + ", ".join(new_q), leads=new_q))
+        out.append(_change("q_waves", messages.text("compare.q_waves", lang, leads=", ".join(new_q)), leads=new_q))
     return out
 
 

@@ -26,6 +26,7 @@ import re
 import unicodedata
 from typing import Any, Protocol
 
+from ecgpilot import messages
 from ecgpilot.errors import ECGPilotError, RecordError
 
 __all__ = [
@@ -63,9 +64,8 @@ OID_INS_NIR_DEMO = "1.2.250.1.213.1.4.11"
 STATUSES = {"provisoire": "PROV", "recuperee": "RECUP", "validee": "VALI", "qualifiee": "QUAL"}
 #: the status names, least to most trusted
 INS_STATUSES: tuple[str, ...] = tuple(STATUSES)
-#: status name -> (French, English) as shown to people
-STATUS_LABELS = {"provisoire": ("Provisoire", "Provisional"), "recuperee": ("Récupérée", "Retrieved"),
-                 "validee": ("Validée", "Validated"), "qualifiee": ("Qualifiée", "Qualified")}
+#: status name -> its label in each language (catalogue ``ins.status``), e.g. ``STATUS_LABELS["validee"]["en"]``
+STATUS_LABELS = messages.Bilingual("ins.status")
 #: high-trust identity documents of the RNIV (French, English)
 ID_DOCUMENTS = {
     "cni": ("Carte nationale d'identité", "National identity card"),
@@ -85,33 +85,28 @@ INSI_SOURCES = {
 
 
 class InsError(RecordError):
-    """An INS that cannot be accepted; ``str()`` is English, :meth:`message` speaks the user's language."""
+    """An INS that cannot be accepted (``code``: ``length``, ``matricule``, ``key_format``, ``key``);
+    ``str()`` is English (the catalogue's ``ins.error.<code>`` unless ``english`` is given),
+    :meth:`message` speaks the user's language."""
 
-    def __init__(self, code: str, value: str, english: str, **params: Any) -> None:
-        super().__init__(english)
+    def __init__(self, code: str, value: str, english: str | None = None, **params: Any) -> None:
+        super().__init__(english if english is not None else messages.text(f"ins.error.{code}", "en", value=value, **params))
         self.code, self.value, self.params = code, value, params
 
     def message(self, lang: str = "fr") -> str:
-        """What is wrong and what to do, in ``lang`` (``fr`` or ``en``)."""
-        if lang != "fr":
+        """What is wrong and what to do, in ``lang`` (``fr`` or ``en``; catalogue ``ins.error.<code>``)."""
+        if lang == "en" or not messages.has(f"ins.error.{self.code}", lang):
             return str(self)
-        p, v = self.params, self.value
-        return {
-            "length": f"L'INS « {v} » compte {p.get('n')} chiffres ; il en faut 15 (13 chiffres du matricule + "
-                      "2 chiffres de clé), espaces et points permis. Recopiez-le depuis la carte Vitale ou l'attestation.",
-            "matricule": f"L'INS « {v} » n'est pas un matricule valide : il commence par 1, 2, 3, 4, 7 ou 8 et ne "
-                         "contient que des chiffres (sauf 2A ou 2B pour un département corse, en 6e-7e position).",
-            "key_format": f"La clé de l'INS « {v} » (« {p.get('key')} ») doit être formée de deux chiffres.",
-            "key": f"La clé de l'INS « {v} » ne correspond pas au numéro : {p.get('key')} saisi, "
-                   f"{p.get('expected')} attendu. Une faute de frappe est probable : vérifiez chaque chiffre du numéro.",
-        }.get(self.code, str(self))
+        return messages.text(f"ins.error.{self.code}", lang, value=self.value, **self.params)
 
 
 class InsiUnavailable(ECGPilotError):
-    """The INSi teleservice cannot be reached from this installation."""
+    """The INSi teleservice cannot be reached from this installation; ``str()`` is English, :attr:`fr` French."""
 
-    fr = ("Le téléservice INSi n'est pas joignable depuis cette installation (hors ligne, sans carte CPS ni "
-          "certificat de structure). Interrogez INSi depuis le logiciel du cabinet, puis déclarez-le ici.")
+    @property
+    def fr(self) -> str:
+        """The French message (catalogue ``ins.insi_unavailable``)."""
+        return messages.text("ins.insi_unavailable", "fr")
 
 
 class InsiClient(Protocol):
@@ -126,16 +121,14 @@ class OfflineInsi:
     """The default :class:`InsiClient`: no teleservice is reachable, says so."""
 
     def lookup(self, ins: str, traits: dict[str, Any]) -> dict[str, Any]:
-        raise InsiUnavailable("the INSi teleservice is not reachable from this installation (offline, no CPS card "
-                              "or organisation certificate); query INSi in the practice software, then declare it here.")
+        raise InsiUnavailable(messages.text("ins.insi_unavailable", "en"))
 
 
 def status_label(status: str | None, lang: str = "fr") -> str:
     """The status as people read it (``Qualifiée``), ``—`` when none."""
     if not status:
         return "—"
-    fr, en = STATUS_LABELS[normalize_status(status)]
-    return fr if lang == "fr" else en
+    return messages.text(f"ins.status.{normalize_status(status)}", lang)
 
 
 def status_from_checks(id_document: str | None, insi_source: str | None) -> str:
@@ -155,10 +148,7 @@ def ins_key(matricule: str) -> int:
     """Control key (1..97) of a 13-character matricule; ``2A``/``2B`` count as 19/18."""
     m = matricule.strip().upper()
     if not _MATRICULE.match(m):
-        raise InsError("matricule", matricule,
-            f"INS matricule {matricule!r} is not valid: 13 characters expected (first digit 1, 2, 3, 4, 7 or 8; "
-            "digits only, except a Corsican department 2A or 2B in positions 6-7)."
-        )
+        raise InsError("matricule", matricule)
     dept = m[5:7]
     number = int(m[:5] + {"2A": "19", "2B": "18"}.get(dept, dept) + m[7:])
     return 97 - number % 97
@@ -169,18 +159,16 @@ def normalize_ins(value: str) -> str:
     15 characters; raises :class:`InsError` naming the value and the problem."""
     s = re.sub(r"[\s.\-\u00a0\u202f]", "", str(value)).upper()
     if len(s) != 15:
-        raise InsError("length", value, f"INS {value!r} has {len(s)} characters; 15 are expected "
-                       "(13-character matricule + 2-digit key).", n=len(s))
+        raise InsError("length", value, n=len(s))
     matricule, key = s[:13], s[13:]
     if not key.isdigit():
-        raise InsError("key_format", value, f"INS {value!r}: the key {key!r} must be two digits.", key=key)
+        raise InsError("key_format", value, key=key)
     try:
         expected = ins_key(matricule)
     except InsError as exc:
         raise InsError("matricule", value, str(exc)) from None
     if int(key) != expected:
-        raise InsError("key", value, f"INS {value!r}: key {key} does not match the matricule (expected {expected:02d}); "
-                       "check the number.", key=key, expected=f"{expected:02d}")
+        raise InsError("key", value, key=key, expected=f"{expected:02d}")
     return s
 
 

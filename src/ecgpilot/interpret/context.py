@@ -152,7 +152,7 @@ class Context:
         return {"kind": "ai", "code": s.code, "value": round(s.probability, 3),
                 "text": self.say("evidence.ai_probability", label=self.ai_label(s), p=s.probability)}
 
-    def say(self, key: str, **fields: Any) -> str:
+    def say(self, key: str, /, **fields: Any) -> str:
         """The catalogue text ``reading.<key>`` in the reading's language, formatted with ``fields``
         (e.g. ``ctx.say("evidence.rate", hr=72)``: ``'fréquence 72/min'``)."""
         return messages.text(f"reading.{key}", self.lang, **fields)

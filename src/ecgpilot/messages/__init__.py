@@ -65,8 +65,9 @@ def _missing(key: str, lang: str) -> MissingTextError:
                             f"add it to src/ecgpilot/messages/{lang}.toml (docs/i18n.md).")
 
 
-def text(key: str, lang: str, **fields: Any) -> str:
-    """The text ``key`` in ``lang``, formatted with ``fields`` when given (``str.format``)."""
+def text(key: str, lang: str, /, **fields: Any) -> str:
+    """The text ``key`` in ``lang``, formatted with ``fields`` when given (``str.format``; ``key`` and
+    ``lang`` are positional, so that a text may have fields named ``key`` or ``lang``)."""
     node = _find(key, lang)
     if not isinstance(node, str):
         if node is not None:
