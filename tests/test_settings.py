@@ -12,9 +12,19 @@ from pydantic import ByteSize
 
 from ecgpilot.cli import build_parser, main
 from ecgpilot.errors import ConfigError
-from ecgpilot.web.settings import (HSTS_DEFAULT_S, OTHER_VARIABLES, SERVE_OPTIONS, OIDCSettings, Settings,
-                                   SmtpSettings, env_name, known_variables, load_settings, settings_environ,
-                                   unknown_variables)
+from ecgpilot.web.settings import (
+    HSTS_DEFAULT_S,
+    OTHER_VARIABLES,
+    SERVE_OPTIONS,
+    OIDCSettings,
+    Settings,
+    SmtpSettings,
+    env_name,
+    known_variables,
+    load_settings,
+    settings_environ,
+    unknown_variables,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 MiB = 1024 * 1024
@@ -94,7 +104,7 @@ def test_oidc_from_the_environment() -> None:
     assert load_settings(environ={k: v for k, v in env.items() if k not in ("ECGPILOT_OIDC_SCOPE", "ECGPILOT_OIDC_ACR")}
                          ).oidc.scope == "openid email"
     assert load_settings(environ={}).oidc is None
-    assert "s3cret" not in repr(OIDCSettings(**{"issuer": None, "client_secret": "s3cret"}))
+    assert "s3cret" not in repr(OIDCSettings(issuer=None, client_secret="s3cret"))
 
 
 def test_smtp_from_the_environment(tmp_path) -> None:  # noqa: ANN001

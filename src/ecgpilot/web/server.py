@@ -25,8 +25,15 @@ from ecgpilot.errors import ConfigError
 from ecgpilot.store import add_user
 from ecgpilot.store.models import User
 from ecgpilot.web.app import create_app
-from ecgpilot.web.settings import (HSTS_DEFAULT_S, Settings, load_settings, oidc_config_from_env, settings_environ,
-                                   smtp_config_from_env, unknown_variables)
+from ecgpilot.web.settings import (
+    HSTS_DEFAULT_S,
+    Settings,
+    load_settings,
+    oidc_config_from_env,
+    settings_environ,
+    smtp_config_from_env,
+    unknown_variables,
+)
 
 __all__ = ["serve", "ensure_first_admin", "load_secret_key", "create_user", "oidc_config_from_env", "smtp_config_from_env",
            "change_password", "HSTS_DEFAULT_S", "proxy_options", "serving_settings", "worker_app"]

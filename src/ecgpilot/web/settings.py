@@ -18,10 +18,24 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import (AfterValidator, AliasChoices, BeforeValidator, ByteSize, Field, HttpUrl, InstanceOf,
-                      ValidationError, model_validator)
-from pydantic_settings import (BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource,
-                               SettingsConfigDict)
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BeforeValidator,
+    ByteSize,
+    Field,
+    HttpUrl,
+    InstanceOf,
+    ValidationError,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 from pydantic_settings.sources.utils import parse_env_vars
 
 from ecgpilot.errors import ConfigError
@@ -137,7 +151,7 @@ def _networks(value: tuple[str, ...]) -> tuple[str, ...]:
 def _email(value: str) -> str:
     from email.utils import parseaddr
 
-    name, address = parseaddr(value)
+    _, address = parseaddr(value)
     if "@" not in address or address.startswith("@") or address.endswith("@"):
         raise ValueError("is not an e-mail address (e.g. ecgpilot@cabinet.mssante.fr)")
     return value
