@@ -136,7 +136,10 @@ def migrate(engine: Engine) -> list[int]:
     """
     from ecgpilot.store.users import DEFAULT_TOKEN_DAYS
 
-    known = {s.revision for s in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+    script = ScriptDirectory.from_config(alembic_config())
+    known = {s.revision for s in script.walk_revisions()}
+    if current_revision(engine) == script.get_current_head():
+        return []   # already current: nothing written, no lock taken
     with _schema_transaction(engine) as conn:
         rev = _revision(conn)
         if rev is not None:
