@@ -198,3 +198,39 @@ def test_a_failed_upgrade_leaves_the_database_as_it_was(tmp_path, monkeypatch) -
     assert "ix_user_oidc_subject" in {i["name"] for i in inspect(adopted).get_indexes("user_account")}
     monkeypatch.undo()
     assert migrate(fresh) == list(range(7, SCHEMA_VERSION + 1)) and migrate(adopted) == [8, 9]
+
+
+OLD_RUNNER_COMMIT = "87317f8"   # the last commit with the hand-written runner (schema version 7)
+
+
+def test_postgresql_database_of_the_old_runner_is_adopted(pg_url, tmp_path) -> None:  # noqa: ANN001
+    """The old code itself (taken from git) makes a v7 database on PostgreSQL; this code adopts it."""
+    import os
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    if subprocess.run(["git", "-C", str(repo), "cat-file", "-e", f"{OLD_RUNNER_COMMIT}^{{commit}}"],
+                      capture_output=True).returncode != 0:
+        pytest.skip(f"commit {OLD_RUNNER_COMMIT} (the old runner) is not in this clone (shallow?)")
+    archive = subprocess.run(["git", "-C", str(repo), "archive", OLD_RUNNER_COMMIT, "src"], capture_output=True, check=True)
+    old_src = tmp_path / "old"
+    old_src.mkdir()
+    subprocess.run(["tar", "-x", "-C", str(old_src)], input=archive.stdout, check=True)
+    url = fresh_database(pg_url, "old_runner")
+    make = ("import sys; from ecgpilot import audit; from ecgpilot.export import mssante; "
+            "from ecgpilot.store import migrate, open_database; from ecgpilot.store.pilot import ensure_pilot_schema; "
+            "e, _ = open_database(sys.argv[1]); assert migrate(e) == [1, 2, 3, 4, 5, 6, 7]; audit.open_audit(e); "
+            "mssante.open_outbox(e); ensure_pilot_schema(e); "
+            "[audit.append(e, actor_id='u', actor_role='gp', action='view', target=f'study:{i}') for i in range(3)]")
+    subprocess.run([sys.executable, "-c", make, url], check=True, env=dict(os.environ, PYTHONPATH=str(old_src / "src")))
+    engine, _ = open_database(url)
+    try:
+        assert current_version(engine) == 7
+        head = audit.head(engine)
+        assert migrate(engine) == list(range(8, SCHEMA_VERSION + 1))
+        assert _differences(engine) == []
+        assert audit.verify(engine).ok and audit.head(engine) == head and head[0] == 3
+        assert "schema_version" not in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
