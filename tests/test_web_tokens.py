@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import shutil
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from _web import csrf_of, login, make_app, token_for
@@ -117,23 +119,15 @@ def test_account_page_creates_lists_and_revokes(tmp_path) -> None:  # noqa: ANN0
 def test_migration_gives_old_tokens_an_expiry(tmp_path) -> None:  # noqa: ANN001
     from sqlalchemy import text
 
-    from ecgpilot.store.migrate import MIGRATIONS
-
+    shutil.copy(Path(__file__).parent / "fixtures" / "migrations" / "v7.sqlite", tmp_path / "db.sqlite")
     engine, sessions = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    with engine.begin() as conn:   # a version-5 database with a token that never expired
-        conn.execute(text("CREATE TABLE schema_version (version INTEGER NOT NULL)"))
-        conn.execute(text("INSERT INTO schema_version (version) VALUES (5)"))
-        for v, step in MIGRATIONS[:5]:
-            step(conn)
-        conn.execute(text("ALTER TABLE api_token DROP COLUMN expires_at"))
-        conn.execute(text("ALTER TABLE api_token DROP COLUMN revoked_at"))
-        conn.execute(text("ALTER TABLE api_token DROP COLUMN last_used_at"))
-        conn.execute(text("INSERT INTO practice (id, name) VALUES (1, 'P')"))
-        conn.execute(text("INSERT INTO user_account (id, email, name, role, password_hash, practice_id, created_at) "
-                          "VALUES (1, 'a@x.fr', 'A', 'gp', 'x', 1, '2026-01-01 00:00:00')"))
+    with engine.begin() as conn:   # the old runner's database, back at version 5: a token that never expired
+        conn.execute(text("UPDATE schema_version SET version = 5"))
+        conn.execute(text("DELETE FROM api_token"))
+        for col in ("expires_at", "revoked_at", "last_used_at"):
+            conn.execute(text(f"ALTER TABLE api_token DROP COLUMN {col}"))
         conn.execute(text("INSERT INTO api_token (user_id, token_sha256, label, created_at) "
-                          "VALUES (1, :h, 'old', '2026-01-01 00:00:00')"),
-                     {"h": "0" * 64})
+                          "VALUES (1, :h, 'old', '2026-01-01 00:00:00')"), {"h": "0" * 64})
     assert migrate(engine)[0] == 6
     with sessions() as db:
         exp = db.scalar(select(ApiToken)).expires_at
