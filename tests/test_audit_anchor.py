@@ -189,7 +189,7 @@ def test_api_reads_of_patient_data_are_audited(tmp_path) -> None:  # noqa: ANN00
 def test_free_text_a_gp_typed_is_withheld_from_the_evaluator(tmp_path) -> None:  # noqa: ANN001
     from _web import login
 
-    from ecgpilot.web.services import WITHHELD
+    from ecgpilot.web.services.access import WITHHELD
 
     app = make_app(tmp_path)
     api = TestClient(app)

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from ecgpilot import audit
 from ecgpilot.store import add_user
 from ecgpilot.store.models import Practice, User
-from ecgpilot.web import evaluation
+from ecgpilot.web.services import evaluation
 from test_mssante import tls  # noqa: F401  (the STARTTLS certificate fixture)
 
 MUSE = ("format-samples", "ge-muse-xml", "perottelab-introecg", "MUSE_20200923_093504_79000_example.xml")
@@ -549,8 +549,8 @@ def test_evaluator_sees_no_file_name_no_free_text(app) -> None:  # noqa: ANN001
 
 def test_answer_and_withdrawal_racing(app) -> None:  # noqa: ANN001
     from ecgpilot.store.models import OpinionRequest, Study
-    from ecgpilot.web import care
-    from ecgpilot.web.services import Conflict
+    from ecgpilot.web.services import care
+    from ecgpilot.web.services.common import Conflict
 
     a = _api(app, "a@x.fr")
     study = _upload(a)

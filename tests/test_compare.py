@@ -11,7 +11,7 @@ from conftest import data_file
 
 from ecgpilot import compare, ins
 from ecgpilot.errors import RecordError
-from ecgpilot.web.practice import check_rpps, rpps_key
+from ecgpilot.web.services.practice import check_rpps, rpps_key
 
 MUSE = ("format-samples", "ge-muse-xml", "perottelab-introecg", "MUSE_20200923_093504_79000_example.xml")
 

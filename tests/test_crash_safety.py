@@ -339,7 +339,7 @@ KILL_SCRIPT = textwrap.dedent('''
     from ecgpilot.store import open_database
     from ecgpilot.store import files as filestore
     from ecgpilot.store.models import User
-    from ecgpilot.web import services
+    from ecgpilot.web.services import upload as services
 
     data_dir, where, files = Path(sys.argv[1]), sys.argv[2], sys.argv[3:]
     group = [(Path(f).name if "=" not in f else f.split("=", 1)[0],
@@ -378,7 +378,7 @@ def _ingest(data_dir: Path, group: list[tuple[str, bytes]]):  # noqa: ANN202
     from sqlalchemy import select
 
     from ecgpilot.store.models import User
-    from ecgpilot.web import services
+    from ecgpilot.web.services import upload as services
 
     engine, sessions = _engine(data_dir)
     try:

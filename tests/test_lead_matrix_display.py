@@ -290,7 +290,7 @@ def study(tmp_path):  # noqa: ANN001, ANN201
         doc = dict(s.analysis or {})
         doc["measurements"] = matrix_doc()["measurements"]
         s.analysis, s.interpretation = doc, reading()
-        from ecgpilot.web.services import _initial_draft
+        from ecgpilot.web.services.upload import _initial_draft
 
         s.draft = _initial_draft(s.interpretation)   # the draft proposes this reading (its ST marks are shown)
         db.commit()

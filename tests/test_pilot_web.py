@@ -110,7 +110,7 @@ def test_ai_allowed_for_follows_the_registered_allocation(tmp_path) -> None:  # 
 
     from ecgpilot.pilot import protocol as proto
     from ecgpilot.pilot import service
-    from ecgpilot.web.pilot_routes import ai_allowed_for
+    from ecgpilot.web.deps import ai_allowed_for
 
     app = make_app(tmp_path, use_ai=True)
     request = Request({"type": "http", "app": app, "headers": []})

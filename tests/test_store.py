@@ -72,7 +72,7 @@ def test_ins_corsica() -> None:
 
 def test_failed_db_write_leaves_no_file_and_no_row(tmp_path, monkeypatch) -> None:  # noqa: ANN001
     from ecgpilot import audit
-    from ecgpilot.web import services
+    from ecgpilot.web.services import upload as services
 
     engine, sessions = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
     migrate(engine)

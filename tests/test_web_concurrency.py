@@ -142,7 +142,7 @@ def test_a_stale_version_is_refused_with_409(tmp_path) -> None:  # noqa: ANN001
 @pytest.mark.parametrize("attempts", [1])
 def test_without_retries_the_losers_get_409_and_nothing_is_lost(tmp_path, monkeypatch, attempts) -> None:  # noqa: ANN001
     """With no re-application (one attempt), concurrent losers are refused, never silently dropped."""
-    from ecgpilot.web import services
+    from ecgpilot.web.services import studies as services
 
     monkeypatch.setattr(services, "DRAFT_ATTEMPTS", attempts)
     app = make_app(tmp_path)

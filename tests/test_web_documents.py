@@ -224,7 +224,7 @@ def test_cardiologists_answer_taken_into_the_draft_in_one_step(app, tmp_path) ->
 
 def test_a_version_signed_before_documents_were_frozen_is_frozen_at_its_first_download(app, monkeypatch) -> None:  # noqa: ANN001, F811
     from ecgpilot.store.models import Study, User
-    from ecgpilot.web import services
+    from ecgpilot.web.services import studies as services
 
     api = _api(app, "a@x.fr")
     sid = _upload(api)["id"]

@@ -16,8 +16,8 @@ from ecgpilot import audit
 from ecgpilot.errors import ConfigError
 from ecgpilot.security.oidc import AuthRequest, OIDCConfig
 from ecgpilot.store.models import User
-from ecgpilot.web import oidc_routes
-from ecgpilot.web.oidc_routes import PENDING_COOKIE, PendingLogins
+from ecgpilot.web.routes import oidc as oidc_routes
+from ecgpilot.web.routes.oidc import PENDING_COOKIE, PendingLogins
 from ecgpilot.web.server import oidc_config_from_env
 
 CALLBACK = "http://testserver/auth/callback"

@@ -215,7 +215,7 @@ def test_practice_admin_rpps_mssante_and_french_roles(app) -> None:  # noqa: ANN
 def test_model_card_a_gp_can_read_in_french_and_english(app) -> None:  # noqa: ANN001
     from pathlib import Path
 
-    from ecgpilot.web.model_card import markdown_tables
+    from ecgpilot.web.services.model_card import markdown_tables
 
     card = (Path(__file__).resolve().parents[1] / "MODEL_CARD.md").read_text(encoding="utf-8")
     perf = next(t for t in markdown_tables(card) if t[0][0] == "task")
@@ -247,7 +247,7 @@ def test_new_st_elevation_since_the_signed_ecg_raises_the_proposal(app) -> None:
     its reason); shown on the study page and used by the worklist order."""
     import copy
 
-    from ecgpilot.web import practice
+    from ecgpilot.web.services import practice
 
     c = _client(app)
     name, content = _muse()

@@ -103,7 +103,7 @@ def test_too_many_files_refused(tmp_path) -> None:  # noqa: ANN001
 
 
 def test_a_crashing_file_does_not_fail_the_batch(tmp_path, monkeypatch) -> None:  # noqa: ANN001
-    from ecgpilot.web import services
+    from ecgpilot.web.services import upload as services
 
     real = services._analyse_staged
 

@@ -1,36 +1,34 @@
-"""FastAPI application factory: settings, security middleware, error pages/problems.
+"""The web app's assembly: :func:`create_app` opens the instance (:mod:`ecgpilot.web.instance`), puts what the
+requests share on ``app.state``, adds the middleware (access log, security headers, login sessions), maps the
+errors to RFC 9457 problems (API) or error pages, and includes the routers of :mod:`ecgpilot.web.routes`.
 
-Pages live in :mod:`ecgpilot.web.pages`, the REST API in :mod:`ecgpilot.web.api`.
+The request-level dependencies are in :mod:`ecgpilot.web.deps`, the rules in :mod:`ecgpilot.web.services`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import secrets
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from ecgpilot.errors import ConfigError, ECGPilotError, ReadError, RecordError
-from ecgpilot.export.mssante import SmtpConfig
 from ecgpilot.security.ratelimit import LoginThrottle
-from ecgpilot.store import migrate, open_database
-from ecgpilot.store.models import OpinionRequest, Study, User
-from ecgpilot.web import care, i18n, services
-from ecgpilot.web.services import Conflict, NothingUploaded, UploadRejected
+from ecgpilot.web import i18n
+from ecgpilot.web.deps import LoginRequired, lang_of
+from ecgpilot.web.instance import OutboxWorker, open_instance
+from ecgpilot.web.services.common import Conflict, NotFound, NothingUploaded, UploadRejected
 from ecgpilot.web.settings import Settings
 
-__all__ = ["Settings", "create_app", "LoginRequired", "OutboxWorker", "upload_uses_ai"]
+__all__ = ["Settings", "create_app", "problem"]
 
 HERE = Path(__file__).resolve().parent
 
@@ -38,68 +36,8 @@ CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inlin
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
 
-def open_instance(settings: Settings) -> tuple[Any, Any]:
-    """Open (or, in a fresh data folder, create) the instance's database, refusing with a clear message
-    what must not be papered over (:mod:`ecgpilot.store.health`): an empty or missing database where an
-    instance lived, a damaged one (``PRAGMA integrity_check``), a read-only data folder or database.
-    Then the schema is migrated, the audit trail opened and anchored (:func:`ecgpilot.audit.protect`:
-    the instance key outside the database, the exported head checked)."""
-    from sqlalchemy.exc import DBAPIError
-
-    from ecgpilot import audit
-    from ecgpilot.export import mssante
-    from ecgpilot.store import health
-    from ecgpilot.store.locks import schema_lock
-
-    data = Path(settings.data_dir)
-    try:
-        data.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        fault = health.storage_fault(exc)
-        raise (type(fault)(f"the data folder {data} cannot be created: {fault}", fr=fault.fr) if fault else
-               ConfigError(f"the data folder {data} cannot be created ({exc.strerror}).")) from None
-    url = settings.db_url()
-    new = health.check_before_open(url, data)
-    engine, factory = open_database(url)
-    try:
-        if not new:
-            problems = health.integrity_problems(engine) if settings.integrity_check_at_start else []
-            if problems:
-                raise health.database_damaged("PRAGMA integrity_check: " + "; ".join(problems[:5]))
-            health.probe_writable(engine, data)
-        with schema_lock(engine):   # several workers starting at once take turns (PostgreSQL)
-            migrate(engine)
-            audit.open_audit(engine)  # the audit trail lives in the app's database
-            mssante.open_outbox(engine)  # so does the outbox of mails to send
-        if new:
-            health.probe_writable(engine, data)
-    except DBAPIError as exc:
-        engine.dispose()
-        fault = health.storage_fault(exc)
-        if fault is not None:
-            raise fault from None
-        raise ConfigError(f"the database cannot be opened: {exc.orig}") from None
-    except BaseException:
-        engine.dispose()
-        raise
-    key_dir = settings.audit_key_dir or data
-    key = audit.load_key(key_dir)
-    if key is None and not audit.is_sealed(engine):   # a new key only for a trail that has no seals yet
-        key = audit.load_key(key_dir, create=True)
-    try:
-        audit.protect(engine, key=key, anchor_path=audit.anchor_location(data))
-    except BaseException:
-        engine.dispose()
-        raise
-    return engine, factory
-
-
-class LoginRequired(Exception):
-    """Raised by page dependencies when nobody is logged in (handled as a redirect)."""
-
-
 _STATUS_OF: tuple[tuple[type[Exception], int], ...] = (
-    (NothingUploaded, 422), (UploadRejected, 413), (Conflict, 409), (PermissionError, 403), (ReadError, 422),
+    (NothingUploaded, 422), (UploadRejected, 413), (Conflict, 409), (NotFound, 404), (PermissionError, 403), (ReadError, 422),
     (RecordError, 422), (ConfigError, 400), (ECGPilotError, 422),
 )
 
@@ -117,7 +55,8 @@ def problem(status: int, detail: str, instance: str, **extra: Any) -> JSONRespon
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The web app on ``settings`` (the database is migrated to the current schema)."""
-    from ecgpilot.web import api, care_api, care_pages, oidc_routes, pages
+    from ecgpilot.web.routes import (account_pages, admin_pages, api, care_api, care_pages, docs, health, oidc, pages,
+                                     pilot, study_pages)
 
     settings = settings or Settings()
     engine, factory = open_instance(settings)
@@ -215,17 +154,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return response
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
-    app.include_router(api.router)
-    app.include_router(pages.router)
-    app.include_router(oidc_routes.router)
-    app.include_router(care_api.router)
-    app.include_router(care_pages.router)
-    from ecgpilot.web import pilot_routes
-    pilot_routes.install(app)   # the pilot's evaluation pages (ecgpilot.pilot)
-    from ecgpilot.web import health_routes
-    app.include_router(health_routes.router)   # /healthz, /readyz (no login, no patient data)
-    from ecgpilot.web import docs_routes
-    docs_routes.install(app)   # /api/docs: Swagger UI from local assets
+    for module in (api, pages, study_pages, admin_pages, oidc, care_api, care_pages, account_pages, health):
+        app.include_router(module.router)
+    pilot.install(app)   # the pilot's evaluation pages (ecgpilot.pilot): its tables and template helpers too
+    docs.install(app)    # /api/docs: Swagger UI from local assets
 
     def _is_api(request: Request) -> bool:
         return request.url.path.startswith("/api/")
@@ -233,7 +165,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def _error_page(request: Request, status: int, message: str, exc: BaseException | None = None) -> Response:
         """The refusal in the user's language (the exception's own words when it has them, else a plain
         sentence for the status, the technical text folded away), with a way back to where they were."""
-        lang = pages.lang_of(request)
+        lang = lang_of(request)
         said = getattr(exc, "message", None)
         plain = said(lang) if callable(said) else None
         fr_text = getattr(exc, "fr", None)
@@ -319,39 +251,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-class OutboxWorker:
-    """Background thread sending the outbox every ``interval_s`` (retries with backoff are the
-    outbox's own rules, :func:`ecgpilot.export.mssante.process_outbox`)."""
-
-    def __init__(self, engine: Any, smtp: SmtpConfig, interval_s: float) -> None:
-        self.engine, self.smtp, self.interval_s = engine, smtp, interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="ecgpilot-outbox", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()  # checked between messages: the one being sent is finished and marked first
-        self._thread.join(timeout=self.smtp.timeout + 10)
-
-    def _run(self) -> None:
-        import logging
-
-        from ecgpilot.export.mssante import process_outbox
-
-        log = logging.getLogger("ecgpilot.outbox")
-        while not self._stop.is_set():
-            try:
-                counts = process_outbox(self.engine, self.smtp, audit_actor=("system", "system"),
-                                        should_stop=self._stop.is_set)
-                if counts["sent"] or counts["failed"]:
-                    log.info("outbox: %(sent)d sent, %(failed)d failed", counts)
-            except Exception:  # the worker must survive a bad row or a database hiccup
-                log.exception("outbox worker error")
-            self._stop.wait(self.interval_s)
-
-
 def _back_link(request: Request, status: int) -> str:
     """Where "go back" leads: the page the request came from when it is one of ours (e.g. the study
     page, where what was typed and the study are), else the study the action was on, else the worklist."""
@@ -369,95 +268,3 @@ def _back_link(request: Request, status: int) -> str:
     if len(parts) >= 2 and parts[0] in ("studies", "opinions") and parts[1].isdigit():
         return f"/{parts[0]}/{parts[1]}"
     return "/"
-
-
-def study_or_404(db: Session, user: User, study_id: int) -> Study:
-    """The study if ``user`` may see it (:func:`services.get_study`), else HTTP 404."""
-    study = services.get_study(db, user, study_id)
-    if study is None:
-        raise HTTPException(404, f"study {study_id} not found in your practice.")
-    return study
-
-
-def opinion_or_404(db: Session, user: User, opinion_id: int) -> OpinionRequest:
-    """The opinion request if ``user`` may see it (:func:`care.get_opinion`), else HTTP 404."""
-    req = care.get_opinion(db, user, opinion_id)
-    if req is None:
-        raise HTTPException(404, f"opinion request {opinion_id} not found among yours.")
-    return req
-
-
-def db_session(request: Request) -> Iterator[Session]:
-    """One database session per request."""
-    with request.app.state.sessions() as db:
-        yield db
-
-
-def session_user(request: Request, db: Session) -> User | None:
-    """The logged-in user of the session cookie, if its server-side session is live
-    (:func:`ecgpilot.store.users.session_owner`); a cookie of an ended session is cleared."""
-    from ecgpilot.store.users import session_owner
-
-    sid, uid = request.session.get("sid"), request.session.get("user_id")
-    if not isinstance(sid, str) or not isinstance(uid, int):
-        return None
-    settings = request.app.state.settings
-    user = session_owner(db, sid, idle_s=settings.session_idle_s, absolute_s=settings.session_max_age_s)
-    db.commit()   # the last use, or the end by timeout
-    if user is None or user.id != uid:
-        request.session.clear()   # the cookie of an ended session is worth nothing (its CSRF token included)
-        return None
-    return user
-
-
-def begin_session(request: Request, db: Session, user: User) -> None:
-    """Log ``user`` in: a new server-side session, a fresh cookie and CSRF token; the caller commits."""
-    from ecgpilot.store.users import start_session
-
-    sid = start_session(db, user)
-    request.session.clear()
-    request.session["user_id"] = user.id
-    request.session["sid"] = sid
-    request.session["csrf"] = secrets.token_urlsafe(32)
-
-
-def end_request_session(request: Request, db: Session) -> None:
-    """Log out: end the server-side session of the cookie and clear the cookie; the caller commits."""
-    from ecgpilot.store.users import end_session
-
-    sid = request.session.get("sid")
-    if isinstance(sid, str):
-        end_session(db, sid, "logout")
-    request.session.clear()
-
-
-def ai_allowed(request: Request, user: User | None = None) -> bool:
-    """AI reading on: the setting and the stop switches (:func:`ecgpilot.audit.ai_enabled`): the
-    instance's, and the practice's of ``user`` when given."""
-    from ecgpilot import audit
-
-    return bool(request.app.state.settings.use_ai) and audit.ai_enabled(
-        request.app.state.engine, practice_id=user.practice_id if user is not None else None)
-
-
-def upload_uses_ai(request: Request, user: User) -> bool:
-    """Whether this user's upload gets the AI reading: :func:`ai_allowed` (setting and stop switches), then the
-    registered pilot protocol of the user's practice (off in the control arm, on in the AI arm, no say outside
-    the pilot: :func:`ecgpilot.web.pilot_routes.ai_allowed_for`)."""
-    if not ai_allowed(request, user):
-        return False
-    from ecgpilot.web.pilot_routes import ai_allowed_for
-
-    return ai_allowed_for(request, user)
-
-
-def upload_reader(request: Request) -> Any:
-    """How uploads are read: the app's reader pool (a time limit per file), or ``None`` (in the thread)."""
-    pool = getattr(request.app.state, "reader_pool", None)
-    return pool.read if pool is not None else None
-
-
-def data_dir(request: Request) -> Path:
-    return Path(request.app.state.settings.data_dir)
-
-

@@ -190,7 +190,7 @@ def simulate_pilot(data_dir: Path, records: Path, *, practices: int = 4, gps: in
 
 
 def pseudonym_key_for(secret: str) -> bytes:
-    """The evaluator pages' pseudonym key for an app secret (as :func:`ecgpilot.web.care_pages.pseudonym_key`)."""
+    """The evaluator pages' pseudonym key for an app secret (as :func:`ecgpilot.web.deps.pseudonym_key`)."""
     from ecgpilot.pilot.cli import pseudonym_key
 
     return pseudonym_key(secret)

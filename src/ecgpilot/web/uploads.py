@@ -11,7 +11,7 @@ touched: the endpoints declare no body parameter), then call :func:`read_upload`
 * refuses a file over ``max_file_bytes``.
 
 The file contents come back as ``(name, bytes)`` pairs (at most the request limit in all) for
-:func:`ecgpilot.web.services.group_upload`.
+:func:`ecgpilot.web.services.upload.group_upload`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from fastapi import Request
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-from ecgpilot.web.services import NothingUploaded, UploadRejected, _size_fr
+from ecgpilot.web.services.common import NothingUploaded, UploadRejected
+from ecgpilot.web.services.upload import size_fr
 
 __all__ = ["read_upload", "FORM_OVERHEAD", "upload_openapi"]
 
@@ -34,8 +35,8 @@ FORM_OVERHEAD = 64 * 1024
 def _too_big(total: int | None, limit: int) -> UploadRejected:
     said = f"{total} bytes" if total is not None else "more"
     return UploadRejected(f"upload of {said} is over the limit of {limit} bytes; nothing was stored.",
-                          fr=(f"Le dépôt fait {_size_fr(total)}, " if total is not None else "Le dépôt dépasse ")
-                          + f"la limite de {_size_fr(limit)} : rien n'a été enregistré. Un fichier ECG pèse "
+                          fr=(f"Le dépôt fait {size_fr(total)}, " if total is not None else "Le dépôt dépasse ")
+                          + f"la limite de {size_fr(limit)} : rien n'a été enregistré. Un fichier ECG pèse "
                             "d'ordinaire moins de 1 Mo. Vérifiez le fichier choisi.")
 
 
@@ -81,8 +82,8 @@ async def read_upload(request: Request, *, max_bytes: int, max_files: int = 20, 
                     continue
                 if value.size is not None and value.size > per_file:
                     raise UploadRejected(f"file {value.filename!r} has {value.size} bytes, over the limit of {per_file}.",
-                                         fr=f"Le fichier « {value.filename} » fait {_size_fr(value.size)}, au-delà de la "
-                                            f"limite de {_size_fr(per_file)} par fichier.")
+                                         fr=f"Le fichier « {value.filename} » fait {size_fr(value.size)}, au-delà de la "
+                                            f"limite de {size_fr(per_file)} par fichier.")
                 content = await value.read(per_file + 1)
                 if value.filename or content:
                     files.append((value.filename or "", content))

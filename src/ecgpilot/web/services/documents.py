@@ -28,10 +28,11 @@ from sqlalchemy.orm import Session
 
 from ecgpilot.errors import ECGPilotError, RecordError
 from ecgpilot.store import files as filestore
-from ecgpilot.store.models import Practice, Report, ReportDocument, Study, User
+from ecgpilot.store.models import Report, ReportDocument, Study, User
 
 __all__ = ["MEDIA", "review_counts", "kept_reading", "pdf_view", "render_pdf", "freeze", "signed_document",
-           "stored_documents"]
+           "stored_documents", "pdf_bytes", "practice_name", "signed_version", "signed_pdf", "frozen_cda", "export_document",
+           "export_pdf", "DOWNLOADS"]
 
 #: kind -> media type of the stored bytes
 MEDIA = {"pdf": "application/pdf", "cda": "application/xml", "fhir": "application/fhir+json"}
@@ -65,7 +66,7 @@ def _label(level: str | None, lang: str) -> str | None:
 
 def pdf_view(study: Study, content: dict[str, Any], lang: str) -> dict[str, Any]:
     """The ``report`` argument of :func:`ecgpilot.render.pdf.report_pdf` for a report content
-    (signed, or the current draft's :func:`~ecgpilot.web.services.report_content`)."""
+    (signed, or the current draft's :func:`~ecgpilot.web.services.studies.report_content`)."""
     decisions = content.get("decisions") or []
     patient = dict(content.get("patient") or {})
     patient["given_name"] = patient.get("given_names")
@@ -96,7 +97,8 @@ def _device_lines(analysis: dict[str, Any] | None, lang: str) -> list[str]:
 def render_pdf(data_dir: Path, study: Study, content: dict[str, Any], lang: str) -> bytes:
     """The PDF of ``content`` drawn now (a draft, or a signed version at the moment it is frozen)."""
     from ecgpilot.render.pdf import report_pdf
-    from ecgpilot.web.services import Conflict, study_record
+    from ecgpilot.web.services.common import Conflict
+    from ecgpilot.web.services.tracing import study_record
 
     record = study_record(data_dir, study)
     if record is None:
@@ -120,7 +122,7 @@ def _exports(db: Session, study: Study, rep: Report, pdf_fr: bytes) -> tuple[byt
     """CDA R2 N1 and FHIR R4 bytes of a signed version, the French PDF embedded."""
     from ecgpilot.export.cda import build_cda
     from ecgpilot.export.fhir import build_fhir_bundle
-    from ecgpilot.web.care import export_report
+    from ecgpilot.web.services.sending import export_report
 
     report = export_report(db, study, rep)
     cda = build_cda(report, pdf_fr, created_at=report["signed_at"])
@@ -158,7 +160,7 @@ def signed_document(db: Session, data_dir: Path, user: User, study: Study, rep: 
     """The frozen bytes of a signed version's ``kind`` (pdf: in ``lang`` if it was frozen in it, else
     in the signing language). A version signed before documents were frozen, or whose CDA/FHIR could
     not be made at signing, gets them made and frozen now (committed, audited)."""
-    from ecgpilot.web.services import audit_event
+    from ecgpilot.web.services.common import audit_event
 
     if kind not in MEDIA:
         raise RecordError(f"document kind {kind!r} unknown; accepted: {', '.join(MEDIA)}.")
@@ -184,5 +186,98 @@ def signed_document(db: Session, data_dir: Path, user: User, study: Study, rep: 
 
 def practice_name(db: Session, study: Study) -> str | None:
     """The practice's name, for the printout."""
-    p = db.get(Practice, study.practice_id)
-    return p.name if p is not None else None
+    return study.practice.name if study.practice is not None else None
+
+
+def pdf_bytes(db: Session, data_dir: Path, study: Study, lang: str = "fr", version: int | None = None,
+              user: User | None = None) -> bytes:
+    """PDF of the last signed version (or ``version``): the bytes frozen at signing, never re-rendered;
+    else of the current draft (marked as a draft), drawn now."""
+    from ecgpilot.web.services.studies import report_content, reports
+
+    reps = reports(db, study)
+    chosen = None
+    if version is not None:
+        chosen = next((r for r in reps if r.version == version), None)
+        if chosen is None:
+            raise RecordError((f"cet ECG n'a pas de version signée {version} ; versions signées : "
+                               f"{', '.join(str(r.version) for r in reps) or 'aucune'}.") if lang == "fr" else
+                              (f"this ECG has no signed version {version}; signed versions: "
+                               f"{', '.join(str(r.version) for r in reps) or 'none'}."))
+    elif study.status == "signed" and reps:
+        chosen = reps[-1]
+    if chosen is None:
+        return render_pdf(data_dir, study, report_content(study, practice=practice_name(db, study)), lang)
+    signer = user or chosen.signer
+    return signed_document(db, data_dir, signer, study, chosen, "pdf", lang)
+
+
+def signed_version(db: Session, user: User, study: Study, version: int | None = None) -> Report:
+    """A signed version of ``study`` (the last one by default), for a user with identified access."""
+    from ecgpilot.web.services.access import require_identified_access
+    from ecgpilot.web.services.common import Conflict
+    from ecgpilot.web.services.studies import reports
+
+    require_identified_access(user)
+    reps = reports(db, study)
+    if not reps:
+        raise Conflict(f"study {study.id} has no signed report yet; sign it first.")
+    rep = reps[-1] if version is None else next((r for r in reps if r.version == version), None)
+    if rep is None:
+        raise RecordError(f"study {study.id} has no signed version {version}; versions: {[r.version for r in reps]}.")
+    return rep
+
+
+def signed_pdf(db: Session, data_dir: Path, user: User, study: Study, version: int | None = None) -> tuple[Report, bytes]:
+    """(report row, French PDF) of a signed version (the last one by default), once its export is known to be
+    possible (:func:`ecgpilot.web.services.sending.export_report` says what is missing otherwise)."""
+    from ecgpilot.web.services.sending import export_report
+
+    rep = signed_version(db, user, study, version)
+    pdf = pdf_bytes(db, data_dir, study, lang="fr", version=rep.version, user=user)
+    export_report(db, study, rep)
+    return rep, pdf
+
+
+def frozen_cda(db: Session, data_dir: Path, user: User, study: Study, rep: Report) -> bytes | None:
+    """The CDA frozen for a signed version (made and frozen now if it could not be at signing);
+    ``None`` when it cannot be made yet (the sending then says what is missing)."""
+    try:
+        return signed_document(db, data_dir, user, study, rep, "cda")
+    except ECGPilotError:
+        db.rollback()
+        return None
+
+
+#: format -> (media type, file suffix, audit label) of the downloadable signed documents
+DOWNLOADS = {"cda": ("application/xml", "cda.xml", "CDA R2 N1"), "fhir": ("application/fhir+json", "fhir.json", "FHIR R4 Bundle")}
+
+
+def export_document(db: Session, data_dir: Path, user: User, study: Study, fmt: str,
+                    version: int | None = None) -> tuple[bytes, str, str]:
+    """A signed version as CDA R2 N1 or FHIR R4 (``fmt`` ``"cda"``/``"fhir"``), frozen at signing, audited as an
+    export (committed): (bytes, media type, file name)."""
+    import hashlib
+
+    from ecgpilot.web.services.common import audit_event
+
+    media, suffix, label = DOWNLOADS[fmt]
+    rep, _pdf = signed_pdf(db, data_dir, user, study, version)
+    data = signed_document(db, data_dir, user, study, rep, fmt)
+    audit_event(db, user, "export", f"study:{study.id}", details={"format": label, "version": rep.version,
+                                                                  "document_sha256": hashlib.sha256(data).hexdigest()})
+    db.commit()
+    return data, media, f"ecg-{study.id}-v{rep.version}.{suffix}"
+
+
+def export_pdf(db: Session, data_dir: Path, user: User, study: Study, *, lang: str = "fr",
+               version: int | None = None) -> bytes:
+    """The PDF of :func:`pdf_bytes` for a user with identified access, audited as an export (committed)."""
+    from ecgpilot.web.services.access import require_identified_access
+    from ecgpilot.web.services.common import audit_event
+
+    require_identified_access(user)
+    data = pdf_bytes(db, data_dir, study, lang=lang, version=version, user=user)
+    audit_event(db, user, "export", f"study:{study.id}", details={"format": "pdf", "version": version})
+    db.commit()
+    return data

@@ -1,7 +1,7 @@
 """What makes the app fit a practice: practices and their doctors (RPPS, MSSanté), the worklist's
 hygiene (archive, the same file uploaded twice) and the patient's previous ECG.
 
-Like :mod:`ecgpilot.web.services`, every change is committed with its :class:`StudyEvent` (for a
+Like :mod:`ecgpilot.web.services.studies`, every change is committed with its :class:`StudyEvent` (for a
 study) and its audit entry. Messages meant for people come in their language (``lang``).
 """
 
@@ -13,17 +13,20 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from ecgpilot import compare
 from ecgpilot.errors import RecordError
 from ecgpilot.ins import normalize_trait
 from ecgpilot.store.models import ROLES, Practice, Report, Study, StudyEvent, User, utcnow
-from ecgpilot.web import services
+from ecgpilot.web.services.access import access_of
+from ecgpilot.web.services.common import Conflict, audit_event
 
 __all__ = ["age_at_recording", "rpps_key", "check_rpps", "check_mssante", "rpps_warning", "practices", "create_practice", "rename_practice",
            "update_account", "find_duplicate", "archive", "restore", "archived_studies", "previous_signed",
-           "previous_for_page", "serial_proposal", "apply_serial_comparison"]
+           "previous_for_page", "serial_proposal", "apply_serial_comparison", "update_settings", "one_address", "set_ai",
+           "ai_on"]
 
 
 def _msg(lang: str, fr: str, en: str) -> str:
@@ -115,7 +118,7 @@ def create_practice(db: Session, admin: User, name: str, lang: str = "fr") -> Pr
     p = Practice(name=name)
     db.add(p)
     db.flush()
-    services.audit_event(db, admin, "settings", f"practice:{p.id}", details={"kind": "create_practice"})
+    audit_event(db, admin, "settings", f"practice:{p.id}", details={"kind": "create_practice"})
     db.commit()
     return p
 
@@ -130,7 +133,7 @@ def rename_practice(db: Session, admin: User, practice_id: int, name: str, lang:
     if _name_taken(db, name, but=p.id):
         raise RecordError(_msg(lang, f"Un cabinet s'appelle déjà « {name} ».", f"A practice is already named {name!r}."))
     p.name = name
-    services.audit_event(db, admin, "settings", f"practice:{p.id}", details={"kind": "rename_practice"})
+    audit_event(db, admin, "settings", f"practice:{p.id}", details={"kind": "rename_practice"})
     db.commit()
     return p
 
@@ -165,7 +168,7 @@ def update_account(db: Session, admin: User, user_id: int, fields: Mapping[str, 
     for k in changed:
         setattr(u, k, new[k])
     if changed:
-        services.audit_event(db, admin, "settings", f"user:{u.id}", details={"changed": changed})
+        audit_event(db, admin, "settings", f"user:{u.id}", details={"changed": changed})
     db.commit()
     return u
 
@@ -184,7 +187,7 @@ def archive(db: Session, user: User, study: Study, reason: str, lang: str = "fr"
     if not user.can_sign:
         raise PermissionError(f"role {user.role!r} cannot archive a study; only doctors can.")
     if study.status == "signed":
-        raise services.Conflict(_msg(lang, "Un ECG signé ne s'archive pas : modifiez-le (nouvelle version) si besoin.",
+        raise Conflict(_msg(lang, "Un ECG signé ne s'archive pas : modifiez-le (nouvelle version) si besoin.",
                                      "A signed ECG is not archived: amend it (new version) if needed."))
     reason = " ".join((reason or "").split())
     if not reason:
@@ -194,7 +197,7 @@ def archive(db: Session, user: User, study: Study, reason: str, lang: str = "fr"
         return
     study.archived_at, study.archive_reason = utcnow(), reason[:500]
     db.add(StudyEvent(study_id=study.id, user_id=user.id, action="archive", after={"reason": study.archive_reason}))
-    services.audit_event(db, user, "change", f"study:{study.id}", details={"changes": [{"what": "archive"}]})
+    audit_event(db, user, "change", f"study:{study.id}", details={"changes": [{"what": "archive"}]})
     db.commit()
 
 
@@ -207,13 +210,13 @@ def restore(db: Session, user: User, study: Study) -> None:
     before = {"reason": study.archive_reason}
     study.archived_at, study.archive_reason = None, None
     db.add(StudyEvent(study_id=study.id, user_id=user.id, action="restore", before=before))
-    services.audit_event(db, user, "change", f"study:{study.id}", details={"changes": [{"what": "restore"}]})
+    audit_event(db, user, "change", f"study:{study.id}", details={"changes": [{"what": "restore"}]})
     db.commit()
 
 
 def archived_studies(db: Session, user: User, limit: int = 50) -> list[Study]:
     """The practice's archived studies, newest first (none for roles without access)."""
-    if services.access_of(user) is None:
+    if access_of(user) is None:
         return []
     return list(db.scalars(select(Study).where(Study.practice_id == user.practice_id, Study.archived_at.is_not(None))
                            .order_by(Study.archived_at.desc()).limit(limit)))
@@ -310,3 +313,55 @@ def previous_for_page(db: Session, data_dir: Path, study: Study, lang: str = "fr
     if found["applied"]:   # raised at upload: the reasons again, in this page's language
         found["reasons"] = compare.raised_urgency(serial.get("raised_from"), found["changes"])[1]
     return found
+
+
+def update_settings(db: Session, admin: User, org_id: str, patient_id_root: str, mssante_address: str) -> Practice:
+    """The admin's practice identifiers for exported documents: FINESS (9 digits) or SIRET (14), the OID of
+    local patient ids, the MSSanté address (each empty to clear it); checked, audited, committed."""
+    p = admin.practice
+    org = org_id.strip() or None
+    if org is not None and not (org.isascii() and org.isdigit() and len(org) in (9, 14)):
+        raise RecordError(f"organisation id {org!r} is not a FINESS (9 digits) or SIRET (14 digits).")
+    root = patient_id_root.strip() or None
+    if root is not None and not all(part.isascii() and part.isdigit() for part in root.split(".")):
+        raise RecordError(f"{root!r} is not an OID (digits separated by dots, e.g. 1.2.250.1.999.1).")
+    addr = mssante_address.strip() or None
+    p.org_id, p.patient_id_root = org, root
+    p.org_id_prefix = None if org is None else ("1" if len(org) == 9 else "3")
+    p.mssante_address = one_address(addr) if addr else None
+    audit_event(db, admin, "settings", f"practice:{p.id}", details={"org_id_set": org is not None,
+                                                                      "mssante_set": p.mssante_address is not None})
+    db.commit()
+    return p
+
+
+def one_address(raw: str) -> str:
+    """The one MSSanté address of ``raw``; refused when it holds none or several."""
+    from ecgpilot.web.services.sending import parse_addresses
+
+    found = parse_addresses(raw)
+    if len(found) != 1:
+        raise RecordError(f"give one MSSanté address, not {len(found)} ({raw!r}).")
+    return found[0]
+
+
+def set_ai(engine: Engine, admin: User, state: str, reason: str) -> None:
+    """The AI stop switch of the admin's practice (``"on"``/``"off"``; stopping needs a reason), audited; the
+    app keeps working for manual reading when it is off."""
+    from ecgpilot import audit
+
+    if state not in ("on", "off"):
+        raise RecordError(f"AI switch state {state!r} unknown; use 'on' or 'off'.")
+    reason = reason.strip()
+    if state == "off" and not reason:
+        raise RecordError("say why the AI reading is stopped (kept in the audit trail).")
+    audit.set_ai_enabled(engine, state == "on", actor_id=str(admin.id), actor_role=admin.role, reason=reason,
+                         practice_id=admin.practice_id)   # a practice's admin stops it for their practice only
+
+
+def ai_on(engine: Engine, practice_id: int) -> bool:
+    """Whether the AI reading is on for the practice (its switch and the instance's)."""
+    from ecgpilot import audit
+
+    return bool(audit.ai_enabled(engine, practice_id))
+

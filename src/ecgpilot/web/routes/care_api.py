@@ -1,5 +1,5 @@
 """REST API of the care pathway (``/api/v1``): tele-expertise, notifications, sending, CDA/FHIR
-documents, the evaluator's indicators. Same bearer tokens and rules as :mod:`ecgpilot.web.api`."""
+documents, the evaluator's indicators. Same bearer tokens and rules as :mod:`ecgpilot.web.routes.api`."""
 
 from __future__ import annotations
 
@@ -10,20 +10,14 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from ecgpilot.store.lookup import must_get
 from ecgpilot.store.models import OpinionRequest, Study, User
-from ecgpilot.web import care, evaluation, services
-from ecgpilot.web.api import api_user, summary
-from ecgpilot.web.app import db_session, opinion_or_404, study_or_404
-from ecgpilot.web.care_pages import (
-    evaluation_csv_response,
-    evaluator_only,
-    exported_document,
-    frozen_cda,
-    pseudonym_key,
-    queue_notice,
-    signed_documents,
-)
+from ecgpilot.web.deps import api_user, data_dir, db_session, engine, opinion_or_404, pseudonym_key, settings, study_or_404
+from ecgpilot.web.routes.account_pages import evaluation_csv_response, evaluator_only
+from ecgpilot.web.routes.api import summary
+from ecgpilot.web.routes.care_pages import document_response
+from ecgpilot.web.routes.views import queue_notice
+from ecgpilot.web.services import access, care, evaluation, sending
+from ecgpilot.web.services.common import iso
 
 __all__ = ["router"]
 
@@ -34,7 +28,7 @@ def opinion_doc(req: OpinionRequest) -> dict[str, Any]:
     """An opinion request as JSON."""
     return {"id": req.id, "study_id": req.study_id, "status": req.status, "question": req.question,
             "requested_by": req.requested_by, "cardiologist_id": req.cardiologist_id,
-            "requested_at": care.iso(req.requested_at), "answered_at": care.iso(req.answered_at),
+            "requested_at": iso(req.requested_at), "answered_at": iso(req.answered_at),
             "turnaround_s": req.turnaround_s, "answer": req.answer, "statements": req.statement_opinions,
             "urgency": req.urgency, "ai_urgency": req.ai_urgency, "model_version": req.model_version}
 
@@ -73,14 +67,14 @@ def ask(study_id: int, body: OpinionAsk, request: Request, db: Session = Depends
         user: User = Depends(api_user)) -> dict[str, Any]:
     study = study_or_404(db, user, study_id)
     req = care.request_opinion(db, user, study, body.cardiologist_id, body.question, consent=body.consent)
-    queue_notice(request, must_get(db, User, req.cardiologist_id), "opinion_requested", f"/opinions/{req.id}")
+    queue_notice(request, req.cardiologist, "opinion_requested", f"/opinions/{req.id}")
     return opinion_doc(req)
 
 
 @router.get("/studies/{study_id}/opinion-requests", summary="The opinion requests on a study")
 def study_opinions(study_id: int, db: Session = Depends(db_session), user: User = Depends(api_user)) -> list[dict[str, Any]]:
     study = study_or_404(db, user, study_id)
-    services.require_identified_access(user)
+    access.require_identified_access(user)
     return [opinion_doc(r) for r in care.opinions_of_study(db, study)]
 
 
@@ -92,9 +86,7 @@ def queue(db: Session = Depends(db_session), user: User = Depends(api_user)) -> 
 @router.get("/opinions/{opinion_id}", summary="One request with its study (for the cardiologist)")
 def opinion(opinion_id: int, db: Session = Depends(db_session), user: User = Depends(api_user)) -> dict[str, Any]:
     req = opinion_or_404(db, user, opinion_id)
-    study = must_get(db, Study, req.study_id)
-    services.audit_event(db, user, "view", f"study:{study.id}", details={"via": f"opinion:{req.id}"})
-    db.commit()
+    study = care.record_view(db, user, req)
     return {**opinion_doc(req), "study": {**summary(study), "analysis": study.analysis, "interpretation": study.interpretation,
                                           "draft": study.draft}}
 
@@ -105,7 +97,7 @@ def answer(opinion_id: int, body: OpinionAnswer, request: Request, db: Session =
     req = opinion_or_404(db, user, opinion_id)
     agreement = {s.id: {"agree": s.agree, "comment": s.comment} for s in body.statements}
     care.answer_opinion(db, user, req, body.answer, agreement, body.urgency)
-    queue_notice(request, must_get(db, User, req.requested_by), "opinion_answered", f"/studies/{req.study_id}#opinions")
+    queue_notice(request, req.requester, "opinion_answered", f"/studies/{req.study_id}#opinions")
     return opinion_doc(req)
 
 
@@ -113,13 +105,13 @@ def answer(opinion_id: int, body: OpinionAnswer, request: Request, db: Session =
 def cancel(opinion_id: int, request: Request, db: Session = Depends(db_session), user: User = Depends(api_user)) -> dict[str, Any]:
     req = opinion_or_404(db, user, opinion_id)
     care.cancel_opinion(db, user, req)
-    queue_notice(request, must_get(db, User, req.cardiologist_id), "opinion_cancelled", "/opinions")
+    queue_notice(request, req.cardiologist, "opinion_cancelled", "/opinions")
     return opinion_doc(req)
 
 
 @router.get("/notifications", summary="Unread notifications (no patient data)")
 def notices(db: Session = Depends(db_session), user: User = Depends(api_user)) -> list[dict[str, Any]]:
-    return [{"id": n.id, "kind": n.kind, "study_id": n.study_id, "created_at": care.iso(n.created_at)}
+    return [{"id": n.id, "kind": n.kind, "study_id": n.study_id, "created_at": iso(n.created_at)}
             for n in care.notifications(db, user)]
 
 
@@ -135,22 +127,21 @@ def adopt(opinion_id: int, db: Session = Depends(db_session), user: User = Depen
 def send(study_id: int, body: SendRequest, request: Request, db: Session = Depends(db_session),
          user: User = Depends(api_user)) -> list[dict[str, Any]]:
     study = study_or_404(db, user, study_id)
-    rep, _, pdf = signed_documents(request, db, user, study)
-    care.send_report(db, request.app.state.engine, user, study, pdf, cda=frozen_cda(request, db, user, study, rep),
-                     doctors=body.doctors, to_patient=body.to_patient,
-                     resend=body.resend, patient_domain=getattr(request.app.state.settings, "patient_mssante_domain", care.PATIENT_MSSANTE_DOMAIN))
+    sending.send_signed(db, engine(request), data_dir(request), user, study, doctors=body.doctors,
+                        to_patient=body.to_patient, resend=body.resend,
+                        patient_domain=getattr(settings(request), "patient_mssante_domain", sending.PATIENT_MSSANTE_DOMAIN))
     return _dispatch_docs(db, request, study)
 
 
 def _dispatch_docs(db: Session, request: Request, study: Study) -> list[dict[str, Any]]:
-    return [{**d, "created_at": care.iso(d["created_at"])} for d in care.dispatches(db, request.app.state.engine, study)]
+    return [{**d, "created_at": iso(d["created_at"])} for d in sending.dispatches(db, engine(request), study)]
 
 
 @router.get("/studies/{study_id}/dispatches", summary="Sendings of the report and their delivery state")
 def study_dispatches(study_id: int, request: Request, db: Session = Depends(db_session),
                      user: User = Depends(api_user)) -> list[dict[str, Any]]:
     study = study_or_404(db, user, study_id)
-    services.require_identified_access(user)
+    access.require_identified_access(user)
     return _dispatch_docs(db, request, study)
 
 
@@ -158,20 +149,20 @@ def study_dispatches(study_id: int, request: Request, db: Session = Depends(db_s
             response_class=Response, responses={200: {"content": {"application/xml": {}}}})
 def cda(study_id: int, request: Request, version: int | None = None, db: Session = Depends(db_session),
         user: User = Depends(api_user)) -> Response:
-    return exported_document(request, db, user, study_or_404(db, user, study_id), "cda", version)
+    return document_response(request, db, user, study_or_404(db, user, study_id), "cda", version)
 
 
 @router.get("/studies/{study_id}/report.fhir.json", summary="Signed report as a FHIR R4 Bundle",
             response_class=Response, responses={200: {"content": {"application/fhir+json": {}}}})
 def fhir(study_id: int, request: Request, version: int | None = None, db: Session = Depends(db_session),
          user: User = Depends(api_user)) -> Response:
-    return exported_document(request, db, user, study_or_404(db, user, study_id), "fhir", version)
+    return document_response(request, db, user, study_or_404(db, user, study_id), "fhir", version)
 
 
 @router.get("/evaluation/indicators", summary="The pilot's indicators (pseudonymised, all practices)")
 def indicators(request: Request, db: Session = Depends(db_session), user: User = Depends(api_user)) -> dict[str, Any]:
     evaluator_only(user)
-    return evaluation.indicators(db, request.app.state.engine, pseudonym_key(request))
+    return evaluation.indicators(db, engine(request), pseudonym_key(request))
 
 
 @router.get("/evaluation/studies.csv", summary="One pseudonymised row per study", response_class=Response,

@@ -4,42 +4,22 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ecgpilot.store import user_for_token
-from ecgpilot.store.models import ApiToken, Study, StudyEvent, User
-from ecgpilot.store.users import (
-    DEFAULT_TOKEN_DAYS,
-    MAX_TOKEN_DAYS,
-    create_api_token,
-    list_api_tokens,
-    revoke_api_token,
-    token_state,
-)
-from ecgpilot.web import services
+from ecgpilot.store.models import ApiToken, Study, User
+from ecgpilot.store.users import DEFAULT_TOKEN_DAYS, MAX_TOKEN_DAYS, token_state
+from ecgpilot.web.deps import api_user, data_dir, db_session, study_or_404, upload_reader, upload_uses_ai
+from ecgpilot.web.services import access, accounts, documents, identity, practice, studies
+from ecgpilot.web.services import upload as uploading
+from ecgpilot.web.services.common import iso
 from ecgpilot.web.uploads import read_upload, upload_openapi
-from ecgpilot.web.app import data_dir, db_session, study_or_404, upload_reader, upload_uses_ai
-from ecgpilot.web.care import iso
 
-__all__ = ["router"]
+__all__ = ["router", "summary", "token_summary"]
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
-
-
-def api_user(request: Request, db: Session = Depends(db_session)) -> User:
-    """The owner of the ``Authorization: Bearer <token>`` header."""
-    auth = request.headers.get("authorization", "")
-    scheme, _, token = auth.partition(" ")
-    user = user_for_token(db, token.strip()) if scheme.lower() == "bearer" and token.strip() else None
-    if user is None:
-        raise HTTPException(401, "missing, invalid, expired or revoked API token; send 'Authorization: Bearer <token>' "
-                                 "(create one on the web app's account page).", headers={"WWW-Authenticate": "Bearer"})
-    db.commit()   # the token's last use
-    return user
 
 
 class NewToken(BaseModel):
@@ -55,31 +35,23 @@ def token_summary(row: ApiToken) -> dict[str, Any]:
 
 @router.get("/tokens", summary="Your API tokens (state, expiry, last use; never the tokens themselves)")
 def list_tokens(db: Session = Depends(db_session), user: User = Depends(api_user)) -> list[dict[str, Any]]:
-    return [token_summary(t) for t in list_api_tokens(db, user)]
+    return [token_summary(t) for t in accounts.tokens(db, user)]
 
 
 @router.post("/tokens", status_code=201, summary="A new API token (shown once), valid 'days' days")
 def new_token(body: NewToken, db: Session = Depends(db_session), user: User = Depends(api_user)) -> dict[str, Any]:
-    token = create_api_token(db, user, label=body.label, days=body.days)
-    row = list_api_tokens(db, user)[-1]
-    services.audit_event(db, user, "settings", f"api_token:{row.id}",
-                         details={"kind": "create_api_token", "days": body.days, "via": "api"})
-    db.commit()
+    token, row = accounts.new_token(db, user, label=body.label, days=body.days, via="api")
     return {**token_summary(row), "token": token}
 
 
 @router.delete("/tokens/{token_id}", status_code=204, summary="Revoke one of your API tokens (at once)")
 def revoke_token(token_id: int, db: Session = Depends(db_session), user: User = Depends(api_user)) -> Response:
-    row = revoke_api_token(db, user, token_id)
-    if row is None:
-        raise HTTPException(404, f"API token {token_id} not found among yours.")
-    services.audit_event(db, user, "settings", f"api_token:{row.id}", details={"kind": "revoke_api_token", "via": "api"})
-    db.commit()
+    accounts.revoke_token(db, user, token_id, via="api")
     return Response(status_code=204)
 
 
 def _pseudo(user: User | None) -> bool:
-    return user is not None and services.access_of(user) == "pseudonymised"
+    return user is not None and access.access_of(user) == "pseudonymised"
 
 
 def summary(study: Study, user: User | None = None) -> dict[str, Any]:
@@ -89,7 +61,7 @@ def summary(study: Study, user: User | None = None) -> dict[str, Any]:
         "id": study.id, "status": study.status, "created_at": iso(study.created_at),
         "recorded_at": study.recorded_at.isoformat() if study.recorded_at else None,
         "file": {"name": study.file_name, "names": study.file_names, "sha256": study.file_sha256, "format": study.file_format},
-        "patient": services.identity(study, pseudonymised=_pseudo(user)), "urgency": draft_u or study.ai_urgency, "ai_urgency": study.ai_urgency,
+        "patient": access.identity(study, pseudonymised=_pseudo(user)), "urgency": draft_u or study.ai_urgency, "ai_urgency": study.ai_urgency,
         "error": study.error, "archived": study.archived_at is not None,
         "uploaded_again": bool(getattr(study, "uploaded_again", False)),
     }
@@ -144,12 +116,12 @@ async def upload(request: Request, db: Session = Depends(db_session), user: User
     settings = request.app.state.settings
     _fields, content = await read_upload(request, max_bytes=settings.max_upload_bytes,
                                          max_files=settings.max_upload_files)
-    groups = services.group_upload(content, max_bytes=settings.max_upload_bytes, max_files=settings.max_upload_files)
+    groups = uploading.group_upload(content, max_bytes=settings.max_upload_bytes, max_files=settings.max_upload_files)
     del content
-    studies = [await services.run_analysis(request.app, services.ingest, db, data_dir(request), user, g,
-                                           use_ai=upload_uses_ai(request, user), reader=upload_reader(request))
-               for g in groups]
-    return [summary(s, user) for s in studies]
+    made = [await uploading.run_analysis(request.app.state.analysis_pool, uploading.ingest, db, data_dir(request), user, g,
+                                      use_ai=upload_uses_ai(request, user), reader=upload_reader(request))
+            for g in groups]
+    return [summary(s, user) for s in made]
 
 
 @router.get("/studies", summary="The practice's worklist")
@@ -160,9 +132,9 @@ def list_studies(request: Request, response: Response,
                  db: Session = Depends(db_session), user: User = Depends(api_user)) -> list[dict[str, Any]]:
     """One page of the worklist (to read first, most urgent first); ``X-Total-Count`` gives the number
     of studies in all and ``Link: <...>; rel="next"`` the next page while there is one."""
-    page, total = services.worklist(db, user, status, offset=offset, limit=limit)
+    page, total = studies.worklist(db, user, status, offset=offset, limit=limit)
     rows = [summary(s, user) for s in page]
-    _audit_read(db, user, f"practice:{user.practice_id}", kind="worklist", count=len(rows))
+    studies.record_read(db, user, f"practice:{user.practice_id}", kind="worklist", count=len(rows))
     response.headers["X-Total-Count"] = str(total)
     if offset + limit < total:
         nxt = request.url.include_query_params(offset=offset + limit, limit=limit)
@@ -170,24 +142,19 @@ def list_studies(request: Request, response: Response,
     return rows
 
 
-def _audit_read(db: Session, user: User, target: str, **details: Any) -> None:
-    """An API read of patient data, audited like a page view (action ``view``, ``via: api``); committed.
-    If the trail cannot be written the read is refused (fail closed: no untraced access)."""
-    services.audit_event(db, user, "view", target, details={**details, "via": "api"})
-    db.commit()
-
-
 @router.get("/studies/{study_id}", summary="One study: AI analysis, interpretation, draft, signed versions")
 def get_study(study_id: int, db: Session = Depends(db_session), user: User = Depends(api_user)) -> dict[str, Any]:
     study = study_or_404(db, user, study_id)
-    _audit_read(db, user, f"study:{study.id}")
+    studies.record_read(db, user, f"study:{study.id}")
     reps: list[dict[str, Any]] = [{"version": r.version, "signed_at": iso(r.signed_at), "content": r.content,
-             "sha256": r.content_sha256} for r in services.reports(db, study)]
-    if _pseudo(user):
-        reps = [dict(r, content=services.redacted_report(r["content"])) for r in reps]
-    return {**summary(study, user), "analysis": services.redacted_analysis(study.analysis) if _pseudo(user) else study.analysis, "interpretation": study.interpretation,
-            "model_version": study.model_version, "rules_version": study.rules_version,
-            "draft": services.redacted_draft(study.draft) if _pseudo(user) else study.draft,
+                                   "sha256": r.content_sha256} for r in studies.reports(db, study)]
+    pseudo = _pseudo(user)
+    if pseudo:
+        reps = [dict(r, content=access.redacted_report(r["content"])) for r in reps]
+    return {**summary(study, user), "analysis": access.redacted_analysis(study.analysis) if pseudo else study.analysis,
+            "interpretation": study.interpretation, "model_version": study.model_version,
+            "rules_version": study.rules_version,
+            "draft": access.redacted_draft(study.draft) if pseudo else study.draft,
             "reports": reps, "identity_check": None if _pseudo(user) else study.identity_check,
             "age_years": study.age_years, "row_version": study.row_version}
 
@@ -196,7 +163,7 @@ def get_study(study_id: int, db: Session = Depends(db_session), user: User = Dep
 def patch_statements(study_id: int, body: DraftPatch, db: Session = Depends(db_session),
                      user: User = Depends(api_user)) -> dict[str, Any]:
     study = study_or_404(db, user, study_id)
-    services.update_draft(db, user, study, [c.model_dump() for c in body.changes], body.add, body.urgency,
+    studies.update_draft(db, user, study, [c.model_dump() for c in body.changes], body.add, body.urgency,
                           expected_version=body.version)
     return study.draft or {}
 
@@ -205,25 +172,21 @@ def patch_statements(study_id: int, body: DraftPatch, db: Session = Depends(db_s
 def patch_patient(study_id: int, body: PatientPatch, db: Session = Depends(db_session),
                   user: User = Depends(api_user)) -> dict[str, Any]:
     study = study_or_404(db, user, study_id)
-    services.update_identity(db, user, study, body.model_dump(exclude_unset=True))
-    return services.identity(study)
+    studies.update_identity(db, user, study, body.model_dump(exclude_unset=True))
+    return access.identity(study)
 
 
 @router.post("/studies/{study_id}/identity/verify", summary="Record the identity verification (status from it)")
 def verify_identity(study_id: int, body: IdentityCheck, request: Request, db: Session = Depends(db_session),
                     user: User = Depends(api_user)) -> dict[str, Any]:
-    from ecgpilot.web import identity
-
     study = study_or_404(db, user, study_id)
     identity.verify_identity(db, user, study, id_document=body.id_document, insi_source=body.insi,
                              insi=getattr(request.app.state, "insi", None), lang="en")
-    return {**services.identity(study), "identity_check": study.identity_check}
+    return {**access.identity(study), "identity_check": study.identity_check}
 
 
 @router.post("/studies/{study_id}/archive", summary="Archive an unreadable or mistaken upload (kept, audited)")
 def archive(study_id: int, body: Archive, db: Session = Depends(db_session), user: User = Depends(api_user)) -> dict[str, Any]:
-    from ecgpilot.web import practice
-
     study = study_or_404(db, user, study_id)
     practice.archive(db, user, study, body.reason, lang="en")
     return summary(study, user)
@@ -232,22 +195,22 @@ def archive(study_id: int, body: Archive, db: Session = Depends(db_session), use
 @router.post("/studies/{study_id}/sign", status_code=201, summary="Sign the report (new immutable version)")
 def sign(study_id: int, request: Request, db: Session = Depends(db_session), user: User = Depends(api_user)) -> dict[str, Any]:
     study = study_or_404(db, user, study_id)
-    rep = services.sign(db, user, study, data_dir=data_dir(request), lang="fr")
+    rep = studies.sign(db, user, study, data_dir=data_dir(request), lang="fr")
     return {"version": rep.version, "signed_at": iso(rep.signed_at), "content": rep.content, "sha256": rep.content_sha256}
 
 
 @router.post("/studies/{study_id}/amend", summary="Reopen a signed study for a new version")
 def amend(study_id: int, db: Session = Depends(db_session), user: User = Depends(api_user)) -> dict[str, Any]:
     study = study_or_404(db, user, study_id)
-    services.amend(db, user, study)
+    studies.amend(db, user, study)
     return summary(study, user)
 
 
 @router.get("/studies/{study_id}/events", summary="Who changed what, when")
 def events(study_id: int, db: Session = Depends(db_session), user: User = Depends(api_user)) -> list[dict[str, Any]]:
     study = study_or_404(db, user, study_id)
-    _audit_read(db, user, f"study:{study.id}", kind="events")
-    rows = db.scalars(select(StudyEvent).where(StudyEvent.study_id == study.id).order_by(StudyEvent.id))
+    studies.record_read(db, user, f"study:{study.id}", kind="events")
+    rows = study.events
     hide = _pseudo(user)  # before/after carry names, file names, free text: what happened and when only
     return [{"at": iso(e.at), "user_id": e.user_id, "action": e.action, "target": e.target,
              "before": None if hide else e.before, "after": None if hide else e.after} for e in rows]
@@ -258,9 +221,6 @@ def events(study_id: int, db: Session = Depends(db_session), user: User = Depend
 def report_pdf(study_id: int, request: Request, version: int | None = None, lang: Literal["fr", "en"] = "fr",
                db: Session = Depends(db_session), user: User = Depends(api_user)) -> Response:
     study = study_or_404(db, user, study_id)
-    services.require_identified_access(user)
-    pdf = services.pdf_bytes(db, data_dir(request), study, lang=lang, version=version, user=user)
-    services.audit_event(db, user, "export", f"study:{study.id}", details={"format": "pdf", "version": version})
-    db.commit()
+    pdf = documents.export_pdf(db, data_dir(request), user, study, lang=lang, version=version)
     return Response(pdf, media_type="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="ecg-{study.id}.pdf"'})

@@ -18,10 +18,11 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from ecgpilot.store.models import Dispatch, OpinionRequest, Report, Study
-from ecgpilot.web.services import URGENCY_LEVELS
+from ecgpilot.store.models import Dispatch, OpinionRequest, Report, Study, User
+from ecgpilot.web.services.common import URGENCY_LEVELS
 
-__all__ = ["wilson", "proportion", "urgency_agreement", "quantiles", "indicators", "study_rows", "rows_csv", "CSV_COLUMNS"]
+__all__ = ["wilson", "proportion", "urgency_agreement", "quantiles", "indicators", "study_rows", "rows_csv", "CSV_COLUMNS",
+           "export_csv"]
 
 
 def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float] | None:
@@ -201,3 +202,13 @@ def rows_csv(rows: list[dict[str, Any]]) -> str:
     w.writeheader()
     w.writerows(rows)
     return buf.getvalue()
+
+
+def export_csv(db: Session, user: User, key: bytes) -> str:
+    """The pseudonymised per-study CSV (:func:`study_rows`), audited as an export (committed)."""
+    from ecgpilot.web.services.common import audit_event
+
+    text = rows_csv(study_rows(db, key))
+    audit_event(db, user, "export", "evaluation", details={"format": "csv", "pseudonymised": True})
+    db.commit()
+    return text

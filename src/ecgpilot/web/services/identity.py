@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from ecgpilot import ins as ins_mod
 from ecgpilot.errors import RecordError
 from ecgpilot.store.models import Study, StudyEvent, User, utcnow
-from ecgpilot.web import services
+from ecgpilot.web.services.access import identity as identity_fields
+from ecgpilot.web.services.common import Conflict, audit_event
 
 __all__ = ["verify_identity", "missing_traits", "check_summary"]
 
@@ -41,7 +42,7 @@ def verify_identity(db: Session, user: User, study: Study, *, id_document: str |
     if not user.can_sign:
         raise PermissionError(f"role {user.role!r} cannot verify a patient identity; only doctors can.")
     if study.status == "signed":
-        raise services.Conflict(f"study {study.id} is signed; amend it to change the identity.")
+        raise Conflict(f"study {study.id} is signed; amend it to change the identity.")
     id_document = id_document or None
     insi_source = insi_source or None
     status = ins_mod.status_from_checks(id_document, insi_source)
@@ -54,14 +55,14 @@ def verify_identity(db: Session, user: User, study: Study, *, id_document: str |
         raise RecordError((f"Pour une identité {ins_mod.status_label(status, 'fr').lower()}, complétez d'abord : "
                            if lang == "fr" else f"for a {status} identity, first fill in: ") + ", ".join(missing) + ".")
     if insi_source == "teleservice":
-        (insi or ins_mod.OfflineInsi()).lookup(study.ins or "", services.identity(study))
+        (insi or ins_mod.OfflineInsi()).lookup(study.ins or "", identity_fields(study))
     before = {"ins_status": study.ins_status, "identity_check": study.identity_check}
     check: dict[str, Any] = {"by": user.id, "by_name": user.name, "at": utcnow().isoformat(timespec="seconds"),
                              "id_document": id_document, "insi": insi_source, "status": status}
     study.ins_status, study.identity_check = status, check
     db.add(StudyEvent(study_id=study.id, user_id=user.id, action="identity_check", target=status, before=before,
                       after={"ins_status": status, "identity_check": check}))
-    services.audit_event(db, user, "change", f"study:{study.id}",
+    audit_event(db, user, "change", f"study:{study.id}",
                          details={"changes": [{"what": "identity_check", "status": status, "id_document": id_document,
                                                "insi": insi_source}]})
     db.commit()

@@ -1,10 +1,6 @@
-"""Liveness and readiness probes for orchestrators and load balancers (no login, no patient data).
-
-* ``GET /healthz``: the process answers (200 ``{"status": "ok"}``); nothing else is touched.
-* ``GET /readyz``: the instance can serve: the database answers a query, the audit trail can be read
-  (its head), the data folder is writable, and the classifier loads when the AI is on. 200 with each
-  check ``"ok"``, or 503 naming each failing check and why; a probe never raises.
-"""
+"""Whether the instance can serve (the readiness probe): the database answers a query, the audit trail can be
+read (its head), the data folder is writable, and the classifier loads when the AI is on. A probe reports,
+it never raises."""
 
 from __future__ import annotations
 
@@ -13,13 +9,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-__all__ = ["router", "readiness"]
-
-router = APIRouter(tags=["operations"])
+__all__ = ["readiness", "CHECKS"]
 
 
 def _database(app_state: Any) -> str:
@@ -67,15 +59,3 @@ def readiness(app_state: Any) -> tuple[bool, dict[str, str]]:
         except Exception as exc:  # a probe reports, it does not raise
             out[name] = f"failed: {type(exc).__name__}: {str(exc)[:200]}"
     return all(not v.startswith("failed") for v in out.values()), out
-
-
-@router.get("/healthz", include_in_schema=True, summary="Liveness: the process answers")
-def healthz() -> dict[str, str]:
-    return {"status": "ok"}
-
-
-@router.get("/readyz", summary="Readiness: database, audit trail, data folder and model",
-            responses={503: {"description": "a check failed; each check says why"}})
-def readyz(request: Request) -> JSONResponse:
-    ok, checks = readiness(request.app.state)
-    return JSONResponse({"status": "ready" if ok else "not_ready", "checks": checks}, status_code=200 if ok else 503)

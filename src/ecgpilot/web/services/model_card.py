@@ -9,7 +9,7 @@ import json
 import re
 from typing import Any
 
-__all__ = ["markdown_tables", "card_facts"]
+__all__ = ["markdown_tables", "card_facts", "model_card_text"]
 
 
 def markdown_tables(text: str) -> list[list[list[str]]]:
@@ -59,3 +59,19 @@ def card_facts(text: str) -> dict[str, Any]:
         "version": side.get("version"), "created": str(side.get("created", ""))[:10],
         "sha256": str(side.get("onnx_sha256", ""))[:12], "app_version": __version__, "rules_version": RULES_VERSION,
     }
+
+
+def model_card_text() -> str:
+    """``MODEL_CARD.md``: packaged with the wheel, or the repository's copy in a checkout."""
+    from importlib import resources
+    from pathlib import Path
+
+    from ecgpilot.errors import RecordError
+
+    packaged = resources.files("ecgpilot").joinpath("MODEL_CARD.md")
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    repo = Path(__file__).resolve().parents[4] / "MODEL_CARD.md"
+    if repo.is_file():
+        return repo.read_text(encoding="utf-8")
+    raise RecordError("MODEL_CARD.md is missing from this installation; reinstall ecgpilot.")

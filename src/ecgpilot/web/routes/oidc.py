@@ -28,10 +28,8 @@ import httpx
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import escape
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ecgpilot import audit
 from ecgpilot.errors import AuthenticationError, ConfigError
 from ecgpilot.security.oidc import (
     AuthRequest,
@@ -43,8 +41,9 @@ from ecgpilot.security.oidc import (
     fetch_userinfo,
 )
 from ecgpilot.store.models import User
-from ecgpilot.web import i18n, services
-from ecgpilot.web.app import begin_session, db_session
+from ecgpilot.web import i18n
+from ecgpilot.web.deps import begin_session, db_session, engine, lang_of
+from ecgpilot.web.services import accounts
 
 __all__ = ["router", "PendingLogins", "PENDING_COOKIE", "PENDING_TTL_S"]
 
@@ -132,8 +131,6 @@ def _metadata(request: Request, cfg: OIDCConfig) -> dict[str, Any]:
 
 
 def _lang(request: Request) -> str:
-    from ecgpilot.web.pages import lang_of
-
     return lang_of(request)
 
 
@@ -145,8 +142,7 @@ def _fail(request: Request, failure: _Failure) -> Response:
     """Audit a refused login (no identity data) and answer with the error page."""
     if failure.reason != "not_configured":  # a stray visit when OIDC is off is no login attempt
         details: dict[str, Any] = {"method": "oidc", "reason": failure.reason, "client": _client(request)}
-        audit.append(request.app.state.engine, actor_id="anonymous", actor_role="none", action="login_failed",
-                     details=details | failure.extra)
+        accounts.login_failed(engine(request), details | failure.extra)
     resp = request.app.state.templates.TemplateResponse(
         request, "error.html", {"lang": _lang(request), "status": failure.status, "message": failure.message,
                                 "user": None, "csrf": ""}, status_code=failure.status)
@@ -216,20 +212,15 @@ def _email_of(cfg: OIDCConfig, request: Request, claims: dict[str, Any]) -> str 
     return email.strip().lower()
 
 
+_REFUSAL_TEXT = {"unknown_identity": "oidc_unknown", "linked_to_other_identity": "oidc_linked_elsewhere"}
+
+
 def _account(db: Session, request: Request, cfg: OIDCConfig, claims: dict[str, Any]) -> tuple[User, bool]:
     """The existing account of this identity and whether it was just linked; else a :class:`_Failure`."""
-    sub = str(claims["sub"])
-    user = db.scalar(select(User).where(User.oidc_subject == sub))
-    if user is not None:
-        return user, False
-    email = _email_of(cfg, request, claims)
-    user = db.scalar(select(User).where(User.email == email)) if email else None
-    if user is None:
-        raise _Failure(403, i18n.t("oidc_unknown", _lang(request)), "unknown_identity")
-    if user.oidc_subject is not None:  # linked once, to someone else: never re-link silently
-        raise _Failure(403, i18n.t("oidc_linked_elsewhere", _lang(request)), "linked_to_other_identity")
-    user.oidc_subject = sub
-    return user, True
+    try:
+        return accounts.oidc_account(db, str(claims["sub"]), lambda: _email_of(cfg, request, claims))
+    except accounts.IdentityRefused as refused:
+        raise _Failure(403, i18n.t(_REFUSAL_TEXT[refused.reason], _lang(request)), refused.reason) from None
 
 
 def _continue_page(request: Request) -> HTMLResponse:
@@ -252,12 +243,7 @@ def oidc_callback(request: Request, db: Session = Depends(db_session)) -> Respon
     except _Failure as failure:
         db.rollback()
         return _fail(request, failure)
-    if linked:
-        services.audit_event(db, user, "admin", f"user:{user.id}", details={"operation": "link_oidc_subject",
-                                                                            "method": "oidc"})
-    services.audit_event(db, user, "login", f"user:{user.id}", details={"method": "oidc"})
-    begin_session(request, db, user)
-    db.commit()
+    begin_session(request, user, accounts.log_in(db, user, {"method": "oidc"}, linked_oidc=linked))
     resp = _continue_page(request)
     resp.delete_cookie(PENDING_COOKIE, path=CALLBACK_PATH)
     return resp
