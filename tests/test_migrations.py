@@ -234,3 +234,20 @@ def test_postgresql_database_of_the_old_runner_is_adopted(pg_url, tmp_path) -> N
         assert "schema_version" not in inspect(engine).get_table_names()
     finally:
         engine.dispose()
+
+
+def test_db_command_upgrades_shows_and_downgrades(tmp_path, capsys) -> None:  # noqa: ANN001
+    from ecgpilot.cli import main
+    from ecgpilot.store.migrate import head_revision
+
+    db = tmp_path / "cli.sqlite"
+    assert main(["db", "upgrade", "--db", str(db)]) == 0
+    assert f"schema revision {head_revision()} (this ecgpilot: {head_revision()})" in capsys.readouterr().out
+    assert main(["db", "downgrade", "0008", "--db", str(db)]) == 0
+    assert "schema revision 0008" in capsys.readouterr().out
+    assert "login_failure" not in sqlite3.connect(db).execute(
+        "SELECT group_concat(name) FROM sqlite_master WHERE type='table'").fetchone()[0]
+    assert main(["db", "upgrade", "--db", str(db)]) == 0
+    assert "applied: 0009" in capsys.readouterr().out
+    assert main(["db", "history"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].startswith("0007")

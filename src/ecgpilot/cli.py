@@ -196,6 +196,28 @@ def _cmd_backup(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_db(args: argparse.Namespace) -> int:
+    from ecgpilot.store import open_database
+    from ecgpilot.store.locks import schema_lock
+    from ecgpilot.store.migrate import current_revision, downgrade, head_revision, history, migrate
+
+    if args.db_command == "history":
+        print("\n".join(history()))
+        return 0
+    engine, _ = open_database(args.db if "://" in args.db else f"sqlite:///{Path(args.db).resolve()}")
+    try:
+        if args.db_command == "upgrade":
+            with schema_lock(engine):
+                applied = migrate(engine)
+            print(f"applied: {', '.join(f'{v:04d}' for v in applied) or 'nothing (already current)'}")
+        elif args.db_command == "downgrade":
+            downgrade(engine, args.revision)
+        print(f"schema revision {current_revision(engine) or 'none'} (this ecgpilot: {head_revision()})")
+    finally:
+        engine.dispose()
+    return 0
+
+
 def _cmd_user(args: argparse.Namespace) -> int:
     import getpass
     import os
@@ -369,15 +391,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reason", default="", help="why (logged)")
     p.set_defaults(func=_cmd_ai)
 
-    p = sub.add_parser("backup", help="create or restore a backup (SQLite database + stored files)")
+    p = sub.add_parser("db", help="the database schema (Alembic revisions): upgrade, current, downgrade, history")
+    dsub = p.add_subparsers(dest="db_command", required=True)
+    for name, what in (("upgrade", "migrate the database to this ecgpilot's revision (the app does it at start)"),
+                       ("current", "show the database's schema revision")):
+        d = dsub.add_parser(name, help=what)
+        d.add_argument("--db", required=True, help="the app's database URL or SQLite file")
+    d = dsub.add_parser("downgrade", help="go back to REVISION ('base': no table); drops data: back up first")
+    d.add_argument("revision")
+    d.add_argument("--db", required=True, help="the app's database URL or SQLite file")
+    dsub.add_parser("history", help="list the revisions this ecgpilot ships")
+    p.set_defaults(func=_cmd_db)
+
+    p = sub.add_parser("backup", help="create or restore a backup (SQLite or PostgreSQL database + stored files)")
     bsub = p.add_subparsers(dest="backup_command", required=True)
     b = bsub.add_parser("create", help="consistent online backup to a .tar archive with a sha256 manifest")
-    b.add_argument("--db", required=True, help="SQLite database URL or file")
+    b.add_argument("--db", required=True, help="database URL (SQLite or PostgreSQL) or SQLite file")
     b.add_argument("--files", required=True, help="folder of stored files")
     b.add_argument("--out", required=True, help="archive to write (.tar)")
     b = bsub.add_parser("restore", help="check an archive's manifest and restore it")
     b.add_argument("archive")
-    b.add_argument("--db", required=True, help="SQLite file to restore into")
+    b.add_argument("--db", required=True, help="SQLite file or database URL (an empty database) to restore into")
     b.add_argument("--files", required=True, help="folder to restore the files into")
     b.add_argument("--overwrite", action="store_true", help="replace an existing database / files")
     p.set_defaults(func=_cmd_backup)
