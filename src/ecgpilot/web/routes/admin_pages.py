@@ -66,7 +66,6 @@ async def edit_user_page(user_id: int, request: Request, db: Session = Depends(d
     try:
         changed = practice.update_account(db, user, user_id, fields, lang_of(request))
     except RecordError as exc:
-        db.rollback()
         return _users_page(request, db, user, 422, error=str(exc), edit_id=user_id, form=fields)
     return _users_page(request, db, user, saved=changed.email)
 
@@ -78,7 +77,6 @@ async def add_practice_page(request: Request, db: Session = Depends(db_session),
     try:
         practice.create_practice(db, user, str(form.get("name", "")), lang_of(request))
     except RecordError as exc:
-        db.rollback()
         return _users_page(request, db, user, 422, practice_error=str(exc), practice_form=str(form.get("name", "")))
     return RedirectResponse("/admin/users#practices", status_code=303)
 
@@ -91,7 +89,6 @@ async def rename_practice_page(practice_id: int, request: Request, db: Session =
     try:
         practice.rename_practice(db, user, practice_id, str(form.get("name", "")), lang_of(request))
     except RecordError as exc:
-        db.rollback()
         return _users_page(request, db, user, 422, practice_error=str(exc))
     return RedirectResponse("/admin/users#practices", status_code=303)
 

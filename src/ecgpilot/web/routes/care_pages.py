@@ -49,7 +49,6 @@ async def ask_opinion(study_id: int, request: Request, db: Session = Depends(db_
             raise Invalid(f"choose a cardiologist (got {raw!r}).", fr="Choisissez un cardiologue dans la liste.")
         req = care.request_opinion(db, user, study, int(raw), typed["question"], consent=form.get("consent") == "yes")
     except (RecordError, Conflict) as exc:   # said on the study page, the question kept
-        db.rollback()
         return study_view_page(request, db, user, study, _status(exc), opinion_error=said(exc, lang_of(request)),
                                opinion_form=typed)
     queue_notice(request, req.cardiologist, "opinion_requested", f"/opinions/{req.id}")
@@ -104,7 +103,6 @@ async def answer_opinion(opinion_id: int, request: Request, db: Session = Depend
     try:
         care.answer_opinion(db, user, req, str(form.get("answer", "")), agreement, str(form.get("urgency", "")) or None)
     except (RecordError, Conflict) as exc:   # said on the opinion page, what was typed kept
-        db.rollback()
         typed = {k: str(v) for k, v in form.items() if k != "csrf"}
         missing = [s["id"] for s in statements if s["id"] not in agreement]
         return _opinion_view(request, user, req, study, _status(exc), answer_error=said(exc, lang_of(request)),
@@ -137,7 +135,6 @@ async def send(study_id: int, request: Request, db: Session = Depends(db_session
                             patient_domain=getattr(settings(request), "patient_mssante_domain",
                                                    sending.PATIENT_MSSANTE_DOMAIN))
     except (RecordError, Conflict) as exc:   # said on the study page, the addresses kept
-        db.rollback()
         return study_view_page(request, db, user, study, _status(exc), send_error=said(exc, lang_of(request)),
                                send_form=typed)
     return RedirectResponse(f"/studies/{study_id}#sending", status_code=303)

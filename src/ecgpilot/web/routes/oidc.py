@@ -241,7 +241,6 @@ def oidc_callback(request: Request, db: Session = Depends(db_session)) -> Respon
         claims = _claims(request, cfg)
         user, linked = _account(db, request, cfg, claims)
     except _Failure as failure:
-        db.rollback()
         return _fail(request, failure)
     begin_session(request, user, accounts.log_in(db, user, {"method": "oidc"}, linked_oidc=linked))
     resp = _continue_page(request)

@@ -78,7 +78,6 @@ async def save_identity(study_id: int, request: Request, db: Session = Depends(d
     try:
         studies.update_identity(db, user, study, typed)
     except RecordError as exc:
-        db.rollback()
         msg = exc.message(lang_of(request)) if isinstance(exc, InsError) else str(exc)
         return study_view_page(request, db, user, study, 422, identity_error=msg, form=typed)
     return _back(study_id, "#identity")
@@ -98,10 +97,8 @@ async def verify_identity(study_id: int, request: Request, db: Session = Depends
                                  insi_source=str(form.get("insi") or "") or None,
                                  insi=getattr(request.app.state, "insi", None), lang=lang)
     except InsiUnavailable as exc:
-        db.rollback()
         return study_view_page(request, db, user, study, 503, verify_error=exc.fr if lang == "fr" else str(exc))
     except RecordError as exc:
-        db.rollback()
         return study_view_page(request, db, user, study, 422, verify_error=str(exc))
     return _back(study_id, "#identity")
 
@@ -115,7 +112,6 @@ async def archive_study(study_id: int, request: Request, db: Session = Depends(d
     try:
         practice.archive(db, user, study, str(form.get("reason", "")), lang_of(request))
     except RecordError as exc:
-        db.rollback()
         return study_view_page(request, db, user, study, 422, archive_error=str(exc))
     return RedirectResponse("/?archived=" + str(study.id), status_code=303)
 
@@ -147,7 +143,6 @@ async def sign(study_id: int, request: Request, db: Session = Depends(db_session
     try:
         studies.sign(db, user, study, data_dir=data_dir(request), lang=lang_of(request))
     except NotReady as refusal:
-        db.rollback()
         return study_view_page(request, db, user, study, 409, sign_error=str(refusal), to_decide=refusal.pending,
                                urgency_to_decide=refusal.urgency_pending)
     return _back(study_id)

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from ecgpilot.errors import RecordError
 from ecgpilot.store.models import Notification, OpinionRequest, Study, StudyEvent, User, utcnow
-from ecgpilot.web.services.common import URGENCY_LEVELS, Conflict, Invalid, audit_event
+from ecgpilot.web.services.common import URGENCY_LEVELS, Conflict, Invalid, audit_event, undone_on_refusal
 
 __all__ = [
     "cardiologists", "request_opinion", "opinion_queue", "get_opinion", "opinions_of_study", "answer_opinion",
@@ -51,6 +51,7 @@ def cardiologists(db: Session) -> list[User]:
     return list(db.scalars(select(User).where(User.role == "cardiologist").order_by(User.name)))
 
 
+@undone_on_refusal
 def request_opinion(db: Session, user: User, study: Study, cardiologist_id: int, question: str, *,
                     consent: bool) -> OpinionRequest:
     """Ask ``cardiologist_id`` a question on ``study`` (committed); the cardiologist is notified.
@@ -140,6 +141,7 @@ def _ai_statements(study: Study) -> list[dict[str, Any]]:
     return [s for s in (study.interpretation or {}).get("statements", []) if s.get("id")]
 
 
+@undone_on_refusal
 def answer_opinion(db: Session, user: User, req: OpinionRequest, answer: str, agreement: dict[str, dict[str, Any]],
                    urgency: str | None) -> OpinionRequest:
     """The cardiologist's answer (committed): free text, ``agreement[statement_id] = {"agree": bool,

@@ -4,8 +4,10 @@ ISO dates of the API."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -14,7 +16,10 @@ from ecgpilot.errors import ECGPilotError, RecordError
 from ecgpilot.store.models import User
 
 __all__ = ["URGENCY_LEVELS", "DECISIONS", "UploadRejected", "NothingUploaded", "Invalid", "Conflict", "NotReady",
-           "NotFound", "audit_event", "iso", "aware"]
+           "NotFound", "audit_event", "iso", "aware", "undone_on_refusal"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 URGENCY_LEVELS = ("emergency", "repeat_now", "soon", "routine", "normal")   # most urgent first (interpret.LEVELS reversed)
 DECISIONS = ("pending", "confirmed", "edited", "rejected")
@@ -80,3 +85,18 @@ def aware(dt: datetime | None, naive_tz: str = "UTC") -> datetime | None:
     if dt is None:
         return None
     return dt if dt.tzinfo is not None else dt.replace(tzinfo=ZoneInfo(naive_tz))
+
+
+def undone_on_refusal(service: Callable[Concatenate[Session, P], R]) -> Callable[Concatenate[Session, P], R]:
+    """A service (its session first) that leaves the session as of its last commit when it refuses or fails:
+    whatever it changed is rolled back before the exception goes on, so the caller can show the page again
+    from the stored state (with the refusal and what was typed)."""
+    @functools.wraps(service)
+    def undone(db: Session, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return service(db, *args, **kwargs)
+        except BaseException:
+            db.rollback()
+            raise
+
+    return undone

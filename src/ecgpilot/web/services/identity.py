@@ -17,7 +17,7 @@ from ecgpilot import ins as ins_mod
 from ecgpilot.errors import RecordError
 from ecgpilot.store.models import Study, StudyEvent, User, utcnow
 from ecgpilot.web.services.access import identity as identity_fields
-from ecgpilot.web.services.common import Conflict, audit_event
+from ecgpilot.web.services.common import Conflict, audit_event, undone_on_refusal
 
 __all__ = ["verify_identity", "missing_traits", "check_summary"]
 
@@ -33,6 +33,7 @@ def missing_traits(study: Study, status: str, lang: str = "fr") -> list[str]:
     return [_TRAITS[k][0 if lang == "fr" else 1] for k in need if not getattr(study, k)]
 
 
+@undone_on_refusal
 def verify_identity(db: Session, user: User, study: Study, *, id_document: str | None, insi_source: str | None,
                     insi: ins_mod.InsiClient | None = None, lang: str = "fr") -> str:
     """Record a verification and set the status it gives (:func:`ecgpilot.ins.status_from_checks`); committed.

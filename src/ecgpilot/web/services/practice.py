@@ -21,7 +21,7 @@ from ecgpilot.errors import RecordError
 from ecgpilot.ins import normalize_trait
 from ecgpilot.store.models import ROLES, Practice, Report, Study, StudyEvent, User, utcnow
 from ecgpilot.web.services.access import access_of
-from ecgpilot.web.services.common import Conflict, audit_event
+from ecgpilot.web.services.common import Conflict, audit_event, undone_on_refusal
 
 __all__ = ["age_at_recording", "rpps_key", "check_rpps", "check_mssante", "rpps_warning", "practices", "create_practice", "rename_practice",
            "update_account", "find_duplicate", "archive", "restore", "archived_studies", "previous_signed",
@@ -109,6 +109,7 @@ def _name_taken(db: Session, name: str, but: int | None = None) -> bool:
     return any(pid != but for pid in db.scalars(q))
 
 
+@undone_on_refusal
 def create_practice(db: Session, admin: User, name: str, lang: str = "fr") -> Practice:
     """A new practice (committed, audited)."""
     _require_admin(admin)
@@ -123,6 +124,7 @@ def create_practice(db: Session, admin: User, name: str, lang: str = "fr") -> Pr
     return p
 
 
+@undone_on_refusal
 def rename_practice(db: Session, admin: User, practice_id: int, name: str, lang: str = "fr") -> Practice:
     """Rename a practice (committed, audited)."""
     _require_admin(admin)
@@ -138,6 +140,7 @@ def rename_practice(db: Session, admin: User, practice_id: int, name: str, lang:
     return p
 
 
+@undone_on_refusal
 def update_account(db: Session, admin: User, user_id: int, fields: Mapping[str, str], lang: str = "fr") -> User:
     """Change an account's name, role, practice, RPPS and MSSanté address (checked; committed, audited)."""
     _require_admin(admin)
@@ -181,6 +184,7 @@ def find_duplicate(db: Session, user: User, sha256: str) -> Study | None:
                                          Study.archived_at.is_(None)).order_by(Study.id))
 
 
+@undone_on_refusal
 def archive(db: Session, user: User, study: Study, reason: str, lang: str = "fr") -> None:
     """Take an unreadable or mistaken upload out of the worklist (kept, with its history; committed,
     audited). A signed study is not archived: amend it instead."""

@@ -21,7 +21,15 @@ from sqlalchemy.orm import Session
 
 from ecgpilot.errors import RecordError
 from ecgpilot.store.models import Dispatch, Practice, Report, Study, StudyEvent, User, utcnow
-from ecgpilot.web.services.common import URGENCY_LEVELS, Conflict, Invalid, NotFound, audit_event, aware
+from ecgpilot.web.services.common import (
+    URGENCY_LEVELS,
+    Conflict,
+    Invalid,
+    NotFound,
+    audit_event,
+    aware,
+    undone_on_refusal,
+)
 from ecgpilot.web.services.studies import reports
 
 __all__ = ["PATIENT_MSSANTE_DOMAIN", "patient_id_root", "split_name", "export_report", "parse_addresses",
@@ -210,6 +218,7 @@ def outbox_practice(db: Session, target: str | None) -> int | None:
     return None
 
 
+@undone_on_refusal
 def send_signed(db: Session, engine: Engine, data_dir: Path, user: User, study: Study, *,
                 doctors: str | list[str] | None, to_patient: bool, resend: bool,
                 patient_domain: str = PATIENT_MSSANTE_DOMAIN) -> list[Dispatch]:

@@ -22,7 +22,7 @@ from ecgpilot.errors import RecordError
 from ecgpilot.ins import normalize_ins, normalize_status
 from ecgpilot.store.models import Report, Study, StudyEvent, User, utcnow
 from ecgpilot.web.services.access import access_of, identity
-from ecgpilot.web.services.common import DECISIONS, URGENCY_LEVELS, Conflict, NotReady, audit_event
+from ecgpilot.web.services.common import DECISIONS, URGENCY_LEVELS, Conflict, NotReady, audit_event, undone_on_refusal
 
 __all__ = ["get_study", "list_studies", "worklist", "reports", "preview_draft", "update_draft", "DRAFT_ATTEMPTS",
            "update_identity", "report_content", "still_to_decide", "not_ready", "sign", "amend", "record_view",
@@ -188,6 +188,7 @@ def update_draft(db: Session, user: User, study: Study, changes: list[dict[str, 
                                    "enregistrée, refaites-la.")
 
 
+@undone_on_refusal
 def update_identity(db: Session, user: User, study: Study, fields: Mapping[str, str | None]) -> None:
     """Set the patient identity (INS checked); committed. The status can only be put back to
     ``provisoire`` here (a higher one comes from :func:`ecgpilot.web.services.identity.verify_identity`);
@@ -283,6 +284,7 @@ def not_ready(draft: dict[str, Any], lang: str = "fr") -> NotReady | None:
     return NotReady(msg, pending, urgency)
 
 
+@undone_on_refusal
 def sign(db: Session, user: User, study: Study, *, data_dir: Path | None = None, lang: str = "fr") -> Report:
     """Freeze the draft as a new signed report version (committed).
 
