@@ -7,7 +7,7 @@ The evaluation must recover the effect within its CI: the test of the apparatus.
 What is simulated besides the doctors: time. The app stamps an upload with "now", and LUDB files carry no
 recording date, so each study's ``recorded_at`` (the recording date a file would carry) is set to its
 simulated day after the upload; nothing else is written around the app. The upload path asks
-:func:`ecgpilot.web.app.upload_uses_ai` (the pilot's allocation at the real date of the upload), so while the
+:func:`ecgpilot.web.deps.upload_uses_ai` (the pilot's allocation at the real date of the upload), so while the
 simulated periods lie in the future of the real clock the AI runs in both arms here (the volume effect is
 simulated; the arm of each study comes from the registered allocation).
 """
