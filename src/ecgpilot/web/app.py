@@ -25,7 +25,12 @@ from ecgpilot.security.ratelimit import LoginThrottle
 from ecgpilot.web import i18n
 from ecgpilot.web.deps import LoginRequired, lang_of
 from ecgpilot.web.instance import OutboxWorker, open_instance
-from ecgpilot.web.services.common import Conflict, NotFound, NothingUploaded, UploadRejected
+from ecgpilot.web.services.common import (
+    Conflict,
+    NotFound,
+    NothingUploaded,
+    UploadRejected,
+)
 from ecgpilot.web.settings import Settings
 
 __all__ = ["Settings", "create_app", "problem"]
@@ -55,8 +60,19 @@ def problem(status: int, detail: str, instance: str, **extra: Any) -> JSONRespon
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The web app on ``settings`` (the database is migrated to the current schema)."""
-    from ecgpilot.web.routes import (account_pages, admin_pages, api, care_api, care_pages, docs, health, oidc, pages,
-                                     pilot, study_pages)
+    from ecgpilot.web.routes import (
+        account_pages,
+        admin_pages,
+        api,
+        care_api,
+        care_pages,
+        docs,
+        health,
+        oidc,
+        pages,
+        pilot,
+        study_pages,
+    )
 
     settings = settings or Settings()
     engine, factory = open_instance(settings)
@@ -90,7 +106,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessions = factory
     app.state.limiter = LoginThrottle(free_per_account=settings.login_attempts,
                                       free_per_ip=settings.login_attempts_per_client,
-                                      max_delay_s=settings.login_max_delay_s, window_s=settings.login_window_s)
+                                      max_delay_s=settings.login_max_delay_s, window_s=settings.login_window_s,
+                                      database=engine)   # one count for every worker process
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals["t"] = i18n.t
     templates.env.globals["texts"] = i18n.TEXT
@@ -106,7 +123,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         import logging
         import time as _time
 
-        from ecgpilot.web.access_log import CURRENT_REQUEST_ID, access_record, request_id_of
+        from ecgpilot.web.access_log import (
+            CURRENT_REQUEST_ID,
+            access_record,
+            request_id_of,
+        )
 
         rid = request_id_of(request.headers.get("x-request-id"))
         token = CURRENT_REQUEST_ID.set(rid)
@@ -156,6 +177,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     for module in (api, pages, study_pages, admin_pages, oidc, care_api, care_pages, account_pages, health):
         app.include_router(module.router)
+    app.include_router(api.tokens)
     pilot.install(app)   # the pilot's evaluation pages (ecgpilot.pilot): its tables and template helpers too
     docs.install(app)    # /api/docs: Swagger UI from local assets
 

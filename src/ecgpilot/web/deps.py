@@ -14,7 +14,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -126,13 +127,19 @@ def page_user(request: Request, db: Session = Depends(db_session)) -> User:
     return user
 
 
-def api_user(request: Request, db: Session = Depends(db_session)) -> User:
+BEARER = HTTPBearer(auto_error=False, scheme_name="bearer",
+                    description="a personal API token: 'Authorization: Bearer <token>' (created on the web app's "
+                                "account page or by POST /api/v1/tokens; it expires and can be revoked)")
+"""The API's security scheme, declared in the OpenAPI document for every ``/api/v1`` operation."""
+
+
+def api_user(db: Session = Depends(db_session),
+             credentials: HTTPAuthorizationCredentials | None = Security(BEARER)) -> User:
     """The owner of the ``Authorization: Bearer <token>`` header (401 otherwise)."""
     from ecgpilot.store import user_for_token
 
-    auth = request.headers.get("authorization", "")
-    scheme, _, token = auth.partition(" ")
-    user = user_for_token(db, token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+    token = credentials.credentials.strip() if credentials else ""
+    user = user_for_token(db, token) if token else None
     if user is None:
         raise HTTPException(401, "missing, invalid, expired or revoked API token; send 'Authorization: Bearer <token>' "
                                  "(create one on the web app's account page).", headers={"WWW-Authenticate": "Bearer"})

@@ -11,15 +11,33 @@ from sqlalchemy.orm import Session
 
 from ecgpilot.store.models import ApiToken, Study, User
 from ecgpilot.store.users import DEFAULT_TOKEN_DAYS, MAX_TOKEN_DAYS, token_state
-from ecgpilot.web.deps import api_user, data_dir, db_session, study_or_404, upload_reader, upload_uses_ai
-from ecgpilot.web.services import access, accounts, documents, identity, practice, studies
+from ecgpilot.web import api_models as out
+from ecgpilot.web.deps import (
+    api_user,
+    data_dir,
+    db_session,
+    study_or_404,
+    upload_reader,
+    upload_uses_ai,
+)
+from ecgpilot.web.services import (
+    access,
+    accounts,
+    documents,
+    identity,
+    practice,
+    studies,
+)
 from ecgpilot.web.services import upload as uploading
 from ecgpilot.web.services.common import iso
 from ecgpilot.web.uploads import read_upload, upload_openapi
 
-__all__ = ["router", "summary", "token_summary"]
+__all__ = ["router", "tokens", "summary", "token_summary"]
 
-router = APIRouter(prefix="/api/v1", tags=["api"])
+router = APIRouter(prefix="/api/v1", tags=["studies"], generate_unique_id_function=out.operation_id,
+                   responses=out.problem_responses(401, 403, 422, 503))
+tokens = APIRouter(prefix="/api/v1", tags=["tokens"], generate_unique_id_function=out.operation_id,
+                   responses=out.problem_responses(401, 422, 503))
 
 
 class NewToken(BaseModel):
@@ -33,18 +51,18 @@ def token_summary(row: ApiToken) -> dict[str, Any]:
             "last_used_at": iso(row.last_used_at), "revoked_at": iso(row.revoked_at), "state": token_state(row)}
 
 
-@router.get("/tokens", summary="Your API tokens (state, expiry, last use; never the tokens themselves)")
+@tokens.get("/tokens", response_model=list[out.Token], summary="Your API tokens (state, expiry, last use; never the tokens themselves)")
 def list_tokens(db: Session = Depends(db_session), user: User = Depends(api_user)) -> list[dict[str, Any]]:
     return [token_summary(t) for t in accounts.tokens(db, user)]
 
 
-@router.post("/tokens", status_code=201, summary="A new API token (shown once), valid 'days' days")
+@tokens.post("/tokens", status_code=201, response_model=out.NewTokenIssued, summary="A new API token (shown once), valid 'days' days")
 def new_token(body: NewToken, db: Session = Depends(db_session), user: User = Depends(api_user)) -> dict[str, Any]:
     token, row = accounts.new_token(db, user, label=body.label, days=body.days, via="api")
     return {**token_summary(row), "token": token}
 
 
-@router.delete("/tokens/{token_id}", status_code=204, summary="Revoke one of your API tokens (at once)")
+@tokens.delete("/tokens/{token_id}", status_code=204, responses=out.problem_responses(404), summary="Revoke one of your API tokens (at once)")
 def revoke_token(token_id: int, db: Session = Depends(db_session), user: User = Depends(api_user)) -> Response:
     accounts.revoke_token(db, user, token_id, via="api")
     return Response(status_code=204)
@@ -108,6 +126,7 @@ class Archive(BaseModel):
 
 
 @router.post("/studies", status_code=201, summary="Upload one or more ECG files",
+             response_model=list[out.StudySummary], responses=out.problem_responses(413, 507),
              openapi_extra=upload_openapi("files"))
 async def upload(request: Request, db: Session = Depends(db_session), user: User = Depends(api_user)) -> list[dict[str, Any]]:
     """Each file is a study, except a WFDB ``.hea`` sent with its ``.dat`` (one study). The token is
@@ -124,7 +143,7 @@ async def upload(request: Request, db: Session = Depends(db_session), user: User
     return [summary(s, user) for s in made]
 
 
-@router.get("/studies", summary="The practice's worklist")
+@router.get("/studies", response_model=list[out.StudySummary], summary="The practice's worklist")
 def list_studies(request: Request, response: Response,
                  status: Literal["to_read", "signed", "unreadable"] | None = None,
                  limit: int = Query(100, ge=1, le=500, description="studies per page"),
@@ -142,7 +161,8 @@ def list_studies(request: Request, response: Response,
     return rows
 
 
-@router.get("/studies/{study_id}", summary="One study: AI analysis, interpretation, draft, signed versions")
+@router.get("/studies/{study_id}", response_model=out.StudyDetail, response_model_exclude_unset=True,
+            responses=out.problem_responses(404), summary="One study: AI analysis, interpretation, draft, signed versions")
 def get_study(study_id: int, db: Session = Depends(db_session), user: User = Depends(api_user)) -> dict[str, Any]:
     study = study_or_404(db, user, study_id)
     studies.record_read(db, user, f"study:{study.id}")
@@ -159,7 +179,8 @@ def get_study(study_id: int, db: Session = Depends(db_session), user: User = Dep
             "age_years": study.age_years, "row_version": study.row_version}
 
 
-@router.patch("/studies/{study_id}/statements", summary="Confirm, edit or reject statements; add some; set urgency")
+@router.patch("/studies/{study_id}/statements", response_model=out.Draft, responses=out.problem_responses(404, 409),
+              summary="Confirm, edit or reject statements; add some; set urgency")
 def patch_statements(study_id: int, body: DraftPatch, db: Session = Depends(db_session),
                      user: User = Depends(api_user)) -> dict[str, Any]:
     study = study_or_404(db, user, study_id)
@@ -168,7 +189,8 @@ def patch_statements(study_id: int, body: DraftPatch, db: Session = Depends(db_s
     return study.draft or {}
 
 
-@router.patch("/studies/{study_id}/patient", summary="Set the patient identity (INS checked)")
+@router.patch("/studies/{study_id}/patient", response_model=out.PatientIdentity,
+              responses=out.problem_responses(404, 409), summary="Set the patient identity (INS checked)")
 def patch_patient(study_id: int, body: PatientPatch, db: Session = Depends(db_session),
                   user: User = Depends(api_user)) -> dict[str, Any]:
     study = study_or_404(db, user, study_id)
@@ -176,7 +198,8 @@ def patch_patient(study_id: int, body: PatientPatch, db: Session = Depends(db_se
     return access.identity(study)
 
 
-@router.post("/studies/{study_id}/identity/verify", summary="Record the identity verification (status from it)")
+@router.post("/studies/{study_id}/identity/verify", response_model=out.IdentityWithCheck,
+             responses=out.problem_responses(404, 409), summary="Record the identity verification (status from it)")
 def verify_identity(study_id: int, body: IdentityCheck, request: Request, db: Session = Depends(db_session),
                     user: User = Depends(api_user)) -> dict[str, Any]:
     study = study_or_404(db, user, study_id)
@@ -185,28 +208,32 @@ def verify_identity(study_id: int, body: IdentityCheck, request: Request, db: Se
     return {**access.identity(study), "identity_check": study.identity_check}
 
 
-@router.post("/studies/{study_id}/archive", summary="Archive an unreadable or mistaken upload (kept, audited)")
+@router.post("/studies/{study_id}/archive", response_model=out.StudySummary,
+             responses=out.problem_responses(404, 409), summary="Archive an unreadable or mistaken upload (kept, audited)")
 def archive(study_id: int, body: Archive, db: Session = Depends(db_session), user: User = Depends(api_user)) -> dict[str, Any]:
     study = study_or_404(db, user, study_id)
     practice.archive(db, user, study, body.reason, lang="en")
     return summary(study, user)
 
 
-@router.post("/studies/{study_id}/sign", status_code=201, summary="Sign the report (new immutable version)")
+@router.post("/studies/{study_id}/sign", status_code=201, response_model=out.SignedVersion,
+             responses=out.problem_responses(404, 409), summary="Sign the report (new immutable version)")
 def sign(study_id: int, request: Request, db: Session = Depends(db_session), user: User = Depends(api_user)) -> dict[str, Any]:
     study = study_or_404(db, user, study_id)
     rep = studies.sign(db, user, study, data_dir=data_dir(request), lang="fr")
     return {"version": rep.version, "signed_at": iso(rep.signed_at), "content": rep.content, "sha256": rep.content_sha256}
 
 
-@router.post("/studies/{study_id}/amend", summary="Reopen a signed study for a new version")
+@router.post("/studies/{study_id}/amend", response_model=out.StudySummary,
+             responses=out.problem_responses(404, 409), summary="Reopen a signed study for a new version")
 def amend(study_id: int, db: Session = Depends(db_session), user: User = Depends(api_user)) -> dict[str, Any]:
     study = study_or_404(db, user, study_id)
     studies.amend(db, user, study)
     return summary(study, user)
 
 
-@router.get("/studies/{study_id}/events", summary="Who changed what, when")
+@router.get("/studies/{study_id}/events", response_model=list[out.StudyEvent],
+            responses=out.problem_responses(404), summary="Who changed what, when")
 def events(study_id: int, db: Session = Depends(db_session), user: User = Depends(api_user)) -> list[dict[str, Any]]:
     study = study_or_404(db, user, study_id)
     studies.record_read(db, user, f"study:{study.id}", kind="events")
@@ -217,7 +244,8 @@ def events(study_id: int, db: Session = Depends(db_session), user: User = Depend
 
 
 @router.get("/studies/{study_id}/report.pdf", summary="PDF report (signed, or draft with a watermark)",
-            response_class=Response, responses={200: {"content": {"application/pdf": {}}}})
+            response_class=Response,
+            responses={200: out.document_response("application/pdf"), **out.problem_responses(404, 409)})
 def report_pdf(study_id: int, request: Request, version: int | None = None, lang: Literal["fr", "en"] = "fr",
                db: Session = Depends(db_session), user: User = Depends(api_user)) -> Response:
     study = study_or_404(db, user, study_id)

@@ -11,7 +11,17 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from ecgpilot.store.models import OpinionRequest, Study, User
-from ecgpilot.web.deps import api_user, data_dir, db_session, engine, opinion_or_404, pseudonym_key, settings, study_or_404
+from ecgpilot.web import api_models as out
+from ecgpilot.web.deps import (
+    api_user,
+    data_dir,
+    db_session,
+    engine,
+    opinion_or_404,
+    pseudonym_key,
+    settings,
+    study_or_404,
+)
 from ecgpilot.web.routes.account_pages import evaluation_csv_response, evaluator_only
 from ecgpilot.web.routes.api import summary
 from ecgpilot.web.routes.care_pages import document_response
@@ -21,7 +31,8 @@ from ecgpilot.web.services.common import iso
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1", tags=["care pathway"])
+router = APIRouter(prefix="/api/v1", tags=["care pathway"], generate_unique_id_function=out.operation_id,
+                   responses=out.problem_responses(401, 403, 422, 503))
 
 
 def opinion_doc(req: OpinionRequest) -> dict[str, Any]:
@@ -57,12 +68,13 @@ class SendRequest(BaseModel):
     resend: bool = Field(False, description="send again a version already queued or sent to the same recipients")
 
 
-@router.get("/cardiologists", summary="Cardiologists who can be asked an opinion")
+@router.get("/cardiologists", response_model=list[out.Cardiologist], summary="Cardiologists who can be asked an opinion")
 def list_cardiologists(db: Session = Depends(db_session), user: User = Depends(api_user)) -> list[dict[str, Any]]:
     return [{"id": c.id, "name": c.name} for c in care.cardiologists(db) if c.id != user.id]
 
 
-@router.post("/studies/{study_id}/opinion-requests", status_code=201, summary="Ask a cardiologist's opinion (tele-expertise)")
+@router.post("/studies/{study_id}/opinion-requests", status_code=201, response_model=out.Opinion,
+             responses=out.problem_responses(404, 409), summary="Ask a cardiologist's opinion (tele-expertise)")
 def ask(study_id: int, body: OpinionAsk, request: Request, db: Session = Depends(db_session),
         user: User = Depends(api_user)) -> dict[str, Any]:
     study = study_or_404(db, user, study_id)
@@ -71,19 +83,21 @@ def ask(study_id: int, body: OpinionAsk, request: Request, db: Session = Depends
     return opinion_doc(req)
 
 
-@router.get("/studies/{study_id}/opinion-requests", summary="The opinion requests on a study")
+@router.get("/studies/{study_id}/opinion-requests", response_model=list[out.Opinion],
+            responses=out.problem_responses(404), summary="The opinion requests on a study")
 def study_opinions(study_id: int, db: Session = Depends(db_session), user: User = Depends(api_user)) -> list[dict[str, Any]]:
     study = study_or_404(db, user, study_id)
     access.require_identified_access(user)
     return [opinion_doc(r) for r in care.opinions_of_study(db, study)]
 
 
-@router.get("/opinions", summary="The cardiologist's tele-expertise queue (open first)")
+@router.get("/opinions", response_model=list[out.Opinion], summary="The cardiologist's tele-expertise queue (open first)")
 def queue(db: Session = Depends(db_session), user: User = Depends(api_user)) -> list[dict[str, Any]]:
     return [opinion_doc(r) for r in care.opinion_queue(db, user)]
 
 
-@router.get("/opinions/{opinion_id}", summary="One request with its study (for the cardiologist)")
+@router.get("/opinions/{opinion_id}", response_model=out.OpinionWithStudy, response_model_exclude_unset=True,
+            responses=out.problem_responses(404), summary="One request with its study (for the cardiologist)")
 def opinion(opinion_id: int, db: Session = Depends(db_session), user: User = Depends(api_user)) -> dict[str, Any]:
     req = opinion_or_404(db, user, opinion_id)
     study = care.record_view(db, user, req)
@@ -91,7 +105,8 @@ def opinion(opinion_id: int, db: Session = Depends(db_session), user: User = Dep
                                           "draft": study.draft}}
 
 
-@router.post("/opinions/{opinion_id}/answer", summary="Answer: agreement with each AI statement, urgency, text")
+@router.post("/opinions/{opinion_id}/answer", response_model=out.Opinion,
+             responses=out.problem_responses(404, 409), summary="Answer: agreement with each AI statement, urgency, text")
 def answer(opinion_id: int, body: OpinionAnswer, request: Request, db: Session = Depends(db_session),
            user: User = Depends(api_user)) -> dict[str, Any]:
     req = opinion_or_404(db, user, opinion_id)
@@ -101,7 +116,8 @@ def answer(opinion_id: int, body: OpinionAnswer, request: Request, db: Session =
     return opinion_doc(req)
 
 
-@router.post("/opinions/{opinion_id}/cancel", summary="Withdraw an open request")
+@router.post("/opinions/{opinion_id}/cancel", response_model=out.Opinion,
+             responses=out.problem_responses(404, 409), summary="Withdraw an open request")
 def cancel(opinion_id: int, request: Request, db: Session = Depends(db_session), user: User = Depends(api_user)) -> dict[str, Any]:
     req = opinion_or_404(db, user, opinion_id)
     care.cancel_opinion(db, user, req)
@@ -109,13 +125,14 @@ def cancel(opinion_id: int, request: Request, db: Session = Depends(db_session),
     return opinion_doc(req)
 
 
-@router.get("/notifications", summary="Unread notifications (no patient data)")
+@router.get("/notifications", response_model=list[out.Notification], summary="Unread notifications (no patient data)")
 def notices(db: Session = Depends(db_session), user: User = Depends(api_user)) -> list[dict[str, Any]]:
     return [{"id": n.id, "kind": n.kind, "study_id": n.study_id, "created_at": iso(n.created_at)}
             for n in care.notifications(db, user)]
 
 
-@router.post("/opinions/{opinion_id}/adopt", summary="Take the cardiologist's answer into the draft (each still to decide)")
+@router.post("/opinions/{opinion_id}/adopt", response_model=out.Adopted,
+             responses=out.problem_responses(404, 409), summary="Take the cardiologist's answer into the draft (each still to decide)")
 def adopt(opinion_id: int, db: Session = Depends(db_session), user: User = Depends(api_user)) -> dict[str, Any]:
     req = opinion_or_404(db, user, opinion_id)
     study = study_or_404(db, user, req.study_id)
@@ -123,7 +140,8 @@ def adopt(opinion_id: int, db: Session = Depends(db_session), user: User = Depen
     return {"proposals": proposals, "draft": study.draft}
 
 
-@router.post("/studies/{study_id}/send", status_code=202, summary="Queue the signed report for MSSanté sending")
+@router.post("/studies/{study_id}/send", status_code=202, response_model=list[out.Dispatch],
+             responses=out.problem_responses(404, 409), summary="Queue the signed report for MSSanté sending")
 def send(study_id: int, body: SendRequest, request: Request, db: Session = Depends(db_session),
          user: User = Depends(api_user)) -> list[dict[str, Any]]:
     study = study_or_404(db, user, study_id)
@@ -137,7 +155,8 @@ def _dispatch_docs(db: Session, request: Request, study: Study) -> list[dict[str
     return [{**d, "created_at": iso(d["created_at"])} for d in sending.dispatches(db, engine(request), study)]
 
 
-@router.get("/studies/{study_id}/dispatches", summary="Sendings of the report and their delivery state")
+@router.get("/studies/{study_id}/dispatches", response_model=list[out.Dispatch],
+            responses=out.problem_responses(404), summary="Sendings of the report and their delivery state")
 def study_dispatches(study_id: int, request: Request, db: Session = Depends(db_session),
                      user: User = Depends(api_user)) -> list[dict[str, Any]]:
     study = study_or_404(db, user, study_id)
@@ -146,26 +165,26 @@ def study_dispatches(study_id: int, request: Request, db: Session = Depends(db_s
 
 
 @router.get("/studies/{study_id}/report.cda.xml", summary="Signed report as CDA R2 (N1, PDF embedded)",
-            response_class=Response, responses={200: {"content": {"application/xml": {}}}})
+            response_class=Response, responses={200: out.document_response("application/xml"), **out.problem_responses(404, 409)})
 def cda(study_id: int, request: Request, version: int | None = None, db: Session = Depends(db_session),
         user: User = Depends(api_user)) -> Response:
     return document_response(request, db, user, study_or_404(db, user, study_id), "cda", version)
 
 
 @router.get("/studies/{study_id}/report.fhir.json", summary="Signed report as a FHIR R4 Bundle",
-            response_class=Response, responses={200: {"content": {"application/fhir+json": {}}}})
+            response_class=Response, responses={200: out.document_response("application/fhir+json"), **out.problem_responses(404, 409)})
 def fhir(study_id: int, request: Request, version: int | None = None, db: Session = Depends(db_session),
          user: User = Depends(api_user)) -> Response:
     return document_response(request, db, user, study_or_404(db, user, study_id), "fhir", version)
 
 
-@router.get("/evaluation/indicators", summary="The pilot's indicators (pseudonymised, all practices)")
+@router.get("/evaluation/indicators", response_model=out.Indicators, summary="The pilot's indicators (pseudonymised, all practices)")
 def indicators(request: Request, db: Session = Depends(db_session), user: User = Depends(api_user)) -> dict[str, Any]:
     evaluator_only(user)
     return evaluation.indicators(db, engine(request), pseudonym_key(request))
 
 
 @router.get("/evaluation/studies.csv", summary="One pseudonymised row per study", response_class=Response,
-            responses={200: {"content": {"text/csv": {}}}})
+            responses={200: out.document_response("text/csv")})
 def studies_csv(request: Request, db: Session = Depends(db_session), user: User = Depends(api_user)) -> Response:
     return evaluation_csv_response(request, db, user)

@@ -11,20 +11,21 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from ecgpilot.web import api_models as out
 from ecgpilot.web.services.health import readiness
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], generate_unique_id_function=out.operation_id)
 
 
-@router.get("/healthz", include_in_schema=True, summary="Liveness: the process answers")
+@router.get("/healthz", response_model=out.Health, summary="Liveness: the process answers")
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness: database, audit trail, data folder and model",
-            responses={503: {"description": "a check failed; each check says why"}})
+@router.get("/readyz", summary="Readiness: database, audit trail, data folder and model", response_model=out.Readiness,
+            responses={503: {"model": out.Readiness, "description": "a check failed; each check says why"}})
 def readyz(request: Request) -> JSONResponse:
     ok, checks = readiness(request.app.state)
     return JSONResponse({"status": "ready" if ok else "not_ready", "checks": checks}, status_code=200 if ok else 503)
