@@ -66,22 +66,11 @@ STATUSES = {"provisoire": "PROV", "recuperee": "RECUP", "validee": "VALI", "qual
 INS_STATUSES: tuple[str, ...] = tuple(STATUSES)
 #: status name -> its label in each language (catalogue ``ins.status``), e.g. ``STATUS_LABELS["validee"]["en"]``
 STATUS_LABELS = messages.Bilingual("ins.status")
-#: high-trust identity documents of the RNIV (French, English)
-ID_DOCUMENTS = {
-    "cni": ("Carte nationale d'identité", "National identity card"),
-    "passeport": ("Passeport", "Passport"),
-    "titre_sejour": ("Titre de séjour", "Residence permit"),
-    "livret_famille": ("Livret de famille (mineur) avec la pièce d'identité du parent",
-                       "Family record book (minor) with the parent's identity document"),
-    "acte_naissance": ("Extrait d'acte de naissance (mineur) avec la pièce d'identité du parent",
-                       "Birth certificate (minor) with the parent's identity document"),
-}
-#: how the INS was obtained from INSi (French, English)
-INSI_SOURCES = {
-    "teleservice": ("Appel du téléservice INSi depuis ecgpilot", "INSi teleservice called from ecgpilot"),
-    "practice_software": ("INS récupéré par le téléservice INSi dans le logiciel du cabinet (déclaré par le médecin)",
-                          "INS retrieved through the INSi teleservice in the practice software (declared by the doctor)"),
-}
+#: high-trust identity documents of the RNIV: code -> its label in each language (catalogue ``ins.id_document``),
+#: e.g. ``ID_DOCUMENTS["cni"]["en"]``
+ID_DOCUMENTS = messages.Bilingual("ins.id_document")
+#: how the INS was obtained from INSi: code -> its label in each language (catalogue ``ins.insi_source``)
+INSI_SOURCES = messages.Bilingual("ins.insi_source")
 
 
 class InsError(RecordError):

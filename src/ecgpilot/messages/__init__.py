@@ -19,7 +19,7 @@ from typing import Any
 
 from ecgpilot.errors import ConfigError
 
-__all__ = ["LANGS", "MissingTextError", "check_lang", "catalogue", "text", "section", "has", "Bilingual"]
+__all__ = ["LANGS", "MissingTextError", "check_lang", "lang_or_en", "catalogue", "text", "section", "has", "Bilingual"]
 
 #: The languages of the catalogue, the reference (French) first; each has its ``<lang>.toml``.
 LANGS: tuple[str, ...] = ("fr", "en")
@@ -34,6 +34,12 @@ def check_lang(lang: str) -> str:
     if lang not in LANGS:
         raise ConfigError(f"Unknown language {lang!r}; accepted: {', '.join(LANGS)}.")
     return lang
+
+
+def lang_or_en(lang: str) -> str:
+    """``lang`` when the catalogue has it, else English: for code that has always said its French text for
+    ``fr`` only and English for any other language (the web services' refusals and history)."""
+    return lang if lang in LANGS else "en"
 
 
 @lru_cache(maxsize=None)

@@ -2,8 +2,8 @@
 evaluator's indicators with plots, and the GP's 30-day follow-up (due list, form) with a worklist reminder.
 
 Routes only: the rules live in :mod:`ecgpilot.pilot.service` (each change audited there), reached through
-:mod:`ecgpilot.web.services.pilot`. Texts: French first, English second, in :data:`TEXT` (``pt(key, lang)`` in
-the templates).
+:mod:`ecgpilot.web.services.pilot`. Texts: the catalogue's ``web.pilot`` section (:mod:`ecgpilot.messages`;
+``pt(key, lang)`` in the templates).
 """
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from ecgpilot import messages
 from ecgpilot.errors import ConfigError, RecordError
 from ecgpilot.store.models import User
+from ecgpilot.web import i18n
 from ecgpilot.web.deps import checked_form, db_session, page_user, pseudonym_key, study_or_404
 from ecgpilot.web.routes.views import render
 from ecgpilot.web.services import pilot
@@ -24,79 +26,14 @@ __all__ = ["router", "install", "TEXT", "pt"]
 
 router = APIRouter(include_in_schema=False)
 
-TEXT: dict[str, dict[str, str]] = {
-    "pilot": {"fr": "Expérimentation", "en": "Pilot"},
-    "protocols": {"fr": "Protocoles d'évaluation", "en": "Evaluation protocols"},
-    "no_protocol": {"fr": "Aucun protocole pour le moment.", "en": "No protocol yet."},
-    "design": {"fr": "Plan", "en": "Design"},
-    "stepped_wedge": {"fr": "en escalier (stepped wedge)", "en": "stepped wedge"},
-    "parallel": {"fr": "en grappes parallèles", "en": "parallel cluster"},
-    "start_month": {"fr": "Premier mois (AAAA-MM)", "en": "First month (YYYY-MM)"},
-    "period_months": {"fr": "Mois par période", "en": "Months per period"},
-    "n_periods": {"fr": "Nombre de périodes", "en": "Number of periods"},
-    "baseline_months": {"fr": "Mois de référence avant (relevés de l'Assurance Maladie)", "en": "Baseline months before (insurer's extract)"},
-    "name": {"fr": "Nom", "en": "Name"},
-    "create": {"fr": "Créer / modifier le brouillon", "en": "Create / update the draft"},
-    "status_draft": {"fr": "brouillon", "en": "draft"},
-    "status_registered": {"fr": "enregistré (figé)", "en": "registered (frozen)"},
-    "seed": {"fr": "Graine du tirage", "en": "Randomisation seed"},
-    "randomise": {"fr": "Tirer au sort (stratifié sur la taille du cabinet)", "en": "Randomise (stratified by practice size)"},
-    "register": {"fr": "Enregistrer et figer", "en": "Register and freeze"},
-    "register_help": {"fr": "Avant la première période ; ensuite, ni le protocole ni l'allocation ne changent.",
-                      "en": "Before the first period; afterwards neither the protocol nor the allocation can change."},
-    "allocation": {"fr": "Allocation", "en": "Allocation"},
-    "practice": {"fr": "Cabinet", "en": "Practice"},
-    "stratum": {"fr": "Strate", "en": "Stratum"},
-    "ai_from": {"fr": "IA active à partir de la période", "en": "AI on from period"},
-    "never": {"fr": "jamais (contrôle)", "en": "never (control)"},
-    "outcomes": {"fr": "Critères de jugement", "en": "Outcomes"},
-    "indicators": {"fr": "Indicateurs", "en": "Indicators"},
-    "primary": {"fr": "Critère principal : ECG par médecin et par mois (IA active − inactive)",
-                "en": "Primary outcome: ECGs per GP per month (AI on − off)"},
-    "rate_ratio": {"fr": "Rapport de taux (Poisson, GEE)", "en": "Rate ratio (Poisson GEE)"},
-    "ci": {"fr": "IC 95 %", "en": "95% CI"},
-    "arm_ai_on": {"fr": "IA active", "en": "AI on"},
-    "arm_ai_off": {"fr": "IA inactive (contrôle)", "en": "AI off (control)"},
-    "costs": {"fr": "Coûts (perspective Assurance Maladie, 30 jours)", "en": "Costs (insurer's perspective, 30 days)"},
-    "per_ecg": {"fr": "Coût par ECG", "en": "Cost per ECG"},
-    "icer": {"fr": "Coût par nouveau diagnostic supplémentaire (RDCR)", "en": "Cost per additional new diagnosis (ICER)"},
-    "budget": {"fr": "Impact budgétaire (5 ans, scénario moyen)", "en": "Budget impact (5 years, medium scenario)"},
-    "plots": {"fr": "Graphiques", "en": "Plots"},
-    "no_data": {"fr": "Pas encore assez de données.", "en": "Not enough data yet."},
-    "missing": {"fr": "Les analyses demandent un module absent de cette installation :",
-                "en": "The analyses need a module this installation lacks:"},
-    "followups": {"fr": "Suivis à 30 jours", "en": "30-day follow-ups"},
-    "followups_due": {"fr": "suivi(s) à 30 jours à remplir", "en": "30-day follow-up(s) to complete"},
-    "no_followup_due": {"fr": "Aucun suivi à remplir.", "en": "No follow-up to complete."},
-    "followup_of": {"fr": "Suivi à 30 jours de l'ECG", "en": "30-day follow-up of ECG"},
-    "signed_days_ago": {"fr": "signé il y a (jours)", "en": "signed days ago"},
-    "fill": {"fr": "Remplir", "en": "Fill in"},
-    "optional": {"fr": "Chaque réponse est facultative ; laissez vide ce que vous ne savez pas. Aucune donnée d'identité.",
-                 "en": "Every answer is optional; leave empty what you do not know. No identity data."},
-    "referred": {"fr": "Adressé à un cardiologue ?", "en": "Referred to a cardiologist?"},
-    "referral_kind": {"fr": "Comment ?", "en": "How?"},
-    "rk_consultation": {"fr": "consultation", "en": "consultation"},
-    "rk_tele_expertise": {"fr": "téléexpertise", "en": "tele-expertise"},
-    "rk_emergency": {"fr": "urgences", "en": "emergency department"},
-    "seen_on": {"fr": "Vu par le cardiologue le", "en": "Seen by the cardiologist on"},
-    "emergency": {"fr": "Transfert aux urgences ?", "en": "Emergency transfer?"},
-    "hospitalised": {"fr": "Hospitalisé ?", "en": "Hospitalised?"},
-    "diagnosis": {"fr": "Diagnostic final", "en": "Final diagnosis"},
-    "diagnosis_text": {"fr": "Précision (texte libre, sans identité)", "en": "Details (free text, no identity)"},
-    "new_diagnosis": {"fr": "Nouveau diagnostic grâce à cet ECG ?", "en": "New diagnosis thanks to this ECG?"},
-    "treatment_changed": {"fr": "Traitement modifié du fait de l'ECG ?", "en": "Treatment changed because of the ECG?"},
-    "yes": {"fr": "oui", "en": "yes"},
-    "no": {"fr": "non", "en": "no"},
-    "unknown": {"fr": "ne sait pas", "en": "unknown"},
-    "save": {"fr": "Enregistrer", "en": "Save"},
-    "saved": {"fr": "Suivi enregistré.", "en": "Follow-up saved."},
-}
+#: ``{key: {"fr": …, "en": …}}``: a read-only view of the catalogue's ``web.pilot`` section.
+TEXT = messages.Bilingual("web.pilot")
 
 
 def pt(key: str, lang: str) -> str:
-    """The pilot text ``key`` in ``lang`` (French when missing; the key itself when unknown)."""
-    entry = TEXT.get(key)
-    return key if entry is None else (entry.get(lang) or entry["fr"])
+    """The pilot text ``key`` in ``lang`` (catalogue ``web.pilot.<key>``; like :func:`ecgpilot.web.i18n.t`, French
+    when missing, the key itself when unknown, with a logged warning)."""
+    return i18n.t(f"pilot.{key}", lang)
 
 
 def install(app: FastAPI) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from ecgpilot import messages
 from ecgpilot.errors import ConfigError, RecordError
 from ecgpilot.store.models import ApiToken, User
 from ecgpilot.store.users import (
@@ -93,15 +94,9 @@ def log_out(db: Session, user: User | None, sid: str | None) -> None:
     db.commit()
 
 
-#: the store's refusals of a password change, as the page says them (French, English)
-PASSWORD_ERRORS = {
-    "the current password is wrong.": ("Le mot de passe actuel est faux : rien n'a été changé.",
-                                       "The current password is wrong: nothing was changed."),
-    "the new password is the same as the current one.": ("Le nouveau mot de passe est le même que l'actuel : "
-                                                         "choisissez-en un autre.",
-                                                         "The new password is the same as the current one: "
-                                                         "choose another."),
-}
+#: the store's refusals of a password change -> the key of the page's sentence (catalogue ``web.password_change``)
+PASSWORD_ERRORS = {"the current password is wrong.": "wrong_current",
+                   "the new password is the same as the current one.": "same_as_current"}
 
 
 def change_password(db: Session, user: User, current: str, new: str, again: str, *, keep_sid: str | None,
@@ -110,14 +105,13 @@ def change_password(db: Session, user: User, current: str, new: str, again: str,
     sessions end, ``keep_sid`` stays; audited, committed; how many sessions ended. Refusal:
     :class:`~ecgpilot.errors.RecordError` in ``lang``, nothing changed."""
     if new != again:
-        raise RecordError("Les deux nouveaux mots de passe diffèrent : rien n'a été changé." if lang == "fr" else
-                          "The two new passwords differ: nothing was changed.")
+        raise RecordError(messages.text("web.password_change.differ", messages.lang_or_en(lang)))
     try:
         ended = change_own_password(db, user, current, new, keep_sid=keep_sid)
     except ConfigError as exc:
         db.rollback()
-        fr, en = PASSWORD_ERRORS.get(str(exc), (f"Mot de passe trop court : {len(new)} caractères, 10 au moins.", str(exc)))
-        raise RecordError(fr if lang == "fr" else en) from None
+        key = PASSWORD_ERRORS.get(str(exc), "too_short")      # the store's third refusal: too short
+        raise RecordError(messages.text(f"web.password_change.{key}", messages.lang_or_en(lang), n=len(new))) from None
     audit_event(db, user, "admin", f"user:{user.id}", details={"operation": "own_password_changed", "sessions_ended": ended})
     db.commit()
     return ended

@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ecgpilot import messages
 from ecgpilot.errors import ECGPilotError, RecordError
 from ecgpilot.store import files as filestore
 from ecgpilot.store.models import Report, ReportDocument, Study, User
@@ -102,9 +103,7 @@ def render_pdf(data_dir: Path, study: Study, content: dict[str, Any], lang: str)
 
     record = study_record(data_dir, study)
     if record is None:
-        raise Conflict("le tracé de cet ECG est illisible : aucun compte rendu PDF ne peut être fait. Déposez à nouveau "
-                       "le fichier d'origine." if lang == "fr" else
-                       "this ECG's tracing cannot be read, so no PDF report can be made. Upload the original file again.")
+        raise Conflict(messages.text("web.documents.no_tracing", messages.lang_or_en(lang)))
     reading = kept_reading(study.interpretation, content.get("decisions") or [],
                            with_pending=not content.get("signed_at"))
     reading["urgency"] = (study.interpretation or {}).get("urgency")
@@ -200,10 +199,10 @@ def pdf_bytes(db: Session, data_dir: Path, study: Study, lang: str = "fr", versi
     if version is not None:
         chosen = next((r for r in reps if r.version == version), None)
         if chosen is None:
-            raise RecordError((f"cet ECG n'a pas de version signée {version} ; versions signées : "
-                               f"{', '.join(str(r.version) for r in reps) or 'aucune'}.") if lang == "fr" else
-                              (f"this ECG has no signed version {version}; signed versions: "
-                               f"{', '.join(str(r.version) for r in reps) or 'none'}."))
+            said = messages.lang_or_en(lang)
+            raise RecordError(messages.text("web.documents.no_version", said, version=version,
+                                            versions=", ".join(str(r.version) for r in reps)
+                                            or messages.text("web.documents.no_versions", said)))
     elif study.status == "signed" and reps:
         chosen = reps[-1]
     if chosen is None:

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ecgpilot import ins as ins_mod
+from ecgpilot import messages
 from ecgpilot.errors import RecordError
 from ecgpilot.store.models import Study, StudyEvent, User, utcnow
 from ecgpilot.web.services.access import identity as identity_fields
@@ -21,8 +22,7 @@ from ecgpilot.web.services.common import Conflict, audit_event, undone_on_refusa
 
 __all__ = ["verify_identity", "missing_traits", "check_summary"]
 
-_TRAITS = {"family_name": ("nom de naissance", "birth name"), "given_names": ("prénoms", "given names"),
-           "birth_date": ("date de naissance", "birth date"), "sex": ("sexe", "sex"), "ins": ("INS", "INS")}
+_TEXTS = "web.identity_check"   # the catalogue section of this module's sentences (and ``trait.<name>``)
 
 
 def missing_traits(study: Study, status: str, lang: str = "fr") -> list[str]:
@@ -30,7 +30,7 @@ def missing_traits(study: Study, status: str, lang: str = "fr") -> list[str]:
     need = ["family_name", "given_names", "birth_date", "sex"]
     if status in ("recuperee", "qualifiee"):
         need.append("ins")
-    return [_TRAITS[k][0 if lang == "fr" else 1] for k in need if not getattr(study, k)]
+    return [messages.text(f"{_TEXTS}.trait.{k}", messages.lang_or_en(lang)) for k in need if not getattr(study, k)]
 
 
 @undone_on_refusal
@@ -48,13 +48,13 @@ def verify_identity(db: Session, user: User, study: Study, *, id_document: str |
     insi_source = insi_source or None
     status = ins_mod.status_from_checks(id_document, insi_source)
     if status == "provisoire":
-        raise RecordError("nothing was verified: tick the identity document seen and/or the INSi lookup."
-                          if lang != "fr" else
-                          "Rien n'a été vérifié : indiquez la pièce d'identité contrôlée et/ou l'interrogation INSi.")
+        raise RecordError(messages.text(f"{_TEXTS}.nothing_verified", messages.lang_or_en(lang)))
     missing = missing_traits(study, status, lang)
     if missing:
-        raise RecordError((f"Pour une identité {ins_mod.status_label(status, 'fr').lower()}, complétez d'abord : "
-                           if lang == "fr" else f"for a {status} identity, first fill in: ") + ", ".join(missing) + ".")
+        # the French sentence names the status as people read it (« qualifiée »), the English one by its code
+        shown = ins_mod.status_label(status, "fr").lower() if lang == "fr" else status
+        raise RecordError(messages.text(f"{_TEXTS}.fill_first", messages.lang_or_en(lang), status=shown,
+                                        missing=", ".join(missing)))
     if insi_source == "teleservice":
         (insi or ins_mod.OfflineInsi()).lookup(study.ins or "", identity_fields(study))
     before = {"ins_status": study.ins_status, "identity_check": study.identity_check}
@@ -74,11 +74,9 @@ def check_summary(check: dict[str, Any] | None, lang: str = "fr") -> str | None:
     """One sentence: who verified the identity, when and how (``None`` without a verification)."""
     if not check:
         return None
-    i = 0 if lang == "fr" else 1
-    how = [ins_mod.ID_DOCUMENTS[check["id_document"]][i].lower() if check.get("id_document") else None,
-           ins_mod.INSI_SOURCES[check["insi"]][i] if check.get("insi") else None]
-    how_text = " ; ".join(h for h in how if h)
+    lang = messages.lang_or_en(lang)
+    how = [ins_mod.ID_DOCUMENTS[check["id_document"]][lang].lower() if check.get("id_document") else None,
+           ins_mod.INSI_SOURCES[check["insi"]][lang] if check.get("insi") else None]
     when = str(check.get("at", ""))[:16].replace("T", " ")
-    if lang == "fr":
-        return f"Vérifiée par {check.get('by_name')} le {when} UTC : {how_text}."
-    return f"Verified by {check.get('by_name')} on {when} UTC: {how_text}."
+    return messages.text(f"{_TEXTS}.verified", lang, who=check.get("by_name"), when=when,
+                         how=" ; ".join(h for h in how if h))

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ecgpilot import messages
 from ecgpilot.errors import RecordError
 from ecgpilot.ins import normalize_ins, normalize_status
 from ecgpilot.store.models import Report, Study, StudyEvent, User, utcnow
@@ -270,17 +271,15 @@ def not_ready(draft: dict[str, Any], lang: str = "fr") -> NotReady | None:
     if not pending and not urgency:
         return None
     texts = {s["id"]: s["text"] for s in draft["statements"]}
-    named = [f"« {texts[i]} »" if lang == "fr" else f"“{texts[i]}”" for i in pending]
-    if lang == "fr":
-        what = [f"{len(pending)} énoncé(s) à décider ({' ; '.join(named)})"] if pending else []
-        what += ["l'urgence à choisir"] if urgency else []
-        msg = (f"Le compte rendu n'est pas signé : {' et '.join(what)}. Pour chaque énoncé surligné, choisissez "
-               "« confirmé », « modifié » ou « rejeté », choisissez l'urgence, puis signez.")
-    else:
-        what = [f"{len(pending)} statement(s) to decide ({'; '.join(named)})"] if pending else []
-        what += ["the urgency to choose"] if urgency else []
-        msg = (f"The report is not signed: {' and '.join(what)}. For each highlighted statement choose confirmed, "
-               "edited or rejected, choose the urgency, then sign.")
+    lang = messages.lang_or_en(lang)
+
+    def say(key: str, **fields: Any) -> str:
+        return messages.text(f"web.not_ready.{key}", lang, **fields)
+
+    named = [say("quoted", text=texts[i]) for i in pending]
+    what = [say("pending", n=len(pending), statements=say("list_sep").join(named))] if pending else []
+    what += [say("urgency")] if urgency else []
+    msg = say("refusal", what=say("and").join(what))
     return NotReady(msg, pending, urgency)
 
 
