@@ -169,12 +169,16 @@ def test_the_detector_finds_a_language_table(tmp_path):
 
 def _inline_pairs(path: Path) -> list[int]:
     """Lines of FR/EN pairs written in the code: a ``{"fr": …, "en": …}`` dict, a call of a method named
-    ``fr`` with two arguments (the former ``ctx.fr("…", "…")``), or a conditional expression on the
+    ``fr`` with two arguments (the former ``ctx.fr("…", "…")``), a call given the language and two texts
+    (the former ``_msg(lang, "…", "…")`` of the web services), or a conditional expression on the
     language (``lang == "fr"``, or a flag named ``fr``) whose two branches are texts."""
     lines = _language_tables(path)
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "fr" \
                 and len(node.args) == 2:
+            lines.append(node.lineno)
+        elif isinstance(node, ast.Call) and any(isinstance(x, ast.Name) and x.id == "lang" for x in node.args) \
+                and sum(_is_text(x) for x in node.args) >= 2:
             lines.append(node.lineno)
         elif isinstance(node, ast.IfExp) and ("lang" in ast.unparse(node.test) or ast.unparse(node.test) == "fr") \
                 and _is_text(node.body) and _is_text(node.orelse):
@@ -196,8 +200,10 @@ def test_the_pair_detector_finds_each_kind_of_inline_pair(tmp_path):
                    'c = {"fr": "oui", "en": "yes"}\n'
                    'sep = " : " if lang == "fr" else ": "\n'          # typography, not a text
                    'm = "message_fr" if lang == "fr" else "message_en"\n'   # a field name
-                   'd = ctx.say("note.axis", axis=3)\n')
-    assert _inline_pairs(src) == [1, 2, 3]
+                   'd = ctx.say("note.axis", axis=3)\n'
+                   'e = _msg(lang, f"Compte {n} introuvable.", f"account {n} not found.")\n'
+                   'f = _msg(lang, "account_unknown", n=3)\n')
+    assert _inline_pairs(src) == [1, 2, 3, 7]
     assert not _inline_pairs(PACKAGE / "messages" / "__init__.py")
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from ecgpilot import compare
+from ecgpilot import compare, messages
 from ecgpilot.errors import RecordError
 from ecgpilot.ins import normalize_trait
 from ecgpilot.store.models import ROLES, Practice, Report, Study, StudyEvent, User, utcnow
@@ -29,8 +29,9 @@ __all__ = ["age_at_recording", "rpps_key", "check_rpps", "check_mssante", "rpps_
            "ai_on"]
 
 
-def _msg(lang: str, fr: str, en: str) -> str:
-    return fr if lang == "fr" else en
+def _msg(lang: str, key: str, **fields: Any) -> str:
+    """The text ``web.practice_check.<key>`` in ``lang`` (English for any language but French, as before)."""
+    return messages.text(f"web.practice_check.{key}", messages.lang_or_en(lang), **fields)
 
 
 # ------------------------------------------------------------------ doctors ---------
@@ -52,13 +53,9 @@ def check_rpps(value: str | None, lang: str = "fr") -> str | None:
         return None
     s = re.sub(r"[\s.\u00a0]", "", raw)
     if not (s.isascii() and s.isdigit() and len(s) == 11):
-        raise RecordError(_msg(lang, f"Le RPPS « {raw} » doit compter 11 chiffres (carte CPS ou annuaire.sante.fr).",
-                               f"RPPS {raw!r} must have 11 digits (see the CPS card or annuaire.sante.fr)."))
+        raise RecordError(_msg(lang, "rpps_digits", raw=raw))
     if rpps_key(s[:10]) != int(s[10]):
-        raise RecordError(_msg(lang, f"Le RPPS « {raw} » a une clé de contrôle fausse (dernier chiffre {s[10]}, "
-                                     f"{rpps_key(s[:10])} attendu) : vérifiez chaque chiffre.",
-                               f"RPPS {raw!r}: the check digit is wrong ({s[10]}, expected {rpps_key(s[:10])}); "
-                               "check each digit."))
+        raise RecordError(_msg(lang, "rpps_key", raw=raw, digit=s[10], expected=rpps_key(s[:10])))
     return s
 
 
@@ -68,9 +65,7 @@ def check_mssante(value: str | None, lang: str = "fr") -> str | None:
     if not raw:
         return None
     if not re.fullmatch(r"[^@\s,;]+@[^@\s,;]+\.[a-z]{2,}", raw.lower()):
-        raise RecordError(_msg(lang, f"« {raw} » n'est pas une adresse MSSanté (une seule adresse, ex. "
-                                     "prenom.nom@medecin.mssante.fr).",
-                               f"{raw!r} is not an MSSanté address (one address, e.g. first.last@medecin.mssante.fr)."))
+        raise RecordError(_msg(lang, "mssante", raw=raw))
     return raw.lower()
 
 
@@ -78,10 +73,7 @@ def rpps_warning(user: User, lang: str = "fr") -> str | None:
     """The warning shown before signing when the signer has no RPPS, else ``None``."""
     if not user.can_sign or user.rpps:
         return None
-    return _msg(lang, "Votre numéro RPPS n'est pas renseigné : le compte rendu signé ne pourra pas être envoyé par "
-                      "MSSanté ni versé au DMP. Renseignez-le dans « Mon compte » avant de signer.",
-                "Your RPPS number is missing: the signed report cannot be sent through MSSanté nor filed in the DMP. "
-                "Fill it in under “Account” before signing.")
+    return _msg(lang, "rpps_missing")
 
 
 # ------------------------------------------------------------------ practices -------
@@ -99,8 +91,7 @@ def practices(db: Session) -> list[Practice]:
 def _practice_name(name: str, lang: str) -> str:
     clean = " ".join((name or "").split())
     if not clean or len(clean) > 200:
-        raise RecordError(_msg(lang, "Donnez au cabinet un nom de 1 à 200 caractères.",
-                               "Give the practice a name of 1 to 200 characters."))
+        raise RecordError(_msg(lang, "practice_name"))
     return clean
 
 
@@ -115,7 +106,7 @@ def create_practice(db: Session, admin: User, name: str, lang: str = "fr") -> Pr
     _require_admin(admin)
     name = _practice_name(name, lang)
     if _name_taken(db, name):
-        raise RecordError(_msg(lang, f"Un cabinet s'appelle déjà « {name} ».", f"A practice is already named {name!r}."))
+        raise RecordError(_msg(lang, "practice_taken", name=name))
     p = Practice(name=name)
     db.add(p)
     db.flush()
@@ -130,10 +121,10 @@ def rename_practice(db: Session, admin: User, practice_id: int, name: str, lang:
     _require_admin(admin)
     p = db.get(Practice, practice_id)
     if p is None:
-        raise RecordError(_msg(lang, f"Cabinet n° {practice_id} introuvable.", f"practice {practice_id} not found."))
+        raise RecordError(_msg(lang, "practice_id_unknown", practice_id=practice_id))
     name = _practice_name(name, lang)
     if _name_taken(db, name, but=p.id):
-        raise RecordError(_msg(lang, f"Un cabinet s'appelle déjà « {name} ».", f"A practice is already named {name!r}."))
+        raise RecordError(_msg(lang, "practice_taken", name=name))
     p.name = name
     audit_event(db, admin, "settings", f"practice:{p.id}", details={"kind": "rename_practice"})
     db.commit()
@@ -146,22 +137,21 @@ def update_account(db: Session, admin: User, user_id: int, fields: Mapping[str, 
     _require_admin(admin)
     u = db.get(User, user_id)
     if u is None:
-        raise RecordError(_msg(lang, f"Compte n° {user_id} introuvable.", f"account {user_id} not found."))
+        raise RecordError(_msg(lang, "account_unknown", user_id=user_id))
     new: dict[str, Any] = {}
     if "name" in fields:
         new["name"] = " ".join(fields["name"].split()) or u.email
     if "role" in fields:
         if fields["role"] not in ROLES:
-            raise RecordError(_msg(lang, f"Rôle « {fields['role']} » inconnu.", f"unknown role {fields['role']!r}."))
+            raise RecordError(_msg(lang, "role_unknown", role=fields["role"]))
         if u.id == admin.id and fields["role"] != "admin":
-            raise RecordError(_msg(lang, "Vous ne pouvez pas retirer votre propre rôle d'administrateur.",
-                                   "You cannot remove your own admin role."))
+            raise RecordError(_msg(lang, "own_admin_role"))
         new["role"] = fields["role"]
     if "practice_id" in fields:
         raw = fields["practice_id"].strip()
         p = db.get(Practice, int(raw)) if raw.isascii() and raw.isdigit() else None
         if p is None:
-            raise RecordError(_msg(lang, f"Cabinet « {raw} » introuvable.", f"practice {raw!r} not found."))
+            raise RecordError(_msg(lang, "practice_unknown", raw=raw))
         new["practice_id"] = p.id
     if "rpps" in fields:
         new["rpps"] = check_rpps(fields["rpps"], lang)
@@ -191,12 +181,10 @@ def archive(db: Session, user: User, study: Study, reason: str, lang: str = "fr"
     if not user.can_sign:
         raise PermissionError(f"role {user.role!r} cannot archive a study; only doctors can.")
     if study.status == "signed":
-        raise Conflict(_msg(lang, "Un ECG signé ne s'archive pas : modifiez-le (nouvelle version) si besoin.",
-                                     "A signed ECG is not archived: amend it (new version) if needed."))
+        raise Conflict(_msg(lang, "signed_not_archived"))
     reason = " ".join((reason or "").split())
     if not reason:
-        raise RecordError(_msg(lang, "Dites pourquoi cet ECG est archivé (ex. fichier illisible, mauvais patient, "
-                                     "doublon).", "Say why this ECG is archived (e.g. unreadable file, wrong patient)."))
+        raise RecordError(_msg(lang, "archive_reason"))
     if study.archived_at is not None:
         return
     study.archived_at, study.archive_reason = utcnow(), reason[:500]
