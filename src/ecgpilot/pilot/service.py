@@ -12,9 +12,8 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -22,9 +21,11 @@ from ecgpilot import audit
 from ecgpilot.errors import ConfigError, RecordError
 from ecgpilot.pilot import followup as fu
 from ecgpilot.pilot import protocol as proto
-from ecgpilot.pilot.volume import build_panel, doctor_key, parse_activity_csv, pseudonym
 from ecgpilot.store.models import OpinionRequest, Practice, Report, Study, User, utcnow
 from ecgpilot.store.pilot import PilotActivity, PilotAllocation, PilotFollowUp, PilotProtocol
+
+if TYPE_CHECKING:   # pandas comes with the [pilot] extra: the serving install (uploads, protocol pages) runs without it
+    import pandas as pd
 
 __all__ = ["Actor", "save_protocol", "load_protocol", "allocation_of", "randomise_practices", "register_protocol",
            "registered_protocols", "ai_on_for_practice", "import_activity", "save_followup", "due_followups",
@@ -160,6 +161,8 @@ def ai_on_for_practice(db: Session, practice_id: int, when: date) -> bool | None
 def import_activity(db: Session, data: bytes, key: bytes, actor: Actor) -> dict[str, Any]:
     """Validate the insurer's extract and store it, all rows or none; rows whose (doctor, month) are already
     stored are refused (each named). RPPS numbers are pseudonymised before storage. The caller commits."""
+    from ecgpilot.pilot.volume import doctor_key, parse_activity_csv
+
     rows = parse_activity_csv(data)
     sha = hashlib.sha256(data).hexdigest()
     keyed = [(r, doctor_key(r.doctor, key)) for r in rows]
@@ -245,6 +248,8 @@ def due_followups(db: Session, user: User, today: date | None = None, days: int 
 def gp_key(user: User, key: bytes) -> str:
     """A GP's pseudonym in the analysis: the keyed hash of the RPPS when known (so that the insurer's rows
     with the same RPPS join), else of the account id."""
+    from ecgpilot.pilot.volume import doctor_key, pseudonym
+
     return doctor_key(user.rpps, key) if user.rpps else pseudonym("U-", f"user:{user.id}", key)
 
 
@@ -253,6 +258,8 @@ def volume_panel(db: Session, p: proto.Protocol, allocation: Mapping[int, int | 
     left out) and the imported extract. A GP of an allocated practice counts from the month their account was
     created (or the panel's first month) to the last month with data anywhere — with 0 ECG in a month without
     any, so that a GP who performs none is not dropped from the outcome."""
+    from ecgpilot.pilot.volume import build_panel
+
     gps = list(db.scalars(select(User).where(User.role == "gp", User.practice_id.in_(list(allocation)))))
     keys = {u.id: gp_key(u, key) for u in gps}
     gp_practice = {keys[u.id]: u.practice_id for u in gps}
@@ -276,6 +283,8 @@ def study_rows(db: Session, p: proto.Protocol, allocation: Mapping[int, int | No
     month, AI and doctor urgency, decisions on the AI proposal, tele-expertise, over-read urgency, follow-up.
     Reads only the columns it needs (JSON paths for the device and the report's urgency and decisions), so it
     scales to a national pilot."""
+    from ecgpilot.pilot.volume import doctor_key, pseudonym
+
     practices = list(allocation)
     device = Study.analysis[("record", "source", "device")].as_string()
     studies = db.execute(select(Study.id, Study.practice_id, Study.uploaded_by, Study.recorded_at, Study.created_at,
@@ -349,6 +358,8 @@ def _hours(a: datetime, b: datetime) -> float:
 
 def practice_label(practice_id: int, key: bytes) -> str:
     """A practice's pseudonym in the analysis outputs."""
+    from ecgpilot.pilot.volume import pseudonym
+
     return pseudonym("P-", f"practice:{practice_id}", key)
 
 

@@ -51,9 +51,23 @@ def _row(db: Session, protocol_id: int) -> Any:
     return row
 
 
+def analysis_extra_missing() -> str | None:
+    """The packages of the ``[pilot]`` extra (pandas, statsmodels, matplotlib) a serving install lacks, in
+    words, or ``None``: the pilot's analyses and plots need them, its protocol, allocation and follow-up pages do not."""
+    import importlib
+
+    lacking = []
+    for name in ("pandas", "statsmodels", "matplotlib"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            lacking.append(name)
+    return f"{', '.join(lacking)} ([pilot] extra)" if lacking else None
+
+
 def protocols(db: Session) -> list[dict[str, Any]]:
-    """Each protocol with its allocation, strata and (when matplotlib is there) its stepped-wedge diagram."""
-    from ecgpilot.pilot import plots, service
+    """Each protocol with its allocation, strata and (when the [pilot] extra is there) its stepped-wedge diagram."""
+    from ecgpilot.pilot import service
     from ecgpilot.pilot import protocol as proto
     from ecgpilot.store.pilot import PilotProtocol
 
@@ -61,7 +75,11 @@ def protocols(db: Session) -> list[dict[str, Any]]:
     for row in db.scalars(select(PilotProtocol).order_by(PilotProtocol.id)):
         p = proto.Protocol.from_dict(row.content)
         al, st = service.allocation_of(db, row)
-        diagram = _inline(plots.stepped_wedge_diagram(proto.schedule(p, al))) if al and plots.available() else None
+        diagram = None
+        if al and analysis_extra_missing() is None:
+            from ecgpilot.pilot import plots
+
+            diagram = _inline(plots.stepped_wedge_diagram(proto.schedule(p, al)))
         out.append({"row": row, "p": p, "allocation": sorted(al.items()), "strata": st, "diagram": diagram})
     return out
 
@@ -110,14 +128,13 @@ def indicators(db: Session, protocol_id: int, key: bytes) -> dict[str, Any]:
     """The evaluator's results for a protocol: ``row``, ``res`` (primary effect, indicators per arm with Wilson
     CIs, costs; ``None`` before any allocation), ``figs`` (inline SVG plots) and ``missing`` (the extra a
     serving install lacks for the analyses, else ``None``)."""
+    row = _row(db, protocol_id)
+    missing = analysis_extra_missing()
+    if missing:   # a serving install without the [pilot] extra: say so instead of failing
+        return {"row": row, "res": None, "figs": {}, "missing": missing}
     from ecgpilot.pilot import evaluate, followup, plots, service
     from ecgpilot.pilot import protocol as proto
 
-    row = _row(db, protocol_id)
-    try:
-        import statsmodels  # noqa: F401
-    except ImportError:   # a serving install without the [pilot] extra: say so instead of failing
-        return {"row": row, "res": None, "figs": {}, "missing": "statsmodels ([pilot] extra)"}
     p = proto.Protocol.from_dict(row.content)
     al, _st = service.allocation_of(db, row)
     res, figs = None, {}
