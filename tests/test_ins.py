@@ -63,3 +63,18 @@ def test_oids_and_test_guard():
 def test_trait_normalisation():
     assert ins.normalize_trait("  Lefèvre - d'Aubigné ") == "LEFEVRE-D'AUBIGNE"
     assert ins.normalize_trait("Marie  Hélène") == "MARIE HELENE"
+
+
+def test_identity_documents_and_insi_sources_are_catalogue_views():
+    """The RNIV documents and INSi sources a doctor ticks: codes in the form's order, labels from the
+    catalogue (``ins.id_document.<code>``, ``ins.insi_source.<code>``) in both languages."""
+    from ecgpilot import messages
+
+    assert list(ins.ID_DOCUMENTS) == ["cni", "passeport", "titre_sejour", "livret_famille", "acte_naissance"]
+    assert ins.ID_DOCUMENTS["titre_sejour"]["fr"] == "Titre de séjour"
+    assert ins.ID_DOCUMENTS["titre_sejour"]["en"] == "Residence permit"
+    assert ins.INSI_SOURCES["teleservice"]["en"] == messages.text("ins.insi_source.teleservice", "en") == \
+        "INSi teleservice called from ecgpilot"
+    assert "carte_vitale" not in ins.ID_DOCUMENTS   # not a high-trust identity document
+    with pytest.raises(RecordError, match=r"identity document 'carte_vitale' unknown; accepted: cni, passeport"):
+        ins.status_from_checks("carte_vitale", None)

@@ -133,3 +133,32 @@ def test_ai_allowed_for_follows_the_registered_allocation(tmp_path) -> None:  # 
     assert ai_allowed_for(request, a, first_on[a.practice_id]) is True
     audit.set_ai_enabled(app.state.engine, False, actor_id="t", actor_role="admin")     # the instance's too
     assert ai_allowed_for(request, a, first_on[a.practice_id]) is False
+
+
+def test_pilot_pages_in_both_languages_from_the_catalogue(tmp_path, caplog) -> None:  # noqa: ANN001
+    """The pilot's texts are the catalogue's ``web.pilot`` section: the pages speak French or English, and
+    an unknown key shows itself (with a logged warning) rather than failing the page."""
+    import logging
+
+    from ecgpilot.web.routes import pilot
+
+    app = make_app(tmp_path)
+    today = date.today()
+    with app.state.sessions() as db:
+        gp = db.scalar(select(User).where(User.email == "a@x.fr"))
+        sid = add_signed_study(db, gp, utc(today.year, today.month, 1) - timedelta(days=40)).id
+        db.commit()
+    with TestClient(app) as c:
+        login(c, "e@x.fr")
+        assert "<h1>Protocoles d'évaluation</h1>" in c.get("/pilot").text.replace("&#39;", "'")
+        c.cookies.set("lang", "en")
+        assert "Evaluation protocols" in c.get("/pilot").text and "No protocol yet." in c.get("/pilot").text
+    with TestClient(app) as c:
+        c.cookies.set("lang", "en")
+        login(c, "a@x.fr")
+        form = c.get(f"/pilot/followup/{sid}").text
+        assert "Referred to a cardiologist?" in form and "Emergency transfer?" in form and "tele-expertise" in form
+    assert pilot.pt("saved", "fr") == "Suivi enregistré." and pilot.pt("saved", "en") == "Follow-up saved."
+    with caplog.at_level(logging.WARNING, logger="ecgpilot.web.i18n"):
+        assert pilot.pt("no_such_text", "en") == "pilot.no_such_text"
+    assert "'web.pilot.no_such_text'" in caplog.records[0].getMessage()

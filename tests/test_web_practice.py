@@ -314,3 +314,36 @@ def test_api_identity_verification_and_archive(app) -> None:  # noqa: ANN001
     assert [s["id"] for s in api.get("/api/v1/studies").json()] == []
     (fresh,) = api.post("/api/v1/studies", files=[("files", (name, content))]).json()
     assert fresh["id"] != sid and not fresh["uploaded_again"]  # an archived study is not reopened
+
+
+def test_identity_verification_and_password_pages_speak_english(app) -> None:  # noqa: ANN001
+    """The same pages in English: the identity form's documents and INSi sources, the refusals and the
+    verification summary, the password page and its refusal (catalogue texts, docs/i18n.md)."""
+    c = _client(app)
+    c.cookies.set("lang", "en")
+    url = _upload(c, *_muse()).headers["location"]
+    page = c.get(url).text
+    csrf = csrf_of(page)
+    assert '<option value="passeport">Passport</option>' in page
+    assert "INS retrieved through the INSi teleservice in the practice software (declared by the doctor)" in page
+    r = c.post(url + "/identity/verify", data={"csrf": csrf})
+    assert r.status_code == 422 and _text(r.text, "verify-error") == \
+        "nothing was verified: tick the identity document seen and/or the INSi lookup."
+    r = c.post(url + "/identity/verify", data={"csrf": csrf, "id_document": "cni", "insi": "practice_software"})
+    assert _text(r.text, "verify-error") == \
+        "for a qualifiee identity, first fill in: INS."     # the MUSE file has the names, birth date and sex
+    r = c.post(url + "/identity/verify", data={"csrf": csrf, "id_document": "passeport"}, follow_redirects=False)
+    assert r.status_code == 303
+    page = c.get(url).text
+    check = _text(page, "identity-check")
+    assert check.startswith("Verified by Dr A on ") and check.endswith(" UTC: passport.")
+    assert "Dr A recorded the identity verification (status: validee)</li>" in page.split('id="history"')[1]
+    page = c.get("/account/password").text
+    assert "<h1>Change my password</h1>" in page and "Your other sessions will be ended; this one stays open." in page
+    r = c.post("/account/password", data={"csrf": csrf_of(page), "current": PASSWORD, "new": "y" * 10, "again": "z" * 10})
+    assert _text(r.text, "password-error") == "The two new passwords differ: nothing was changed."
+    r = c.post("/account/password", data={"csrf": csrf_of(page), "current": PASSWORD, "new": "short", "again": "short"})
+    assert _text(r.text, "password-error") == "password too short (5 characters); use at least 10."
+    c.cookies.set("lang", "fr")
+    r = c.post("/account/password", data={"csrf": csrf_of(page), "current": PASSWORD, "new": "short", "again": "short"})
+    assert _text(r.text, "password-error") == "Mot de passe trop court : 5 caractères, 10 au moins."
