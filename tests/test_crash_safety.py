@@ -5,7 +5,7 @@ Two kinds of crash:
 * the real server (``ecgpilot serve`` in a subprocess) is SIGKILLed while several client threads
   upload real ECG files through the REST API, a few rounds on the same data folder, restarted
   after each kill;
-* deterministic kills inside :func:`ecgpilot.web.services.ingest`, in a child process: right after
+* deterministic kills inside :func:`ecgpilot.web.services.upload.ingest`, in a child process: right after
   the files are moved into place, and right before the database commit.
 
 After each crash the SQLite file and the data folder are checked directly (:func:`check_store`).

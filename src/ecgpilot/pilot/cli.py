@@ -24,7 +24,7 @@ UPTAKE_CHOICES = ("slow", "medium", "fast")
 
 
 def pseudonym_key(secret: str) -> bytes:
-    """The key of the evaluator's pseudonyms from the app's secret (as ``web.care_pages.pseudonym_key``)."""
+    """The key of the evaluator's pseudonyms from the app's secret (as ``web.deps.pseudonym_key``)."""
     return hashlib.sha256(f"ecgpilot-pseudonyms:{secret}".encode()).digest()
 
 

@@ -56,7 +56,7 @@ def _die_with_parent(parent: int) -> None:
 
 
 def _warm() -> int:
-    """In a new worker: import the readers (numpy, scipy, wfdb …) before the first timed read."""
+    """In a new worker: import the readers (numpy, scipy …) before the first timed read."""
     import os
 
     import ecgpilot.io  # noqa: F401
