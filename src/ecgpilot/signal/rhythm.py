@@ -64,6 +64,10 @@ Method:
 
 Thresholds were chosen on LUDB records 1–100 and PTB-XL fold 9 only (see
 ``benchmarks/results/rhythm.md``).
+
+Steps 2–4 (cancellation, atrial waves, flutter) live in :mod:`ecgpilot.signal._rhythm_atrial`, the
+ventricular regularity, the P–QRS relation and the rules (steps 5–6) in
+:mod:`ecgpilot.signal._rhythm_rules`; every threshold stays importable from this module.
 """
 
 from __future__ import annotations
@@ -72,8 +76,71 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.signal import find_peaks
 
+from ecgpilot.signal._rhythm_atrial import (
+    ATRIAL_LEADS,
+    ATRIAL_MIN_UV as ATRIAL_MIN_UV,
+    ATRIAL_NOISE_K as ATRIAL_NOISE_K,
+    ATRIAL_REFRACTORY_MS as ATRIAL_REFRACTORY_MS,
+    EDGE_MS,
+    EXTRA_MIN_SHARE as EXTRA_MIN_SHARE,
+    FLUTTER_BAND_HZ as FLUTTER_BAND_HZ,
+    FLUTTER_LEADS,
+    FLUTTER_MIN_UV as FLUTTER_MIN_UV,
+    FLUTTER_OI_MIN as FLUTTER_OI_MIN,
+    FLUTTER_OI_STRONG as FLUTTER_OI_STRONG,
+    OI_HALF_HZ as OI_HALF_HZ,
+    PR_PEAK_MAX_MS,
+    PR_PEAK_MIN_MS,
+    P_BEAT_CORR as P_BEAT_CORR,
+    P_BEAT_K as P_BEAT_K,
+    P_BEAT_MIN_UV as P_BEAT_MIN_UV,
+    P_CONSISTENT_CORR,
+    P_EXTRA_AMP as P_EXTRA_AMP,
+    P_EXTRA_CORR as P_EXTRA_CORR,
+    P_HALF_MS as P_HALF_MS,
+    P_KEEP_CORR as P_KEEP_CORR,
+    P_ONSET_FRAC as P_ONSET_FRAC,
+    P_SEED_CORR as P_SEED_CORR,
+    QRS_MASK_POST_MS as QRS_MASK_POST_MS,
+    QRS_MASK_PRE_MS as QRS_MASK_PRE_MS,
+    RESIDUAL_BAND_HZ,
+    SCALE_RANGE as SCALE_RANGE,
+    SEED_LAG_MS as SEED_LAG_MS,
+    SPECTRUM_BAND_HZ as SPECTRUM_BAND_HZ,
+    T_END_PAD_MS,
+    _atrial_waves,
+    _cancel,
+    _spectrum,
+)
+from ecgpilot.signal._rhythm_rules import (
+    AF_MAX_P_SHARE as AF_MAX_P_SHARE,
+    DROP_PP_TOL as DROP_PP_TOL,
+    DROP_RR_RATIO as DROP_RR_RATIO,
+    GROUP_CV as GROUP_CV,
+    GROUP_RATIO as GROUP_RATIO,
+    JUNCTIONAL_RATE as JUNCTIONAL_RATE,
+    PP_REGULAR_CV as PP_REGULAR_CV,
+    PR_CONSTANT_SD_MS as PR_CONSTANT_SD_MS,
+    PR_DISSOCIATED_SD_MS as PR_DISSOCIATED_SD_MS,
+    PR_SD_IRREGULAR_MAX as PR_SD_IRREGULAR_MAX,
+    QRS_NARROW_MS as QRS_NARROW_MS,
+    RATIO_1TO1_MAX as RATIO_1TO1_MAX,
+    RATIO_2TO1 as RATIO_2TO1,
+    RR_CV_IRREGULAR as RR_CV_IRREGULAR,
+    RR_CV_REGULAR as RR_CV_REGULAR,
+    RR_IRREGULAR as RR_IRREGULAR,
+    SHARE_1TO1_PARTIAL as SHARE_1TO1_PARTIAL,
+    SHARE_CONDUCTED as SHARE_CONDUCTED,
+    SHARE_NO_P as SHARE_NO_P,
+    SINUS_RATE_HIGH as SINUS_RATE_HIGH,
+    SINUS_RATE_LOW as SINUS_RATE_LOW,
+    WENCKEBACH_PR_DROP_MS as WENCKEBACH_PR_DROP_MS,
+    _av_relation,
+    _r,
+    _ventricular,
+    decide,
+)
 from ecgpilot.signal.delineate import delineate, median_beats, pacing_spike
 from ecgpilot.signal.filters import bandpass, resample_poly
 
@@ -86,81 +153,6 @@ AV_RELATIONS = ("1:1", "2:1", "variable", "dissociated", "none", "wenckebach", "
 
 #: Working rate: records below it are resampled to ≥ this (polyphase), as measure.py does.
 MIN_FS = 250.0
-# --- ventricular rhythm -------------------------------------------------------------------
-#: Sinus rate limits (bpm), bradycardia < 60 and tachycardia > 100: the conventional limits used with the
-#: AHA/ACCF/HRS recommendations for the standardization and interpretation of the ECG, part II
-#: (diagnostic statement list; Mason et al., Circulation 2007;115:1325).
-SINUS_RATE_LOW, SINUS_RATE_HIGH = 60.0, 100.0
-#: Junctional rhythm rate range (bpm; with a narrow QRS, < QRS_NARROW_MS): junctional escape 40–60 and accelerated junctional 60–100 (textbook limits).
-JUNCTIONAL_RATE = (40.0, 100.0)
-#: Regular RR: coefficient of variation below this and successive-difference index below RR_IRREGULAR.
-RR_CV_REGULAR = 0.08
-#: Irregular (atrial fibrillation-like) RR: median |ΔRR| / median RR at or above this (tuned).
-RR_IRREGULAR = 0.08
-#: ... or a coefficient of variation of RR at or above this (tuned).
-RR_CV_IRREGULAR = 0.10
-#: PR SD (ms) above which P waves before QRS of an irregular rhythm are not taken as conducted (tuned).
-PR_SD_IRREGULAR_MAX = 10.0
-#: Atrial fibrillation: P waves found before fewer than this share of QRS (tuned).
-AF_MAX_P_SHARE = 0.5
-#: Grouped beating: long RRs ≥ this × the short ones, each cluster's CV below GROUP_CV.
-GROUP_RATIO = 1.3
-GROUP_CV = 0.08
-# --- cancellation and atrial waves ----------------------------------------------------------
-QRS_MASK_PRE_MS, QRS_MASK_POST_MS = 10.0, 20.0
-T_END_PAD_MS = 40.0
-SCALE_RANGE = (0.7, 1.3)
-RESIDUAL_BAND_HZ = (2.0, 15.0)  # P-wave / flutter band; 2 Hz removes what is left of the baseline
-EDGE_MS = 150.0  # filter edges are not used
-ATRIAL_LEADS = ("II", "III", "aVF", "V1", "I", "V2")
-#: Atrial waves at most 300/min apart as discrete waves (faster organised activity is flutter).
-ATRIAL_REFRACTORY_MS = 200.0
-ATRIAL_NOISE_K = 3.0
-ATRIAL_MIN_UV = 12.0
-P_HALF_MS = 60.0
-P_KEEP_CORR = 0.5
-#: Per-beat search in the PR window (where a P is expected): lower amplitude, higher likeness.
-P_BEAT_K = 2.0
-P_BEAT_MIN_UV = 8.0
-P_BEAT_CORR = 0.6
-#: Search near the median beat's P: ± this around its place, correlation with the residual's median there.
-SEED_LAG_MS = 40.0
-P_SEED_CORR = 0.6
-#: When P waves precede at least this share of QRS, an atrial wave outside the PR windows (a
-#: blocked P) is kept only if it correlates ≥ P_EXTRA_CORR with them at P_EXTRA_AMP × their size.
-EXTRA_MIN_SHARE = 0.5
-P_EXTRA_CORR = 0.8
-P_EXTRA_AMP = (0.5, 2.0)
-P_CONSISTENT_CORR = 0.7
-#: P peak to QRS onset window (ms) for "a P before this QRS": PR 120–200 ms normal, up to
-#: ~ 400 ms in first-degree block (P onset ~ 50 ms before its peak).
-PR_PEAK_MIN_MS, PR_PEAK_MAX_MS = 40.0, 400.0
-P_ONSET_FRAC = 0.2
-# --- P-QRS relation --------------------------------------------------------------------------
-SHARE_CONDUCTED = 0.8   # share of QRS with a P for 1:1 / 2:1 / block patterns
-SHARE_NO_P = 0.3        # below: "no P before QRS"
-RATIO_1TO1_MAX = 1.25
-RATIO_2TO1 = (1.7, 2.3)
-PR_CONSTANT_SD_MS = 25.0
-PR_DISSOCIATED_SD_MS = 50.0
-WENCKEBACH_PR_DROP_MS = 40.0
-DROP_RR_RATIO = 1.3
-DROP_PP_TOL = 0.2  # the blocked P comes on time (± 20 % of the atrial cycle), unlike a blocked premature P
-#: P waves before at least this share of QRS, at a constant PR and no more atrial than
-#: ventricular waves, are read as 1:1 conduction (P waves missed on some beats, tuned).
-SHARE_1TO1_PARTIAL = 0.5
-PP_REGULAR_CV = 0.15
-# --- organised atrial activity --------------------------------------------------------------
-#: Flutter waves 210–420/min (typical flutter ~ 300/min, cycle 200–260 ms; atypical slower/faster).
-FLUTTER_BAND_HZ = (3.5, 7.0)
-FLUTTER_LEADS = ("II", "III", "aVF", "V1")
-SPECTRUM_BAND_HZ = (1.5, 20.0)
-OI_HALF_HZ = 0.4
-FLUTTER_OI_MIN = 0.6
-#: Above this organisation, flutter waves taken 1:1 for P waves (2:1 flutter) still count as flutter.
-FLUTTER_OI_STRONG = 0.6
-FLUTTER_MIN_UV = 40.0
-QRS_NARROW_MS = 120.0
 
 EMPTY_RHYTHM: dict[str, Any] = {
     "n_qrs": 0, "ventricular_rate_bpm": None, "rr_cv": None, "rr_irregularity": None, "rr_regular": None,
@@ -170,232 +162,6 @@ EMPTY_RHYTHM: dict[str, Any] = {
     "atrial_organisation": None, "atrial_lead": None, "atrial_rms_uv": None, "fibrillatory_waves": None, "pacing_spikes": None,
     "qrs_ms": None, "rhythm_guess": "undetermined", "rhythm_evidence": [],
 }
-
-
-def _r(x: float | None, nd: int = 0) -> float | None:
-    if x is None or not np.isfinite(x):
-        return None
-    return round(float(x), nd) if nd else float(round(float(x)))
-
-
-def _grouped(rr: NDArray[np.float64]) -> bool:
-    """RRs in two tight clusters (long ≥ GROUP_RATIO × short), long ones recurring after
-    groups of short ones of similar size (Wenckebach periods, blocked ectopics)."""
-    if rr.size < 5:
-        return False
-    s = np.sort(rr)
-    gaps = s[1:] / s[:-1]
-    k = int(np.argmax(gaps))
-    if gaps[k] < GROUP_RATIO:
-        return False
-    short, long_ = s[:k + 1], s[k + 1:]
-    if long_.size < 2 or short.size < long_.size:
-        return False
-    if short.std() / short.mean() > GROUP_CV or long_.std() / long_.mean() > GROUP_CV:
-        return False
-    is_long = rr >= long_[0]
-    pos = np.flatnonzero(is_long)
-    groups = np.diff(pos)
-    return bool(groups.size == 0 or (groups.max() - groups.min() <= 1 and groups.min() >= 2))
-
-
-def _ventricular(rr: NDArray[np.float64]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    mean = float(rr.mean())
-    out["ventricular_rate_bpm"] = _r(60000.0 / mean, 1)
-    out["rr_cv"] = _r(float(rr.std()) / mean, 3) if rr.size >= 2 else None
-    irr = float(np.median(np.abs(np.diff(rr)))) / float(np.median(rr)) if rr.size >= 3 else None
-    out["rr_irregularity"] = _r(irr, 3)
-    if rr.size >= 3:
-        assert irr is not None
-        out["rr_regular"] = bool(out["rr_cv"] < RR_CV_REGULAR and irr < RR_IRREGULAR)
-        out["grouped_beating"] = _grouped(rr)
-    return out
-
-
-def _cancel(x: NDArray[np.float64], fs: float, beats: NDArray[np.int64], dominant: NDArray[np.bool_],
-            a: int, e: int, qrs_on: int, qrs_off: int) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
-    """Residual of ``x`` after subtracting the median QRS-T ([-a, e] around each dominant beat)
-    and the mask of usable samples (QRS of every beat, whole QRS-T of other beats masked)."""
-    n = x.shape[1]
-    res = x.copy()
-    valid = np.ones(n, dtype=bool)
-    fit = dominant & (beats - a >= 0) & (beats + e < n)
-    m_pre, m_post = int(round(QRS_MASK_PRE_MS * fs / 1000)), int(round(QRS_MASK_POST_MS * fs / 1000))
-    if fit.sum() >= 2:
-        idx = beats[fit][:, None] + np.arange(-a, e + 1)[None, :]
-        tmpl = np.median(x[:, idx], axis=1)  # leads × samples
-        k = max(int(round(0.005 * fs)), 1)
-        left, right = tmpl[:, :k].mean(axis=1), tmpl[:, -k:].mean(axis=1)
-        ramp = np.linspace(0.0, 1.0, tmpl.shape[1])
-        tmpl = tmpl - left[:, None] - (right - left)[:, None] * ramp[None, :]
-        tt = (tmpl * tmpl).sum(axis=1) + 1e-9
-        taper_n = max(int(round(0.02 * fs)), 2)
-        for j, b in enumerate(beats):
-            if not dominant[j]:
-                continue
-            lo = b - a
-            hi = min(b + e + 1, n, (beats[j + 1] - a) if j + 1 < beats.size else n)
-            t0 = max(0, -lo)
-            if hi - max(lo, 0) < a + qrs_off:
-                continue
-            seg = tmpl[:, t0:hi - lo]
-            if hi - lo < tmpl.shape[1]:  # cut by the next beat: fade the end out
-                w = np.ones(seg.shape[1])
-                tn = min(taper_n, seg.shape[1])
-                w[-tn:] = 0.5 + 0.5 * np.cos(np.linspace(0, np.pi, tn))
-                seg = seg * w
-            piece = res[:, lo + t0:hi]
-            scale = np.clip((piece * seg).sum(axis=1) / tt, *SCALE_RANGE) if t0 == 0 else np.ones(len(seg))
-            res[:, lo + t0:hi] = piece - scale[:, None] * seg
-    else:
-        dominant = np.zeros_like(dominant)
-    for j, b in enumerate(beats):
-        if dominant[j] and fit.sum() >= 2:
-            valid[max(b + qrs_on - m_pre, 0):min(b + qrs_off + m_post + 1, n)] = False
-        else:
-            valid[max(b - a - m_post * 3, 0):min(b + e + 1, n)] = False
-    return res, valid
-
-
-def _seeded(r: NDArray[np.float64], env: NDArray[np.float64], valid: NDArray[np.bool_], onsets: NDArray[np.int64],
-            p_expect: int, half: int, fs: float) -> tuple[NDArray[np.int64], list[float], NDArray[np.float64] | None]:
-    """P waves searched beat by beat near where the median beat has its P (``p_expect`` samples
-    from the QRS onset, ± :data:`SEED_LAG_MS`): best correlation with the median of the residual
-    at that place; kept when ≥ :data:`P_SEED_CORR` and ≥ :data:`P_BEAT_MIN_UV`."""
-    n = r.shape[1]
-    lag = int(round(SEED_LAG_MS * fs / 1000))
-    pos = onsets + p_expect
-    pos = pos[(pos - half - lag >= 0) & (pos + half + lag < n)]
-    if pos.size < 3:
-        return np.zeros(0, dtype=np.int64), [], None
-    win = np.arange(-half, half + 1)
-    seed = np.median(r[:, pos[:, None] + win[None, :]], axis=1)
-    seed = seed - seed.mean(axis=1, keepdims=True)
-    sflat = seed.ravel() / (np.linalg.norm(seed) + 1e-12)
-    lags = np.arange(-lag, lag + 1)
-    centre = pos[:, None] + lags[None, :]                                   # beats × lags
-    seg = r[:, centre[:, :, None] + win[None, None, :]]                      # leads × beats × lags × samples
-    seg = seg - seg.mean(axis=3, keepdims=True)
-    seg = np.moveaxis(seg, 0, 2).reshape(pos.size, lags.size, -1)            # beats × lags × (leads·samples)
-    cc = seg @ sflat / (np.linalg.norm(seg, axis=2) + 1e-12)
-    best = np.argmax(cc, axis=1)
-    at = centre[np.arange(pos.size), best]
-    c = cc[np.arange(pos.size), best]
-    ok = (c >= P_SEED_CORR) & (env[at] >= P_BEAT_MIN_UV) & valid[at]
-    return at[ok].astype(np.int64), list(c[ok]), seed
-
-
-def _atrial_waves(r: NDArray[np.float64], valid: NDArray[np.bool_], fs: float, onsets: NDArray[np.int64],
-                  p_expect: int | None = None) -> tuple[NDArray[np.int64], float | None, float | None]:
-    """Atrial wave peaks in the residual ``r`` (atrial leads × samples): positions, the onset
-    offset of their median shape (samples before the peak) and the median correlation of the
-    waves with it. Waves above the strict threshold make a template; where the median beat has a
-    P wave, each beat is searched near that place (:func:`_seeded`); then each QRS still without
-    a wave in its PR window gets the best match there if it passes the per-beat threshold."""
-    env = np.sqrt((r * r).mean(axis=0)) * valid
-    if not valid.any():
-        return np.zeros(0, dtype=np.int64), None, None
-    noise = float(np.median(env[valid]))
-    thr = max(ATRIAL_NOISE_K * noise, ATRIAL_MIN_UV)
-    half = int(round(P_HALF_MS * fs / 1000))
-    refr = max(int(round(ATRIAL_REFRACTORY_MS * fs / 1000)), 1)
-    pk, _ = find_peaks(env, height=thr, distance=refr)
-    pk = pk[(pk - half >= 0) & (pk + half < r.shape[1])]
-    kept = np.zeros(0, dtype=np.int64)
-    ccs: list[float] = []
-    tm: NDArray[np.float64] | None = None
-    if pk.size >= 2:
-        segs = r[:, pk[:, None] + np.arange(-half, half + 1)[None, :]].transpose(1, 0, 2)  # waves × leads × samples
-        segs = segs - segs.mean(axis=2, keepdims=True)
-        flat = segs.reshape(pk.size, -1)
-        keep = np.ones(pk.size, dtype=bool)
-        cc = np.zeros(pk.size)
-        for _ in range(2):
-            tmpl = np.median(flat[keep], axis=0)
-            cc = flat @ tmpl / (np.linalg.norm(flat, axis=1) * np.linalg.norm(tmpl) + 1e-12)
-            new = cc >= P_KEEP_CORR
-            if new.sum() < 2:
-                break
-            keep = new
-        kept = pk[keep]
-        tm = np.median(segs[keep], axis=0)
-        ccs = list(cc[keep])
-    if p_expect is not None:
-        seeded, sc, seed = _seeded(r, env, valid, onsets, p_expect, half, fs)
-        if seed is not None and seeded.size:
-            far = np.all(np.abs(kept[:, None] - seeded[None, :]) >= refr, axis=1) if kept.size else np.zeros(0, bool)
-            ccs = [c for c, f in zip(ccs, far) if f] + sc
-            kept = np.concatenate([kept[far], seeded])
-            kept, first = np.unique(kept, return_index=True)
-            ccs = [ccs[i] for i in first]
-            tm = seed
-    if tm is None or kept.size < 2:
-        return kept.astype(np.int64), None, None
-    tflat = tm.ravel() / (np.linalg.norm(tm) + 1e-12)
-    # per-beat search in the PR window of each QRS without a wave there
-    ms = fs / 1000.0
-    lo_w, hi_w = int(round(PR_PEAK_MIN_MS * ms)), int(round(PR_PEAK_MAX_MS * ms))
-    beat_thr = max(P_BEAT_K * noise, P_BEAT_MIN_UV)
-    added = []
-    for q in onsets:
-        a, b = max(q - hi_w, half), min(q - lo_w, r.shape[1] - half - 1)
-        if b <= a or np.any((kept >= a) & (kept <= b)):
-            continue
-        i = a + int(np.argmax(env[a:b + 1]))
-        if env[i] < beat_thr or i in (a, b):
-            continue
-        seg = r[:, i - half:i + half + 1]
-        seg = seg - seg.mean(axis=1, keepdims=True)
-        c = float(seg.ravel() @ tflat / (np.linalg.norm(seg) + 1e-12))
-        if c >= P_BEAT_CORR:
-            added.append(i)
-            ccs.append(c)
-    if added:
-        kept = np.unique(np.concatenate([kept, np.asarray(added)]))
-    # with P waves before most QRS, a wave elsewhere (blocked P) must look like them
-    d = onsets[None, :] - kept[:, None]
-    conducted = np.any((d >= lo_w) & (d <= hi_w), axis=1)
-    if conducted.sum() >= max(3, EXTRA_MIN_SHARE * onsets.size):
-        cs = r[:, kept[:, None] + np.arange(-half, half + 1)[None, :]].transpose(1, 0, 2)
-        cs = cs - cs.mean(axis=2, keepdims=True)
-        cflat = cs.reshape(kept.size, -1)
-        ct = np.median(cflat[conducted], axis=0)
-        ccc = cflat @ ct / (np.linalg.norm(cflat, axis=1) * np.linalg.norm(ct) + 1e-12)
-        amp = env[kept] / float(np.median(env[kept[conducted]]))
-        ok = conducted | ((ccc >= P_EXTRA_CORR) & (amp >= P_EXTRA_AMP[0]) & (amp <= P_EXTRA_AMP[1]))
-        kept, ccs = kept[ok], list(ccc[ok])
-        tm = np.median(cs[conducted], axis=0)
-    tenv = np.sqrt((tm * tm).mean(axis=0))
-    c0 = half
-    above = np.flatnonzero(tenv[:c0 + 1] < P_ONSET_FRAC * tenv[c0])
-    onset = float(c0 - above[-1]) if above.size else float(c0)
-    return kept.astype(np.int64), onset, float(np.median(ccs))
-
-
-def _spectrum(r: NDArray[np.float64], valid: NDArray[np.bool_], fs: float) -> tuple[float | None, float | None, int | None, float]:
-    """Dominant frequency in FLUTTER_BAND_HZ, organisation index, best lead row, its RMS (µV)."""
-    n = r.shape[1]
-    if valid.sum() < 2 * fs:
-        return None, None, None, 0.0
-    t = np.arange(n)
-    nfft = max(int(20 * fs), n)
-    f = np.fft.rfftfreq(nfft, 1.0 / fs)
-    band = (f >= SPECTRUM_BAND_HZ[0]) & (f <= SPECTRUM_BAND_HZ[1])
-    fl = (f >= FLUTTER_BAND_HZ[0]) & (f <= FLUTTER_BAND_HZ[1])
-    best: tuple[float, float, int, float] | None = None
-    win = np.hanning(n)
-    for i in range(r.shape[0]):
-        y = np.interp(t, t[valid], r[i, valid])
-        y = y - y.mean()
-        p = np.abs(np.fft.rfft(y * win, nfft)) ** 2
-        fd = float(f[fl][np.argmax(p[fl])])
-        near = (np.abs(f - fd) <= OI_HALF_HZ) | (np.abs(f - 2 * fd) <= OI_HALF_HZ)
-        oi = float(p[near & band].sum() / (p[band].sum() + 1e-12))
-        rms = float(np.sqrt(np.mean(y[valid] ** 2)))
-        if best is None or oi > best[1]:
-            best = (fd, oi, i, rms)
-    return best if best is not None else (None, None, None, 0.0)
 
 
 def rhythm_features(signal: NDArray, fs: float, leads: tuple[str, ...], beats: NDArray[np.int64],
@@ -501,124 +267,3 @@ def rhythm_features(signal: NDArray, fs: float, leads: tuple[str, ...], beats: N
     out["av_relation"] = _av_relation(out, waves, onsets, pr_of, ms)
     out["atrial_rms_uv"] = _r(frms, 1) if fd is not None else None
     return decide(out) if rules else out
-
-
-def _irregular(out: dict[str, Any]) -> bool:
-    """Irregular ventricular rhythm: successive-difference index or coefficient of variation high."""
-    irr, cv = out["rr_irregularity"], out["rr_cv"]
-    return bool((irr is not None and irr >= RR_IRREGULAR) or (cv is not None and cv >= RR_CV_IRREGULAR))
-
-
-def _pr_sd_max(out: dict[str, Any]) -> float:
-    """Largest PR SD of conducted (sinus-like) P waves: tighter when the RR is irregular, where
-    P-like bumps of fibrillation at random PR would otherwise pass."""
-    return PR_SD_IRREGULAR_MAX if _irregular(out) else PR_CONSTANT_SD_MS
-
-
-def decide(out: dict[str, Any]) -> dict[str, Any]:
-    """The rule layer on measured features (in place, returned): flutter and fibrillatory waves,
-    the AV relation and atrial rate of flutter, ``rhythm_guess`` and ``rhythm_evidence``. Apply it
-    once, to the output of ``rhythm_features(..., rules=False)`` (it overwrites ``av_relation``)."""
-    share = out["p_before_qrs_share"]
-    irregular = _irregular(out)
-    pr_sd_max = _pr_sd_max(out)
-    sinus_like = bool(share is not None and share >= SHARE_CONDUCTED and out["p_morphology_consistent"]
-                      and (out["pr_ms_sd"] or 0.0) <= pr_sd_max)
-    oi, fd, rms = out["atrial_organisation"], out["atrial_dominant_hz"], out["atrial_rms_uv"]
-    flutter = bool(oi is not None and fd is not None and rms is not None and oi >= FLUTTER_OI_MIN
-                   and rms >= FLUTTER_MIN_UV and (not sinus_like or oi >= FLUTTER_OI_STRONG))
-    out["flutter_waves"] = flutter
-    if flutter:
-        out["atrial_cycle_ms"] = _r(1000.0 / fd)
-        out["atrial_rate_bpm"] = _r(60.0 * fd, 1)
-        ratio = 60.0 * fd / out["ventricular_rate_bpm"]
-        out["p_per_qrs"] = _r(ratio, 2)
-        out["av_relation"] = "2:1" if RATIO_2TO1[0] <= ratio <= RATIO_2TO1[1] and out["rr_regular"] else "variable"
-    if (not flutter and out["av_relation"] == "variable" and share is not None and share >= SHARE_1TO1_PARTIAL
-            and out["p_morphology_consistent"] and out["pr_ms_sd"] is not None and out["pr_ms_sd"] <= pr_sd_max
-            and out["p_per_qrs"] is not None and out["p_per_qrs"] <= RATIO_1TO1_MAX):
-        out["av_relation"] = "1:1"
-        sinus_like = True
-    out["fibrillatory_waves"] = bool(irregular and not flutter and not sinus_like and (share is None or share < AF_MAX_P_SHARE))
-    out["rhythm_guess"], out["rhythm_evidence"] = _guess(out)
-    return out
-
-
-def _av_relation(out: dict[str, Any], waves: NDArray[np.int64], onsets: NDArray[np.int64],
-                 pr_of: NDArray[np.float64], ms: float) -> str:
-    """Relation of the discrete atrial waves to the QRS complexes (flutter: see :func:`decide`)."""
-    ratio = out["p_per_qrs"]
-    share = out["p_before_qrs_share"]
-    if waves.size < 2 or ratio is None or share is None:
-        return "none"
-    pr_sd = out["pr_ms_sd"] if out["pr_ms_sd"] is not None else 1e9
-    # P waves per RR cycle: a cycle with two is a dropped (blocked) P wave
-    lo = PR_PEAK_MIN_MS * ms
-    per_cycle = np.array([int(((waves > onsets[k]) & (waves <= onsets[k + 1] - lo)).sum())
-                          for k in range(onsets.size - 1)])
-    one = float(np.mean(per_cycle == 1)) if per_cycle.size else 0.0
-    regular_pp = out.get("pp_cv") is not None and out["pp_cv"] <= PP_REGULAR_CV
-    rr = np.diff(onsets).astype(np.float64)
-    base = float(np.median(rr[per_cycle == 1])) if np.any(per_cycle == 1) else float(np.median(rr))
-    pp_med = float(np.median(np.diff(waves)))
-    # dropped beats: a long RR cycle holding two P waves on the atrial rhythm (not a premature P)
-    drops = []
-    for k in np.flatnonzero((per_cycle >= 2) & (rr >= DROP_RR_RATIO * base)):
-        w = waves[(waves > onsets[k]) & (waves <= onsets[k + 1] - lo)]
-        if np.all(np.abs(np.diff(w) / pp_med - 1.0) <= DROP_PP_TOL):
-            drops.append(k)
-    if share >= SHARE_CONDUCTED and drops and one >= 0.5 and ratio > 1.0:
-        falls = [pr_of[k] - pr_of[k + 1] for k in drops if np.isfinite(pr_of[k]) and np.isfinite(pr_of[k + 1])]
-        if falls and np.median(falls) >= WENCKEBACH_PR_DROP_MS:
-            return "wenckebach"
-        if falls and pr_sd <= PR_CONSTANT_SD_MS:
-            return "mobitz2"
-    if share >= SHARE_CONDUCTED and (ratio <= RATIO_1TO1_MAX or one >= SHARE_CONDUCTED):
-        return "1:1"
-    if ratio > RATIO_1TO1_MAX and share < SHARE_CONDUCTED and regular_pp:
-        return "dissociated"
-    if ratio > RATIO_1TO1_MAX and pr_sd > PR_DISSOCIATED_SD_MS and regular_pp:
-        return "dissociated"
-    if share >= SHARE_CONDUCTED and per_cycle.size:
-        if RATIO_2TO1[0] <= ratio <= RATIO_2TO1[1] and np.mean(per_cycle == 2) >= SHARE_CONDUCTED \
-                and pr_sd <= PR_CONSTANT_SD_MS and regular_pp:
-            return "2:1"
-    return "variable"
-
-
-def _guess(o: dict[str, Any]) -> tuple[str, list[str]]:
-    """Rhythm guess and its evidence from the features (rules in named thresholds)."""
-    rate, share, rel = o["ventricular_rate_bpm"], o["p_before_qrs_share"], o["av_relation"]
-    ev = [f"ventricular rate {rate:.0f} bpm", f"RR irregularity {o['rr_irregularity']}"
-          + (" (regular)" if o["rr_regular"] else " (irregular)" if o["rr_regular"] is not None else "")]
-    if share is not None:
-        ev.append(f"P before {share * 100:.0f}% of QRS")
-    if o["pacing_spikes"]:
-        return "paced", ev + ["pacemaker spikes before the QRS"]
-    if o["flutter_waves"]:
-        return "atrial_flutter", ev + [f"regular atrial waves {o['atrial_dominant_hz']} Hz in {o['atrial_lead']} "
-                                       f"(cycle {o['atrial_cycle_ms']:.0f} ms, organisation {o['atrial_organisation']})",
-                                       f"AV conduction {rel}"]
-    if o["fibrillatory_waves"]:
-        return "atrial_fibrillation", ev + ["irregularly irregular RR without repeated P waves"]
-    ar = o["atrial_rate_bpm"]
-    if rel == "dissociated" and ar is not None and rate < ar and o["rr_regular"]:
-        return "complete_av_block", ev + [f"atrial rate {ar:.0f} bpm unrelated to the ventricular rate"
-                                          f" (PR SD {o['pr_ms_sd']} ms)"]
-    if rel == "wenckebach":
-        return "second_degree_av_block_mobitz1", ev + ["PR lengthening, then a P wave without QRS"]
-    if rel == "mobitz2":
-        return "second_degree_av_block_mobitz2", ev + [f"constant PR (SD {o['pr_ms_sd']} ms) with P waves without QRS"]
-    if rel == "2:1":
-        return "av_block_2to1", ev + [f"atrial rate {ar:.0f} bpm, two P waves per QRS"]
-    if rel == "1:1" and share is not None and o["p_morphology_consistent"] \
-            and (not _irregular(o) or (o["pr_ms_sd"] or 0.0) <= PR_SD_IRREGULAR_MAX):
-        band = ("bradycardia" if rate < SINUS_RATE_LOW else "tachycardia" if rate > SINUS_RATE_HIGH else "normal rate")
-        return "sinus", ev + [f"PR {o['pr_ms_median']} ms (SD {o['pr_ms_sd']})", "P waves alike", f"sinus {band}"]
-    if o["rr_regular"] and (share is None or share < SHARE_NO_P):
-        narrow = o["qrs_ms"] is not None and o["qrs_ms"] < QRS_NARROW_MS
-        if rate > SINUS_RATE_HIGH and narrow:
-            return "svt", ev + [f"regular narrow QRS ({o['qrs_ms']:.0f} ms) tachycardia without P before QRS"]
-        if JUNCTIONAL_RATE[0] <= rate <= JUNCTIONAL_RATE[1] and narrow:
-            return "junctional", ev + [f"regular narrow QRS ({o['qrs_ms']:.0f} ms) rhythm without P before QRS"]
-    return "undetermined", ev
