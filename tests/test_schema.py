@@ -112,3 +112,40 @@ def test_cli_json_output_validates(shared_data):
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     validate_analysis(json.loads(out.stdout))
+
+
+def test_published_report_schema_is_generated_from_the_models():
+    from ecgpilot.schema import report_json_schema
+
+    published = json.loads((ROOT / "docs" / "report.schema.json").read_text(encoding="utf-8"))
+    assert published == json.loads(json.dumps(report_json_schema())), (
+        "docs/report.schema.json is stale: run `python -m ecgpilot.schema report > docs/report.schema.json`")
+
+
+def test_signed_report_and_draft_validate(tmp_path, shared_data):
+    """Upload a real MUSE file, decide every statement through the API, sign: the draft and the signed content
+    are the documented Draft and Report, and they say what the doctor decided."""
+    from _web import make_app, token_for
+    from fastapi.testclient import TestClient
+
+    from ecgpilot.schema import Draft, Report
+
+    path = shared_data / "format-samples" / "ge-muse-xml" / "perottelab-introecg" / "MUSE_20200923_093504_79000_example.xml"
+    app = make_app(tmp_path)
+    auth = {"Authorization": f"Bearer {token_for(app, 'a@x.fr')}"}
+    with TestClient(app) as c:
+        sid = c.post("/api/v1/studies", files=[("files", (path.name, path.read_bytes()))], headers=auth).json()[0]["id"]
+        draft = Draft.model_validate(c.get(f"/api/v1/studies/{sid}", headers=auth).json()["draft"])
+        assert draft.statements, "the MUSE sample gets statements"
+        first, rest = draft.statements[0], draft.statements[1:]
+        changes = [{"id": first.id, "decision": "rejected"}] + [{"id": s.id, "decision": "confirmed"} for s in rest]
+        r = c.patch(f"/api/v1/studies/{sid}/statements", headers=auth,
+                    json={"changes": changes, "add": ["Contrôle dans 1 an"], "urgency": "routine"})
+        assert r.status_code == 200, r.text
+        signed = c.post(f"/api/v1/studies/{sid}/sign", headers=auth)
+        assert signed.status_code == 201, signed.text
+    report = Report.model_validate(signed.json()["content"])
+    assert report.study_id == sid and report.version == 1 and report.urgency == "routine"
+    assert report.statements == [s.text for s in rest] + ["Contrôle dans 1 an"]
+    assert {d.id: d.decision for d in report.decisions}[first.id] == "rejected"
+    assert report.file_sha256 == __import__("hashlib").sha256(path.read_bytes()).hexdigest()

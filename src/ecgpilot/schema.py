@@ -17,7 +17,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["AnalysisDocument", "Reading", "AnalysisWithReading", "validate_analysis", "validate_reading",
+__all__ = ["AnalysisDocument", "Reading", "AnalysisWithReading", "Draft", "DraftStatement", "Report",
+           "report_json_schema", "validate_analysis", "validate_reading",
            "json_schema"]
 
 Level = Literal["normal", "routine", "soon", "repeat_now", "emergency"]
@@ -289,6 +290,65 @@ class AnalysisWithReading(AnalysisDocument):
     reading: Reading
 
 
+class _Open(BaseModel):
+    """Guaranteed fields; a later version may add others (kept as they are)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class DraftStatement(_Open):
+    """A statement of the draft: the AI's proposal (``origin`` ai), the doctor's own text or a cardiologist's adopted one, and the decision."""
+
+    id: str
+    origin: Literal["ai", "doctor", "cardiologist"]
+    text: str
+    ai_text: str | None = None
+    decision: Literal["pending", "confirmed", "edited", "rejected"]
+
+
+class DraftUrgency(_Open):
+    level: Level | None = None
+    ai_level: Level | None = None
+    decision: str | None = None
+
+
+class Draft(_Open):
+    """The doctor's working decisions on a study (what gets signed)."""
+
+    statements: list[DraftStatement]
+    urgency: DraftUrgency | None = None
+
+
+class ReportPatient(_Open):
+    family_name: str | None = None
+    given_names: str | None = None
+    birth_date: str | None = None
+    sex: str | None = None
+    ins: str | None = None
+    ins_status: str | None = None
+    pseudonymised: bool | None = None
+
+
+class Report(_Open):
+    """A report's content: frozen at signing (its SHA-256 is in the audit trail), or the draft's preview."""
+
+    study_id: int
+    version: int | None
+    statements: list[str] = Field(..., description="the kept statements' texts, as signed")
+    decisions: list[DraftStatement]
+    urgency: Level | None = Field(..., description="the doctor's urgency")
+    ai_urgency: Level | None = Field(..., description="the AI's proposal, kept apart")
+    doctor: str | None
+    doctor_email: str | None = None
+    doctor_rpps: str | None
+    practice: str | None
+    signed_at: str | None
+    patient: ReportPatient
+    file_sha256: str | None
+    model_version: str | None
+    rules_version: str | None
+
+
 def validate_analysis(doc: dict[str, Any]) -> AnalysisDocument:
     """The analysis document as a model; raises :class:`pydantic.ValidationError` naming each bad field."""
     model = AnalysisWithReading if "reading" in doc else AnalysisDocument
@@ -308,9 +368,22 @@ def json_schema() -> dict[str, Any]:
     return schema
 
 
-def main() -> None:
-    """Print the JSON Schema (``python -m ecgpilot.schema > docs/analysis.schema.json``)."""
-    print(json.dumps(json_schema(), indent=1, ensure_ascii=False, sort_keys=True))
+def report_json_schema() -> dict[str, Any]:
+    """The JSON Schema (2020-12) of a report's content (the API's ``reports[].content``, the signed version)."""
+    schema = Report.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://ecgpilot.example/schema/ecgpilot.report-1.json"
+    return schema
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print a JSON Schema: ``python -m ecgpilot.schema > docs/analysis.schema.json``,
+    ``python -m ecgpilot.schema report > docs/report.schema.json``."""
+    import sys
+
+    which = (argv if argv is not None else sys.argv[1:]) or ["analysis"]
+    schema = report_json_schema() if which[0] == "report" else json_schema()
+    print(json.dumps(schema, indent=1, ensure_ascii=False, sort_keys=True))
 
 
 if __name__ == "__main__":

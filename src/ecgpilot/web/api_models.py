@@ -14,6 +14,8 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
 from ecgpilot.schema import AnalysisDocument, Reading
+from ecgpilot.schema import Draft as DraftDocument
+from ecgpilot.schema import Report
 
 __all__ = [
     "operation_id", "document_response", "Problem", "PROBLEMS", "problem_responses", "Token", "NewTokenIssued", "FileRef", "PatientIdentity",
@@ -126,8 +128,8 @@ class StudySummary(_Open):
 class SignedVersion(_Open):
     version: int
     signed_at: str | None
-    content: dict[str, Any] = Field(..., description="the signed report: statements, decisions, urgency, "
-                                                     "patient, doctor, provenance")
+    content: Report | dict[str, Any] = Field(..., description="the signed report: statements, decisions, urgency, "
+                                                              "patient, doctor, provenance (docs/report.schema.json)")
     sha256: str | None
 
 
@@ -136,7 +138,7 @@ class StudyDetail(StudySummary):
     interpretation: Reading | dict[str, Any] | None
     model_version: str | None
     rules_version: str | None
-    draft: dict[str, Any] | None = Field(..., description="statements with the doctor's decisions, urgency")
+    draft: DraftDocument | dict[str, Any] | None = Field(..., description="statements with the doctor's decisions, urgency")
     reports: list[SignedVersion]
     identity_check: dict[str, Any] | None
     age_years: float | None
@@ -152,11 +154,8 @@ class StudyEvent(_Open):
     after: Any = None
 
 
-class Draft(_Open):
-    """The draft: the proposed statements with the doctor's decisions, and the urgency."""
-
-    statements: list[dict[str, Any]] = Field(default_factory=list)
-    urgency: dict[str, Any] | None = None
+Draft = DraftDocument
+"""The draft: the proposed statements with the doctor's decisions, and the urgency (``ecgpilot.schema.Draft``)."""
 
 
 class IdentityWithCheck(PatientIdentity):
@@ -190,7 +189,7 @@ class Opinion(_Open):
 class StudyForOpinion(StudySummary):
     analysis: AnalysisDocument | dict[str, Any] | None
     interpretation: Reading | dict[str, Any] | None
-    draft: dict[str, Any] | None
+    draft: DraftDocument | dict[str, Any] | None
 
 
 class OpinionWithStudy(Opinion):
@@ -208,7 +207,7 @@ class Notification(_Open):
 
 class Adopted(_Open):
     proposals: Any
-    draft: dict[str, Any] | None
+    draft: DraftDocument | dict[str, Any] | None
 
 
 class Dispatch(_Open):

@@ -179,7 +179,7 @@ def get_study(study_id: int, db: Session = Depends(db_session), user: User = Dep
             "age_years": study.age_years, "row_version": study.row_version}
 
 
-@router.patch("/studies/{study_id}/statements", response_model=out.Draft, responses=out.problem_responses(404, 409),
+@router.patch("/studies/{study_id}/statements", response_model=out.Draft, response_model_exclude_unset=True, responses=out.problem_responses(404, 409),
               summary="Confirm, edit or reject statements; add some; set urgency")
 def patch_statements(study_id: int, body: DraftPatch, db: Session = Depends(db_session),
                      user: User = Depends(api_user)) -> dict[str, Any]:
@@ -216,7 +216,7 @@ def archive(study_id: int, body: Archive, db: Session = Depends(db_session), use
     return summary(study, user)
 
 
-@router.post("/studies/{study_id}/sign", status_code=201, response_model=out.SignedVersion,
+@router.post("/studies/{study_id}/sign", status_code=201, response_model=out.SignedVersion, response_model_exclude_unset=True,
              responses=out.problem_responses(404, 409), summary="Sign the report (new immutable version)")
 def sign(study_id: int, request: Request, db: Session = Depends(db_session), user: User = Depends(api_user)) -> dict[str, Any]:
     study = study_or_404(db, user, study_id)

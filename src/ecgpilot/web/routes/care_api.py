@@ -131,7 +131,7 @@ def notices(db: Session = Depends(db_session), user: User = Depends(api_user)) -
             for n in care.notifications(db, user)]
 
 
-@router.post("/opinions/{opinion_id}/adopt", response_model=out.Adopted,
+@router.post("/opinions/{opinion_id}/adopt", response_model=out.Adopted, response_model_exclude_unset=True,
              responses=out.problem_responses(404, 409), summary="Take the cardiologist's answer into the draft (each still to decide)")
 def adopt(opinion_id: int, db: Session = Depends(db_session), user: User = Depends(api_user)) -> dict[str, Any]:
     req = opinion_or_404(db, user, opinion_id)
