@@ -21,7 +21,8 @@ and PTB-XL fold 10 are only reported.
   subclass (1st, 2nd, 3rd degree together: labels.csv does not split it) is reported apart.
 
 Measurements (``rhythm_features(..., rules=False)``) are cached per split in ``cache_dir()``
-(keyed by the source of ``signal/rhythm.py``, ``beats.py``, ``delineate.py`` and ``filters.py``);
+(keyed by the source of ``signal/rhythm.py``, ``_rhythm_atrial.py``, ``_rhythm_rules.py``, ``beats.py``,
+``delineate.py`` and ``filters.py``);
 :func:`ecgpilot.signal.rhythm.decide` is applied to a copy of them, so rule thresholds can be
 tried without measuring again.
 """
@@ -59,7 +60,7 @@ FOLDS_1_8_SINUS = 500
 def _src_key() -> str:
     root = Path(rh.__file__).resolve().parent
     h = hashlib.sha256()
-    for name in ("rhythm.py", "beats.py", "delineate.py", "filters.py"):
+    for name in ("rhythm.py", "_rhythm_atrial.py", "_rhythm_rules.py", "beats.py", "delineate.py", "filters.py"):
         h.update((root / name).read_bytes())
     h.update(Path(__file__).read_bytes())
     return h.hexdigest()[:16]
