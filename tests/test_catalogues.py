@@ -29,8 +29,16 @@ def _join(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
 
 
+#: Sections whose English text is also the API's and the logs' message (``str()`` of the refusal), with the ids
+#: and states a French page leaves out: there the two languages may format different fields, and
+#: :func:`test_every_refusal_is_said_with_the_fields_of_both_texts` checks instead that each ``.said(key, …)``
+#: call of the code passes every field of both texts.
+OWN_FIELDS = ("web.refusal", "store.health")
+
+
 def _same_shape(fr: Any, en: Any, where: str) -> list[str]:
-    """Differences between the French and English trees (sections key by key, texts by placeholders)."""
+    """Differences between the French and English trees (sections key by key, texts by placeholders, except
+    in the sections of :data:`OWN_FIELDS`)."""
     if isinstance(fr, Mapping) and isinstance(en, Mapping):
         out = [f"{_join(where, k)}: only in {'fr' if k in fr else 'en'}" for k in sorted(set(fr) ^ set(en))]
         for k in fr:
@@ -41,7 +49,7 @@ def _same_shape(fr: Any, en: Any, where: str) -> list[str]:
         if not fr.strip() or not en.strip():
             return [f"{where}: empty text"]
         a, b = _fields(fr), _fields(en)
-        if a != b:
+        if a != b and where.rpartition(".")[0] not in OWN_FIELDS:
             return [f"{where}: placeholders {sorted(a)} (fr) vs {sorted(b)} (en)"]
         return []
     return [f"{where}: {type(fr).__name__} (fr) vs {type(en).__name__} (en)"]
@@ -61,13 +69,16 @@ def test_the_catalogue_has_one_file_per_language_and_only_texts():
     values = leaves(messages.catalogue("fr"))
     assert len(values) > 500 and all(isinstance(v, str) for v in values)
     assert set(messages.catalogue("fr")) == {"web", "reading", "analysis", "pdf", "quality", "tracing", "pilot",
-                                             "ins", "compare"}
+                                             "ins", "compare", "store"}
 
 
 def test_the_check_finds_a_missing_translation():
     assert _same_shape({"x": "a {n}"}, {"x": "b"}, "") == ["x: placeholders ['n'] (fr) vs [] (en)"]
     assert _same_shape({"a": "x", "b": "y"}, {"a": "x"}, "") == ["b: only in fr"]
     assert _same_shape({"s": {"a": "x"}}, {"s": {"a": " "}}, "") == ["s.a: empty text"]
+    assert _same_shape({"web": {"refusal": {"a": "x"}}}, {"web": {"refusal": {"a": "x {id}"}}}, "") == []
+    assert _same_shape({"web": {"other": {"a": "x"}}}, {"web": {"other": {"a": "x {id}"}}}, "") == \
+        ["web.other.a: placeholders [] (fr) vs ['id'] (en)"]
 
 
 def test_lookups_return_the_texts_verbatim():
@@ -116,6 +127,18 @@ def test_the_web_page_falls_back_to_french_with_a_logged_warning(monkeypatch, ca
     assert [r.levelno for r in caplog.records] == [logging.WARNING] * 3
     assert "'web.only_french'" in caplog.records[0].getMessage()
     assert i18n.t("login", "en") == "Log in" and i18n.TEXT["login"]["fr"] == "Connexion"
+
+
+def test_a_page_asking_for_a_section_gets_the_key_not_an_error(caplog):
+    """``t("pilot", lang)`` names a section of the catalogue, not a text: the key and a warning, never a 500
+    (the French fallback used to read the section again and raise); a dotted key still reads its text."""
+    from ecgpilot.web import i18n
+
+    with caplog.at_level(logging.WARNING, logger="ecgpilot.web.i18n"):
+        assert [i18n.t("pilot", lg) for lg in ("en", "fr", "de")] == ["pilot"] * 3
+    said = [r.getMessage() for r in caplog.records]     # "de": the unknown language, then the section
+    assert len(said) == 4 and sum("'web.pilot' is a section" in m for m in said) == 3
+    assert i18n.t("pilot.ci", "en") == "95% CI" and i18n.t("pilot.ci", "fr") == "IC 95 %"
 
 
 def test_former_tables_are_views_of_the_catalogue():
@@ -170,8 +193,10 @@ def test_the_detector_finds_a_language_table(tmp_path):
 def _inline_pairs(path: Path) -> list[int]:
     """Lines of FR/EN pairs written in the code: a ``{"fr": …, "en": …}`` dict, a call of a method named
     ``fr`` with two arguments (the former ``ctx.fr("…", "…")``), a call given the language and two texts
-    (the former ``_msg(lang, "…", "…")`` of the web services), or a conditional expression on the
-    language (``lang == "fr"``, or a flag named ``fr``) whose two branches are texts."""
+    (the former ``_msg(lang, "…", "…")`` of the web services), a call given a French text as ``fr=``
+    (the former ``Conflict("English…", fr="Français…")`` refusals; ``fr=fault.fr``, passing an exception's
+    own words on, is not a text), or a conditional expression on the language
+    (``lang == "fr"``, or a flag named ``fr``) whose two branches are texts."""
     lines = _language_tables(path)
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "fr" \
@@ -179,6 +204,8 @@ def _inline_pairs(path: Path) -> list[int]:
             lines.append(node.lineno)
         elif isinstance(node, ast.Call) and any(isinstance(x, ast.Name) and x.id == "lang" for x in node.args) \
                 and sum(_is_text(x) for x in node.args) >= 2:
+            lines.append(node.lineno)
+        elif isinstance(node, ast.Call) and any(k.arg == "fr" and _holds_text(k.value) for k in node.keywords):
             lines.append(node.lineno)
         elif isinstance(node, ast.IfExp) and ("lang" in ast.unparse(node.test) or ast.unparse(node.test) == "fr") \
                 and _is_text(node.body) and _is_text(node.orelse):
@@ -193,6 +220,16 @@ def _is_text(node: ast.expr) -> bool:
     return sum(c.isalpha() for c in literal) >= 3 and not literal.isidentifier()
 
 
+def _holds_text(node: ast.expr) -> bool:
+    """Whether an expression is, or is built from, a text (``"…" + f"…"``, ``("…" if x else "…")``); a text
+    a call gives back (``messages.text(…)``) is not written here."""
+    if isinstance(node, ast.BinOp):
+        return _holds_text(node.left) or _holds_text(node.right)
+    if isinstance(node, ast.IfExp):
+        return _holds_text(node.body) or _holds_text(node.orelse)
+    return _is_text(node)
+
+
 def test_the_pair_detector_finds_each_kind_of_inline_pair(tmp_path):
     src = tmp_path / "m.py"
     src.write_text('a = ctx.fr("oui", "yes")\n'
@@ -202,8 +239,14 @@ def test_the_pair_detector_finds_each_kind_of_inline_pair(tmp_path):
                    'm = "message_fr" if lang == "fr" else "message_en"\n'   # a field name
                    'd = ctx.say("note.axis", axis=3)\n'
                    'e = _msg(lang, f"Compte {n} introuvable.", f"account {n} not found.")\n'
-                   'f = _msg(lang, "account_unknown", n=3)\n')
-    assert _inline_pairs(src) == [1, 2, 3, 7]
+                   'f = _msg(lang, "account_unknown", n=3)\n'
+                   'g = Conflict(f"study {s} is signed.", fr="Le compte rendu est signé.")\n'
+                   'h = X(f"over {n} bytes", fr=(f"Le dépôt fait {n}, " if n else "Le dépôt dépasse ") + "la limite")\n'
+                   'i = type(f)(f"cannot be written: {f}", fr=f.fr)\n'          # the fault's own French, passed on
+                   'j = Conflict.said("no_file")\n'
+                   'k = Invalid(msg, fr="Choisissez un cardiologue.")\n'
+                   'm = cls(text("web.refusal.x", "en"), fr=text(f"web.refusal.{key}", "fr"))\n')   # read, not written
+    assert _inline_pairs(src) == [1, 2, 3, 7, 9, 10, 13]
     assert not _inline_pairs(PACKAGE / "messages" / "__init__.py")
 
 
@@ -313,3 +356,101 @@ def test_the_web_services_texts_come_from_the_catalogue():
         "Le compte rendu n'est pas signé : 2 énoncé(s) à décider (« T » ; « U ») et l'urgence à choisir. ")
     assert str(studies.not_ready(draft, "en")).startswith(
         "The report is not signed: 2 statement(s) to decide (“T”; “U”) and the urgency to choose. ")
+
+
+def _said_calls(path: Path) -> list[tuple[int, list[str], set[str] | None]]:
+    """The ``X.said(key, field=…)`` calls of a module: line, the keys (a constant, or both branches of a
+    conditional expression) and the field names passed (``None`` for a ``**fields`` splat)."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "said" \
+                and node.args:
+            first = node.args[0]
+            branches = [first.body, first.orelse] if isinstance(first, ast.IfExp) else [first]
+            keys = [b.value for b in branches if isinstance(b, ast.Constant) and isinstance(b.value, str)]
+            if len(keys) != len(branches):
+                keys = ["<not a constant: " + ast.unparse(first) + ">"]
+            names = {k.arg for k in node.keywords if k.arg is not None}
+            out.append((node.lineno, keys, None if any(k.arg is None for k in node.keywords) else names))
+    return out
+
+
+def _said_problems(package: Path) -> list[str]:
+    """Each ``.said(key, …)`` call of the package against the catalogue (``store/`` reads ``store.health``, the
+    rest ``web.refusal``): the key exists in both languages and the call passes every field of both texts;
+    and every key of those sections is said somewhere."""
+    problems, used = [], set()
+    for path in sorted(package.rglob("*.py")):
+        rel = path.relative_to(package).as_posix()
+        where = "store.health" if rel.startswith("store/") else "web.refusal"
+        for line, keys, names in _said_calls(path):
+            for key in keys:
+                used.add(f"{where}.{key}")
+                texts = [messages.section(where, lg).get(key) for lg in messages.LANGS]
+                if not all(isinstance(t, str) for t in texts):
+                    problems.append(f"{rel}:{line}: no text {where}.{key} in every language")
+                elif names is None:
+                    problems.append(f"{rel}:{line}: {key} said with **fields (name them)")
+                elif missing := set().union(*(_fields(t) for t in texts)) - names:
+                    problems.append(f"{rel}:{line}: {key} lacks the field(s) {sorted(missing)}")
+    every = {f"{where}.{k}" for where in OWN_FIELDS for k in messages.section(where, "fr")}
+    problems += [f"{key}: never said" for key in sorted(every - used)]
+    return problems
+
+
+def test_every_refusal_is_said_with_the_fields_of_both_texts():
+    """``Conflict.said("key", id=…)`` formats both languages with the same fields: a field of either text
+    that a call does not pass would be a ``KeyError`` (an error 500) instead of the refusal."""
+    assert not _said_problems(PACKAGE)
+
+
+def test_the_said_check_finds_a_missing_field_key_or_unused_text(tmp_path):
+    pkg = tmp_path / "ecgpilot"
+    (pkg / "web").mkdir(parents=True)
+    (pkg / "store").mkdir()
+    (pkg / "web" / "a.py").write_text('Conflict.said("amend_unsigned", id=3)\n'
+                                      'Invalid.said("no_file" if x else "no_such_refusal")\n'
+                                      'Invalid.said("no_rpps", **kw)\n'
+                                      'Invalid.said(key)\n')
+    (pkg / "store" / "b.py").write_text('StorageFull.said("full", detail="")\n')
+    problems = _said_problems(pkg)
+    assert problems[:4] == ["web/a.py:1: amend_unsigned lacks the field(s) ['status']",
+                            "web/a.py:2: no text web.refusal.no_such_refusal in every language",
+                            "web/a.py:3: no_rpps said with **fields (name them)",
+                            "web/a.py:4: no text web.refusal.<not a constant: key> in every language"]
+    assert "store.health.full: never said" not in problems and "store.health.damaged: never said" in problems
+    assert "web.refusal.no_file: never said" not in problems
+
+
+def test_the_refusals_come_from_the_catalogue_verbatim():
+    """A refusal says the catalogue's texts: English for ``str()`` and the API, French on the French page;
+    a byte count is a French size in French (``{n:size}``)."""
+    from ecgpilot.store.health import storage_full
+    from ecgpilot.web.services.common import Conflict
+    from ecgpilot.web.services.upload import Size, group_upload
+
+    err = Conflict.said("amend_unsigned", id=3, status="to_read")
+    assert str(err) == err.message("en") == "study 3 is to_read; only a signed study can be amended."
+    assert err.message("fr") == "Ce compte rendu n'est pas signé : il se modifie directement, sans amendement."
+    with pytest.raises(Exception) as big:
+        group_upload([("a.scp", b"1" * 300_000)], max_bytes=200_000)
+    assert str(big.value) == "upload of 300000 bytes is over the limit of 200000 bytes."
+    assert big.value.message("fr").startswith("Le dépôt fait 0,3 Mo, au-delà de la limite de 0,2 Mo : ")
+    assert f"{Size(2_500_000)} {Size(2_500_000):size} {Size(512):size}" == "2500000 2,5 Mo 512 octets"
+    assert str(storage_full("disk")).startswith("storage full: nothing was lost, the change was not made (disk). ")
+    assert storage_full().message("fr").startswith("Stockage plein : rien n'a été perdu")
+
+
+def test_no_template_writes_its_texts_once_per_language_with_if_fr():
+    """Short texts are catalogue keys (``t("key", lang)``), prose with its markup one template per language
+    (``model_card.fr.html``, ``model_card.en.html``): no ``{% if fr %}…{% else %}…{% endif %}`` block of texts
+    (typography chosen by language, ``{{ " :" if lang == "fr" else ":" }}``, stays)."""
+    import re
+
+    block = re.compile(r"""\{%-?\s*(?:if|set)\s+(?:fr\b|lang\s*==\s*["']fr["'])""")
+    templates = PACKAGE / "web" / "templates"
+    found = {p.name: n for p in sorted(templates.glob("*.html")) if (n := len(block.findall(p.read_text())))}
+    assert not found, found
+    assert block.search('{% if fr %}Oui{% else %}Yes{% endif %}') and block.search('{% set fr = lang == "fr" %}')
+    ids = {lg: re.findall(r'id="([^"]+)"', (templates / f"model_card.{lg}.html").read_text()) for lg in messages.LANGS}
+    assert ids["fr"] == ids["en"] and "mc-urgency" in ids["fr"]      # the same page, section by section

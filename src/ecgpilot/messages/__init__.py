@@ -1,6 +1,6 @@
 """The one FR/EN message catalogue: every text ecgpilot shows or writes, one TOML file per language
 (``fr.toml``, ``en.toml``, same key tree, one section per area: web, reading, analysis, pdf, quality,
-tracing, pilot), read with the standard library (tomllib, importlib.resources) on first use and cached.
+tracing, pilot, ins, compare, store), read with the standard library (tomllib, importlib.resources) on first use and cached.
 
 Keys are dotted paths (``"web.login"``, ``"quality.reason.flat"``). A missing key or language raises
 :class:`MissingTextError` naming the key and the languages that have it; callers never fall back

@@ -19,10 +19,12 @@ import errno
 import os
 import sqlite3
 from pathlib import Path
+from typing import Any, Self
 
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
+from ecgpilot import messages
 from ecgpilot.errors import ConfigError
 
 __all__ = ["StorageFault", "StorageFull", "StorageReadOnly", "DatabaseDamaged", "storage_fault", "check_before_open",
@@ -40,6 +42,11 @@ class StorageFault(ConfigError):
     def __init__(self, message: str, *, fr: str) -> None:
         super().__init__(message)
         self.fr = fr
+
+    @classmethod
+    def said(cls, key: str, /, **fields: Any) -> Self:
+        """The fault ``store.health.<key>`` of the message catalogue: ``str()`` English, :meth:`message` French."""
+        return cls(messages.text(f"store.health.{key}", "en", **fields), fr=messages.text(f"store.health.{key}", "fr", **fields))
 
     def message(self, lang: str = "fr") -> str:
         return self.fr if lang == "fr" else str(self)
@@ -59,29 +66,21 @@ class DatabaseDamaged(StorageFault):
     """The database file is damaged (``integrity_check`` fails, malformed image): HTTP 503."""
 
 
+def _detail(what: str) -> str:
+    """What failed, for the English text: `` (what)``, or nothing."""
+    return f" ({what})" if what else ""
+
+
 def storage_full(what: str = "") -> StorageFull:
-    return StorageFull(
-        f"storage full: nothing was lost, the change was not made{f' ({what})' if what else ''}. Free space on the "
-        "server's disk (or ask the administrator), then retry.",
-        fr="Stockage plein : rien n'a été perdu, la modification n'a pas été faite. Libérez de l'espace sur le disque "
-           "du serveur (ou prévenez l'administrateur), puis réessayez.")
+    return StorageFull.said("full", detail=_detail(what))
 
 
 def storage_read_only(what: str = "") -> StorageReadOnly:
-    return StorageReadOnly(
-        f"storage is read-only: nothing can be changed or recorded{f' ({what})' if what else ''}; nothing was lost. "
-        "The administrator must make the data folder writable again (disk remounted read-only, permissions), then retry.",
-        fr="Stockage en lecture seule : rien ne peut être modifié ni enregistré ; rien n'a été perdu. L'administrateur "
-           "doit rendre le dossier de données à nouveau inscriptible (disque remonté en lecture seule, droits), puis "
-           "réessayez.")
+    return StorageReadOnly.said("read_only", detail=_detail(what))
 
 
 def database_damaged(what: str = "") -> DatabaseDamaged:
-    return DatabaseDamaged(
-        f"the database file is damaged{f' ({what})' if what else ''}; nothing more is written to it. The "
-        "administrator must run 'ecgpilot check' and restore the last backup.",
-        fr="Le fichier de la base de données est endommagé : plus rien n'y est écrit. L'administrateur doit lancer "
-           "« ecgpilot check » et restaurer la dernière sauvegarde.")
+    return DatabaseDamaged.said("damaged", detail=_detail(what))
 
 
 _FULL_ERRNO = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}

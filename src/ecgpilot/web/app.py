@@ -262,10 +262,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(StaleDataError)
     async def _stale(request: Request, exc: StaleDataError) -> Response:
-        err = Conflict("the study was changed at the same time by another request; nothing of yours was saved. "
-                       "Reload it and apply your change again.",
-                       fr="L'ECG a été modifié au même moment par une autre action : votre modification n'a pas été "
-                          "enregistrée. Rechargez la page et refaites-la.")
+        err = Conflict.said("changed_meanwhile")
         if _is_api(request):
             return problem(409, str(err), request.url.path)
         return _error_page(request, 409, str(err), err)

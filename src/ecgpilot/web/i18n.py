@@ -20,14 +20,17 @@ _log = logging.getLogger(__name__)
 
 def t(key: str, lang: str) -> str:
     """The text ``key`` in ``lang``. A page never fails on a missing text: it shows the French text
-    (or, missing in French too, the key itself) and logs a warning naming the key; the catalogue test
-    (tests/test_catalogues.py) keeps that from happening."""
+    (or, missing in French too or naming a section such as ``pilot``, the key itself) and logs a warning
+    naming the key; the catalogue test (tests/test_catalogues.py) keeps that from happening."""
     try:
         return messages.text(f"web.{key}", lang)
     except messages.MissingTextError as exc:
         _log.warning("%s", exc)
-        if lang != "fr" and messages.has(f"web.{key}", "fr"):
-            return messages.text(f"web.{key}", "fr")
+        if lang != "fr":
+            try:
+                return messages.text(f"web.{key}", "fr")
+            except messages.MissingTextError:   # not in French either, or a section (``t("pilot", lang)``)
+                pass
         return key
     except ConfigError as exc:   # a language the catalogue does not have
         _log.warning("%s", exc)

@@ -24,7 +24,7 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from ecgpilot.web.services.common import NothingUploaded, UploadRejected
-from ecgpilot.web.services.upload import size_fr
+from ecgpilot.web.services.upload import Size
 
 __all__ = ["read_upload", "FORM_OVERHEAD", "upload_openapi"]
 
@@ -33,11 +33,9 @@ FORM_OVERHEAD = 64 * 1024
 
 
 def _too_big(total: int | None, limit: int) -> UploadRejected:
-    said = f"{total} bytes" if total is not None else "more"
-    return UploadRejected(f"upload of {said} is over the limit of {limit} bytes; nothing was stored.",
-                          fr=(f"Le dépôt fait {size_fr(total)}, " if total is not None else "Le dépôt dépasse ")
-                          + f"la limite de {size_fr(limit)} : rien n'a été enregistré. Un fichier ECG pèse "
-                            "d'ordinaire moins de 1 Mo. Vérifiez le fichier choisi.")
+    if total is None:   # a body cut at the limit: its size is not known
+        return UploadRejected.said("upload_over_limit_unknown", limit=Size(limit))
+    return UploadRejected.said("upload_over_limit", total=Size(total), limit=Size(limit))
 
 
 async def _limited(request: Request, limit: int) -> AsyncGenerator[bytes, None]:
@@ -55,8 +53,7 @@ async def read_upload(request: Request, *, max_bytes: int, max_files: int = 20, 
     within the limits; :class:`UploadRejected` (413) beyond them, :class:`NothingUploaded` (422) for none."""
     ctype = request.headers.get("content-type", "")
     if not ctype.startswith("multipart/form-data"):
-        raise NothingUploaded(f"expected a multipart/form-data body with the files in '{field}' (got {ctype or 'none'}).",
-                              fr="Aucun fichier n'a été reçu : choisissez au moins un fichier ECG, puis « Envoyer ».")
+        raise NothingUploaded.said("not_multipart", field=field, ctype=ctype or "none")
     limit = max_bytes + FORM_OVERHEAD
     raw_length = request.headers.get("content-length", "")
     if raw_length.isdigit() and int(raw_length) > limit:
@@ -67,11 +64,8 @@ async def read_upload(request: Request, *, max_bytes: int, max_files: int = 20, 
         form = await parser.parse()
     except MultiPartException as exc:
         if "files" in str(exc).lower():
-            raise UploadRejected(f"too many files in one upload: at most {max_files} ({exc}).",
-                                 fr=f"Trop de fichiers envoyés : au plus {max_files} par dépôt. Déposez-les en "
-                                    "plusieurs fois.") from None
-        raise NothingUploaded(f"the upload's form cannot be read ({exc}).",
-                              fr="Le formulaire de dépôt est illisible : rechargez la page et recommencez.") from None
+            raise UploadRejected.said("too_many_parts", max=max_files, error=exc) from None
+        raise NothingUploaded.said("unreadable_form", error=exc) from None
     fields: dict[str, str] = {}
     files: list[tuple[str, bytes]] = []
     per_file = max_file_bytes or max_bytes
@@ -81,9 +75,8 @@ async def read_upload(request: Request, *, max_bytes: int, max_files: int = 20, 
                 if key != field:
                     continue
                 if value.size is not None and value.size > per_file:
-                    raise UploadRejected(f"file {value.filename!r} has {value.size} bytes, over the limit of {per_file}.",
-                                         fr=f"Le fichier « {value.filename} » fait {size_fr(value.size)}, au-delà de la "
-                                            f"limite de {size_fr(per_file)} par fichier.")
+                    raise UploadRejected.said("file_too_big", name=value.filename, size=Size(value.size),
+                                              limit=Size(per_file))
                 content = await value.read(per_file + 1)
                 if value.filename or content:
                     files.append((value.filename or "", content))

@@ -84,7 +84,8 @@ async def save_account(request: Request, db: Session = Depends(db_session), user
 def model_card(request: Request, user: User = Depends(page_user)) -> Response:
     """The AI's model card as a GP reads it (intended use, users, data, performance with the external
     and subgroup results, limits, the human-oversight rule, the version), for every user."""
-    return render(request, "model_card.html", {"user": user, "facts": card_facts(model_card_text())})
+    page = f"model_card.{lang_of(request)}.html"   # prose with its markup: one template per language (docs/i18n.md)
+    return render(request, page, {"user": user, "facts": card_facts(model_card_text())})
 
 
 @router.get("/model-card/technical", response_class=HTMLResponse)

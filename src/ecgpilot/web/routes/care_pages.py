@@ -46,7 +46,7 @@ async def ask_opinion(study_id: int, request: Request, db: Session = Depends(db_
     typed = {"question": str(form.get("question", "")), "cardiologist_id": raw}
     try:
         if not (raw.isascii() and raw.isdigit()):
-            raise Invalid(f"choose a cardiologist (got {raw!r}).", fr="Choisissez un cardiologue dans la liste.")
+            raise Invalid.said("cardiologist_not_chosen", raw=raw)
         req = care.request_opinion(db, user, study, int(raw), typed["question"], consent=form.get("consent") == "yes")
     except (RecordError, Conflict) as exc:   # said on the study page, the question kept
         return study_view_page(request, db, user, study, _status(exc), opinion_error=said(exc, lang_of(request)),

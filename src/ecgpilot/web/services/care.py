@@ -30,6 +30,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from ecgpilot import messages
 from ecgpilot.errors import RecordError
 from ecgpilot.store.models import Notification, OpinionRequest, Study, StudyEvent, User, utcnow
 from ecgpilot.web.services.common import URGENCY_LEVELS, Conflict, Invalid, audit_event, undone_on_refusal
@@ -61,33 +62,24 @@ def request_opinion(db: Session, user: User, study: Study, cardiologist_id: int,
     if not user.can_sign or user.practice_id != study.practice_id:
         raise PermissionError(f"role {user.role!r} cannot ask an opinion; only the practice's doctors (gp, cardiologist) can.")
     if study.status == "unreadable":
-        raise Conflict(f"study {study.id} has no readable tracing; upload a readable file before asking an opinion.",
-                       fr="Le tracé de cet ECG est illisible : déposez un fichier lisible avant de demander un avis.")
+        raise Conflict.said("opinion_unreadable", id=study.id)
     if consent is not True:
-        raise Invalid("the patient's consent to the tele-expertise is not recorded; ask the patient, then tick "
-                      "the consent box (consent: true).",
-                      fr="Le consentement du patient à la télé-expertise n'est pas coché : demandez-le au patient, "
-                         "puis cochez la case.")
+        raise Invalid.said("no_consent")
     question = (question or "").strip()
     if not question:
-        raise Invalid("the question to the cardiologist is empty; say what you want to know.",
-                      fr="La question au cardiologue est vide : écrivez ce que vous voulez savoir.")
+        raise Invalid.said("empty_question")
     if len(question) > MAX_QUESTION:
-        raise Invalid(f"the question has {len(question)} characters; at most {MAX_QUESTION}.",
-                      fr=f"La question compte {len(question)} caractères ; {MAX_QUESTION} au plus : raccourcissez-la.")
+        raise Invalid.said("long_question", n=len(question), max=MAX_QUESTION)
     cardio = db.get(User, cardiologist_id) if isinstance(cardiologist_id, int) else None
     if cardio is None or cardio.role != "cardiologist":
         names = ", ".join(f"{c.id} ({c.name})" for c in cardiologists(db)) or "none registered"
-        raise Invalid(f"user {cardiologist_id!r} is not a cardiologist on this instance; cardiologists: {names}.",
-                      fr="Choisissez un cardiologue dans la liste.")
+        raise Invalid.said("not_a_cardiologist", user=cardiologist_id, names=names)
     if cardio.id == user.id:
-        raise Invalid("you cannot ask yourself for an opinion; choose another cardiologist.",
-                      fr="Vous ne pouvez pas vous demander un avis à vous-même : choisissez un autre cardiologue.")
+        raise Invalid.said("self_opinion")
     already = db.scalar(select(OpinionRequest).where(OpinionRequest.study_id == study.id, OpinionRequest.status == "open",
                                                      OpinionRequest.cardiologist_id == cardio.id))
     if already is not None:
-        raise Conflict(f"an opinion request to {cardio.name} on study {study.id} is already open (request {already.id}).",
-                       fr=f"Une demande d'avis à {cardio.name} sur cet ECG attend déjà sa réponse.")
+        raise Conflict.said("opinion_open", name=cardio.name, id=study.id, request=already.id)
     req = OpinionRequest(study_id=study.id, requested_by=user.id, cardiologist_id=cardio.id, question=question,
                          status="open", requested_at=utcnow(), ai_urgency=study.ai_urgency, model_version=study.model_version)
     db.add(req)
@@ -149,24 +141,21 @@ def answer_opinion(db: Session, user: User, req: OpinionRequest, answer: str, ag
     if user.id != req.cardiologist_id:
         raise PermissionError("only the cardiologist the request was sent to can answer it.")
     if req.status != "open":
-        raise Conflict(f"opinion request {req.id} is {req.status}; it cannot be answered again.",
-                       fr="Cette demande d'avis a déjà reçu une réponse, ou a été retirée : elle ne peut plus être "
-                          "répondue.")
+        raise Conflict.said("opinion_closed", request=req.id, status=req.status)
     study = req.study
     statements = _ai_statements(study)
     missing = [s["id"] for s in statements if not isinstance((agreement.get(s["id"]) or {}).get("agree"), bool)]
     if missing:
         texts = {s["id"]: s.get("text", s["id"]) for s in statements}
-        raise Invalid(f"say whether you agree with each AI statement; still to decide: {', '.join(missing)}.",
-                      fr=f"Dites pour chaque énoncé si vous êtes d'accord ; {len(missing)} reste(nt) à décider : "
-                         + " ; ".join(f"« {texts[i]} »" for i in missing) + ".")
+        quoted = [messages.text("web.not_ready.quoted", "fr", text=texts[i]) for i in missing]   # the French page's list
+        raise Invalid.said("opinion_undecided", missing=", ".join(missing), n=len(missing),
+                           statements=messages.text("web.not_ready.list_sep", "fr").join(quoted))
     unknown = sorted(set(agreement) - {s["id"] for s in statements})
     if unknown:
         raise RecordError(f"statement ids {', '.join(unknown)} are not AI statements of study {study.id}; "
                           f"ids: {', '.join(s['id'] for s in statements) or 'none'}.")
     if urgency not in URGENCY_LEVELS:
-        raise Invalid(f"urgency {urgency!r} unknown; give the urgency you would set: {', '.join(URGENCY_LEVELS)}.",
-                      fr="Choisissez l'urgence que vous retiendriez.")
+        raise Invalid.said("opinion_urgency", urgency=urgency, levels=", ".join(URGENCY_LEVELS))
     answer = (answer or "").strip()
     if len(answer) > 4 * MAX_QUESTION:
         raise RecordError(f"the answer has {len(answer)} characters; at most {4 * MAX_QUESTION}.")
@@ -201,15 +190,12 @@ def adopt_opinion(db: Session, user: User, study: Study, req: OpinionRequest) ->
     if not user.can_sign or user.practice_id != study.practice_id:
         raise PermissionError("only a doctor of the requesting practice can take the opinion into the report.")
     if req.study_id != study.id or req.status != "answered":
-        raise Conflict(f"opinion request {req.id} is {req.status}; only an answer can be taken into the report.",
-                       fr="Cette demande d'avis n'a pas encore de réponse : rien à reprendre dans le compte rendu.")
+        raise Conflict.said("opinion_unanswered", request=req.id, status=req.status)
     if study.status != "to_read" or study.draft is None:
-        raise Conflict(f"study {study.id} is {study.status}; amend it to take the opinion into a new version.",
-                       fr="Le compte rendu est signé : cliquez « Amender (nouvelle version) », puis reprenez l'avis.")
+        raise Conflict.said("opinion_signed", id=study.id, status=study.status)
     draft = copy.deepcopy(study.draft)
     if req.id in draft.get("opinions_taken", []):
-        raise Conflict(f"opinion request {req.id} was already taken into this draft.",
-                       fr="Cet avis a déjà été repris dans le brouillon : décidez chaque énoncé surligné, puis signez.")
+        raise Conflict.said("opinion_taken", request=req.id)
     cardio = req.cardiologist
     name = cardio.name if cardio else "cardiologue"
     by_id = {s["id"]: s for s in draft["statements"]}

@@ -7,11 +7,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, Self, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from ecgpilot import messages
 from ecgpilot.errors import ECGPilotError, RecordError
 from ecgpilot.store.models import User
 
@@ -31,6 +32,13 @@ class _Said(ECGPilotError):
     def __init__(self, message: str, *, fr: str | None = None) -> None:
         super().__init__(message)
         self.fr = fr
+
+    @classmethod
+    def said(cls, key: str, /, **fields: Any) -> Self:
+        """The refusal ``web.refusal.<key>`` of the message catalogue, both languages formatted with ``fields``:
+        the English text is ``str()`` (and the API's problem), the French one :meth:`message`. The English may
+        use more of the fields than the French (the ids and states a GP's page leaves out)."""
+        return cls(messages.text(f"web.refusal.{key}", "en", **fields), fr=messages.text(f"web.refusal.{key}", "fr", **fields))
 
     def message(self, lang: str = "fr") -> str:
         """What is wrong and what to do, in ``lang`` (French when given, else the English text)."""

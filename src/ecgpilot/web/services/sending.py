@@ -63,20 +63,14 @@ def export_report(db: Session, study: Study, rep: Report) -> dict[str, Any]:
     signer = rep.signer
     practice = study.practice
     if not signer.rpps:
-        raise Invalid(f"the signing doctor {signer.name} has no RPPS number; set it under /account before sending.",
-                      fr=f"Le médecin signataire ({signer.name}) n'a pas de numéro RPPS : renseignez-le dans « Mon compte », "
-                         "puis renvoyez.")
+        raise Invalid.said("no_rpps", name=signer.name)
     if not practice.org_id:
-        raise Invalid(f"practice {practice.name!r} has no FINESS/SIRET identifier; the administrator sets it under /admin/users.",
-                      fr=f"Le cabinet « {practice.name} » n'a pas de numéro FINESS ou SIRET : l'administrateur le "
-                         "renseigne dans « Cabinet ».")
+        raise Invalid.said("no_org_id", name=practice.name)
     c = rep.content
     p = c.get("patient") or {}
     missing = [k for k in ("family_name", "given_names", "birth_date") if not p.get(k)]
     if missing:
-        raise Invalid(f"the signed report lacks the patient's {', '.join(missing)}; amend the study, fill the identity and sign again.",
-                      fr="Le compte rendu signé n'a pas l'identité complète du patient (nom, prénoms, date de naissance) : "
-                         "amendez-le, complétez l'identité et signez à nouveau.")
+        raise Invalid.said("identity_incomplete", missing=", ".join(missing))
     family, given = split_name(signer.name)
     level = c.get("urgency")
     from ecgpilot.web.i18n import t
@@ -132,19 +126,15 @@ def send_report(db: Session, engine: Engine, user: User, study: Study, pdf: byte
         raise PermissionError(f"role {user.role!r} cannot send a report; only the practice's doctors can.")
     reps = reports(db, study)
     if study.status != "signed" or not reps:
-        raise Conflict(f"study {study.id} is {study.status}; sign the report before sending it.",
-                       fr="Le compte rendu n'est pas signé : signez-le avant de l'envoyer.")
+        raise Conflict.said("send_unsigned", id=study.id, status=study.status)
     rep = reps[-1]
     to_doctors = parse_addresses(doctors)
     if not to_doctors and not to_patient:
-        raise Invalid("no recipient: give the treating doctor's MSSanté address and/or tick the patient's record.",
-                      fr="Aucun destinataire : saisissez l'adresse MSSanté du médecin traitant et/ou cochez le dossier "
-                         "du patient.")
+        raise Invalid.said("no_recipient")
     practice = study.practice
     sender = user.mssante_address or practice.mssante_address
     if not sender:
-        raise Invalid("no MSSanté sender address: set yours under /account (or the practice's) before sending.",
-                      fr="Pas d'adresse MSSanté d'envoi : renseignez la vôtre dans « Mon compte » (ou celle du cabinet).")
+        raise Invalid.said("no_sender")
     report = export_report(db, study, rep)
     plan: list[tuple[str, list[str]]] = []
     if to_doctors:

@@ -90,11 +90,8 @@ def _require_editable(study: Study, user: User) -> None:
     if not user.can_sign:
         raise PermissionError(f"role {user.role!r} cannot change a report; only gp and cardiologist can.")
     if study.status != "to_read" or study.draft is None:
-        raise Conflict(f"study {study.id} is {study.status}; amend it to change a signed report.",
-                       fr="Ce compte rendu est déjà signé : il ne peut plus être modifié. Pour le corriger, cliquez "
-                          "« Amender (nouvelle version) » sur la page de l'ECG." if study.status == "signed" else
-                          "Le tracé de cet ECG est illisible : il n'y a pas de compte rendu à rédiger. Déposez à "
-                          "nouveau le fichier d'origine.")
+        raise Conflict.said("signed_not_editable" if study.status == "signed" else "unreadable_not_editable",
+                            id=study.id, status=study.status)
 
 
 def _apply_changes(study: Study, user: User, draft: dict[str, Any], changes: list[dict[str, Any]],
@@ -168,9 +165,7 @@ def update_draft(db: Session, user: User, study: Study, changes: list[dict[str, 
     for _attempt in range(DRAFT_ATTEMPTS):
         current = _editable_draft(study, user)
         if expected_version is not None and study.row_version != expected_version:
-            raise Conflict(f"study {study.id} changed since version {expected_version} (now {study.row_version}); "
-                           "read it again and apply your change to the current draft.",
-                           fr="Cet ECG a été modifié entre-temps : rechargez la page et refaites votre modification.")
+            raise Conflict.said("changed_since", id=study.id, expected=expected_version, now=study.row_version)
         draft = copy.deepcopy(current)
         events = _apply_changes(study, user, draft, changes, new_statements, urgency)
         study.draft = draft
@@ -184,9 +179,7 @@ def update_draft(db: Session, user: User, study: Study, changes: list[dict[str, 
         except StaleDataError:   # another request changed the study first: ours again, on top of theirs
             db.rollback()
             db.refresh(study)
-    raise Conflict(f"study {study.id} is being changed by too many requests at once; nothing of this one was saved, "
-                   "retry it.", fr="Cet ECG est modifié par trop d'actions à la fois : votre modification n'a pas été "
-                                   "enregistrée, refaites-la.")
+    raise Conflict.said("too_many_changes", id=study.id)
 
 
 @undone_on_refusal
@@ -197,9 +190,7 @@ def update_identity(db: Session, user: User, study: Study, fields: Mapping[str, 
     if not user.can_sign:
         raise PermissionError(f"role {user.role!r} cannot change a patient identity.")
     if study.status == "signed":
-        raise Conflict(f"study {study.id} is signed; amend it to change the identity.",
-                       fr="Le compte rendu est signé : l'identité du patient ne peut plus être modifiée. Cliquez « Amender "
-                          "(nouvelle version) », corrigez l'identité, puis signez à nouveau.")
+        raise Conflict.said("identity_signed", id=study.id)
     before = identity(study)
     new: dict[str, Any] = {}
     for key in ("family_name", "given_names"):
@@ -317,8 +308,7 @@ def amend(db: Session, user: User, study: Study) -> None:
     if not user.can_sign:
         raise PermissionError(f"role {user.role!r} cannot amend a report.")
     if study.status != "signed":
-        raise Conflict(f"study {study.id} is {study.status}; only a signed study can be amended.",
-                       fr="Ce compte rendu n'est pas signé : il se modifie directement, sans amendement.")
+        raise Conflict.said("amend_unsigned", id=study.id, status=study.status)
     study.status = "to_read"
     db.add(StudyEvent(study_id=study.id, user_id=user.id, action="amend"))
     audit_event(db, user, "change", f"study:{study.id}", details={"changes": [{"what": "amend"}]})

@@ -19,7 +19,7 @@ from ecgpilot.store import files as filestore
 from ecgpilot.store.models import Study, StudyEvent, User
 from ecgpilot.web.services.common import NothingUploaded, UploadRejected, audit_event
 
-__all__ = ["group_upload", "run_analysis", "ingest", "size_fr"]
+__all__ = ["group_upload", "run_analysis", "ingest", "size_fr", "Size"]
 
 log = logging.getLogger("ecgpilot.web")
 
@@ -29,22 +29,16 @@ def group_upload(files: list[tuple[str, bytes]], *, max_bytes: int, max_files: i
     """Check an upload and group it into studies: a WFDB ``.hea`` with its same-stem
     ``.dat``/``.mat`` files make one study, any other file is a study by itself."""
     if not files:
-        raise NothingUploaded("no file received; choose at least one ECG file.",
-                              fr="Aucun fichier n'a été reçu : choisissez au moins un fichier ECG, puis « Envoyer ».")
+        raise NothingUploaded.said("no_file")
     if len(files) > max_files:
-        raise UploadRejected(f"{len(files)} files sent; at most {max_files} per upload.",
-                             fr=f"{len(files)} fichiers envoyés : au plus {max_files} par dépôt. Déposez-les en plusieurs fois.")
+        raise UploadRejected.said("too_many_files", n=len(files), max=max_files)
     total = sum(len(c) for _, c in files)
     if total > max_bytes:
-        raise UploadRejected(f"upload of {total} bytes is over the limit of {max_bytes} bytes.",
-                             fr=f"Le dépôt fait {size_fr(total)}, au-delà de la limite de {size_fr(max_bytes)} : "
-                                "un fichier ECG pèse d'ordinaire moins de 1 Mo. Vérifiez le fichier choisi.")
+        raise UploadRejected.said("upload_too_big", total=Size(total), limit=Size(max_bytes))
     clean = [(filestore.safe_name(n), c) for n, c in files]
     for name, content in clean:
         if not content:
-            raise NothingUploaded(f"file {name!r} is empty.",
-                                  fr=f"Le fichier « {name} » est vide (0 octet) : exportez à nouveau l'ECG depuis "
-                                     "l'appareil, puis déposez-le.")
+            raise NothingUploaded.said("empty_file", name=name)
     stems = {Path(n).stem for n, _ in clean if n.lower().endswith(".hea")}
     groups: dict[str, list[tuple[str, bytes]]] = {}
     for name, content in clean:
@@ -66,7 +60,16 @@ async def run_analysis(pool: Executor, fn: Callable[..., Any], *args: Any, **kwa
 
 
 def size_fr(n: int) -> str:
+    """A byte count as a French size: ``2,5 Mo`` from 100 kB on, else ``512 octets``."""
     return f"{n / 1e6:.1f} Mo".replace(".", ",") if n >= 100_000 else f"{n} octets"
+
+
+class Size(int):
+    """A byte count for the catalogue's texts: ``{n}`` writes the number, ``{n:size}`` the French size
+    (:func:`size_fr`), so that both languages format the same field."""
+
+    def __format__(self, spec: str) -> str:
+        return size_fr(self) if spec == "size" else super().__format__(spec)
 
 
 def _main_name(group: list[tuple[str, bytes]]) -> str:
