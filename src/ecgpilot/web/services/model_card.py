@@ -1,6 +1,6 @@
 """The model card a GP can read: facts taken from ``MODEL_CARD.md`` (its performance and subgroup
 tables, the external LUDB check, the urgency sensitivity) and from the model's sidecar (version,
-date, sha256), laid out in French or English by ``model_card.html``. One source for the numbers:
+date, sha256), laid out in French or English by ``model_card.fr.html`` / ``model_card.en.html``. One source for the numbers:
 the technical card; this module only reads it."""
 
 from __future__ import annotations
