@@ -130,6 +130,23 @@ class Browser:
                 raise WebDriverError(f"still on {url} after {timeout} s (waiting for {pattern!r})")
             time.sleep(0.1)
 
+    def click_and_wait_new_page(self, css: str, timeout: float = 30.0) -> str:
+        """Click ``css`` (a submit button) and wait until another document has replaced this one, then return
+        its URL. A form that posts and redirects back to the same URL would otherwise let the next check read
+        the old page (seen under load: the INS still as typed)."""
+        self.js("window.__ecgpilot_old_page = true;")
+        self.click(css)
+        end = time.monotonic() + timeout
+        while True:
+            try:
+                if not self.js("return window.__ecgpilot_old_page === true || document.readyState !== 'complete'"):
+                    return self.url()
+            except WebDriverError:   # the old document went away while the script ran: ask again
+                pass
+            if time.monotonic() > end:
+                raise WebDriverError(f"no new page {timeout} s after clicking {css}")
+            time.sleep(0.05)
+
     def url(self) -> str:
         return self.cmd("GET", "/url")
 

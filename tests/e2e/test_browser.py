@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import io
 import re
-import time
 from pathlib import Path
 
 import _web
@@ -79,11 +78,7 @@ def test_gp_reads_corrects_and_signs(server, browser) -> None:  # noqa: ANN001
     for sid in ids[1:]:
         browser.click(f"input[name='decision_{sid}'][value='confirmed']")
     browser.type("#new-statement", "Pas de signe d'ischémie")
-    browser.js("window.beforeSign = true")
-    browser.click("#sign-button")
-    end = time.monotonic() + 20
-    while browser.js("return window.beforeSign === true") and time.monotonic() < end:
-        time.sleep(0.1)
+    browser.click_and_wait_new_page("#sign-button")
     assert browser.wait_url(re.escape(study_url) + "$") == study_url
     assert "signé" in browser.text("#study-status")
     assert "Énoncé corrigé par le médecin" in browser.text("#statements")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import re
-import time
 from pathlib import Path
 
 import _web
@@ -45,15 +44,6 @@ def browser(tmp_path_factory):  # noqa: ANN001, ANN201
     b.quit()
 
 
-def _submit_and_wait(browser: Browser, css: str) -> None:
-    browser.js("window.beforeSubmit = true")
-    browser.click(css)
-    end = time.monotonic() + 20
-    while browser.js("return window.beforeSubmit === true") and time.monotonic() < end:
-        time.sleep(0.1)
-    browser.wait_url(r".")
-
-
 def test_sign_flow_at_1366(server, browser) -> None:  # noqa: ANN001
     SHOTS.mkdir(exist_ok=True)
     browser.get(f"{server}/login?lang=fr")
@@ -76,7 +66,7 @@ def test_sign_flow_at_1366(server, browser) -> None:  # noqa: ANN001
     assert len(ids) >= 2
     browser.click(f"input[name='decision_{ids[0]}'][value='rejected']")
     browser.type("#new-statement", "Contrôle dans un an")
-    _submit_and_wait(browser, "#sign-button")
+    browser.click_and_wait_new_page("#sign-button")
     assert "n'est pas signé" in browser.text("#sign-error")
     assert browser.js("return document.querySelectorAll('#statements li.to-decide').length") == len(ids) - 1
     assert browser.js("return document.getElementById('new-statement').value") == "Contrôle dans un an"
@@ -87,7 +77,7 @@ def test_sign_flow_at_1366(server, browser) -> None:  # noqa: ANN001
     for sid in ids[1:]:
         browser.click(f"input[name='decision_{sid}'][value='confirmed']")
     browser.js("const s = document.getElementById('urgency'); s.value = 'soon';")
-    _submit_and_wait(browser, "#sign-button")
+    browser.click_and_wait_new_page("#sign-button")
     assert browser.wait_url(re.escape(study_url) + "$") == study_url
     conclusion = browser.text("#conclusion")
     assert "avis cardiologique rapide" in conclusion and "Contrôle dans un an" in conclusion
@@ -136,7 +126,7 @@ def test_gp_takes_the_cardiologists_answer_into_the_report(app, server, browser)
     browser.wait_url(rf"/studies/{sid}$")
     browser.js(f"document.getElementById('adopt-{rid}').scrollIntoView()")
     browser.screenshot(SHOTS / "report_opinion_answered.png")
-    _submit_and_wait(browser, f"#adopt-{rid} button")
+    browser.click_and_wait_new_page(f"#adopt-{rid} button")
     assert browser.js(f"return document.getElementById('adopt-{rid}')") is None            # taken once
     notes = browser.js("return [...document.querySelectorAll('#statements .cardio-note')].map(n => n.textContent)")
     assert any("pas d'accord" in n and "artefact de la ligne de base" in n for n in notes)

@@ -33,24 +33,6 @@ return out;"""
 
 
 
-def _click_and_wait_new_page(browser, selector: str, timeout: float = 30.0) -> None:  # noqa: ANN001
-    """Click ``selector`` and wait until another document has replaced this one (a form posted and redirected
-    back to the same URL would otherwise let the next check read the old page)."""
-    import time
-
-    browser.js("window.__ecgpilot_old_page = true;")
-    browser.click(selector)
-    end = time.monotonic() + timeout
-    while True:
-        try:
-            if not browser.js("return window.__ecgpilot_old_page === true || document.readyState !== 'complete'"):
-                return
-        except Exception:   # the old document is going away while the script runs: ask again
-            pass
-        if time.monotonic() > end:
-            raise AssertionError(f"no new page {timeout} s after clicking {selector}")
-        time.sleep(0.05)
-
 def _metrics(browser: Browser, width: int, height: int) -> None:
     browser.cmd("POST", "/goog/cdp/execute", {"cmd": "Emulation.setDeviceMetricsOverride", "params": {
         "width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 800}})
@@ -102,7 +84,7 @@ def test_worklist_study_and_sign_flow_fit_every_width(tmp_path_factory) -> None:
             _metrics(browser, 390, 900)
             browser.get(study)
             browser.type("#ins", "1 44 05 75 123 456 45")
-            _click_and_wait_new_page(browser, "#save-identity")
+            browser.click_and_wait_new_page("#save-identity")
             browser.wait_url(r"/studies/\d+")
             assert browser.js("return document.getElementById('ins').value") == "144057512345645"
             # the sign flow on the phone: every statement confirmed, the urgency kept, signed
@@ -112,7 +94,7 @@ def test_worklist_study_and_sign_flow_fit_every_width(tmp_path_factory) -> None:
                 browser.js(f"document.querySelector('input[name=decision_{sid}][value=confirmed]').click()")
             browser.js("const s = document.getElementById('urgency'); s.value = 'routine';")
             _check(browser, 390, "sign", ["#sign-button", "#urgency"])
-            _click_and_wait_new_page(browser, "#sign-button")
+            browser.click_and_wait_new_page("#sign-button")
             browser.wait_url(r"/studies/\d+")
             assert browser.text("#study-status") == "signé"
             for width in WIDTHS:
