@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -40,3 +41,21 @@ def pytest_configure(config: pytest.Config) -> None:
     here = str(Path(__file__).resolve().parent)
     if here not in sys.path:
         sys.path.insert(0, here)
+
+
+def extract_members(tarball: Path, names: set[str], out: Path) -> None:
+    """Stream the files called ``names`` (base names) out of ``tarball`` into ``out``, stopping as soon as all
+    are out; skips the test naming the missing ones."""
+    wanted = set(names)
+    with tarfile.open(tarball, "r|*") as tar:
+        for member in tar:
+            name = Path(member.name).name
+            if name in wanted and member.isfile():
+                f = tar.extractfile(member)
+                assert f is not None
+                (out / name).write_bytes(f.read())
+                wanted.discard(name)
+            if not wanted:
+                break
+    if wanted:
+        pytest.skip(f"{sorted(wanted)} not found in {tarball.name}")

@@ -9,7 +9,6 @@ import html
 import email
 import email.policy
 import re
-import sqlite3
 import time
 
 import numpy as np
@@ -433,36 +432,6 @@ def test_indicators_hand_counted(app) -> None:  # noqa: ANN001
 
 
 # ------------------------------------------------------------------ migration -------
-
-def test_schema_v1_database_upgraded_in_place(tmp_path) -> None:  # noqa: ANN001
-    """A database of schema 1 (as shipped before the care pathway) keeps its rows and gains the new
-    columns and tables."""
-    from ecgpilot.store import SCHEMA_VERSION, current_version, migrate, open_database
-
-    db_path = tmp_path / "old.db"
-    con = sqlite3.connect(db_path)
-    con.executescript("""
-        CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (1);
-        CREATE TABLE practice (id INTEGER PRIMARY KEY, name VARCHAR(200) UNIQUE NOT NULL);
-        CREATE TABLE user_account (id INTEGER PRIMARY KEY, email VARCHAR(254) UNIQUE NOT NULL, name VARCHAR(200) NOT NULL,
-            role VARCHAR(20) NOT NULL, password_hash VARCHAR(200) NOT NULL, practice_id INTEGER NOT NULL REFERENCES practice(id),
-            created_at DATETIME NOT NULL);
-        INSERT INTO practice VALUES (1, 'Cabinet'); INSERT INTO user_account VALUES (1, 'old@x.fr', 'Dr Old', 'gp', 'h', 1, '2026-01-01');
-    """)
-    con.commit()
-    con.close()
-    engine, sessions = open_database(f"sqlite:///{db_path}")
-    assert current_version(engine) == 1
-    assert migrate(engine) == list(range(2, SCHEMA_VERSION + 1)) and current_version(engine) == SCHEMA_VERSION
-    with sessions() as db:
-        old = db.scalar(select(User).where(User.email == "old@x.fr"))
-        assert old.name == "Dr Old" and old.rpps is None
-        old.rpps = "10001234567"
-        db.commit()
-    names = {r[0] for r in sqlite3.connect(db_path).execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"opinion_request", "notification", "dispatch"} <= names
-    assert migrate(engine) == []  # idempotent
-
 
 # ------------------------------------------------------------------ AI stop switch --
 

@@ -7,12 +7,11 @@ reader returns for all 650,000 samples of both leads.
 
 from __future__ import annotations
 
-import tarfile
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import data_file
+from conftest import data_file, extract_members
 
 from ecgpilot import read_ecg
 from ecgpilot.io import detect_format
@@ -23,19 +22,7 @@ def mitdb_100(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Record 100 (.hea, .dat) streamed out of the shared tarball into a temp folder."""
     tarball = data_file("mitdb", "mitdb.tar.xz")
     out = tmp_path_factory.mktemp("mitdb212")
-    wanted = {"100.hea", "100.dat"}
-    with tarfile.open(tarball, "r|xz") as tar:  # stream: stop as soon as both are out
-        for member in tar:
-            name = Path(member.name).name
-            if name in wanted and member.isfile():
-                f = tar.extractfile(member)
-                assert f is not None
-                (out / name).write_bytes(f.read())
-                wanted.discard(name)
-            if not wanted:
-                break
-    if wanted:
-        pytest.skip(f"{sorted(wanted)} not found in mitdb.tar.xz")
+    extract_members(tarball, {"100.hea", "100.dat"}, out)
     return out / "100.hea"
 
 

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import tarfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import extract_members
 
 from ecgpilot import read_ecg
 from ecgpilot.errors import CorruptFileError
@@ -121,19 +121,7 @@ MITDB = ("100", "102", "203", "208", "232")
 def mitdb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tarball = _need("mitdb", "mitdb.tar.xz")
     out = tmp_path_factory.mktemp("mitdb_vs_wfdb")
-    wanted = {f"{r}{ext}" for r in MITDB for ext in (".hea", ".dat")}
-    with tarfile.open(tarball, "r|xz") as tar:
-        for member in tar:
-            name = Path(member.name).name
-            if name in wanted and member.isfile():
-                f = tar.extractfile(member)
-                assert f is not None
-                (out / name).write_bytes(f.read())
-                wanted.discard(name)
-            if not wanted:
-                break
-    if wanted:
-        pytest.skip(f"{sorted(wanted)} not found in mitdb.tar.xz")
+    extract_members(tarball, {f"{r}{ext}" for r in MITDB for ext in (".hea", ".dat")}, out)
     return out
 
 
