@@ -11,7 +11,7 @@ from ecgpilot.cli import main
 from ecgpilot.errors import ConfigError
 from ecgpilot.store import authenticate, migrate, open_database
 from ecgpilot.store.models import User
-from ecgpilot.web.server import smtp_config_from_env
+from ecgpilot.web.settings import smtp_config_from_env
 
 pytest.importorskip("aiosmtpd.controller")
 

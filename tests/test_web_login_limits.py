@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from ecgpilot.errors import ConfigError
-from ecgpilot.web.server import proxy_options
+from ecgpilot.web.settings import load_settings
 
 
 class Clock:
@@ -52,6 +52,11 @@ def test_many_emails_from_one_client_are_slowed(tmp_path) -> None:  # noqa: ANN0
     assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
     # another client is not slowed by it
     assert login(TestClient(app, client=("10.1.2.3", 5000)), "b@x.fr").status_code == 303
+
+
+def proxy_options(trusted: str | None, environ: dict[str, str]) -> dict[str, object]:
+    """uvicorn's proxy settings for ``serve --trusted-proxies`` over ``environ`` (as ``serve`` builds them)."""
+    return load_settings({"trusted_proxies": trusted}, environ).proxy_options()
 
 
 def _behind(app, trusted: str | None, peer: str) -> TestClient:  # noqa: ANN001

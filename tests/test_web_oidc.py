@@ -18,7 +18,7 @@ from ecgpilot.security.oidc import AuthRequest, OIDCConfig
 from ecgpilot.store.models import User
 from ecgpilot.web.routes import oidc as oidc_routes
 from ecgpilot.web.routes.oidc import PENDING_COOKIE, PendingLogins
-from ecgpilot.web.server import oidc_config_from_env
+from ecgpilot.web.settings import oidc_config_from_env
 
 CALLBACK = "http://testserver/auth/callback"
 

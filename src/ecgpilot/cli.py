@@ -238,7 +238,7 @@ def _cmd_outbox(args: argparse.Namespace) -> int:
     from ecgpilot import audit
     from ecgpilot.errors import ConfigError
     from ecgpilot.export import mssante
-    from ecgpilot.web.server import smtp_config_from_env
+    from ecgpilot.web.settings import smtp_config_from_env
 
     engine = mssante.open_outbox(audit.open_audit(args.db, must_exist=True))
     if args.outbox_command == "list":

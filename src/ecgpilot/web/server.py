@@ -25,18 +25,10 @@ from ecgpilot.errors import ConfigError
 from ecgpilot.store import add_user
 from ecgpilot.store.models import User
 from ecgpilot.web.app import create_app
-from ecgpilot.web.settings import (
-    HSTS_DEFAULT_S,
-    Settings,
-    load_settings,
-    oidc_config_from_env,
-    settings_environ,
-    smtp_config_from_env,
-    unknown_variables,
-)
+from ecgpilot.web.settings import Settings, load_settings, settings_environ, unknown_variables
 
-__all__ = ["serve", "ensure_first_admin", "load_secret_key", "create_user", "oidc_config_from_env", "smtp_config_from_env",
-           "change_password", "HSTS_DEFAULT_S", "proxy_options", "serving_settings", "worker_app"]
+__all__ = ["serve", "ensure_first_admin", "load_secret_key", "create_user", "change_password", "serving_settings",
+           "worker_app"]
 
 
 def load_secret_key(data_dir: Path) -> str:
@@ -135,11 +127,6 @@ def create_user(email: str, password: str, *, name: str = "", role: str = "gp", 
             user.rpps = rpps
         s.commit()
     engine.dispose()
-
-
-def proxy_options(trusted: str | None = None, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """uvicorn's proxy settings for ``--trusted-proxies`` / ``ECGPILOT_TRUSTED_PROXIES`` (:meth:`Settings.proxy_options`)."""
-    return load_settings({"trusted_proxies": trusted}, environ).proxy_options()
 
 
 def serving_settings(given: Mapping[str, Any] | None = None) -> Settings:
