@@ -108,12 +108,15 @@ def test_damaged_middle_page_is_found_at_start_and_by_check(tmp_path) -> None:  
     assert code == 1 and "DAMAGED" in out and "restore the last backup" in out
 
 
-def test_read_only_database_is_refused_at_start(tmp_path) -> None:  # noqa: ANN001
+def test_read_only_database_is_refused_at_start(tmp_path, monkeypatch) -> None:  # noqa: ANN001
     app = make_app(tmp_path)
     app.state.engine.dispose()
     db = tmp_path / "data" / "ecgpilot.db"
+    monkeypatch.chdir(tmp_path)
     with pytest.raises(StorageReadOnly, match="read-only"):
         create_app(_settings(tmp_path / "data", database_url=f"sqlite:///file:{db}?mode=ro&uri=true"))
+    # a URI database name is SQLite's to open: no "file:" folder made in the working directory
+    assert not (tmp_path / "file:").exists()
 
 
 def test_read_only_data_folder_is_refused_at_start(tmp_path, monkeypatch) -> None:  # noqa: ANN001

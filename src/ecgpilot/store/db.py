@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 __all__ = ["open_database"]
@@ -15,8 +15,12 @@ def open_database(url: str) -> tuple[Engine, sessionmaker[Session]]:
 
     SQLite connections get foreign keys on and a 30 s busy timeout.
     """
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    parsed = make_url(url)
+    name = parsed.database or ""
+    # a plain file path: make its folder; ":memory:" and URI names ("file:...?mode=ro&uri=true") are
+    # left to SQLite (creating their "folder" would make a "file:" directory in the working directory)
+    if parsed.get_backend_name() == "sqlite" and name and name != ":memory:" and not name.startswith("file:"):
+        Path(name).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, future=True)
     if engine.dialect.name == "sqlite":
 
