@@ -199,3 +199,36 @@ def test_cli_analyze_prints_the_reading_in_french_with_french_ai_labels(capsys):
     if ai_line and "indisponible" not in ai_line:   # the model's English descriptions are not printed in French
         for english in ("sinus rhythm", "normal ECG", "first degree", "myocardial infarction"):
             assert english not in ai_line.lower()
+        # one entry per label (NORM is both a super-class and a sub-class of the model)
+        labels = [item.rsplit(" (", 1)[0] for item in ai_line.split(" : ", 1)[1].split(", ")]
+        assert len(labels) == len(set(labels)), ai_line
+    assert " dérivations · " in out and " leads · " not in out
+
+
+
+def test_one_qrs_duration_for_the_table_and_the_statements():
+    """The statements quote the QRS of the measurement table (rules 2026.12.3). On this GE MUSE file
+    the lead matrix's J point lies 114 ms after QRS onset while the measured QRS is 112 ms: the IVCD
+    statement said 114 while the table said 112 when the criteria took the longer of the two."""
+    from ecgpilot.interpret import interpret
+
+    doc = analyze_file(data_file("format-samples", "ge-muse-xml", "braveheart", "example1.xml"), use_ai=False)
+    m = doc["measurements"]
+    pts = m["lead_matrix"]["points_ms"]
+    assert pts["j"] - pts["qrs_on"] > m["qrs_ms"], "this file's J point lies after the measured QRS end"
+    reading = interpret(doc, lang="en")
+    quoted = [e["value"] for s in reading["statements"] for e in s["evidence"] if e.get("name") == "qrs_ms"]
+    assert quoted and all(v == m["qrs_ms"] for v in quoted), (quoted, m["qrs_ms"])
+    ivcd = next(s for s in reading["statements"] if s["id"] == "ivcd")
+    assert f"{m['qrs_ms']:.0f} ms" in ivcd["text"] + " ".join(e["text"] for e in ivcd["evidence"])
+
+
+def test_cli_ai_line_names_each_label_once(capsys):
+    """The model gives NORM as a super-class and as a sub-class: the AI line says "ECG normal" once."""
+    path = data_file("format-samples", "ge-muse-xml", "braveheart", "example1.xml")
+    assert main(["analyze", str(path)]) == 0
+    ai_line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("Lecture IA"))
+    if "indisponible" in ai_line:
+        pytest.skip("the classifier is not installed")
+    labels = [item.rsplit(" (", 1)[0] for item in ai_line.split(" : ", 1)[1].split(", ")]
+    assert labels.count("ECG normal") == 1 and len(labels) == len(set(labels)), ai_line

@@ -136,7 +136,7 @@ def format_text(doc: dict[str, Any], lang: str = "fr", ai_labels: Mapping[str, s
     rec = doc["record"]
     name = (doc.get("file") or {}).get("name") or rec.get("source", {}).get("path") or "-"
     lines = [f"{t['title']} : {name}" if lang == "fr" else f"{t['title']}: {name}",
-             f"  {rec['format']} · {len(rec['leads'])} leads · {rec['fs']:g} Hz · {rec['duration_s']:g} s"]
+             f"  {rec['format']} · {len(rec['leads'])} {t['leads']} · {rec['fs']:g} Hz · {rec['duration_s']:g} s"]
     q = doc["quality"]
     lines.append(f"{t['quality']} : {t[q['verdict']]}" if lang == "fr" else f"{t['quality']}: {t[q['verdict']]}")
     msg = "message_fr" if lang == "fr" else "message_en"
@@ -164,12 +164,15 @@ def format_text(doc: dict[str, Any], lang: str = "fr", ai_labels: Mapping[str, s
     ai = doc.get("ai")
     if isinstance(ai, dict):
         if "error" in ai:
-            lines.append(f"{t['ai_error']}: {ai['error']}")
+            lines.append(f"{t['ai_error']}{' :' if lang == 'fr' else ':'} {ai['error']}")
         else:
-            present = [s for s in ai.get("statements", []) if s.get("present")]
             names = ai_labels or {}
-            items = ", ".join(f"{names.get(s.get('code')) or s.get('description') or s.get('code')} "
-                              f"({100 * s.get('probability', 0):.0f} %)" for s in present)
-            lines.append(f"{t['ai']}: {items or '-'}")
+            best: dict[str, float] = {}   # one entry per name (NORM is both a super-class and a sub-class)
+            for s in ai.get("statements", []):
+                if s.get("present"):
+                    label = names.get(s.get("code")) or s.get("description") or s.get("code")
+                    best[label] = max(best.get(label, 0.0), float(s.get("probability", 0)))
+            items = ", ".join(f"{label} ({100 * p:.0f} %)" for label, p in best.items())
+            lines.append(f"{t['ai']}{' :' if lang == 'fr' else ':'} {items or '-'}")
     lines.append(t["note"])
     return "\n".join(lines)

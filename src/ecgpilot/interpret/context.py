@@ -197,11 +197,7 @@ def build_context(analysis: Mapping[str, Any], lang: str, th: Mapping[str, float
     if not critical:   # older quality objects: the leads named by a critical reason
         critical = {r["lead"] for r in quality.get("reasons") or [] if r.get("lead") and r.get("severity") == "critical"}
     lm = m.get("lead_matrix") or {}
-    qrs = _num(m.get("qrs_ms"))
-    pts = lm.get("points_ms") or {}
-    if qrs is not None and pts.get("j") is not None and pts.get("qrs_on") is not None:
-        # the matrix's J point may follow terminal QRS activity the duration missed (an RBBB R′)
-        qrs = max(qrs, float(pts["j"]) - float(pts["qrs_on"]))
+    qrs = _num(m.get("qrs_ms"))   # the QRS the measurement table shows: one value for table and statements
     return Context(
         lang=lang, th=th, sex=sex if sex in ("M", "F") else "U", age=age,
         verdict=quality.get("verdict"), critical_leads=frozenset(critical),
