@@ -231,3 +231,43 @@ def test_a_beat_of_another_shape_the_ai_rules_out_is_no_pvc(ludb):
     _, r = reading(ludb(106), use_ai=True)
     pvc = next(s for s in r["statements"] if s["id"] == "pvc")
     assert pvc["status"] == "finding" and pvc["source"] == "ai+measurement"
+
+
+def test_atrial_fibrillation_needs_beat_to_beat_irregularity(shared_data):
+    """Rules 2026.12.4: handheld single-lead recordings of the CinC 2017 challenge. A00165 (sinus arrhythmia)
+    and A00125 (regular, with a few noise beats) are labelled normal: their RR coefficient of variation is
+    high but the successive differences are small, and they were read as "irregular rhythm without P"
+    before. A00009 and A00015 are labelled AF and stay so."""
+    from ecgpilot.io import read_ecg
+
+    def finding_ids(name: str) -> tuple[dict[str, Any], set[str]]:
+        doc, r = reading(read_ecg(data_file("cinc2017-subset", f"{name}.hea")))
+        return doc["measurements"]["rhythm"], {s["id"] for s in r["statements"] if s["status"] == "finding"}
+
+    af = {"atrial_fibrillation", "irregular_rhythm_no_p"}
+    for name in ("A00165", "A00125"):
+        rhythm, ids = finding_ids(name)
+        assert rhythm["rr_cv"] >= 0.10 and rhythm["rr_irregularity"] < 0.05, (name, rhythm)
+        assert not af & ids, (name, ids)
+    for name in ("A00009", "A00015"):
+        rhythm, ids = finding_ids(name)
+        assert rhythm["rr_irregularity"] >= 0.08 and af & ids, (name, ids)
+
+
+def test_very_long_qtc_on_one_lead_is_not_an_emergency(shared_data):
+    """Rules 2026.12.4: CinC 2017 A00154 (handheld single lead, labelled normal) measures a QTc ≥ 500 ms whose
+    T end agrees beat to beat (``qt_reliable``) but cannot be checked across leads: "QT not reliably
+    measurable", not an emergency. The same tracing copied into a second lead (so that the leads agree)
+    keeps the emergency, so this can fail."""
+    from ecgpilot.io import read_ecg
+
+    rec = read_ecg(data_file("cinc2017-subset", "A00154.hea"))
+    doc, r = reading(rec)
+    m = doc["measurements"]
+    assert m["qtc_ms"] >= 500 and m["qt_reliable"], m
+    ids = {s["id"] for s in r["statements"] if s["status"] == "finding"}
+    assert "qt_unreliable" in ids and "very_long_qtc" not in ids and r["urgency"]["level"] != "emergency"
+    two = ECGRecord(signal=np.vstack([rec.signal, rec.signal]), fs=rec.fs, leads=("V5", "V6"))
+    doc2, r2 = reading(two)
+    assert doc2["measurements"]["qt_reliable"] and doc2["measurements"]["qtc_ms"] >= 500
+    assert "very_long_qtc" in {s["id"] for s in r2["statements"] if s["status"] == "finding"}

@@ -35,7 +35,7 @@ __all__ = ["RULES_VERSION", "LEVELS", "LANGS", "THRESHOLDS", "interpret", "level
            "format_reading", "ai_labels"]
 
 #: Version of the rule set (bump on any change of a rule or threshold; see docs/rules.md).
-RULES_VERSION = "2026.12.3"
+RULES_VERSION = "2026.12.4"
 
 #: Urgency levels, least to most urgent.
 LEVELS: tuple[str, ...] = ("normal", "routine", "soon", "repeat_now", "emergency")
@@ -63,7 +63,8 @@ THRESHOLDS: dict[str, float] = {
     "qrs_normal_ref": 100.0,    # QTc judged as QTc − (QRS − this) when the QRS is wide
     "qtc_long_m": 450.0, "qtc_long_f": 460.0, "qtc_long_u": 470.0,   # > : long QTc (AHA 2009 part IV)
     "qtc_very_long": 500.0,     # ≥ : emergency when the T end is reliable
-    "rr_irregular_cv": 0.12,    # RR SD / mean RR above which the rhythm is called irregular
+    "rr_irregular_cv": 0.12,    # RR SD / mean RR above which the rhythm is called irregular ...
+    "rr_irregular_successive": 0.05,  # ... with a median |ΔRR| / median RR at least this (beat to beat), 2026.12.4
     "axis_left": -30.0, "axis_right": 90.0,
     "stemi_uv": 100.0,               # J-point elevation, leads other than V2-V3 (4th UDMI 2018)
     "stemi_v2v3_m_uv": 200.0,        # V2-V3, men ≥ 40 y

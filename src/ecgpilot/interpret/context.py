@@ -111,8 +111,12 @@ class Context:
 
     @property
     def irregular(self) -> bool:
+        """Irregularly irregular: a high RR coefficient of variation *and*, when the tracing gives it, a high
+        successive-difference index (sinus arrhythmia or a few noise beats raise the first alone)."""
         cv = self.rr_cv
-        return cv is not None and cv > self.th["rr_irregular_cv"] and self.n_beats >= 4
+        succ = (self.rhythm or {}).get("rr_irregularity")
+        return (cv is not None and cv > self.th["rr_irregular_cv"] and self.n_beats >= 4
+                and (succ is None or succ >= self.th["rr_irregular_successive"]))
 
     @property
     def wide(self) -> bool:

@@ -25,10 +25,14 @@ SINUS_RATE_LOW, SINUS_RATE_HIGH = 60.0, 100.0
 JUNCTIONAL_RATE = (40.0, 100.0)
 #: Regular RR: coefficient of variation below this and successive-difference index below RR_IRREGULAR.
 RR_CV_REGULAR = 0.08
-#: Irregular (atrial fibrillation-like) RR: median |ΔRR| / median RR at or above this (tuned).
+#: Irregular (atrial fibrillation-like, "irregularly irregular") RR: median |ΔRR| / median RR at or above
+#: this (tuned) ...
 RR_IRREGULAR = 0.08
-#: ... or a coefficient of variation of RR at or above this (tuned).
+#: ... or a coefficient of variation of RR at or above this (tuned) with a successive-difference index of at
+#: least RR_IRREGULAR_WITH_CV (2026.12.4): a high CV alone comes from sinus arrhythmia or a few noise beats,
+#: not from beat-to-beat irregularity (CinC 2017 tune half, normal single-lead recordings read AF 7/78 → 2/78).
 RR_CV_IRREGULAR = 0.10
+RR_IRREGULAR_WITH_CV = 0.05
 #: PR SD (ms) above which P waves before QRS of an irregular rhythm are not taken as conducted (tuned).
 PR_SD_IRREGULAR_MAX = 10.0
 #: Atrial fibrillation: P waves found before fewer than this share of QRS (tuned).
@@ -95,9 +99,12 @@ def _ventricular(rr: NDArray[np.float64]) -> dict[str, Any]:
 
 
 def _irregular(out: dict[str, Any]) -> bool:
-    """Irregular ventricular rhythm: successive-difference index or coefficient of variation high."""
+    """Irregularly irregular ventricular rhythm: a high successive-difference index, or a high coefficient of
+    variation with a moderate one (see :data:`RR_IRREGULAR`, :data:`RR_CV_IRREGULAR`)."""
     irr, cv = out["rr_irregularity"], out["rr_cv"]
-    return bool((irr is not None and irr >= RR_IRREGULAR) or (cv is not None and cv >= RR_CV_IRREGULAR))
+    if irr is None:
+        return False
+    return bool(irr >= RR_IRREGULAR or (cv is not None and cv >= RR_CV_IRREGULAR and irr >= RR_IRREGULAR_WITH_CV))
 
 
 def _pr_sd_max(out: dict[str, Any]) -> float:
