@@ -313,7 +313,7 @@ NOTES = """## Reading the numbers, and what is not covered
   RR is irregular, ≤ 25 ms when it is regular). The rule layer should not read 'sinus' alone
   against an AF call of the classifier.
 * Flutter is rarely taken for AF: 0 of the 10 flutter records of LUDB and PTB-XL folds 9–10, and
-  2 of 33 in folds 1–8, are guessed 'atrial_fibrillation'. But flutter recall is only moderate
+  1 of 33 in folds 1–8 (2 before rules 2026.12.4), are guessed 'atrial_fibrillation'. But flutter recall is only moderate
   (folds 1–8: 14/33): 2:1 flutter at a regular ~130–150/min whose residual is less organised
   (index 0.38–0.6) is read as sinus tachycardia (10/33) — on fold 9, sinus tachycardia shows the
   same signature (dominant atrial frequency = 2 × ventricular rate, index 0.39–0.52), so no
