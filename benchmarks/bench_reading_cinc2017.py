@@ -3,7 +3,8 @@
 Every record (one lead, 300 Hz, 9–60 s) goes through the whole pipeline (quality gate, measurements, the
 classifier, which refuses a single lead, and the rules). Per expert class (N normal, A atrial
 fibrillation, O other rhythm, ~ noisy) and per half, we count the records read as atrial fibrillation
-or "irregular rhythm without P" (the finding, not "AI only") and the urgency levels.
+or "irregular rhythm without P" (the finding, not "AI only"), as premature ventricular complexes, and the
+urgency levels.
 
 Split (fixed): records with an even number (A00002, A00004, ...) are the **tune** half, odd numbers the
 **report** half. Rules 2026.12.4 (AF needs beat-to-beat irregularity) was chosen on the tune half with
@@ -53,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     with (root / "REFERENCE.csv").open() as f:
         labels = dict(csv.reader(f))
     af: Counter[tuple[str, str]] = Counter()
+    pvc: Counter[tuple[str, str]] = Counter()
     n: Counter[tuple[str, str]] = Counter()
     levels: Counter[tuple[str, str, str]] = Counter()
     t0 = time.perf_counter()
@@ -63,17 +65,20 @@ def main(argv: list[str] | None = None) -> int:
         ids = {s["id"] for s in r["statements"] if s["status"] == "finding"}
         n[(half, y)] += 1
         af[(half, y)] += bool(AF_IDS & ids)
+        pvc[(half, y)] += "pvc" in ids
         levels[(half, y, r["urgency"]["level"])] += 1
     lines = ["# The reading on handheld single-lead recordings (PhysioNet/CinC 2017 subset)", "",
              f"Command: `OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_reading_cinc2017.py`; rules "
              f"`{RULES_VERSION}`. {sum(n.values())} records, one lead at 300 Hz; the experts' class. Tune half: even "
              "record numbers; report half: odd. 'AF read' = atrial fibrillation or irregular rhythm without P as a "
-             "finding (sensitivity for class A, false calls for the others; Wilson 95 % CI).", "",
-             "| half | class | n | AF read | " + " | ".join(LEVELS) + " |",
-             "|---|---|---|---|" + "---|" * len(LEVELS)]
+             "finding (sensitivity for class A, false calls for the others; Wilson 95 % CI); 'PVC read' = premature "
+             "ventricular complexes as a finding (the experts' normal class has none to find).", "",
+             "| half | class | n | AF read | PVC read | " + " | ".join(LEVELS) + " |",
+             "|---|---|---|---|---|" + "---|" * len(LEVELS)]
     for half in ("tune", "report"):
         for y, name in CLASSES.items():
             lines.append(f"| {half} | {y} ({name}) | {n[(half, y)]} | {_cell(af[(half, y)], n[(half, y)])} | "
+                         f"{_cell(pvc[(half, y)], n[(half, y)])} | "
                          + " | ".join(str(levels[(half, y, lv)]) for lv in LEVELS) + " |")
     lines += ["", f"({time.perf_counter() - t0:.0f} s)", ""]
     text = "\n".join(lines)

@@ -153,6 +153,8 @@ class Ectopy(_Closed):
     v_s: list[float]
     s_s: list[float]
     s_assessed: bool
+    n_v_timed: int | None = Field(default=None, ge=0)
+    v_timed_s: list[float] | None = None
 
 
 class Measurements(BaseModel):

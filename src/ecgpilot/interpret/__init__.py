@@ -35,7 +35,7 @@ __all__ = ["RULES_VERSION", "LEVELS", "LANGS", "THRESHOLDS", "interpret", "level
            "format_reading", "ai_labels"]
 
 #: Version of the rule set (bump on any change of a rule or threshold; see docs/rules.md).
-RULES_VERSION = "2026.12.4"
+RULES_VERSION = "2026.12.5"
 
 #: Urgency levels, least to most urgent.
 LEVELS: tuple[str, ...] = ("normal", "routine", "soon", "repeat_now", "emergency")

@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 
 from ecgpilot.signal.filters import bandpass
 
-__all__ = ["ectopy_summary", "beat_classes", "beat_features", "classify", "QRS_HALF_MS", "V_CORR", "V_ENERGY", "PREMATURE_FRAC", "IRREGULAR_CV"]
+__all__ = ["ectopy_summary", "beat_classes", "beat_features", "classify", "timed_v", "TIMED_EARLY", "TIMED_PAUSE", "QRS_HALF_MS", "V_CORR", "V_ENERGY", "PREMATURE_FRAC", "IRREGULAR_CV"]
 
 QRS_HALF_MS = 60.0
 ALIGN_MS = 40.0
@@ -36,6 +36,14 @@ PREMATURE_FRAC = 0.85
 IRREGULAR_CV = 0.15
 V_PREMATURE: float | None = None
 MIN_BEATS = 4
+#: A V beat's timing as a premature ventricular complex: it comes at most this share of the median RR after
+#: the previous beat ...
+TIMED_EARLY = 0.9
+#: ... and the interval around it (previous + next RR) lasts at least this many median RRs (the pause that
+#: follows a PVC; an extra detection inside one RR, e.g. a noise burst, splits a single RR). Chosen on the
+#: MIT-BIH tuning half and the CinC 2017 tune half (benchmarks/bench_ectopy_mitdb.py --timed, BENCHMARKS §10;
+#: used by the reading without an AI reading, rules 2026.12.5).
+TIMED_PAUSE = 1.5
 
 
 def beat_features(signal: NDArray, fs: float, beats: NDArray[np.int64]
@@ -115,13 +123,37 @@ def classify(beats: NDArray[np.int64], fs: float, idx: NDArray[np.int64], corr: 
     return out
 
 
+def timed_v(beats: NDArray[np.int64], classes: list[str], *, early: float = TIMED_EARLY,
+            pause: float = TIMED_PAUSE) -> list[int]:
+    """Indices of the V beats timed as premature ventricular complexes: at most ``early`` × the median RR
+    after the previous beat, and previous + next RR at least ``pause`` × the median RR (the last beat
+    needs only to be early)."""
+    b = np.asarray(beats, dtype=np.int64)
+    rr = np.diff(b).astype(np.float64)
+    if rr.size < 2:
+        return []
+    med = float(np.median(rr))
+    out = []
+    for j, c in enumerate(classes):
+        if c != "V" or j == 0:
+            continue
+        pre = rr[j - 1] / med
+        post = rr[j] / med if j < rr.size else None
+        if pre <= early and (post is None or pre + post >= pause):
+            out.append(j)
+    return out
+
+
 def ectopy_summary(signal: NDArray, fs: float, beats: NDArray[np.int64]) -> dict[str, Any]:
     """The ``measurements.ectopy`` object: counts and times (s) of the ventricular (``n_v``, ``v_s``)
     and supraventricular premature (``n_s``, ``s_s``) beats, ``s_assessed`` (false in an irregular
-    rhythm), ``n_classified`` (beats away from the edges), see ``docs/analysis-schema.md``."""
+    rhythm), ``n_classified`` (beats away from the edges), and the V beats timed as premature
+    ventricular complexes (``n_v_timed``, ``v_timed_s``, :func:`timed_v`); see ``docs/analysis-schema.md``."""
     got = beat_classes(signal, fs, beats)
+    timed = timed_v(beats, got["classes"])
     return {"n_classified": sum(c != "?" for c in got["classes"]), "n_v": got["n_v"], "n_s": got["n_s"],
-            "v_s": got["v_s"], "s_s": got["s_s"], "s_assessed": got["s_assessed"]}
+            "v_s": got["v_s"], "s_s": got["s_s"], "s_assessed": got["s_assessed"],
+            "n_v_timed": len(timed), "v_timed_s": [round(float(beats[j]) / fs, 3) for j in timed]}
 
 
 def beat_classes(signal: NDArray, fs: float, beats: NDArray[np.int64]) -> dict[str, Any]:

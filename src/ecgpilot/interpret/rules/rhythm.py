@@ -260,7 +260,8 @@ def _times(ts: list[float]) -> str:
 def premature_complexes(ctx: Context, found: Mapping[str, Finding]) -> list[Finding]:
     """Premature ventricular complexes: beats whose QRS differs from the dominant one (AAMI EC57 class V,
     ``signal.ectopy``), when the AI does not rule them out (its PVC probability at least
-    ``pvc_ai_support``; without an AI reading the tracing alone). Premature atrial complexes: the AI's,
+    ``pvc_ai_support``; without an AI reading, the beats of another shape that also come early and are followed
+    by a pause, ``ectopy.n_v_timed``). Premature atrial complexes: the AI's,
     supported (or not) by early beats of dominant shape. An AI PVC that the classified tracing contradicts
     (every QRS of the dominant shape) is shown as AI only."""
     e = ctx.ectopy
@@ -270,11 +271,16 @@ def premature_complexes(ctx: Context, found: Mapping[str, Finding]) -> list[Find
     n_v = int(e.get("n_v") or 0)
     ai_v = ctx.ai_present("PVC")
     p_v = ctx.ai["PVC"].probability if "PVC" in ctx.ai else None
+    v_times, shape_key = e.get("v_s") or [], "evidence.other_shape"
     if n_v and ctx.ai_ok and p_v is not None and p_v < ctx.th["pvc_ai_support"]:
         n_v = 0   # another QRS shape the AI does not see as a PVC (noise, aberrancy, a changing axis)
         ai_v = []
+    elif n_v and not ctx.ai_ok and e.get("n_v_timed") is not None:
+        # the tracing alone (no AI, e.g. a one- or two-lead recorder): a beat of another shape must also come
+        # early and be followed by a pause, as a PVC does, so that noise bursts are not called PVCs (2026.12.5)
+        n_v, v_times, shape_key = int(e["n_v_timed"]), e.get("v_timed_s") or [], "evidence.other_shape_timed"
     if n_v:
-        ev = [ctx.ev("ectopy.n_v", n_v, ctx.say("evidence.other_shape", n=n_v, times=_times(e.get("v_s") or [])))]
+        ev = [ctx.ev("ectopy.n_v", n_v, ctx.say(shape_key, n=n_v, times=_times(v_times)))]
         out.append(finding("pvc", source="ai+measurement" if ai_v else "measurement",
                            evidence=ev + [ctx.ev_ai(a) for a in ai_v]))
     elif ai_v:
