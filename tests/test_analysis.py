@@ -232,3 +232,14 @@ def test_cli_ai_line_names_each_label_once(capsys):
         pytest.skip("the classifier is not installed")
     labels = [item.rsplit(" (", 1)[0] for item in ai_line.split(" : ", 1)[1].split(", ")]
     assert labels.count("ECG normal") == 1 and len(labels) == len(set(labels)), ai_line
+
+
+def test_cli_french_output_has_no_english_ai_error(capsys):
+    """A one-lead recording: the classifier refuses it with an English message; the French output says so in
+    French (the message stays in the --json document)."""
+    path = data_file("cinc2017-subset", "A00002.hea")
+    assert main(["analyze", str(path)]) == 0
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if x.startswith("Lecture IA"))
+    assert "indisponible" in line and "classifier" not in line and "leads" not in line, line
+    assert " 1 dérivation · " in out

@@ -291,3 +291,26 @@ def test_noise_beats_on_a_handheld_recording_are_no_pvc(shared_data):
     e = doc["measurements"]["ectopy"]
     assert e["n_v"] >= 1 and e["n_v_timed"] == 0, e
     assert "pvc" not in found(r)
+
+
+def test_one_lead_reads_rhythm_and_rate_only(shared_data):
+    """Rules 2026.12.6: CinC 2017 A00002 (handheld single lead, labelled normal) measures a PR of 203 ms from a
+    P onset that one lead places 150 ms before the QRS; intervals are measured across simultaneous leads (AHA
+    2007 part II), so a one-lead recording gets no first-degree block, IVCD or pre-excitation, no "normal ECG",
+    and a statement that says what one lead can read. The same tracing in two leads still gets the block."""
+    from ecgpilot.io import read_ecg
+
+    rec = read_ecg(data_file("cinc2017-subset", "A00002.hea"))
+    doc, r = reading(rec)
+    assert doc["measurements"]["pr_ms"] > 200
+    ids = found(r)
+    assert "one_lead" in ids and "sinus_rhythm" in ids
+    assert not {"first_degree_avb", "ivcd", "possible_preexcitation", "normal_ecg", "long_qtc"} & ids, ids
+    two = ECGRecord(signal=np.vstack([rec.signal, rec.signal]), fs=rec.fs, leads=("V5", "V6"))
+    _, r2 = reading(two)
+    assert "first_degree_avb" in found(r2) and "one_lead" not in found(r2)
+    # nothing abnormal in what one lead reads: "no abnormality detected", not "minor findings"
+    clean = read_ecg(data_file("cinc2017-subset", "A00001.hea"))
+    _, r3 = reading(clean)
+    assert found(r3) == {"sinus_rhythm", "one_lead"}, found(r3)
+    assert r3["urgency"]["level"] == "normal"

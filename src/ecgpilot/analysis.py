@@ -136,7 +136,7 @@ def format_text(doc: dict[str, Any], lang: str = "fr", ai_labels: Mapping[str, s
     rec = doc["record"]
     name = (doc.get("file") or {}).get("name") or rec.get("source", {}).get("path") or "-"
     lines = [f"{t['title']} : {name}" if lang == "fr" else f"{t['title']}: {name}",
-             f"  {rec['format']} · {len(rec['leads'])} {t['leads']} · {rec['fs']:g} Hz · {rec['duration_s']:g} s"]
+             f"  {rec['format']} · {len(rec['leads'])} {t['lead'] if len(rec['leads']) == 1 else t['leads']} · {rec['fs']:g} Hz · {rec['duration_s']:g} s"]
     q = doc["quality"]
     lines.append(f"{t['quality']} : {t[q['verdict']]}" if lang == "fr" else f"{t['quality']}: {t[q['verdict']]}")
     msg = "message_fr" if lang == "fr" else "message_en"
@@ -164,7 +164,10 @@ def format_text(doc: dict[str, Any], lang: str = "fr", ai_labels: Mapping[str, s
     ai = doc.get("ai")
     if isinstance(ai, dict):
         if "error" in ai:
-            lines.append(f"{t['ai_error']}{' :' if lang == 'fr' else ':'} {ai['error']}")
+            detail = messages.text("analysis.ai_error_detail", lang)
+            if lang == "en":   # the classifier's own message is in English
+                detail = f"{ai['error']}"
+            lines.append(f"{t['ai_error']}{' :' if lang == 'fr' else ':'} {detail}")
         else:
             names = ai_labels or {}
             best: dict[str, float] = {}   # one entry per name (NORM is both a super-class and a sub-class)

@@ -35,7 +35,7 @@ __all__ = ["RULES_VERSION", "LEVELS", "LANGS", "THRESHOLDS", "interpret", "level
            "format_reading", "ai_labels"]
 
 #: Version of the rule set (bump on any change of a rule or threshold; see docs/rules.md).
-RULES_VERSION = "2026.12.5"
+RULES_VERSION = "2026.12.6"
 
 #: Urgency levels, least to most urgent.
 LEVELS: tuple[str, ...] = ("normal", "routine", "soon", "repeat_now", "emergency")
@@ -195,7 +195,7 @@ def interpret(analysis: dict[str, Any], *, lang: str = "fr",
                 for s in statements)
     abnormal = [s for s in statements if s["urgency"] != "normal" and s["status"] == "finding"]
     norm = ctx.ai.get("NORM")
-    if not abnormal and sinus and ctx.measured and not ctx.child:
+    if not abnormal and sinus and ctx.measured and not ctx.child and not ctx.one_lead:
         ev = [ctx.ev("heart_rate_bpm", ctx.hr, ctx.say("evidence.rate", hr=ctx.hr))]
         if norm is not None and norm.present:
             f = Finding("normal_ecg", "normal_ecg", "No criterion met, AI 'NORM' at its operating point",
@@ -204,6 +204,10 @@ def interpret(analysis: dict[str, Any], *, lang: str = "fr",
         elif not ctx.ai_ok:
             f = Finding("normal_ecg", "normal_ecg", "No criterion met", evidence=ev)
             statements.append(_statement(ctx, f, t, "normal"))
+    if ctx.one_lead and ctx.measured:
+        f = Finding("one_lead", "one_lead", "AHA/ACCF/HRS recommendations part II (Kligfield et al. 2007): "
+                    "intervals measured across simultaneous leads")
+        statements.append(_statement(ctx, f, t, "normal"))
     if ctx.child:
         f = Finding("paediatric", "paediatric", "Adult ECG criteria (AHA 2009) do not apply under 16 years; "
                     "paediatric norms (Rijnbeek et al. 2001)",
@@ -241,7 +245,9 @@ def interpret(analysis: dict[str, Any], *, lang: str = "fr",
     counted = [s for s in statements if s["status"] == "finding"]   # AI-only statements raise nothing
     level = max((s["urgency"] for s in counted), key=level_rank, default="normal")
     if level == "normal" and not any(s["id"] == "normal_ecg" for s in statements):
-        level = "routine" if not ctx.measured or not ctx.ai_ok or ctx.child else "normal"
+        # one lead in sinus rhythm with no finding: nothing abnormal in what one lead can read (no "normal ECG")
+        one_lead_clear = ctx.one_lead and sinus and not abnormal and ctx.measured and not ctx.child
+        level = "routine" if (not ctx.measured or not ctx.ai_ok or ctx.child) and not one_lead_clear else "normal"
     reasons = [{"statement_id": s["id"], "text": s["text"]} for s in counted
                if s["urgency"] == level and (s["category"] != "quality" or s["id"] in
                                              ("repeat_recording", "not_measured", "possible_on_poor_tracing"))]

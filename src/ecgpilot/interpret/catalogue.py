@@ -123,6 +123,7 @@ STATEMENT_KINDS: dict[str, tuple[str, str]] = {
     "qt_unreliable": ("qt", "routine"),
     "possible_on_poor_tracing": ("quality", "repeat_now"),
     "paediatric": ("other", "routine"),
+    "one_lead": ("other", "normal"),
 }
 
 # AI statement codes (PTB-XL statement and subclass codes) -> statement id.

@@ -119,6 +119,12 @@ class Context:
                 and (succ is None or succ >= self.th["rr_irregular_successive"]))
 
     @property
+    def one_lead(self) -> bool:
+        """A one-lead recording (a handheld recorder): intervals cannot be measured across leads (AHA 2007
+        part II measures PR, QRS and QT from the earliest onset to the latest offset in any lead)."""
+        return len(self.leads) == 1
+
+    @property
     def wide(self) -> bool:
         return self.qrs is not None and self.qrs >= self.th["qrs_wide"]
 

@@ -90,8 +90,8 @@ def bundle_branch_blocks(ctx: Context, found: Mapping[str, Finding]) -> list[Fin
 
 def ivcd(ctx: Context, found: Mapping[str, Finding]) -> list[Finding]:
     """QRS > 110 ms without a bundle branch block shape: nonspecific intraventricular conduction
-    delay (AHA 2009 part III); ≥ 120 ms without any named cause: wide QRS."""
-    if ctx.qrs is None or ctx.pacing or "paced_rhythm" in found:
+    delay (AHA 2009 part III); ≥ 120 ms without any named cause: wide QRS. Not from one lead (2026.12.6)."""
+    if ctx.qrs is None or ctx.pacing or "paced_rhythm" in found or ctx.one_lead:
         return []
     named = ("lbbb", "rbbb", "incomplete_lbbb", "incomplete_rbbb", "wpw", "wide_complex_tachycardia")
     if any(k in found and found[k].status == "finding" for k in named):
@@ -110,8 +110,8 @@ def ivcd(ctx: Context, found: Mapping[str, Finding]) -> list[Finding]:
 
 
 def first_degree_avb(ctx: Context, found: Mapping[str, Finding]) -> list[Finding]:
-    """PR > 200 ms with 1:1 conduction (AHA 2009 part II; ESC 2021 pacing)."""
-    if any(k in found and found[k].status == "finding" for k in
+    """PR > 200 ms with 1:1 conduction (AHA 2009 part II; ESC 2021 pacing). Not from one lead (2026.12.6)."""
+    if ctx.one_lead or any(k in found and found[k].status == "finding" for k in
            ("atrial_fibrillation", "atrial_flutter", "irregular_rhythm_no_p", "complete_avb", "paced_rhythm",
             "junctional_rhythm")):
         return []
@@ -163,8 +163,8 @@ def bifascicular(ctx: Context, found: Mapping[str, Finding]) -> list[Finding]:
 
 def preexcitation(ctx: Context, found: Mapping[str, Finding]) -> list[Finding]:
     """Short PR (< 120 ms) with a widened QRS (≥ 110 ms): ventricular pre-excitation (AHA 2009 part III:
-    PR < 120 ms, delta wave, QRS > 120 ms); named WPW when the AI also sees it."""
-    if ctx.pr is None or ctx.qrs is None or ctx.pacing or any(
+    PR < 120 ms, delta wave, QRS > 120 ms); named WPW when the AI also sees it. Not from one lead (2026.12.6)."""
+    if ctx.pr is None or ctx.qrs is None or ctx.pacing or ctx.one_lead or any(
             k in found and found[k].status == "finding" for k in ("atrial_fibrillation", "atrial_flutter", "paced_rhythm")):
         return []
     ai = ctx.ai_present("WPW")

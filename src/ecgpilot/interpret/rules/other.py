@@ -36,7 +36,8 @@ def qt(ctx: Context, found: Mapping[str, Finding]) -> list[Finding]:
     """Long QTc > 450 ms (men), > 460 ms (women), > 470 ms (sex unknown) (AHA 2009 part IV); ≥ 500 ms is an
     emergency only when the T end agrees across leads and beats and ends before the next P wave (QT ≤ RR − PR,
     or RR − 120 ms without PR), else "QT not reliably measurable"; a one-lead recording cannot show agreement
-    across leads (rules 2026.12.4). With a wide QRS, QTc − (QRS − 100 ms) is judged."""
+    across leads: a long QTc from one lead is "QT not reliably measurable" (rules 2026.12.4, long QTc 2026.12.6).
+    With a wide QRS, QTc − (QRS − 100 ms) is judged."""
     if ctx.qtc is None:
         return []
     th = ctx.th
@@ -52,9 +53,9 @@ def qt(ctx: Context, found: Mapping[str, Finding]) -> list[Finding]:
     reliable = ctx.qt_reliable and not overlap
     if overlap:
         detail += "; " + ctx.say("detail.qt_into_next_p", qt=ctx.qt, rr=ctx.rr)
+    if judged > limit and ctx.one_lead:   # one lead (a handheld recorder): no agreement across leads to check
+        return [finding("qt_unreliable", evidence=ev, detail=detail, note=ctx.say("note.qt_single_lead"))]
     if judged >= th["qtc_very_long"]:
-        if len(ctx.leads) == 1:   # one lead (a handheld recorder): no agreement across leads to check
-            return [finding("qt_unreliable", evidence=ev, detail=detail, note=ctx.say("note.qt_single_lead"))]
         if not reliable:
             return [finding("qt_unreliable", evidence=ev, detail=detail,
                             note=ctx.say("note.t_end_discordant"))]
