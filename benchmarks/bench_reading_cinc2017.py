@@ -25,7 +25,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from _stats import wilson
+from _stats import proportion
 
 from ecgpilot.analysis import analyze_record
 from ecgpilot.interpret import LEVELS, RULES_VERSION, interpret
@@ -34,13 +34,6 @@ from ecgpilot.paths import shared_data_dir
 
 CLASSES = {"N": "normal", "A": "atrial fibrillation", "O": "other rhythm", "~": "noisy"}
 AF_IDS = frozenset({"atrial_fibrillation", "irregular_rhythm_no_p"})
-
-
-def _cell(k: int, n: int) -> str:
-    if n == 0:
-        return "–"
-    lo, hi = wilson(k, n)
-    return f"{k}/{n} = {k / n:.2f} ({lo:.2f}–{hi:.2f})"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,8 +70,8 @@ def main(argv: list[str] | None = None) -> int:
              "|---|---|---|---|---|" + "---|" * len(LEVELS)]
     for half in ("tune", "report"):
         for y, name in CLASSES.items():
-            lines.append(f"| {half} | {y} ({name}) | {n[(half, y)]} | {_cell(af[(half, y)], n[(half, y)])} | "
-                         f"{_cell(pvc[(half, y)], n[(half, y)])} | "
+            lines.append(f"| {half} | {y} ({name}) | {n[(half, y)]} | {proportion(af[(half, y)], n[(half, y)])} | "
+                         f"{proportion(pvc[(half, y)], n[(half, y)])} | "
                          + " | ".join(str(levels[(half, y, lv)]) for lv in LEVELS) + " |")
     lines += ["", f"({time.perf_counter() - t0:.0f} s)", ""]
     text = "\n".join(lines)

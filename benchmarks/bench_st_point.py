@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _stats import wilson
+from _stats import proportion
 
 from ecgpilot.interpret import THRESHOLDS
 from ecgpilot.interpret.context import build_context
@@ -57,13 +57,6 @@ def elevated(analysis: dict[str, Any], keys: tuple[str, ...]) -> list[str]:
         return all(v is not None and v >= lim for v in vals)
 
     return list(ctx.contiguous({x for x in ctx.leads if high(x)}))
-
-
-def _cell(k: int, n: int) -> str:
-    if n == 0:
-        return "–"
-    lo, hi = wilson(k, n)
-    return f"{k}/{n} = {k / n:.3f} ({lo:.3f}–{hi:.3f})"
 
 
 def ptbxl_sets() -> dict[str, list[dict[str, Any]]]:
@@ -125,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         "|" + "---|" * (len(POINTS) + 2),
     ]
     for name, docs in sets.items():
-        cells = [_cell(sum(bool(elevated(d, keys)) for d in docs), len(docs)) for keys in POINTS.values()]
+        cells = [proportion(sum(bool(elevated(d, keys)) for d in docs), len(docs), digits=3) for keys in POINTS.values()]
         lines.append(f"| {name} | {len(docs)} | " + " | ".join(cells) + " |")
     lines += ["", f"({time.perf_counter() - t0:.0f} s)", ""]
     text = "\n".join(lines)

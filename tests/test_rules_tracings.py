@@ -42,6 +42,11 @@ def found(r: dict[str, Any]) -> set[str]:
     return {s["id"] for s in r["statements"] if s["status"] == "finding"}
 
 
+def two_leads(rec: ECGRecord) -> ECGRecord:
+    """A one-lead recording copied into two precordial leads (no lead derived from them): leads that agree."""
+    return ECGRecord(signal=np.vstack([rec.signal, rec.signal]), fs=rec.fs, leads=("V5", "V6"))
+
+
 def with_st(rec: ECGRecord, doc: dict[str, Any], shift_uv: dict[str, float]) -> ECGRecord:
     """``rec`` with an ST deviation added on every averaged beat: ``shift_uv`` per independent lead
     (I, II, V1–V6); III, aVR, aVL, aVF get the Einthoven/Goldberger combination. Full from J to 60 %
@@ -275,8 +280,7 @@ def test_very_long_qtc_on_one_lead_is_not_an_emergency(shared_data):
     assert m["qtc_ms"] >= 500 and m["qt_reliable"], m
     ids = {s["id"] for s in r["statements"] if s["status"] == "finding"}
     assert "qt_unreliable" in ids and "very_long_qtc" not in ids and r["urgency"]["level"] != "emergency"
-    two = ECGRecord(signal=np.vstack([rec.signal, rec.signal]), fs=rec.fs, leads=("V5", "V6"))
-    doc2, r2 = reading(two)
+    doc2, r2 = reading(two_leads(rec))
     assert doc2["measurements"]["qt_reliable"] and doc2["measurements"]["qtc_ms"] >= 500
     assert "very_long_qtc" in {s["id"] for s in r2["statements"] if s["status"] == "finding"}
 
@@ -306,8 +310,7 @@ def test_one_lead_reads_rhythm_and_rate_only(shared_data):
     ids = found(r)
     assert "one_lead" in ids and "sinus_rhythm" in ids
     assert not {"first_degree_avb", "ivcd", "possible_preexcitation", "normal_ecg", "long_qtc"} & ids, ids
-    two = ECGRecord(signal=np.vstack([rec.signal, rec.signal]), fs=rec.fs, leads=("V5", "V6"))
-    _, r2 = reading(two)
+    _, r2 = reading(two_leads(rec))
     assert "first_degree_avb" in found(r2) and "one_lead" not in found(r2)
     # nothing abnormal in what one lead reads: "no abnormality detected", not "minor findings"
     clean = read_ecg(data_file("cinc2017-subset", "A00001.hea"))

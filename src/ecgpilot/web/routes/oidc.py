@@ -22,7 +22,8 @@ import re
 import secrets
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 import httpx
 from fastapi import APIRouter, Depends, Request
@@ -54,6 +55,7 @@ PENDING_COOKIE = "ecgpilot_oidc"
 PENDING_TTL_S = 600.0
 CALLBACK_PATH = "/auth/callback"
 _STATE_LOCK = threading.Lock()
+_T = TypeVar("_T")
 
 
 class _Failure(Exception):
@@ -100,21 +102,23 @@ def _config(request: Request) -> OIDCConfig:
     return cfg
 
 
-def _pending(request: Request) -> PendingLogins:
+def _on_state(request: Request, name: str, make: Callable[[], _T]) -> _T:
+    """The object ``app.state.<name>``, made by ``make`` on first use (under the state lock)."""
     with _STATE_LOCK:
-        store = getattr(request.app.state, "oidc_pending", None)
-        if store is None:
-            store = request.app.state.oidc_pending = PendingLogins()
-    return store
+        obj = getattr(request.app.state, name, None)
+        if obj is None:
+            obj = make()
+            setattr(request.app.state, name, obj)
+    return cast(_T, obj)
+
+
+def _pending(request: Request) -> PendingLogins:
+    return _on_state(request, "oidc_pending", PendingLogins)
 
 
 def _jwks_cache(request: Request) -> JWKSCache:
     """The provider's signing keys, kept on ``app.state`` for an hour (refetched on an unknown key id)."""
-    with _STATE_LOCK:
-        cache = getattr(request.app.state, "oidc_jwks", None)
-        if cache is None:
-            cache = request.app.state.oidc_jwks = JWKSCache()
-    return cache
+    return _on_state(request, "oidc_jwks", JWKSCache)
 
 
 def _metadata(request: Request, cfg: OIDCConfig) -> dict[str, Any]:
