@@ -164,9 +164,8 @@ def format_text(doc: dict[str, Any], lang: str = "fr", ai_labels: Mapping[str, s
     ai = doc.get("ai")
     if isinstance(ai, dict):
         if "error" in ai:
-            detail = messages.text("analysis.ai_error_detail", lang)
-            if lang == "en":   # the classifier's own message is in English
-                detail = f"{ai['error']}"
+            # the classifier's own message is in English
+            detail = ai["error"] if lang == "en" else messages.text("analysis.ai_error_detail", lang)
             lines.append(f"{t['ai_error']}{' :' if lang == 'fr' else ':'} {detail}")
         else:
             names = ai_labels or {}

@@ -195,7 +195,8 @@ def interpret(analysis: dict[str, Any], *, lang: str = "fr",
                 for s in statements)
     abnormal = [s for s in statements if s["urgency"] != "normal" and s["status"] == "finding"]
     norm = ctx.ai.get("NORM")
-    if not abnormal and sinus and ctx.measured and not ctx.child and not ctx.one_lead:
+    clear = not abnormal and sinus and ctx.measured and not ctx.child   # nothing abnormal in what was read
+    if clear and not ctx.one_lead:
         ev = [ctx.ev("heart_rate_bpm", ctx.hr, ctx.say("evidence.rate", hr=ctx.hr))]
         if norm is not None and norm.present:
             f = Finding("normal_ecg", "normal_ecg", "No criterion met, AI 'NORM' at its operating point",
@@ -246,8 +247,8 @@ def interpret(analysis: dict[str, Any], *, lang: str = "fr",
     level = max((s["urgency"] for s in counted), key=level_rank, default="normal")
     if level == "normal" and not any(s["id"] == "normal_ecg" for s in statements):
         # one lead in sinus rhythm with no finding: nothing abnormal in what one lead can read (no "normal ECG")
-        one_lead_clear = ctx.one_lead and sinus and not abnormal and ctx.measured and not ctx.child
-        level = "routine" if (not ctx.measured or not ctx.ai_ok or ctx.child) and not one_lead_clear else "normal"
+        level = "routine" if (not ctx.measured or not ctx.ai_ok or ctx.child) and not (ctx.one_lead and clear) \
+            else "normal"
     reasons = [{"statement_id": s["id"], "text": s["text"]} for s in counted
                if s["urgency"] == level and (s["category"] != "quality" or s["id"] in
                                              ("repeat_recording", "not_measured", "possible_on_poor_tracing"))]
